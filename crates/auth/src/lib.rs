@@ -1,0 +1,5 @@
+//! Credential adapters: argon2id password hashing.
+
+mod password;
+
+pub use password::{Argon2Hasher, Argon2Settings};

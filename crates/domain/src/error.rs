@@ -1,0 +1,173 @@
+//! The vocabulary every service error speaks, so that one table in the HTTP crate can map any
+//! domain failure to a status code without this crate knowing what a status code is.
+
+use serde::Serialize;
+
+/// A boxed error from an adapter, kept as the cause of an [`InfraError`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What kind of failure an error is. The HTTP crate maps each kind to exactly one status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The input broke a rule; the caller can fix it (usually with per-field errors).
+    InvalidInput,
+    /// The resource does not exist for this caller (another user's resource included).
+    NotFound,
+    /// The request conflicts with the current state (a duplicate, say).
+    Conflict,
+    /// The caller is not authenticated, or their credentials are wrong.
+    Unauthenticated,
+    /// The caller has sent too much; try again later.
+    RateLimited,
+    /// A dependency (database, vector index, model server) is down or timed out.
+    Unavailable,
+    /// A bug or an unexpected state; details go to the log, never to the caller.
+    Internal,
+}
+
+/// Implemented by every service error enum, so the HTTP crate can render any of them.
+pub trait DomainError: std::error::Error + Send + Sync + 'static {
+    /// Which kind of failure this is.
+    fn kind(&self) -> ErrorKind;
+    /// A stable machine-readable code, such as `username_taken`; clients may branch on it.
+    fn code(&self) -> &'static str;
+    /// The per-field problems, for [`ErrorKind::InvalidInput`].
+    fn field_errors(&self) -> &[FieldError] {
+        &[]
+    }
+}
+
+/// One problem with one input field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    /// The field's name as the client sent it (`username`, `cursor`, `body`).
+    pub field: String,
+    /// What is wrong and how to fix it, in plain words.
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Every problem with an input, collected so that one answer names them all.
+#[derive(Debug, Clone, Default, PartialEq, Eq, thiserror::Error)]
+#[error("invalid input: {}", describe(.0))]
+pub struct ValidationErrors(Vec<FieldError>);
+
+fn describe(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(|e| format!("{}: {}", e.field, e.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl ValidationErrors {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn single(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self(vec![FieldError::new(field, message)])
+    }
+
+    pub fn push(&mut self, error: FieldError) {
+        self.0.push(error);
+    }
+
+    /// Records the error of a parse, or keeps its value.
+    pub fn check<T>(&mut self, result: Result<T, FieldError>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(error) => {
+                self.push(error);
+                None
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn fields(&self) -> &[FieldError] {
+        &self.0
+    }
+}
+
+impl DomainError for ValidationErrors {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::InvalidInput
+    }
+    fn code(&self) -> &'static str {
+        "validation_failed"
+    }
+    fn field_errors(&self) -> &[FieldError] {
+        self.fields()
+    }
+}
+
+/// A failure of something outside the domain that an adapter could not hide: the database is
+/// down, a statement failed, a file could not be written. The cause is kept for the log.
+#[derive(Debug, thiserror::Error)]
+pub enum InfraError {
+    /// The dependency could not be reached or timed out; retrying later may work.
+    #[error("dependency unavailable")]
+    Unavailable(#[source] BoxError),
+    /// Anything else: a bug, corrupt data, an unexpected answer.
+    #[error("internal error")]
+    Internal(#[source] BoxError),
+}
+
+impl InfraError {
+    pub fn internal(error: impl Into<BoxError>) -> Self {
+        Self::Internal(error.into())
+    }
+
+    pub fn unavailable(error: impl Into<BoxError>) -> Self {
+        Self::Unavailable(error.into())
+    }
+}
+
+impl DomainError for InfraError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            InfraError::Unavailable(_) => ErrorKind::Unavailable,
+            InfraError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+    fn code(&self) -> &'static str {
+        match self {
+            InfraError::Unavailable(_) => "dependency_unavailable",
+            InfraError::Internal(_) => "internal_error",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_errors_collect_every_field_and_describe_them() {
+        let mut errors = ValidationErrors::new();
+        assert_eq!(errors.check::<u8>(Ok(3)), Some(3));
+        assert_eq!(
+            errors.check::<u8>(Err(FieldError::new("a", "too short"))),
+            None
+        );
+        errors.push(FieldError::new("b", "missing"));
+        assert_eq!(errors.fields().len(), 2);
+        assert_eq!(
+            errors.to_string(),
+            "invalid input: a: too short; b: missing"
+        );
+        assert_eq!(errors.kind(), ErrorKind::InvalidInput);
+    }
+}

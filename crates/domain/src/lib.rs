@@ -1,0 +1,15 @@
+//! FlashForge's domain: the entities and validated values of the study app, the services that hold
+//! its rules, and the ports (traits) those services need from the outside world.
+//!
+//! Nothing in this crate knows about HTTP, SQL, vector engines or any wire protocol; adapter crates
+//! implement the ports and the composition root (the `flashforge` binary) wires them together.
+
+pub mod accounts;
+pub mod clock;
+pub mod error;
+pub mod health;
+pub mod pagination;
+pub mod services;
+
+pub use error::{DomainError, ErrorKind, FieldError, InfraError, ValidationErrors};
+pub use services::{Ports, ServiceSettings, Services};

@@ -1,0 +1,84 @@
+//! FlashForge's REST API on actix-web.
+//!
+//! Handlers are thin: extract, call a domain service, map the result. Every failure, from a
+//! domain error to an unknown route, a malformed body or a panic, leaves as one RFC 9457
+//! `application/problem+json` body ([`problem`]). Routes and the OpenAPI document come from the
+//! same declarations ([`openapi`]).
+
+pub mod extract;
+pub mod middleware;
+pub mod openapi;
+pub mod pagination;
+pub mod problem;
+pub mod routes;
+
+use std::sync::Arc;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::{App, web};
+use flashforge_domain::Services;
+
+pub use problem::{ApiError, Problem};
+
+/// Size limits on request bodies.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// The largest JSON body accepted, in bytes.
+    pub json_bytes: usize,
+    /// The largest body of any other kind, in bytes.
+    pub body_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            json_bytes: 64 * 1024,
+            body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub services: Arc<Services>,
+    pub limits: Limits,
+}
+
+/// Extra routes mounted beside the API: the test harness uses it for routes that exist only in
+/// tests (a handler that panics, say). Production passes [`no_extra_routes`].
+pub type ExtraRoutes = fn(&mut web::ServiceConfig);
+
+/// Mounts nothing.
+pub fn no_extra_routes(_: &mut web::ServiceConfig) {}
+
+/// Builds the actix `App`: the one used by `flashforge serve` and by every test.
+pub fn create_app(
+    state: AppState,
+    extra: ExtraRoutes,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    routes::mount(App::new().service(openapi::spec_service()))
+        .into_app()
+        .app_data(web::Data::from(state.services.clone()))
+        .app_data(extract::json_config(state.limits.json_bytes))
+        .app_data(extract::payload_config(state.limits.body_bytes))
+        .app_data(extract::query_config())
+        .app_data(extract::path_config())
+        .service(openapi::docs_service())
+        .configure(extra)
+        .default_service(web::to(routes::fallback))
+        .wrap(actix_web::middleware::from_fn(middleware::catch_panics))
+        .wrap(actix_web::middleware::from_fn(
+            middleware::problem_responses,
+        ))
+        .wrap(actix_web::middleware::from_fn(middleware::request_context))
+}

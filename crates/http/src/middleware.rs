@@ -1,0 +1,145 @@
+//! The three layers every request passes through, outermost first:
+//! 1. [`request_context`]: a request id (the client's `X-Request-Id` when it is sane, else a new
+//!    UUIDv7), a tracing span carrying it, the id echoed back, and one access-log line.
+//! 2. [`problem_responses`]: every failure leaves as a problem+json body naming the request.
+//! 3. [`catch_panics`]: a panicking handler becomes a 500, not a dropped connection.
+
+use std::panic::AssertUnwindSafe;
+use std::time::Instant;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpMessage, HttpRequest};
+use futures_util::FutureExt;
+use tracing::Instrument;
+
+use crate::problem::{ApiError, PROBLEM_JSON};
+
+/// The header a request id travels in, both ways.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The id of the request being served, in the request's extensions.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+fn client_request_id(req: &ServiceRequest) -> Option<String> {
+    let value = req.headers().get(REQUEST_ID)?.to_str().ok()?;
+    let sane = !value.is_empty()
+        && value.len() <= 128
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
+    sane.then(|| value.to_string())
+}
+
+fn request_id_of(req: &HttpRequest) -> Option<String> {
+    req.extensions().get::<RequestId>().map(|id| id.0.clone())
+}
+
+pub async fn request_context(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let started = Instant::now();
+    let request_id = client_request_id(&req).unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    req.extensions_mut().insert(RequestId(request_id.clone()));
+    let method = req.method().clone();
+    let span = tracing::info_span!("request", request_id = %request_id);
+
+    let result = next.call(req).instrument(span.clone()).await;
+    let (status, route) = match &result {
+        Ok(res) => (
+            res.status().as_u16(),
+            res.request()
+                .match_pattern()
+                .unwrap_or_else(|| "<unmatched>".to_string()),
+        ),
+        Err(error) => (
+            error.as_response_error().status_code().as_u16(),
+            "<unmatched>".to_string(),
+        ),
+    };
+    let latency_ms = (started.elapsed().as_secs_f64() * 1e6).round() / 1e3;
+    span.in_scope(|| {
+        if status >= 500 {
+            tracing::warn!(target: "flashforge::access", %request_id, %method, %route, status, latency_ms, "request served");
+        } else {
+            tracing::info!(target: "flashforge::access", %request_id, %method, %route, status, latency_ms, "request served");
+        }
+    });
+    let mut res = result?.map_into_boxed_body();
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        res.headers_mut().insert(REQUEST_ID, value);
+    }
+    Ok(res)
+}
+
+pub async fn problem_responses(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    // The request cannot be cloned before routing (routing needs it unshared), so keep what an
+    // error that escapes as `Err` needs to name it.
+    let instance = req.path().to_string();
+    let request_id = req.extensions().get::<RequestId>().map(|id| id.0.clone());
+    let res = match next.call(req).await {
+        Ok(res) => res.map_into_boxed_body(),
+        Err(error) => {
+            let api_error = api_error_of(&error).with_context(instance, request_id);
+            return Err(api_error.into());
+        }
+    };
+    if !res.status().is_client_error() && !res.status().is_server_error() {
+        return Ok(res);
+    }
+    let api_error = match res.response().error() {
+        Some(error) => api_error_of(error),
+        // A body we wrote on purpose (the readiness report on 503, say) stays as it is.
+        None if has_body(&res) => return Ok(res),
+        None => ApiError::from_status(res.status()),
+    };
+    let (http_req, old) = res.into_parts();
+    let mut new = api_error.render(http_req.path(), request_id_of(&http_req).as_deref());
+    // Keep what the original answer said beyond its body: Allow, Retry-After, WWW-Authenticate…
+    for (name, value) in old.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            new.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    Ok(ServiceResponse::new(http_req, new))
+}
+
+fn api_error_of(error: &Error) -> ApiError {
+    error
+        .as_error::<ApiError>()
+        .cloned()
+        .unwrap_or_else(|| ApiError::from_status(error.as_response_error().status_code()))
+}
+
+fn has_body(res: &ServiceResponse<BoxBody>) -> bool {
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == PROBLEM_JSON.as_bytes());
+    !is_problem
+        && !matches!(
+            res.response().body().size(),
+            actix_web::body::BodySize::None | actix_web::body::BodySize::Sized(0)
+        )
+}
+
+pub async fn catch_panics(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    match AssertUnwindSafe(next.call(req)).catch_unwind().await {
+        Ok(result) => result.map(ServiceResponse::map_into_boxed_body),
+        Err(_) => {
+            // The panic hook has logged the message and location; the client learns nothing of it.
+            tracing::error!("request handler panicked");
+            Err(ApiError::internal().into())
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! The OpenAPI 3.1 document, the route serving it, and the offline docs page.
+
+use std::sync::OnceLock;
+
+use actix_web::dev::HttpServiceFactory;
+use actix_web::{App, HttpResponse, web};
+use swagger_ui_dist::{ApiDefinition, OpenApiSource};
+use utoipa::OpenApi;
+
+use crate::problem::{Problem, ProblemField};
+use crate::routes;
+
+/// Where the document is served.
+pub const SPEC_PATH: &str = "/api/v1/openapi.json";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "FlashForge API",
+        description = "Study from your own material: upload it, search it, talk with an assistant that cites it, and review flashcards on an FSRS schedule.\n\nEvery error is an RFC 9457 `application/problem+json` body with a stable `code`. Lists are cursor-paginated (`?limit=&cursor=` → `{items, next_cursor}`).",
+        license(name = "Apache-2.0")
+    ),
+    components(schemas(Problem, ProblemField)),
+    tags(
+        (name = "health", description = "Liveness and readiness"),
+        (name = "auth", description = "Accounts and sessions")
+    )
+)]
+struct ApiDoc;
+
+/// The parts of the document no route declares: info, tags, shared schemas.
+pub fn base() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// The whole document, as the running server serves it.
+pub fn document() -> utoipa::openapi::OpenApi {
+    routes::mount(App::new()).split_for_parts().1
+}
+
+/// The document as pretty JSON with a trailing newline, as committed in `docs/openapi.json`.
+pub fn document_json() -> String {
+    let mut json = document().to_pretty_json().unwrap_or_default();
+    json.push('\n');
+    json
+}
+
+/// The document as served, built once per process.
+fn served_json() -> web::Bytes {
+    static JSON: OnceLock<web::Bytes> = OnceLock::new();
+    JSON.get_or_init(|| web::Bytes::from(document().to_pretty_json().unwrap_or_default()))
+        .clone()
+}
+
+/// `GET /api/v1/openapi.json`. Registered before the `/api/v1` scope, which would otherwise
+/// claim the path.
+pub(crate) fn spec_service() -> impl HttpServiceFactory {
+    web::resource(SPEC_PATH).route(web::get().to(|| async {
+        HttpResponse::Ok()
+            .content_type("application/json")
+            .body(served_json())
+    }))
+}
+
+/// Swagger UI at `/docs/`, its scripts and styles served from this binary (no CDN).
+pub(crate) fn docs_service() -> impl HttpServiceFactory {
+    let redirect = web::resource("/docs").route(web::get().to(|| async {
+        HttpResponse::PermanentRedirect()
+            .insert_header(("Location", "/docs/"))
+            .finish()
+    }));
+    let ui = swagger_ui_dist::generate_scope(ApiDefinition {
+        uri_prefix: "/docs",
+        api_definition: OpenApiSource::Uri(SPEC_PATH),
+        title: Some("FlashForge API"),
+    });
+    (redirect, ui)
+}

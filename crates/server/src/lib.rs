@@ -1,0 +1,10 @@
+//! The FlashForge server as a library: configuration, logging, the composition root and the
+//! background worker. `main.rs` is the command line over it; the test harness uses it directly.
+
+pub mod settings;
+pub mod startup;
+pub mod telemetry;
+pub mod worker;
+
+pub use settings::{Environment, Settings};
+pub use startup::{Application, Hooks};

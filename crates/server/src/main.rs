@@ -1,0 +1,149 @@
+//! `flashforge`: serve the API, run background work, migrate the database, check the
+//! configuration, print the OpenAPI document.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use flashforge::settings::{DatabaseKind, LoadNotes, Settings};
+use flashforge::startup::{Application, open_database, run_worker};
+use flashforge::telemetry;
+use flashforge_sql::Migration;
+
+#[derive(Parser)]
+#[command(
+    name = "flashforge",
+    version,
+    about = "FlashForge: study from your own material"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API, with the background worker in the same process (unless worker.enabled=false).
+    Serve,
+    /// Run only the background worker (scale out with more of these).
+    Worker,
+    /// Change or inspect the database schema.
+    Migrate {
+        #[command(subcommand)]
+        action: MigrateAction,
+    },
+    /// Configuration tools.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// Print the OpenAPI document (what `make docs` writes to docs/openapi.json).
+    Openapi,
+}
+
+#[derive(Subcommand, Clone, Copy)]
+enum MigrateAction {
+    /// Apply every pending migration.
+    Up,
+    /// Roll back the last migration.
+    Down,
+    /// List migrations and whether each is applied.
+    Status,
+    /// Drop everything and apply every migration again. Destroys data.
+    Fresh,
+}
+
+#[derive(Subcommand, Clone, Copy)]
+enum ConfigAction {
+    /// Validate the configuration and print it, secrets redacted.
+    Check,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Command::Openapi = cli.command {
+        print!("{}", flashforge_http::openapi::document_json());
+        return ExitCode::SUCCESS;
+    }
+    let (settings, notes) = match Settings::load() {
+        Ok(loaded) => loaded,
+        Err(error) => {
+            eprint!("{error}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Command::Config {
+        action: ConfigAction::Check,
+    } = cli.command
+    {
+        for warning in &notes.warnings {
+            eprintln!("warning: {warning}");
+        }
+        println!("{}", settings.redacted_json());
+        return ExitCode::SUCCESS;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(cli.command, settings, notes))
+}
+
+async fn run(command: Command, settings: Settings, notes: LoadNotes) -> ExitCode {
+    if let Err(e) = telemetry::init(&settings.log) {
+        eprintln!("{e}");
+        return ExitCode::FAILURE;
+    }
+    for warning in &notes.warnings {
+        tracing::warn!("{warning}");
+    }
+    let outcome = match command {
+        Command::Serve => serve(settings).await,
+        Command::Worker => run_worker(settings).await.map_err(|e| e.to_string()),
+        Command::Migrate { action } => migrate(settings, action).await,
+        Command::Config { .. } | Command::Openapi => Ok(()),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            tracing::error!("{message}");
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> Result<(), String> {
+    let app = Application::build(settings)
+        .await
+        .map_err(|e| e.to_string())?;
+    app.run_until_stopped().await.map_err(|e| e.to_string())
+}
+
+async fn migrate(settings: Settings, action: MigrateAction) -> Result<(), String> {
+    if settings.database.kind() == Some(DatabaseKind::Memory) {
+        return Err("database.url is memory://: there is no schema to migrate".into());
+    }
+    let db = open_database(&settings).await.map_err(|e| e.to_string())?;
+    let result = match action {
+        MigrateAction::Up => flashforge_sql::migrate(&db, Migration::Up).await,
+        MigrateAction::Down => flashforge_sql::migrate(&db, Migration::Down).await,
+        MigrateAction::Fresh => flashforge_sql::migrate(&db, Migration::Fresh).await,
+        MigrateAction::Status => match flashforge_sql::migration_status(&db).await {
+            Ok(rows) => {
+                for (name, applied) in rows {
+                    println!("{name}\t{}", if applied { "applied" } else { "pending" });
+                }
+                Ok(())
+            }
+            Err(e) => Err(e),
+        },
+    };
+    let _ = db.close().await;
+    result.map_err(|e| format!("migration failed: {e}"))
+}

@@ -1,0 +1,647 @@
+//! Typed, validated configuration.
+//!
+//! Layers, each overriding the one before: defaults embedded in the binary → `config/default.toml`
+//! → `config/{FLASHFORGE_ENV}.toml` → `.env` (development only) → `FLASHFORGE__SECTION__KEY`
+//! environment variables. Validation names every bad key at once; the process refuses to start
+//! on any of them.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use base64::Engine;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The defaults, as built into the binary.
+const EMBEDDED_DEFAULTS: &str = include_str!("../../../config/default.toml");
+
+/// Which deployment this process belongs to, from `FLASHFORGE_ENV`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    Development,
+    Test,
+    Staging,
+    Production,
+}
+
+impl Environment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Environment::Development => "development",
+            Environment::Test => "test",
+            Environment::Staging => "staging",
+            Environment::Production => "production",
+        }
+    }
+}
+
+impl FromStr for Environment {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "development" | "dev" => Ok(Self::Development),
+            "test" => Ok(Self::Test),
+            "staging" => Ok(Self::Staging),
+            "production" | "prod" => Ok(Self::Production),
+            other => Err(format!(
+                "FLASHFORGE_ENV: `{other}` is not one of development, test, staging, production"
+            )),
+        }
+    }
+}
+
+/// A configuration secret: never shown by `Debug`, serialized as `[REDACTED]`.
+#[derive(Clone)]
+pub struct Secret(SecretString);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(SecretString::from(value.into()))
+    }
+
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[REDACTED]")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("[REDACTED]")
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Secret::new)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Set from `FLASHFORGE_ENV`, not from files.
+    #[serde(skip_deserializing, default = "default_environment")]
+    pub environment: Environment,
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub auth: AuthSettings,
+    pub log: LogSettings,
+    pub worker: WorkerSettings,
+    pub health: HealthSettings,
+}
+
+fn default_environment() -> Environment {
+    Environment::Development
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    pub workers: usize,
+    pub shutdown_timeout_secs: u64,
+    pub keep_alive_secs: u64,
+    pub client_request_timeout_ms: u64,
+    pub json_limit_bytes: usize,
+    pub body_limit_bytes: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: Secret,
+    pub max_connections: u32,
+    pub min_connections: u32,
+    pub acquire_timeout_secs: u64,
+    pub idle_timeout_secs: u64,
+    pub max_lifetime_secs: u64,
+    pub migrate_on_start: bool,
+}
+
+/// Which family of adapters a database URL selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseKind {
+    Postgres,
+    Sqlite,
+    Memory,
+}
+
+impl DatabaseSettings {
+    pub fn kind(&self) -> Option<DatabaseKind> {
+        let url = self.url.expose();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(DatabaseKind::Postgres)
+        } else if url.starts_with("sqlite:") {
+            Some(DatabaseKind::Sqlite)
+        } else if url == "memory://" || url == "memory:" {
+            Some(DatabaseKind::Memory)
+        } else {
+            None
+        }
+    }
+
+    pub fn pool(&self) -> flashforge_sql::DatabaseOptions {
+        flashforge_sql::DatabaseOptions {
+            max_connections: self.max_connections,
+            min_connections: self.min_connections,
+            acquire_timeout: Duration::from_secs(self.acquire_timeout_secs),
+            idle_timeout: Duration::from_secs(self.idle_timeout_secs),
+            max_lifetime: Duration::from_secs(self.max_lifetime_secs),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    #[serde(default)]
+    pub jwt_secret: Option<Secret>,
+    pub password_min_length: usize,
+    pub password_max_length: usize,
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    pub argon2_parallelism: u32,
+    pub argon2_max_concurrent: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub level: String,
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerSettings {
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthSettings {
+    pub readiness_timeout_ms: u64,
+}
+
+/// Every problem found in the configuration, each naming its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingsError {
+    pub problems: Vec<(String, String)>,
+}
+
+impl SettingsError {
+    fn one(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            problems: vec![(key.into(), message.into())],
+        }
+    }
+}
+
+impl fmt::Display for SettingsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "invalid configuration ({} problem(s)):",
+            self.problems.len()
+        )?;
+        for (key, message) in &self.problems {
+            writeln!(f, "  - {key}: {message}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for SettingsError {}
+
+/// What happened while loading that the operator should hear about once logging is up.
+#[derive(Debug, Default, Clone)]
+pub struct LoadNotes {
+    pub warnings: Vec<String>,
+}
+
+/// The folder of the TOML files: `FLASHFORGE_CONFIG_DIR`, or `config` in the working directory.
+pub fn config_dir() -> PathBuf {
+    std::env::var_os("FLASHFORGE_CONFIG_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("config"))
+}
+
+impl Settings {
+    /// Loads from the process's environment: `FLASHFORGE_ENV`, the config folder, `.env` in
+    /// development, then `FLASHFORGE__…` variables.
+    pub fn load() -> Result<(Self, LoadNotes), SettingsError> {
+        let environment = match std::env::var("FLASHFORGE_ENV") {
+            Ok(value) => value
+                .parse()
+                .map_err(|e: String| SettingsError::one("FLASHFORGE_ENV", e))?,
+            Err(_) => Environment::Development,
+        };
+        if environment == Environment::Development {
+            // A missing .env is normal; a malformed one is worth a word.
+            if let Err(e) = dotenvy::dotenv()
+                && !e.not_found()
+            {
+                return Err(SettingsError::one(".env", e.to_string()));
+            }
+        }
+        Self::load_from(environment, &config_dir(), std::env::vars())
+    }
+
+    /// Loads with an explicit environment, folder and set of variables (tests use this).
+    pub fn load_from(
+        environment: Environment,
+        dir: &Path,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<(Self, LoadNotes), SettingsError> {
+        let vars: HashMap<String, String> = vars
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("FLASHFORGE__"))
+            .collect();
+        let built = config::Config::builder()
+            .add_source(config::File::from_str(
+                EMBEDDED_DEFAULTS,
+                config::FileFormat::Toml,
+            ))
+            .add_source(
+                config::File::from(dir.join("default.toml"))
+                    .format(config::FileFormat::Toml)
+                    .required(false),
+            )
+            .add_source(
+                config::File::from(dir.join(format!("{}.toml", environment.as_str())))
+                    .format(config::FileFormat::Toml)
+                    .required(false),
+            )
+            .add_source(
+                config::Environment::with_prefix("FLASHFORGE")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .source(Some(vars)),
+            )
+            .build()
+            .map_err(|e| SettingsError::one(key_of(&e.to_string()), e.to_string()))?;
+        let mut settings: Settings = built
+            .try_deserialize()
+            .map_err(|e| SettingsError::one(key_of(&e.to_string()), e.to_string()))?;
+        settings.environment = environment;
+        let notes = settings.validate()?;
+        Ok((settings, notes))
+    }
+
+    /// Checks every rule and names every broken one. In development, fills in a random JWT
+    /// secret when none is set.
+    pub fn validate(&mut self) -> Result<LoadNotes, SettingsError> {
+        let mut problems = Vec::new();
+        let mut notes = LoadNotes::default();
+        let mut bad = |key: &str, message: String| problems.push((key.to_string(), message));
+
+        let s = &self.server;
+        if s.host.trim().is_empty() {
+            bad("server.host", "must not be empty".into());
+        }
+        if s.workers > 1024 {
+            bad(
+                "server.workers",
+                "must be at most 1024 (0 means one per core)".into(),
+            );
+        }
+        if s.shutdown_timeout_secs == 0 || s.shutdown_timeout_secs > 3600 {
+            bad(
+                "server.shutdown_timeout_secs",
+                "must be between 1 and 3600".into(),
+            );
+        }
+        if s.client_request_timeout_ms == 0 {
+            bad(
+                "server.client_request_timeout_ms",
+                "must be more than 0".into(),
+            );
+        }
+        if !(1024..=64 * 1024 * 1024).contains(&s.json_limit_bytes) {
+            bad(
+                "server.json_limit_bytes",
+                "must be between 1 KiB and 64 MiB".into(),
+            );
+        }
+        if !(1024..=1024 * 1024 * 1024).contains(&s.body_limit_bytes) {
+            bad(
+                "server.body_limit_bytes",
+                "must be between 1 KiB and 1 GiB".into(),
+            );
+        }
+
+        let d = &self.database;
+        if d.kind().is_none() {
+            bad(
+                "database.url",
+                "must start with postgres://, sqlite: or be memory://".into(),
+            );
+        }
+        if d.max_connections == 0 {
+            bad("database.max_connections", "must be at least 1".into());
+        }
+        if d.min_connections > d.max_connections {
+            bad(
+                "database.min_connections",
+                "must not exceed database.max_connections".into(),
+            );
+        }
+        if d.acquire_timeout_secs == 0 {
+            bad("database.acquire_timeout_secs", "must be at least 1".into());
+        }
+
+        let a = &self.auth;
+        if a.password_min_length < flashforge_domain::accounts::PasswordPolicy::FLOOR {
+            bad("auth.password_min_length", "must be at least 8".into());
+        }
+        if a.password_max_length < a.password_min_length || a.password_max_length > 1024 {
+            bad(
+                "auth.password_max_length",
+                "must be between auth.password_min_length and 1024".into(),
+            );
+        }
+        if a.argon2_iterations == 0 {
+            bad("auth.argon2_iterations", "must be at least 1".into());
+        }
+        if a.argon2_parallelism == 0 || a.argon2_parallelism > 64 {
+            bad("auth.argon2_parallelism", "must be between 1 and 64".into());
+        }
+        if a.argon2_memory_kib < 8 * a.argon2_parallelism.max(1) {
+            bad(
+                "auth.argon2_memory_kib",
+                "must be at least 8 × auth.argon2_parallelism".into(),
+            );
+        }
+        if a.argon2_max_concurrent == 0 {
+            bad("auth.argon2_max_concurrent", "must be at least 1".into());
+        }
+        match (&a.jwt_secret, self.environment) {
+            (Some(secret), _) if !secret.expose().is_empty() => {
+                if let Err(why) = check_jwt_secret(secret.expose()) {
+                    bad("auth.jwt_secret", why);
+                }
+            }
+            (_, Environment::Development) => {
+                self.auth.jwt_secret = Some(random_secret());
+                notes.warnings.push(
+                    "auth.jwt_secret is not set: using a random one for this run, so tokens will not survive a restart. Set FLASHFORGE__AUTH__JWT_SECRET to keep them.".into(),
+                );
+            }
+            (_, env) => bad(
+                "auth.jwt_secret",
+                format!(
+                    "is required in {}: set FLASHFORGE__AUTH__JWT_SECRET to at least 32 random bytes (e.g. `openssl rand -base64 48`)",
+                    env.as_str()
+                ),
+            ),
+        }
+
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
+            bad("log.level", format!("is not a valid filter: {e}"));
+        }
+        if self.health.readiness_timeout_ms == 0 {
+            bad("health.readiness_timeout_ms", "must be more than 0".into());
+        }
+
+        if problems.is_empty() {
+            Ok(notes)
+        } else {
+            Err(SettingsError { problems })
+        }
+    }
+
+    /// The effective configuration as JSON, secrets redacted.
+    pub fn redacted_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_secs(self.server.shutdown_timeout_secs)
+    }
+}
+
+/// Secrets copied from tutorials and templates, refused in any environment.
+const PLACEHOLDERS: &[&str] = &[
+    "your-secret-key-here",
+    "your-secret-key",
+    "your_secret_key",
+    "changeme",
+    "change-me",
+    "change_me",
+    "changethis",
+    "secret",
+    "supersecret",
+    "jwt-secret",
+    "jwt_secret",
+    "mysecret",
+    "password",
+    "placeholder",
+    "replace-me",
+    "example",
+];
+
+/// Why a JWT secret is unfit, if it is.
+pub fn check_jwt_secret(secret: &str) -> Result<(), String> {
+    let lower = secret.to_ascii_lowercase();
+    if PLACEHOLDERS.iter().any(|p| lower == *p) {
+        return Err(
+            "is a well-known placeholder; generate a random one (e.g. `openssl rand -base64 48`)"
+                .into(),
+        );
+    }
+    if secret.len() < 32 {
+        return Err(format!(
+            "is {} bytes long; it must be at least 32 random bytes",
+            secret.len()
+        ));
+    }
+    if PLACEHOLDERS
+        .iter()
+        .any(|p| p.len() >= 8 && lower.contains(p))
+    {
+        return Err(
+            "looks like a placeholder; generate a random one (e.g. `openssl rand -base64 48`)"
+                .into(),
+        );
+    }
+    let mut distinct: Vec<char> = secret.chars().collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() < 10 {
+        return Err("has too few distinct characters to be random".into());
+    }
+    Ok(())
+}
+
+fn random_secret() -> Secret {
+    let mut bytes = [0u8; 48];
+    // The OS random source failing is not something to limp on without: an all-zero buffer
+    // would fail `check_jwt_secret`, so fall back to a time-seeded value only for development.
+    if getrandom::fill(&mut bytes).is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        for (i, b) in bytes.iter_mut().enumerate() {
+            *b = (nanos >> ((i % 16) * 8)) as u8 ^ (i as u8).wrapping_mul(31);
+        }
+    }
+    Secret::new(base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes))
+}
+
+/// The key a `config` error message names, such as `server.port`.
+fn key_of(message: &str) -> String {
+    message
+        .split_once("for key `")
+        .and_then(|(_, rest)| rest.split_once('`'))
+        .map(|(key, _)| key.to_string())
+        .or_else(|| {
+            message
+                .split_once("unknown field `")
+                .and_then(|(_, rest)| rest.split_once('`'))
+                .map(|(key, _)| key.to_string())
+        })
+        .unwrap_or_else(|| "configuration".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn config() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config")
+    }
+
+    const GOOD_SECRET: &str = "q8Vt2mLx9Rz4Kp7Wn3Bc6Hd1Fg5Js0Ye";
+
+    #[test]
+    fn environment_variables_override_files() {
+        let (settings, _) = Settings::load_from(
+            Environment::Test,
+            &config(),
+            vars(&[
+                ("FLASHFORGE__SERVER__PORT", "9123"),
+                ("FLASHFORGE__AUTH__JWT_SECRET", GOOD_SECRET),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(settings.server.port, 9123);
+        // test.toml overrides default.toml
+        assert_eq!(settings.auth.argon2_memory_kib, 1024);
+        assert_eq!(settings.database.kind(), Some(DatabaseKind::Memory));
+    }
+
+    #[test]
+    fn production_refuses_a_missing_short_or_placeholder_secret() {
+        for secret in [
+            None,
+            Some("short"),
+            Some("your-secret-key-here"),
+            Some("changeme"),
+        ] {
+            let mut pairs = vec![];
+            if let Some(s) = secret {
+                pairs.push(("FLASHFORGE__AUTH__JWT_SECRET", s));
+            }
+            let err =
+                Settings::load_from(Environment::Production, &config(), vars(&pairs)).unwrap_err();
+            assert!(
+                err.problems.iter().any(|(k, _)| k == "auth.jwt_secret"),
+                "{secret:?}: {err}"
+            );
+        }
+        let long_placeholder = "your-secret-key-here-change-in-production-please";
+        assert!(check_jwt_secret(long_placeholder).is_err());
+        assert!(check_jwt_secret(&"a".repeat(40)).is_err());
+        assert!(check_jwt_secret(GOOD_SECRET).is_ok());
+    }
+
+    #[test]
+    fn every_bad_key_is_named_in_one_error() {
+        let err = Settings::load_from(
+            Environment::Production,
+            &config(),
+            vars(&[
+                ("FLASHFORGE__DATABASE__URL", "mysql://nope"),
+                ("FLASHFORGE__DATABASE__MAX_CONNECTIONS", "0"),
+                ("FLASHFORGE__LOG__LEVEL", "info,=bogus=="),
+            ]),
+        )
+        .unwrap_err();
+        let keys: Vec<_> = err.problems.iter().map(|(k, _)| k.as_str()).collect();
+        for key in [
+            "database.url",
+            "database.max_connections",
+            "auth.jwt_secret",
+            "log.level",
+        ] {
+            assert!(keys.contains(&key), "{key} missing from {err}");
+        }
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_names_its_key() {
+        let err = Settings::load_from(
+            Environment::Development,
+            &config(),
+            vars(&[("FLASHFORGE__SERVER__PORT", "eighty")]),
+        )
+        .unwrap_err();
+        assert_eq!(err.problems[0].0, "server.port", "{err}");
+    }
+
+    #[test]
+    fn development_generates_a_secret_and_says_so() {
+        let (settings, notes) =
+            Settings::load_from(Environment::Development, &config(), vars(&[])).unwrap();
+        let secret = settings.auth.jwt_secret.as_ref().unwrap();
+        assert!(check_jwt_secret(secret.expose()).is_ok());
+        assert!(notes.warnings.iter().any(|w| w.contains("auth.jwt_secret")));
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug_and_in_the_printed_config() {
+        let (settings, _) = Settings::load_from(
+            Environment::Test,
+            &config(),
+            vars(&[
+                ("FLASHFORGE__AUTH__JWT_SECRET", GOOD_SECRET),
+                (
+                    "FLASHFORGE__DATABASE__URL",
+                    "postgres://app:pg-pass-123@db/ff",
+                ),
+            ]),
+        )
+        .unwrap();
+        for text in [format!("{settings:?}"), settings.redacted_json()] {
+            assert!(!text.contains(GOOD_SECRET));
+            assert!(!text.contains("pg-pass-123"));
+            assert!(text.contains("[REDACTED]"));
+        }
+    }
+}

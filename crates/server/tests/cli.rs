@@ -1,0 +1,254 @@
+//! The `flashforge` binary as a real process: configuration checks, refusing weak secrets,
+//! migrations, and graceful shutdown on SIGTERM.
+
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_flashforge");
+const GOOD_SECRET: &str = "cli-T3st_8yHq2Lx7Vm4Rz9Kw1Nb6Pd3Sf0Jg";
+
+fn config_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../config"))
+}
+
+/// A command for the binary with a clean FLASHFORGE environment.
+fn flashforge(env: &str, vars: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(BIN);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("FLASHFORGE") || key == "RUST_LOG" {
+            command.env_remove(key);
+        }
+    }
+    command
+        .env("FLASHFORGE_ENV", env)
+        .env("FLASHFORGE_CONFIG_DIR", config_dir())
+        .stdin(Stdio::null());
+    for (key, value) in vars {
+        command.env(key, value);
+    }
+    command
+}
+
+fn run(env: &str, vars: &[(&str, &str)], args: &[&str]) -> Output {
+    flashforge(env, vars)
+        .args(args)
+        .output()
+        .expect("run flashforge")
+}
+
+#[test]
+fn production_with_a_placeholder_or_short_secret_exits_non_zero_naming_the_key() {
+    for secret in [
+        "your-secret-key-here",
+        "changeme",
+        "secret",
+        "too-short-for-hs256",
+    ] {
+        let out = run(
+            "production",
+            &[
+                ("FLASHFORGE__AUTH__JWT_SECRET", secret),
+                ("FLASHFORGE__DATABASE__URL", "memory://"),
+            ],
+            &["serve"],
+        );
+        assert!(!out.status.success(), "{secret}: started anyway");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("auth.jwt_secret"), "{secret}: {stderr}");
+        assert!(
+            !stderr.contains(secret) || secret == "secret",
+            "the secret is echoed: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn production_without_a_secret_names_every_bad_key_at_once() {
+    let out = run(
+        "production",
+        &[
+            ("FLASHFORGE__DATABASE__URL", "mysql://db/x"),
+            ("FLASHFORGE__SERVER__WORKERS", "5000"),
+        ],
+        &["serve"],
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for key in ["auth.jwt_secret", "database.url", "server.workers"] {
+        assert!(stderr.contains(key), "{key} not named: {stderr}");
+    }
+}
+
+#[test]
+fn config_check_prints_the_effective_config_with_secrets_redacted() {
+    let db_url = "postgres://app:db-pass-9x7@db.internal/ff";
+    let out = run(
+        "staging",
+        &[
+            ("FLASHFORGE__AUTH__JWT_SECRET", GOOD_SECRET),
+            ("FLASHFORGE__DATABASE__URL", db_url),
+            ("FLASHFORGE__SERVER__PORT", "9999"),
+        ],
+        &["config", "check"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let config: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(config["environment"], "staging");
+    assert_eq!(config["server"]["port"], 9999);
+    assert_eq!(config["log"]["format"], "json", "staging.toml applies");
+    assert_eq!(config["auth"]["jwt_secret"], "[REDACTED]");
+    assert_eq!(config["database"]["url"], "[REDACTED]");
+    assert!(!stdout.contains(GOOD_SECRET) && !stdout.contains("db-pass-9x7"));
+}
+
+#[test]
+fn migrate_applies_and_reports_the_schema_of_a_sqlite_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/nested/ff.db?mode=rwc", dir.path().display());
+    let vars = [
+        ("FLASHFORGE__DATABASE__URL", url.as_str()),
+        ("FLASHFORGE__AUTH__JWT_SECRET", GOOD_SECRET),
+    ];
+    let pending = run("test", &vars, &["migrate", "status"]);
+    assert!(
+        pending.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pending.stderr)
+    );
+    assert!(String::from_utf8_lossy(&pending.stdout).contains("create_users\tpending"));
+
+    let up = run("test", &vars, &["migrate", "up"]);
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    let applied = run("test", &vars, &["migrate", "status"]);
+    assert!(String::from_utf8_lossy(&applied.stdout).contains("create_users\tapplied"));
+
+    let down = run("test", &vars, &["migrate", "down"]);
+    assert!(down.status.success());
+    let after = run("test", &vars, &["migrate", "status"]);
+    assert!(String::from_utf8_lossy(&after.stdout).contains("create_users\tpending"));
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_until_live(port: u16, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("server exited early: {status}");
+        }
+        if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) {
+            let _ = stream
+                .write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            let mut answer = String::new();
+            let _ = stream.read_to_string(&mut answer);
+            if answer.starts_with("HTTP/1.1 200") {
+                return;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("server did not come up");
+}
+
+/// A request whose body is still arriving when SIGTERM lands is served in full, and the process
+/// then exits cleanly.
+#[test]
+fn sigterm_lets_a_slow_request_in_flight_complete() {
+    let port = free_port();
+    let port_text = port.to_string();
+    let mut child = flashforge(
+        "test",
+        &[
+            ("FLASHFORGE__DATABASE__URL", "memory://"),
+            ("FLASHFORGE__AUTH__JWT_SECRET", GOOD_SECRET),
+            ("FLASHFORGE__SERVER__PORT", &port_text),
+            ("FLASHFORGE__SERVER__SHUTDOWN_TIMEOUT_SECS", "20"),
+            ("FLASHFORGE__SERVER__CLIENT_REQUEST_TIMEOUT_MS", "20000"),
+        ],
+    )
+    .arg("serve")
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("spawn");
+    wait_until_live(port, &mut child);
+
+    let body = br#"{"username":"slow.client","password":"correct horse battery staple"}"#;
+    let (first, rest) = body.split_at(20);
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "POST /api/v1/auth/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    stream.write_all(first).unwrap();
+    stream.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::thread::sleep(Duration::from_millis(700));
+
+    // Still running: it is waiting for our request.
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "exited before the in-flight request finished"
+    );
+    // …and no longer accepting new connections.
+    let refused = TcpStream::connect_timeout(
+        &format!("127.0.0.1:{port}").parse().unwrap(),
+        Duration::from_millis(500),
+    );
+    assert!(refused.is_err(), "still accepting after SIGTERM");
+
+    stream.write_all(rest).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    assert!(answer.contains("slow.client"));
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "did not exit after the request finished"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(exit.success(), "exit {exit}: {stderr}");
+}

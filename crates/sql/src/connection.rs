@@ -1,0 +1,113 @@
+//! Opening the pool and migrating the schema.
+
+use std::path::Path;
+use std::time::Duration;
+
+use flashforge_migration::{Migrator, MigratorTrait, migration_status};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+
+/// Pool settings, from the `database` section of the configuration.
+#[derive(Debug, Clone)]
+pub struct DatabaseOptions {
+    pub max_connections: u32,
+    pub min_connections: u32,
+    pub acquire_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_lifetime: Duration,
+}
+
+impl Default for DatabaseOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            min_connections: 1,
+            acquire_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(600),
+            max_lifetime: Duration::from_secs(1800),
+        }
+    }
+}
+
+/// Opens a pool on `url` (`postgres://…` or `sqlite://path?mode=rwc`). For a SQLite file, the
+/// folder it lives in is created first.
+pub async fn connect(url: &str, options: &DatabaseOptions) -> Result<DatabaseConnection, DbErr> {
+    if let Some(folder) = sqlite_folder(url) {
+        std::fs::create_dir_all(folder)
+            .map_err(|e| DbErr::Custom(format!("cannot create the SQLite folder: {e}")))?;
+    }
+    let mut connect = ConnectOptions::new(url.to_string());
+    connect
+        .max_connections(options.max_connections)
+        .min_connections(options.min_connections)
+        .connect_timeout(options.acquire_timeout)
+        .acquire_timeout(options.acquire_timeout)
+        .idle_timeout(options.idle_timeout)
+        .max_lifetime(options.max_lifetime)
+        // Statements may carry secrets in their values; they are never logged.
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|opts| {
+            opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .busy_timeout(Duration::from_secs(5))
+                .foreign_keys(true)
+        });
+    Database::connect(connect).await
+}
+
+/// The folder of a SQLite database file named by `url`, if it is one.
+fn sqlite_folder(url: &str) -> Option<&Path> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return None;
+    }
+    Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+}
+
+/// A schema operation, as `flashforge migrate` offers them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Migration {
+    /// Apply every pending migration.
+    Up,
+    /// Roll back the last applied migration.
+    Down,
+    /// Drop everything and apply every migration again.
+    Fresh,
+}
+
+/// Runs a schema operation.
+pub async fn migrate(db: &DatabaseConnection, migration: Migration) -> Result<(), DbErr> {
+    match migration {
+        Migration::Up => Migrator::up(db, None).await,
+        Migration::Down => Migrator::down(db, Some(1)).await,
+        Migration::Fresh => Migrator::fresh(db).await,
+    }
+}
+
+/// Each migration's name and whether it is applied.
+pub async fn status(db: &DatabaseConnection) -> Result<Vec<(String, bool)>, DbErr> {
+    migration_status(db).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_name_their_folder() {
+        assert_eq!(
+            sqlite_folder("sqlite://data/ff.db?mode=rwc"),
+            Some(Path::new("data"))
+        );
+        assert_eq!(
+            sqlite_folder("sqlite:/tmp/x/ff.db"),
+            Some(Path::new("/tmp/x"))
+        );
+        assert_eq!(sqlite_folder("sqlite::memory:"), None);
+        assert_eq!(sqlite_folder("sqlite://ff.db"), None);
+        assert_eq!(sqlite_folder("postgres://localhost/db"), None);
+    }
+}

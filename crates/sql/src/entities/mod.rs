@@ -1,0 +1,3 @@
+//! sea-orm entities: the tables as the adapters see them. They never leave this crate.
+
+pub mod users;

@@ -1,0 +1,14 @@
+//! sea-orm adapters of FlashForge's repositories. The same code serves Postgres (production) and
+//! SQLite (the embedded default); the URL's scheme picks the driver.
+
+mod connection;
+mod entities;
+mod errors;
+mod health;
+mod users;
+
+pub use connection::{DatabaseOptions, Migration, connect, migrate, status as migration_status};
+pub use health::SqlHealthCheck;
+pub use sea_orm;
+pub use sea_orm::DatabaseConnection;
+pub use users::SqlUserRepository;

@@ -1,0 +1,34 @@
+//! FlashForge's database schema, one migration a file, applied in order. The same migrations run
+//! on Postgres (production) and SQLite (the embedded default).
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_create_users;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261125_000001_create_users::Migration)]
+    }
+}
+
+/// What `status` reports: each migration's name and whether it is applied.
+pub async fn migration_status(
+    db: &sea_orm_migration::sea_orm::DatabaseConnection,
+) -> Result<Vec<(String, bool)>, DbErr> {
+    let applied: Vec<String> = Migrator::get_applied_migrations(db)
+        .await?
+        .iter()
+        .map(|m| m.name().to_string())
+        .collect();
+    Ok(Migrator::migrations()
+        .iter()
+        .map(|m| {
+            let name = m.name().to_string();
+            let is_applied = applied.contains(&name);
+            (name, is_applied)
+        })
+        .collect())
+}

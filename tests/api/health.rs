@@ -1,0 +1,90 @@
+//! Liveness, readiness and the prototype's health answer.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use flashforge::Hooks;
+use flashforge_domain::health::HealthCheck;
+
+use crate::helpers::{Backend, spawn_app, spawn_app_with};
+
+async fn live_answers_alive(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let response = app.get("/health/live").await;
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "alive");
+}
+
+async fn ready_reports_each_dependency_with_its_latency(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let response = app.get("/health/ready").await;
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "ready");
+    let checks = body["checks"].as_array().unwrap();
+    if backend == Backend::Memory {
+        assert!(checks.is_empty(), "in-memory adapters have no dependency");
+    } else {
+        assert_eq!(checks.len(), 1);
+        assert_eq!(checks[0]["name"], "database");
+        assert_eq!(checks[0]["status"], "up");
+        assert_eq!(checks[0]["required"], true);
+        assert!(checks[0]["latency_ms"].as_f64().unwrap() >= 0.0);
+    }
+}
+
+struct Down;
+
+#[async_trait]
+impl HealthCheck for Down {
+    fn name(&self) -> &str {
+        "vector_index"
+    }
+    async fn check(&self) -> Result<(), String> {
+        Err("connection refused".into())
+    }
+}
+
+async fn ready_answers_503_when_a_required_dependency_is_down(backend: Backend) {
+    let app = spawn_app_with(
+        backend,
+        Hooks {
+            extra_health_checks: vec![Arc::new(Down)],
+            ..Hooks::default()
+        },
+    )
+    .await;
+    let response = app.get("/health/ready").await;
+    assert_eq!(response.status(), 503);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "unready");
+    let down = body["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "vector_index")
+        .expect("the failing dependency is listed");
+    assert_eq!(down["status"], "down");
+    // Causes stay in the log.
+    assert!(!body.to_string().contains("connection refused"));
+    // Liveness does not depend on dependencies.
+    assert_eq!(app.get("/health/live").await.status(), 200);
+}
+
+async fn the_prototype_health_route_keeps_its_shape(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let response = app.get("/health").await;
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "healthy");
+    let timestamp = body["timestamp"].as_str().unwrap();
+    assert!(chrono::DateTime::parse_from_rfc3339(timestamp).is_ok());
+}
+
+on_every_backend!(
+    live_answers_alive,
+    ready_reports_each_dependency_with_its_latency,
+    ready_answers_503_when_a_required_dependency_is_down,
+    the_prototype_health_route_keeps_its_shape,
+);

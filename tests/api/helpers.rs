@@ -1,0 +1,389 @@
+//! `spawn_app()`, test databases, the captured log, and the macro that runs a test on every
+//! backend.
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use flashforge::settings::{Environment, LogFormat, LogSettings, Settings};
+use flashforge::startup::{Application, Hooks};
+use flashforge::telemetry;
+use flashforge_sql::DatabaseConnection;
+use parking_lot::Mutex;
+use sea_orm_shim::{ConnectionTrait, Database};
+use tokio::sync::OnceCell;
+
+/// sea-orm through the sql adapter crate, so the harness needs no extra dependency.
+mod sea_orm_shim {
+    pub use flashforge_sql::sea_orm::{ConnectionTrait, Database};
+}
+
+/// The JWT secret of every test process; the log test proves it never reaches the log.
+pub const TEST_JWT_SECRET: &str = "t3st-Only_9fQ2xLmZ8rVb4Nw7Kc1Hd6Jp0Sg5Ye";
+
+/// The adapters a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Memory,
+    Sqlite,
+    Postgres,
+}
+
+/// Writes each listed `async fn name(backend: Backend)` as three tests, `memory::name`,
+/// `sqlite::name` and `postgres::name`.
+macro_rules! on_every_backend {
+    ($($name:ident),+ $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Memory).await;
+                }
+            )+
+        }
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Sqlite).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    if $crate::helpers::postgres_or_skip().await {
+                        super::$name($crate::helpers::Backend::Postgres).await;
+                    }
+                }
+            )+
+        }
+    };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Postgres
+
+fn admin_url() -> String {
+    std::env::var("FLASHFORGE_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
+}
+
+/// Whether Postgres cases run. Without a server they are skipped with a notice on stderr
+/// (written past the test harness's capture), or fail when `FLASHFORGE_REQUIRE_POSTGRES=1`.
+pub async fn postgres_or_skip() -> bool {
+    static AVAILABLE: OnceCell<bool> = OnceCell::const_new();
+    let available = *AVAILABLE
+        .get_or_init(|| async {
+            let connect = Database::connect(admin_url());
+            matches!(
+                tokio::time::timeout(Duration::from_secs(5), connect).await,
+                Ok(Ok(_))
+            )
+        })
+        .await;
+    if available {
+        return true;
+    }
+    if std::env::var("FLASHFORGE_REQUIRE_POSTGRES").as_deref() == Ok("1") {
+        panic!(
+            "FLASHFORGE_REQUIRE_POSTGRES=1 but Postgres does not answer at {}",
+            admin_url()
+        );
+    }
+    static NOTICE: OnceLock<()> = OnceLock::new();
+    NOTICE.get_or_init(|| {
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n!!!!!!!! POSTGRES IS NOT ANSWERING at {}: every postgres::* test is SKIPPED (passes without running). Set FLASHFORGE_REQUIRE_POSTGRES=1 to make this an error. !!!!!!!!\n",
+            admin_url()
+        );
+    });
+    false
+}
+
+/// A uniquely named Postgres database, dropped when the test ends.
+pub struct TestDatabase {
+    name: String,
+    pub url: String,
+}
+
+impl TestDatabase {
+    pub async fn create() -> Self {
+        let name = format!("ff_test_{}", uuid::Uuid::now_v7().simple());
+        let admin = Database::connect(admin_url())
+            .await
+            .expect("connect to Postgres as admin");
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create the test database");
+        let _ = admin.close().await;
+        let admin = admin_url();
+        let (base, query) = match admin.split_once('?') {
+            Some((base, query)) => (base.to_string(), format!("?{query}")),
+            None => (admin.clone(), String::new()),
+        };
+        let (server, _) = base.rsplit_once('/').expect("admin URL names a database");
+        let url = format!("{server}/{name}{query}");
+        Self { name, url }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop can't await: do it on a thread with its own runtime.
+        let _ = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async move {
+                if let Ok(admin) = Database::connect(admin_url()).await {
+                    let _ = admin
+                        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await;
+                    let _ = admin.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Keeps a test's storage alive: a Postgres database or a SQLite folder.
+#[expect(
+    dead_code,
+    reason = "the fields are held for their Drop, which removes the storage"
+)]
+pub enum Storage {
+    None,
+    Sqlite(tempfile::TempDir),
+    Postgres(TestDatabase),
+}
+
+impl Storage {
+    /// Fresh storage for `backend` and the URL to reach it.
+    pub async fn create(backend: Backend) -> (Self, String) {
+        match backend {
+            Backend::Memory => (Storage::None, "memory://".to_string()),
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}/flashforge.db?mode=rwc", dir.path().display());
+                (Storage::Sqlite(dir), url)
+            }
+            Backend::Postgres => {
+                let db = TestDatabase::create().await;
+                let url = db.url.clone();
+                (Storage::Postgres(db), url)
+            }
+        }
+    }
+}
+
+/// An open, migrated database for adapter tests, or `None` for the memory backend.
+pub async fn migrated_database(backend: Backend) -> (Storage, Option<DatabaseConnection>) {
+    let (storage, url) = Storage::create(backend).await;
+    if backend == Backend::Memory {
+        return (storage, None);
+    }
+    let db = flashforge_sql::connect(&url, &Default::default())
+        .await
+        .expect("connect");
+    flashforge_sql::migrate(&db, flashforge_sql::Migration::Up)
+        .await
+        .expect("migrate");
+    (storage, Some(db))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Logs
+
+/// Every log line of this test process, as JSON, at trace level for every target.
+#[derive(Clone, Default)]
+pub struct CapturedLog(Arc<Mutex<Vec<u8>>>);
+
+impl CapturedLog {
+    pub fn contents(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock()).into_owned()
+    }
+}
+
+impl Write for CapturedLog {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if std::env::var_os("TEST_LOG").is_some() {
+            let _ = std::io::stdout().write_all(buf);
+        }
+        self.0.lock().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+use std::io::Write;
+
+/// The process-wide log capture, installed on first use.
+pub fn captured_log() -> CapturedLog {
+    static LOG: OnceLock<CapturedLog> = OnceLock::new();
+    LOG.get_or_init(|| {
+        let log = CapturedLog::default();
+        let writer = log.clone();
+        let settings = LogSettings {
+            level: "trace".to_string(),
+            format: LogFormat::Json,
+        };
+        let subscriber = telemetry::subscriber(&settings, move || writer.clone());
+        let _ = tracing::subscriber::set_global_default(subscriber);
+        telemetry::install_panic_hook();
+        log
+    })
+    .clone()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The app
+
+pub fn config_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../config"))
+}
+
+/// The test configuration for `database_url`, with `overrides` as `FLASHFORGE__…` variables.
+pub fn test_settings(database_url: &str, overrides: &[(&str, &str)]) -> Settings {
+    let mut vars = vec![
+        (
+            "FLASHFORGE__AUTH__JWT_SECRET".to_string(),
+            TEST_JWT_SECRET.to_string(),
+        ),
+        (
+            "FLASHFORGE__DATABASE__URL".to_string(),
+            database_url.to_string(),
+        ),
+        (
+            "FLASHFORGE__DATABASE__MAX_CONNECTIONS".to_string(),
+            "5".to_string(),
+        ),
+        ("FLASHFORGE__SERVER__PORT".to_string(), "0".to_string()),
+        ("FLASHFORGE__SERVER__WORKERS".to_string(), "1".to_string()),
+        (
+            "FLASHFORGE__SERVER__SHUTDOWN_TIMEOUT_SECS".to_string(),
+            "5".to_string(),
+        ),
+    ];
+    vars.extend(
+        overrides
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    Settings::load_from(Environment::Test, &config_dir(), vars)
+        .expect("test settings are valid")
+        .0
+}
+
+/// A running FlashForge on a free port, with its own storage.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    handle: ServerHandle,
+    _storage: Storage,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn register(&self, username: &str, password: &str) -> reqwest::Response {
+        self.post_json(
+            "/api/v1/auth/register",
+            &serde_json::json!({"username": username, "password": password}),
+        )
+        .await
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Sends the stop command at once; the returned future only waits for completion.
+        let _stopping = self.handle.stop(false);
+    }
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, Hooks::default()).await
+}
+
+/// Starts the app on `backend` with test `hooks` (extra routes, extra readiness checks).
+pub async fn spawn_app_with(backend: Backend, hooks: Hooks) -> TestApp {
+    captured_log();
+    let (storage, url) = Storage::create(backend).await;
+    let settings = test_settings(&url, &[]);
+    let hooks = Hooks {
+        handle_signals: false,
+        ..hooks
+    };
+    let app = Application::build_with(settings, hooks)
+        .await
+        .expect("the app starts");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    tokio::spawn(app.run_until_stopped());
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    TestApp {
+        address,
+        client,
+        handle,
+        _storage: storage,
+    }
+}
+
+/// Reads a problem+json answer, checking the parts every problem has.
+pub async fn problem(response: reqwest::Response, status: u16) -> serde_json::Value {
+    assert_eq!(response.status().as_u16(), status, "status");
+    assert_eq!(
+        response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/problem+json")
+    );
+    let request_id = response
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .expect("every answer has a request id");
+    let body: serde_json::Value = response.json().await.expect("problem body is JSON");
+    assert_eq!(body["status"], status);
+    assert_eq!(body["request_id"], request_id.as_str());
+    for field in ["type", "title", "detail", "instance", "code"] {
+        assert!(body[field].is_string(), "problem lacks `{field}`: {body}");
+    }
+    body
+}

@@ -1,0 +1,18 @@
+//! FlashForge's end-to-end tests: one binary, every HTTP behaviour written once and run against
+//! the in-memory adapters, SQLite and Postgres (see `helpers::on_every_backend!`).
+//!
+//! Postgres cases need a server at `FLASHFORGE_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`); each test gets a fresh database. Without one
+//! they are skipped with a notice, unless `FLASHFORGE_REQUIRE_POSTGRES=1`, which makes them fail.
+//! `TEST_LOG=1` echoes the captured logs.
+
+#[macro_use]
+mod helpers;
+
+mod accounts;
+mod contracts;
+mod docs;
+mod errors;
+mod health;
+mod logging;
+mod pagination;
