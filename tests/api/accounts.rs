@@ -1,12 +1,12 @@
-//! Registration through HTTP.
+//! Accounts through HTTP: registration, login, refresh rotation, sessions, the account itself,
+//! and the prototype's routes.
 
-use serde_json::json;
+use reqwest::Method;
+use serde_json::{Value, json};
 
-use crate::helpers::{Backend, problem, spawn_app};
+use crate::helpers::{Backend, PASSWORD, problem, spawn_app};
 
-const PASSWORD: &str = "correct horse battery staple";
-
-async fn registering_creates_an_account(backend: Backend) {
+async fn registering_returns_the_user_and_a_working_token_pair(backend: Backend) {
     let app = spawn_app(backend).await;
     let response = app
         .post_json(
@@ -15,13 +15,29 @@ async fn registering_creates_an_account(backend: Backend) {
         )
         .await;
     assert_eq!(response.status(), 201);
-    let body: serde_json::Value = response.json().await.unwrap();
-    let id = uuid::Uuid::parse_str(body["id"].as_str().unwrap()).unwrap();
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let body: Value = response.json().await.unwrap();
+    let id = uuid::Uuid::parse_str(body["user"]["id"].as_str().unwrap()).unwrap();
     assert_eq!(id.get_version_num(), 7, "ids are UUIDv7");
-    assert_eq!(body["username"], "ada.lovelace");
-    assert_eq!(body["email"], "ada@example.com");
-    assert!(body.get("password").is_none() && body.get("password_hash").is_none());
-    assert!(chrono::DateTime::parse_from_rfc3339(body["created_at"].as_str().unwrap()).is_ok());
+    assert_eq!(body["user"]["username"], "ada.lovelace");
+    assert_eq!(body["user"]["email"], "ada@example.com");
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 900);
+    assert!(!body.to_string().contains(PASSWORD));
+
+    let me: Value = app
+        .authed(
+            Method::GET,
+            "/api/v1/me",
+            body["access_token"].as_str().unwrap(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["id"], body["user"]["id"]);
 }
 
 async fn a_taken_username_in_any_case_answers_409(backend: Backend) {
@@ -35,14 +51,470 @@ async fn usernames_are_nfkc_normalized(backend: Backend) {
     let app = spawn_app(backend).await;
     let response = app.register("ｈｏｐｐｅｒ", PASSWORD).await;
     assert_eq!(response.status(), 201);
-    let body: serde_json::Value = response.json().await.unwrap();
-    assert_eq!(body["username"], "hopper");
-    // The ASCII spelling is the same account.
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["user"]["username"], "hopper");
     problem(app.register("Hopper", PASSWORD).await, 409).await;
 }
 
+async fn a_guessable_password_is_a_422_that_says_how_to_fix_it(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for weak in ["password1234", "qwertyuiop123", "margaret.hamilton1"] {
+        let body = problem(app.register("margaret.hamilton", weak).await, 422).await;
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert_eq!(body["errors"][0]["field"], "password");
+        assert!(message.contains("too easy to guess"), "{weak}: {message}");
+    }
+}
+
+async fn login_returns_a_new_session_and_records_the_time(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.signed_up("linus").await;
+    let response = app.login("LINUS", PASSWORD).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert!(body["user"]["last_login_at"].is_string());
+    let me: Value = app
+        .authed(
+            Method::GET,
+            "/api/v1/me",
+            body["access_token"].as_str().unwrap(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["last_login_at"], body["user"]["last_login_at"]);
+}
+
+async fn an_unknown_user_and_a_wrong_password_get_the_same_401(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.signed_up("barbara").await;
+    let wrong = app.login("barbara", "not the right password").await;
+    assert_eq!(
+        wrong.headers()["www-authenticate"],
+        r#"Bearer realm="flashforge""#
+    );
+    let mut wrong = problem(wrong, 401).await;
+    let mut unknown = problem(
+        app.login("nobody.here", "not the right password").await,
+        401,
+    )
+    .await;
+    for body in [&mut wrong, &mut unknown] {
+        body.as_object_mut().unwrap().remove("request_id");
+    }
+    assert_eq!(wrong, unknown);
+    assert_eq!(wrong["code"], "invalid_credentials");
+}
+
+async fn refresh_rotates_and_a_reused_token_ends_the_session(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let first = app.signed_up("rotor").await;
+    let refresh = |token: String| {
+        let app = &app;
+        async move {
+            app.post_json("/api/v1/auth/refresh", &json!({"refresh_token": token}))
+                .await
+        }
+    };
+    let rotated = refresh(first.refresh.clone()).await;
+    assert_eq!(rotated.status(), 200);
+    let second: Value = rotated.json().await.unwrap();
+    let second_refresh = second["refresh_token"].as_str().unwrap().to_string();
+    assert_ne!(second_refresh, first.refresh);
+    assert_eq!(
+        app.authed(
+            Method::GET,
+            "/api/v1/me",
+            second["access_token"].as_str().unwrap()
+        )
+        .send()
+        .await
+        .unwrap()
+        .status(),
+        200
+    );
+
+    // The first token again: theft is assumed, the whole family ends.
+    let body = problem(refresh(first.refresh.clone()).await, 401).await;
+    assert_eq!(body["code"], "invalid_refresh_token");
+    problem(refresh(second_refresh).await, 401).await;
+    let me = app
+        .authed(
+            Method::GET,
+            "/api/v1/me",
+            second["access_token"].as_str().unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(me, 401).await["code"], "invalid_token");
+}
+
+async fn a_made_up_refresh_token_is_401(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for token in ["", "nope", &"x".repeat(300)] {
+        let response = app
+            .post_json("/api/v1/auth/refresh", &json!({"refresh_token": token}))
+            .await;
+        problem(response, 401).await;
+    }
+}
+
+async fn logout_ends_this_session_only(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let phone = app.signed_up("dual").await;
+    let laptop = app.logged_in("dual").await;
+    let out = app
+        .authed(Method::POST, "/api/v1/auth/logout", &phone.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 204);
+    let me = app
+        .authed(Method::GET, "/api/v1/me", &phone.access)
+        .send()
+        .await
+        .unwrap();
+    problem(me, 401).await;
+    let refresh = app
+        .post_json(
+            "/api/v1/auth/refresh",
+            &json!({"refresh_token": phone.refresh}),
+        )
+        .await;
+    problem(refresh, 401).await;
+    let me = app
+        .authed(Method::GET, "/api/v1/me", &laptop.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+}
+
+async fn logout_all_ends_every_session(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let a = app.signed_up("many").await;
+    let b = app.logged_in("many").await;
+    let out = app
+        .authed(Method::POST, "/api/v1/auth/logout-all", &a.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 204);
+    for tokens in [a, b] {
+        let me = app
+            .authed(Method::GET, "/api/v1/me", &tokens.access)
+            .send()
+            .await
+            .unwrap();
+        problem(me, 401).await;
+    }
+}
+
+async fn sessions_are_listed_newest_first_with_their_client_and_paged(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.signed_up("traveller").await;
+    for agent in ["Phone/1", "Tablet/2"] {
+        let response = app
+            .client
+            .post(app.url("/api/v1/auth/login"))
+            .header("user-agent", agent)
+            .json(&json!({"username": "traveller", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    let current = app.logged_in("traveller").await;
+
+    let first: Value = app
+        .authed(
+            Method::GET,
+            "/api/v1/auth/sessions?limit=2",
+            &current.access,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let items = first["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["current"], true, "newest first: this session");
+    assert_eq!(items[1]["user_agent"], "Tablet/2");
+    assert_eq!(items[1]["ip"], "127.0.0.1");
+    let cursor = first["next_cursor"].as_str().expect("a second page");
+    let second: Value = app
+        .authed(
+            Method::GET,
+            &format!("/api/v1/auth/sessions?limit=2&cursor={cursor}"),
+            &current.access,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let rest = second["items"].as_array().unwrap();
+    assert_eq!(rest.len(), 2);
+    assert_eq!(rest[0]["user_agent"], "Phone/1");
+    assert!(second["next_cursor"].is_null());
+
+    let bad = app
+        .authed(
+            Method::GET,
+            "/api/v1/auth/sessions?cursor=bogus",
+            &current.access,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(bad, 422).await["errors"][0]["field"], "cursor");
+}
+
+async fn a_session_can_be_ended_by_id(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let old = app.signed_up("closer").await;
+    let current = app.logged_in("closer").await;
+    let list: Value = app
+        .authed(Method::GET, "/api/v1/auth/sessions", &current.access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let other = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["current"] == false)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ended = app
+        .authed(
+            Method::DELETE,
+            &format!("/api/v1/auth/sessions/{other}"),
+            &current.access,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ended.status(), 204);
+    let me = app
+        .authed(Method::GET, "/api/v1/me", &old.access)
+        .send()
+        .await
+        .unwrap();
+    problem(me, 401).await;
+    // Ending it again, or a session that never existed, is 404.
+    let again = app
+        .authed(
+            Method::DELETE,
+            &format!("/api/v1/auth/sessions/{other}"),
+            &current.access,
+        )
+        .send()
+        .await
+        .unwrap();
+    problem(again, 404).await;
+    let malformed = app
+        .authed(
+            Method::DELETE,
+            "/api/v1/auth/sessions/not-a-uuid",
+            &current.access,
+        )
+        .send()
+        .await
+        .unwrap();
+    problem(malformed, 404).await;
+}
+
+async fn the_profile_can_be_changed(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let me = app.signed_up("katherine").await;
+    app.signed_up("dorothy").await;
+    let patch = |body: Value| {
+        app.authed(Method::PATCH, "/api/v1/me", &me.access)
+            .json(&body)
+            .send()
+    };
+    let changed: Value = patch(json!({"username": "kjohnson", "email": "k@nasa.gov"}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(changed["username"], "kjohnson");
+    assert_eq!(changed["email"], "k@nasa.gov");
+    // Absent fields stay; null clears the e-mail.
+    let cleared: Value = patch(json!({"email": null}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(cleared["username"], "kjohnson");
+    assert!(cleared["email"].is_null());
+    // A taken name, and bad values.
+    problem(patch(json!({"username": "DOROTHY"})).await.unwrap(), 409).await;
+    let invalid = problem(
+        patch(json!({"username": "x", "email": "nope"}))
+            .await
+            .unwrap(),
+        422,
+    )
+    .await;
+    assert_eq!(invalid["errors"].as_array().unwrap().len(), 2);
+    // The new name logs in.
+    assert_eq!(app.login("kjohnson", PASSWORD).await.status(), 200);
+}
+
+async fn changing_the_password_needs_the_current_one_and_ends_other_sessions(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let other = app.signed_up("mary").await;
+    let current = app.logged_in("mary").await;
+    let change = |current_password: &str, new_password: &str| {
+        app.authed(Method::POST, "/api/v1/me/password", &current.access)
+            .json(&json!({"current_password": current_password, "new_password": new_password}))
+            .send()
+    };
+    let wrong = problem(
+        change("wrong password here", "violet tractor lagoon 91")
+            .await
+            .unwrap(),
+        422,
+    )
+    .await;
+    assert_eq!(wrong["errors"][0]["field"], "current_password");
+    let weak = problem(change(PASSWORD, "password1234").await.unwrap(), 422).await;
+    assert_eq!(weak["errors"][0]["field"], "new_password");
+
+    assert_eq!(
+        change(PASSWORD, "violet tractor lagoon 91")
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    let me = app
+        .authed(Method::GET, "/api/v1/me", &other.access)
+        .send()
+        .await
+        .unwrap();
+    problem(me, 401).await;
+    let me = app
+        .authed(Method::GET, "/api/v1/me", &current.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200, "this session stays");
+    problem(app.login("mary", PASSWORD).await, 401).await;
+    assert_eq!(
+        app.login("mary", "violet tractor lagoon 91").await.status(),
+        200
+    );
+}
+
+async fn deleting_the_account_removes_it_and_its_sessions(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let tokens = app.signed_up("leaving").await;
+    let wrong = app
+        .authed(Method::DELETE, "/api/v1/me", &tokens.access)
+        .json(&json!({"password": "not my password"}))
+        .send()
+        .await
+        .unwrap();
+    problem(wrong, 422).await;
+    let deleted = app
+        .authed(Method::DELETE, "/api/v1/me", &tokens.access)
+        .json(&json!({"password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    problem(
+        app.authed(Method::GET, "/api/v1/me", &tokens.access)
+            .send()
+            .await
+            .unwrap(),
+        401,
+    )
+    .await;
+    problem(app.login("leaving", PASSWORD).await, 401).await;
+    let refresh = app
+        .post_json(
+            "/api/v1/auth/refresh",
+            &json!({"refresh_token": tokens.refresh}),
+        )
+        .await;
+    problem(refresh, 401).await;
+    // The name is free again.
+    assert_eq!(app.register("leaving", PASSWORD).await.status(), 201);
+}
+
+async fn the_prototype_routes_still_work_and_say_they_are_deprecated(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let registered = app
+        .post_json(
+            "/api/register",
+            &json!({"username": "oldclient", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(registered.status(), 201);
+    assert!(registered.headers().contains_key("deprecation"));
+    let login = app
+        .post_json(
+            "/api/login",
+            &json!({"username": "oldclient", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(login.status(), 200);
+    assert!(
+        login.headers()["link"]
+            .to_str()
+            .unwrap()
+            .contains("/api/v1/auth/login")
+    );
+    let token = login.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let profile = app
+        .authed(Method::GET, "/api/profile", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(profile.status(), 200);
+    assert!(profile.headers().contains_key("deprecation"));
+    let body: Value = profile.json().await.unwrap();
+    assert_eq!(body["username"], "oldclient");
+    assert!(uuid::Uuid::parse_str(body["user_id"].as_str().unwrap()).is_ok());
+    problem(app.get("/api/profile").await, 401).await;
+}
+
 on_every_backend!(
-    registering_creates_an_account,
+    registering_returns_the_user_and_a_working_token_pair,
     a_taken_username_in_any_case_answers_409,
     usernames_are_nfkc_normalized,
+    a_guessable_password_is_a_422_that_says_how_to_fix_it,
+    login_returns_a_new_session_and_records_the_time,
+    an_unknown_user_and_a_wrong_password_get_the_same_401,
+    refresh_rotates_and_a_reused_token_ends_the_session,
+    a_made_up_refresh_token_is_401,
+    logout_ends_this_session_only,
+    logout_all_ends_every_session,
+    sessions_are_listed_newest_first_with_their_client_and_paged,
+    a_session_can_be_ended_by_id,
+    the_profile_can_be_changed,
+    changing_the_password_needs_the_current_one_and_ends_other_sessions,
+    deleting_the_account_removes_it_and_its_sessions,
+    the_prototype_routes_still_work_and_say_they_are_deprecated,
 );

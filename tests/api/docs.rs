@@ -27,9 +27,23 @@ async fn the_docs_page_and_its_assets_are_served_by_the_binary(backend: Backend)
 
     let page = app.get("/docs/").await;
     assert_eq!(page.status(), 200);
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-eval"),
+        "{csp}"
+    );
     let html = page.text().await.unwrap();
-    assert!(html.contains("/api/v1/openapi.json"));
     assert!(!html.contains("https://"), "no asset from a CDN");
+    assert!(
+        !html.contains("<script>"),
+        "no inline script (the CSP forbids it)"
+    );
+    let init = app.get("/docs/init.js").await.text().await.unwrap();
+    assert!(init.contains("/api/v1/openapi.json"));
+    assert!(html.contains("/docs/init.js"));
     for asset in ["/docs/swagger-ui-bundle.js", "/docs/swagger-ui.css"] {
         assert!(html.contains(asset), "{asset} is linked");
         let response = app.get(asset).await;

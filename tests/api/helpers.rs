@@ -22,6 +22,31 @@ mod sea_orm_shim {
 /// The JWT secret of every test process; the log test proves it never reaches the log.
 pub const TEST_JWT_SECRET: &str = "t3st-Only_9fQ2xLmZ8rVb4Nw7Kc1Hd6Jp0Sg5Ye";
 
+/// The password every test account uses: long, and not guessable by zxcvbn.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A session's tokens.
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    pub access: String,
+    pub refresh: String,
+}
+
+impl Tokens {
+    pub fn from_body(body: &serde_json::Value) -> Self {
+        Self {
+            access: body["access_token"]
+                .as_str()
+                .expect("access_token")
+                .to_string(),
+            refresh: body["refresh_token"]
+                .as_str()
+                .expect("refresh_token")
+                .to_string(),
+        }
+    }
+}
+
 /// The adapters a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -102,6 +127,30 @@ pub async fn postgres_or_skip() -> bool {
         );
     });
     false
+}
+
+/// The Redis URL for tests that need one, or `None` (with a notice) when it does not answer,
+/// unless `FLASHFORGE_REQUIRE_REDIS=1`, which makes that a failure.
+pub async fn redis_or_skip() -> Option<String> {
+    let url = std::env::var("FLASHFORGE_TEST_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379/0".to_string());
+    let store = flashforge_redis::RedisRateLimitStore::connect(
+        &url,
+        "ff:probe:",
+        Duration::from_millis(500),
+    )
+    .await;
+    if store.is_ok() {
+        return Some(url);
+    }
+    if std::env::var("FLASHFORGE_REQUIRE_REDIS").as_deref() == Ok("1") {
+        panic!("FLASHFORGE_REQUIRE_REDIS=1 but Redis does not answer at {url}");
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "\n!!!!!!!! REDIS IS NOT ANSWERING at {url}: this Redis test is SKIPPED. Set FLASHFORGE_REQUIRE_REDIS=1 to make this an error. !!!!!!!!\n"
+    );
+    None
 }
 
 /// A uniquely named Postgres database, dropped when the test ends.
@@ -241,7 +290,6 @@ pub fn captured_log() -> CapturedLog {
         };
         let subscriber = telemetry::subscriber(&settings, move || writer.clone());
         let _ = tracing::subscriber::set_global_default(subscriber);
-        telemetry::install_panic_hook();
         log
     })
     .clone()
@@ -289,6 +337,8 @@ pub fn test_settings(database_url: &str, overrides: &[(&str, &str)]) -> Settings
 /// A running FlashForge on a free port, with its own storage.
 pub struct TestApp {
     pub address: String,
+    /// The HTTP→HTTPS redirect listener's port, when TLS is on and one is configured.
+    pub redirect_port: Option<u16>,
     pub client: reqwest::Client,
     handle: ServerHandle,
     _storage: Storage,
@@ -323,6 +373,40 @@ impl TestApp {
         )
         .await
     }
+
+    pub async fn login(&self, username: &str, password: &str) -> reqwest::Response {
+        self.post_json(
+            "/api/v1/auth/login",
+            &serde_json::json!({"username": username, "password": password}),
+        )
+        .await
+    }
+
+    /// Registers `username` and returns its access and refresh tokens.
+    pub async fn signed_up(&self, username: &str) -> Tokens {
+        let response = self.register(username, PASSWORD).await;
+        assert_eq!(response.status(), 201, "register {username}");
+        Tokens::from_body(&response.json().await.expect("JSON"))
+    }
+
+    /// Logs `username` in (with [`PASSWORD`]) and returns the new session's tokens.
+    pub async fn logged_in(&self, username: &str) -> Tokens {
+        let response = self.login(username, PASSWORD).await;
+        assert_eq!(response.status(), 200, "login {username}");
+        Tokens::from_body(&response.json().await.expect("JSON"))
+    }
+
+    /// A request with the bearer token.
+    pub fn authed(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+    ) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(token)
+    }
 }
 
 impl Drop for TestApp {
@@ -338,29 +422,61 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 /// Starts the app on `backend` with test `hooks` (extra routes, extra readiness checks).
 pub async fn spawn_app_with(backend: Backend, hooks: Hooks) -> TestApp {
+    spawn_app_configured(backend, hooks, &[]).await
+}
+
+/// Starts the app on `backend` with `hooks` and configuration `overrides` (as
+/// `FLASHFORGE__…` variables).
+pub async fn spawn_app_configured(
+    backend: Backend,
+    hooks: Hooks,
+    overrides: &[(&str, &str)],
+) -> TestApp {
     captured_log();
     let (storage, url) = Storage::create(backend).await;
-    let settings = test_settings(&url, &[]);
+    let settings = test_settings(&url, overrides);
     let hooks = Hooks {
         handle_signals: false,
         ..hooks
     };
+    let settings_tls = settings.server.tls_enabled();
     let app = Application::build_with(settings, hooks)
         .await
         .expect("the app starts");
-    let address = format!("http://127.0.0.1:{}", app.port());
+    let scheme = if settings_tls { "https" } else { "http" };
+    let address = format!("{scheme}://127.0.0.1:{}", app.port());
+    let redirect_port = app.redirect_port();
     let handle = app.handle();
     tokio::spawn(app.run_until_stopped());
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
     TestApp {
         address,
-        client,
+        redirect_port,
+        client: client(None),
         handle,
         _storage: storage,
     }
+}
+
+/// An HTTP client that follows no redirects; with `root`, it trusts that certificate (PEM).
+pub fn client(root: Option<&str>) -> reqwest::Client {
+    // reqwest is built without a bundled crypto provider; the process uses ring, like the server.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut builder = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+    if let Some(pem) = root {
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = rustls::RootCertStore::empty();
+        use rustls::pki_types::pem::PemObject;
+        for der in rustls::pki_types::CertificateDer::pem_slice_iter(pem.as_bytes()) {
+            roots.add(der.expect("PEM certificate")).expect("root");
+        }
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("protocols")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        builder = builder.use_preconfigured_tls(tls);
+    }
+    builder.build().expect("client")
 }
 
 /// Reads a problem+json answer, checking the parts every problem has.

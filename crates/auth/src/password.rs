@@ -87,6 +87,21 @@ impl PasswordHasher for Argon2Hasher {
         .await?
     }
 
+    fn needs_rehash(&self, hash: &PasswordHash) -> bool {
+        let Ok(parsed) = argon2::PasswordHash::new(hash.as_str()) else {
+            return true;
+        };
+        let current = &self.params;
+        let same = parsed.algorithm == Algorithm::Argon2id.ident()
+            && parsed.version == Some(Version::V0x13.into())
+            && Params::try_from(&parsed).is_ok_and(|p| {
+                p.m_cost() == current.m_cost()
+                    && p.t_cost() == current.t_cost()
+                    && p.p_cost() == current.p_cost()
+            });
+        !same
+    }
+
     async fn verify(&self, password: &Password, hash: &PasswordHash) -> Result<bool, InfraError> {
         let password = password.clone();
         let hash = hash.clone();
@@ -172,6 +187,24 @@ mod tests {
             .await
             .unwrap();
         assert!(!verdict);
+    }
+
+    #[tokio::test]
+    async fn a_hash_made_with_other_parameters_needs_a_rehash() {
+        let old = cheap()
+            .hash(&password("correct horse battery"))
+            .await
+            .unwrap();
+        assert!(!cheap().needs_rehash(&old));
+        let stronger = Argon2Hasher::new(Argon2Settings {
+            memory_kib: 128,
+            iterations: 1,
+            parallelism: 1,
+            max_concurrent: 1,
+        })
+        .unwrap();
+        assert!(stronger.needs_rehash(&old));
+        assert!(stronger.needs_rehash(&PasswordHash::new("garbage".into())));
     }
 
     #[test]

@@ -35,6 +35,22 @@ pub trait DomainError: std::error::Error + Send + Sync + 'static {
     fn field_errors(&self) -> &[FieldError] {
         &[]
     }
+    /// For [`ErrorKind::RateLimited`]: when the caller may try again.
+    fn retry_after(&self) -> Option<std::time::Duration> {
+        None
+    }
+}
+
+/// An error and its causes on one line, for the log.
+pub fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// One problem with one input field.

@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod clock;
 pub mod error;
 pub mod health;
+pub mod limits;
 pub mod pagination;
 pub mod services;
 

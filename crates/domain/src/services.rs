@@ -6,15 +6,23 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::accounts::{Accounts, PasswordHasher, PasswordPolicy, UserRepository};
+use crate::accounts::{
+    AccessTokens, AccountSettings, Accounts, PasswordHasher, PasswordStrength, SessionRepository,
+    UserRepository,
+};
 use crate::clock::Clock;
 use crate::health::{HealthCheck, Readiness};
+use crate::limits::{RateLimitPolicy, RateLimitStore, RateLimits};
 
 /// Every adapter a process needs, as trait objects so that they can be mixed at run time.
 #[derive(Clone)]
 pub struct Ports {
     pub users: Arc<dyn UserRepository>,
+    pub sessions: Arc<dyn SessionRepository>,
     pub password_hasher: Arc<dyn PasswordHasher>,
+    pub password_strength: Arc<dyn PasswordStrength>,
+    pub access_tokens: Arc<dyn AccessTokens>,
+    pub rate_limit_store: Arc<dyn RateLimitStore>,
     pub clock: Arc<dyn Clock>,
     /// The dependencies `/health/ready` reports on.
     pub health_checks: Vec<Arc<dyn HealthCheck>>,
@@ -23,14 +31,16 @@ pub struct Ports {
 /// The knobs of the services that come from configuration.
 #[derive(Debug, Clone)]
 pub struct ServiceSettings {
-    pub password_policy: PasswordPolicy,
+    pub accounts: AccountSettings,
+    pub rate_limits: RateLimitPolicy,
     pub readiness_timeout: Duration,
 }
 
 impl Default for ServiceSettings {
     fn default() -> Self {
         Self {
-            password_policy: PasswordPolicy::default(),
+            accounts: AccountSettings::default(),
+            rate_limits: RateLimitPolicy::default(),
             readiness_timeout: Duration::from_secs(2),
         }
     }
@@ -39,18 +49,28 @@ impl Default for ServiceSettings {
 /// The services the inbound adapters (HTTP, worker, CLI) call.
 pub struct Services {
     pub accounts: Accounts,
+    pub limits: Arc<RateLimits>,
     pub readiness: Readiness,
 }
 
 impl Services {
     pub fn new(ports: Ports, settings: ServiceSettings) -> Self {
+        let limits = Arc::new(RateLimits::new(
+            ports.rate_limit_store,
+            settings.rate_limits,
+        ));
         Self {
             accounts: Accounts::new(
                 ports.users,
+                ports.sessions,
                 ports.password_hasher,
+                ports.password_strength,
+                ports.access_tokens,
+                limits.clone(),
                 ports.clock,
-                settings.password_policy,
+                settings.accounts,
             ),
+            limits,
             readiness: Readiness::new(ports.health_checks, settings.readiness_timeout),
         }
     }

@@ -5,6 +5,7 @@
 //! `application/problem+json` body ([`problem`]). Routes and the OpenAPI document come from the
 //! same declarations ([`openapi`]).
 
+pub mod auth;
 pub mod extract;
 pub mod middleware;
 pub mod openapi;
@@ -16,6 +17,7 @@ use std::sync::Arc;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::from_fn;
 use actix_web::{App, web};
 use flashforge_domain::Services;
 
@@ -39,11 +41,56 @@ impl Default for Limits {
     }
 }
 
+/// Transport security settings.
+#[derive(Debug, Clone, Default)]
+pub struct HttpSecurity {
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Origins a browser may call the API from; `*` allows any (never with credentials).
+    pub cors_allowed_origins: Vec<String>,
+    pub cors_allow_credentials: bool,
+    /// Send `Strict-Transport-Security` (TLS here, or a TLS proxy in front).
+    pub hsts: bool,
+}
+
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
     pub services: Arc<Services>,
     pub limits: Limits,
+    pub security: HttpSecurity,
+}
+
+fn cors(security: &HttpSecurity) -> actix_cors::Cors {
+    use actix_web::http::header;
+    let mut cors = actix_cors::Cors::default()
+        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::HeaderName::from_static("x-request-id"),
+            header::HeaderName::from_static("idempotency-key"),
+            header::HeaderName::from_static("last-event-id"),
+        ])
+        .expose_headers([
+            header::HeaderName::from_static("x-request-id"),
+            header::RETRY_AFTER,
+            header::LOCATION,
+            header::WWW_AUTHENTICATE,
+        ])
+        .max_age(3600);
+    for origin in &security.cors_allowed_origins {
+        cors = if origin == "*" {
+            cors.allow_any_origin().send_wildcard()
+        } else {
+            cors.allowed_origin(origin)
+        };
+    }
+    if security.cors_allow_credentials {
+        cors = cors.supports_credentials();
+    }
+    cors
 }
 
 /// Extra routes mounted beside the API: the test harness uses it for routes that exist only in
@@ -69,6 +116,7 @@ pub fn create_app(
     routes::mount(App::new().service(openapi::spec_service()))
         .into_app()
         .app_data(web::Data::from(state.services.clone()))
+        .app_data(web::Data::new(state.security.clone()))
         .app_data(extract::json_config(state.limits.json_bytes))
         .app_data(extract::payload_config(state.limits.body_bytes))
         .app_data(extract::query_config())
@@ -76,9 +124,10 @@ pub fn create_app(
         .service(openapi::docs_service())
         .configure(extra)
         .default_service(web::to(routes::fallback))
-        .wrap(actix_web::middleware::from_fn(middleware::catch_panics))
-        .wrap(actix_web::middleware::from_fn(
-            middleware::problem_responses,
-        ))
-        .wrap(actix_web::middleware::from_fn(middleware::request_context))
+        .wrap(from_fn(middleware::catch_panics))
+        .wrap(from_fn(middleware::rate_limit))
+        .wrap(cors(&state.security))
+        .wrap(from_fn(middleware::problem_responses))
+        .wrap(from_fn(middleware::security_headers))
+        .wrap(from_fn(middleware::request_context))
 }

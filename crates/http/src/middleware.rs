@@ -1,8 +1,13 @@
-//! The three layers every request passes through, outermost first:
+//! The layers every request passes through, outermost first:
 //! 1. [`request_context`]: a request id (the client's `X-Request-Id` when it is sane, else a new
-//!    UUIDv7), a tracing span carrying it, the id echoed back, and one access-log line.
-//! 2. [`problem_responses`]: every failure leaves as a problem+json body naming the request.
-//! 3. [`catch_panics`]: a panicking handler becomes a 500, not a dropped connection.
+//!    UUIDv7), the client's address, a tracing span carrying the id, the id echoed back, and one
+//!    access-log line.
+//! 2. [`security_headers`]: nosniff, no framing, no referrer, a CSP, HSTS when configured, and
+//!    `Cache-Control: no-store` on the API.
+//! 3. [`problem_responses`]: every failure leaves as a problem+json body naming the request.
+//! 4. CORS (actix-cors), from configuration.
+//! 5. [`rate_limit`]: the per-IP request budget of the route's class (reads, writes).
+//! 6. [`catch_panics`]: a panicking handler becomes a 500, not a dropped connection.
 
 use std::panic::AssertUnwindSafe;
 use std::time::Instant;
@@ -11,10 +16,15 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{Error, HttpMessage, HttpRequest};
+use actix_web::{Error, HttpMessage, HttpRequest, HttpResponse};
 use futures_util::FutureExt;
 use tracing::Instrument;
 
+use actix_web::web;
+use flashforge_domain::Services;
+
+use crate::HttpSecurity;
+use crate::auth::{ClientIp, resolve_client_ip, route_class};
 use crate::problem::{ApiError, PROBLEM_JSON};
 
 /// The header a request id travels in, both ways.
@@ -45,7 +55,19 @@ pub async fn request_context(
     let started = Instant::now();
     let request_id = client_request_id(&req).unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     req.extensions_mut().insert(RequestId(request_id.clone()));
+    let trusted = req
+        .app_data::<web::Data<HttpSecurity>>()
+        .map(|s| s.trusted_proxies.clone())
+        .unwrap_or_default();
+    let forwarded_for = req
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok());
+    let client_ip = resolve_client_ip(req.peer_addr().map(|a| a.ip()), forwarded_for, &trusted);
+    req.extensions_mut().insert(ClientIp(client_ip));
     let method = req.method().clone();
+    // Unmatched requests are logged with their path (cut short) to show what clients look for.
+    let path: String = req.path().chars().take(200).collect();
     let span = tracing::info_span!("request", request_id = %request_id);
 
     let result = next.call(req).instrument(span.clone()).await;
@@ -54,11 +76,11 @@ pub async fn request_context(
             res.status().as_u16(),
             res.request()
                 .match_pattern()
-                .unwrap_or_else(|| "<unmatched>".to_string()),
+                .unwrap_or_else(|| format!("<unmatched {path}>")),
         ),
         Err(error) => (
             error.as_response_error().status_code().as_u16(),
-            "<unmatched>".to_string(),
+            format!("<unmatched {path}>"),
         ),
     };
     let latency_ms = (started.elapsed().as_secs_f64() * 1e6).round() / 1e3;
@@ -128,6 +150,79 @@ fn has_body(res: &ServiceResponse<BoxBody>) -> bool {
             res.response().body().size(),
             actix_web::body::BodySize::None | actix_web::body::BodySize::Sized(0)
         )
+}
+
+/// The API's CSP: it serves JSON only, so nothing may load from it or frame it.
+const API_CSP: &str =
+    "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+/// The docs page's CSP: its own scripts and styles (Swagger UI sets inline styles), nothing else.
+const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; font-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+pub async fn security_headers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let is_docs = req.path() == "/docs" || req.path().starts_with("/docs/");
+    let is_api = req.path().starts_with("/api/");
+    let hsts = req
+        .app_data::<web::Data<HttpSecurity>>()
+        .is_some_and(|s| s.hsts);
+    let mut res = next.call(req).await?;
+    let headers = res.headers_mut();
+    let set = |headers: &mut actix_web::http::header::HeaderMap,
+               name: &'static str,
+               value: &'static str| {
+        headers.insert(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
+    };
+    set(headers, "x-content-type-options", "nosniff");
+    set(headers, "x-frame-options", "DENY");
+    set(headers, "referrer-policy", "no-referrer");
+    set(headers, "cross-origin-opener-policy", "same-origin");
+    set(
+        headers,
+        "content-security-policy",
+        if is_docs { DOCS_CSP } else { API_CSP },
+    );
+    if hsts {
+        set(
+            headers,
+            "strict-transport-security",
+            "max-age=31536000; includeSubDomains",
+        );
+    }
+    if is_api && !headers.contains_key(header::CACHE_CONTROL) {
+        set(headers, "cache-control", "no-store");
+    }
+    Ok(res)
+}
+
+/// Paths outside every budget: probes and the docs.
+fn unmetered(path: &str) -> bool {
+    path.starts_with("/health") || path.starts_with("/docs") || path == crate::openapi::SPEC_PATH
+}
+
+pub async fn rate_limit(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let ip = req.extensions().get::<ClientIp>().and_then(|c| c.0);
+    if !unmetered(req.path())
+        && let Some(services) = req.app_data::<web::Data<Services>>().cloned()
+        && let Some(ip) = ip
+        && let Err(limited) = services
+            .limits
+            .request(&format!("ip:{ip}"), route_class(req.method()))
+            .await
+    {
+        let error = ApiError::from(limited);
+        return Ok(req.into_response(HttpResponse::from_error(error)));
+    }
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_boxed_body)
 }
 
 pub async fn catch_panics(

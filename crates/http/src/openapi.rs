@@ -21,12 +21,34 @@ pub const SPEC_PATH: &str = "/api/v1/openapi.json";
         license(name = "Apache-2.0")
     ),
     components(schemas(Problem, ProblemField)),
+    modifiers(&BearerAuth),
     tags(
         (name = "health", description = "Liveness and readiness"),
-        (name = "auth", description = "Accounts and sessions")
+        (name = "auth", description = "Accounts and sessions"),
+        (name = "me", description = "The caller's own account"),
+        (name = "legacy", description = "The prototype's routes, deprecated")
     )
 )]
 struct ApiDoc;
+
+/// Declares the bearer-JWT scheme that protected operations name.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// The parts of the document no route declares: info, tags, shared schemas.
 pub fn base() -> utoipa::openapi::OpenApi {
@@ -62,17 +84,52 @@ pub(crate) fn spec_service() -> impl HttpServiceFactory {
     }))
 }
 
-/// Swagger UI at `/docs/`, its scripts and styles served from this binary (no CDN).
+/// The docs page: Swagger UI, its scripts and styles served from this binary (no CDN), started by
+/// an external script so that the CSP needs no inline script.
+const DOCS_INDEX: &str = r#"<!DOCTYPE html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>FlashForge API</title>
+  <link rel="icon" href="data:,">
+  <link rel="stylesheet" href="/docs/swagger-ui.css">
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <script src="/docs/swagger-ui-bundle.js"></script>
+  <script src="/docs/init.js"></script>
+</body>
+</html>
+"#;
+
+const DOCS_INIT: &str = r##"window.addEventListener("load", function () {
+  window.ui = SwaggerUIBundle({ url: "/api/v1/openapi.json", dom_id: "#swagger-ui", deepLinking: true });
+});
+"##;
+
+/// `/docs` (redirect), `/docs/`, `/docs/init.js`, and Swagger UI's assets under `/docs/`.
 pub(crate) fn docs_service() -> impl HttpServiceFactory {
     let redirect = web::resource("/docs").route(web::get().to(|| async {
         HttpResponse::PermanentRedirect()
             .insert_header(("Location", "/docs/"))
             .finish()
     }));
-    let ui = swagger_ui_dist::generate_scope(ApiDefinition {
+    let index = web::resource("/docs/").route(web::get().to(|| async {
+        HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .body(DOCS_INDEX)
+    }));
+    let init = web::resource("/docs/init.js").route(web::get().to(|| async {
+        HttpResponse::Ok()
+            .content_type("text/javascript; charset=utf-8")
+            .body(DOCS_INIT)
+    }));
+    // The crate's own scope also serves an index, but ours (registered first) wins.
+    let assets = swagger_ui_dist::generate_scope(ApiDefinition {
         uri_prefix: "/docs",
         api_definition: OpenApiSource::Uri(SPEC_PATH),
         title: Some("FlashForge API"),
     });
-    (redirect, ui)
+    (redirect, index, init, assets)
 }

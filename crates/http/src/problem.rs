@@ -66,8 +66,10 @@ pub struct ApiError {
     code: &'static str,
     detail: String,
     errors: Vec<ProblemField>,
+    /// Seconds until a rate-limited caller may try again (`Retry-After`).
+    retry_after: Option<u64>,
     /// Where and for which request it happened, when known before the error left the app.
-    context: Option<(String, Option<String>)>,
+    context: Option<Box<(String, Option<String>)>>,
 }
 
 impl ApiError {
@@ -77,6 +79,7 @@ impl ApiError {
             code,
             detail: detail.into(),
             errors: Vec::new(),
+            retry_after: None,
             context: None,
         }
     }
@@ -84,7 +87,7 @@ impl ApiError {
     /// Records the request's path and id, for an error that leaves as an `Err` rather than a
     /// response (the framework renders those).
     pub fn with_context(mut self, instance: String, request_id: Option<String>) -> Self {
-        self.context = Some((instance, request_id));
+        self.context = Some(Box::new((instance, request_id)));
         self
     }
 
@@ -105,6 +108,7 @@ impl ApiError {
                     message: e.message.clone(),
                 })
                 .collect(),
+            retry_after: None,
             context: None,
         }
     }
@@ -195,6 +199,18 @@ impl ApiError {
         if let Some(id) = request_id.and_then(|id| HeaderValue::from_str(id).ok()) {
             response.insert_header((crate::middleware::REQUEST_ID, id));
         }
+        if let Some(seconds) = self.retry_after {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            // RFC 6750: say which scheme, and whether the token itself was the problem.
+            let challenge = if self.code == "invalid_token" {
+                r#"Bearer realm="flashforge", error="invalid_token""#
+            } else {
+                r#"Bearer realm="flashforge""#
+            };
+            response.insert_header((header::WWW_AUTHENTICATE, challenge));
+        }
         response.body(body)
     }
 }
@@ -213,7 +229,7 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         // Inside the app the problem middleware renders it again with the request's path and id;
         // an error that escapes as `Err` carries them in its context.
-        match &self.context {
+        match self.context.as_deref() {
             Some((instance, request_id)) => self.render(instance, request_id.as_deref()),
             None => self.render("", None),
         }
@@ -224,7 +240,10 @@ impl ResponseError for ApiError {
 impl<E: DomainError> From<E> for ApiError {
     fn from(error: E) -> Self {
         let kind = error.kind();
-        match kind {
+        let retry_after = error
+            .retry_after()
+            .map(|d| d.as_secs() + u64::from(d.subsec_nanos() > 0));
+        let mut api = match kind {
             ErrorKind::InvalidInput => Self::invalid(error.field_errors()),
             ErrorKind::Internal | ErrorKind::Unavailable => {
                 tracing::error!(code = error.code(), error = %cause_chain(&error), "request failed");
@@ -237,21 +256,13 @@ impl<E: DomainError> From<E> for ApiError {
                 error.code(),
                 capitalize(&error.to_string()),
             ),
-        }
+        };
+        api.retry_after = retry_after;
+        api
     }
 }
 
-/// An error and its causes on one line, for the log.
-pub fn cause_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
+pub use flashforge_domain::error::chain as cause_chain;
 
 fn capitalize(text: &str) -> String {
     let mut chars = text.chars();

@@ -2,6 +2,10 @@
 //! adapters (the shared contract suites in `tests/api/contracts` prove it) and lose everything
 //! when the process ends.
 
+mod limits;
+mod sessions;
 mod users;
 
+pub use limits::InMemoryRateLimitStore;
+pub use sessions::InMemorySessionRepository;
 pub use users::InMemoryUserRepository;

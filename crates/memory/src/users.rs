@@ -3,9 +3,11 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use flashforge_domain::InfraError;
 use flashforge_domain::accounts::{
-    CreateUserError, NewUser, StoredUser, User, UserId, UserRepository, Username,
+    CreateUserError, NewUser, PasswordHash, StoredUser, User, UserChanges, UserId, UserRepository,
+    Username,
 };
 use parking_lot::RwLock;
 
@@ -64,5 +66,73 @@ impl UserRepository for InMemoryUserRepository {
             .values()
             .find(|u| u.user.username.canonical() == canonical)
             .cloned())
+    }
+
+    async fn find_credentials(&self, id: UserId) -> Result<Option<StoredUser>, InfraError> {
+        Ok(self.users.read().get(&id).cloned())
+    }
+
+    async fn record_login(
+        &self,
+        id: UserId,
+        at: DateTime<Utc>,
+        rehashed: Option<PasswordHash>,
+    ) -> Result<bool, InfraError> {
+        let mut users = self.users.write();
+        let Some(stored) = users.get_mut(&id) else {
+            return Ok(false);
+        };
+        stored.user.last_login_at = Some(at);
+        if let Some(hash) = rehashed {
+            stored.password_hash = hash;
+        }
+        Ok(true)
+    }
+
+    async fn update(
+        &self,
+        id: UserId,
+        changes: UserChanges,
+    ) -> Result<Option<User>, CreateUserError> {
+        let mut users = self.users.write();
+        if let Some(username) = &changes.username {
+            let canonical = username.canonical();
+            if users
+                .values()
+                .any(|u| u.user.id != id && u.user.username.canonical() == canonical)
+            {
+                return Err(CreateUserError::Duplicate);
+            }
+        }
+        let Some(stored) = users.get_mut(&id) else {
+            return Ok(None);
+        };
+        if let Some(username) = changes.username {
+            stored.user.username = username;
+        }
+        if let Some(email) = changes.email {
+            stored.user.email = email;
+        }
+        stored.user.updated_at = changes.at;
+        Ok(Some(stored.user.clone()))
+    }
+
+    async fn set_password_hash(
+        &self,
+        id: UserId,
+        hash: PasswordHash,
+        at: DateTime<Utc>,
+    ) -> Result<bool, InfraError> {
+        let mut users = self.users.write();
+        let Some(stored) = users.get_mut(&id) else {
+            return Ok(false);
+        };
+        stored.password_hash = hash;
+        stored.user.updated_at = at;
+        Ok(true)
+    }
+
+    async fn delete(&self, id: UserId) -> Result<bool, InfraError> {
+        Ok(self.users.write().remove(&id).is_some())
     }
 }

@@ -4,6 +4,7 @@
 pub mod settings;
 pub mod startup;
 pub mod telemetry;
+pub mod tls;
 pub mod worker;
 
 pub use settings::{Environment, Settings};

@@ -95,6 +95,7 @@ pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
+    pub rate_limit: RateLimitSettings,
     pub log: LogSettings,
     pub worker: WorkerSettings,
     pub health: HealthSettings,
@@ -115,6 +116,31 @@ pub struct ServerSettings {
     pub client_request_timeout_ms: u64,
     pub json_limit_bytes: usize,
     pub body_limit_bytes: usize,
+    /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` is believed.
+    #[serde(default)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Origins browsers may call the API from.
+    #[serde(default)]
+    pub cors_allowed_origins: Vec<String>,
+    #[serde(default)]
+    pub cors_allow_credentials: bool,
+    /// PEM certificate chain and private key: both set turns TLS on.
+    #[serde(default)]
+    pub tls_cert_file: Option<PathBuf>,
+    #[serde(default)]
+    pub tls_key_file: Option<PathBuf>,
+    /// With TLS on: a plain-HTTP port that redirects to HTTPS (0 = none).
+    #[serde(default)]
+    pub http_redirect_port: u16,
+    /// A TLS-terminating proxy is in front: send HSTS even though this process speaks HTTP.
+    #[serde(default)]
+    pub behind_tls_proxy: bool,
+}
+
+impl ServerSettings {
+    pub fn tls_enabled(&self) -> bool {
+        self.tls_cert_file.is_some() && self.tls_key_file.is_some()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -162,11 +188,44 @@ impl DatabaseSettings {
     }
 }
 
+/// A key that no longer signs but still verifies, during a rotation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreviousJwtKey {
+    pub algorithm: flashforge_auth::JwtAlgorithm,
+    /// The key id tokens signed with it carry.
+    pub kid: Option<String>,
+    /// For HS256.
+    pub secret: Option<Secret>,
+    /// For EdDSA and RS256.
+    pub public_key_file: Option<PathBuf>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthSettings {
+    pub jwt_algorithm: flashforge_auth::JwtAlgorithm,
+    /// The HS256 key.
     #[serde(default)]
     pub jwt_secret: Option<Secret>,
+    /// For EdDSA and RS256: PKCS#8 private key and public key, PEM.
+    #[serde(default)]
+    pub jwt_private_key_file: Option<PathBuf>,
+    #[serde(default)]
+    pub jwt_public_key_file: Option<PathBuf>,
+    /// The `kid` of the active key; derived from the key when unset.
+    #[serde(default)]
+    pub jwt_key_id: Option<String>,
+    #[serde(default)]
+    pub jwt_previous_keys: Vec<PreviousJwtKey>,
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    pub jwt_leeway_secs: u64,
+    pub access_token_ttl_secs: u64,
+    pub refresh_token_ttl_secs: u64,
+    pub session_max_age_secs: u64,
+    /// zxcvbn score (0–4) a new password needs.
+    pub password_min_score: u8,
     pub password_min_length: usize,
     pub password_max_length: usize,
     pub argon2_memory_kib: u32,
@@ -187,6 +246,47 @@ pub enum LogFormat {
 pub struct LogSettings {
     pub level: String,
     pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSettings {
+    pub enabled: bool,
+    /// `redis://…`: share limits across instances. Unset: in-process.
+    #[serde(default)]
+    pub redis_url: Option<Secret>,
+    pub key_prefix: String,
+    pub redis_timeout_ms: u64,
+    pub login_failures_before_backoff: u64,
+    pub login_backoff_base_secs: u64,
+    pub login_backoff_max_secs: u64,
+    pub login_failure_window_secs: u64,
+    pub registrations_per_ip_per_hour: u64,
+    pub reads_per_minute: u64,
+    pub writes_per_minute: u64,
+}
+
+impl RateLimitSettings {
+    pub fn policy(&self) -> flashforge_domain::limits::RateLimitPolicy {
+        use flashforge_domain::limits::{Quota, RateLimitPolicy};
+        RateLimitPolicy {
+            enabled: self.enabled,
+            login_failures_before_backoff: self.login_failures_before_backoff,
+            login_backoff_base: Duration::from_secs(self.login_backoff_base_secs),
+            login_backoff_max: Duration::from_secs(self.login_backoff_max_secs),
+            login_failure_window: Duration::from_secs(self.login_failure_window_secs),
+            registrations_per_ip: Quota::per_hour(self.registrations_per_ip_per_hour),
+            reads_per_client: Quota::per_minute(self.reads_per_minute),
+            writes_per_client: Quota::per_minute(self.writes_per_minute),
+        }
+    }
+
+    pub fn redis_url(&self) -> Option<&str> {
+        self.redis_url
+            .as_ref()
+            .map(Secret::expose)
+            .filter(|url| !url.is_empty())
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -294,6 +394,11 @@ impl Settings {
                 config::Environment::with_prefix("FLASHFORGE")
                     .prefix_separator("__")
                     .separator("__")
+                    // Lists come as comma-separated values.
+                    .try_parsing(true)
+                    .list_separator(",")
+                    .with_list_parse_key("server.trusted_proxies")
+                    .with_list_parse_key("server.cors_allowed_origins")
                     .source(Some(vars)),
             )
             .build()
@@ -393,7 +498,65 @@ impl Settings {
         if a.argon2_max_concurrent == 0 {
             bad("auth.argon2_max_concurrent", "must be at least 1".into());
         }
+        if a.access_token_ttl_secs == 0 || a.access_token_ttl_secs > 24 * 3600 {
+            bad(
+                "auth.access_token_ttl_secs",
+                "must be between 1 and 86400".into(),
+            );
+        }
+        if a.refresh_token_ttl_secs == 0 {
+            bad("auth.refresh_token_ttl_secs", "must be more than 0".into());
+        }
+        if a.session_max_age_secs == 0 {
+            bad("auth.session_max_age_secs", "must be more than 0".into());
+        }
+        if a.jwt_leeway_secs > 300 {
+            bad("auth.jwt_leeway_secs", "must be at most 300".into());
+        }
+        if a.password_min_score > 4 {
+            bad("auth.password_min_score", "must be between 0 and 4".into());
+        }
+        if a.jwt_issuer.trim().is_empty() {
+            bad("auth.jwt_issuer", "must not be empty".into());
+        }
+        if a.jwt_audience.trim().is_empty() {
+            bad("auth.jwt_audience", "must not be empty".into());
+        }
+        for (i, previous) in a.jwt_previous_keys.iter().enumerate() {
+            let ok = match previous.algorithm {
+                flashforge_auth::JwtAlgorithm::HS256 => previous
+                    .secret
+                    .as_ref()
+                    .is_some_and(|s| check_jwt_secret(s.expose()).is_ok()),
+                _ => previous
+                    .public_key_file
+                    .as_ref()
+                    .is_some_and(|p| p.is_file()),
+            };
+            if !ok {
+                bad(
+                    &format!("auth.jwt_previous_keys[{i}]"),
+                    "needs a valid `secret` (HS256) or an existing `public_key_file` (EdDSA, RS256)".into(),
+                );
+            }
+        }
+        let uses_files = a.jwt_algorithm != flashforge_auth::JwtAlgorithm::HS256;
+        if uses_files {
+            for (key, path) in [
+                ("auth.jwt_private_key_file", &a.jwt_private_key_file),
+                ("auth.jwt_public_key_file", &a.jwt_public_key_file),
+            ] {
+                if !path.as_ref().is_some_and(|p| p.is_file()) {
+                    bad(
+                        key,
+                        "must name a readable PEM file when auth.jwt_algorithm is EdDSA or RS256"
+                            .into(),
+                    );
+                }
+            }
+        }
         match (&a.jwt_secret, self.environment) {
+            _ if uses_files => {}
             (Some(secret), _) if !secret.expose().is_empty() => {
                 if let Err(why) = check_jwt_secret(secret.expose()) {
                     bad("auth.jwt_secret", why);
@@ -412,6 +575,86 @@ impl Settings {
                     env.as_str()
                 ),
             ),
+        }
+
+        let r = &self.rate_limit;
+        if r.login_failures_before_backoff == 0 {
+            bad(
+                "rate_limit.login_failures_before_backoff",
+                "must be at least 1".into(),
+            );
+        }
+        if r.login_backoff_base_secs == 0 || r.login_backoff_max_secs < r.login_backoff_base_secs {
+            bad(
+                "rate_limit.login_backoff_max_secs",
+                "must be at least rate_limit.login_backoff_base_secs, which must be at least 1"
+                    .into(),
+            );
+        }
+        for (key, value) in [
+            (
+                "rate_limit.registrations_per_ip_per_hour",
+                r.registrations_per_ip_per_hour,
+            ),
+            ("rate_limit.reads_per_minute", r.reads_per_minute),
+            ("rate_limit.writes_per_minute", r.writes_per_minute),
+            (
+                "rate_limit.login_failure_window_secs",
+                r.login_failure_window_secs,
+            ),
+            ("rate_limit.redis_timeout_ms", r.redis_timeout_ms),
+        ] {
+            if value == 0 {
+                bad(key, "must be more than 0".into());
+            }
+        }
+        if let Some(url) = r.redis_url()
+            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
+        {
+            bad(
+                "rate_limit.redis_url",
+                "must start with redis:// or rediss://".into(),
+            );
+        }
+        let s = &self.server;
+        if s.tls_cert_file.is_some() != s.tls_key_file.is_some() {
+            bad(
+                "server.tls_key_file",
+                "TLS needs both server.tls_cert_file and server.tls_key_file".into(),
+            );
+        }
+        for (key, path) in [
+            ("server.tls_cert_file", &s.tls_cert_file),
+            ("server.tls_key_file", &s.tls_key_file),
+        ] {
+            if let Some(path) = path
+                && !path.is_file()
+            {
+                bad(key, format!("{} is not a readable file", path.display()));
+            }
+        }
+        if s.http_redirect_port != 0 && !s.tls_enabled() {
+            bad(
+                "server.http_redirect_port",
+                "needs TLS (server.tls_cert_file and server.tls_key_file)".into(),
+            );
+        }
+        if s.cors_allow_credentials && s.cors_allowed_origins.iter().any(|o| o == "*") {
+            bad(
+                "server.cors_allowed_origins",
+                "`*` cannot be combined with server.cors_allow_credentials".into(),
+            );
+        }
+        for origin in &s.cors_allowed_origins {
+            let well_formed = origin == "*"
+                || ((origin.starts_with("http://") || origin.starts_with("https://"))
+                    && !origin.ends_with('/'));
+            if !well_formed {
+                bad(
+                    "server.cors_allowed_origins",
+                    format!("`{origin}` is not an origin like https://app.example.com"),
+                );
+            }
         }
 
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {

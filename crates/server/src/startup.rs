@@ -7,19 +7,27 @@ use std::time::Duration;
 
 use actix_web::HttpServer;
 use actix_web::dev::{Server, ServerHandle};
-use flashforge_auth::{Argon2Hasher, Argon2Settings};
-use flashforge_domain::accounts::PasswordPolicy;
+use flashforge_auth::{
+    Argon2Hasher, Argon2Settings, JwtAlgorithm, JwtKey, JwtSettings, JwtTokens, ZxcvbnStrength,
+};
+use flashforge_domain::accounts::{AccountSettings, PasswordPolicy};
 use flashforge_domain::clock::SystemClock;
 use flashforge_domain::health::HealthCheck;
+use flashforge_domain::limits::RateLimitStore;
 use flashforge_domain::{Ports, ServiceSettings, Services};
-use flashforge_http::{AppState, ExtraRoutes, Limits, create_app, no_extra_routes};
-use flashforge_memory::InMemoryUserRepository;
+use flashforge_http::{AppState, ExtraRoutes, HttpSecurity, Limits, create_app, no_extra_routes};
+use flashforge_memory::{
+    InMemoryRateLimitStore, InMemorySessionRepository, InMemoryUserRepository,
+};
+use flashforge_redis::{RedisHealthCheck, RedisRateLimitStore};
 use flashforge_sql::{
-    DatabaseConnection, Migration, SqlHealthCheck, SqlUserRepository, connect, migrate,
+    DatabaseConnection, Migration, SqlHealthCheck, SqlSessionRepository, SqlUserRepository,
+    connect, migrate,
 };
 
-use crate::settings::{DatabaseKind, Settings};
-use crate::worker::{RunningWorker, Worker};
+use crate::settings::{AuthSettings, DatabaseKind, Settings};
+use crate::tls;
+use crate::worker::{RunningWorker, SessionSweep, Worker};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -32,6 +40,10 @@ pub enum StartupError {
     },
     #[error("auth: {0}")]
     Auth(String),
+    #[error("rate limits: {0}")]
+    RateLimits(String),
+    #[error("tls: {0}")]
+    Tls(String),
 }
 
 /// What the harness may add to a process: routes that exist only in tests, and extra
@@ -70,17 +82,35 @@ pub async fn compose(settings: &Settings) -> Result<Backend, StartupError> {
         max_concurrent: settings.auth.argon2_max_concurrent,
     })
     .map_err(StartupError::Auth)?;
+    let access_tokens = Arc::new(jwt_tokens(&settings.auth).map_err(StartupError::Auth)?);
+    let password_strength = Arc::new(ZxcvbnStrength::new(settings.auth.password_min_score));
+    let mut health_checks: Vec<Arc<dyn HealthCheck>> = Vec::new();
 
-    match settings.database.kind() {
-        Some(DatabaseKind::Memory) => Ok(Backend {
-            ports: Ports {
-                users: Arc::new(InMemoryUserRepository::new()),
-                password_hasher: Arc::new(hasher),
-                clock: Arc::new(SystemClock),
-                health_checks: Vec::new(),
-            },
-            database: None,
-        }),
+    let rate_limit_store: Arc<dyn RateLimitStore> = match settings.rate_limit.redis_url() {
+        Some(url) => {
+            let store = RedisRateLimitStore::connect(
+                url,
+                &settings.rate_limit.key_prefix,
+                Duration::from_millis(settings.rate_limit.redis_timeout_ms),
+            )
+            .await
+            .map_err(StartupError::RateLimits)?;
+            health_checks.push(Arc::new(RedisHealthCheck::new(store.clone())));
+            Arc::new(store)
+        }
+        None => Arc::new(InMemoryRateLimitStore::new()),
+    };
+
+    let (users, sessions, database): (
+        Arc<dyn flashforge_domain::accounts::UserRepository>,
+        Arc<dyn flashforge_domain::accounts::SessionRepository>,
+        _,
+    ) = match settings.database.kind() {
+        Some(DatabaseKind::Memory) => (
+            Arc::new(InMemoryUserRepository::new()),
+            Arc::new(InMemorySessionRepository::new()),
+            None,
+        ),
         Some(DatabaseKind::Postgres | DatabaseKind::Sqlite) => {
             let db = open_database(settings).await?;
             if settings.database.migrate_on_start {
@@ -88,19 +118,98 @@ pub async fn compose(settings: &Settings) -> Result<Backend, StartupError> {
                     .await
                     .map_err(|e| StartupError::Database(format!("migrations failed: {e}")))?;
             }
-            Ok(Backend {
-                ports: Ports {
-                    users: Arc::new(SqlUserRepository::new(db.clone())),
-                    password_hasher: Arc::new(hasher),
-                    clock: Arc::new(SystemClock),
-                    health_checks: vec![Arc::new(SqlHealthCheck::new(db.clone()))],
-                },
-                database: Some(db),
-            })
+            health_checks.insert(0, Arc::new(SqlHealthCheck::new(db.clone())));
+            (
+                Arc::new(SqlUserRepository::new(db.clone())),
+                Arc::new(SqlSessionRepository::new(db.clone())),
+                Some(db),
+            )
         }
-        None => Err(StartupError::Database(
-            "database.url names no supported database".into(),
-        )),
+        None => {
+            return Err(StartupError::Database(
+                "database.url names no supported database".into(),
+            ));
+        }
+    };
+    Ok(Backend {
+        ports: Ports {
+            users,
+            sessions,
+            password_hasher: Arc::new(hasher),
+            password_strength,
+            access_tokens,
+            rate_limit_store,
+            clock: Arc::new(SystemClock),
+            health_checks,
+        },
+        database,
+    })
+}
+
+/// The access-token issuer from the `auth` section: the active key and any previous ones.
+pub fn jwt_tokens(auth: &AuthSettings) -> Result<JwtTokens, String> {
+    let read = |path: &std::path::Path| {
+        std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    };
+    let active = match auth.jwt_algorithm {
+        JwtAlgorithm::HS256 => {
+            let secret = auth
+                .jwt_secret
+                .as_ref()
+                .ok_or("auth.jwt_secret is not set")?;
+            JwtKey::hs256(secret.expose().as_bytes(), auth.jwt_key_id.clone())
+        }
+        algorithm => {
+            let private = read(
+                auth.jwt_private_key_file
+                    .as_deref()
+                    .ok_or("auth.jwt_private_key_file is not set")?,
+            )?;
+            let public = read(
+                auth.jwt_public_key_file
+                    .as_deref()
+                    .ok_or("auth.jwt_public_key_file is not set")?,
+            )?;
+            JwtKey::from_pem(algorithm, Some(&private), &public, auth.jwt_key_id.clone())?
+        }
+    };
+    let mut previous = Vec::new();
+    for key in &auth.jwt_previous_keys {
+        previous.push(match (key.algorithm, &key.secret, &key.public_key_file) {
+            (JwtAlgorithm::HS256, Some(secret), _) => {
+                JwtKey::hs256(secret.expose().as_bytes(), key.kid.clone())
+            }
+            (algorithm, _, Some(path)) if algorithm != JwtAlgorithm::HS256 => {
+                JwtKey::from_pem(algorithm, None, &read(path)?, key.kid.clone())?
+            }
+            _ => return Err("a previous JWT key lacks its secret or public key file".into()),
+        });
+    }
+    JwtTokens::new(
+        JwtSettings {
+            issuer: auth.jwt_issuer.clone(),
+            audience: auth.jwt_audience.clone(),
+            lifetime: Duration::from_secs(auth.access_token_ttl_secs),
+            leeway: Duration::from_secs(auth.jwt_leeway_secs),
+        },
+        active,
+        previous,
+    )
+}
+
+/// The service settings from the configuration.
+pub fn service_settings(settings: &Settings) -> ServiceSettings {
+    ServiceSettings {
+        accounts: AccountSettings {
+            password_policy: PasswordPolicy {
+                min_chars: settings.auth.password_min_length,
+                max_chars: settings.auth.password_max_length,
+            },
+            refresh_token_ttl: Duration::from_secs(settings.auth.refresh_token_ttl_secs),
+            session_max_age: Duration::from_secs(settings.auth.session_max_age_secs),
+        },
+        rate_limits: settings.rate_limit.policy(),
+        readiness_timeout: Duration::from_millis(settings.health.readiness_timeout_ms),
     }
 }
 
@@ -111,15 +220,17 @@ pub async fn open_database(settings: &Settings) -> Result<DatabaseConnection, St
         .map_err(|e| StartupError::Database(format!("cannot connect: {e}")))
 }
 
-/// The background tasks of this process. The ingestion job queue and the token sweeper join
-/// here as their features land.
-pub fn background_worker(_backend: &Backend) -> Worker {
-    Worker::new()
+/// The background tasks of this process: today the sweep of ended sessions; the ingestion job
+/// queue joins here.
+pub fn background_worker(services: &Arc<Services>) -> Worker {
+    Worker::new().with_task(Arc::new(SessionSweep::new(services.clone())))
 }
 
 pub struct Application {
     port: u16,
     server: Server,
+    /// The plain-HTTP listener that redirects to HTTPS, and its port.
+    redirect: Option<(Server, u16)>,
     database: Option<DatabaseConnection>,
     worker: Option<RunningWorker>,
     shutdown_timeout: Duration,
@@ -139,26 +250,30 @@ impl Application {
             .ports
             .health_checks
             .extend(hooks.extra_health_checks.iter().cloned());
+        let services = Arc::new(Services::new(
+            backend.ports.clone(),
+            service_settings(&settings),
+        ));
         let worker = settings
             .worker
             .enabled
-            .then(|| background_worker(&backend).start());
-
-        let services = Services::new(
-            backend.ports.clone(),
-            ServiceSettings {
-                password_policy: PasswordPolicy {
-                    min_chars: settings.auth.password_min_length,
-                    max_chars: settings.auth.password_max_length,
-                },
-                readiness_timeout: Duration::from_millis(settings.health.readiness_timeout_ms),
-            },
-        );
+            .then(|| background_worker(&services).start());
+        let tls = if settings.server.tls_enabled() {
+            Some(tls::server_config(&settings.server).map_err(StartupError::Tls)?)
+        } else {
+            None
+        };
         let state = AppState {
-            services: Arc::new(services),
+            services,
             limits: Limits {
                 json_bytes: settings.server.json_limit_bytes,
                 body_bytes: settings.server.body_limit_bytes,
+            },
+            security: HttpSecurity {
+                trusted_proxies: settings.server.trusted_proxies.clone(),
+                cors_allowed_origins: settings.server.cors_allowed_origins.clone(),
+                cors_allow_credentials: settings.server.cors_allow_credentials,
+                hsts: tls.is_some() || settings.server.behind_tls_proxy,
             },
         };
 
@@ -180,16 +295,41 @@ impl Application {
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);
         }
-        let server = server.listen(listener).map_err(bind_error)?.run();
+        let server = match tls {
+            Some(config) => server.listen_rustls_0_23(listener, config),
+            None => server.listen(listener),
+        }
+        .map_err(bind_error)?
+        .run();
         tracing::info!(
             address = %format!("{}:{port}", settings.server.host),
+            tls = settings.server.tls_enabled(),
             environment = settings.environment.as_str(),
             "listening"
         );
+        let redirect = if settings.server.http_redirect_port != 0 {
+            let (server, redirect_port) = tls::redirect_server(
+                &settings.server.host,
+                settings.server.http_redirect_port,
+                port,
+            )
+            .map_err(|source| StartupError::Bind {
+                address: format!(
+                    "{}:{}",
+                    settings.server.host, settings.server.http_redirect_port
+                ),
+                source,
+            })?;
+            tracing::info!(port = redirect_port, "redirecting plain HTTP to HTTPS");
+            Some((server, redirect_port))
+        } else {
+            None
+        };
 
         Ok(Self {
             port,
             server,
+            redirect,
             database: backend.database,
             worker,
             shutdown_timeout: settings.shutdown_timeout(),
@@ -199,6 +339,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of the HTTP→HTTPS redirect listener, when there is one.
+    pub fn redirect_port(&self) -> Option<u16> {
+        self.redirect.as_ref().map(|(_, port)| *port)
     }
 
     /// Stops the server from outside (`stop(true)` is graceful).
@@ -211,6 +356,10 @@ impl Application {
     /// worker, and closes the pool.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handle = self.server.handle();
+        let redirect = self.redirect.map(|(server, _)| {
+            let handle = server.handle();
+            (tokio::spawn(server), handle)
+        });
         let signals = self.handle_signals.then(|| {
             tokio::spawn(async move {
                 wait_for_signal().await;
@@ -219,6 +368,10 @@ impl Application {
             })
         });
         let served = self.server.await;
+        if let Some((task, handle)) = redirect {
+            handle.stop(true).await;
+            let _ = task.await;
+        }
         if let Some(signals) = signals {
             signals.abort();
         }
@@ -262,7 +415,11 @@ pub async fn wait_for_signal() {
 /// Runs only the background worker until SIGTERM/SIGINT (`flashforge worker`).
 pub async fn run_worker(settings: Settings) -> Result<(), StartupError> {
     let backend = compose(&settings).await?;
-    let worker = background_worker(&backend);
+    let services = Arc::new(Services::new(
+        backend.ports.clone(),
+        service_settings(&settings),
+    ));
+    let worker = background_worker(&services);
     tracing::info!(tasks = worker.task_count(), "worker started");
     let running = worker.start();
     wait_for_signal().await;

@@ -18,6 +18,39 @@ pub trait Task: Send + Sync {
     async fn run_once(&self) -> Result<(), String>;
 }
 
+/// Deletes sessions (and their refresh tokens) that ended more than a day ago, hourly.
+pub struct SessionSweep {
+    services: Arc<flashforge_domain::Services>,
+}
+
+impl SessionSweep {
+    pub fn new(services: Arc<flashforge_domain::Services>) -> Self {
+        Self { services }
+    }
+}
+
+#[async_trait]
+impl Task for SessionSweep {
+    fn name(&self) -> &str {
+        "session_sweep"
+    }
+    fn interval(&self) -> Duration {
+        Duration::from_secs(3600)
+    }
+    async fn run_once(&self) -> Result<(), String> {
+        let purged = self
+            .services
+            .accounts
+            .purge_ended_sessions()
+            .await
+            .map_err(|e| flashforge_domain::error::chain(&e))?;
+        if purged > 0 {
+            tracing::info!(purged, "ended sessions removed");
+        }
+        Ok(())
+    }
+}
+
 /// A set of tasks about to run.
 #[derive(Default)]
 pub struct Worker {

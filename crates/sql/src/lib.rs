@@ -5,10 +5,12 @@ mod connection;
 mod entities;
 mod errors;
 mod health;
+mod sessions;
 mod users;
 
 pub use connection::{DatabaseOptions, Migration, connect, migrate, status as migration_status};
 pub use health::SqlHealthCheck;
 pub use sea_orm;
 pub use sea_orm::DatabaseConnection;
+pub use sessions::SqlSessionRepository;
 pub use users::SqlUserRepository;

@@ -1,4 +1,6 @@
 //! Contract suites: one per port, run against every adapter of that port. An adapter that
 //! passes keeps the promises its port's doc comments make.
 
+mod limits;
+mod sessions;
 mod users;

@@ -1,11 +1,22 @@
-//! Accounts: who a user is and how they prove it.
+//! Accounts: who a user is, how they prove it, and the sessions they hold.
 
 mod models;
 mod ports;
 mod service;
+mod sessions;
 
 pub use models::{
     Email, NewUser, Password, PasswordHash, PasswordPolicy, StoredUser, User, UserId, Username,
 };
-pub use ports::{CreateUserError, PasswordHasher, UserRepository};
-pub use service::{Accounts, RegisterCommand, RegisterError};
+pub use ports::{
+    AccessClaims, AccessTokens, CreateUserError, PasswordHasher, PasswordStrength,
+    SessionRepository, TokenRejection, UserChanges, UserRepository,
+};
+pub use service::{
+    AccountError, AccountSettings, Accounts, AuthError, LoginCommand, LoginError, PasswordChange,
+    Principal, ProfileChanges, RefreshError, RegisterCommand, RegisterError, TokenPair,
+};
+pub use sessions::{
+    ClientInfo, NewRefreshToken, NewSession, RefreshToken, RefreshTokenHash, Rotation, Session,
+    SessionCursor, SessionId,
+};

@@ -1,13 +1,49 @@
-//! The accounts service: registration today; login, tokens and sessions build on it.
+//! The accounts service: registration, login, token refresh with rotation, sessions, and the
+//! account itself.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use secrecy::SecretString;
+use chrono::{DateTime, Utc};
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::OnceCell;
+use uuid::Uuid;
 
-use super::models::{Email, NewUser, PasswordPolicy, User, UserId, Username};
-use super::ports::{CreateUserError, PasswordHasher, UserRepository};
+use super::models::{
+    Email, NewUser, Password, PasswordHash, PasswordPolicy, StoredUser, User, UserId, Username,
+};
+use super::ports::{
+    AccessClaims, AccessTokens, CreateUserError, PasswordHasher, PasswordStrength,
+    SessionRepository, TokenRejection, UserChanges, UserRepository,
+};
+use super::sessions::{
+    ClientInfo, NewRefreshToken, NewSession, RefreshToken, Rotation, Session, SessionCursor,
+    SessionId,
+};
 use crate::clock::Clock;
 use crate::error::{DomainError, ErrorKind, FieldError, InfraError, ValidationErrors};
+use crate::limits::{Limited, RateLimits};
+use crate::pagination::{Page, PageRequest};
+
+/// Lifetimes and rules of accounts, from configuration.
+#[derive(Debug, Clone)]
+pub struct AccountSettings {
+    pub password_policy: PasswordPolicy,
+    /// A refresh token unused for this long expires.
+    pub refresh_token_ttl: Duration,
+    /// A session ends this long after login, however often it is refreshed.
+    pub session_max_age: Duration,
+}
+
+impl Default for AccountSettings {
+    fn default() -> Self {
+        Self {
+            password_policy: PasswordPolicy::default(),
+            refresh_token_ttl: Duration::from_secs(14 * 24 * 3600),
+            session_max_age: Duration::from_secs(90 * 24 * 3600),
+        }
+    }
+}
 
 /// A request to open an account, as it arrives from a client (unvalidated).
 #[derive(Debug)]
@@ -17,6 +53,43 @@ pub struct RegisterCommand {
     pub email: Option<String>,
 }
 
+/// A login attempt, as it arrives.
+#[derive(Debug)]
+pub struct LoginCommand {
+    pub username: String,
+    pub password: SecretString,
+}
+
+/// Profile changes, as they arrive; `None` leaves a field alone, `Some(None)` clears the e-mail.
+#[derive(Debug, Default)]
+pub struct ProfileChanges {
+    pub username: Option<String>,
+    pub email: Option<Option<String>>,
+}
+
+/// A password change, as it arrives.
+#[derive(Debug)]
+pub struct PasswordChange {
+    pub current_password: SecretString,
+    pub new_password: SecretString,
+}
+
+/// What a client holds after logging in: a short-lived access token and an opaque refresh token.
+#[derive(Debug, Clone)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub refresh_token: RefreshToken,
+    pub expires_in: Duration,
+    pub session_id: SessionId,
+}
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Principal {
+    pub user_id: UserId,
+    pub session_id: SessionId,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RegisterError {
     #[error(transparent)]
@@ -24,84 +97,617 @@ pub enum RegisterError {
     #[error("username already taken")]
     UsernameTaken,
     #[error(transparent)]
+    Limited(#[from] Limited),
+    #[error(transparent)]
     Infra(#[from] InfraError),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    /// Unknown user and wrong password look the same, on purpose.
+    #[error("wrong username or password")]
+    InvalidCredentials,
+    #[error(transparent)]
+    Limited(#[from] Limited),
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    #[error("the refresh token is invalid, expired or revoked; log in again")]
+    InvalidToken,
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("an access token is required: send `Authorization: Bearer <token>`")]
+    MissingToken,
+    #[error("the access token is invalid or expired")]
+    InvalidToken(TokenRejection),
+    #[error("the session of this access token has ended; log in again")]
+    SessionEnded,
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("not found")]
+    NotFound,
+    #[error(transparent)]
+    Invalid(#[from] ValidationErrors),
+    #[error("username already taken")]
+    UsernameTaken,
+    #[error(transparent)]
+    Limited(#[from] Limited),
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+macro_rules! passthrough {
+    ($e:expr, $($variant:ident => ($kind:expr, $code:literal)),* ; $($inner:ident),*) => {
+        match $e {
+            $(Self::$variant => ($kind, $code),)*
+            $(Self::$inner(e) => (e.kind(), e.code()),)*
+        }
+    };
 }
 
 impl DomainError for RegisterError {
     fn kind(&self) -> ErrorKind {
+        self.kind_code().0
+    }
+    fn code(&self) -> &'static str {
+        self.kind_code().1
+    }
+    fn field_errors(&self) -> &[FieldError] {
         match self {
-            RegisterError::Invalid(e) => e.kind(),
-            RegisterError::UsernameTaken => ErrorKind::Conflict,
-            RegisterError::Infra(e) => e.kind(),
+            Self::Invalid(e) => e.fields(),
+            _ => &[],
+        }
+    }
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Limited(l) => l.retry_after(),
+            _ => None,
+        }
+    }
+}
+
+impl RegisterError {
+    fn kind_code(&self) -> (ErrorKind, &'static str) {
+        passthrough!(self, UsernameTaken => (ErrorKind::Conflict, "username_taken"); Invalid, Limited, Infra)
+    }
+}
+
+impl DomainError for LoginError {
+    fn kind(&self) -> ErrorKind {
+        passthrough!(self, InvalidCredentials => (ErrorKind::Unauthenticated, "invalid_credentials"); Limited, Infra).0
+    }
+    fn code(&self) -> &'static str {
+        passthrough!(self, InvalidCredentials => (ErrorKind::Unauthenticated, "invalid_credentials"); Limited, Infra).1
+    }
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Limited(l) => l.retry_after(),
+            _ => None,
+        }
+    }
+}
+
+impl DomainError for RefreshError {
+    fn kind(&self) -> ErrorKind {
+        passthrough!(self, InvalidToken => (ErrorKind::Unauthenticated, "invalid_refresh_token"); Infra).0
+    }
+    fn code(&self) -> &'static str {
+        passthrough!(self, InvalidToken => (ErrorKind::Unauthenticated, "invalid_refresh_token"); Infra).1
+    }
+}
+
+impl DomainError for AuthError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Infra(e) => e.kind(),
+            _ => ErrorKind::Unauthenticated,
         }
     }
     fn code(&self) -> &'static str {
         match self {
-            RegisterError::Invalid(e) => e.code(),
-            RegisterError::UsernameTaken => "username_taken",
-            RegisterError::Infra(e) => e.code(),
+            Self::MissingToken => "missing_token",
+            Self::InvalidToken(_) | Self::SessionEnded => "invalid_token",
+            Self::Infra(e) => e.code(),
         }
+    }
+}
+
+impl DomainError for AccountError {
+    fn kind(&self) -> ErrorKind {
+        self.kind_code().0
+    }
+    fn code(&self) -> &'static str {
+        self.kind_code().1
     }
     fn field_errors(&self) -> &[FieldError] {
         match self {
-            RegisterError::Invalid(e) => e.fields(),
+            Self::Invalid(e) => e.fields(),
             _ => &[],
         }
     }
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Limited(l) => l.retry_after(),
+            _ => None,
+        }
+    }
 }
 
-/// Opens and looks up accounts.
+impl AccountError {
+    fn kind_code(&self) -> (ErrorKind, &'static str) {
+        passthrough!(self,
+            NotFound => (ErrorKind::NotFound, "not_found"),
+            UsernameTaken => (ErrorKind::Conflict, "username_taken");
+            Invalid, Limited, Infra)
+    }
+}
+
+impl From<CreateUserError> for AccountError {
+    fn from(e: CreateUserError) -> Self {
+        match e {
+            CreateUserError::Duplicate => Self::UsernameTaken,
+            CreateUserError::Infra(e) => Self::Infra(e),
+        }
+    }
+}
+
+/// Everything the accounts service needs.
 pub struct Accounts {
     users: Arc<dyn UserRepository>,
+    sessions: Arc<dyn SessionRepository>,
     hasher: Arc<dyn PasswordHasher>,
+    strength: Arc<dyn PasswordStrength>,
+    tokens: Arc<dyn AccessTokens>,
+    limits: Arc<RateLimits>,
     clock: Arc<dyn Clock>,
-    policy: PasswordPolicy,
+    settings: AccountSettings,
+    /// Verified against when the username is unknown, so that both failures take as long.
+    dummy_hash: OnceCell<PasswordHash>,
+}
+
+fn to_chrono(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }
 
 impl Accounts {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         users: Arc<dyn UserRepository>,
+        sessions: Arc<dyn SessionRepository>,
         hasher: Arc<dyn PasswordHasher>,
+        strength: Arc<dyn PasswordStrength>,
+        tokens: Arc<dyn AccessTokens>,
+        limits: Arc<RateLimits>,
         clock: Arc<dyn Clock>,
-        policy: PasswordPolicy,
+        settings: AccountSettings,
     ) -> Self {
         Self {
             users,
+            sessions,
             hasher,
+            strength,
+            tokens,
+            limits,
             clock,
-            policy,
+            settings,
+            dummy_hash: OnceCell::new(),
         }
     }
 
-    /// Validates every field (naming each bad one), hashes the password and stores the account.
-    pub async fn register(&self, command: RegisterCommand) -> Result<User, RegisterError> {
+    pub fn limits(&self) -> &RateLimits {
+        &self.limits
+    }
+
+    /// Checks a new password: length first, then how guessable it is given `context`.
+    fn new_password(
+        &self,
+        raw: SecretString,
+        field: &str,
+        context: &[&str],
+    ) -> Result<Password, FieldError> {
+        let password = self
+            .settings
+            .password_policy
+            .parse(raw)
+            .map_err(|e| FieldError::new(field, e.message))?;
+        self.strength
+            .assess(password.expose(), context)
+            .map_err(|advice| FieldError::new(field, advice))?;
+        Ok(password)
+    }
+
+    /// Validates every field (naming each bad one), hashes the password, stores the account and
+    /// opens its first session.
+    pub async fn register(
+        &self,
+        command: RegisterCommand,
+        client: &ClientInfo,
+    ) -> Result<(User, TokenPair), RegisterError> {
+        if let Some(ip) = client.ip {
+            self.limits.registration(&ip.to_string()).await?;
+        }
         let mut errors = ValidationErrors::new();
         let username = errors.check(Username::parse(&command.username));
-        let password = errors.check(self.policy.parse(command.password));
         let email = match command.email.as_deref() {
             None | Some("") => Some(None),
             Some(raw) => errors.check(Email::parse(raw)).map(Some),
         };
+        let mut context = vec![command.username.as_str()];
+        if let Some(email) = command.email.as_deref() {
+            context.push(email);
+        }
+        let password = errors.check(self.new_password(command.password, "password", &context));
         let (Some(username), Some(password), Some(email)) = (username, password, email) else {
             return Err(errors.into());
         };
 
         let password_hash = self.hasher.hash(&password).await?;
-        let new_user = NewUser {
-            id: UserId::new(),
-            username,
-            email,
-            password_hash,
-            created_at: self.clock.now(),
+        let user = self
+            .users
+            .create(NewUser {
+                id: UserId::new(),
+                username,
+                email,
+                password_hash,
+                created_at: self.clock.now(),
+            })
+            .await
+            .map_err(|e| match e {
+                CreateUserError::Duplicate => RegisterError::UsernameTaken,
+                CreateUserError::Infra(e) => RegisterError::Infra(e),
+            })?;
+        let pair = self.open_session(user.id, client).await?;
+        Ok((user, pair))
+    }
+
+    async fn dummy_hash(&self) -> Result<&PasswordHash, InfraError> {
+        self.dummy_hash
+            .get_or_try_init(|| async {
+                let password = PasswordPolicy {
+                    min_chars: 1,
+                    max_chars: 64,
+                }
+                .parse(SecretString::from(Uuid::now_v7().to_string()))
+                .map_err(|e| InfraError::internal(e.message))?;
+                self.hasher.hash(&password).await
+            })
+            .await
+    }
+
+    /// Checks the credentials. An unknown user and a wrong password get the same error after the
+    /// same work (a hash verification either way); failures back off per account and per IP.
+    pub async fn login(
+        &self,
+        command: LoginCommand,
+        client: &ClientInfo,
+    ) -> Result<(User, TokenPair), LoginError> {
+        let ip = client.ip.map(|ip| ip.to_string());
+        // Any string can be tried; only its canonical form keys the throttle.
+        let canonical = Username::parse(&command.username)
+            .map(|u| u.canonical())
+            .unwrap_or_else(|_| {
+                command
+                    .username
+                    .chars()
+                    .take(64)
+                    .collect::<String>()
+                    .to_lowercase()
+            });
+        self.limits.login_allowed(&canonical, ip.as_deref()).await?;
+
+        let raw = command.password.expose_secret();
+        if raw.is_empty() || raw.chars().count() > 1024 {
+            self.limits.login_failed(&canonical, ip.as_deref()).await;
+            return Err(LoginError::InvalidCredentials);
+        }
+        let password = PasswordPolicy {
+            min_chars: 1,
+            max_chars: 1024,
+        }
+        .parse(command.password)
+        .map_err(|_| LoginError::InvalidCredentials)?;
+
+        let stored = match Username::parse(&command.username) {
+            Ok(username) => self.users.find_by_username(&username).await?,
+            Err(_) => None,
         };
-        self.users.create(new_user).await.map_err(|e| match e {
-            CreateUserError::Duplicate => RegisterError::UsernameTaken,
-            CreateUserError::Infra(e) => RegisterError::Infra(e),
+        let verified = match &stored {
+            Some(stored) => self.hasher.verify(&password, &stored.password_hash).await?,
+            None => {
+                let dummy = self.dummy_hash().await?;
+                let _ = self.hasher.verify(&password, dummy).await?;
+                false
+            }
+        };
+        let Some(StoredUser {
+            user,
+            password_hash,
+        }) = stored.filter(|_| verified)
+        else {
+            self.limits.login_failed(&canonical, ip.as_deref()).await;
+            return Err(LoginError::InvalidCredentials);
+        };
+        self.limits.login_succeeded(&canonical).await;
+
+        let rehashed = if self.hasher.needs_rehash(&password_hash) {
+            Some(self.hasher.hash(&password).await?)
+        } else {
+            None
+        };
+        let now = self.clock.now();
+        self.users.record_login(user.id, now, rehashed).await?;
+        let pair = self.open_session(user.id, client).await?;
+        let user = User {
+            last_login_at: Some(now),
+            ..user
+        };
+        Ok((user, pair))
+    }
+
+    async fn open_session(
+        &self,
+        user: UserId,
+        client: &ClientInfo,
+    ) -> Result<TokenPair, InfraError> {
+        let now = self.clock.now();
+        let session_id = SessionId::new();
+        let refresh_token = RefreshToken::generate()?;
+        let session = self
+            .sessions
+            .create(
+                NewSession {
+                    id: session_id,
+                    user_id: user,
+                    created_at: now,
+                    expires_at: now + to_chrono(self.settings.session_max_age),
+                    client: client.clone(),
+                },
+                NewRefreshToken {
+                    hash: refresh_token.hash(),
+                    session_id,
+                    issued_at: now,
+                    expires_at: now + to_chrono(self.settings.refresh_token_ttl),
+                },
+            )
+            .await?;
+        let access_token = self.access_token(&session, now)?;
+        Ok(TokenPair {
+            access_token,
+            refresh_token,
+            expires_in: self.tokens.lifetime(),
+            session_id,
         })
     }
 
-    /// The user with this id, if any.
-    pub async fn find(&self, id: UserId) -> Result<Option<User>, InfraError> {
-        self.users.find_by_id(id).await
+    fn access_token(&self, session: &Session, now: DateTime<Utc>) -> Result<String, InfraError> {
+        self.tokens.issue(&AccessClaims {
+            user_id: session.user_id,
+            session_id: session.id,
+            token_id: Uuid::now_v7(),
+            issued_at: now,
+            expires_at: now + to_chrono(self.tokens.lifetime()),
+        })
+    }
+
+    /// Exchanges a refresh token for a new pair. A token used twice revokes its session.
+    pub async fn refresh(&self, presented: &str) -> Result<TokenPair, RefreshError> {
+        if presented.is_empty() || presented.len() > 256 {
+            return Err(RefreshError::InvalidToken);
+        }
+        let now = self.clock.now();
+        let next = RefreshToken::generate()?;
+        let rotation = self
+            .sessions
+            .rotate(
+                &RefreshToken::from_client(presented).hash(),
+                &next.hash(),
+                now,
+                now + to_chrono(self.settings.refresh_token_ttl),
+            )
+            .await?;
+        match rotation {
+            Rotation::Rotated(session) => Ok(TokenPair {
+                access_token: self.access_token(&session, now)?,
+                refresh_token: next,
+                expires_in: self.tokens.lifetime(),
+                session_id: session.id,
+            }),
+            Rotation::Reused {
+                session_id,
+                user_id,
+            } => {
+                tracing::warn!(%user_id, %session_id, "a rotated refresh token was presented again: session revoked");
+                Err(RefreshError::InvalidToken)
+            }
+            Rotation::Invalid => Err(RefreshError::InvalidToken),
+        }
+    }
+
+    /// The caller behind an access token, if the token is valid and its session still active.
+    pub async fn authenticate(&self, access_token: Option<&str>) -> Result<Principal, AuthError> {
+        let token = access_token.ok_or(AuthError::MissingToken)?;
+        let claims = self.tokens.verify(token).map_err(|rejection| {
+            tracing::debug!(reason = %rejection, "access token refused");
+            AuthError::InvalidToken(rejection)
+        })?;
+        let now = self.clock.now();
+        self.sessions
+            .find_active(claims.user_id, claims.session_id, now)
+            .await?
+            .ok_or(AuthError::SessionEnded)?;
+        Ok(Principal {
+            user_id: claims.user_id,
+            session_id: claims.session_id,
+        })
+    }
+
+    pub async fn me(&self, who: Principal) -> Result<User, AccountError> {
+        self.users
+            .find_by_id(who.user_id)
+            .await?
+            .ok_or(AccountError::NotFound)
+    }
+
+    pub async fn update_profile(
+        &self,
+        who: Principal,
+        changes: ProfileChanges,
+    ) -> Result<User, AccountError> {
+        let mut errors = ValidationErrors::new();
+        let username = match changes.username.as_deref() {
+            None => Some(None),
+            Some(raw) => errors.check(Username::parse(raw)).map(Some),
+        };
+        let email = match changes.email {
+            None => Some(None),
+            Some(None) => Some(Some(None)),
+            Some(Some(raw)) if raw.is_empty() => Some(Some(None)),
+            Some(Some(raw)) => errors.check(Email::parse(&raw)).map(|e| Some(Some(e))),
+        };
+        let (Some(username), Some(email)) = (username, email) else {
+            return Err(errors.into());
+        };
+        self.users
+            .update(
+                who.user_id,
+                UserChanges {
+                    username,
+                    email,
+                    at: self.clock.now(),
+                },
+            )
+            .await?
+            .ok_or(AccountError::NotFound)
+    }
+
+    /// Verifies `password` as the caller's current one; wrong guesses count as failed logins.
+    async fn confirm_password(
+        &self,
+        who: Principal,
+        password: SecretString,
+        field: &str,
+    ) -> Result<StoredUser, AccountError> {
+        let stored = self
+            .users
+            .find_credentials(who.user_id)
+            .await?
+            .ok_or(AccountError::NotFound)?;
+        let account = stored.user.username.canonical();
+        self.limits.login_allowed(&account, None).await?;
+        let wrong = || ValidationErrors::single(field, "is not your current password");
+        let password = PasswordPolicy {
+            min_chars: 1,
+            max_chars: 1024,
+        }
+        .parse(password)
+        .map_err(|_| wrong())?;
+        if !self.hasher.verify(&password, &stored.password_hash).await? {
+            self.limits.login_failed(&account, None).await;
+            return Err(wrong().into());
+        }
+        Ok(stored)
+    }
+
+    /// Changes the password after checking the current one, and ends every other session.
+    pub async fn change_password(
+        &self,
+        who: Principal,
+        change: PasswordChange,
+    ) -> Result<(), AccountError> {
+        let stored = self
+            .confirm_password(who, change.current_password, "current_password")
+            .await?;
+        let mut context = vec![stored.user.username.as_str()];
+        if let Some(email) = &stored.user.email {
+            context.push(email.as_str());
+        }
+        let password = self
+            .new_password(change.new_password, "new_password", &context)
+            .map_err(|e| {
+                let mut errors = ValidationErrors::new();
+                errors.push(e);
+                errors
+            })?;
+        let hash = self.hasher.hash(&password).await?;
+        let now = self.clock.now();
+        if !self.users.set_password_hash(who.user_id, hash, now).await? {
+            return Err(AccountError::NotFound);
+        }
+        let ended = self
+            .sessions
+            .revoke_all(who.user_id, Some(who.session_id), now)
+            .await?;
+        tracing::info!(user_id = %who.user_id, other_sessions_ended = ended, "password changed");
+        Ok(())
+    }
+
+    /// Deletes the account and everything it owns, after checking the password.
+    pub async fn delete_account(
+        &self,
+        who: Principal,
+        password: SecretString,
+    ) -> Result<(), AccountError> {
+        self.confirm_password(who, password, "password").await?;
+        self.sessions.delete_for_user(who.user_id).await?;
+        if !self.users.delete(who.user_id).await? {
+            return Err(AccountError::NotFound);
+        }
+        tracing::info!(user_id = %who.user_id, "account deleted");
+        Ok(())
+    }
+
+    pub async fn logout(&self, who: Principal) -> Result<(), AccountError> {
+        self.sessions
+            .revoke(who.user_id, who.session_id, self.clock.now())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn logout_all(&self, who: Principal) -> Result<u64, AccountError> {
+        Ok(self
+            .sessions
+            .revoke_all(who.user_id, None, self.clock.now())
+            .await?)
+    }
+
+    pub async fn sessions(
+        &self,
+        who: Principal,
+        page: PageRequest<SessionCursor>,
+    ) -> Result<Page<Session>, AccountError> {
+        Ok(self
+            .sessions
+            .list_active(who.user_id, page, self.clock.now())
+            .await?)
+    }
+
+    /// Ends one of the caller's sessions; another user's session is `NotFound`.
+    pub async fn end_session(&self, who: Principal, id: SessionId) -> Result<(), AccountError> {
+        if self
+            .sessions
+            .revoke(who.user_id, id, self.clock.now())
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(AccountError::NotFound)
+        }
+    }
+
+    /// The background sweep: removes sessions that ended more than a day ago.
+    pub async fn purge_ended_sessions(&self) -> Result<u64, InfraError> {
+        let before = self.clock.now() - chrono::Duration::days(1);
+        self.sessions.purge_ended(before).await
     }
 }

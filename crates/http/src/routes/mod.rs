@@ -2,6 +2,9 @@
 //! operations in the same call.
 
 pub mod auth;
+#[allow(deprecated)]
+pub mod legacy;
+pub mod me;
 // The prototype's `/health` is marked deprecated for OpenAPI; registering it is not a use.
 #[allow(deprecated)]
 pub mod health;
@@ -14,6 +17,7 @@ use crate::openapi;
 use crate::problem::ApiError;
 
 /// Registers every documented route on `app`.
+#[allow(deprecated)]
 pub fn mount<T>(app: App<T>) -> UtoipaApp<T>
 where
     T: ServiceFactory<ServiceRequest, Config = (), Error = actix_web::Error, InitError = ()>,
@@ -23,7 +27,26 @@ where
         .service(health::live)
         .service(health::ready)
         .service(health::legacy)
-        .service(scope("/api/v1").service(auth::register))
+        .service(
+            scope("/api/v1")
+                .service(auth::register)
+                .service(auth::login)
+                .service(auth::refresh)
+                .service(auth::logout)
+                .service(auth::logout_all)
+                .service(auth::sessions)
+                .service(auth::end_session)
+                .service(me::me)
+                .service(me::update_me)
+                .service(me::change_password)
+                .service(me::delete_me),
+        )
+        .service(
+            scope("/api")
+                .service(legacy::register)
+                .service(legacy::login)
+                .service(legacy::profile),
+        )
 }
 
 /// No route matched: 405 when the path exists under another method, else 404.

@@ -1,3 +1,5 @@
 //! sea-orm entities: the tables as the adapters see them. They never leave this crate.
 
+pub mod refresh_tokens;
+pub mod sessions;
 pub mod users;

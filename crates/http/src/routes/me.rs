@@ -1,0 +1,148 @@
+//! The caller's own account.
+
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use flashforge_domain::Services;
+use flashforge_domain::accounts::{PasswordChange, ProfileChanges};
+use secrecy::SecretString;
+use serde::{Deserialize, Deserializer};
+use utoipa::ToSchema;
+
+use super::auth::UserBody;
+use crate::auth::Authenticated;
+use crate::problem::{ApiError, Problem};
+
+/// Changes to the profile. A field left out stays as it is; `"email": null` removes the address.
+#[derive(Deserialize, ToSchema)]
+pub struct ProfilePatch {
+    #[schema(min_length = 3, max_length = 50)]
+    pub username: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 254, format = Email)]
+    pub email: Option<Option<String>>,
+}
+
+/// Tells "absent" (`None`) from "null" (`Some(None)`).
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct PasswordChangeRequest {
+    #[schema(max_length = 1024, format = Password)]
+    pub current_password: String,
+    #[schema(min_length = 12, max_length = 128, format = Password)]
+    pub new_password: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct DeleteAccountRequest {
+    /// The current password, to confirm.
+    #[schema(max_length = 1024, format = Password)]
+    pub password: String,
+}
+
+/// The caller's account.
+#[utoipa::path(
+    tag = "me",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = UserBody),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[get("/me")]
+pub async fn me(
+    services: web::Data<Services>,
+    who: Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    let user = services.accounts.me(who.0).await?;
+    Ok(HttpResponse::Ok().json(UserBody::from(user)))
+}
+
+/// Changes the username or e-mail address.
+#[utoipa::path(
+    tag = "me",
+    security(("bearer" = [])),
+    request_body = ProfilePatch,
+    responses(
+        (status = 200, body = UserBody),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The username is taken", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is invalid", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[patch("/me")]
+pub async fn update_me(
+    services: web::Data<Services>,
+    who: Authenticated,
+    body: web::Json<ProfilePatch>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let user = services
+        .accounts
+        .update_profile(
+            who.0,
+            ProfileChanges {
+                username: body.username,
+                email: body.email,
+            },
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(UserBody::from(user)))
+}
+
+/// Changes the password. Every other session ends; this one stays.
+#[utoipa::path(
+    tag = "me",
+    security(("bearer" = [])),
+    request_body = PasswordChangeRequest,
+    responses(
+        (status = 204, description = "Changed"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The current password is wrong, or the new one too weak", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many wrong current passwords", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[post("/me/password")]
+pub async fn change_password(
+    services: web::Data<Services>,
+    who: Authenticated,
+    body: web::Json<PasswordChangeRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    services
+        .accounts
+        .change_password(
+            who.0,
+            PasswordChange {
+                current_password: SecretString::from(body.current_password),
+                new_password: SecretString::from(body.new_password),
+            },
+        )
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Deletes the account and everything it owns. Needs the password.
+#[utoipa::path(
+    tag = "me",
+    security(("bearer" = [])),
+    request_body = DeleteAccountRequest,
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The password is wrong", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[delete("/me")]
+pub async fn delete_me(
+    services: web::Data<Services>,
+    who: Authenticated,
+    body: web::Json<DeleteAccountRequest>,
+) -> Result<HttpResponse, ApiError> {
+    services
+        .accounts
+        .delete_account(who.0, SecretString::from(body.into_inner().password))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,66 @@
+//! HTTPS with rustls from PEM files, and the optional plain-HTTP listener that redirects to it.
+
+use std::net::TcpListener;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+use crate::settings::ServerSettings;
+
+/// A rustls server configuration (TLS 1.2 and 1.3, ring) from the configured files.
+pub fn server_config(server: &ServerSettings) -> Result<rustls::ServerConfig, String> {
+    let (Some(cert_file), Some(key_file)) = (&server.tls_cert_file, &server.tls_key_file) else {
+        return Err("both server.tls_cert_file and server.tls_key_file are needed".into());
+    };
+    let certs = CertificateDer::pem_file_iter(cert_file)
+        .map_err(|e| format!("{}: {e}", cert_file.display()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{}: {e}", cert_file.display()))?;
+    if certs.is_empty() {
+        return Err(format!("{} holds no certificate", cert_file.display()));
+    }
+    let key = PrivateKeyDer::from_pem_file(key_file)
+        .map_err(|e| format!("{}: {e}", key_file.display()))?;
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| format!("certificate and key do not fit together: {e}"))
+}
+
+/// A plain-HTTP server on `port` answering every request with a 308 to the same path over HTTPS
+/// on `https_port`. Returns it and the port it bound.
+pub fn redirect_server(host: &str, port: u16, https_port: u16) -> std::io::Result<(Server, u16)> {
+    let listener = TcpListener::bind((host, port))?;
+    let bound = listener.local_addr()?.port();
+    let server = HttpServer::new(move || {
+        App::new().default_service(web::to(move |req: HttpRequest| async move {
+            let host = req
+                .connection_info()
+                .host()
+                .split(':')
+                .next()
+                .unwrap_or("localhost")
+                .to_string();
+            let target = format!(
+                "https://{host}:{https_port}{}",
+                req.uri()
+                    .path_and_query()
+                    .map(|p| p.as_str())
+                    .unwrap_or("/")
+            );
+            HttpResponse::PermanentRedirect()
+                .insert_header(("Location", target))
+                .finish()
+        }))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)?
+    .run();
+    Ok((server, bound))
+}

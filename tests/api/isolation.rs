@@ -1,0 +1,121 @@
+//! The isolation matrix: for every route that takes a resource id, another user gets 404 with
+//! every method, and nothing of the owner's changes. Each new resource adds its routes to
+//! `ROUTES` and a way to make one in `Resources::create`.
+
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::helpers::{Backend, TestApp, Tokens, problem, spawn_app};
+
+/// Every route that names a resource by id, with `{id}` for the id, and the kind of resource.
+const ROUTES: &[(&str, &str)] = &[("session", "/api/v1/auth/sessions/{id}")];
+
+const METHODS: &[Method] = &[
+    Method::GET,
+    Method::POST,
+    Method::PUT,
+    Method::PATCH,
+    Method::DELETE,
+];
+
+/// One resource of each kind, owned by one user.
+struct Resources {
+    session: String,
+}
+
+impl Resources {
+    async fn create(app: &TestApp, owner: &Tokens) -> Self {
+        let sessions: Value = app
+            .authed(Method::GET, "/api/v1/auth/sessions", &owner.access)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        Self {
+            session: sessions["items"][0]["id"].as_str().unwrap().to_string(),
+        }
+    }
+
+    fn id(&self, kind: &str) -> &str {
+        match kind {
+            "session" => &self.session,
+            other => panic!("no resource of kind {other}: add it to Resources"),
+        }
+    }
+
+    /// What the owner sees of everything, to compare before and after.
+    async fn snapshot(app: &TestApp, owner: &Tokens) -> Value {
+        let sessions: Value = app
+            .authed(Method::GET, "/api/v1/auth/sessions", &owner.access)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let me: Value = app
+            .authed(Method::GET, "/api/v1/me", &owner.access)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        // `last_used_at` may move with the owner's own requests; ids and states may not.
+        let ids: Vec<&Value> = sessions["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| &s["id"])
+            .collect();
+        serde_json::json!({"sessions": ids, "me": me})
+    }
+}
+
+async fn another_users_resources_answer_404_to_every_method_and_stay_unchanged(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let owner = app.signed_up("owner.a").await;
+    let intruder = app.signed_up("intruder.b").await;
+    let resources = Resources::create(&app, &owner).await;
+    let before = Resources::snapshot(&app, &owner).await;
+
+    for (kind, template) in ROUTES {
+        let path = template.replace("{id}", resources.id(kind));
+        for method in METHODS {
+            let response = app
+                .authed(method.clone(), &path, &intruder.access)
+                .json(&serde_json::json!({}))
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            // 405 would reveal nothing either, but the rule is 404 for what is not yours; a
+            // method the route does not have at all answers 405 to everyone.
+            if status == 405 {
+                let owner_status = app
+                    .authed(method.clone(), &path, &owner.access)
+                    .json(&serde_json::json!({}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16();
+                assert_eq!(
+                    owner_status, 405,
+                    "{method} {template}: the owner may use it, so the intruder must get 404"
+                );
+                continue;
+            }
+            problem(response, 404).await;
+        }
+    }
+    assert_eq!(
+        Resources::snapshot(&app, &owner).await,
+        before,
+        "the owner's data changed"
+    );
+}
+
+on_every_backend!(another_users_resources_answer_404_to_every_method_and_stay_unchanged);
