@@ -2,7 +2,7 @@
 CARGO ?= cargo
 SHELL := /bin/bash
 
-.PHONY: help run release test lint fmt clippy migrate docs docs-check clean
+.PHONY: help run release test lint fmt clippy migrate docs docs-check bench-auth clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ docs-check: ## Fail when docs/openapi.json differs from what the code generates
 	@diff -u docs/openapi.json target/openapi.generated.json \
 	  && echo "docs/openapi.json is up to date" \
 	  || (echo "docs/openapi.json is stale: run 'make docs' and commit it"; exit 1)
+
+bench-auth: ## Accounts benchmark: argon2 cost, login throughput, GET /me p99 idle vs login storm
+	$(CARGO) bench -p flashforge --bench auth
 
 clean: ## Remove build output and local data
 	$(CARGO) clean

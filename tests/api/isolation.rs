@@ -8,7 +8,10 @@ use serde_json::Value;
 use crate::helpers::{Backend, TestApp, Tokens, problem, spawn_app};
 
 /// Every route that names a resource by id, with `{id}` for the id, and the kind of resource.
-const ROUTES: &[(&str, &str)] = &[("session", "/api/v1/auth/sessions/{id}")];
+const ROUTES: &[(&str, &str)] = &[
+    ("session", "/api/v1/auth/sessions/{id}"),
+    ("chat", "/api/v1/chats/{id}"),
+];
 
 const METHODS: &[Method] = &[
     Method::GET,
@@ -21,6 +24,7 @@ const METHODS: &[Method] = &[
 /// One resource of each kind, owned by one user.
 struct Resources {
     session: String,
+    chat: String,
 }
 
 impl Resources {
@@ -33,14 +37,25 @@ impl Resources {
             .json()
             .await
             .unwrap();
+        let chat: Value = app
+            .authed(Method::POST, "/api/v1/chats", &owner.access)
+            .json(&serde_json::json!({"name": "private notes"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         Self {
             session: sessions["items"][0]["id"].as_str().unwrap().to_string(),
+            chat: chat["id"].as_str().unwrap().to_string(),
         }
     }
 
     fn id(&self, kind: &str) -> &str {
         match kind {
             "session" => &self.session,
+            "chat" => &self.chat,
             other => panic!("no resource of kind {other}: add it to Resources"),
         }
     }

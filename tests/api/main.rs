@@ -10,6 +10,8 @@
 mod helpers;
 
 mod accounts;
+mod accounts_service;
+mod chats;
 mod contracts;
 mod docs;
 mod errors;

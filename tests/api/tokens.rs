@@ -161,7 +161,50 @@ async fn a_request_without_a_token_is_401_with_a_challenge(backend: Backend) {
     }
 }
 
+async fn eddsa_keys_from_files_sign_the_access_tokens(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+    let private = dir.path().join("jwt-private.pem");
+    let public = dir.path().join("jwt-public.pem");
+    std::fs::write(&private, pair.serialize_pem()).unwrap();
+    std::fs::write(&public, pair.public_key_pem()).unwrap();
+    let app = crate::helpers::spawn_app_configured(
+        backend,
+        flashforge::Hooks::default(),
+        &[
+            ("FLASHFORGE__AUTH__JWT_ALGORITHM", "EdDSA"),
+            (
+                "FLASHFORGE__AUTH__JWT_PRIVATE_KEY_FILE",
+                &private.display().to_string(),
+            ),
+            (
+                "FLASHFORGE__AUTH__JWT_PUBLIC_KEY_FILE",
+                &public.display().to_string(),
+            ),
+            ("FLASHFORGE__AUTH__JWT_KEY_ID", "ed-2026-11"),
+        ],
+    )
+    .await;
+    let tokens = app.signed_up("edwards").await;
+    let header = jsonwebtoken::decode_header(&tokens.access).unwrap();
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::EdDSA);
+    assert_eq!(header.kid.as_deref(), Some("ed-2026-11"));
+    let me = app
+        .authed(Method::GET, "/api/v1/me", &tokens.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    // An HS256 token signed with the (unused here) test secret is refused: the algorithm is pinned.
+    let real = claims_of(&tokens.access);
+    let hs = issuer(TEST_JWT_SECRET, "flashforge-api")
+        .issue(&claims(&real, 0, 600))
+        .unwrap();
+    refused(&app, &hs).await;
+}
+
 on_every_backend!(
+    eddsa_keys_from_files_sign_the_access_tokens,
     forged_expired_early_and_foreign_tokens_are_401,
     a_request_without_a_token_is_401_with_a_challenge,
 );

@@ -10,6 +10,7 @@ use crate::accounts::{
     AccessTokens, AccountSettings, Accounts, PasswordHasher, PasswordStrength, SessionRepository,
     UserRepository,
 };
+use crate::chats::{ChatData, ChatRepository, Chats};
 use crate::clock::Clock;
 use crate::health::{HealthCheck, Readiness};
 use crate::limits::{RateLimitPolicy, RateLimitStore, RateLimits};
@@ -19,6 +20,7 @@ use crate::limits::{RateLimitPolicy, RateLimitStore, RateLimits};
 pub struct Ports {
     pub users: Arc<dyn UserRepository>,
     pub sessions: Arc<dyn SessionRepository>,
+    pub chats: Arc<dyn ChatRepository>,
     pub password_hasher: Arc<dyn PasswordHasher>,
     pub password_strength: Arc<dyn PasswordStrength>,
     pub access_tokens: Arc<dyn AccessTokens>,
@@ -49,6 +51,7 @@ impl Default for ServiceSettings {
 /// The services the inbound adapters (HTTP, worker, CLI) call.
 pub struct Services {
     pub accounts: Accounts,
+    pub chats: Chats,
     pub limits: Arc<RateLimits>,
     pub readiness: Readiness,
 }
@@ -67,9 +70,11 @@ impl Services {
                 ports.password_strength,
                 ports.access_tokens,
                 limits.clone(),
-                ports.clock,
+                ports.clock.clone(),
                 settings.accounts,
-            ),
+            )
+            .with_user_data(Arc::new(ChatData(ports.chats.clone()))),
+            chats: Chats::new(ports.chats, ports.clock),
             limits,
             readiness: Readiness::new(ports.health_checks, settings.readiness_timeout),
         }

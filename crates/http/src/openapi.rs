@@ -26,6 +26,7 @@ pub const SPEC_PATH: &str = "/api/v1/openapi.json";
         (name = "health", description = "Liveness and readiness"),
         (name = "auth", description = "Accounts and sessions"),
         (name = "me", description = "The caller's own account"),
+        (name = "chats", description = "Study workspaces: each owns its messages, documents and cards"),
         (name = "legacy", description = "The prototype's routes, deprecated")
     )
 )]

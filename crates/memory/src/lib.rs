@@ -2,10 +2,12 @@
 //! adapters (the shared contract suites in `tests/api/contracts` prove it) and lose everything
 //! when the process ends.
 
+mod chats;
 mod limits;
 mod sessions;
 mod users;
 
+pub use chats::InMemoryChatRepository;
 pub use limits::InMemoryRateLimitStore;
 pub use sessions::InMemorySessionRepository;
 pub use users::InMemoryUserRepository;

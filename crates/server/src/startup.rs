@@ -17,12 +17,13 @@ use flashforge_domain::limits::RateLimitStore;
 use flashforge_domain::{Ports, ServiceSettings, Services};
 use flashforge_http::{AppState, ExtraRoutes, HttpSecurity, Limits, create_app, no_extra_routes};
 use flashforge_memory::{
-    InMemoryRateLimitStore, InMemorySessionRepository, InMemoryUserRepository,
+    InMemoryChatRepository, InMemoryRateLimitStore, InMemorySessionRepository,
+    InMemoryUserRepository,
 };
 use flashforge_redis::{RedisHealthCheck, RedisRateLimitStore};
 use flashforge_sql::{
-    DatabaseConnection, Migration, SqlHealthCheck, SqlSessionRepository, SqlUserRepository,
-    connect, migrate,
+    DatabaseConnection, Migration, SqlChatRepository, SqlHealthCheck, SqlSessionRepository,
+    SqlUserRepository, connect, migrate,
 };
 
 use crate::settings::{AuthSettings, DatabaseKind, Settings};
@@ -101,16 +102,13 @@ pub async fn compose(settings: &Settings) -> Result<Backend, StartupError> {
         None => Arc::new(InMemoryRateLimitStore::new()),
     };
 
-    let (users, sessions, database): (
-        Arc<dyn flashforge_domain::accounts::UserRepository>,
-        Arc<dyn flashforge_domain::accounts::SessionRepository>,
-        _,
-    ) = match settings.database.kind() {
-        Some(DatabaseKind::Memory) => (
-            Arc::new(InMemoryUserRepository::new()),
-            Arc::new(InMemorySessionRepository::new()),
-            None,
-        ),
+    let storage = match settings.database.kind() {
+        Some(DatabaseKind::Memory) => Storage {
+            users: Arc::new(InMemoryUserRepository::new()),
+            sessions: Arc::new(InMemorySessionRepository::new()),
+            chats: Arc::new(InMemoryChatRepository::new()),
+            database: None,
+        },
         Some(DatabaseKind::Postgres | DatabaseKind::Sqlite) => {
             let db = open_database(settings).await?;
             if settings.database.migrate_on_start {
@@ -119,11 +117,12 @@ pub async fn compose(settings: &Settings) -> Result<Backend, StartupError> {
                     .map_err(|e| StartupError::Database(format!("migrations failed: {e}")))?;
             }
             health_checks.insert(0, Arc::new(SqlHealthCheck::new(db.clone())));
-            (
-                Arc::new(SqlUserRepository::new(db.clone())),
-                Arc::new(SqlSessionRepository::new(db.clone())),
-                Some(db),
-            )
+            Storage {
+                users: Arc::new(SqlUserRepository::new(db.clone())),
+                sessions: Arc::new(SqlSessionRepository::new(db.clone())),
+                chats: Arc::new(SqlChatRepository::new(db.clone())),
+                database: Some(db),
+            }
         }
         None => {
             return Err(StartupError::Database(
@@ -133,8 +132,9 @@ pub async fn compose(settings: &Settings) -> Result<Backend, StartupError> {
     };
     Ok(Backend {
         ports: Ports {
-            users,
-            sessions,
+            users: storage.users,
+            sessions: storage.sessions,
+            chats: storage.chats,
             password_hasher: Arc::new(hasher),
             password_strength,
             access_tokens,
@@ -142,8 +142,16 @@ pub async fn compose(settings: &Settings) -> Result<Backend, StartupError> {
             clock: Arc::new(SystemClock),
             health_checks,
         },
-        database,
+        database: storage.database,
     })
+}
+
+/// The repositories of one database (or of memory).
+struct Storage {
+    users: Arc<dyn flashforge_domain::accounts::UserRepository>,
+    sessions: Arc<dyn flashforge_domain::accounts::SessionRepository>,
+    chats: Arc<dyn flashforge_domain::chats::ChatRepository>,
+    database: Option<DatabaseConnection>,
 }
 
 /// The access-token issuer from the `auth` section: the active key and any previous ones.

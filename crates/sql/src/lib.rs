@@ -1,6 +1,7 @@
 //! sea-orm adapters of FlashForge's repositories. The same code serves Postgres (production) and
 //! SQLite (the embedded default); the URL's scheme picks the driver.
 
+mod chats;
 mod connection;
 mod entities;
 mod errors;
@@ -8,6 +9,7 @@ mod health;
 mod sessions;
 mod users;
 
+pub use chats::SqlChatRepository;
 pub use connection::{DatabaseOptions, Migration, connect, migrate, status as migration_status};
 pub use health::SqlHealthCheck;
 pub use sea_orm;

@@ -10,7 +10,7 @@ pub use models::{
 };
 pub use ports::{
     AccessClaims, AccessTokens, CreateUserError, PasswordHasher, PasswordStrength,
-    SessionRepository, TokenRejection, UserChanges, UserRepository,
+    SessionRepository, TokenRejection, UserChanges, UserData, UserRepository,
 };
 pub use service::{
     AccountError, AccountSettings, Accounts, AuthError, LoginCommand, LoginError, PasswordChange,

@@ -83,6 +83,15 @@ pub trait UserRepository: Send + Sync {
     async fn delete(&self, id: UserId) -> Result<bool, InfraError>;
 }
 
+/// Something stored under a user that must go when the account goes (chats and all they own,
+/// blobs, vectors…). Account deletion calls every one before deleting the user.
+#[async_trait]
+pub trait UserData: Send + Sync {
+    fn name(&self) -> &str;
+    /// Deletes everything of `owner` held here; returns how many top-level items.
+    async fn delete_user_data(&self, owner: UserId) -> Result<u64, InfraError>;
+}
+
 /// Stores sessions and their refresh tokens. Every method is scoped by the owner where it names
 /// a session, so one user can never see or end another's.
 #[async_trait]

@@ -14,7 +14,7 @@ use super::models::{
 };
 use super::ports::{
     AccessClaims, AccessTokens, CreateUserError, PasswordHasher, PasswordStrength,
-    SessionRepository, TokenRejection, UserChanges, UserRepository,
+    SessionRepository, TokenRejection, UserChanges, UserData, UserRepository,
 };
 use super::sessions::{
     ClientInfo, NewRefreshToken, NewSession, RefreshToken, Rotation, Session, SessionCursor,
@@ -272,6 +272,8 @@ pub struct Accounts {
     limits: Arc<RateLimits>,
     clock: Arc<dyn Clock>,
     settings: AccountSettings,
+    /// What else is deleted with an account.
+    user_data: Vec<Arc<dyn UserData>>,
     /// Verified against when the username is unknown, so that both failures take as long.
     dummy_hash: OnceCell<PasswordHash>,
 }
@@ -301,8 +303,15 @@ impl Accounts {
             limits,
             clock,
             settings,
+            user_data: Vec::new(),
             dummy_hash: OnceCell::new(),
         }
+    }
+
+    /// Registers data that must be deleted with an account.
+    pub fn with_user_data(mut self, data: Arc<dyn UserData>) -> Self {
+        self.user_data.push(data);
+        self
     }
 
     pub fn limits(&self) -> &RateLimits {
@@ -659,6 +668,10 @@ impl Accounts {
         password: SecretString,
     ) -> Result<(), AccountError> {
         self.confirm_password(who, password, "password").await?;
+        for data in &self.user_data {
+            let deleted = data.delete_user_data(who.user_id).await?;
+            tracing::debug!(user_id = %who.user_id, kind = data.name(), deleted, "user data deleted");
+        }
         self.sessions.delete_for_user(who.user_id).await?;
         if !self.users.delete(who.user_id).await? {
             return Err(AccountError::NotFound);

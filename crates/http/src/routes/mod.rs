@@ -2,6 +2,7 @@
 //! operations in the same call.
 
 pub mod auth;
+pub mod chats;
 #[allow(deprecated)]
 pub mod legacy;
 pub mod me;
@@ -39,7 +40,12 @@ where
                 .service(me::me)
                 .service(me::update_me)
                 .service(me::change_password)
-                .service(me::delete_me),
+                .service(me::delete_me)
+                .service(chats::create_chat)
+                .service(chats::list_chats)
+                .service(chats::get_chat)
+                .service(chats::update_chat)
+                .service(chats::delete_chat),
         )
         .service(
             scope("/api")

@@ -1,5 +1,6 @@
 //! sea-orm entities: the tables as the adapters see them. They never leave this crate.
 
+pub mod chats;
 pub mod refresh_tokens;
 pub mod sessions;
 pub mod users;
