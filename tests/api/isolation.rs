@@ -11,7 +11,13 @@ use crate::helpers::{Backend, TestApp, Tokens, problem, spawn_app};
 const ROUTES: &[(&str, &str)] = &[
     ("session", "/api/v1/auth/sessions/{id}"),
     ("chat", "/api/v1/chats/{id}"),
+    ("chat", "/api/v1/chats/{id}/messages"),
 ];
+
+/// A body every route would accept from its owner, so that only ownership can refuse it.
+fn plausible_body() -> Value {
+    serde_json::json!({"name": "intruder", "content": "intruder", "archived": true})
+}
 
 const METHODS: &[Method] = &[
     Method::GET,
@@ -62,22 +68,23 @@ impl Resources {
 
     /// What the owner sees of everything, to compare before and after.
     async fn snapshot(app: &TestApp, owner: &Tokens) -> Value {
-        let sessions: Value = app
-            .authed(Method::GET, "/api/v1/auth/sessions", &owner.access)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let me: Value = app
-            .authed(Method::GET, "/api/v1/me", &owner.access)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let get = |path: String| async move {
+            app.authed(Method::GET, &path, &owner.access)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        };
+        let sessions = get("/api/v1/auth/sessions".into()).await;
+        let me = get("/api/v1/me".into()).await;
+        let chats = get("/api/v1/chats".into()).await;
+        let mut messages = Vec::new();
+        for chat in chats["items"].as_array().unwrap() {
+            let id = chat["id"].as_str().unwrap();
+            messages.push(get(format!("/api/v1/chats/{id}/messages")).await);
+        }
         // `last_used_at` may move with the owner's own requests; ids and states may not.
         let ids: Vec<&Value> = sessions["items"]
             .as_array()
@@ -85,7 +92,7 @@ impl Resources {
             .iter()
             .map(|s| &s["id"])
             .collect();
-        serde_json::json!({"sessions": ids, "me": me})
+        serde_json::json!({"sessions": ids, "me": me, "chats": chats, "messages": messages})
     }
 }
 
@@ -101,7 +108,7 @@ async fn another_users_resources_answer_404_to_every_method_and_stay_unchanged(b
         for method in METHODS {
             let response = app
                 .authed(method.clone(), &path, &intruder.access)
-                .json(&serde_json::json!({}))
+                .json(&plausible_body())
                 .send()
                 .await
                 .unwrap();
@@ -111,7 +118,7 @@ async fn another_users_resources_answer_404_to_every_method_and_stay_unchanged(b
             if status == 405 {
                 let owner_status = app
                     .authed(method.clone(), &path, &owner.access)
-                    .json(&serde_json::json!({}))
+                    .json(&plausible_body())
                     .send()
                     .await
                     .unwrap()

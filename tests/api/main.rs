@@ -19,6 +19,7 @@ mod health;
 mod isolation;
 mod limits;
 mod logging;
+mod messages;
 mod pagination;
 mod tokens;
 mod transport;

@@ -21,6 +21,10 @@ pub enum ErrorKind {
     RateLimited,
     /// A dependency (database, vector index, model server) is down or timed out.
     Unavailable,
+    /// An upstream service we called on the caller's behalf failed (502).
+    UpstreamFailed,
+    /// An upstream service we called on the caller's behalf did not answer in time (504).
+    UpstreamTimeout,
     /// A bug or an unexpected state; details go to the log, never to the caller.
     Internal,
 }

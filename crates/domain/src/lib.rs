@@ -5,6 +5,7 @@
 //! implement the ports and the composition root (the `flashforge` binary) wires them together.
 
 pub mod accounts;
+pub mod assistant;
 pub mod chats;
 pub mod clock;
 pub mod error;

@@ -10,6 +10,9 @@ use crate::accounts::{
     AccessTokens, AccountSettings, Accounts, PasswordHasher, PasswordStrength, SessionRepository,
     UserRepository,
 };
+use crate::assistant::{
+    Assistant, AssistantSettings, LanguageModel, MessageRepository, PassageSearch,
+};
 use crate::chats::{ChatData, ChatRepository, Chats};
 use crate::clock::Clock;
 use crate::health::{HealthCheck, Readiness};
@@ -21,6 +24,10 @@ pub struct Ports {
     pub users: Arc<dyn UserRepository>,
     pub sessions: Arc<dyn SessionRepository>,
     pub chats: Arc<dyn ChatRepository>,
+    pub messages: Arc<dyn MessageRepository>,
+    /// Retrieval over the chats' material (the knowledge base).
+    pub passages: Arc<dyn PassageSearch>,
+    pub language_model: Arc<dyn LanguageModel>,
     pub password_hasher: Arc<dyn PasswordHasher>,
     pub password_strength: Arc<dyn PasswordStrength>,
     pub access_tokens: Arc<dyn AccessTokens>,
@@ -34,6 +41,7 @@ pub struct Ports {
 #[derive(Debug, Clone)]
 pub struct ServiceSettings {
     pub accounts: AccountSettings,
+    pub assistant: AssistantSettings,
     pub rate_limits: RateLimitPolicy,
     pub readiness_timeout: Duration,
 }
@@ -42,6 +50,7 @@ impl Default for ServiceSettings {
     fn default() -> Self {
         Self {
             accounts: AccountSettings::default(),
+            assistant: AssistantSettings::default(),
             rate_limits: RateLimitPolicy::default(),
             readiness_timeout: Duration::from_secs(2),
         }
@@ -52,6 +61,7 @@ impl Default for ServiceSettings {
 pub struct Services {
     pub accounts: Accounts,
     pub chats: Chats,
+    pub assistant: Arc<Assistant>,
     pub limits: Arc<RateLimits>,
     pub readiness: Readiness,
 }
@@ -74,6 +84,14 @@ impl Services {
                 settings.accounts,
             )
             .with_user_data(Arc::new(ChatData(ports.chats.clone()))),
+            assistant: Arc::new(Assistant::new(
+                ports.chats.clone(),
+                ports.messages,
+                ports.passages,
+                ports.language_model,
+                ports.clock.clone(),
+                settings.assistant,
+            )),
             chats: Chats::new(ports.chats, ports.clock),
             limits,
             readiness: Readiness::new(ports.health_checks, settings.readiness_timeout),

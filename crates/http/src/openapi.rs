@@ -27,6 +27,7 @@ pub const SPEC_PATH: &str = "/api/v1/openapi.json";
         (name = "auth", description = "Accounts and sessions"),
         (name = "me", description = "The caller's own account"),
         (name = "chats", description = "Study workspaces: each owns its messages, documents and cards"),
+        (name = "assistant", description = "Messages, and answers grounded in the chat's material"),
         (name = "legacy", description = "The prototype's routes, deprecated")
     )
 )]

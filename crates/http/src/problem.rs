@@ -55,6 +55,8 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
         ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
         ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::UpstreamFailed => StatusCode::BAD_GATEWAY,
+        ErrorKind::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
         ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -155,6 +157,14 @@ impl ApiError {
             422 => ("validation_failed", "The request is invalid."),
             429 => ("rate_limited", "Too many requests; slow down."),
             431 => ("headers_too_large", "The request headers are too large."),
+            502 => (
+                "upstream_failed",
+                "A service this request needs answered badly.",
+            ),
+            504 => (
+                "upstream_timeout",
+                "A service this request needs did not answer in time.",
+            ),
             503 => (
                 "dependency_unavailable",
                 "A service this request needs is unavailable; try again shortly.",
@@ -245,7 +255,10 @@ impl<E: DomainError> From<E> for ApiError {
             .map(|d| d.as_secs() + u64::from(d.subsec_nanos() > 0));
         let mut api = match kind {
             ErrorKind::InvalidInput => Self::invalid(error.field_errors()),
-            ErrorKind::Internal | ErrorKind::Unavailable => {
+            ErrorKind::Internal
+            | ErrorKind::Unavailable
+            | ErrorKind::UpstreamFailed
+            | ErrorKind::UpstreamTimeout => {
                 tracing::error!(code = error.code(), error = %cause_chain(&error), "request failed");
                 let mut api = Self::from_status(status_of(kind));
                 api.code = error.code();
@@ -287,6 +300,8 @@ mod tests {
             (ErrorKind::RateLimited, 429),
             (ErrorKind::Unavailable, 503),
             (ErrorKind::Internal, 500),
+            (ErrorKind::UpstreamFailed, 502),
+            (ErrorKind::UpstreamTimeout, 504),
         ];
         for (kind, status) in cases {
             assert_eq!(status_of(kind).as_u16(), status);

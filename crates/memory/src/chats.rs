@@ -1,6 +1,7 @@
 //! Chats in a map.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -12,14 +13,32 @@ use flashforge_domain::chats::{
 use flashforge_domain::pagination::{Page, PageRequest};
 use parking_lot::RwLock;
 
+use crate::InMemoryMessageRepository;
+
 #[derive(Default)]
 pub struct InMemoryChatRepository {
     chats: RwLock<HashMap<ChatId, Chat>>,
+    /// What a chat owns, removed with it (as ON DELETE CASCADE does in SQL).
+    messages: Option<Arc<InMemoryMessageRepository>>,
 }
 
 impl InMemoryChatRepository {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A repository whose deletes also remove the chats' messages.
+    pub fn with_messages(messages: Arc<InMemoryMessageRepository>) -> Self {
+        Self {
+            messages: Some(messages),
+            ..Self::default()
+        }
+    }
+
+    fn cascade(&self, chat: ChatId) {
+        if let Some(messages) = &self.messages {
+            messages.forget_chat(chat);
+        }
     }
 }
 
@@ -112,6 +131,7 @@ impl ChatRepository for InMemoryChatRepository {
         let mut chats = self.chats.write();
         if chats.get(&id).is_some_and(|c| c.user_id == owner) {
             chats.remove(&id);
+            self.cascade(id);
             Ok(true)
         } else {
             Ok(false)
@@ -120,8 +140,15 @@ impl ChatRepository for InMemoryChatRepository {
 
     async fn delete_all(&self, owner: UserId) -> Result<u64, InfraError> {
         let mut chats = self.chats.write();
-        let before = chats.len();
-        chats.retain(|_, c| c.user_id != owner);
-        Ok((before - chats.len()) as u64)
+        let doomed: Vec<ChatId> = chats
+            .values()
+            .filter(|c| c.user_id == owner)
+            .map(|c| c.id)
+            .collect();
+        for id in &doomed {
+            chats.remove(id);
+            self.cascade(*id);
+        }
+        Ok(doomed.len() as u64)
     }
 }

@@ -4,10 +4,14 @@
 
 mod chats;
 mod limits;
+mod messages;
+mod scripted;
 mod sessions;
 mod users;
 
 pub use chats::InMemoryChatRepository;
 pub use limits::InMemoryRateLimitStore;
+pub use messages::InMemoryMessageRepository;
+pub use scripted::{Reply, ScriptedModel};
 pub use sessions::InMemorySessionRepository;
 pub use users::InMemoryUserRepository;

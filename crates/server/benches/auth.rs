@@ -207,6 +207,8 @@ async fn scenario(max_concurrent_hashes: usize) {
 
 #[tokio::main]
 async fn main() {
+    // The HTTP client is built without a bundled crypto provider; use ring, as the server does.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     // `cargo bench` passes `--bench`; nothing else is read.
     println!(
         "FlashForge accounts benchmark ({} cores)",

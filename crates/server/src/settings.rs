@@ -96,6 +96,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
     pub rate_limit: RateLimitSettings,
+    pub assistant: AssistantConfig,
     pub log: LogSettings,
     pub worker: WorkerSettings,
     pub health: HealthSettings,
@@ -287,6 +288,18 @@ impl RateLimitSettings {
             .map(Secret::expose)
             .filter(|url| !url.is_empty())
     }
+}
+
+/// How answers are grounded and bounded.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssistantConfig {
+    pub passages: usize,
+    pub history_messages: u64,
+    pub history_chars: usize,
+    pub max_message_chars: usize,
+    /// Tokens a user's answers may use per UTC day; 0 for no limit.
+    pub daily_token_budget: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -655,6 +668,17 @@ impl Settings {
                     format!("`{origin}` is not an origin like https://app.example.com"),
                 );
             }
+        }
+
+        let asst = &self.assistant;
+        if asst.passages == 0 || asst.passages > 50 {
+            bad("assistant.passages", "must be between 1 and 50".into());
+        }
+        if asst.max_message_chars == 0 || asst.max_message_chars > 100_000 {
+            bad(
+                "assistant.max_message_chars",
+                "must be between 1 and 100000".into(),
+            );
         }
 
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {

@@ -7,23 +7,27 @@ use std::time::Duration;
 
 use actix_web::HttpServer;
 use actix_web::dev::{Server, ServerHandle};
+use flashforge_ai::OfflineModel;
 use flashforge_auth::{
     Argon2Hasher, Argon2Settings, JwtAlgorithm, JwtKey, JwtSettings, JwtTokens, ZxcvbnStrength,
 };
 use flashforge_domain::accounts::{AccountSettings, PasswordPolicy};
+use flashforge_domain::assistant::{
+    AssistantSettings, LanguageModel, MessageRepository, NoPassages, PassageSearch,
+};
 use flashforge_domain::clock::SystemClock;
 use flashforge_domain::health::HealthCheck;
 use flashforge_domain::limits::RateLimitStore;
 use flashforge_domain::{Ports, ServiceSettings, Services};
 use flashforge_http::{AppState, ExtraRoutes, HttpSecurity, Limits, create_app, no_extra_routes};
 use flashforge_memory::{
-    InMemoryChatRepository, InMemoryRateLimitStore, InMemorySessionRepository,
-    InMemoryUserRepository,
+    InMemoryChatRepository, InMemoryMessageRepository, InMemoryRateLimitStore,
+    InMemorySessionRepository, InMemoryUserRepository,
 };
 use flashforge_redis::{RedisHealthCheck, RedisRateLimitStore};
 use flashforge_sql::{
-    DatabaseConnection, Migration, SqlChatRepository, SqlHealthCheck, SqlSessionRepository,
-    SqlUserRepository, connect, migrate,
+    DatabaseConnection, Migration, SqlChatRepository, SqlHealthCheck, SqlMessageRepository,
+    SqlSessionRepository, SqlUserRepository, connect, migrate,
 };
 
 use crate::settings::{AuthSettings, DatabaseKind, Settings};
@@ -55,6 +59,10 @@ pub struct Hooks {
     pub extra_health_checks: Vec<Arc<dyn HealthCheck>>,
     /// Whether SIGTERM/SIGINT stop the server. Off for in-process test servers.
     pub handle_signals: bool,
+    /// A language model to use instead of the configured one (the harness's scripted model).
+    pub language_model: Option<Arc<dyn LanguageModel>>,
+    /// Retrieval to use instead of the configured one.
+    pub passages: Option<Arc<dyn PassageSearch>>,
 }
 
 impl Default for Hooks {
@@ -63,6 +71,8 @@ impl Default for Hooks {
             extra_routes: no_extra_routes,
             extra_health_checks: Vec::new(),
             handle_signals: true,
+            language_model: None,
+            passages: None,
         }
     }
 }
@@ -103,12 +113,16 @@ pub async fn compose(settings: &Settings) -> Result<Backend, StartupError> {
     };
 
     let storage = match settings.database.kind() {
-        Some(DatabaseKind::Memory) => Storage {
-            users: Arc::new(InMemoryUserRepository::new()),
-            sessions: Arc::new(InMemorySessionRepository::new()),
-            chats: Arc::new(InMemoryChatRepository::new()),
-            database: None,
-        },
+        Some(DatabaseKind::Memory) => {
+            let messages = Arc::new(InMemoryMessageRepository::new());
+            Storage {
+                users: Arc::new(InMemoryUserRepository::new()),
+                sessions: Arc::new(InMemorySessionRepository::new()),
+                chats: Arc::new(InMemoryChatRepository::with_messages(messages.clone())),
+                messages,
+                database: None,
+            }
+        }
         Some(DatabaseKind::Postgres | DatabaseKind::Sqlite) => {
             let db = open_database(settings).await?;
             if settings.database.migrate_on_start {
@@ -121,6 +135,7 @@ pub async fn compose(settings: &Settings) -> Result<Backend, StartupError> {
                 users: Arc::new(SqlUserRepository::new(db.clone())),
                 sessions: Arc::new(SqlSessionRepository::new(db.clone())),
                 chats: Arc::new(SqlChatRepository::new(db.clone())),
+                messages: Arc::new(SqlMessageRepository::new(db.clone())),
                 database: Some(db),
             }
         }
@@ -135,6 +150,9 @@ pub async fn compose(settings: &Settings) -> Result<Backend, StartupError> {
             users: storage.users,
             sessions: storage.sessions,
             chats: storage.chats,
+            messages: storage.messages,
+            passages: Arc::new(NoPassages),
+            language_model: Arc::new(OfflineModel),
             password_hasher: Arc::new(hasher),
             password_strength,
             access_tokens,
@@ -151,6 +169,7 @@ struct Storage {
     users: Arc<dyn flashforge_domain::accounts::UserRepository>,
     sessions: Arc<dyn flashforge_domain::accounts::SessionRepository>,
     chats: Arc<dyn flashforge_domain::chats::ChatRepository>,
+    messages: Arc<dyn MessageRepository>,
     database: Option<DatabaseConnection>,
 }
 
@@ -216,6 +235,13 @@ pub fn service_settings(settings: &Settings) -> ServiceSettings {
             refresh_token_ttl: Duration::from_secs(settings.auth.refresh_token_ttl_secs),
             session_max_age: Duration::from_secs(settings.auth.session_max_age_secs),
         },
+        assistant: AssistantSettings {
+            passages: settings.assistant.passages,
+            history_messages: settings.assistant.history_messages,
+            history_chars: settings.assistant.history_chars,
+            max_message_chars: settings.assistant.max_message_chars,
+            daily_token_budget: settings.assistant.daily_token_budget,
+        },
         rate_limits: settings.rate_limit.policy(),
         readiness_timeout: Duration::from_millis(settings.health.readiness_timeout_ms),
     }
@@ -258,6 +284,12 @@ impl Application {
             .ports
             .health_checks
             .extend(hooks.extra_health_checks.iter().cloned());
+        if let Some(model) = &hooks.language_model {
+            backend.ports.language_model = model.clone();
+        }
+        if let Some(passages) = &hooks.passages {
+            backend.ports.passages = passages.clone();
+        }
         let services = Arc::new(Services::new(
             backend.ports.clone(),
             service_settings(&settings),

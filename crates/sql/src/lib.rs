@@ -6,12 +6,14 @@ mod connection;
 mod entities;
 mod errors;
 mod health;
+mod messages;
 mod sessions;
 mod users;
 
 pub use chats::SqlChatRepository;
 pub use connection::{DatabaseOptions, Migration, connect, migrate, status as migration_status};
 pub use health::SqlHealthCheck;
+pub use messages::SqlMessageRepository;
 pub use sea_orm;
 pub use sea_orm::DatabaseConnection;
 pub use sessions::SqlSessionRepository;

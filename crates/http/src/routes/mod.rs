@@ -6,6 +6,7 @@ pub mod chats;
 #[allow(deprecated)]
 pub mod legacy;
 pub mod me;
+pub mod messages;
 // The prototype's `/health` is marked deprecated for OpenAPI; registering it is not a use.
 #[allow(deprecated)]
 pub mod health;
@@ -45,7 +46,10 @@ where
                 .service(chats::list_chats)
                 .service(chats::get_chat)
                 .service(chats::update_chat)
-                .service(chats::delete_chat),
+                .service(chats::delete_chat)
+                .service(messages::models)
+                .service(messages::list_messages)
+                .service(messages::send_message),
         )
         .service(
             scope("/api")

@@ -1,6 +1,7 @@
 //! sea-orm entities: the tables as the adapters see them. They never leave this crate.
 
 pub mod chats;
+pub mod messages;
 pub mod refresh_tokens;
 pub mod sessions;
 pub mod users;

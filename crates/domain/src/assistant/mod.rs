@@ -1,0 +1,19 @@
+//! The assistant: a chat's messages, and answers grounded in the chat's own material, with
+//! citations, from a language model behind the [`LanguageModel`] port.
+
+mod models;
+mod ports;
+mod prompt;
+mod service;
+
+pub use models::{
+    Citation, Message, MessageCursor, MessageId, MessageStatus, NewMessage, Role, Usage,
+};
+pub use ports::{
+    Completion, LanguageModel, LlmError, MessageRepository, NoPassages, Passage, PassageSearch,
+    Prompt, PromptPassage, StreamEvent, Turn,
+};
+pub use prompt::{cite, fit_history};
+pub use service::{
+    AnswerEvent, AnswerStream, Assistant, AssistantError, AssistantSettings, Exchange,
+};

@@ -1,0 +1,181 @@
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures_util::stream::BoxStream;
+use uuid::Uuid;
+
+use super::models::{Message, MessageCursor, Role, Usage};
+use crate::accounts::UserId;
+use crate::chats::ChatId;
+use crate::error::InfraError;
+use crate::pagination::{Page, PageRequest};
+
+/// Stores messages. Scoped by owner like every repository.
+#[async_trait]
+pub trait MessageRepository: Send + Sync {
+    /// Stores a message of a chat that exists and belongs to `message.user_id`.
+    async fn append(&self, message: Message) -> Result<Message, InfraError>;
+
+    /// `owner`'s messages of `chat`, oldest first.
+    async fn list(
+        &self,
+        owner: UserId,
+        chat: ChatId,
+        page: PageRequest<MessageCursor>,
+    ) -> Result<Page<Message>, InfraError>;
+
+    /// The last `limit` messages of `owner`'s chat, oldest first.
+    async fn recent(
+        &self,
+        owner: UserId,
+        chat: ChatId,
+        limit: u64,
+    ) -> Result<Vec<Message>, InfraError>;
+
+    /// Tokens `owner`'s answers have used since `since`.
+    async fn tokens_used_since(
+        &self,
+        owner: UserId,
+        since: DateTime<Utc>,
+    ) -> Result<u64, InfraError>;
+}
+
+/// A passage of the chat's material, as retrieval found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Passage {
+    pub chunk_id: Uuid,
+    pub document_id: Uuid,
+    pub file_name: String,
+    pub page: Option<u32>,
+    pub text: String,
+}
+
+/// Finds the passages of a chat's material most relevant to a question (the knowledge base).
+#[async_trait]
+pub trait PassageSearch: Send + Sync {
+    async fn search(
+        &self,
+        owner: UserId,
+        chat: ChatId,
+        query: &str,
+        limit: usize,
+    ) -> Result<Vec<Passage>, InfraError>;
+}
+
+/// Retrieval for a process with no knowledge base: nothing is ever found.
+pub struct NoPassages;
+
+#[async_trait]
+impl PassageSearch for NoPassages {
+    async fn search(
+        &self,
+        _owner: UserId,
+        _chat: ChatId,
+        _query: &str,
+        _limit: usize,
+    ) -> Result<Vec<Passage>, InfraError> {
+        Ok(Vec::new())
+    }
+}
+
+/// A passage as numbered in a prompt: `[number]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromptPassage {
+    pub number: usize,
+    pub passage: Passage,
+}
+
+/// One earlier turn of the conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Turn {
+    pub role: Role,
+    pub content: String,
+}
+
+/// What a model is asked: instructions, the numbered passages, the conversation so far, and the
+/// question. Adapters render it for their wire format; the offline model reads it directly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prompt {
+    pub instructions: String,
+    pub passages: Vec<PromptPassage>,
+    pub history: Vec<Turn>,
+    pub question: String,
+    /// The model the client asked for; `None` for the default.
+    pub model: Option<String>,
+}
+
+impl Prompt {
+    /// The instructions with the passages appended, for chat-completion APIs.
+    pub fn system_text(&self) -> String {
+        let mut text = self.instructions.clone();
+        if self.passages.is_empty() {
+            text.push_str("\n\nNo passages of the user's material matched this question.");
+        } else {
+            text.push_str("\n\nPassages from the user's material:\n");
+            for p in &self.passages {
+                let page = p
+                    .passage
+                    .page
+                    .map(|n| format!(", page {n}"))
+                    .unwrap_or_default();
+                text.push_str(&format!(
+                    "\n[{}] ({}{page})\n{}\n",
+                    p.number, p.passage.file_name, p.passage.text
+                ));
+            }
+        }
+        text
+    }
+}
+
+/// A model's whole answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completion {
+    pub text: String,
+    pub model: String,
+    pub usage: Usage,
+}
+
+/// A piece of a streamed answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamEvent {
+    Delta(String),
+    /// The end: which model answered and what it cost.
+    Done {
+        model: String,
+        usage: Usage,
+    },
+}
+
+/// Why a model did not answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LlmError {
+    /// No answer within the configured time.
+    #[error("the language model did not answer in time")]
+    Timeout,
+    /// The provider failed or could not be reached (5xx, 429 after retries, connection refused).
+    #[error("the language model provider failed: {0}")]
+    Unavailable(String),
+    /// The provider refused the request (an unknown model, say).
+    #[error("the language model provider refused the request: {0}")]
+    Rejected(String),
+}
+
+/// A language model: OpenAI-compatible providers, the offline extractive assistant, or the
+/// scripted model of the test harness.
+#[async_trait]
+pub trait LanguageModel: Send + Sync {
+    /// The model used when a request names none.
+    fn default_model(&self) -> &str;
+
+    /// The models a client may ask for.
+    async fn models(&self) -> Result<Vec<String>, LlmError>;
+
+    /// The whole answer at once.
+    async fn complete(&self, prompt: &Prompt) -> Result<Completion, LlmError>;
+
+    /// The answer as it is written; the stream ends with [`StreamEvent::Done`].
+    async fn stream(
+        &self,
+        prompt: &Prompt,
+    ) -> Result<BoxStream<'static, Result<StreamEvent, LlmError>>, LlmError>;
+}

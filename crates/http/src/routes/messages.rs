@@ -1,0 +1,258 @@
+//! A chat's messages and the assistant's answers, whole or streamed (SSE).
+
+use actix_web::http::header;
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use chrono::{DateTime, Utc};
+use flashforge_domain::Services;
+use flashforge_domain::assistant::{AnswerEvent, Citation, Message, MessageCursor, Usage};
+use flashforge_domain::chats::ChatId;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::auth::Authenticated;
+use crate::pagination::{PageBody, PageQuery};
+use crate::problem::{ApiError, Problem};
+
+#[derive(Deserialize, ToSchema)]
+pub struct NewMessageRequest {
+    /// The question or message, 1–8000 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 8000,
+        example = "What do mitochondria do?"
+    )]
+    pub content: String,
+    /// One of `GET /api/v1/models`; the default when absent.
+    #[schema(max_length = 200)]
+    pub model: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CitationBody {
+    pub document_id: Uuid,
+    pub file_name: String,
+    pub page: Option<u32>,
+    pub chunk_id: Uuid,
+    /// Words of the passage, verbatim.
+    pub quote: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UsageBody {
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MessageBody {
+    pub id: Uuid,
+    pub chat_id: Uuid,
+    /// `user` or `assistant`.
+    #[schema(example = "assistant")]
+    pub role: &'static str,
+    pub content: String,
+    pub citations: Vec<CitationBody>,
+    pub model: Option<String>,
+    pub usage: Option<UsageBody>,
+    /// `complete`, or `incomplete` when the model failed part-way.
+    #[schema(example = "complete")]
+    pub status: &'static str,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Message> for MessageBody {
+    fn from(m: Message) -> Self {
+        Self {
+            id: m.id.as_uuid(),
+            chat_id: m.chat_id.as_uuid(),
+            role: m.role.as_str(),
+            content: m.content,
+            citations: m.citations.into_iter().map(citation).collect(),
+            model: m.model,
+            usage: m.usage.map(usage),
+            status: m.status.as_str(),
+            created_at: m.created_at,
+        }
+    }
+}
+
+fn citation(c: Citation) -> CitationBody {
+    CitationBody {
+        document_id: c.document_id,
+        file_name: c.file_name,
+        page: c.page,
+        chunk_id: c.chunk_id,
+        quote: c.quote,
+    }
+}
+
+fn usage(u: Usage) -> UsageBody {
+    UsageBody {
+        prompt_tokens: u.prompt_tokens,
+        completion_tokens: u.completion_tokens,
+    }
+}
+
+/// A question and its answer.
+#[derive(Serialize, ToSchema)]
+pub struct ExchangeBody {
+    pub question: MessageBody,
+    pub answer: MessageBody,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ModelsBody {
+    /// Used when a message names no model.
+    pub default: String,
+    pub models: Vec<String>,
+}
+
+/// The models a message may ask for.
+#[utoipa::path(
+    tag = "assistant",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = ModelsBody),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The provider failed", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[get("/models")]
+pub async fn models(
+    services: web::Data<Services>,
+    _who: Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    let (default, models) = services.assistant.models().await?;
+    Ok(HttpResponse::Ok().json(ModelsBody { default, models }))
+}
+
+/// A chat's messages, oldest first.
+#[utoipa::path(
+    tag = "assistant",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The chat's id"), PageQuery),
+    responses(
+        (status = 200, body = PageBody<MessageBody>),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such chat of the caller", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[get("/chats/{id}/messages")]
+pub async fn list_messages(
+    services: web::Data<Services>,
+    who: Authenticated,
+    id: web::Path<Uuid>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let page = query.parse::<MessageCursor>()?;
+    let messages = services
+        .assistant
+        .messages(who.0, ChatId::from_uuid(id.into_inner()), page)
+        .await?;
+    Ok(HttpResponse::Ok().json(PageBody::from_page(messages, MessageBody::from)))
+}
+
+fn wants_stream(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/event-stream"))
+}
+
+fn sse(id: u64, event: &str, data: &impl Serialize) -> Bytes {
+    let data = serde_json::to_string(data).unwrap_or_else(|_| "{}".to_string());
+    Bytes::from(format!("id: {id}\nevent: {event}\ndata: {data}\n\n"))
+}
+
+/// Sends a message and answers it from the chat's material, with citations. With
+/// `Accept: text/event-stream` the answer streams as server-sent events: `question` (the stored
+/// message), `delta` pieces (`{"text": …}`), then `done` (`{"answer": …}`) or `error` (a
+/// problem). The answer is completed and stored even if the client disconnects.
+#[utoipa::path(
+    tag = "assistant",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The chat's id")),
+    request_body = NewMessageRequest,
+    responses(
+        (status = 201, description = "The question and the answer, stored", body = ExchangeBody),
+        (status = 200, description = "With `Accept: text/event-stream`: the answer as it is written", content_type = "text/event-stream"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such chat of the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Empty or too long, or an unknown model", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Today's token budget is spent; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The model provider failed; the question is stored", body = Problem, content_type = "application/problem+json"),
+        (status = 504, description = "The model provider timed out; the question is stored", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[post("/chats/{id}/messages")]
+pub async fn send_message(
+    req: HttpRequest,
+    services: web::Data<Services>,
+    who: Authenticated,
+    id: web::Path<Uuid>,
+    body: web::Json<NewMessageRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let chat = ChatId::from_uuid(id.into_inner());
+    if !wants_stream(&req) {
+        let exchange = services
+            .assistant
+            .send(who.0, chat, &body.content, body.model)
+            .await?;
+        return Ok(HttpResponse::Created().json(ExchangeBody {
+            question: exchange.question.into(),
+            answer: exchange.answer.into(),
+        }));
+    }
+
+    let answer = services
+        .assistant
+        .send_streaming(who.0, chat, &body.content, body.model)
+        .await?;
+    let instance = req.path().to_string();
+    let first = sse(0, "question", &MessageBody::from(answer.question));
+    let events = futures_util::stream::unfold(
+        (answer.events, 1u64, false),
+        move |(mut events, id, finished)| {
+            let instance = instance.clone();
+            async move {
+                if finished {
+                    return None;
+                }
+                let chunk = match events.recv().await? {
+                    AnswerEvent::Delta(text) => (
+                        sse(id, "delta", &serde_json::json!({ "text": text })),
+                        false,
+                    ),
+                    AnswerEvent::Done(message) => (
+                        sse(
+                            id,
+                            "done",
+                            &serde_json::json!({ "answer": MessageBody::from(*message) }),
+                        ),
+                        true,
+                    ),
+                    AnswerEvent::Failed(error) => {
+                        let problem = ApiError::from(error).to_problem(&instance, None);
+                        (sse(id, "error", &problem), true)
+                    }
+                };
+                Some((
+                    Ok::<Bytes, actix_web::Error>(chunk.0),
+                    (events, id + 1, chunk.1),
+                ))
+            }
+        },
+    );
+    let stream = futures_util::stream::once(async move { Ok::<Bytes, actix_web::Error>(first) })
+        .chain(events);
+    Ok(HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header(("x-accel-buffering", "no"))
+        .streaming(stream))
+}
+
+use futures_util::StreamExt as _;

@@ -1,0 +1,151 @@
+//! [`MessageRepository`] on sea-orm.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use flashforge_domain::InfraError;
+use flashforge_domain::accounts::UserId;
+use flashforge_domain::assistant::{
+    Message, MessageCursor, MessageId, MessageRepository, MessageStatus, Role, Usage,
+};
+use flashforge_domain::chats::ChatId;
+use flashforge_domain::pagination::{Page, PageRequest};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait,
+    FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
+};
+
+use crate::entities::messages;
+use crate::errors::{corrupt, infra};
+
+pub struct SqlMessageRepository {
+    db: DatabaseConnection,
+}
+
+impl SqlMessageRepository {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+}
+
+fn to_message(row: messages::Model) -> Result<Message, InfraError> {
+    let usage = match (row.prompt_tokens, row.completion_tokens) {
+        (Some(p), Some(c)) => Some(Usage {
+            prompt_tokens: u32::try_from(p).unwrap_or_default(),
+            completion_tokens: u32::try_from(c).unwrap_or_default(),
+        }),
+        _ => None,
+    };
+    Ok(Message {
+        id: MessageId::from_uuid(row.id),
+        chat_id: ChatId::from_uuid(row.chat_id),
+        user_id: UserId::from_uuid(row.user_id),
+        role: Role::parse(&row.role).ok_or_else(|| corrupt("messages", "role"))?,
+        content: row.content,
+        citations: serde_json::from_str(&row.citations).map_err(|e| corrupt("messages", e))?,
+        model: row.model,
+        usage,
+        status: MessageStatus::parse(&row.status).ok_or_else(|| corrupt("messages", "status"))?,
+        created_at: row.created_at,
+    })
+}
+
+#[derive(FromQueryResult)]
+struct TokenSum {
+    tokens: Option<i64>,
+}
+
+#[async_trait]
+impl MessageRepository for SqlMessageRepository {
+    async fn append(&self, message: Message) -> Result<Message, InfraError> {
+        let citations = serde_json::to_string(&message.citations).map_err(InfraError::internal)?;
+        messages::ActiveModel {
+            id: Set(message.id.as_uuid()),
+            chat_id: Set(message.chat_id.as_uuid()),
+            user_id: Set(message.user_id.as_uuid()),
+            role: Set(message.role.as_str().to_string()),
+            content: Set(message.content.clone()),
+            citations: Set(citations),
+            model: Set(message.model.clone()),
+            prompt_tokens: Set(message
+                .usage
+                .map(|u| i32::try_from(u.prompt_tokens).unwrap_or(i32::MAX))),
+            completion_tokens: Set(message
+                .usage
+                .map(|u| i32::try_from(u.completion_tokens).unwrap_or(i32::MAX))),
+            status: Set(message.status.as_str().to_string()),
+            created_at: Set(message.created_at),
+        }
+        .insert(&self.db)
+        .await
+        .map_err(infra)?;
+        Ok(message)
+    }
+
+    async fn list(
+        &self,
+        owner: UserId,
+        chat: ChatId,
+        page: PageRequest<MessageCursor>,
+    ) -> Result<Page<Message>, InfraError> {
+        let mut query = messages::Entity::find()
+            .filter(messages::Column::ChatId.eq(chat.as_uuid()))
+            .filter(messages::Column::UserId.eq(owner.as_uuid()));
+        if let Some(after) = page.after {
+            query = query.filter(messages::Column::Id.gt(after));
+        }
+        let rows = query
+            .order_by_asc(messages::Column::Id)
+            .limit(page.limit.fetch_count())
+            .all(&self.db)
+            .await
+            .map_err(infra)?;
+        let items = rows
+            .into_iter()
+            .map(to_message)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_overfetch(items, page.limit, |m| m.id.as_uuid()))
+    }
+
+    async fn recent(
+        &self,
+        owner: UserId,
+        chat: ChatId,
+        limit: u64,
+    ) -> Result<Vec<Message>, InfraError> {
+        let rows = messages::Entity::find()
+            .filter(messages::Column::ChatId.eq(chat.as_uuid()))
+            .filter(messages::Column::UserId.eq(owner.as_uuid()))
+            .order_by_desc(messages::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await
+            .map_err(infra)?;
+        let mut items = rows
+            .into_iter()
+            .map(to_message)
+            .collect::<Result<Vec<_>, _>>()?;
+        items.reverse();
+        Ok(items)
+    }
+
+    async fn tokens_used_since(
+        &self,
+        owner: UserId,
+        since: DateTime<Utc>,
+    ) -> Result<u64, InfraError> {
+        let sum = messages::Entity::find()
+            .select_only()
+            .column_as(
+                Expr::cust("CAST(COALESCE(SUM(COALESCE(prompt_tokens, 0) + COALESCE(completion_tokens, 0)), 0) AS BIGINT)"),
+                "tokens",
+            )
+            .filter(messages::Column::UserId.eq(owner.as_uuid()))
+            .filter(messages::Column::CreatedAt.gte(since))
+            .into_model::<TokenSum>()
+            .one(&self.db)
+            .await
+            .map_err(infra)?;
+        Ok(sum.and_then(|s| s.tokens).map_or(0, |t| t.max(0) as u64))
+    }
+}

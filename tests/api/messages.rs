@@ -1,0 +1,446 @@
+//! Messages and grounded answers through HTTP, with the scripted model (and the offline default).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use flashforge::Hooks;
+use flashforge_domain::InfraError;
+use flashforge_domain::accounts::UserId;
+use flashforge_domain::assistant::{LlmError, Passage, PassageSearch};
+use flashforge_domain::chats::ChatId;
+use flashforge_memory::{Reply, ScriptedModel};
+use reqwest::Method;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::{Backend, TestApp, Tokens, problem, spawn_app, spawn_app_configured};
+
+/// Two fixed passages for any question.
+struct FixedPassages(Vec<Passage>);
+
+impl FixedPassages {
+    fn new() -> Self {
+        Self(vec![
+            Passage {
+                chunk_id: Uuid::now_v7(),
+                document_id: Uuid::now_v7(),
+                file_name: "cell-biology.pdf".into(),
+                page: Some(12),
+                text: "Mitochondria produce most of the cell's ATP. They have their own DNA."
+                    .into(),
+            },
+            Passage {
+                chunk_id: Uuid::now_v7(),
+                document_id: Uuid::now_v7(),
+                file_name: "cell-biology.pdf".into(),
+                page: Some(13),
+                text: "The nucleus stores the chromosomes.".into(),
+            },
+        ])
+    }
+}
+
+#[async_trait]
+impl PassageSearch for FixedPassages {
+    async fn search(
+        &self,
+        _: UserId,
+        _: ChatId,
+        _: &str,
+        limit: usize,
+    ) -> Result<Vec<Passage>, InfraError> {
+        Ok(self.0.iter().take(limit).cloned().collect())
+    }
+}
+
+async fn setup(
+    backend: Backend,
+    model: Arc<ScriptedModel>,
+    overrides: &[(&str, &str)],
+) -> (TestApp, Tokens, String) {
+    let app = spawn_app_configured(
+        backend,
+        Hooks {
+            language_model: Some(model),
+            passages: Some(Arc::new(FixedPassages::new())),
+            ..Hooks::default()
+        },
+        overrides,
+    )
+    .await;
+    let me = app.signed_up("learner").await;
+    let chat: Value = app
+        .authed(Method::POST, "/api/v1/chats", &me.access)
+        .json(&json!({"name": "Biology"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let chat = chat["id"].as_str().unwrap().to_string();
+    (app, me, chat)
+}
+
+async fn send(app: &TestApp, me: &Tokens, chat: &str, body: Value) -> reqwest::Response {
+    app.authed(
+        Method::POST,
+        &format!("/api/v1/chats/{chat}/messages"),
+        &me.access,
+    )
+    .json(&body)
+    .send()
+    .await
+    .unwrap()
+}
+
+async fn list(app: &TestApp, me: &Tokens, chat: &str) -> Vec<Value> {
+    let page: Value = app
+        .authed(
+            Method::GET,
+            &format!("/api/v1/chats/{chat}/messages"),
+            &me.access,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    page["items"].as_array().unwrap().clone()
+}
+
+async fn an_answer_is_grounded_cited_and_stored_after_its_question(backend: Backend) {
+    let model = Arc::new(ScriptedModel::new());
+    model.push(Reply::Text("Mitochondria make ATP [1]; ignore [7].".into()));
+    let (app, me, chat) = setup(backend, model.clone(), &[]).await;
+    let response = send(&app, &me, &chat, json!({"content": "What makes ATP?"})).await;
+    assert_eq!(response.status(), 201);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["question"]["role"], "user");
+    assert_eq!(body["question"]["content"], "What makes ATP?");
+    let answer = &body["answer"];
+    assert_eq!(answer["role"], "assistant");
+    assert_eq!(answer["status"], "complete");
+    assert_eq!(answer["model"], ScriptedModel::NAME);
+    assert!(answer["usage"]["prompt_tokens"].as_u64().unwrap() > 0);
+    let citations = answer["citations"].as_array().unwrap();
+    assert_eq!(
+        citations.len(),
+        1,
+        "only passages that were in the prompt are cited"
+    );
+    assert_eq!(citations[0]["page"], 12);
+    assert_eq!(
+        citations[0]["quote"],
+        "Mitochondria produce most of the cell's ATP."
+    );
+
+    // The model saw the numbered passages.
+    let prompt = &model.prompts()[0];
+    assert_eq!(prompt.passages.len(), 2);
+    assert!(
+        prompt
+            .system_text()
+            .contains("[1] (cell-biology.pdf, page 12)")
+    );
+
+    // A follow-up carries the conversation.
+    send(&app, &me, &chat, json!({"content": "And the nucleus?"})).await;
+    let history = &model.prompts()[1].history;
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[0].content, "What makes ATP?");
+
+    let messages = list(&app, &me, &chat).await;
+    let roles: Vec<&str> = messages
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["user", "assistant", "user", "assistant"]);
+    assert_eq!(messages[1]["id"], answer["id"]);
+}
+
+async fn without_a_model_the_offline_assistant_says_so(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let me = app.signed_up("offline").await;
+    let chat: Value = app
+        .authed(Method::POST, "/api/v1/chats", &me.access)
+        .json(&json!({"name": "Notes"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let chat = chat["id"].as_str().unwrap();
+    let body: Value = send(&app, &me, chat, json!({"content": "Explain osmosis"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let text = body["answer"]["content"].as_str().unwrap();
+    assert!(text.contains("No language model is configured"), "{text}");
+    assert_eq!(body["answer"]["model"], "offline-extractive");
+    let models: Value = app
+        .authed(Method::GET, "/api/v1/models", &me.access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(models["default"], "offline-extractive");
+}
+
+/// Reads an SSE body into `(id, event, data)` triples.
+fn events(body: &str) -> Vec<(u64, String, Value)> {
+    body.split("\n\n")
+        .filter(|block| !block.trim().is_empty())
+        .map(|block| {
+            let mut id = 0;
+            let mut event = String::new();
+            let mut data = Value::Null;
+            for line in block.lines() {
+                if let Some(v) = line.strip_prefix("id: ") {
+                    id = v.parse().unwrap();
+                } else if let Some(v) = line.strip_prefix("event: ") {
+                    event = v.to_string();
+                } else if let Some(v) = line.strip_prefix("data: ") {
+                    data = serde_json::from_str(v).unwrap();
+                }
+            }
+            (id, event, data)
+        })
+        .collect()
+}
+
+async fn answers_stream_as_server_sent_events(backend: Backend) {
+    let model = Arc::new(ScriptedModel::new());
+    model.push(Reply::Text("Mitochondria produce ATP [1] in cells.".into()));
+    let (app, me, chat) = setup(backend, model, &[]).await;
+    let response = app
+        .authed(
+            Method::POST,
+            &format!("/api/v1/chats/{chat}/messages"),
+            &me.access,
+        )
+        .header("accept", "text/event-stream")
+        .json(&json!({"content": "What makes ATP?"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let events = events(&response.text().await.unwrap());
+    assert_eq!(events.first().unwrap().1, "question");
+    let (last_id, last_event, done) = events.last().unwrap();
+    assert_eq!(last_event, "done");
+    let ids: Vec<u64> = events.iter().map(|e| e.0).collect();
+    assert!(
+        ids.windows(2).all(|w| w[1] == w[0] + 1),
+        "ids count up: {ids:?}"
+    );
+    assert_eq!(*last_id as usize, events.len() - 1);
+    let streamed: String = events
+        .iter()
+        .filter(|e| e.1 == "delta")
+        .map(|e| e.2["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(streamed, done["answer"]["content"].as_str().unwrap());
+    assert_eq!(done["answer"]["citations"].as_array().unwrap().len(), 1);
+    let stored = list(&app, &me, &chat).await;
+    assert_eq!(stored.len(), 2);
+    assert_eq!(stored[1]["content"], done["answer"]["content"]);
+}
+
+async fn an_answer_is_completed_and_stored_when_the_client_disconnects(backend: Backend) {
+    let model = Arc::new(ScriptedModel::with_delay(Duration::from_millis(40)));
+    model.push(Reply::Text(
+        "one two three four five six seven eight".into(),
+    ));
+    let (app, me, chat) = setup(backend, model, &[]).await;
+    let mut response = app
+        .authed(
+            Method::POST,
+            &format!("/api/v1/chats/{chat}/messages"),
+            &me.access,
+        )
+        .header("accept", "text/event-stream")
+        .json(&json!({"content": "Count"}))
+        .send()
+        .await
+        .unwrap();
+    // Read the first piece, then hang up.
+    let first = response.chunk().await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&first).contains("event: question"));
+    drop(response);
+    let mut stored = Vec::new();
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        stored = list(&app, &me, &chat).await;
+        if stored.len() == 2 {
+            break;
+        }
+    }
+    assert_eq!(stored.len(), 2, "the answer was stored");
+    assert_eq!(
+        stored[1]["content"],
+        "one two three four five six seven eight"
+    );
+    assert_eq!(stored[1]["status"], "complete");
+}
+
+async fn a_failing_provider_is_502_or_504_and_leaves_no_half_answer(backend: Backend) {
+    let model = Arc::new(ScriptedModel::new());
+    model.push(Reply::Fail(LlmError::Unavailable("HTTP 500".into())));
+    model.push(Reply::Fail(LlmError::Timeout));
+    model.push(Reply::FailAfter(
+        "Half an ans".into(),
+        LlmError::Unavailable("reset".into()),
+    ));
+    let (app, me, chat) = setup(backend, model, &[]).await;
+
+    let failed = problem(send(&app, &me, &chat, json!({"content": "Q1"})).await, 502).await;
+    assert_eq!(failed["code"], "model_unavailable");
+    assert!(
+        !failed.to_string().contains("HTTP 500"),
+        "provider details stay in the log"
+    );
+    let timed_out = problem(send(&app, &me, &chat, json!({"content": "Q2"})).await, 504).await;
+    assert_eq!(timed_out["code"], "model_timeout");
+    let stored = list(&app, &me, &chat).await;
+    assert_eq!(stored.len(), 2, "both questions are stored, no answers");
+    assert!(stored.iter().all(|m| m["role"] == "user"));
+
+    // A stream cut part-way: an error event, and the part that was written kept as incomplete.
+    let body = app
+        .authed(
+            Method::POST,
+            &format!("/api/v1/chats/{chat}/messages"),
+            &me.access,
+        )
+        .header("accept", "text/event-stream")
+        .json(&json!({"content": "Q3"}))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let events = events(&body);
+    let (_, last, problem_body) = events.last().unwrap();
+    assert_eq!(last, "error");
+    assert_eq!(problem_body["status"], 502);
+    let stored = list(&app, &me, &chat).await;
+    let last = stored.last().unwrap();
+    assert_eq!(last["role"], "assistant");
+    assert_eq!(last["status"], "incomplete");
+    assert_eq!(last["content"], "Half an ans");
+}
+
+async fn the_daily_token_budget_answers_429_when_spent(backend: Backend) {
+    let (app, me, chat) = setup(
+        backend,
+        Arc::new(ScriptedModel::new()),
+        &[("FLASHFORGE__ASSISTANT__DAILY_TOKEN_BUDGET", "1")],
+    )
+    .await;
+    assert_eq!(
+        send(&app, &me, &chat, json!({"content": "first"}))
+            .await
+            .status(),
+        201
+    );
+    let spent = send(&app, &me, &chat, json!({"content": "second"})).await;
+    let retry_after: u64 = spent.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry_after > 0 && retry_after <= 86_400);
+    assert_eq!(problem(spent, 429).await["code"], "token_budget_spent");
+}
+
+async fn bad_messages_are_422_and_other_chats_404(backend: Backend) {
+    let (app, me, chat) = setup(backend, Arc::new(ScriptedModel::new()), &[]).await;
+    for body in [
+        json!({"content": ""}),
+        json!({"content": "   "}),
+        json!({"content": "x".repeat(8001)}),
+    ] {
+        let bad = problem(send(&app, &me, &chat, body).await, 422).await;
+        assert_eq!(bad["errors"][0]["field"], "content");
+    }
+    let unknown = problem(
+        send(
+            &app,
+            &me,
+            &chat,
+            json!({"content": "hi", "model": "gpt-99"}),
+        )
+        .await,
+        422,
+    )
+    .await;
+    assert_eq!(unknown["errors"][0]["field"], "model");
+    let named = send(
+        &app,
+        &me,
+        &chat,
+        json!({"content": "hi", "model": ScriptedModel::OTHER}),
+    )
+    .await;
+    let named: Value = named.json().await.unwrap();
+    assert_eq!(named["answer"]["model"], ScriptedModel::OTHER);
+    let missing = Uuid::now_v7();
+    problem(
+        send(&app, &me, &missing.to_string(), json!({"content": "hi"})).await,
+        404,
+    )
+    .await;
+    let models: Value = app
+        .authed(Method::GET, "/api/v1/models", &me.access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(models["models"].as_array().unwrap().len(), 2);
+}
+
+async fn deleting_a_chat_deletes_its_messages(backend: Backend) {
+    let (app, me, chat) = setup(backend, Arc::new(ScriptedModel::new()), &[]).await;
+    send(&app, &me, &chat, json!({"content": "remember me"})).await;
+    app.authed(Method::DELETE, &format!("/api/v1/chats/{chat}"), &me.access)
+        .send()
+        .await
+        .unwrap();
+    let gone = app
+        .authed(
+            Method::GET,
+            &format!("/api/v1/chats/{chat}/messages"),
+            &me.access,
+        )
+        .send()
+        .await
+        .unwrap();
+    problem(gone, 404).await;
+}
+
+on_every_backend!(
+    an_answer_is_grounded_cited_and_stored_after_its_question,
+    without_a_model_the_offline_assistant_says_so,
+    answers_stream_as_server_sent_events,
+    an_answer_is_completed_and_stored_when_the_client_disconnects,
+    a_failing_provider_is_502_or_504_and_leaves_no_half_answer,
+    the_daily_token_budget_answers_429_when_spent,
+    bad_messages_are_422_and_other_chats_404,
+    deleting_a_chat_deletes_its_messages,
+);
