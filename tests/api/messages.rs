@@ -444,3 +444,150 @@ on_every_backend!(
     bad_messages_are_422_and_other_chats_404,
     deleting_a_chat_deletes_its_messages,
 );
+
+/// The same flow against an OpenAI-compatible provider (a protocol-level mock), whole and streamed.
+mod provider {
+    use serde_json::{Value, json};
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    use super::*;
+
+    async fn with_provider(backend: Backend, server: &MockServer) -> (TestApp, Tokens, String) {
+        let base = format!("{}/v1", server.uri());
+        let app = spawn_app_configured(
+            backend,
+            Hooks {
+                passages: Some(Arc::new(FixedPassages::new())),
+                ..Hooks::default()
+            },
+            &[
+                ("FLASHFORGE__LLM__PROVIDER", "openai"),
+                ("FLASHFORGE__LLM__BASE_URL", &base),
+                ("FLASHFORGE__LLM__MODEL", "mock-model"),
+                ("FLASHFORGE__LLM__MODELS", "mock-model,mock-large"),
+                ("FLASHFORGE__LLM__TIMEOUT_SECS", "2"),
+                ("FLASHFORGE__LLM__MAX_RETRIES", "0"),
+            ],
+        )
+        .await;
+        let me = app.signed_up("provider.user").await;
+        let chat: Value = app
+            .authed(Method::POST, "/api/v1/chats", &me.access)
+            .json(&json!({"name": "Provider"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (app, me, chat["id"].as_str().unwrap().to_string())
+    }
+
+    pub async fn a_provider_answers_whole_and_streamed(backend: Backend) {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/v1/chat/completions"))
+            .and(wiremock::matchers::body_partial_json(json!({"stream": false})))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "model": "mock-model",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": "ATP is made by mitochondria [1]."}}],
+                "usage": {"prompt_tokens": 120, "completion_tokens": 9}
+            })))
+            .mount(&server)
+            .await;
+        let stream_body = [
+            r#"{"model":"mock-model","choices":[{"index":0,"delta":{"content":"Streamed "}}]}"#,
+            r#"{"model":"mock-model","choices":[{"index":0,"delta":{"content":"answer [2]."}}]}"#,
+            r#"{"model":"mock-model","choices":[],"usage":{"prompt_tokens":100,"completion_tokens":4}}"#,
+            "[DONE]",
+        ]
+        .iter()
+        .map(|c| format!("data: {c}\n\n"))
+        .collect::<String>();
+        Mock::given(method("POST"))
+            .and(path("/v1/chat/completions"))
+            .and(wiremock::matchers::body_partial_json(
+                json!({"stream": true}),
+            ))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .insert_header("content-type", "text/event-stream")
+                    .set_body_string(stream_body),
+            )
+            .mount(&server)
+            .await;
+        let (app, me, chat) = with_provider(backend, &server).await;
+
+        let body: Value = send(&app, &me, &chat, json!({"content": "What makes ATP?"}))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            body["answer"]["content"],
+            "ATP is made by mitochondria [1]."
+        );
+        assert_eq!(body["answer"]["usage"]["prompt_tokens"], 120);
+        assert_eq!(body["answer"]["citations"][0]["page"], 12);
+
+        let streamed = app
+            .authed(
+                Method::POST,
+                &format!("/api/v1/chats/{chat}/messages"),
+                &me.access,
+            )
+            .header("accept", "text/event-stream")
+            .json(&json!({"content": "And the nucleus?"}))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let events = super::events(&streamed);
+        let (_, last, done) = events.last().unwrap();
+        assert_eq!(last, "done");
+        assert_eq!(done["answer"]["content"], "Streamed answer [2].");
+        assert_eq!(done["answer"]["citations"][0]["page"], 13);
+        assert_eq!(done["answer"]["usage"]["completion_tokens"], 4);
+
+        let models: Value = app
+            .authed(Method::GET, "/api/v1/models", &me.access)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(models["models"], json!(["mock-model", "mock-large"]));
+    }
+
+    pub async fn a_provider_error_is_502_and_a_slow_one_504(backend: Backend) {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(500).set_body_string("upstream exploded"))
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200).set_delay(std::time::Duration::from_secs(5)))
+            .mount(&server)
+            .await;
+        let (app, me, chat) = with_provider(backend, &server).await;
+        let failed = problem(send(&app, &me, &chat, json!({"content": "one"})).await, 502).await;
+        assert!(!failed.to_string().contains("exploded"));
+        problem(send(&app, &me, &chat, json!({"content": "two"})).await, 504).await;
+        let stored = list(&app, &me, &chat).await;
+        assert_eq!(stored.len(), 2);
+        assert!(
+            stored.iter().all(|m| m["role"] == "user"),
+            "no half-written answers"
+        );
+    }
+
+    on_every_backend!(
+        a_provider_answers_whole_and_streamed,
+        a_provider_error_is_502_and_a_slow_one_504
+    );
+}

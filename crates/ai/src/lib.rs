@@ -3,5 +3,7 @@
 //! language model is configured.
 
 mod offline;
+mod openai;
 
 pub use offline::OfflineModel;
+pub use openai::{OpenAiModel, OpenAiSettings};

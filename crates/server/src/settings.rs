@@ -97,6 +97,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub rate_limit: RateLimitSettings,
     pub assistant: AssistantConfig,
+    pub llm: LlmSettings,
     pub log: LogSettings,
     pub worker: WorkerSettings,
     pub health: HealthSettings,
@@ -302,6 +303,33 @@ pub struct AssistantConfig {
     pub daily_token_budget: u64,
 }
 
+/// Which language model answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LlmProvider {
+    /// The extractive assistant: quotes the material, no network.
+    Offline,
+    /// An OpenAI-compatible chat-completions API (OpenAI, Ollama, vLLM, llama.cpp server).
+    Openai,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LlmSettings {
+    pub provider: LlmProvider,
+    /// Up to and including `/v1`.
+    pub base_url: String,
+    #[serde(default)]
+    pub api_key: Option<Secret>,
+    /// The default model.
+    pub model: String,
+    /// The models clients may ask for; empty: whatever the provider lists.
+    #[serde(default)]
+    pub models: Vec<String>,
+    pub timeout_secs: u64,
+    pub max_retries: u32,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WorkerSettings {
@@ -412,6 +440,7 @@ impl Settings {
                     .list_separator(",")
                     .with_list_parse_key("server.trusted_proxies")
                     .with_list_parse_key("server.cors_allowed_origins")
+                    .with_list_parse_key("llm.models")
                     .source(Some(vars)),
             )
             .build()
@@ -679,6 +708,25 @@ impl Settings {
                 "assistant.max_message_chars",
                 "must be between 1 and 100000".into(),
             );
+        }
+
+        let llm = &self.llm;
+        if llm.provider == LlmProvider::Openai {
+            if !(llm.base_url.starts_with("http://") || llm.base_url.starts_with("https://")) {
+                bad(
+                    "llm.base_url",
+                    "must be an http(s) URL ending in /v1".into(),
+                );
+            }
+            if llm.model.trim().is_empty() {
+                bad("llm.model", "must name the default model".into());
+            }
+        }
+        if llm.timeout_secs == 0 || llm.timeout_secs > 600 {
+            bad("llm.timeout_secs", "must be between 1 and 600".into());
+        }
+        if llm.max_retries > 10 {
+            bad("llm.max_retries", "must be at most 10".into());
         }
 
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {

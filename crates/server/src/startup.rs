@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use actix_web::HttpServer;
 use actix_web::dev::{Server, ServerHandle};
-use flashforge_ai::OfflineModel;
+use flashforge_ai::{OfflineModel, OpenAiModel, OpenAiSettings};
 use flashforge_auth::{
     Argon2Hasher, Argon2Settings, JwtAlgorithm, JwtKey, JwtSettings, JwtTokens, ZxcvbnStrength,
 };
@@ -30,7 +30,7 @@ use flashforge_sql::{
     SqlSessionRepository, SqlUserRepository, connect, migrate,
 };
 
-use crate::settings::{AuthSettings, DatabaseKind, Settings};
+use crate::settings::{AuthSettings, DatabaseKind, LlmProvider, LlmSettings, Settings};
 use crate::tls;
 use crate::worker::{RunningWorker, SessionSweep, Worker};
 
@@ -49,6 +49,24 @@ pub enum StartupError {
     RateLimits(String),
     #[error("tls: {0}")]
     Tls(String),
+    #[error("llm: {0}")]
+    Llm(String),
+}
+
+/// The configured language model.
+pub fn language_model(llm: &LlmSettings) -> Result<Arc<dyn LanguageModel>, String> {
+    Ok(match llm.provider {
+        LlmProvider::Offline => Arc::new(OfflineModel),
+        LlmProvider::Openai => Arc::new(OpenAiModel::new(OpenAiSettings {
+            base_url: llm.base_url.clone(),
+            api_key: llm.api_key.as_ref().map(|k| k.expose().to_string()),
+            model: llm.model.clone(),
+            models: llm.models.clone(),
+            timeout: Duration::from_secs(llm.timeout_secs),
+            max_retries: llm.max_retries,
+            retry_base: Duration::from_millis(500),
+        })?),
+    })
 }
 
 /// What the harness may add to a process: routes that exist only in tests, and extra
@@ -152,7 +170,7 @@ pub async fn compose(settings: &Settings) -> Result<Backend, StartupError> {
             chats: storage.chats,
             messages: storage.messages,
             passages: Arc::new(NoPassages),
-            language_model: Arc::new(OfflineModel),
+            language_model: language_model(&settings.llm).map_err(StartupError::Llm)?,
             password_hasher: Arc::new(hasher),
             password_strength,
             access_tokens,

@@ -178,4 +178,19 @@ pub trait LanguageModel: Send + Sync {
         &self,
         prompt: &Prompt,
     ) -> Result<BoxStream<'static, Result<StreamEvent, LlmError>>, LlmError>;
+
+    /// An answer that is a JSON value valid against `schema` (JSON-schema structured output),
+    /// for generators such as the flashcard one. Models that cannot do it say so with
+    /// [`LlmError::Rejected`].
+    async fn complete_structured(
+        &self,
+        prompt: &Prompt,
+        schema_name: &str,
+        schema: &serde_json::Value,
+    ) -> Result<(serde_json::Value, Usage), LlmError> {
+        let _ = (prompt, schema_name, schema);
+        Err(LlmError::Rejected(
+            "this model does not produce structured output".into(),
+        ))
+    }
 }
