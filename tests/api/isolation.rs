@@ -12,6 +12,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("session", "/api/v1/auth/sessions/{id}"),
     ("chat", "/api/v1/chats/{id}"),
     ("chat", "/api/v1/chats/{id}/messages"),
+    ("message", "/api/v1/chats/{chat}/messages/{id}"),
+    ("message", "/api/v1/chats/{chat}/messages/{id}/regenerate"),
+    ("message", "/api/v1/chats/{chat}/messages/{id}/stream"),
 ];
 
 /// A body every route would accept from its owner, so that only ownership can refuse it.
@@ -31,6 +34,7 @@ const METHODS: &[Method] = &[
 struct Resources {
     session: String,
     chat: String,
+    message: String,
 }
 
 impl Resources {
@@ -52,9 +56,24 @@ impl Resources {
             .json()
             .await
             .unwrap();
+        let chat_id = chat["id"].as_str().unwrap().to_string();
+        let exchange: Value = app
+            .authed(
+                Method::POST,
+                &format!("/api/v1/chats/{chat_id}/messages"),
+                &owner.access,
+            )
+            .json(&serde_json::json!({"content": "my private question"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         Self {
             session: sessions["items"][0]["id"].as_str().unwrap().to_string(),
-            chat: chat["id"].as_str().unwrap().to_string(),
+            message: exchange["answer"]["id"].as_str().unwrap().to_string(),
+            chat: chat_id,
         }
     }
 
@@ -62,6 +81,7 @@ impl Resources {
         match kind {
             "session" => &self.session,
             "chat" => &self.chat,
+            "message" => &self.message,
             other => panic!("no resource of kind {other}: add it to Resources"),
         }
     }
@@ -104,7 +124,9 @@ async fn another_users_resources_answer_404_to_every_method_and_stay_unchanged(b
     let before = Resources::snapshot(&app, &owner).await;
 
     for (kind, template) in ROUTES {
-        let path = template.replace("{id}", resources.id(kind));
+        let path = template
+            .replace("{chat}", &resources.chat)
+            .replace("{id}", resources.id(kind));
         for method in METHODS {
             let response = app
                 .authed(method.clone(), &path, &intruder.access)

@@ -434,7 +434,202 @@ async fn deleting_a_chat_deletes_its_messages(backend: Backend) {
     problem(gone, 404).await;
 }
 
+async fn the_last_answer_can_be_regenerated_and_a_question_edited(backend: Backend) {
+    let model = Arc::new(ScriptedModel::new());
+    for reply in [
+        "first answer",
+        "second answer",
+        "regenerated answer",
+        "answer to the edit",
+    ] {
+        model.push(Reply::Text(reply.into()));
+    }
+    let (app, me, chat) = setup(backend, model.clone(), &[]).await;
+    let one: Value = send(&app, &me, &chat, json!({"content": "Q1"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let two: Value = send(&app, &me, &chat, json!({"content": "Q2"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    // Only the last answer can be regenerated.
+    let stale = app
+        .authed(
+            Method::POST,
+            &format!(
+                "/api/v1/chats/{chat}/messages/{}/regenerate",
+                one["answer"]["id"].as_str().unwrap()
+            ),
+            &me.access,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(stale, 409).await["code"], "not_last_answer");
+    let regenerated: Value = app
+        .authed(
+            Method::POST,
+            &format!(
+                "/api/v1/chats/{chat}/messages/{}/regenerate",
+                two["answer"]["id"].as_str().unwrap()
+            ),
+            &me.access,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(regenerated["question"]["id"], two["question"]["id"]);
+    assert_eq!(regenerated["answer"]["content"], "regenerated answer");
+    let contents: Vec<String> = list(&app, &me, &chat)
+        .await
+        .iter()
+        .map(|m| m["content"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(contents, ["Q1", "first answer", "Q2", "regenerated answer"]);
+    // The regenerated answer saw the same history as the original.
+    assert_eq!(model.prompts()[2].history.len(), 2);
+
+    // Editing Q1 replaces everything after it.
+    let edited: Value = app
+        .authed(
+            Method::PATCH,
+            &format!(
+                "/api/v1/chats/{chat}/messages/{}",
+                one["question"]["id"].as_str().unwrap()
+            ),
+            &me.access,
+        )
+        .json(&json!({"content": "Q1, rephrased"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(edited["question"]["id"], one["question"]["id"]);
+    assert_eq!(edited["question"]["content"], "Q1, rephrased");
+    let contents: Vec<String> = list(&app, &me, &chat)
+        .await
+        .iter()
+        .map(|m| m["content"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(contents, ["Q1, rephrased", "answer to the edit"]);
+    assert!(model.prompts()[3].history.is_empty());
+
+    // An answer cannot be edited; unknown ids are 404.
+    let answer_id = edited["answer"]["id"].as_str().unwrap();
+    let not_user = app
+        .authed(
+            Method::PATCH,
+            &format!("/api/v1/chats/{chat}/messages/{answer_id}"),
+            &me.access,
+        )
+        .json(&json!({"content": "rewrite history"}))
+        .send()
+        .await
+        .unwrap();
+    problem(not_user, 422).await;
+    let unknown = app
+        .authed(
+            Method::POST,
+            &format!(
+                "/api/v1/chats/{chat}/messages/{}/regenerate",
+                Uuid::now_v7()
+            ),
+            &me.access,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(unknown, 404).await["code"], "message_not_found");
+}
+
+async fn a_dropped_stream_resumes_after_the_last_event_id(backend: Backend) {
+    let model = Arc::new(ScriptedModel::with_delay(Duration::from_millis(60)));
+    model.push(Reply::Text(
+        "alpha beta gamma delta epsilon zeta eta theta".into(),
+    ));
+    let (app, me, chat) = setup(backend, model, &[]).await;
+    let mut response = app
+        .authed(
+            Method::POST,
+            &format!("/api/v1/chats/{chat}/messages"),
+            &me.access,
+        )
+        .header("accept", "text/event-stream")
+        .json(&json!({"content": "Greek letters"}))
+        .send()
+        .await
+        .unwrap();
+    let answer_id = response.headers()["x-answer-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    // Read until two pieces have arrived, then lose the connection.
+    let mut seen = String::new();
+    while events(&seen).iter().filter(|e| e.1 == "delta").count() < 2 {
+        seen.push_str(&String::from_utf8_lossy(
+            &response.chunk().await.unwrap().unwrap(),
+        ));
+    }
+    drop(response);
+    let received = events(&seen);
+    let last_id = received.last().unwrap().0;
+    let question = &received[0].2;
+    assert_eq!(question["answer_id"], answer_id.as_str());
+
+    let resumed = app
+        .authed(
+            Method::GET,
+            &format!("/api/v1/chats/{chat}/messages/{answer_id}/stream"),
+            &me.access,
+        )
+        .header("last-event-id", last_id.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resumed.status(), 200);
+    let rest = events(&resumed.text().await.unwrap());
+    assert_eq!(
+        rest[0].0,
+        last_id + 1,
+        "picks up right after the last event received"
+    );
+    let (_, last_event, done) = rest.last().unwrap();
+    assert_eq!(last_event, "done");
+    let text: String = received
+        .iter()
+        .chain(rest.iter())
+        .filter(|e| e.1 == "delta")
+        .map(|e| e.2["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(text, done["answer"]["content"].as_str().unwrap());
+    assert_eq!(done["answer"]["id"], answer_id.as_str());
+
+    // Another user cannot follow it, even knowing both ids.
+    let other = app.signed_up("eavesdropper").await;
+    let denied = app
+        .authed(
+            Method::GET,
+            &format!("/api/v1/chats/{chat}/messages/{answer_id}/stream"),
+            &other.access,
+        )
+        .send()
+        .await
+        .unwrap();
+    problem(denied, 404).await;
+}
+
 on_every_backend!(
+    a_dropped_stream_resumes_after_the_last_event_id,
+    the_last_answer_can_be_regenerated_and_a_question_edited,
     an_answer_is_grounded_cited_and_stored_after_its_question,
     without_a_model_the_offline_assistant_says_so,
     answers_stream_as_server_sent_events,

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use flashforge_domain::InfraError;
 use flashforge_domain::accounts::UserId;
-use flashforge_domain::assistant::{Message, MessageCursor, MessageRepository};
+use flashforge_domain::assistant::{Message, MessageCursor, MessageId, MessageRepository};
 use flashforge_domain::chats::ChatId;
 use flashforge_domain::pagination::{Page, PageRequest};
 use parking_lot::RwLock;
@@ -79,6 +79,57 @@ impl MessageRepository for InMemoryMessageRepository {
             .unwrap_or_default();
         let skip = mine.len().saturating_sub(limit as usize);
         Ok(mine.into_iter().skip(skip).cloned().collect())
+    }
+
+    async fn find(
+        &self,
+        owner: UserId,
+        chat: ChatId,
+        id: MessageId,
+    ) -> Result<Option<Message>, InfraError> {
+        Ok(self
+            .by_chat
+            .read()
+            .get(&chat)
+            .and_then(|messages| messages.iter().find(|m| m.id == id && m.user_id == owner))
+            .cloned())
+    }
+
+    async fn update_content(
+        &self,
+        owner: UserId,
+        chat: ChatId,
+        id: MessageId,
+        content: &str,
+    ) -> Result<bool, InfraError> {
+        let mut by_chat = self.by_chat.write();
+        let found = by_chat.get_mut(&chat).and_then(|messages| {
+            messages
+                .iter_mut()
+                .find(|m| m.id == id && m.user_id == owner)
+        });
+        match found {
+            Some(message) => {
+                message.content = content.to_string();
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn delete_after(
+        &self,
+        owner: UserId,
+        chat: ChatId,
+        id: MessageId,
+    ) -> Result<u64, InfraError> {
+        let mut by_chat = self.by_chat.write();
+        let Some(messages) = by_chat.get_mut(&chat) else {
+            return Ok(0);
+        };
+        let before = messages.len();
+        messages.retain(|m| !(m.user_id == owner && m.id > id));
+        Ok((before - messages.len()) as u64)
     }
 
     async fn tokens_used_since(

@@ -129,6 +129,56 @@ impl MessageRepository for SqlMessageRepository {
         Ok(items)
     }
 
+    async fn find(
+        &self,
+        owner: UserId,
+        chat: ChatId,
+        id: MessageId,
+    ) -> Result<Option<Message>, InfraError> {
+        messages::Entity::find_by_id(id.as_uuid())
+            .filter(messages::Column::ChatId.eq(chat.as_uuid()))
+            .filter(messages::Column::UserId.eq(owner.as_uuid()))
+            .one(&self.db)
+            .await
+            .map_err(infra)?
+            .map(to_message)
+            .transpose()
+    }
+
+    async fn update_content(
+        &self,
+        owner: UserId,
+        chat: ChatId,
+        id: MessageId,
+        content: &str,
+    ) -> Result<bool, InfraError> {
+        let result = messages::Entity::update_many()
+            .col_expr(messages::Column::Content, Expr::value(content.to_string()))
+            .filter(messages::Column::Id.eq(id.as_uuid()))
+            .filter(messages::Column::ChatId.eq(chat.as_uuid()))
+            .filter(messages::Column::UserId.eq(owner.as_uuid()))
+            .exec(&self.db)
+            .await
+            .map_err(infra)?;
+        Ok(result.rows_affected == 1)
+    }
+
+    async fn delete_after(
+        &self,
+        owner: UserId,
+        chat: ChatId,
+        id: MessageId,
+    ) -> Result<u64, InfraError> {
+        Ok(messages::Entity::delete_many()
+            .filter(messages::Column::ChatId.eq(chat.as_uuid()))
+            .filter(messages::Column::UserId.eq(owner.as_uuid()))
+            .filter(messages::Column::Id.gt(id.as_uuid()))
+            .exec(&self.db)
+            .await
+            .map_err(infra)?
+            .rows_affected)
+    }
+
     async fn tokens_used_since(
         &self,
         owner: UserId,

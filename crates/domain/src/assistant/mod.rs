@@ -15,5 +15,6 @@ pub use ports::{
 };
 pub use prompt::{cite, fit_history};
 pub use service::{
-    AnswerEvent, AnswerStream, Assistant, AssistantError, AssistantSettings, Exchange,
+    AnswerEvent, AnswerStream, Ask, Assistant, AssistantError, AssistantSettings, Exchange,
+    InFlight,
 };

@@ -31,6 +31,31 @@ pub trait MessageRepository: Send + Sync {
         limit: u64,
     ) -> Result<Vec<Message>, InfraError>;
 
+    /// `owner`'s message `id` of `chat`, or `Ok(None)`.
+    async fn find(
+        &self,
+        owner: UserId,
+        chat: ChatId,
+        id: super::models::MessageId,
+    ) -> Result<Option<Message>, InfraError>;
+
+    /// Replaces the content of `owner`'s message. `Ok(false)` when there is no such message.
+    async fn update_content(
+        &self,
+        owner: UserId,
+        chat: ChatId,
+        id: super::models::MessageId,
+        content: &str,
+    ) -> Result<bool, InfraError>;
+
+    /// Deletes every message of `owner`'s `chat` that came after message `id`; returns how many.
+    async fn delete_after(
+        &self,
+        owner: UserId,
+        chat: ChatId,
+        id: super::models::MessageId,
+    ) -> Result<u64, InfraError>;
+
     /// Tokens `owner`'s answers have used since `since`.
     async fn tokens_used_since(
         &self,

@@ -1,11 +1,13 @@
 //! Sending a message and getting a grounded answer, whole or streamed.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Days, Utc};
 use futures_util::StreamExt;
-use tokio::sync::mpsc;
+use futures_util::stream::BoxStream;
+use tokio::sync::Notify;
 
 use super::models::{Message, MessageCursor, MessageId, MessageStatus, Role, Usage};
 use super::ports::{
@@ -13,7 +15,7 @@ use super::ports::{
     Turn,
 };
 use super::prompt::{cite, fit_history};
-use crate::accounts::Principal;
+use crate::accounts::{Principal, UserId};
 use crate::chats::{ChatId, ChatRepository};
 use crate::clock::Clock;
 use crate::error::{DomainError, ErrorKind, FieldError, InfraError, ValidationErrors};
@@ -52,6 +54,10 @@ const INSTRUCTIONS: &str = "You are FlashForge, a study assistant. Answer from t
 pub enum AssistantError {
     #[error("chat not found")]
     ChatNotFound,
+    #[error("message not found")]
+    MessageNotFound,
+    #[error("only the last answer of a chat can be regenerated")]
+    NotLastAnswer,
     #[error(transparent)]
     Invalid(#[from] ValidationErrors),
     #[error("today's token budget is spent")]
@@ -65,7 +71,8 @@ pub enum AssistantError {
 impl DomainError for AssistantError {
     fn kind(&self) -> ErrorKind {
         match self {
-            Self::ChatNotFound => ErrorKind::NotFound,
+            Self::ChatNotFound | Self::MessageNotFound => ErrorKind::NotFound,
+            Self::NotLastAnswer => ErrorKind::Conflict,
             Self::Invalid(e) => e.kind(),
             Self::BudgetSpent(_) => ErrorKind::RateLimited,
             Self::Model(LlmError::Timeout) => ErrorKind::UpstreamTimeout,
@@ -77,6 +84,8 @@ impl DomainError for AssistantError {
     fn code(&self) -> &'static str {
         match self {
             Self::ChatNotFound => "chat_not_found",
+            Self::MessageNotFound => "message_not_found",
+            Self::NotLastAnswer => "not_last_answer",
             Self::Invalid(e) => e.code(),
             Self::BudgetSpent(_) => "token_budget_spent",
             Self::Model(LlmError::Timeout) => "model_timeout",
@@ -106,29 +115,106 @@ pub struct Exchange {
     pub answer: Message,
 }
 
-/// What a streamed answer sends: pieces of text, then the stored answer (or the failure, with
-/// whatever was written stored as `incomplete`).
-#[derive(Debug)]
+/// One event of an answer being written: pieces of text, then the stored answer, or the
+/// failure (with whatever was written stored as `incomplete`).
+#[derive(Debug, Clone)]
 pub enum AnswerEvent {
     Delta(String),
     Done(Box<Message>),
-    Failed(AssistantError),
+    Failed(Arc<AssistantError>),
 }
 
-/// A streamed answer: the stored question, and the events of the answer.
+/// An answer being written: every event so far, for the client that asked and for any client
+/// that reconnects (`Last-Event-ID`).
+#[derive(Debug)]
+pub struct InFlight {
+    owner: UserId,
+    chat: ChatId,
+    log: Mutex<Vec<AnswerEvent>>,
+    changed: Notify,
+}
+
+impl InFlight {
+    fn push(&self, event: AnswerEvent) {
+        self.log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(event);
+        self.changed.notify_waiters();
+    }
+
+    /// The events from index `from` on, as they come, ending after `Done` or `Failed`.
+    pub fn follow(self: Arc<Self>, from: usize) -> BoxStream<'static, (usize, AnswerEvent)> {
+        futures_util::stream::unfold((self, from, false), |(log, next, over)| async move {
+            if over {
+                return None;
+            }
+            loop {
+                let found = {
+                    let notified = log.changed.notified();
+                    tokio::pin!(notified);
+                    notified.as_mut().enable();
+                    let event = log
+                        .log
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .get(next)
+                        .cloned();
+                    if event.is_none() {
+                        notified.await;
+                    }
+                    event
+                };
+                if let Some(event) = found {
+                    let over = matches!(event, AnswerEvent::Done(_) | AnswerEvent::Failed(_));
+                    return Some(((next, event), (log, next + 1, over)));
+                }
+            }
+        })
+        .boxed()
+    }
+}
+
+/// A streamed answer: the stored question, the id the answer will have, and its events.
 pub struct AnswerStream {
     pub question: Message,
-    pub events: mpsc::Receiver<AnswerEvent>,
+    pub answer_id: MessageId,
+    pub events: Arc<InFlight>,
 }
+
+/// How long a finished answer stays replayable after its last event.
+const REPLAYABLE_FOR: Duration = Duration::from_secs(120);
 
 /// Messages and answers.
 pub struct Assistant {
+    in_flight: Mutex<HashMap<MessageId, Arc<InFlight>>>,
     chats: Arc<dyn ChatRepository>,
     messages: Arc<dyn MessageRepository>,
     passages: Arc<dyn PassageSearch>,
     model: Arc<dyn LanguageModel>,
     clock: Arc<dyn Clock>,
     settings: AssistantSettings,
+}
+
+/// What to answer.
+#[derive(Debug, Clone)]
+pub enum Ask {
+    /// A new message.
+    New {
+        content: String,
+        model: Option<String>,
+    },
+    /// The last answer again (it is replaced).
+    Regenerate {
+        answer: MessageId,
+        model: Option<String>,
+    },
+    /// A user message changed: everything after it is replaced by a new answer.
+    Edit {
+        message: MessageId,
+        content: String,
+        model: Option<String>,
+    },
 }
 
 /// What a validated request prepared: the stored question and the prompt to answer it.
@@ -147,6 +233,7 @@ impl Assistant {
         settings: AssistantSettings,
     ) -> Self {
         Self {
+            in_flight: Mutex::new(HashMap::new()),
             chats,
             messages,
             passages,
@@ -175,25 +262,27 @@ impl Assistant {
         Ok(self.messages.list(who.user_id, chat, page).await?)
     }
 
-    async fn prepare(
-        &self,
-        who: Principal,
-        chat: ChatId,
-        content: &str,
-        model: Option<String>,
-    ) -> Result<Prepared, AssistantError> {
-        let mut errors = ValidationErrors::new();
-        let chars = content.chars().count();
-        if content.trim().is_empty() || chars > self.settings.max_message_chars {
-            errors.push(FieldError::new(
-                "content",
-                format!(
-                    "must be 1 to {} characters long",
-                    self.settings.max_message_chars
-                ),
-            ));
+    fn check(&self, content: Option<&str>, errors: &mut ValidationErrors) {
+        if let Some(content) = content {
+            let chars = content.chars().count();
+            if content.trim().is_empty() || chars > self.settings.max_message_chars {
+                errors.push(FieldError::new(
+                    "content",
+                    format!(
+                        "must be 1 to {} characters long",
+                        self.settings.max_message_chars
+                    ),
+                ));
+            }
         }
-        if let Some(name) = &model {
+    }
+
+    async fn check_model(
+        &self,
+        model: &Option<String>,
+        errors: &mut ValidationErrors,
+    ) -> Result<(), AssistantError> {
+        if let Some(name) = model {
             let known = self.model.models().await.map_err(AssistantError::Model)?;
             if !known.contains(name) {
                 errors.push(FieldError::new(
@@ -202,43 +291,52 @@ impl Assistant {
                 ));
             }
         }
-        if !errors.is_empty() {
-            return Err(errors.into());
-        }
-        self.chats
-            .find(who.user_id, chat)
-            .await?
-            .ok_or(AssistantError::ChatNotFound)?;
+        Ok(())
+    }
 
+    async fn check_budget(&self, who: Principal) -> Result<(), AssistantError> {
+        if self.settings.daily_token_budget == 0 {
+            return Ok(());
+        }
         let now = self.clock.now();
-        if self.settings.daily_token_budget > 0 {
-            let midnight = start_of_day(now);
-            let used = self
-                .messages
-                .tokens_used_since(who.user_id, midnight)
-                .await?;
-            if used >= self.settings.daily_token_budget {
-                let next = midnight.checked_add_days(Days::new(1)).unwrap_or(midnight);
-                let retry_after = (next - now).to_std().unwrap_or(Duration::from_secs(60));
-                return Err(AssistantError::BudgetSpent(Limited { retry_after }));
-            }
+        let midnight = start_of_day(now);
+        let used = self
+            .messages
+            .tokens_used_since(who.user_id, midnight)
+            .await?;
+        if used >= self.settings.daily_token_budget {
+            let next = midnight.checked_add_days(Days::new(1)).unwrap_or(midnight);
+            let retry_after = (next - now).to_std().unwrap_or(Duration::from_secs(60));
+            return Err(AssistantError::BudgetSpent(Limited { retry_after }));
         }
+        Ok(())
+    }
 
-        let history = fit_history(
-            self.messages
-                .recent(who.user_id, chat, self.settings.history_messages)
-                .await?,
-            self.settings.history_chars,
-        )
-        .into_iter()
-        .map(|m| Turn {
-            role: m.role,
-            content: m.content,
-        })
-        .collect();
+    /// The prompt for `question`, with the conversation before it and the chat's best passages.
+    async fn prompt_for(
+        &self,
+        who: Principal,
+        chat: ChatId,
+        question: &Message,
+        model: Option<String>,
+    ) -> Result<Prompt, AssistantError> {
+        let earlier: Vec<Message> = self
+            .messages
+            .recent(who.user_id, chat, self.settings.history_messages + 1)
+            .await?
+            .into_iter()
+            .filter(|m| m.id < question.id)
+            .collect();
+        let history = fit_history(earlier, self.settings.history_chars)
+            .into_iter()
+            .map(|m| Turn {
+                role: m.role,
+                content: m.content,
+            })
+            .collect();
         let passages = self
             .passages
-            .search(who.user_id, chat, content, self.settings.passages)
+            .search(who.user_id, chat, &question.content, self.settings.passages)
             .await?
             .into_iter()
             .enumerate()
@@ -247,33 +345,110 @@ impl Assistant {
                 passage,
             })
             .collect();
-
-        let question = self
-            .messages
-            .append(Message {
-                id: MessageId::new(),
-                chat_id: chat,
-                user_id: who.user_id,
-                role: Role::User,
-                content: content.to_string(),
-                citations: Vec::new(),
-                model: None,
-                usage: None,
-                status: MessageStatus::Complete,
-                created_at: now,
-            })
-            .await?;
-        self.chats.touch(who.user_id, chat, now).await?;
-        Ok(Prepared {
-            question,
-            prompt: Prompt {
-                instructions: INSTRUCTIONS.to_string(),
-                passages,
-                history,
-                question: content.to_string(),
-                model,
-            },
+        Ok(Prompt {
+            instructions: INSTRUCTIONS.to_string(),
+            passages,
+            history,
+            question: question.content.clone(),
+            model,
         })
+    }
+
+    async fn prepare(
+        &self,
+        who: Principal,
+        chat: ChatId,
+        ask: Ask,
+    ) -> Result<Prepared, AssistantError> {
+        let mut errors = ValidationErrors::new();
+        let (content, model) = match &ask {
+            Ask::New { content, model } => (Some(content.as_str()), model),
+            Ask::Regenerate { model, .. } => (None, model),
+            Ask::Edit { content, model, .. } => (Some(content.as_str()), model),
+        };
+        self.check(content, &mut errors);
+        self.check_model(model, &mut errors).await?;
+        if !errors.is_empty() {
+            return Err(errors.into());
+        }
+        self.chats
+            .find(who.user_id, chat)
+            .await?
+            .ok_or(AssistantError::ChatNotFound)?;
+        self.check_budget(who).await?;
+
+        let now = self.clock.now();
+        let question = match ask.clone() {
+            Ask::New { content, .. } => {
+                let question = self
+                    .messages
+                    .append(Message {
+                        id: MessageId::new(),
+                        chat_id: chat,
+                        user_id: who.user_id,
+                        role: Role::User,
+                        content,
+                        citations: Vec::new(),
+                        model: None,
+                        usage: None,
+                        status: MessageStatus::Complete,
+                        created_at: now,
+                    })
+                    .await?;
+                self.chats.touch(who.user_id, chat, now).await?;
+                question
+            }
+            Ask::Regenerate { answer, .. } => {
+                let last_two = self.messages.recent(who.user_id, chat, 2).await?;
+                let is_last_answer = last_two
+                    .last()
+                    .is_some_and(|m| m.id == answer && m.role == Role::Assistant);
+                if !is_last_answer {
+                    if self
+                        .messages
+                        .find(who.user_id, chat, answer)
+                        .await?
+                        .is_none()
+                    {
+                        return Err(AssistantError::MessageNotFound);
+                    }
+                    return Err(AssistantError::NotLastAnswer);
+                }
+                let Some(question) = last_two.into_iter().find(|m| m.role == Role::User) else {
+                    return Err(AssistantError::NotLastAnswer);
+                };
+                self.messages
+                    .delete_after(who.user_id, chat, question.id)
+                    .await?;
+                question
+            }
+            Ask::Edit {
+                message, content, ..
+            } => {
+                let Some(mut question) = self.messages.find(who.user_id, chat, message).await?
+                else {
+                    return Err(AssistantError::MessageNotFound);
+                };
+                if question.role != Role::User {
+                    return Err(ValidationErrors::single(
+                        "content",
+                        "only your own messages can be edited; regenerate an answer instead",
+                    )
+                    .into());
+                }
+                self.messages
+                    .update_content(who.user_id, chat, message, &content)
+                    .await?;
+                self.messages
+                    .delete_after(who.user_id, chat, message)
+                    .await?;
+                self.chats.touch(who.user_id, chat, now).await?;
+                question.content = content;
+                question
+            }
+        };
+        let prompt = self.prompt_for(who, chat, &question, model.clone()).await?;
+        Ok(Prepared { question, prompt })
     }
 
     /// Stores the question, asks the model with the chat's best passages and the conversation
@@ -283,10 +458,9 @@ impl Assistant {
         &self,
         who: Principal,
         chat: ChatId,
-        content: &str,
-        model: Option<String>,
+        ask: Ask,
     ) -> Result<Exchange, AssistantError> {
-        let prepared = self.prepare(who, chat, content, model).await?;
+        let prepared = self.prepare(who, chat, ask).await?;
         let completion = self
             .model
             .complete(&prepared.prompt)
@@ -297,6 +471,7 @@ impl Assistant {
             &*self.chats,
             &*self.clock,
             &prepared,
+            MessageId::new(),
             completion.text,
             Some(completion.model),
             Some(completion.usage),
@@ -315,18 +490,28 @@ impl Assistant {
         self: &Arc<Self>,
         who: Principal,
         chat: ChatId,
-        content: &str,
-        model: Option<String>,
+        ask: Ask,
     ) -> Result<AnswerStream, AssistantError> {
-        let prepared = self.prepare(who, chat, content, model).await?;
+        let prepared = self.prepare(who, chat, ask).await?;
         let mut upstream = self
             .model
             .stream(&prepared.prompt)
             .await
             .map_err(AssistantError::Model)?;
-        let (tx, rx) = mpsc::channel(64);
+        let answer_id = MessageId::new();
+        let events = Arc::new(InFlight {
+            owner: who.user_id,
+            chat,
+            log: Mutex::new(Vec::new()),
+            changed: Notify::new(),
+        });
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(answer_id, events.clone());
         let question = prepared.question.clone();
         let this = self.clone();
+        let log = events.clone();
         tokio::spawn(async move {
             let mut text = String::new();
             let mut finished: Option<(String, Usage)> = None;
@@ -335,8 +520,7 @@ impl Assistant {
                 match event {
                     Ok(StreamEvent::Delta(piece)) => {
                         text.push_str(&piece);
-                        // A closed receiver means the client left; the answer goes on.
-                        let _ = tx.send(AnswerEvent::Delta(piece)).await;
+                        log.push(AnswerEvent::Delta(piece));
                     }
                     Ok(StreamEvent::Done { model, usage }) => {
                         finished = Some((model, usage));
@@ -359,37 +543,73 @@ impl Assistant {
                     .is_none()
                     .then(|| LlmError::Unavailable("the answer stream ended early".into()))
             });
-            // Nothing written and a failure: store nothing, as `send` does.
-            if failure.is_some() && text.is_empty() {
-                let _ = tx
-                    .send(AnswerEvent::Failed(AssistantError::Model(
-                        failure.unwrap_or(LlmError::Timeout),
-                    )))
-                    .await;
-                return;
-            }
-            let stored = store_answer(
-                &*this.messages,
-                &*this.chats,
-                &*this.clock,
-                &prepared,
-                text,
-                model,
-                usage,
-                status,
-            )
-            .await;
-            let event = match (stored, failure) {
-                (Ok(answer), None) => AnswerEvent::Done(Box::new(answer)),
-                (Ok(_), Some(e)) => AnswerEvent::Failed(AssistantError::Model(e)),
-                (Err(e), _) => AnswerEvent::Failed(AssistantError::Infra(e)),
+            let last = if failure.is_some() && text.is_empty() {
+                // Nothing written and a failure: store nothing, as `send` does.
+                AnswerEvent::Failed(Arc::new(AssistantError::Model(
+                    failure.unwrap_or(LlmError::Timeout),
+                )))
+            } else {
+                let stored = store_answer(
+                    &*this.messages,
+                    &*this.chats,
+                    &*this.clock,
+                    &prepared,
+                    answer_id,
+                    text,
+                    model,
+                    usage,
+                    status,
+                )
+                .await;
+                match (stored, failure) {
+                    (Ok(answer), None) => AnswerEvent::Done(Box::new(answer)),
+                    (Ok(_), Some(e)) => AnswerEvent::Failed(Arc::new(AssistantError::Model(e))),
+                    (Err(e), _) => AnswerEvent::Failed(Arc::new(AssistantError::Infra(e))),
+                }
             };
-            let _ = tx.send(event).await;
+            log.push(last);
+            tokio::time::sleep(REPLAYABLE_FOR).await;
+            this.in_flight
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&answer_id);
         });
         Ok(AnswerStream {
             question,
-            events: rx,
+            answer_id,
+            events,
         })
+    }
+
+    /// The events of `owner`'s answer `answer` from index `from` on: live while it is being
+    /// written, replayed for a while after, and afterwards the stored answer as one `Done`.
+    pub async fn resume(
+        &self,
+        who: Principal,
+        chat: ChatId,
+        answer: MessageId,
+        from: usize,
+    ) -> Result<BoxStream<'static, (usize, AnswerEvent)>, AssistantError> {
+        self.chats
+            .find(who.user_id, chat)
+            .await?
+            .ok_or(AssistantError::ChatNotFound)?;
+        let live = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&answer)
+            .cloned();
+        if let Some(events) = live.filter(|e| e.owner == who.user_id && e.chat == chat) {
+            return Ok(events.follow(from));
+        }
+        let stored = self
+            .messages
+            .find(who.user_id, chat, answer)
+            .await?
+            .filter(|m| m.role == Role::Assistant)
+            .ok_or(AssistantError::MessageNotFound)?;
+        Ok(futures_util::stream::iter([(from, AnswerEvent::Done(Box::new(stored)))]).boxed())
     }
 }
 
@@ -399,6 +619,7 @@ async fn store_answer(
     chats: &dyn ChatRepository,
     clock: &dyn Clock,
     prepared: &Prepared,
+    id: MessageId,
     text: String,
     model: Option<String>,
     usage: Option<Usage>,
@@ -408,7 +629,7 @@ async fn store_answer(
     let citations = cite(&text, &prepared.prompt.passages);
     let answer = messages
         .append(Message {
-            id: MessageId::new(),
+            id,
             chat_id: prepared.question.chat_id,
             user_id: prepared.question.user_id,
             role: Role::Assistant,

@@ -2,10 +2,12 @@
 
 use actix_web::http::header;
 use actix_web::web::Bytes;
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use flashforge_domain::Services;
-use flashforge_domain::assistant::{AnswerEvent, Citation, Message, MessageCursor, Usage};
+use flashforge_domain::assistant::{
+    AnswerEvent, Ask, Citation, Message, MessageCursor, MessageId, Usage,
+};
 use flashforge_domain::chats::ChatId;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -195,64 +197,225 @@ pub async fn send_message(
     body: web::Json<NewMessageRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let chat = ChatId::from_uuid(id.into_inner());
-    if !wants_stream(&req) {
-        let exchange = services
-            .assistant
-            .send(who.0, chat, &body.content, body.model)
-            .await?;
+    let ask = Ask::New {
+        content: body.content,
+        model: body.model,
+    };
+    answer(
+        &req,
+        &services,
+        who,
+        ChatId::from_uuid(id.into_inner()),
+        ask,
+    )
+    .await
+}
+
+/// Answers `ask`: 201 with the exchange, or an SSE stream when the client asks for one.
+async fn answer(
+    req: &HttpRequest,
+    services: &Services,
+    who: Authenticated,
+    chat: ChatId,
+    ask: Ask,
+) -> Result<HttpResponse, ApiError> {
+    if !wants_stream(req) {
+        let exchange = services.assistant.send(who.0, chat, ask).await?;
         return Ok(HttpResponse::Created().json(ExchangeBody {
             question: exchange.question.into(),
             answer: exchange.answer.into(),
         }));
     }
 
-    let answer = services
-        .assistant
-        .send_streaming(who.0, chat, &body.content, body.model)
-        .await?;
-    let instance = req.path().to_string();
-    let first = sse(0, "question", &MessageBody::from(answer.question));
-    let events = futures_util::stream::unfold(
-        (answer.events, 1u64, false),
-        move |(mut events, id, finished)| {
-            let instance = instance.clone();
-            async move {
-                if finished {
-                    return None;
-                }
-                let chunk = match events.recv().await? {
-                    AnswerEvent::Delta(text) => (
-                        sse(id, "delta", &serde_json::json!({ "text": text })),
-                        false,
-                    ),
-                    AnswerEvent::Done(message) => (
-                        sse(
-                            id,
-                            "done",
-                            &serde_json::json!({ "answer": MessageBody::from(*message) }),
-                        ),
-                        true,
-                    ),
-                    AnswerEvent::Failed(error) => {
-                        let problem = ApiError::from(error).to_problem(&instance, None);
-                        (sse(id, "error", &problem), true)
-                    }
-                };
-                Some((
-                    Ok::<Bytes, actix_web::Error>(chunk.0),
-                    (events, id + 1, chunk.1),
-                ))
-            }
-        },
+    let answer = services.assistant.send_streaming(who.0, chat, ask).await?;
+    let first = sse(
+        0,
+        "question",
+        &serde_json::json!({
+            "question": MessageBody::from(answer.question),
+            "answer_id": answer.answer_id.as_uuid(),
+        }),
     );
+    let events = answer_events(req.path().to_string(), answer.events.follow(0));
     let stream = futures_util::stream::once(async move { Ok::<Bytes, actix_web::Error>(first) })
         .chain(events);
-    Ok(HttpResponse::Ok()
+    Ok(event_stream()
+        .insert_header(("x-answer-id", answer.answer_id.to_string()))
+        .streaming(stream))
+}
+
+fn event_stream() -> actix_web::HttpResponseBuilder {
+    let mut response = HttpResponse::Ok();
+    response
         .content_type("text/event-stream")
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header(("x-accel-buffering", "no"))
-        .streaming(stream))
+        .insert_header(("x-accel-buffering", "no"));
+    response
+}
+
+/// An answer's events as SSE: the event at log index `i` has id `i + 1` (0 is the question).
+fn answer_events(
+    instance: String,
+    events: futures_util::stream::BoxStream<'static, (usize, AnswerEvent)>,
+) -> impl futures_util::Stream<Item = Result<Bytes, actix_web::Error>> {
+    events.map(move |(index, event)| {
+        let id = index as u64 + 1;
+        Ok(match event {
+            AnswerEvent::Delta(text) => sse(id, "delta", &serde_json::json!({ "text": text })),
+            AnswerEvent::Done(message) => sse(
+                id,
+                "done",
+                &serde_json::json!({ "answer": MessageBody::from(*message) }),
+            ),
+            AnswerEvent::Failed(error) => {
+                let problem = ApiError::from(Shared(error)).to_problem(&instance, None);
+                sse(id, "error", &problem)
+            }
+        })
+    })
+}
+
+/// A failure shared between every reader of an answer.
+#[derive(Debug)]
+struct Shared(std::sync::Arc<flashforge_domain::assistant::AssistantError>);
+
+impl std::fmt::Display for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Shared {}
+
+impl flashforge_domain::DomainError for Shared {
+    fn kind(&self) -> flashforge_domain::ErrorKind {
+        self.0.kind()
+    }
+    fn code(&self) -> &'static str {
+        self.0.code()
+    }
+}
+
+/// Resumes an answer's event stream after `Last-Event-ID` (0 when absent): live while it is
+/// being written, replayed for two minutes after, and later the stored answer as one `done`.
+#[utoipa::path(
+    tag = "assistant",
+    security(("bearer" = [])),
+    params(
+        ("id" = Uuid, Path, description = "The chat's id"),
+        ("message_id" = Uuid, Path, description = "The answer's id (`answer_id` of the `question` event)"),
+        ("Last-Event-ID" = Option<u64>, Header, description = "The id of the last event received")
+    ),
+    responses(
+        (status = 200, description = "The answer's remaining events", content_type = "text/event-stream"),
+        (status = 404, description = "No such chat or answer of the caller", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[get("/chats/{id}/messages/{message_id}/stream")]
+pub async fn resume_stream(
+    req: HttpRequest,
+    services: web::Data<Services>,
+    who: Authenticated,
+    ids: web::Path<(Uuid, Uuid)>,
+) -> Result<HttpResponse, ApiError> {
+    let (chat, message) = ids.into_inner();
+    let from = req
+        .headers()
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    let events = services
+        .assistant
+        .resume(
+            who.0,
+            ChatId::from_uuid(chat),
+            MessageId::from_uuid(message),
+            from,
+        )
+        .await?;
+    Ok(event_stream().streaming(answer_events(req.path().to_string(), events)))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RegenerateRequest {
+    /// One of `GET /api/v1/models`; the default when absent.
+    #[schema(max_length = 200)]
+    pub model: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct EditMessageRequest {
+    #[schema(min_length = 1, max_length = 8000)]
+    pub content: String,
+    #[schema(max_length = 200)]
+    pub model: Option<String>,
+}
+
+/// Replaces the chat's last answer with a new one (whole, or streamed like a new message).
+#[utoipa::path(
+    tag = "assistant",
+    security(("bearer" = [])),
+    params(
+        ("id" = Uuid, Path, description = "The chat's id"),
+        ("message_id" = Uuid, Path, description = "The last answer's id")
+    ),
+    request_body = RegenerateRequest,
+    responses(
+        (status = 201, description = "The question and its new answer", body = ExchangeBody),
+        (status = 404, description = "No such chat or message of the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not the chat's last answer", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The model provider failed", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[post("/chats/{id}/messages/{message_id}/regenerate")]
+pub async fn regenerate(
+    req: HttpRequest,
+    services: web::Data<Services>,
+    who: Authenticated,
+    ids: web::Path<(Uuid, Uuid)>,
+    body: Option<web::Json<RegenerateRequest>>,
+) -> Result<HttpResponse, ApiError> {
+    let (chat, message) = ids.into_inner();
+    let ask = Ask::Regenerate {
+        answer: MessageId::from_uuid(message),
+        model: body.and_then(|b| b.into_inner().model),
+    };
+    answer(&req, &services, who, ChatId::from_uuid(chat), ask).await
+}
+
+/// Edits one of the caller's messages; everything after it is replaced by a new answer.
+#[utoipa::path(
+    tag = "assistant",
+    security(("bearer" = [])),
+    params(
+        ("id" = Uuid, Path, description = "The chat's id"),
+        ("message_id" = Uuid, Path, description = "The message's id")
+    ),
+    request_body = EditMessageRequest,
+    responses(
+        (status = 201, description = "The edited message and its new answer", body = ExchangeBody),
+        (status = 404, description = "No such chat or message of the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad content, or not a user message", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The model provider failed", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[patch("/chats/{id}/messages/{message_id}")]
+pub async fn edit_message(
+    req: HttpRequest,
+    services: web::Data<Services>,
+    who: Authenticated,
+    ids: web::Path<(Uuid, Uuid)>,
+    body: web::Json<EditMessageRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (chat, message) = ids.into_inner();
+    let body = body.into_inner();
+    let ask = Ask::Edit {
+        message: MessageId::from_uuid(message),
+        content: body.content,
+        model: body.model,
+    };
+    answer(&req, &services, who, ChatId::from_uuid(chat), ask).await
 }
 
 use futures_util::StreamExt as _;

@@ -49,7 +49,10 @@ where
                 .service(chats::delete_chat)
                 .service(messages::models)
                 .service(messages::list_messages)
-                .service(messages::send_message),
+                .service(messages::send_message)
+                .service(messages::regenerate)
+                .service(messages::edit_message)
+                .service(messages::resume_stream),
         )
         .service(
             scope("/api")
