@@ -2,7 +2,7 @@
 CARGO ?= cargo
 SHELL := /bin/bash
 
-.PHONY: help run release test lint fmt clippy migrate docs docs-check bench-auth clean
+.PHONY: help run release test lint fmt clippy migrate docs docs-check bench-auth bench-assistant bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -38,6 +38,11 @@ docs-check: ## Fail when docs/openapi.json differs from what the code generates
 
 bench-auth: ## Accounts benchmark: argon2 cost, login throughput, GET /me p99 idle vs login storm
 	$(CARGO) bench -p flashforge --bench auth
+
+bench-assistant: ## Assistant benchmark: time to first byte added over a mock provider, messages/s
+	$(CARGO) bench -p flashforge --bench assistant
+
+bench: bench-auth bench-assistant ## Every benchmark
 
 clean: ## Remove build output and local data
 	$(CARGO) clean
