@@ -231,17 +231,8 @@ async fn sessions_are_listed_newest_first_with_their_client_and_paged(backend: B
     let current = app.logged_in("traveller").await;
 
     let first: Value = app
-        .authed(
-            Method::GET,
-            "/api/v1/auth/sessions?limit=2",
-            &current.access,
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json("/api/v1/auth/sessions?limit=2", &current.access)
+        .await;
     let items = first["items"].as_array().unwrap();
     assert_eq!(items.len(), 2);
     assert_eq!(items[0]["current"], true, "newest first: this session");
@@ -249,17 +240,11 @@ async fn sessions_are_listed_newest_first_with_their_client_and_paged(backend: B
     assert_eq!(items[1]["ip"], "127.0.0.1");
     let cursor = first["next_cursor"].as_str().expect("a second page");
     let second: Value = app
-        .authed(
-            Method::GET,
+        .get_json(
             &format!("/api/v1/auth/sessions?limit=2&cursor={cursor}"),
             &current.access,
         )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .await;
     let rest = second["items"].as_array().unwrap();
     assert_eq!(rest.len(), 2);
     assert_eq!(rest[0]["user_agent"], "Phone/1");
@@ -281,14 +266,7 @@ async fn a_session_can_be_ended_by_id(backend: Backend) {
     let app = spawn_app(backend).await;
     let old = app.signed_up("closer").await;
     let current = app.logged_in("closer").await;
-    let list: Value = app
-        .authed(Method::GET, "/api/v1/auth/sessions", &current.access)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.get_json("/api/v1/auth/sessions", &current.access).await;
     let other = list["items"]
         .as_array()
         .unwrap()

@@ -31,14 +31,7 @@ async fn a_chat_is_created_read_renamed_archived_and_deleted(backend: Backend) {
     let id = chat["id"].as_str().unwrap();
     let path = format!("/api/v1/chats/{id}");
 
-    let read: Value = app
-        .authed(Method::GET, &path, &me.access)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let read: Value = app.get_json(&path, &me.access).await;
     assert_eq!(read, chat);
 
     let renamed: Value = app
@@ -118,14 +111,7 @@ async fn the_list_is_newest_first_paged_and_filtered(backend: Backend) {
     let mut seen = Vec::new();
     let mut path = "/api/v1/chats?limit=2".to_string();
     loop {
-        let page: Value = app
-            .authed(Method::GET, &path, &me.access)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page: Value = app.get_json(&path, &me.access).await;
         assert!(page["items"].as_array().unwrap().len() <= 2);
         seen.extend(
             page["items"]
@@ -146,23 +132,13 @@ async fn the_list_is_newest_first_paged_and_filtered(backend: Backend) {
     );
 
     let archived: Value = app
-        .authed(Method::GET, "/api/v1/chats?archived=true", &me.access)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json("/api/v1/chats?archived=true", &me.access)
+        .await;
     assert_eq!(archived["items"].as_array().unwrap().len(), 1);
     assert_eq!(archived["items"][0]["id"], ids[2]);
     let active: Value = app
-        .authed(Method::GET, "/api/v1/chats?archived=false", &me.access)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json("/api/v1/chats?archived=false", &me.access)
+        .await;
     assert_eq!(active["items"].as_array().unwrap().len(), 4);
 
     let bad = app
@@ -186,14 +162,7 @@ async fn deleting_the_account_deletes_its_chats(backend: Backend) {
     assert_eq!(deleted.status(), 204);
     // The same name registers afresh with no chats.
     let again = app.signed_up("goner").await;
-    let list: Value = app
-        .authed(Method::GET, "/api/v1/chats", &again.access)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.get_json("/api/v1/chats", &again.access).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 0);
 }
 

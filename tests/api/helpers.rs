@@ -396,6 +396,30 @@ impl TestApp {
         Tokens::from_body(&response.json().await.expect("JSON"))
     }
 
+    /// `GET path` with the bearer token, as JSON.
+    pub async fn get_json(&self, path: &str, token: &str) -> serde_json::Value {
+        self.authed(reqwest::Method::GET, path, token)
+            .send()
+            .await
+            .expect("request sent")
+            .json()
+            .await
+            .expect("JSON body")
+    }
+
+    /// A new chat of the token's user; its id.
+    pub async fn create_chat(&self, token: &str, name: &str) -> String {
+        let chat = self
+            .authed(reqwest::Method::POST, "/api/v1/chats", token)
+            .json(&serde_json::json!({ "name": name }))
+            .send()
+            .await
+            .expect("request sent");
+        assert_eq!(chat.status(), 201, "create chat {name}");
+        let chat: serde_json::Value = chat.json().await.expect("JSON body");
+        chat["id"].as_str().expect("chat id").to_string()
+    }
+
     /// A request with the bearer token.
     pub fn authed(
         &self,

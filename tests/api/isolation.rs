@@ -39,14 +39,7 @@ struct Resources {
 
 impl Resources {
     async fn create(app: &TestApp, owner: &Tokens) -> Self {
-        let sessions: Value = app
-            .authed(Method::GET, "/api/v1/auth/sessions", &owner.access)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let sessions: Value = app.get_json("/api/v1/auth/sessions", &owner.access).await;
         let chat: Value = app
             .authed(Method::POST, "/api/v1/chats", &owner.access)
             .json(&serde_json::json!({"name": "private notes"}))

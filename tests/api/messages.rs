@@ -70,16 +70,7 @@ async fn setup(
     )
     .await;
     let me = app.signed_up("learner").await;
-    let chat: Value = app
-        .authed(Method::POST, "/api/v1/chats", &me.access)
-        .json(&json!({"name": "Biology"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let chat = chat["id"].as_str().unwrap().to_string();
+    let chat = app.create_chat(&me.access, "Biology").await;
     (app, me, chat)
 }
 
@@ -97,17 +88,8 @@ async fn send(app: &TestApp, me: &Tokens, chat: &str, body: Value) -> reqwest::R
 
 async fn list(app: &TestApp, me: &Tokens, chat: &str) -> Vec<Value> {
     let page: Value = app
-        .authed(
-            Method::GET,
-            &format!("/api/v1/chats/{chat}/messages"),
-            &me.access,
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("/api/v1/chats/{chat}/messages"), &me.access)
+        .await;
     page["items"].as_array().unwrap().clone()
 }
 
@@ -164,17 +146,8 @@ async fn an_answer_is_grounded_cited_and_stored_after_its_question(backend: Back
 async fn without_a_model_the_offline_assistant_says_so(backend: Backend) {
     let app = spawn_app(backend).await;
     let me = app.signed_up("offline").await;
-    let chat: Value = app
-        .authed(Method::POST, "/api/v1/chats", &me.access)
-        .json(&json!({"name": "Notes"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let chat = chat["id"].as_str().unwrap();
-    let body: Value = send(&app, &me, chat, json!({"content": "Explain osmosis"}))
+    let chat = app.create_chat(&me.access, "Notes").await;
+    let body: Value = send(&app, &me, &chat, json!({"content": "Explain osmosis"}))
         .await
         .json()
         .await
@@ -182,14 +155,7 @@ async fn without_a_model_the_offline_assistant_says_so(backend: Backend) {
     let text = body["answer"]["content"].as_str().unwrap();
     assert!(text.contains("No language model is configured"), "{text}");
     assert_eq!(body["answer"]["model"], "offline-extractive");
-    let models: Value = app
-        .authed(Method::GET, "/api/v1/models", &me.access)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let models: Value = app.get_json("/api/v1/models", &me.access).await;
     assert_eq!(models["default"], "offline-extractive");
 }
 
@@ -404,14 +370,7 @@ async fn bad_messages_are_422_and_other_chats_404(backend: Backend) {
         404,
     )
     .await;
-    let models: Value = app
-        .authed(Method::GET, "/api/v1/models", &me.access)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let models: Value = app.get_json("/api/v1/models", &me.access).await;
     assert_eq!(models["models"].as_array().unwrap().len(), 2);
 }
 
@@ -747,14 +706,7 @@ mod provider {
         assert_eq!(done["answer"]["citations"][0]["page"], 13);
         assert_eq!(done["answer"]["usage"]["completion_tokens"], 4);
 
-        let models: Value = app
-            .authed(Method::GET, "/api/v1/models", &me.access)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let models: Value = app.get_json("/api/v1/models", &me.access).await;
         assert_eq!(models["models"], json!(["mock-model", "mock-large"]));
     }
 

@@ -1,10 +1,12 @@
 //! argon2id password hashing in PHC format.
 //!
-//! Hashing is deliberately slow and memory-hungry, so it runs on Tokio's blocking pool and a
-//! semaphore bounds how many hashes run at once: a burst of registrations or logins queues here
-//! instead of starving every other request of CPU and memory.
+//! Hashing is deliberately slow and memory-hungry, so it runs on a few dedicated threads (as many
+//! as `max_concurrent`) at the lowest scheduling priority: a burst of registrations or logins
+//! queues here and takes only the CPU that serving other requests leaves over, instead of
+//! starving them (docs/BENCHMARKS.md measures it).
 
-use std::sync::Arc;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _, SaltString};
@@ -12,7 +14,7 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use async_trait::async_trait;
 use flashforge_domain::InfraError;
 use flashforge_domain::accounts::{Password, PasswordHash, PasswordHasher};
-use tokio::sync::Semaphore;
+use tokio::sync::oneshot;
 
 /// argon2id cost parameters. The defaults are OWASP's: 19 MiB, 2 passes, 1 lane.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,8 +22,69 @@ pub struct Argon2Settings {
     pub memory_kib: u32,
     pub iterations: u32,
     pub parallelism: u32,
-    /// How many hashes may run at once.
+    /// How many hashes may run at once (the number of hashing threads).
     pub max_concurrent: usize,
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Threads that run hashes, started on first use.
+struct HashThreads {
+    jobs: Mutex<mpsc::Sender<Job>>,
+}
+
+impl HashThreads {
+    fn start(count: usize) -> Self {
+        let (sender, receiver) = mpsc::channel::<Job>();
+        let receiver = Arc::new(Mutex::new(receiver));
+        for i in 0..count.max(1) {
+            let receiver = receiver.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || {
+                    lower_priority();
+                    loop {
+                        let job = match receiver.lock() {
+                            Ok(receiver) => receiver.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing_log(&format!("cannot start a hashing thread: {e}"));
+            }
+        }
+        Self {
+            jobs: Mutex::new(sender),
+        }
+    }
+}
+
+/// Hashing yields the CPU to request handling: the lowest priority of the normal (batch)
+/// scheduling class. Failing to lower it is harmless, so the error is only noted.
+fn lower_priority() {
+    use thread_priority::{
+        NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy,
+        set_thread_priority_and_policy, thread_native_id,
+    };
+    if let Err(e) = set_thread_priority_and_policy(
+        thread_native_id(),
+        ThreadPriority::Min,
+        ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Batch),
+    ) {
+        tracing_log(&format!(
+            "cannot lower the hashing threads' priority: {e:?}"
+        ));
+    }
+}
+
+fn tracing_log(message: &str) {
+    // The auth crate does not log otherwise; stderr is where a start-up note belongs.
+    eprintln!("flashforge-auth: {message}");
 }
 
 impl Default for Argon2Settings {
@@ -39,7 +102,8 @@ impl Default for Argon2Settings {
 #[derive(Clone)]
 pub struct Argon2Hasher {
     params: Params,
-    permits: Arc<Semaphore>,
+    threads: usize,
+    pool: Arc<OnceLock<HashThreads>>,
 }
 
 impl Argon2Hasher {
@@ -53,7 +117,8 @@ impl Argon2Hasher {
         .map_err(|e| format!("invalid argon2 parameters: {e}"))?;
         Ok(Self {
             params,
-            permits: Arc::new(Semaphore::new(settings.max_concurrent.max(1))),
+            threads: settings.max_concurrent.max(1),
+            pool: Arc::new(OnceLock::new()),
         })
     }
 
@@ -65,10 +130,19 @@ impl Argon2Hasher {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, InfraError> {
-        let _permit = self.permits.acquire().await.map_err(InfraError::internal)?;
-        tokio::task::spawn_blocking(work)
+        let pool = self.pool.get_or_init(|| HashThreads::start(self.threads));
+        let (done, result) = oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = done.send(work());
+        });
+        pool.jobs
+            .lock()
+            .map_err(|_| InfraError::internal("the hashing threads are gone"))?
+            .send(job)
+            .map_err(|_| InfraError::internal("the hashing threads are gone"))?;
+        result
             .await
-            .map_err(InfraError::internal)
+            .map_err(|_| InfraError::internal("a hashing thread failed"))
     }
 }
 

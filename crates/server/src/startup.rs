@@ -345,6 +345,9 @@ impl Application {
         let extra = hooks.extra_routes;
         let mut server = HttpServer::new(move || create_app(state.clone(), extra))
             .shutdown_timeout(settings.server.shutdown_timeout_secs)
+            // Streamed answers are many small writes: without this, Nagle's algorithm and the
+            // client's delayed ACK hold each for ~40 ms.
+            .tcp_nodelay(true)
             .keep_alive(Duration::from_secs(settings.server.keep_alive_secs))
             .client_request_timeout(Duration::from_millis(
                 settings.server.client_request_timeout_ms,
