@@ -139,6 +139,18 @@ pub struct ServerSettings {
     pub behind_tls_proxy: bool,
 }
 
+impl AuthSettings {
+    /// Hashing threads: as configured, or (0) one less than the cores, at least one, so that a
+    /// login storm always leaves a core to serve other requests.
+    pub fn hashing_threads(&self) -> usize {
+        if self.argon2_max_concurrent > 0 {
+            return self.argon2_max_concurrent;
+        }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        cores.saturating_sub(1).max(1)
+    }
+}
+
 impl ServerSettings {
     pub fn tls_enabled(&self) -> bool {
         self.tls_cert_file.is_some() && self.tls_key_file.is_some()
@@ -537,8 +549,8 @@ impl Settings {
                 "must be at least 8 × auth.argon2_parallelism".into(),
             );
         }
-        if a.argon2_max_concurrent == 0 {
-            bad("auth.argon2_max_concurrent", "must be at least 1".into());
+        if a.argon2_max_concurrent > 256 {
+            bad("auth.argon2_max_concurrent", "must be at most 256 (0 = one less than the cores)".into());
         }
         if a.access_token_ttl_secs == 0 || a.access_token_ttl_secs > 24 * 3600 {
             bad(

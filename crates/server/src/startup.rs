@@ -108,7 +108,7 @@ pub async fn compose(settings: &Settings) -> Result<Backend, StartupError> {
         memory_kib: settings.auth.argon2_memory_kib,
         iterations: settings.auth.argon2_iterations,
         parallelism: settings.auth.argon2_parallelism,
-        max_concurrent: settings.auth.argon2_max_concurrent,
+        max_concurrent: settings.auth.hashing_threads(),
     })
     .map_err(StartupError::Auth)?;
     let access_tokens = Arc::new(jwt_tokens(&settings.auth).map_err(StartupError::Auth)?);
