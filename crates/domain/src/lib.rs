@@ -10,6 +10,7 @@ pub mod chats;
 pub mod clock;
 pub mod error;
 pub mod health;
+mod ids;
 pub mod limits;
 pub mod pagination;
 pub mod services;

@@ -550,7 +550,10 @@ impl Settings {
             );
         }
         if a.argon2_max_concurrent > 256 {
-            bad("auth.argon2_max_concurrent", "must be at most 256 (0 = one less than the cores)".into());
+            bad(
+                "auth.argon2_max_concurrent",
+                "must be at most 256 (0 = one less than the cores)".into(),
+            );
         }
         if a.access_token_ttl_secs == 0 || a.access_token_ttl_secs > 24 * 3600 {
             bad(

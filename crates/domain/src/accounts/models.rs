@@ -4,42 +4,14 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
-use uuid::Uuid;
 
 use crate::error::FieldError;
 
-/// A user's id: a time-ordered UUIDv7.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct UserId(Uuid);
-
-impl UserId {
-    pub fn new() -> Self {
-        Self(Uuid::now_v7())
-    }
-
-    pub fn from_uuid(id: Uuid) -> Self {
-        Self(id)
-    }
-
-    pub fn as_uuid(&self) -> Uuid {
-        self.0
-    }
-}
-
-impl Default for UserId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl fmt::Display for UserId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
+crate::ids::uuid_id!(
+    /// A user's id.
+    UserId
+);
 
 /// A username: 3–50 letters, digits, `_`, `.` or `-`, NFKC-normalized. Two usernames that differ
 /// only in case belong to the same account ([`Username::canonical`]).

@@ -1,40 +1,13 @@
-use std::fmt;
-
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::accounts::UserId;
 use crate::error::FieldError;
 
-/// A chat's id: a time-ordered UUIDv7.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct ChatId(Uuid);
-
-impl ChatId {
-    pub fn new() -> Self {
-        Self(Uuid::now_v7())
-    }
-    pub fn from_uuid(id: Uuid) -> Self {
-        Self(id)
-    }
-    pub fn as_uuid(&self) -> Uuid {
-        self.0
-    }
-}
-
-impl Default for ChatId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl fmt::Display for ChatId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
+crate::ids::uuid_id!(
+    /// A chat's id.
+    ChatId
+);
 
 /// A chat's name: 1–255 characters after trimming, no control characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
