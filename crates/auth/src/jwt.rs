@@ -374,6 +374,49 @@ mod tests {
     }
 
     #[test]
+    fn rs256_keys_from_pem_files_sign_and_verify() {
+        let rs = JwtKey::from_pem(
+            JwtAlgorithm::RS256,
+            Some(include_bytes!("../testdata/rs256-private.pem")),
+            include_bytes!("../testdata/rs256-public.pem"),
+            None,
+        )
+        .unwrap();
+        assert!(rs.kid.starts_with("rs-"));
+        let tokens = JwtTokens::new(settings(), rs, vec![]).unwrap();
+        let token = tokens.issue(&claims(now(), 900)).unwrap();
+        assert_eq!(
+            jsonwebtoken::decode_header(&token).unwrap().alg,
+            Algorithm::RS256
+        );
+        assert!(tokens.verify(&token).is_ok());
+        // A public key alone verifies but cannot sign.
+        let verify_only = JwtKey::from_pem(
+            JwtAlgorithm::RS256,
+            None,
+            include_bytes!("../testdata/rs256-public.pem"),
+            None,
+        )
+        .unwrap();
+        assert!(JwtTokens::new(settings(), verify_only, vec![]).is_err());
+        // An HS256 token under the RS256 key's id is refused: the algorithm is the key's.
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(tokens.active.kid.clone());
+        let body = serde_json::json!({
+            "sub": Uuid::now_v7(), "sid": Uuid::now_v7(), "jti": Uuid::now_v7(),
+            "iat": now().timestamp(), "nbf": now().timestamp(), "exp": now().timestamp() + 600,
+            "iss": "flashforge", "aud": "flashforge-api"
+        });
+        let forged = jsonwebtoken::encode(
+            &header,
+            &body,
+            &EncodingKey::from_secret(include_bytes!("../testdata/rs256-public.pem")),
+        )
+        .unwrap();
+        assert_eq!(tokens.verify(&forged), Err(TokenRejection::WrongAlgorithm));
+    }
+
+    #[test]
     fn eddsa_keys_sign_and_tokens_of_a_previous_key_still_verify() {
         let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
         let ed = JwtKey::from_pem(
