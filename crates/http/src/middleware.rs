@@ -55,15 +55,15 @@ pub async fn request_context(
     let started = Instant::now();
     let request_id = client_request_id(&req).unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     req.extensions_mut().insert(RequestId(request_id.clone()));
-    let trusted = req
-        .app_data::<web::Data<HttpSecurity>>()
-        .map(|s| s.trusted_proxies.clone())
-        .unwrap_or_default();
+    let security = req.app_data::<web::Data<HttpSecurity>>().cloned();
+    let trusted = security
+        .as_ref()
+        .map_or(&[][..], |s| &s.trusted_proxies[..]);
     let forwarded_for = req
         .headers()
         .get("x-forwarded-for")
         .and_then(|v| v.to_str().ok());
-    let client_ip = resolve_client_ip(req.peer_addr().map(|a| a.ip()), forwarded_for, &trusted);
+    let client_ip = resolve_client_ip(req.peer_addr().map(|a| a.ip()), forwarded_for, trusted);
     req.extensions_mut().insert(ClientIp(client_ip));
     let method = req.method().clone();
     // Unmatched requests are logged with their path (cut short) to show what clients look for.
