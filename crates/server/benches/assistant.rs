@@ -5,26 +5,19 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::PathBuf;
+mod common;
+
+use common::{ms, percentile};
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use flashforge::settings::{Environment, Settings};
-use flashforge::startup::{Application, Hooks};
 use serde_json::{Value, json};
 use wiremock::matchers::{body_partial_json, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const PROVIDER_LATENCY: Duration = Duration::from_millis(50);
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1e3)
-}
 
 async fn mock_provider() -> MockServer {
     let server = MockServer::start().await;
@@ -65,37 +58,14 @@ async fn mock_provider() -> MockServer {
 }
 
 async fn start(provider: &MockServer) -> String {
-    let config = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../config"));
     let base = format!("{}/v1", provider.uri());
-    let vars = [
-        (
-            "FLASHFORGE__AUTH__JWT_SECRET",
-            "bench-Only_9fQ2xLmZ8rVb4Nw7Kc1Hd6Jp0Sg5Ye",
-        ),
-        ("FLASHFORGE__DATABASE__URL", "memory://"),
-        ("FLASHFORGE__SERVER__PORT", "0"),
-        ("FLASHFORGE__SERVER__WORKERS", "2"),
-        ("FLASHFORGE__RATE_LIMIT__ENABLED", "false"),
+    common::start_server(&[
         ("FLASHFORGE__LLM__PROVIDER", "openai"),
         ("FLASHFORGE__LLM__BASE_URL", base.as_str()),
         ("FLASHFORGE__LLM__MODEL", "mock-model"),
         ("FLASHFORGE__LLM__MODELS", "mock-model"),
-        ("FLASHFORGE__LOG__LEVEL", "error"),
-    ]
-    .map(|(k, v)| (k.to_string(), v.to_string()));
-    let (settings, _) = Settings::load_from(Environment::Test, &config, vars).unwrap();
-    let app = Application::build_with(
-        settings,
-        Hooks {
-            handle_signals: false,
-            ..Hooks::default()
-        },
-    )
+    ])
     .await
-    .unwrap();
-    let address = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
-    address
 }
 
 /// Time to the first byte of the provider's own streamed answer.

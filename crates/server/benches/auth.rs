@@ -7,28 +7,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::PathBuf;
+mod common;
+
+use common::{ms, percentile};
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use flashforge::settings::{Environment, Settings};
-use flashforge::startup::{Application, Hooks};
 use flashforge_auth::{Argon2Hasher, Argon2Settings};
 use flashforge_domain::accounts::{PasswordHasher, PasswordPolicy};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct horse battery staple";
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1e3)
-}
 
 async fn argon2_per_hash() -> (Duration, Duration) {
     let hasher = Argon2Hasher::new(Argon2Settings {
@@ -51,38 +43,16 @@ async fn argon2_per_hash() -> (Duration, Duration) {
 }
 
 async fn start(max_concurrent_hashes: usize) -> (String, reqwest::Client) {
-    let config = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../config"));
     let concurrent = max_concurrent_hashes.to_string();
-    let vars = [
-        (
-            "FLASHFORGE__AUTH__JWT_SECRET",
-            "bench-Only_9fQ2xLmZ8rVb4Nw7Kc1Hd6Jp0Sg5Ye",
-        ),
-        ("FLASHFORGE__DATABASE__URL", "memory://"),
-        ("FLASHFORGE__SERVER__PORT", "0"),
-        ("FLASHFORGE__SERVER__WORKERS", "2"),
+    let address = common::start_server(&[
         ("FLASHFORGE__AUTH__ARGON2_MEMORY_KIB", "19456"),
         ("FLASHFORGE__AUTH__ARGON2_ITERATIONS", "2"),
         (
             "FLASHFORGE__AUTH__ARGON2_MAX_CONCURRENT",
             concurrent.as_str(),
         ),
-        ("FLASHFORGE__RATE_LIMIT__ENABLED", "false"),
-        ("FLASHFORGE__LOG__LEVEL", "error"),
-    ]
-    .map(|(k, v)| (k.to_string(), v.to_string()));
-    let (settings, _) = Settings::load_from(Environment::Test, &config, vars).unwrap();
-    let app = Application::build_with(
-        settings,
-        Hooks {
-            handle_signals: false,
-            ..Hooks::default()
-        },
-    )
-    .await
-    .unwrap();
-    let address = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
+    ])
+    .await;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
         .build()
