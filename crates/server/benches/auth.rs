@@ -21,6 +21,8 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct horse battery staple";
+/// How long each latency series runs.
+const MEASURE: Duration = Duration::from_secs(5);
 
 async fn argon2_per_hash() -> (Duration, Duration) {
     let hasher = Argon2Hasher::new(Argon2Settings {
@@ -73,15 +75,16 @@ async fn register(address: &str, client: &reqwest::Client, name: &str) -> String
     body["access_token"].as_str().unwrap().to_string()
 }
 
-/// `n` sequential `GET /me`, one at a time.
+/// Sequential `GET /me`, one at a time, for `period`.
 async fn me_latencies(
     address: &str,
     client: &reqwest::Client,
     token: &str,
-    n: usize,
+    period: Duration,
 ) -> Vec<Duration> {
-    let mut times = Vec::with_capacity(n);
-    for _ in 0..n {
+    let mut times = Vec::new();
+    let until = Instant::now() + period;
+    while Instant::now() < until {
         let started = Instant::now();
         let response = client
             .get(format!("{address}/api/v1/me"))
@@ -137,15 +140,15 @@ async fn scenario(max_concurrent_hashes: usize) {
         register(&address, &client, &format!("storm{i}")).await;
     }
     let token = register(&address, &client, "reader").await;
-    me_latencies(&address, &client, &token, 200).await; // warm-up
+    me_latencies(&address, &client, &token, Duration::from_millis(500)).await; // warm-up
 
-    let idle = me_latencies(&address, &client, &token, 2000).await;
+    let idle = me_latencies(&address, &client, &token, MEASURE).await;
 
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let (tasks, done) = login_storm(&address, &client, 16, stop.clone());
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let storm = me_latencies(&address, &client, &token, 2000).await;
+    let storm = me_latencies(&address, &client, &token, MEASURE).await;
     stop.store(true, Ordering::Relaxed);
     for task in tasks {
         task.await.unwrap();
@@ -160,14 +163,16 @@ async fn scenario(max_concurrent_hashes: usize) {
         elapsed.as_secs_f64()
     );
     println!(
-        "  GET /me idle:        p50 {}  p99 {}",
+        "  GET /me idle:        p50 {}  p99 {}  ({} requests)",
         ms(percentile(&idle, 0.5)),
-        ms(percentile(&idle, 0.99))
+        ms(percentile(&idle, 0.99)),
+        idle.len()
     );
     println!(
-        "  GET /me login storm: p50 {}  p99 {}",
+        "  GET /me login storm: p50 {}  p99 {}  ({} requests)",
         ms(percentile(&storm, 0.5)),
-        ms(percentile(&storm, 0.99))
+        ms(percentile(&storm, 0.99)),
+        storm.len()
     );
     println!(
         "  p99 storm / idle: {:.2} (goal <= 2.0)",
