@@ -86,6 +86,20 @@ async fn send(app: &TestApp, me: &Tokens, chat: &str, body: Value) -> reqwest::R
     .unwrap()
 }
 
+/// Sends a message asking for the answer as server-sent events.
+async fn send_streaming(app: &TestApp, me: &Tokens, chat: &str, body: Value) -> reqwest::Response {
+    app.authed(
+        Method::POST,
+        &format!("/api/v1/chats/{chat}/messages"),
+        &me.access,
+    )
+    .header("accept", "text/event-stream")
+    .json(&body)
+    .send()
+    .await
+    .unwrap()
+}
+
 async fn list(app: &TestApp, me: &Tokens, chat: &str) -> Vec<Value> {
     let page: Value = app
         .get_json(&format!("/api/v1/chats/{chat}/messages"), &me.access)
@@ -185,17 +199,7 @@ async fn answers_stream_as_server_sent_events(backend: Backend) {
     let model = Arc::new(ScriptedModel::new());
     model.push(Reply::Text("Mitochondria produce ATP [1] in cells.".into()));
     let (app, me, chat) = setup(backend, model, &[]).await;
-    let response = app
-        .authed(
-            Method::POST,
-            &format!("/api/v1/chats/{chat}/messages"),
-            &me.access,
-        )
-        .header("accept", "text/event-stream")
-        .json(&json!({"content": "What makes ATP?"}))
-        .send()
-        .await
-        .unwrap();
+    let response = send_streaming(&app, &me, &chat, json!({"content": "What makes ATP?"})).await;
     assert_eq!(response.status(), 200);
     assert!(
         response.headers()["content-type"]
@@ -231,17 +235,7 @@ async fn an_answer_is_completed_and_stored_when_the_client_disconnects(backend: 
         "one two three four five six seven eight".into(),
     ));
     let (app, me, chat) = setup(backend, model, &[]).await;
-    let mut response = app
-        .authed(
-            Method::POST,
-            &format!("/api/v1/chats/{chat}/messages"),
-            &me.access,
-        )
-        .header("accept", "text/event-stream")
-        .json(&json!({"content": "Count"}))
-        .send()
-        .await
-        .unwrap();
+    let mut response = send_streaming(&app, &me, &chat, json!({"content": "Count"})).await;
     // Read the first piece, then hang up.
     let first = response.chunk().await.unwrap().unwrap();
     assert!(String::from_utf8_lossy(&first).contains("event: question"));
@@ -285,17 +279,8 @@ async fn a_failing_provider_is_502_or_504_and_leaves_no_half_answer(backend: Bac
     assert!(stored.iter().all(|m| m["role"] == "user"));
 
     // A stream cut part-way: an error event, and the part that was written kept as incomplete.
-    let body = app
-        .authed(
-            Method::POST,
-            &format!("/api/v1/chats/{chat}/messages"),
-            &me.access,
-        )
-        .header("accept", "text/event-stream")
-        .json(&json!({"content": "Q3"}))
-        .send()
+    let body = send_streaming(&app, &me, &chat, json!({"content": "Q3"}))
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
@@ -516,17 +501,7 @@ async fn a_dropped_stream_resumes_after_the_last_event_id(backend: Backend) {
         "alpha beta gamma delta epsilon zeta eta theta".into(),
     ));
     let (app, me, chat) = setup(backend, model, &[]).await;
-    let mut response = app
-        .authed(
-            Method::POST,
-            &format!("/api/v1/chats/{chat}/messages"),
-            &me.access,
-        )
-        .header("accept", "text/event-stream")
-        .json(&json!({"content": "Greek letters"}))
-        .send()
-        .await
-        .unwrap();
+    let mut response = send_streaming(&app, &me, &chat, json!({"content": "Greek letters"})).await;
     let answer_id = response.headers()["x-answer-id"]
         .to_str()
         .unwrap()
@@ -685,17 +660,8 @@ mod provider {
         assert_eq!(body["answer"]["usage"]["prompt_tokens"], 120);
         assert_eq!(body["answer"]["citations"][0]["page"], 12);
 
-        let streamed = app
-            .authed(
-                Method::POST,
-                &format!("/api/v1/chats/{chat}/messages"),
-                &me.access,
-            )
-            .header("accept", "text/event-stream")
-            .json(&json!({"content": "And the nucleus?"}))
-            .send()
+        let streamed = send_streaming(&app, &me, &chat, json!({"content": "And the nucleus?"}))
             .await
-            .unwrap()
             .text()
             .await
             .unwrap();

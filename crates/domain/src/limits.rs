@@ -133,10 +133,6 @@ impl RateLimits {
         Self { store, policy }
     }
 
-    pub fn policy(&self) -> &RateLimitPolicy {
-        &self.policy
-    }
-
     /// Counts one event against `quota` under `key`.
     pub async fn hit(&self, key: &str, quota: Quota) -> Result<(), Limited> {
         if !self.policy.enabled {

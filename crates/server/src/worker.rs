@@ -102,16 +102,6 @@ impl Worker {
 }
 
 impl RunningWorker {
-    /// A token that stops the worker when cancelled.
-    pub fn stop_token(&self) -> CancellationToken {
-        self.stop.clone()
-    }
-
-    /// Runs until the stop token is cancelled.
-    pub async fn stopped(&self) {
-        self.stop.cancelled().await;
-    }
-
     /// Asks every task to stop after its current round and waits up to `grace` for them;
     /// whatever is still running then is aborted. Returns how many were aborted.
     pub async fn shutdown(mut self, grace: Duration) -> usize {

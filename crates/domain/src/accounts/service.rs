@@ -314,10 +314,6 @@ impl Accounts {
         self
     }
 
-    pub fn limits(&self) -> &RateLimits {
-        &self.limits
-    }
-
     /// Checks a new password: length first, then how guessable it is given `context`.
     fn new_password(
         &self,
