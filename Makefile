@@ -2,13 +2,16 @@
 CARGO ?= cargo
 SHELL := /bin/bash
 
-.PHONY: help run release test lint fmt clippy migrate docs docs-check bench-auth bench-assistant bench clean
+.PHONY: help run models release test lint fmt clippy migrate docs docs-check bench-auth bench-assistant bench-knowledge bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-run: ## Build and serve on http://127.0.0.1:8080 (SQLite under ./data, nothing else needed)
+run: models ## Build and serve on http://127.0.0.1:8080 (SQLite, the vector index and files under ./data)
 	$(CARGO) run --bin flashforge -- serve
+
+models: ## Fetch the embedding model into ./models (cached in ~/.cache/flashforge; checksum-verified)
+	@scripts/fetch-model.sh models/all-MiniLM-L6-v2
 
 release: ## Build the optimized binary (target/release/flashforge)
 	$(CARGO) build --release --bin flashforge
@@ -42,7 +45,10 @@ bench-auth: ## Accounts benchmark: argon2 cost, login throughput, GET /me p99 id
 bench-assistant: ## Assistant benchmark: time to first byte added over a mock provider, messages/s
 	$(CARGO) bench -p flashforge --bench assistant
 
-bench: bench-auth bench-assistant ## Every benchmark
+bench-knowledge: models ## Knowledge-base benchmark: 100-page PDF ingestion breakdown, search latency and recall@10 at 10k/100k chunks
+	$(CARGO) bench -p flashforge --bench knowledge
+
+bench: bench-auth bench-assistant bench-knowledge ## Every benchmark
 
 clean: ## Remove build output and local data
 	$(CARGO) clean

@@ -7,6 +7,7 @@ mod m20261125_000001_create_users;
 mod m20261125_000002_create_sessions;
 mod m20261125_000003_create_chats;
 mod m20261125_000004_create_messages;
+mod m20261126_000005_create_documents;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_create_sessions::Migration),
             Box::new(m20261125_000003_create_chats::Migration),
             Box::new(m20261125_000004_create_messages::Migration),
+            Box::new(m20261126_000005_create_documents::Migration),
         ]
     }
 }

@@ -213,7 +213,7 @@ impl Drop for TestDatabase {
 pub enum Storage {
     None,
     Sqlite(tempfile::TempDir),
-    Postgres(TestDatabase),
+    Postgres(TestDatabase, tempfile::TempDir),
 }
 
 impl Storage {
@@ -229,8 +229,19 @@ impl Storage {
             Backend::Postgres => {
                 let db = TestDatabase::create().await;
                 let url = db.url.clone();
-                (Storage::Postgres(db), url)
+                (
+                    Storage::Postgres(db, tempfile::tempdir().expect("temp dir")),
+                    url,
+                )
             }
+        }
+    }
+
+    /// Where the real backends keep their vector index and blobs.
+    pub fn files_dir(&self) -> Option<&std::path::Path> {
+        match self {
+            Storage::None => None,
+            Storage::Sqlite(dir) | Storage::Postgres(_, dir) => Some(dir.path()),
         }
     }
 }
@@ -458,7 +469,28 @@ pub async fn spawn_app_configured(
 ) -> TestApp {
     captured_log();
     let (storage, url) = Storage::create(backend).await;
-    let settings = test_settings(&url, overrides);
+    // The real backends run on the real adapters: the embedded Qdrant engine and blobs in a
+    // folder. Memory keeps the in-memory index and blobs of config/test.toml.
+    let mut all: Vec<(String, String)> = Vec::new();
+    if let Some(dir) = storage.files_dir() {
+        all.push(("FLASHFORGE__VECTOR__PROVIDER".into(), "embedded".into()));
+        all.push((
+            "FLASHFORGE__VECTOR__DIR".into(),
+            dir.join("index").display().to_string(),
+        ));
+        all.push(("FLASHFORGE__STORAGE__BLOBS".into(), "local".into()));
+        all.push((
+            "FLASHFORGE__STORAGE__BLOB_DIR".into(),
+            dir.join("blobs").display().to_string(),
+        ));
+    }
+    all.extend(
+        overrides
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    let all: Vec<(&str, &str)> = all.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let settings = test_settings(&url, &all);
     let hooks = Hooks {
         handle_signals: false,
         ..hooks

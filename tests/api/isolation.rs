@@ -15,6 +15,12 @@ const ROUTES: &[(&str, &str)] = &[
     ("message", "/api/v1/chats/{chat}/messages/{id}"),
     ("message", "/api/v1/chats/{chat}/messages/{id}/regenerate"),
     ("message", "/api/v1/chats/{chat}/messages/{id}/stream"),
+    ("chat", "/api/v1/chats/{id}/documents"),
+    ("chat", "/api/v1/chats/{id}/search"),
+    ("document", "/api/v1/chats/{chat}/documents/{id}"),
+    ("document", "/api/v1/chats/{chat}/documents/{id}/chunks"),
+    ("document", "/api/v1/chats/{chat}/documents/{id}/file"),
+    ("document", "/api/v1/chats/{chat}/documents/{id}/retry"),
 ];
 
 /// A body every route would accept from its owner, so that only ownership can refuse it.
@@ -35,6 +41,7 @@ struct Resources {
     session: String,
     chat: String,
     message: String,
+    document: String,
 }
 
 impl Resources {
@@ -63,7 +70,16 @@ impl Resources {
             .json()
             .await
             .unwrap();
+        let document = crate::knowledge::ingested(
+            app,
+            &owner.access,
+            &chat_id,
+            "private.md",
+            crate::knowledge::NOTES.as_bytes().to_vec(),
+        )
+        .await;
         Self {
+            document: document["id"].as_str().unwrap().to_string(),
             session: sessions["items"][0]["id"].as_str().unwrap().to_string(),
             message: exchange["answer"]["id"].as_str().unwrap().to_string(),
             chat: chat_id,
@@ -75,6 +91,7 @@ impl Resources {
             "session" => &self.session,
             "chat" => &self.chat,
             "message" => &self.message,
+            "document" => &self.document,
             other => panic!("no resource of kind {other}: add it to Resources"),
         }
     }
@@ -94,9 +111,17 @@ impl Resources {
         let me = get("/api/v1/me".into()).await;
         let chats = get("/api/v1/chats".into()).await;
         let mut messages = Vec::new();
+        let mut documents = Vec::new();
         for chat in chats["items"].as_array().unwrap() {
             let id = chat["id"].as_str().unwrap();
             messages.push(get(format!("/api/v1/chats/{id}/messages")).await);
+            let docs = get(format!("/api/v1/chats/{id}/documents")).await;
+            for doc in docs["items"].as_array().unwrap() {
+                let doc_id = doc["id"].as_str().unwrap();
+                documents.push(get(format!("/api/v1/chats/{id}/documents/{doc_id}/chunks")).await);
+            }
+            documents.push(docs);
+            documents.push(get(format!("/api/v1/chats/{id}/search?q=Mendel")).await);
         }
         // `last_used_at` may move with the owner's own requests; ids and states may not.
         let ids: Vec<&Value> = sessions["items"]
@@ -105,7 +130,7 @@ impl Resources {
             .iter()
             .map(|s| &s["id"])
             .collect();
-        serde_json::json!({"sessions": ids, "me": me, "chats": chats, "messages": messages})
+        serde_json::json!({"sessions": ids, "me": me, "chats": chats, "messages": messages, "documents": documents})
     }
 }
 

@@ -17,6 +17,7 @@ mod docs;
 mod errors;
 mod health;
 mod isolation;
+mod knowledge;
 mod limits;
 mod logging;
 mod messages;

@@ -15,6 +15,10 @@ pub enum ErrorKind {
     NotFound,
     /// The request conflicts with the current state (a duplicate, say).
     Conflict,
+    /// The upload is larger than the configured maximum (413).
+    PayloadTooLarge,
+    /// The upload is of a kind the service does not take (415).
+    UnsupportedMediaType,
     /// The caller is not authenticated, or their credentials are wrong.
     Unauthenticated,
     /// The caller has sent too much; try again later.

@@ -11,6 +11,7 @@ pub mod clock;
 pub mod error;
 pub mod health;
 mod ids;
+pub mod knowledge;
 pub mod limits;
 pub mod pagination;
 pub mod services;

@@ -16,6 +16,7 @@ use crate::assistant::{
 use crate::chats::{ChatData, ChatRepository, Chats};
 use crate::clock::Clock;
 use crate::health::{HealthCheck, Readiness};
+use crate::knowledge::{KnowledgeBase, KnowledgePorts, KnowledgeSettings};
 use crate::limits::{RateLimitPolicy, RateLimitStore, RateLimits};
 
 /// Every adapter a process needs, as trait objects so that they can be mixed at run time.
@@ -25,8 +26,10 @@ pub struct Ports {
     pub sessions: Arc<dyn SessionRepository>,
     pub chats: Arc<dyn ChatRepository>,
     pub messages: Arc<dyn MessageRepository>,
-    /// Retrieval over the chats' material (the knowledge base).
-    pub passages: Arc<dyn PassageSearch>,
+    /// The knowledge base's adapters.
+    pub knowledge: KnowledgePorts,
+    /// Retrieval for the assistant instead of the knowledge base's own (the harness's).
+    pub passages: Option<Arc<dyn PassageSearch>>,
     pub language_model: Arc<dyn LanguageModel>,
     pub password_hasher: Arc<dyn PasswordHasher>,
     pub password_strength: Arc<dyn PasswordStrength>,
@@ -42,6 +45,7 @@ pub struct Ports {
 pub struct ServiceSettings {
     pub accounts: AccountSettings,
     pub assistant: AssistantSettings,
+    pub knowledge: KnowledgeSettings,
     pub rate_limits: RateLimitPolicy,
     pub readiness_timeout: Duration,
 }
@@ -51,6 +55,7 @@ impl Default for ServiceSettings {
         Self {
             accounts: AccountSettings::default(),
             assistant: AssistantSettings::default(),
+            knowledge: KnowledgeSettings::default(),
             rate_limits: RateLimitPolicy::default(),
             readiness_timeout: Duration::from_secs(2),
         }
@@ -62,6 +67,7 @@ pub struct Services {
     pub accounts: Accounts,
     pub chats: Chats,
     pub assistant: Arc<Assistant>,
+    pub knowledge: Arc<KnowledgeBase>,
     pub limits: Arc<RateLimits>,
     pub readiness: Readiness,
 }
@@ -72,6 +78,15 @@ impl Services {
             ports.rate_limit_store,
             settings.rate_limits,
         ));
+        let knowledge = Arc::new(KnowledgeBase::new(
+            ports.chats.clone(),
+            ports.knowledge,
+            ports.clock.clone(),
+            settings.knowledge,
+        ));
+        let passages = ports
+            .passages
+            .unwrap_or_else(|| knowledge.clone() as Arc<dyn PassageSearch>);
         Self {
             accounts: Accounts::new(
                 ports.users,
@@ -83,16 +98,18 @@ impl Services {
                 ports.clock.clone(),
                 settings.accounts,
             )
+            .with_user_data(knowledge.clone())
             .with_user_data(Arc::new(ChatData(ports.chats.clone()))),
             assistant: Arc::new(Assistant::new(
                 ports.chats.clone(),
                 ports.messages,
-                ports.passages,
+                passages,
                 ports.language_model,
                 ports.clock.clone(),
                 settings.assistant,
             )),
-            chats: Chats::new(ports.chats, ports.clock),
+            chats: Chats::new(ports.chats, ports.clock).with_contents(knowledge.clone()),
+            knowledge,
             limits,
             readiness: Readiness::new(ports.health_checks, settings.readiness_timeout),
         }

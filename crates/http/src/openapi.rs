@@ -28,6 +28,8 @@ pub const SPEC_PATH: &str = "/api/v1/openapi.json";
         (name = "me", description = "The caller's own account"),
         (name = "chats", description = "Study workspaces: each owns its messages, documents and cards"),
         (name = "assistant", description = "Messages, and answers grounded in the chat's material"),
+        (name = "documents", description = "Course material uploaded into a chat, and its ingestion"),
+        (name = "search", description = "Search of the caller's material by meaning and by words"),
         (name = "legacy", description = "The prototype's routes, deprecated")
     )
 )]

@@ -3,15 +3,19 @@
 //! when the process ends.
 
 mod chats;
+mod documents;
 mod limits;
 mod messages;
 mod scripted;
 mod sessions;
 mod users;
+mod vectors;
 
 pub use chats::InMemoryChatRepository;
+pub use documents::{InMemoryDocumentRepository, InMemoryJobQueue};
 pub use limits::InMemoryRateLimitStore;
 pub use messages::InMemoryMessageRepository;
 pub use scripted::{Reply, ScriptedModel};
 pub use sessions::InMemorySessionRepository;
 pub use users::InMemoryUserRepository;
+pub use vectors::{ExactVectorIndex, HashEmbedder, InMemoryBlobStore, cosine};

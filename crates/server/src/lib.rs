@@ -1,6 +1,7 @@
 //! The FlashForge server as a library: configuration, logging, the composition root and the
 //! background worker. `main.rs` is the command line over it; the test harness uses it directly.
 
+pub mod knowledge;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use flashforge::settings::{DatabaseKind, LoadNotes, Settings};
-use flashforge::startup::{Application, open_database, run_worker};
+use flashforge::startup::{Application, open_database, reconcile, reindex, run_worker};
 use flashforge::telemetry;
 use flashforge_sql::Migration;
 
@@ -38,6 +38,22 @@ enum Command {
     },
     /// Print the OpenAPI document (what `make docs` writes to docs/openapi.json).
     Openapi,
+    /// Knowledge-base maintenance.
+    Kb {
+        #[command(subcommand)]
+        action: KbAction,
+    },
+    /// Read a PDF on stdin and print its pages as JSON (the ingestion worker's guarded child).
+    #[command(hide = true)]
+    ExtractPdf,
+}
+
+#[derive(Subcommand, Clone, Copy)]
+enum KbAction {
+    /// Remove index points without a chunk, and queue again documents whose chunks lack points.
+    Reconcile,
+    /// Embed every chunk with the configured model into a new index, then switch to it.
+    Reindex,
 }
 
 #[derive(Subcommand, Clone, Copy)]
@@ -60,6 +76,15 @@ enum ConfigAction {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::ExtractPdf = cli.command {
+        return match flashforge_files::run_extractor_child() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if let Command::Openapi = cli.command {
         print!("{}", flashforge_http::openapi::document_json());
         return ExitCode::SUCCESS;
@@ -106,7 +131,8 @@ async fn run(command: Command, settings: Settings, notes: LoadNotes) -> ExitCode
         Command::Serve => serve(settings).await,
         Command::Worker => run_worker(settings).await.map_err(|e| e.to_string()),
         Command::Migrate { action } => migrate(settings, action).await,
-        Command::Config { .. } | Command::Openapi => Ok(()),
+        Command::Kb { action } => kb(settings, action).await,
+        Command::Config { .. } | Command::Openapi | Command::ExtractPdf => Ok(()),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -146,4 +172,24 @@ async fn migrate(settings: Settings, action: MigrateAction) -> Result<(), String
     };
     let _ = db.close().await;
     result.map_err(|e| format!("migration failed: {e}"))
+}
+
+async fn kb(settings: Settings, action: KbAction) -> Result<(), String> {
+    match action {
+        KbAction::Reconcile => {
+            let report = reconcile(settings).await.map_err(|e| e.to_string())?;
+            println!(
+                "checked {} index points and {} chunks: removed {} orphan points, queued {} documents again",
+                report.vectors_checked,
+                report.chunks_checked,
+                report.orphan_vectors_removed,
+                report.documents_requeued
+            );
+        }
+        KbAction::Reindex => {
+            let written = reindex(settings).await.map_err(|e| e.to_string())?;
+            println!("reindexed {written} chunks; the index now uses the configured model");
+        }
+    }
+    Ok(())
 }

@@ -98,6 +98,10 @@ pub struct Settings {
     pub rate_limit: RateLimitSettings,
     pub assistant: AssistantConfig,
     pub llm: LlmSettings,
+    pub knowledge: KnowledgeConfig,
+    pub storage: StorageSettings,
+    pub embedding: EmbeddingSettings,
+    pub vector: VectorSettings,
     pub log: LogSettings,
     pub worker: WorkerSettings,
     pub health: HealthSettings,
@@ -346,6 +350,114 @@ pub struct LlmSettings {
 #[serde(deny_unknown_fields)]
 pub struct WorkerSettings {
     pub enabled: bool,
+    /// Ingestion jobs one process runs at once.
+    pub concurrency: usize,
+    /// How often an idle worker looks for jobs queued by other processes.
+    pub poll_interval_ms: u64,
+}
+
+/// Uploads and their ingestion.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KnowledgeConfig {
+    pub max_upload_mb: u64,
+    /// Chunk size in the embedding model's tokens, and the overlap of neighbours.
+    pub chunk_tokens: usize,
+    pub chunk_overlap_tokens: usize,
+    pub embed_batch: usize,
+    pub max_attempts: u32,
+    pub lease_secs: u64,
+    pub retry_backoff_secs: u64,
+    pub pdf_timeout_secs: u64,
+    pub pdf_isolation: PdfIsolation,
+}
+
+/// How the PDF parser is kept from taking the process down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PdfIsolation {
+    /// A child process (`flashforge extract-pdf`), killed when it overruns.
+    Process,
+    /// A thread with `catch_unwind` (a hung parse is abandoned).
+    Thread,
+}
+
+/// Where original files are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BlobBackend {
+    Local,
+    S3,
+    Memory,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageSettings {
+    pub blobs: BlobBackend,
+    pub blob_dir: PathBuf,
+    #[serde(default)]
+    pub s3_bucket: String,
+    #[serde(default)]
+    pub s3_region: String,
+    #[serde(default)]
+    pub s3_endpoint: Option<String>,
+    #[serde(default)]
+    pub s3_access_key_id: Option<String>,
+    #[serde(default)]
+    pub s3_secret_access_key: Option<Secret>,
+    #[serde(default)]
+    pub s3_allow_http: bool,
+}
+
+/// Which embedding model turns text into vectors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmbeddingProvider {
+    /// all-MiniLM-L6-v2 in-process (candle), from `embedding.model_dir`.
+    Local,
+    /// An OpenAI-compatible `/v1/embeddings` API.
+    Openai,
+    /// A deterministic word-hash embedder: tests only, it knows nothing of meaning.
+    Hash,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbeddingSettings {
+    pub provider: EmbeddingProvider,
+    pub model_dir: PathBuf,
+    pub base_url: String,
+    #[serde(default)]
+    pub api_key: Option<Secret>,
+    pub model: String,
+    pub dimension: usize,
+    pub batch_size: usize,
+    pub timeout_secs: u64,
+    pub max_retries: u32,
+}
+
+/// Which vector index holds the embeddings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VectorProvider {
+    /// The Qdrant engine in-process (qdrant-edge), persisted under `vector.dir`.
+    Embedded,
+    /// A Qdrant server over gRPC.
+    Qdrant,
+    /// Exact search in memory (lost on exit).
+    Memory,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VectorSettings {
+    pub provider: VectorProvider,
+    pub dir: PathBuf,
+    pub qdrant_url: String,
+    #[serde(default)]
+    pub qdrant_api_key: Option<Secret>,
+    pub collection: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -742,6 +854,89 @@ impl Settings {
         }
         if llm.max_retries > 10 {
             bad("llm.max_retries", "must be at most 10".into());
+        }
+
+        let k = &self.knowledge;
+        if k.max_upload_mb == 0 || k.max_upload_mb > 1024 {
+            bad(
+                "knowledge.max_upload_mb",
+                "must be between 1 and 1024".into(),
+            );
+        }
+        if !(16..=8192).contains(&k.chunk_tokens) {
+            bad(
+                "knowledge.chunk_tokens",
+                "must be between 16 and 8192".into(),
+            );
+        }
+        if k.chunk_overlap_tokens >= k.chunk_tokens {
+            bad(
+                "knowledge.chunk_overlap_tokens",
+                "must be less than knowledge.chunk_tokens".into(),
+            );
+        }
+        if k.embed_batch == 0 || k.embed_batch > 2048 {
+            bad("knowledge.embed_batch", "must be between 1 and 2048".into());
+        }
+        if k.max_attempts == 0 || k.max_attempts > 100 {
+            bad("knowledge.max_attempts", "must be between 1 and 100".into());
+        }
+        for (key, value) in [
+            ("knowledge.lease_secs", k.lease_secs),
+            ("knowledge.pdf_timeout_secs", k.pdf_timeout_secs),
+        ] {
+            if value == 0 || value > 3600 {
+                bad(key, "must be between 1 and 3600".into());
+            }
+        }
+        if self.worker.concurrency == 0 || self.worker.concurrency > 64 {
+            bad("worker.concurrency", "must be between 1 and 64".into());
+        }
+        if self.worker.poll_interval_ms < 10 {
+            bad("worker.poll_interval_ms", "must be at least 10".into());
+        }
+        let st = &self.storage;
+        if st.blobs == BlobBackend::S3 && st.s3_bucket.trim().is_empty() {
+            bad(
+                "storage.s3_bucket",
+                "must name the bucket when storage.blobs is s3".into(),
+            );
+        }
+        let e = &self.embedding;
+        if e.provider == EmbeddingProvider::Openai
+            && !(e.base_url.starts_with("http://") || e.base_url.starts_with("https://"))
+        {
+            bad(
+                "embedding.base_url",
+                "must be an http(s) URL ending in /v1".into(),
+            );
+        }
+        if e.dimension == 0 || e.dimension > 65536 {
+            bad("embedding.dimension", "must be between 1 and 65536".into());
+        }
+        if e.batch_size == 0 || e.timeout_secs == 0 {
+            bad(
+                "embedding.batch_size",
+                "embedding.batch_size and embedding.timeout_secs must be more than 0".into(),
+            );
+        }
+        let v = &self.vector;
+        if v.provider == VectorProvider::Qdrant && v.qdrant_url.trim().is_empty() {
+            bad(
+                "vector.qdrant_url",
+                "must be set when vector.provider is qdrant".into(),
+            );
+        }
+        if v.collection.trim().is_empty()
+            || !v
+                .collection
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            bad(
+                "vector.collection",
+                "must be letters, digits, `_` or `-`".into(),
+            );
         }
 
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {

@@ -13,26 +13,29 @@ use flashforge_auth::{
 };
 use flashforge_domain::accounts::{AccountSettings, PasswordPolicy};
 use flashforge_domain::assistant::{
-    AssistantSettings, LanguageModel, MessageRepository, NoPassages, PassageSearch,
+    AssistantSettings, LanguageModel, MessageRepository, PassageSearch,
 };
 use flashforge_domain::clock::SystemClock;
 use flashforge_domain::health::HealthCheck;
+use flashforge_domain::knowledge::{DocumentRepository, Embedder, JobQueue};
 use flashforge_domain::limits::RateLimitStore;
 use flashforge_domain::{Ports, ServiceSettings, Services};
 use flashforge_http::{AppState, ExtraRoutes, HttpSecurity, Limits, create_app, no_extra_routes};
 use flashforge_memory::{
-    InMemoryChatRepository, InMemoryMessageRepository, InMemoryRateLimitStore,
-    InMemorySessionRepository, InMemoryUserRepository,
+    InMemoryChatRepository, InMemoryDocumentRepository, InMemoryJobQueue,
+    InMemoryMessageRepository, InMemoryRateLimitStore, InMemorySessionRepository,
+    InMemoryUserRepository,
 };
 use flashforge_redis::{RedisHealthCheck, RedisRateLimitStore};
 use flashforge_sql::{
-    DatabaseConnection, Migration, SqlChatRepository, SqlHealthCheck, SqlMessageRepository,
-    SqlSessionRepository, SqlUserRepository, connect, migrate,
+    DatabaseConnection, Migration, SqlChatRepository, SqlDocumentRepository, SqlHealthCheck,
+    SqlJobQueue, SqlMessageRepository, SqlSessionRepository, SqlUserRepository, connect, migrate,
 };
 
+use crate::knowledge::{knowledge_ports, knowledge_settings};
 use crate::settings::{AuthSettings, DatabaseKind, LlmProvider, LlmSettings, Settings};
 use crate::tls;
-use crate::worker::{RunningWorker, SessionSweep, Worker};
+use crate::worker::{Ingestion, RunningWorker, SessionSweep, Worker};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -51,6 +54,8 @@ pub enum StartupError {
     Tls(String),
     #[error("llm: {0}")]
     Llm(String),
+    #[error("knowledge base: {0}")]
+    Knowledge(String),
 }
 
 /// The configured language model.
@@ -81,6 +86,8 @@ pub struct Hooks {
     pub language_model: Option<Arc<dyn LanguageModel>>,
     /// Retrieval to use instead of the configured one.
     pub passages: Option<Arc<dyn PassageSearch>>,
+    /// An embedder to use instead of the configured one.
+    pub embedder: Option<Arc<dyn Embedder>>,
 }
 
 impl Default for Hooks {
@@ -91,6 +98,7 @@ impl Default for Hooks {
             handle_signals: true,
             language_model: None,
             passages: None,
+            embedder: None,
         }
     }
 }
@@ -104,6 +112,14 @@ pub struct Backend {
 /// Opens the database named by the configuration (running migrations when configured) and
 /// builds every port's adapter.
 pub async fn compose(settings: &Settings) -> Result<Backend, StartupError> {
+    compose_with(settings, None).await
+}
+
+/// [`compose`], with an embedder chosen by the caller.
+pub async fn compose_with(
+    settings: &Settings,
+    embedder: Option<Arc<dyn Embedder>>,
+) -> Result<Backend, StartupError> {
     let hasher = Argon2Hasher::new(Argon2Settings {
         memory_kib: settings.auth.argon2_memory_kib,
         iterations: settings.auth.argon2_iterations,
@@ -133,11 +149,14 @@ pub async fn compose(settings: &Settings) -> Result<Backend, StartupError> {
     let storage = match settings.database.kind() {
         Some(DatabaseKind::Memory) => {
             let messages = Arc::new(InMemoryMessageRepository::new());
+            let jobs = Arc::new(InMemoryJobQueue::new());
             Storage {
                 users: Arc::new(InMemoryUserRepository::new()),
                 sessions: Arc::new(InMemorySessionRepository::new()),
                 chats: Arc::new(InMemoryChatRepository::with_messages(messages.clone())),
                 messages,
+                documents: Arc::new(InMemoryDocumentRepository::new(jobs.clone())),
+                jobs,
                 database: None,
             }
         }
@@ -154,6 +173,8 @@ pub async fn compose(settings: &Settings) -> Result<Backend, StartupError> {
                 sessions: Arc::new(SqlSessionRepository::new(db.clone())),
                 chats: Arc::new(SqlChatRepository::new(db.clone())),
                 messages: Arc::new(SqlMessageRepository::new(db.clone())),
+                documents: Arc::new(SqlDocumentRepository::new(db.clone())),
+                jobs: Arc::new(SqlJobQueue::new(db.clone())),
                 database: Some(db),
             }
         }
@@ -163,13 +184,17 @@ pub async fn compose(settings: &Settings) -> Result<Backend, StartupError> {
             ));
         }
     };
+    let knowledge = knowledge_ports(settings, storage.documents, storage.jobs, embedder)
+        .await
+        .map_err(StartupError::Knowledge)?;
     Ok(Backend {
         ports: Ports {
             users: storage.users,
             sessions: storage.sessions,
             chats: storage.chats,
             messages: storage.messages,
-            passages: Arc::new(NoPassages),
+            knowledge,
+            passages: None,
             language_model: language_model(&settings.llm).map_err(StartupError::Llm)?,
             password_hasher: Arc::new(hasher),
             password_strength,
@@ -188,6 +213,8 @@ struct Storage {
     sessions: Arc<dyn flashforge_domain::accounts::SessionRepository>,
     chats: Arc<dyn flashforge_domain::chats::ChatRepository>,
     messages: Arc<dyn MessageRepository>,
+    documents: Arc<dyn DocumentRepository>,
+    jobs: Arc<dyn JobQueue>,
     database: Option<DatabaseConnection>,
 }
 
@@ -260,6 +287,7 @@ pub fn service_settings(settings: &Settings) -> ServiceSettings {
             max_message_chars: settings.assistant.max_message_chars,
             daily_token_budget: settings.assistant.daily_token_budget,
         },
+        knowledge: knowledge_settings(settings),
         rate_limits: settings.rate_limit.policy(),
         readiness_timeout: Duration::from_millis(settings.health.readiness_timeout_ms),
     }
@@ -272,10 +300,19 @@ pub async fn open_database(settings: &Settings) -> Result<DatabaseConnection, St
         .map_err(|e| StartupError::Database(format!("cannot connect: {e}")))
 }
 
-/// The background tasks of this process: today the sweep of ended sessions; the ingestion job
-/// queue joins here.
-pub fn background_worker(services: &Arc<Services>) -> Worker {
-    Worker::new().with_task(Arc::new(SessionSweep::new(services.clone())))
+/// The background tasks of this process: the sweep of ended sessions and `worker.concurrency`
+/// ingestion loops.
+pub fn background_worker(services: &Arc<Services>, settings: &Settings) -> Worker {
+    let mut worker = Worker::new().with_task(Arc::new(SessionSweep::new(services.clone())));
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into());
+    for n in 0..settings.worker.concurrency {
+        worker = worker.with_task(Arc::new(Ingestion::new(
+            services.knowledge.clone(),
+            format!("{host}:{}:{n}", std::process::id()),
+            Duration::from_millis(settings.worker.poll_interval_ms),
+        )));
+    }
+    worker
 }
 
 pub struct Application {
@@ -297,7 +334,7 @@ impl Application {
     /// Builds the process: adapters, services, the bound listener (port 0 picks a free port),
     /// and, when enabled, the background worker.
     pub async fn build_with(settings: Settings, hooks: Hooks) -> Result<Self, StartupError> {
-        let mut backend = compose(&settings).await?;
+        let mut backend = compose_with(&settings, hooks.embedder.clone()).await?;
         backend
             .ports
             .health_checks
@@ -306,7 +343,7 @@ impl Application {
             backend.ports.language_model = model.clone();
         }
         if let Some(passages) = &hooks.passages {
-            backend.ports.passages = passages.clone();
+            backend.ports.passages = Some(passages.clone());
         }
         let services = Arc::new(Services::new(
             backend.ports.clone(),
@@ -315,7 +352,7 @@ impl Application {
         let worker = settings
             .worker
             .enabled
-            .then(|| background_worker(&services).start());
+            .then(|| background_worker(&services, &settings).start());
         let tls = if settings.server.tls_enabled() {
             Some(tls::server_config(&settings.server).map_err(StartupError::Tls)?)
         } else {
@@ -480,7 +517,7 @@ pub async fn run_worker(settings: Settings) -> Result<(), StartupError> {
         backend.ports.clone(),
         service_settings(&settings),
     ));
-    let worker = background_worker(&services);
+    let worker = background_worker(&services, &settings);
     tracing::info!(tasks = worker.task_count(), "worker started");
     let running = worker.start();
     wait_for_signal().await;
@@ -490,4 +527,81 @@ pub async fn run_worker(settings: Settings) -> Result<(), StartupError> {
         let _ = db.close().await;
     }
     Ok(())
+}
+
+/// `flashforge kb reconcile`.
+pub async fn reconcile(
+    settings: Settings,
+) -> Result<flashforge_domain::knowledge::ReconcileReport, StartupError> {
+    let backend = compose(&settings).await?;
+    let services = Services::new(backend.ports.clone(), service_settings(&settings));
+    let report = services
+        .knowledge
+        .reconcile()
+        .await
+        .map_err(|e| StartupError::Knowledge(flashforge_domain::error::chain(&e)))?;
+    if let Some(db) = backend.database {
+        let _ = db.close().await;
+    }
+    Ok(report)
+}
+
+/// `flashforge kb reindex`: embeds every chunk with the configured model into a new index
+/// generation and switches to it when done. The old index keeps serving until the switch.
+pub async fn reindex(settings: Settings) -> Result<u64, StartupError> {
+    use crate::settings::VectorProvider;
+    let fail = |e: String| StartupError::Knowledge(e);
+    let embedder = crate::knowledge::embedder(&settings).map_err(fail)?;
+    let model = embedder.model().clone();
+    // The current index may hold another model: open the database side only.
+    let mut for_services = settings.clone();
+    for_services.vector.provider = VectorProvider::Memory;
+    let backend = compose(&for_services).await?;
+    let services = Services::new(backend.ports.clone(), service_settings(&settings));
+    let written = match settings.vector.provider {
+        VectorProvider::Memory => {
+            return Err(fail(
+                "vector.provider is memory: there is no index to rebuild".into(),
+            ));
+        }
+        VectorProvider::Embedded => {
+            let _lock = crate::knowledge::lock_index_dir(&settings.vector.dir).map_err(fail)?;
+            let dir = settings.vector.dir.clone();
+            let target = tokio::task::spawn_blocking(move || {
+                flashforge_vector::EdgeVectorIndex::create_generation(&dir, &model)
+            })
+            .await
+            .map_err(|e| fail(e.to_string()))?
+            .map_err(fail)?;
+            let written = services
+                .knowledge
+                .reindex_into(embedder.as_ref(), &target)
+                .await
+                .map_err(|e| fail(flashforge_domain::error::chain(&e)))?;
+            target.activate().map_err(fail)?;
+            written
+        }
+        VectorProvider::Qdrant => {
+            let v = &settings.vector;
+            let target = flashforge_vector::QdrantVectorIndex::create_generation(
+                &v.qdrant_url,
+                v.qdrant_api_key.as_ref().map(|k| k.expose().to_string()),
+                &v.collection,
+                &model,
+            )
+            .await
+            .map_err(fail)?;
+            let written = services
+                .knowledge
+                .reindex_into(embedder.as_ref(), &target)
+                .await
+                .map_err(|e| fail(flashforge_domain::error::chain(&e)))?;
+            target.activate().await.map_err(fail)?;
+            written
+        }
+    };
+    if let Some(db) = backend.database {
+        let _ = db.close().await;
+    }
+    Ok(written)
 }

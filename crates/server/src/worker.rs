@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use flashforge_domain::knowledge::KnowledgeBase;
+use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -16,6 +18,50 @@ pub trait Task: Send + Sync {
     fn interval(&self) -> Duration;
     /// One round of work. Errors are logged and the task runs again next round.
     async fn run_once(&self) -> Result<(), String>;
+    /// Wakes the task before its interval is up (new work arrived in this process).
+    fn wake(&self) -> Option<Arc<Notify>> {
+        None
+    }
+}
+
+/// Runs ingestion jobs from the durable queue until none is due, then waits for the next
+/// (woken at once by uploads in this process, or after `poll` for other processes' jobs).
+pub struct Ingestion {
+    knowledge: Arc<KnowledgeBase>,
+    worker_id: String,
+    poll: Duration,
+}
+
+impl Ingestion {
+    pub fn new(knowledge: Arc<KnowledgeBase>, worker_id: String, poll: Duration) -> Self {
+        Self {
+            knowledge,
+            worker_id,
+            poll,
+        }
+    }
+}
+
+#[async_trait]
+impl Task for Ingestion {
+    fn name(&self) -> &str {
+        "ingestion"
+    }
+    fn interval(&self) -> Duration {
+        self.poll
+    }
+    async fn run_once(&self) -> Result<(), String> {
+        loop {
+            match self.knowledge.work_once(&self.worker_id).await {
+                Ok(true) => {}
+                Ok(false) => return Ok(()),
+                Err(e) => return Err(flashforge_domain::error::chain(&e)),
+            }
+        }
+    }
+    fn wake(&self) -> Option<Arc<Notify>> {
+        Some(self.knowledge.job_queued())
+    }
 }
 
 /// Deletes sessions (and their refresh tokens) that ended more than a day ago, hourly.
@@ -85,13 +131,20 @@ impl Worker {
             let stop = stop.clone();
             tasks.spawn(async move {
                 tracing::info!(task = task.name(), "background task started");
+                // A task without its own wake-up gets one that nobody signals.
+                let wake = task.wake().unwrap_or_else(|| Arc::new(Notify::new()));
                 loop {
+                    // Registered before the round, so a wake-up during it is not lost.
+                    let woken = wake.notified();
+                    tokio::pin!(woken);
+                    woken.as_mut().enable();
                     if let Err(error) = task.run_once().await {
                         tracing::warn!(task = task.name(), %error, "background task round failed");
                     }
                     tokio::select! {
                         _ = stop.cancelled() => break,
                         _ = tokio::time::sleep(task.interval()) => {}
+                        _ = &mut woken => {}
                     }
                 }
                 tracing::info!(task = task.name(), "background task stopped");

@@ -258,3 +258,245 @@ fn sigterm_lets_a_slow_request_in_flight_complete() {
         .unwrap();
     assert!(exit.success(), "exit {exit}: {stderr}");
 }
+
+fn kill(child: &Child, signal: &str) {
+    let status = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            return exit;
+        }
+        assert!(Instant::now() < deadline, "did not exit in {within:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// (status, pages_done, chunk_count) of every document, oldest first, read from SQLite.
+fn documents(runtime: &tokio::runtime::Runtime, url: &str) -> Vec<(String, i64, i64)> {
+    use flashforge_sql::sea_orm::{ConnectionTrait, Statement};
+    runtime.block_on(async {
+        let db = flashforge_sql::connect(url, &Default::default())
+            .await
+            .unwrap();
+        let rows = db
+            .query_all_raw(Statement::from_string(
+                db.get_database_backend(),
+                "SELECT status, pages_done, chunk_count FROM documents ORDER BY id",
+            ))
+            .await
+            .unwrap();
+        let out = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.try_get::<String>("", "status").unwrap(),
+                    r.try_get::<i64>("", "pages_done").unwrap(),
+                    r.try_get::<i64>("", "chunk_count").unwrap(),
+                )
+            })
+            .collect();
+        let _ = db.close().await;
+        out
+    })
+}
+
+fn count(runtime: &tokio::runtime::Runtime, url: &str, sql: &str) -> i64 {
+    use flashforge_sql::sea_orm::{ConnectionTrait, Statement};
+    runtime.block_on(async {
+        let db = flashforge_sql::connect(url, &Default::default())
+            .await
+            .unwrap();
+        let row = db
+            .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+            .await
+            .unwrap()
+            .unwrap();
+        let n = row.try_get_by_index::<i64>(0).unwrap();
+        let _ = db.close().await;
+        n
+    })
+}
+
+/// A worker killed with SIGKILL in the middle of an ingestion: a new worker takes the job over
+/// when its lease runs out and completes the document once — the same chunk count as an
+/// uninterrupted ingestion, exactly one index point per chunk, nothing orphaned.
+#[test]
+fn a_worker_killed_mid_ingestion_is_taken_over_without_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/ff.db?mode=rwc", dir.path().display());
+    let index = dir.path().join("index").display().to_string();
+    let blobs = dir.path().join("blobs").display().to_string();
+    let port = free_port().to_string();
+    let vars: Vec<(&str, &str)> = vec![
+        ("FLASHFORGE__DATABASE__URL", &url),
+        ("FLASHFORGE__AUTH__JWT_SECRET", GOOD_SECRET),
+        ("FLASHFORGE__SERVER__PORT", &port),
+        ("FLASHFORGE__VECTOR__PROVIDER", "embedded"),
+        ("FLASHFORGE__VECTOR__DIR", &index),
+        ("FLASHFORGE__STORAGE__BLOBS", "local"),
+        ("FLASHFORGE__STORAGE__BLOB_DIR", &blobs),
+        ("FLASHFORGE__EMBEDDING__PROVIDER", "hash"),
+        // Chunks embedded and indexed one at a time: slow enough to be caught mid-way.
+        ("FLASHFORGE__KNOWLEDGE__EMBED_BATCH", "1"),
+        ("FLASHFORGE__KNOWLEDGE__LEASE_SECS", "2"),
+        // The real guard: the PDF is parsed by a child `flashforge extract-pdf`.
+        ("FLASHFORGE__KNOWLEDGE__PDF_ISOLATION", "process"),
+    ];
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+
+    // Upload through the API with its in-process worker off, then stop it.
+    let mut api_vars = vars.clone();
+    api_vars.push(("FLASHFORGE__WORKER__ENABLED", "false"));
+    let mut api = flashforge("test", &api_vars)
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let port: u16 = port.parse().unwrap();
+    wait_until_live(port, &mut api);
+    let pdf = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/pdf/long-100.pdf"
+    ))
+    .unwrap();
+    runtime.block_on(async {
+        let base = format!("http://127.0.0.1:{port}/api/v1");
+        let client = reqwest::Client::new();
+        let tokens: serde_json::Value = client
+            .post(format!("{base}/auth/register"))
+            .json(&serde_json::json!({"username": "killer", "password": "correct horse battery staple"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = tokens["access_token"].as_str().unwrap().to_string();
+        for name in ["interrupted", "uninterrupted"] {
+            let chat: serde_json::Value = client
+                .post(format!("{base}/chats"))
+                .bearer_auth(&token)
+                .json(&serde_json::json!({"name": name}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let form = reqwest::multipart::Form::new().part(
+                "file",
+                reqwest::multipart::Part::bytes(pdf.clone()).file_name("long.pdf"),
+            );
+            let response = client
+                .post(format!("{base}/chats/{}/documents", chat["id"].as_str().unwrap()))
+                .bearer_auth(&token)
+                .multipart(form)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 202);
+        }
+    });
+    kill(&api, "-TERM");
+    assert!(wait_exit(&mut api, Duration::from_secs(20)).success());
+
+    // A worker starts on the first document; kill -9 once it is part-way through.
+    let mut worker = flashforge("test", &vars)
+        .arg("worker")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let docs = documents(&runtime, &url);
+        let (status, pages_done, _) = &docs[0];
+        if status == "processing" && *pages_done >= 5 {
+            assert!(*pages_done < 100, "finished before it could be interrupted");
+            break;
+        }
+        assert!(
+            status != "completed",
+            "finished before it could be interrupted"
+        );
+        assert!(Instant::now() < deadline, "never got going: {docs:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    kill(&worker, "-KILL");
+    wait_exit(&mut worker, Duration::from_secs(10));
+    assert_eq!(documents(&runtime, &url)[0].0, "processing");
+
+    // A new worker: the dead one's job is taken over when its lease runs out.
+    let mut worker = flashforge("test", &vars)
+        .arg("worker")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let docs = loop {
+        let docs = documents(&runtime, &url);
+        if docs.iter().all(|(status, _, _)| status == "completed") {
+            break docs;
+        }
+        assert!(
+            docs.iter().all(|(status, _, _)| status != "failed"),
+            "{docs:?}"
+        );
+        assert!(Instant::now() < deadline, "not completed: {docs:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    kill(&worker, "-TERM");
+    assert!(wait_exit(&mut worker, Duration::from_secs(30)).success());
+
+    let (interrupted, uninterrupted) = (docs[0].2, docs[1].2);
+    assert!(interrupted > 100, "{docs:?}");
+    assert_eq!(
+        interrupted, uninterrupted,
+        "the same chunks as an uninterrupted run"
+    );
+    assert_eq!(
+        count(&runtime, &url, "SELECT COUNT(*) FROM chunks"),
+        interrupted * 2
+    );
+    assert_eq!(
+        count(&runtime, &url, "SELECT MAX(attempts) FROM jobs"),
+        2,
+        "the interrupted job ran exactly twice"
+    );
+    assert_eq!(
+        count(
+            &runtime,
+            &url,
+            "SELECT COUNT(*) FROM jobs WHERE status <> 'done'"
+        ),
+        0
+    );
+
+    // Exactly one index point per chunk: none duplicated, none orphaned, none missing.
+    let out = run("test", &vars, &["kb", "reconcile"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let total = interrupted * 2;
+    assert!(
+        stdout.contains(&format!(
+            "checked {total} index points and {total} chunks: removed 0 orphan points, queued 0 documents again"
+        )),
+        "{stdout}"
+    );
+}

@@ -3,16 +3,20 @@
 
 mod chats;
 mod connection;
+mod documents;
 mod entities;
 mod errors;
 mod health;
+mod jobs;
 mod messages;
 mod sessions;
 mod users;
 
 pub use chats::SqlChatRepository;
 pub use connection::{DatabaseOptions, Migration, connect, migrate, status as migration_status};
+pub use documents::SqlDocumentRepository;
 pub use health::SqlHealthCheck;
+pub use jobs::SqlJobQueue;
 pub use messages::SqlMessageRepository;
 pub use sea_orm;
 pub use sea_orm::DatabaseConnection;

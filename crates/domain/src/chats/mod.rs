@@ -6,5 +6,5 @@ mod ports;
 mod service;
 
 pub use models::{Chat, ChatChanges, ChatCursor, ChatFilter, ChatId, ChatName, NewChat};
-pub use ports::{ChatData, ChatRepository};
+pub use ports::{ChatContents, ChatData, ChatRepository};
 pub use service::{ChatError, ChatUpdate, Chats};

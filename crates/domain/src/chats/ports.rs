@@ -55,3 +55,10 @@ impl crate::accounts::UserData for ChatData {
         self.0.delete_all(owner).await
     }
 }
+
+/// What else a chat owns (documents, their vectors and files, flashcards), removed before the
+/// chat itself when it is deleted.
+#[async_trait]
+pub trait ChatContents: Send + Sync {
+    async fn delete_chat_contents(&self, owner: UserId, chat: ChatId) -> Result<(), InfraError>;
+}

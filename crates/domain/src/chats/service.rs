@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use super::models::{Chat, ChatChanges, ChatCursor, ChatFilter, ChatId, ChatName, NewChat};
-use super::ports::ChatRepository;
+use super::ports::{ChatContents, ChatRepository};
 use crate::accounts::Principal;
 use crate::clock::Clock;
 use crate::error::{DomainError, ErrorKind, FieldError, InfraError, ValidationErrors};
@@ -51,11 +51,22 @@ pub struct ChatUpdate {
 pub struct Chats {
     chats: Arc<dyn ChatRepository>,
     clock: Arc<dyn Clock>,
+    contents: Vec<Arc<dyn ChatContents>>,
 }
 
 impl Chats {
     pub fn new(chats: Arc<dyn ChatRepository>, clock: Arc<dyn Clock>) -> Self {
-        Self { chats, clock }
+        Self {
+            chats,
+            clock,
+            contents: Vec::new(),
+        }
+    }
+
+    /// Adds something a chat owns, to delete with it.
+    pub fn with_contents(mut self, contents: Arc<dyn ChatContents>) -> Self {
+        self.contents.push(contents);
+        self
     }
 
     pub async fn create(&self, who: Principal, name: &str) -> Result<Chat, ChatError> {
@@ -121,6 +132,12 @@ impl Chats {
 
     /// Deletes the chat and everything it owns.
     pub async fn delete(&self, who: Principal, id: ChatId) -> Result<(), ChatError> {
+        if self.chats.find(who.user_id, id).await?.is_none() {
+            return Err(ChatError::NotFound);
+        }
+        for contents in &self.contents {
+            contents.delete_chat_contents(who.user_id, id).await?;
+        }
         if self.chats.delete(who.user_id, id).await? {
             Ok(())
         } else {

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod chats;
+pub mod documents;
 #[allow(deprecated)]
 pub mod legacy;
 pub mod me;
@@ -52,7 +53,16 @@ where
                 .service(messages::send_message)
                 .service(messages::regenerate)
                 .service(messages::edit_message)
-                .service(messages::resume_stream),
+                .service(messages::resume_stream)
+                .service(documents::upload)
+                .service(documents::list_documents)
+                .service(documents::get_document)
+                .service(documents::list_chunks)
+                .service(documents::download)
+                .service(documents::delete_document)
+                .service(documents::retry_document)
+                .service(documents::search_chat)
+                .service(documents::search_all),
         )
         .service(
             scope("/api")

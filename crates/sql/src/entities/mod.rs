@@ -1,6 +1,9 @@
 //! sea-orm entities: the tables as the adapters see them. They never leave this crate.
 
 pub mod chats;
+pub mod chunks;
+pub mod documents;
+pub mod jobs;
 pub mod messages;
 pub mod refresh_tokens;
 pub mod sessions;

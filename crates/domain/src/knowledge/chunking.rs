@@ -1,0 +1,186 @@
+//! Splitting a document's pages into chunks sized in the embedding model's tokens, with overlap,
+//! along semantic boundaries (Markdown structure for Markdown, sentences and lines otherwise).
+
+use std::sync::Arc;
+
+use text_splitter::{ChunkConfig, ChunkSizer, MarkdownSplitter, TextSplitter};
+
+use super::models::{Chunk, ChunkId, Document, MediaType};
+use super::ports::{ExtractedPage, TokenCounter};
+
+/// How chunks are sized.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkSettings {
+    /// The most tokens a chunk holds (the embedding model's input limit bounds it).
+    pub max_tokens: usize,
+    /// Tokens shared by neighbouring chunks.
+    pub overlap_tokens: usize,
+}
+
+impl Default for ChunkSettings {
+    fn default() -> Self {
+        Self {
+            max_tokens: 200,
+            overlap_tokens: 30,
+        }
+    }
+}
+
+struct Sizer(Arc<dyn TokenCounter>);
+
+impl ChunkSizer for Sizer {
+    fn size(&self, chunk: &str) -> usize {
+        self.0.count(chunk)
+    }
+}
+
+/// Splits pages into chunks with deterministic ids, page numbers and character ranges.
+pub fn chunk_pages(
+    document: &Document,
+    pages: &[ExtractedPage],
+    counter: Arc<dyn TokenCounter>,
+    settings: ChunkSettings,
+) -> Vec<Chunk> {
+    let max = settings.max_tokens.max(1);
+    let overlap = settings.overlap_tokens.min(max.saturating_sub(1));
+    let config = || {
+        ChunkConfig::new(max)
+            .with_overlap(overlap)
+            .unwrap_or_else(|_| ChunkConfig::new(max))
+            .with_sizer(Sizer(counter.clone()))
+    };
+    let mut chunks = Vec::new();
+    let mut push = |page: u32, char_offset: usize, text: &str| {
+        let index = chunks.len() as u32;
+        let length = text.chars().count();
+        chunks.push(Chunk {
+            id: ChunkId::derive(document.id, index),
+            document_id: document.id,
+            user_id: document.user_id,
+            chat_id: document.chat_id,
+            index,
+            page,
+            char_start: char_offset as u32,
+            char_end: (char_offset + length) as u32,
+            text: text.to_string(),
+        });
+    };
+    match document.media_type {
+        MediaType::Markdown => {
+            let splitter = MarkdownSplitter::new(config());
+            for page in pages {
+                for piece in splitter.chunk_char_indices(&page.text) {
+                    push(page.number, piece.char_offset, piece.chunk);
+                }
+            }
+        }
+        MediaType::Text | MediaType::Pdf => {
+            let splitter = TextSplitter::new(config());
+            for page in pages {
+                for piece in splitter.chunk_char_indices(&page.text) {
+                    push(page.number, piece.char_offset, piece.chunk);
+                }
+            }
+        }
+    }
+    chunks
+}
+
+/// The pages of a text file: parts separated by form feeds, numbered from 1.
+pub fn text_pages(text: &str) -> Vec<ExtractedPage> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    text.split('\u{c}')
+        .enumerate()
+        .map(|(i, part)| ExtractedPage {
+            number: i as u32 + 1,
+            text: part.to_string(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::knowledge::models::{DocumentId, DocumentStatus, FileName};
+    use crate::knowledge::ports::ApproximateTokens;
+
+    fn document(media_type: MediaType) -> Document {
+        Document {
+            id: DocumentId::new(),
+            user_id: crate::accounts::UserId::new(),
+            chat_id: crate::chats::ChatId::new(),
+            file_name: FileName::sanitize(Some("a")),
+            media_type,
+            size_bytes: 1,
+            sha256: String::new(),
+            status: DocumentStatus::Processing,
+            error: None,
+            pages_total: None,
+            pages_done: 0,
+            chunk_count: 0,
+            created_at: chrono::DateTime::UNIX_EPOCH,
+            updated_at: chrono::DateTime::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn chunks_respect_the_token_budget_and_keep_their_page_and_range() {
+        let doc = document(MediaType::Text);
+        let sentence = "Cells divide by mitosis into two identical daughter cells. ";
+        let pages = text_pages(&format!(
+            "{}\u{c}{}",
+            sentence.repeat(40),
+            sentence.repeat(3)
+        ));
+        let settings = ChunkSettings {
+            max_tokens: 50,
+            overlap_tokens: 20,
+        };
+        let chunks = chunk_pages(&doc, &pages, Arc::new(ApproximateTokens), settings);
+        assert!(chunks.len() > 3);
+        for (i, chunk) in chunks.iter().enumerate() {
+            assert_eq!(chunk.index as usize, i);
+            assert_eq!(chunk.id, ChunkId::derive(doc.id, i as u32));
+            assert!(ApproximateTokens.count(&chunk.text) <= 50, "{}", chunk.text);
+            let page = &pages[chunk.page as usize - 1].text;
+            let slice: String = page
+                .chars()
+                .skip(chunk.char_start as usize)
+                .take((chunk.char_end - chunk.char_start) as usize)
+                .collect();
+            assert_eq!(slice, chunk.text);
+        }
+        assert_eq!(chunks.last().unwrap().page, 2);
+        // Overlap: consecutive chunks of the long page share text.
+        assert!(chunks[1].char_start < chunks[0].char_end);
+        // Same input, same chunks.
+        assert_eq!(
+            chunks,
+            chunk_pages(&doc, &pages, Arc::new(ApproximateTokens), settings)
+        );
+    }
+
+    #[test]
+    fn markdown_is_split_at_headings() {
+        let doc = document(MediaType::Markdown);
+        let text = format!(
+            "# Cells\n\n{}\n\n# Genetics\n\n{}",
+            "Cells are units of life. ".repeat(6),
+            "Genes carry heredity. ".repeat(6)
+        );
+        let settings = ChunkSettings {
+            max_tokens: 60,
+            overlap_tokens: 0,
+        };
+        let chunks = chunk_pages(
+            &doc,
+            &text_pages(&text),
+            Arc::new(ApproximateTokens),
+            settings,
+        );
+        assert!(
+            chunks.iter().any(|c| c.text.starts_with("# Genetics")),
+            "{chunks:#?}"
+        );
+    }
+}

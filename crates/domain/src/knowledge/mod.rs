@@ -1,0 +1,27 @@
+//! The knowledge base: the course material uploaded into chats, made searchable by meaning and
+//! by words, and the passages the assistant and the flashcard generator draw on.
+
+mod chunking;
+mod inspect;
+mod models;
+mod ports;
+mod service;
+pub mod sparse;
+
+pub use chunking::{ChunkSettings, chunk_pages, text_pages};
+pub use inspect::{InspectError, Inspection, Inspector, hex, inspect};
+pub use models::{
+    Chunk, ChunkCursor, ChunkId, Document, DocumentCursor, DocumentId, DocumentStatus, FileName,
+    JobId, MAX_FILE_NAME_CHARS, MediaType, Scope, SearchHit, SearchMode, blob_key,
+    chat_blob_prefix, user_blob_prefix,
+};
+pub use ports::{
+    ApproximateTokens, BlobStore, BlobStream, Created, DocumentRepository, Embedder,
+    EmbeddingModel, ExtractError, ExtractedPage, IndexedChunk, Job, JobPayload, JobQueue,
+    NewDocument, NewJob, PdfExtractor, QueueStats, ScoredChunk, SparseVector, TokenCounter,
+    VectorIndex, VectorPoint, VectorQuery,
+};
+pub use service::{
+    KnowledgeBase, KnowledgeError, KnowledgePorts, KnowledgeSettings, MAX_IDEMPOTENCY_KEY_LEN,
+    ReconcileReport, Upload, Uploaded, reciprocal_rank_fusion,
+};

@@ -1,0 +1,392 @@
+//! The knowledge base's ports: document and chunk storage, the job queue, blob storage, text
+//! extraction, embeddings and the vector index.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use futures_util::stream::BoxStream;
+use serde::{Deserialize, Serialize};
+
+use super::models::{
+    Chunk, ChunkCursor, ChunkId, Document, DocumentCursor, DocumentId, DocumentStatus, FileName,
+    JobId, MediaType, Scope,
+};
+use crate::accounts::UserId;
+use crate::chats::ChatId;
+use crate::error::InfraError;
+use crate::pagination::{Page, PageRequest};
+
+/// A document about to be stored.
+#[derive(Debug, Clone)]
+pub struct NewDocument {
+    pub id: DocumentId,
+    pub user_id: UserId,
+    pub chat_id: ChatId,
+    pub file_name: FileName,
+    pub media_type: MediaType,
+    pub size_bytes: u64,
+    pub sha256: String,
+    /// The client's `Idempotency-Key`, unique per user.
+    pub idempotency_key: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What a job does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum JobPayload {
+    /// Extract, chunk, embed and index a document.
+    IngestDocument {
+        user_id: UserId,
+        document_id: DocumentId,
+    },
+}
+
+impl JobPayload {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            JobPayload::IngestDocument { .. } => "ingest_document",
+        }
+    }
+}
+
+/// A job about to be queued.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub id: JobId,
+    pub payload: JobPayload,
+    pub max_attempts: u32,
+    pub run_at: DateTime<Utc>,
+}
+
+/// A job a worker has claimed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    pub id: JobId,
+    pub payload: JobPayload,
+    /// Attempts so far, this one included.
+    pub attempts: u32,
+    pub max_attempts: u32,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The queue's state, for operators and metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueueStats {
+    pub queued: u64,
+    pub running: u64,
+    pub dead: u64,
+    pub oldest_queued_at: Option<DateTime<Utc>>,
+}
+
+/// A durable job queue. Any number of workers may claim at once; a job is held by one worker at
+/// a time through a lease that the worker renews, and a job whose lease ran out (its worker
+/// died) is claimed again.
+#[async_trait]
+pub trait JobQueue: Send + Sync {
+    async fn enqueue(&self, job: NewJob) -> Result<(), InfraError>;
+
+    /// Takes the oldest runnable job (queued and due, or running with an expired lease) for
+    /// `worker` until `lease_until`, counting an attempt.
+    async fn claim(
+        &self,
+        worker: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Option<Job>, InfraError>;
+
+    /// Extends `worker`'s lease; `Ok(false)` when the job is no longer `worker`'s.
+    async fn heartbeat(
+        &self,
+        job: JobId,
+        worker: &str,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool, InfraError>;
+
+    /// Marks the job done; `Ok(false)` when it is no longer `worker`'s.
+    async fn complete(&self, job: JobId, worker: &str) -> Result<bool, InfraError>;
+
+    /// Records a failed attempt: queued again at `retry_at`, or dead with `error` when `None`.
+    async fn fail(
+        &self,
+        job: JobId,
+        worker: &str,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<bool, InfraError>;
+
+    async fn stats(&self, now: DateTime<Utc>) -> Result<QueueStats, InfraError>;
+}
+
+/// The result of storing a new document.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Created {
+    /// Stored, with its ingestion job queued in the same transaction.
+    New(Document),
+    /// The chat already has these bytes (or the user already used this idempotency key).
+    Existing(Document),
+}
+
+/// Stores documents and their chunks. Every method is scoped by the owner.
+#[async_trait]
+pub trait DocumentRepository: Send + Sync {
+    /// Stores the document and queues `job` atomically. When the chat already holds a document
+    /// with the same SHA-256, or the owner already used the idempotency key, nothing is written
+    /// and that document is returned.
+    async fn create(&self, document: NewDocument, job: NewJob) -> Result<Created, InfraError>;
+
+    async fn find(&self, owner: UserId, id: DocumentId) -> Result<Option<Document>, InfraError>;
+
+    async fn find_by_sha256(
+        &self,
+        owner: UserId,
+        chat: ChatId,
+        sha256: &str,
+    ) -> Result<Option<Document>, InfraError>;
+
+    async fn find_by_idempotency_key(
+        &self,
+        owner: UserId,
+        key: &str,
+    ) -> Result<Option<Document>, InfraError>;
+
+    /// `owner`'s documents of `chat`, newest first, optionally of one status.
+    async fn list(
+        &self,
+        owner: UserId,
+        chat: ChatId,
+        status: Option<DocumentStatus>,
+        page: PageRequest<DocumentCursor>,
+    ) -> Result<Page<Document>, InfraError>;
+
+    /// Sets the status and error; `Ok(false)` when the document is gone.
+    async fn set_status(
+        &self,
+        owner: UserId,
+        id: DocumentId,
+        status: DocumentStatus,
+        error: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<bool, InfraError>;
+
+    /// Records progress: `pages_done` of `pages_total`.
+    async fn set_progress(
+        &self,
+        owner: UserId,
+        id: DocumentId,
+        pages_done: u32,
+        pages_total: u32,
+        at: DateTime<Utc>,
+    ) -> Result<bool, InfraError>;
+
+    /// Replaces every chunk of the document with `chunks`, atomically; `Ok(false)` when the
+    /// document is gone.
+    async fn replace_chunks(
+        &self,
+        owner: UserId,
+        id: DocumentId,
+        chunks: Vec<Chunk>,
+    ) -> Result<bool, InfraError>;
+
+    /// Marks the document completed with its counts.
+    async fn complete(
+        &self,
+        owner: UserId,
+        id: DocumentId,
+        pages_total: u32,
+        chunk_count: u32,
+        at: DateTime<Utc>,
+    ) -> Result<bool, InfraError>;
+
+    /// Sets a document back to `pending` and queues `job`, atomically.
+    async fn requeue(
+        &self,
+        owner: UserId,
+        id: DocumentId,
+        job: NewJob,
+        at: DateTime<Utc>,
+    ) -> Result<bool, InfraError>;
+
+    /// Deletes the document and its chunks.
+    async fn delete(&self, owner: UserId, id: DocumentId) -> Result<bool, InfraError>;
+
+    /// Deletes every document of the chat (and their chunks); returns how many.
+    async fn delete_chat(&self, owner: UserId, chat: ChatId) -> Result<u64, InfraError>;
+
+    /// Deletes every document of the user (and their chunks); returns how many.
+    async fn delete_user(&self, owner: UserId) -> Result<u64, InfraError>;
+
+    /// The chunks of `owner`'s document, by index.
+    async fn chunks(
+        &self,
+        owner: UserId,
+        document: DocumentId,
+        page: PageRequest<ChunkCursor>,
+    ) -> Result<Page<Chunk>, InfraError>;
+
+    /// `owner`'s chunks among `ids` with their documents' file names, in no particular order;
+    /// ids of other users' chunks or of deleted ones are left out.
+    async fn chunks_by_ids(
+        &self,
+        owner: UserId,
+        ids: &[ChunkId],
+    ) -> Result<Vec<(Chunk, FileName)>, InfraError>;
+
+    /// Every chunk of every user, by id, `limit` at a time (for reconcile and reindex).
+    async fn scan_chunks(
+        &self,
+        after: Option<ChunkId>,
+        limit: u64,
+    ) -> Result<Vec<Chunk>, InfraError>;
+}
+
+/// A stream of a blob's bytes.
+pub type BlobStream = BoxStream<'static, Result<Bytes, InfraError>>;
+
+/// Stores original files.
+#[async_trait]
+pub trait BlobStore: Send + Sync {
+    /// Stores the file at `path` under `key`, streaming it.
+    async fn put_file(&self, key: &str, path: &Path) -> Result<(), InfraError>;
+    /// The whole blob.
+    async fn get(&self, key: &str) -> Result<Option<Bytes>, InfraError>;
+    /// The blob as a stream, for downloads.
+    async fn open(&self, key: &str) -> Result<Option<BlobStream>, InfraError>;
+    async fn delete(&self, key: &str) -> Result<(), InfraError>;
+    /// Deletes every blob whose key starts with `prefix`; returns how many.
+    async fn delete_prefix(&self, prefix: &str) -> Result<u64, InfraError>;
+}
+
+/// The text of one page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtractedPage {
+    /// 1-based.
+    pub number: u32,
+    pub text: String,
+}
+
+/// Why a PDF gave no text. Every one of these is final: retrying will not help.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExtractError {
+    #[error("the PDF is encrypted; upload a copy without a password")]
+    Encrypted,
+    #[error("the PDF has no text layer (scanned pages?); upload a PDF with selectable text")]
+    NoText,
+    #[error("the PDF could not be read: {0}")]
+    Malformed(String),
+    #[error("reading the PDF took longer than {0} seconds")]
+    TimedOut(u64),
+    #[error("the PDF reader crashed on this file")]
+    Crashed,
+}
+
+/// Extracts the text of PDFs, page by page. Implementations must survive any input: a parser
+/// that panics or hangs on a malformed file ends in an error, never in a crash or a stuck job.
+#[async_trait]
+pub trait PdfExtractor: Send + Sync {
+    async fn extract(&self, bytes: Bytes) -> Result<Vec<ExtractedPage>, ExtractError>;
+}
+
+/// Counts tokens the way an embedding model does, to size chunks.
+pub trait TokenCounter: Send + Sync {
+    fn count(&self, text: &str) -> usize;
+}
+
+/// Counts roughly four characters per token: for models whose tokenizer is not at hand.
+pub struct ApproximateTokens;
+
+impl TokenCounter for ApproximateTokens {
+    fn count(&self, text: &str) -> usize {
+        text.chars().count().div_ceil(4)
+    }
+}
+
+/// The model an embedder runs (and an index was built with).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmbeddingModel {
+    pub name: String,
+    pub dimension: usize,
+}
+
+/// Turns texts into vectors.
+#[async_trait]
+pub trait Embedder: Send + Sync {
+    fn model(&self) -> &EmbeddingModel;
+    /// The tokenizer chunks are sized with.
+    fn token_counter(&self) -> Arc<dyn TokenCounter>;
+    /// One vector per text, in order. `InfraError::Unavailable` is worth retrying.
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, InfraError>;
+}
+
+/// A sparse vector: BM25 term weights keyed by term hash.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SparseVector {
+    pub indices: Vec<u32>,
+    pub values: Vec<f32>,
+}
+
+/// A chunk's vectors and its owner, as stored in the index.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VectorPoint {
+    pub chunk_id: ChunkId,
+    pub user_id: UserId,
+    pub chat_id: ChatId,
+    pub document_id: DocumentId,
+    pub dense: Vec<f32>,
+    pub sparse: SparseVector,
+}
+
+/// What to rank by.
+#[derive(Debug, Clone, PartialEq)]
+pub enum VectorQuery {
+    /// Cosine similarity to this embedding.
+    Dense(Vec<f32>),
+    /// BM25: the index weighs the query's terms by inverse document frequency.
+    Sparse(SparseVector),
+}
+
+/// A chunk id and its score (higher is better).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScoredChunk {
+    pub chunk_id: ChunkId,
+    pub score: f32,
+}
+
+/// A point's id and owner, as a scan of the index lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexedChunk {
+    pub chunk_id: ChunkId,
+    pub user_id: UserId,
+}
+
+/// The vector index. Every search and delete is scoped by the owner.
+#[async_trait]
+pub trait VectorIndex: Send + Sync {
+    /// The embedding model the index holds vectors of.
+    fn model(&self) -> &EmbeddingModel;
+    /// Inserts or replaces points by chunk id.
+    async fn upsert(&self, points: Vec<VectorPoint>) -> Result<(), InfraError>;
+    async fn search(
+        &self,
+        scope: Scope,
+        query: VectorQuery,
+        limit: usize,
+    ) -> Result<Vec<ScoredChunk>, InfraError>;
+    /// Deletes every point in `scope`.
+    async fn delete(&self, scope: Scope) -> Result<(), InfraError>;
+    /// Deletes `owner`'s points among `ids`.
+    async fn delete_chunks(&self, owner: UserId, ids: &[ChunkId]) -> Result<(), InfraError>;
+    /// Which of `owner`'s `ids` have a point.
+    async fn retrieve(&self, owner: UserId, ids: &[ChunkId]) -> Result<Vec<ChunkId>, InfraError>;
+    /// How many points are in `scope`.
+    async fn count(&self, scope: Scope) -> Result<u64, InfraError>;
+    /// Every point, by id, `limit` at a time.
+    async fn scan(
+        &self,
+        after: Option<ChunkId>,
+        limit: usize,
+    ) -> Result<Vec<IndexedChunk>, InfraError>;
+}

@@ -1,0 +1,987 @@
+//! The knowledge base: uploads, the ingestion pipeline a worker runs, search, and removal.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::Notify;
+
+use super::chunking::{ChunkSettings, chunk_pages, text_pages};
+use super::inspect::{InspectError, Inspection};
+use super::models::{
+    Chunk, ChunkCursor, ChunkId, Document, DocumentCursor, DocumentId, DocumentStatus, FileName,
+    JobId, MediaType, Scope, SearchHit, SearchMode, chat_blob_prefix, user_blob_prefix,
+};
+use super::ports::{
+    BlobStore, BlobStream, Created, DocumentRepository, Embedder, Job, JobPayload, JobQueue,
+    NewDocument, NewJob, PdfExtractor, VectorIndex, VectorPoint, VectorQuery,
+};
+use super::sparse;
+use crate::accounts::{Principal, UserData, UserId};
+use crate::assistant::{Passage, PassageSearch};
+use crate::chats::{ChatContents, ChatId, ChatRepository};
+use crate::clock::Clock;
+use crate::error::{DomainError, ErrorKind, FieldError, InfraError, ValidationErrors};
+use crate::pagination::{Page, PageRequest};
+
+/// The knobs of the knowledge base.
+#[derive(Debug, Clone)]
+pub struct KnowledgeSettings {
+    pub max_upload_bytes: u64,
+    pub chunking: ChunkSettings,
+    /// Texts per embedding call.
+    pub embed_batch: usize,
+    /// Attempts per ingestion job before it is marked dead.
+    pub max_attempts: u32,
+    /// How long a claimed job is held without a heartbeat.
+    pub lease: Duration,
+    /// The wait before the first retry; each later one doubles it.
+    pub retry_backoff: Duration,
+    pub default_search_limit: u32,
+    pub max_search_limit: u32,
+    pub max_query_chars: usize,
+}
+
+impl Default for KnowledgeSettings {
+    fn default() -> Self {
+        Self {
+            max_upload_bytes: 50 * 1024 * 1024,
+            chunking: ChunkSettings::default(),
+            embed_batch: 32,
+            max_attempts: 5,
+            lease: Duration::from_secs(60),
+            retry_backoff: Duration::from_secs(5),
+            default_search_limit: 10,
+            max_search_limit: 50,
+            max_query_chars: 1000,
+        }
+    }
+}
+
+/// The longest idempotency key accepted.
+pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KnowledgeError {
+    #[error("chat not found")]
+    ChatNotFound,
+    #[error("document not found")]
+    DocumentNotFound,
+    #[error(transparent)]
+    Invalid(#[from] ValidationErrors),
+    #[error("{0}")]
+    Upload(InspectError),
+    #[error("only a failed document can be retried; this one is {}", .0.as_str())]
+    NotRetryable(DocumentStatus),
+    #[error("this Idempotency-Key was already used for a different file")]
+    IdempotencyKeyReused,
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+impl DomainError for KnowledgeError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::ChatNotFound | Self::DocumentNotFound => ErrorKind::NotFound,
+            Self::Invalid(e) => e.kind(),
+            Self::Upload(InspectError::TooLarge { .. }) => ErrorKind::PayloadTooLarge,
+            Self::Upload(InspectError::Unsupported) => ErrorKind::UnsupportedMediaType,
+            Self::Upload(InspectError::Empty) => ErrorKind::InvalidInput,
+            Self::NotRetryable(_) | Self::IdempotencyKeyReused => ErrorKind::Conflict,
+            Self::Infra(e) => e.kind(),
+        }
+    }
+    fn code(&self) -> &'static str {
+        match self {
+            Self::ChatNotFound => "chat_not_found",
+            Self::DocumentNotFound => "document_not_found",
+            Self::Invalid(e) => e.code(),
+            Self::Upload(InspectError::TooLarge { .. }) => "file_too_large",
+            Self::Upload(InspectError::Unsupported) => "unsupported_file_type",
+            Self::Upload(InspectError::Empty) => "empty_file",
+            Self::NotRetryable(_) => "document_not_retryable",
+            Self::IdempotencyKeyReused => "idempotency_key_reused",
+            Self::Infra(e) => e.code(),
+        }
+    }
+    fn field_errors(&self) -> &[FieldError] {
+        match self {
+            Self::Invalid(e) => e.fields(),
+            _ => &[],
+        }
+    }
+}
+
+/// A file that has fully arrived (spooled to `path`) and been inspected.
+pub struct Upload<'a> {
+    pub file_name: FileName,
+    pub path: &'a Path,
+    pub inspection: Inspection,
+    pub idempotency_key: Option<String>,
+    /// Replace a document with the same bytes instead of returning it.
+    pub replace: bool,
+}
+
+/// What an upload did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Uploaded {
+    /// Stored and queued for ingestion.
+    Accepted(Document),
+    /// Already there (same bytes in the chat, or a replayed idempotency key).
+    Existing(Document),
+}
+
+/// What `reconcile` repaired.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReconcileReport {
+    pub vectors_checked: u64,
+    pub orphan_vectors_removed: u64,
+    pub chunks_checked: u64,
+    pub documents_requeued: u64,
+}
+
+/// Why a job attempt failed.
+enum Failure {
+    /// Retrying cannot help (a malformed file, say).
+    Permanent(String),
+    /// A dependency failed; retry later.
+    Transient(String),
+    /// Another worker holds the job now.
+    LeaseLost,
+}
+
+impl From<InfraError> for Failure {
+    fn from(error: InfraError) -> Self {
+        Failure::Transient(crate::error::chain(&error))
+    }
+}
+
+/// The adapters the knowledge base runs on.
+#[derive(Clone)]
+pub struct KnowledgePorts {
+    pub documents: Arc<dyn DocumentRepository>,
+    pub jobs: Arc<dyn JobQueue>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub embedder: Arc<dyn Embedder>,
+    pub index: Arc<dyn VectorIndex>,
+    pub pdf: Arc<dyn PdfExtractor>,
+}
+
+/// Uploads, ingestion, search and removal of the chats' material.
+pub struct KnowledgeBase {
+    chats: Arc<dyn ChatRepository>,
+    ports: KnowledgePorts,
+    clock: Arc<dyn Clock>,
+    settings: KnowledgeSettings,
+    /// Woken when a job is queued, so an in-process worker starts at once.
+    queued: Arc<Notify>,
+}
+
+impl KnowledgeBase {
+    pub fn new(
+        chats: Arc<dyn ChatRepository>,
+        ports: KnowledgePorts,
+        clock: Arc<dyn Clock>,
+        settings: KnowledgeSettings,
+    ) -> Self {
+        Self {
+            chats,
+            ports,
+            clock,
+            settings,
+            queued: Arc::new(Notify::new()),
+        }
+    }
+
+    pub fn settings(&self) -> &KnowledgeSettings {
+        &self.settings
+    }
+
+    /// Notified whenever this process queues a job.
+    pub fn job_queued(&self) -> Arc<Notify> {
+        self.queued.clone()
+    }
+
+    /// `Ok` when `chat` is the caller's: handlers check it before reading a request body.
+    pub async fn check_chat(&self, who: Principal, chat: ChatId) -> Result<(), KnowledgeError> {
+        self.own_chat(who, chat).await
+    }
+
+    async fn own_chat(&self, who: Principal, chat: ChatId) -> Result<(), KnowledgeError> {
+        match self.chats.find(who.user_id, chat).await? {
+            Some(_) => Ok(()),
+            None => Err(KnowledgeError::ChatNotFound),
+        }
+    }
+
+    /// The caller's document `id` of `chat`.
+    pub async fn get(
+        &self,
+        who: Principal,
+        chat: ChatId,
+        id: DocumentId,
+    ) -> Result<Document, KnowledgeError> {
+        match self.ports.documents.find(who.user_id, id).await? {
+            Some(doc) if doc.chat_id == chat => Ok(doc),
+            _ => Err(KnowledgeError::DocumentNotFound),
+        }
+    }
+
+    fn new_job(&self, user_id: UserId, document_id: DocumentId) -> NewJob {
+        NewJob {
+            id: JobId::new(),
+            payload: JobPayload::IngestDocument {
+                user_id,
+                document_id,
+            },
+            max_attempts: self.settings.max_attempts,
+            run_at: self.clock.now(),
+        }
+    }
+
+    /// Stores an upload and queues its ingestion; returns the existing document for the same
+    /// bytes in the chat (unless `replace`) or for a replayed idempotency key.
+    pub async fn upload(
+        &self,
+        who: Principal,
+        chat: ChatId,
+        upload: Upload<'_>,
+    ) -> Result<Uploaded, KnowledgeError> {
+        if let Some(key) = &upload.idempotency_key
+            && (key.is_empty()
+                || key.len() > MAX_IDEMPOTENCY_KEY_LEN
+                || !key.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            return Err(ValidationErrors::single(
+                "Idempotency-Key",
+                format!("must be 1 to {MAX_IDEMPOTENCY_KEY_LEN} visible ASCII characters"),
+            )
+            .into());
+        }
+        self.own_chat(who, chat).await?;
+        let documents = &self.ports.documents;
+        if let Some(key) = &upload.idempotency_key
+            && let Some(previous) = documents.find_by_idempotency_key(who.user_id, key).await?
+        {
+            return if previous.chat_id == chat && previous.sha256 == upload.inspection.sha256 {
+                Ok(Uploaded::Existing(previous))
+            } else {
+                Err(KnowledgeError::IdempotencyKeyReused)
+            };
+        }
+        if let Some(existing) = documents
+            .find_by_sha256(who.user_id, chat, &upload.inspection.sha256)
+            .await?
+        {
+            if !upload.replace {
+                return Ok(Uploaded::Existing(existing));
+            }
+            self.remove(&existing).await?;
+        }
+
+        let id = DocumentId::new();
+        let key = super::models::blob_key(who.user_id, chat, id);
+        self.ports.blobs.put_file(&key, upload.path).await?;
+        let new = NewDocument {
+            id,
+            user_id: who.user_id,
+            chat_id: chat,
+            file_name: upload.file_name,
+            media_type: upload.inspection.media_type,
+            size_bytes: upload.inspection.size_bytes,
+            sha256: upload.inspection.sha256,
+            idempotency_key: upload.idempotency_key,
+            created_at: self.clock.now(),
+        };
+        match documents.create(new, self.new_job(who.user_id, id)).await {
+            Ok(Created::New(doc)) => {
+                self.queued.notify_waiters();
+                tracing::info!(document = %doc.id, size = doc.size_bytes, media_type = doc.media_type.as_str(), "document accepted");
+                Ok(Uploaded::Accepted(doc))
+            }
+            Ok(Created::Existing(doc)) => {
+                // A concurrent upload of the same bytes won the race.
+                self.delete_blob_quietly(&key).await;
+                Ok(Uploaded::Existing(doc))
+            }
+            Err(error) => {
+                self.delete_blob_quietly(&key).await;
+                Err(error.into())
+            }
+        }
+    }
+
+    async fn delete_blob_quietly(&self, key: &str) {
+        if let Err(error) = self.ports.blobs.delete(key).await {
+            tracing::warn!(key, error = %crate::error::chain(&error), "could not delete a blob");
+        }
+    }
+
+    pub async fn list(
+        &self,
+        who: Principal,
+        chat: ChatId,
+        status: Option<DocumentStatus>,
+        page: PageRequest<DocumentCursor>,
+    ) -> Result<Page<Document>, KnowledgeError> {
+        self.own_chat(who, chat).await?;
+        Ok(self
+            .ports
+            .documents
+            .list(who.user_id, chat, status, page)
+            .await?)
+    }
+
+    pub async fn chunks(
+        &self,
+        who: Principal,
+        chat: ChatId,
+        id: DocumentId,
+        page: PageRequest<ChunkCursor>,
+    ) -> Result<Page<Chunk>, KnowledgeError> {
+        let doc = self.get(who, chat, id).await?;
+        Ok(self
+            .ports
+            .documents
+            .chunks(who.user_id, doc.id, page)
+            .await?)
+    }
+
+    /// The original bytes, streamed.
+    pub async fn download(
+        &self,
+        who: Principal,
+        chat: ChatId,
+        id: DocumentId,
+    ) -> Result<(Document, BlobStream), KnowledgeError> {
+        let doc = self.get(who, chat, id).await?;
+        match self.ports.blobs.open(&doc.blob_key()).await? {
+            Some(stream) => Ok((doc, stream)),
+            None => Err(InfraError::internal(format!(
+                "the blob of document {} is missing",
+                doc.id
+            ))
+            .into()),
+        }
+    }
+
+    /// Deletes the document, its chunks, its vectors and its blob.
+    pub async fn delete(
+        &self,
+        who: Principal,
+        chat: ChatId,
+        id: DocumentId,
+    ) -> Result<(), KnowledgeError> {
+        let doc = self.get(who, chat, id).await?;
+        self.remove(&doc).await?;
+        Ok(())
+    }
+
+    /// Vectors and blob first, then the rows: a failure half-way leaves a document that is
+    /// still listed and can be deleted again, never a hidden one whose text stays searchable.
+    async fn remove(&self, doc: &Document) -> Result<(), InfraError> {
+        self.ports
+            .index
+            .delete(Scope::document(doc.user_id, doc.chat_id, doc.id))
+            .await?;
+        self.ports.blobs.delete(&doc.blob_key()).await?;
+        self.ports.documents.delete(doc.user_id, doc.id).await?;
+        tracing::info!(document = %doc.id, "document deleted");
+        Ok(())
+    }
+
+    /// Queues a failed document again.
+    pub async fn retry(
+        &self,
+        who: Principal,
+        chat: ChatId,
+        id: DocumentId,
+    ) -> Result<Document, KnowledgeError> {
+        let doc = self.get(who, chat, id).await?;
+        if doc.status != DocumentStatus::Failed {
+            return Err(KnowledgeError::NotRetryable(doc.status));
+        }
+        let requeued = self
+            .ports
+            .documents
+            .requeue(
+                who.user_id,
+                id,
+                self.new_job(who.user_id, id),
+                self.clock.now(),
+            )
+            .await?;
+        if !requeued {
+            return Err(KnowledgeError::DocumentNotFound);
+        }
+        self.queued.notify_waiters();
+        // As it was queued: a worker may already be on it by the time this is read back.
+        Ok(Document {
+            status: DocumentStatus::Pending,
+            error: None,
+            pages_done: 0,
+            ..doc
+        })
+    }
+
+    /// Searches the caller's material: one chat's, or all of it.
+    pub async fn search(
+        &self,
+        who: Principal,
+        chat: Option<ChatId>,
+        query: &str,
+        mode: SearchMode,
+        limit: Option<u32>,
+    ) -> Result<Vec<SearchHit>, KnowledgeError> {
+        let mut errors = ValidationErrors::new();
+        let query = query.trim();
+        if query.is_empty() {
+            errors.push(FieldError::new("q", "must not be empty"));
+        } else if query.chars().count() > self.settings.max_query_chars {
+            errors.push(FieldError::new(
+                "q",
+                format!(
+                    "must be at most {} characters",
+                    self.settings.max_query_chars
+                ),
+            ));
+        }
+        let limit = limit.unwrap_or(self.settings.default_search_limit);
+        if limit == 0 || limit > self.settings.max_search_limit {
+            errors.push(FieldError::new(
+                "limit",
+                format!("must be between 1 and {}", self.settings.max_search_limit),
+            ));
+        }
+        if !errors.is_empty() {
+            return Err(errors.into());
+        }
+        let scope = match chat {
+            Some(chat) => {
+                self.own_chat(who, chat).await?;
+                Scope::chat(who.user_id, chat)
+            }
+            None => Scope::user(who.user_id),
+        };
+        Ok(self.find(scope, query, mode, limit as usize).await?)
+    }
+
+    async fn find(
+        &self,
+        scope: Scope,
+        query: &str,
+        mode: SearchMode,
+        limit: usize,
+    ) -> Result<Vec<SearchHit>, InfraError> {
+        let index = &self.ports.index;
+        let candidates = (limit * 2).max(20);
+        let semantic = async {
+            if mode == SearchMode::Keyword {
+                return Ok(Vec::new());
+            }
+            let vector = self
+                .ports
+                .embedder
+                .embed(&[query.to_string()])
+                .await?
+                .pop()
+                .ok_or_else(|| InfraError::internal("the embedder returned no vector"))?;
+            index
+                .search(scope, VectorQuery::Dense(vector), candidates)
+                .await
+        };
+        let keyword = async {
+            let sparse = sparse::encode_query(query);
+            if mode == SearchMode::Semantic || sparse.indices.is_empty() {
+                return Ok(Vec::new());
+            }
+            index
+                .search(scope, VectorQuery::Sparse(sparse), candidates)
+                .await
+        };
+        let (semantic, keyword) = tokio::join!(semantic, keyword);
+        let (semantic, keyword) = (semantic?, keyword?);
+        let ranked: Vec<(ChunkId, f32)> = match mode {
+            SearchMode::Semantic => semantic.iter().map(|s| (s.chunk_id, s.score)).collect(),
+            SearchMode::Keyword => keyword.iter().map(|s| (s.chunk_id, s.score)).collect(),
+            SearchMode::Hybrid => reciprocal_rank_fusion(&[
+                semantic.iter().map(|s| s.chunk_id).collect(),
+                keyword.iter().map(|s| s.chunk_id).collect(),
+            ]),
+        };
+        let ids: Vec<ChunkId> = ranked.iter().map(|(id, _)| *id).collect();
+        let mut found: HashMap<ChunkId, (Chunk, FileName)> = self
+            .ports
+            .documents
+            .chunks_by_ids(scope.user, &ids)
+            .await?
+            .into_iter()
+            .map(|(chunk, name)| (chunk.id, (chunk, name)))
+            .collect();
+        Ok(ranked
+            .into_iter()
+            .filter_map(|(id, score)| {
+                let (chunk, name) = found.remove(&id)?;
+                // The index is scoped already; the database row confirms it.
+                if scope.chat.is_some_and(|c| c != chunk.chat_id) {
+                    return None;
+                }
+                Some(SearchHit {
+                    chunk_id: chunk.id,
+                    document_id: chunk.document_id,
+                    chat_id: chunk.chat_id,
+                    file_name: name.as_str().to_string(),
+                    page: chunk.page,
+                    text: chunk.text,
+                    score,
+                })
+            })
+            .take(limit)
+            .collect())
+    }
+
+    /// Claims one job and runs it; `Ok(false)` when no job was due.
+    pub async fn work_once(&self, worker: &str) -> Result<bool, InfraError> {
+        let now = self.clock.now();
+        let lease = chrono::Duration::from_std(self.settings.lease)
+            .unwrap_or(chrono::Duration::seconds(60));
+        let Some(job) = self.ports.jobs.claim(worker, now, now + lease).await? else {
+            return Ok(false);
+        };
+        tracing::info!(job = %job.id, kind = job.payload.kind(), attempt = job.attempts, "job claimed");
+        let outcome = tokio::select! {
+            outcome = self.run(&job) => outcome,
+            lost = self.keep_lease(&job, worker, lease) => lost,
+        };
+        let jobs = &self.ports.jobs;
+        match outcome {
+            Ok(()) => {
+                jobs.complete(job.id, worker).await?;
+                tracing::info!(job = %job.id, "job completed");
+            }
+            Err(Failure::LeaseLost) => {
+                tracing::warn!(job = %job.id, "job lease lost to another worker; leaving it");
+            }
+            Err(Failure::Permanent(reason)) => {
+                self.give_up(&job, &reason).await?;
+                jobs.fail(job.id, worker, &reason, None).await?;
+            }
+            Err(Failure::Transient(reason)) if job.attempts >= job.max_attempts => {
+                let reason = format!("gave up after {} attempts: {reason}", job.attempts);
+                self.give_up(&job, &reason).await?;
+                jobs.fail(job.id, worker, &reason, None).await?;
+            }
+            Err(Failure::Transient(reason)) => {
+                let wait = self.settings.retry_backoff
+                    * 2u32.saturating_pow(job.attempts.saturating_sub(1));
+                let retry_at =
+                    self.clock.now() + chrono::Duration::from_std(wait).unwrap_or_default();
+                tracing::warn!(job = %job.id, attempt = job.attempts, %reason, ?wait, "job failed; will retry");
+                let JobPayload::IngestDocument {
+                    user_id,
+                    document_id,
+                } = &job.payload;
+                let note = format!("attempt {} failed ({reason}); retrying", job.attempts);
+                self.ports
+                    .documents
+                    .set_status(
+                        *user_id,
+                        *document_id,
+                        DocumentStatus::Pending,
+                        Some(&note),
+                        self.clock.now(),
+                    )
+                    .await?;
+                jobs.fail(job.id, worker, &reason, Some(retry_at)).await?;
+            }
+        }
+        Ok(true)
+    }
+
+    async fn give_up(&self, job: &Job, reason: &str) -> Result<(), InfraError> {
+        tracing::warn!(job = %job.id, reason, "job failed for good");
+        let JobPayload::IngestDocument {
+            user_id,
+            document_id,
+        } = &job.payload;
+        self.ports
+            .documents
+            .set_status(
+                *user_id,
+                *document_id,
+                DocumentStatus::Failed,
+                Some(reason),
+                self.clock.now(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Renews the lease until it is lost (then returns) or the job ends (then it is dropped).
+    async fn keep_lease(
+        &self,
+        job: &Job,
+        worker: &str,
+        lease: chrono::Duration,
+    ) -> Result<(), Failure> {
+        let every = (self.settings.lease / 3).max(Duration::from_millis(50));
+        loop {
+            tokio::time::sleep(every).await;
+            match self
+                .ports
+                .jobs
+                .heartbeat(job.id, worker, self.clock.now() + lease)
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => return Err(Failure::LeaseLost),
+                Err(error) => {
+                    tracing::warn!(job = %job.id, error = %crate::error::chain(&error), "heartbeat failed");
+                }
+            }
+        }
+    }
+
+    async fn run(&self, job: &Job) -> Result<(), Failure> {
+        match &job.payload {
+            JobPayload::IngestDocument {
+                user_id,
+                document_id,
+            } => self.ingest(*user_id, *document_id).await,
+        }
+    }
+
+    /// Extract → chunk → embed in batches → index → completed. Chunk ids are derived from the
+    /// document and the chunk's index, so running it again writes the same rows and points.
+    async fn ingest(&self, user: UserId, id: DocumentId) -> Result<(), Failure> {
+        let documents = &self.ports.documents;
+        let Some(doc) = documents.find(user, id).await? else {
+            return Ok(()); // deleted since it was queued
+        };
+        if doc.status == DocumentStatus::Completed {
+            return Ok(()); // finished before its worker could mark the job done
+        }
+        documents
+            .set_status(user, id, DocumentStatus::Processing, None, self.clock.now())
+            .await?;
+        let bytes = self
+            .ports
+            .blobs
+            .get(&doc.blob_key())
+            .await?
+            .ok_or_else(|| {
+                Failure::Permanent("the original file is missing from storage".into())
+            })?;
+        let pages = match doc.media_type {
+            MediaType::Pdf => self
+                .ports
+                .pdf
+                .extract(bytes)
+                .await
+                .map_err(|e| Failure::Permanent(e.to_string()))?,
+            MediaType::Text | MediaType::Markdown => {
+                let text = std::str::from_utf8(&bytes)
+                    .map_err(|_| Failure::Permanent("the file is not UTF-8 text".into()))?;
+                text_pages(text)
+            }
+        };
+        let pages_total = pages.len() as u32;
+        documents
+            .set_progress(user, id, 0, pages_total, self.clock.now())
+            .await?;
+        let counter = self.ports.embedder.token_counter();
+        let settings = self.settings.chunking;
+        let chunk_doc = doc.clone();
+        let chunks =
+            tokio::task::spawn_blocking(move || chunk_pages(&chunk_doc, &pages, counter, settings))
+                .await
+                .map_err(|_| Failure::Permanent("splitting the text into chunks failed".into()))?;
+        if chunks.is_empty() {
+            return Err(Failure::Permanent("the file contains no text".into()));
+        }
+        if !documents.replace_chunks(user, id, chunks.clone()).await? {
+            return Ok(());
+        }
+        let scope = Scope::document(user, doc.chat_id, id);
+        // Points of an earlier attempt that made more chunks would outlive it otherwise.
+        self.ports.index.delete(scope).await?;
+        let batches: Vec<&[Chunk]> = chunks.chunks(self.settings.embed_batch.max(1)).collect();
+        for (number, batch) in batches.iter().enumerate() {
+            let texts: Vec<String> = batch.iter().map(|c| c.text.clone()).collect();
+            let vectors = self.ports.embedder.embed(&texts).await?;
+            if vectors.len() != batch.len() {
+                return Err(Failure::Transient(format!(
+                    "the embedder returned {} vectors for {} texts",
+                    vectors.len(),
+                    batch.len()
+                )));
+            }
+            let points = batch
+                .iter()
+                .zip(vectors)
+                .map(|(chunk, dense)| VectorPoint {
+                    chunk_id: chunk.id,
+                    user_id: user,
+                    chat_id: doc.chat_id,
+                    document_id: id,
+                    dense,
+                    sparse: sparse::encode_document(&chunk.text),
+                })
+                .collect();
+            self.ports.index.upsert(points).await?;
+            // A page is done once its last chunk is indexed; the batch's last page may go on.
+            let done = if number + 1 == batches.len() {
+                pages_total
+            } else {
+                batch.last().map_or(0, |c| c.page.saturating_sub(1))
+            };
+            documents
+                .set_progress(user, id, done, pages_total, self.clock.now())
+                .await?;
+        }
+        let completed = documents
+            .complete(user, id, pages_total, chunks.len() as u32, self.clock.now())
+            .await?;
+        if !completed {
+            // Deleted while it was being processed: take its points back out.
+            self.ports.index.delete(scope).await?;
+        }
+        tracing::info!(document = %id, pages = pages_total, chunks = chunks.len(), "document ingested");
+        Ok(())
+    }
+
+    /// Removes index points that have no chunk row, and queues again the completed documents
+    /// whose chunks have no point.
+    pub async fn reconcile(&self) -> Result<ReconcileReport, InfraError> {
+        const BATCH: usize = 500;
+        let mut report = ReconcileReport::default();
+        let mut after = None;
+        loop {
+            let points = self.ports.index.scan(after, BATCH).await?;
+            let Some(last) = points.last() else { break };
+            after = Some(last.chunk_id);
+            report.vectors_checked += points.len() as u64;
+            let mut by_user: BTreeMap<UserId, Vec<ChunkId>> = BTreeMap::new();
+            for point in &points {
+                by_user
+                    .entry(point.user_id)
+                    .or_default()
+                    .push(point.chunk_id);
+            }
+            for (user, ids) in by_user {
+                let present: HashSet<ChunkId> = self
+                    .ports
+                    .documents
+                    .chunks_by_ids(user, &ids)
+                    .await?
+                    .into_iter()
+                    .map(|(c, _)| c.id)
+                    .collect();
+                let orphans: Vec<ChunkId> =
+                    ids.into_iter().filter(|id| !present.contains(id)).collect();
+                if !orphans.is_empty() {
+                    self.ports.index.delete_chunks(user, &orphans).await?;
+                    report.orphan_vectors_removed += orphans.len() as u64;
+                }
+            }
+            if points.len() < BATCH {
+                break;
+            }
+        }
+        let mut requeue: BTreeMap<DocumentId, UserId> = BTreeMap::new();
+        let mut after = None;
+        loop {
+            let chunks = self
+                .ports
+                .documents
+                .scan_chunks(after, BATCH as u64)
+                .await?;
+            let Some(last) = chunks.last() else { break };
+            after = Some(last.id);
+            report.chunks_checked += chunks.len() as u64;
+            let mut by_user: BTreeMap<UserId, Vec<&Chunk>> = BTreeMap::new();
+            for chunk in &chunks {
+                by_user.entry(chunk.user_id).or_default().push(chunk);
+            }
+            for (user, chunks) in by_user {
+                let ids: Vec<ChunkId> = chunks.iter().map(|c| c.id).collect();
+                let indexed: HashSet<ChunkId> = self
+                    .ports
+                    .index
+                    .retrieve(user, &ids)
+                    .await?
+                    .into_iter()
+                    .collect();
+                for chunk in chunks {
+                    if !indexed.contains(&chunk.id) {
+                        requeue.insert(chunk.document_id, user);
+                    }
+                }
+            }
+            if chunks.len() < BATCH {
+                break;
+            }
+        }
+        for (document, user) in requeue {
+            let Some(doc) = self.ports.documents.find(user, document).await? else {
+                continue;
+            };
+            if doc.status != DocumentStatus::Completed && doc.status != DocumentStatus::Failed {
+                continue; // a job is on it already
+            }
+            if self
+                .ports
+                .documents
+                .requeue(
+                    user,
+                    document,
+                    self.new_job(user, document),
+                    self.clock.now(),
+                )
+                .await?
+            {
+                report.documents_requeued += 1;
+            }
+        }
+        Ok(report)
+    }
+
+    /// Embeds every stored chunk with `embedder` into `target` (a new, empty index), for
+    /// switching the embedding model; returns how many chunks were written.
+    pub async fn reindex_into(
+        &self,
+        embedder: &dyn Embedder,
+        target: &dyn VectorIndex,
+    ) -> Result<u64, InfraError> {
+        let mut written = 0u64;
+        let mut after = None;
+        loop {
+            let chunks = self.ports.documents.scan_chunks(after, 256).await?;
+            let Some(last) = chunks.last() else { break };
+            after = Some(last.id);
+            for batch in chunks.chunks(self.settings.embed_batch.max(1)) {
+                let texts: Vec<String> = batch.iter().map(|c| c.text.clone()).collect();
+                let vectors = embedder.embed(&texts).await?;
+                let points = batch
+                    .iter()
+                    .zip(vectors)
+                    .map(|(chunk, dense)| VectorPoint {
+                        chunk_id: chunk.id,
+                        user_id: chunk.user_id,
+                        chat_id: chunk.chat_id,
+                        document_id: chunk.document_id,
+                        dense,
+                        sparse: sparse::encode_document(&chunk.text),
+                    })
+                    .collect();
+                target.upsert(points).await?;
+                written += batch.len() as u64;
+            }
+            if chunks.len() < 256 {
+                break;
+            }
+        }
+        Ok(written)
+    }
+}
+
+/// Reciprocal rank fusion (k = 60): each list adds `1 / (60 + rank)` to the items it ranks.
+pub fn reciprocal_rank_fusion(lists: &[Vec<ChunkId>]) -> Vec<(ChunkId, f32)> {
+    const K: f32 = 60.0;
+    let mut scores: HashMap<ChunkId, f32> = HashMap::new();
+    let mut first_seen: Vec<ChunkId> = Vec::new();
+    for list in lists {
+        for (rank, id) in list.iter().enumerate() {
+            let score = scores.entry(*id).or_insert_with(|| {
+                first_seen.push(*id);
+                0.0
+            });
+            *score += 1.0 / (K + rank as f32 + 1.0);
+        }
+    }
+    let mut fused: Vec<(ChunkId, f32)> =
+        first_seen.into_iter().map(|id| (id, scores[&id])).collect();
+    fused.sort_by(|a, b| b.1.total_cmp(&a.1));
+    fused
+}
+
+#[async_trait]
+impl PassageSearch for KnowledgeBase {
+    async fn search(
+        &self,
+        owner: UserId,
+        chat: ChatId,
+        query: &str,
+        limit: usize,
+    ) -> Result<Vec<Passage>, InfraError> {
+        let query: String = query
+            .trim()
+            .chars()
+            .take(self.settings.max_query_chars)
+            .collect();
+        if query.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let hits = self
+            .find(Scope::chat(owner, chat), &query, SearchMode::Hybrid, limit)
+            .await?;
+        Ok(hits
+            .into_iter()
+            .map(|hit| Passage {
+                chunk_id: hit.chunk_id.as_uuid(),
+                document_id: hit.document_id.as_uuid(),
+                file_name: hit.file_name,
+                page: Some(hit.page),
+                text: hit.text,
+            })
+            .collect())
+    }
+}
+
+#[async_trait]
+impl ChatContents for KnowledgeBase {
+    async fn delete_chat_contents(&self, owner: UserId, chat: ChatId) -> Result<(), InfraError> {
+        self.ports.index.delete(Scope::chat(owner, chat)).await?;
+        self.ports
+            .blobs
+            .delete_prefix(&chat_blob_prefix(owner, chat))
+            .await?;
+        self.ports.documents.delete_chat(owner, chat).await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl UserData for KnowledgeBase {
+    fn name(&self) -> &str {
+        "documents"
+    }
+    async fn delete_user_data(&self, owner: UserId) -> Result<u64, InfraError> {
+        self.ports.index.delete(Scope::user(owner)).await?;
+        self.ports
+            .blobs
+            .delete_prefix(&user_blob_prefix(owner))
+            .await?;
+        self.ports.documents.delete_user(owner).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rank_fusion_rewards_items_both_lists_rank_high() {
+        let [a, b, c] = [
+            ChunkId::from_uuid(uuid::Uuid::from_u128(1)),
+            ChunkId::from_uuid(uuid::Uuid::from_u128(2)),
+            ChunkId::from_uuid(uuid::Uuid::from_u128(3)),
+        ];
+        let fused = reciprocal_rank_fusion(&[vec![a, b, c], vec![b, c]]);
+        let order: Vec<_> = fused.iter().map(|(id, _)| *id).collect();
+        assert_eq!(order, [b, c, a]);
+        assert!((fused[0].1 - (1.0 / 62.0 + 1.0 / 61.0)).abs() < 1e-6);
+    }
+}

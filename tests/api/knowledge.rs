@@ -1,0 +1,821 @@
+//! The knowledge base through HTTP: uploads, ingestion, search, deletion — on every backend
+//! (memory: in-memory index and blobs; SQLite and Postgres: the embedded Qdrant engine and
+//! blobs in a local folder).
+
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::helpers::{Backend, TestApp, problem, spawn_app, spawn_app_configured};
+
+pub fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/fixtures/pdf/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("fixture")
+}
+
+/// Notes in two "pages" (form-feed separated), with words found on one page only.
+pub const NOTES: &str = "# Cell biology\n\nThe mitochondria produce adenosine triphosphate through oxidative phosphorylation. Ribosomes translate messenger RNA into proteins.\n\u{c}# Genetics\n\nGregor Mendel crossed pea plants and discovered dominant and recessive alleles. Meiosis shuffles chromosomes into gametes.\n";
+
+pub async fn upload(
+    app: &TestApp,
+    token: &str,
+    chat: &str,
+    name: &str,
+    bytes: Vec<u8>,
+) -> reqwest::Response {
+    upload_with(
+        app,
+        token,
+        &format!("/api/v1/chats/{chat}/documents"),
+        name,
+        bytes,
+        None,
+    )
+    .await
+}
+
+pub async fn upload_with(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+    name: &str,
+    bytes: Vec<u8>,
+    idempotency_key: Option<&str>,
+) -> reqwest::Response {
+    let part = reqwest::multipart::Part::bytes(bytes)
+        .file_name(name.to_string())
+        // Deliberately wrong: the type is decided from the bytes.
+        .mime_str("application/octet-stream")
+        .unwrap();
+    let form = reqwest::multipart::Form::new().part("file", part);
+    let mut request = app.authed(Method::POST, path, token).multipart(form);
+    if let Some(key) = idempotency_key {
+        request = request.header("Idempotency-Key", key);
+    }
+    request.send().await.expect("request sent")
+}
+
+/// Polls the document until it is `completed` or `failed`.
+pub async fn settled(app: &TestApp, token: &str, chat: &str, id: &str) -> Value {
+    let started = Instant::now();
+    loop {
+        let doc = app
+            .get_json(&format!("/api/v1/chats/{chat}/documents/{id}"), token)
+            .await;
+        let status = doc["status"].as_str().unwrap_or_default().to_string();
+        if status == "completed" || status == "failed" {
+            return doc;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "document still {status} after 60 s: {doc}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Uploads and waits; returns the settled document.
+pub async fn ingested(app: &TestApp, token: &str, chat: &str, name: &str, bytes: Vec<u8>) -> Value {
+    let response = upload(app, token, chat, name, bytes).await;
+    assert_eq!(response.status(), 202, "upload {name}");
+    let doc: Value = response.json().await.unwrap();
+    assert_eq!(doc["status"], "pending");
+    settled(app, token, chat, doc["id"].as_str().unwrap()).await
+}
+
+pub async fn search(app: &TestApp, token: &str, path: &str) -> Value {
+    let response = app.authed(Method::GET, path, token).send().await.unwrap();
+    assert_eq!(response.status(), 200, "{path}");
+    response.json().await.unwrap()
+}
+
+async fn a_text_upload_is_ingested_and_found_on_its_page(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.signed_up("reader").await.access;
+    let chat = app.create_chat(&token, "Biology").await;
+    let doc = ingested(&app, &token, &chat, "notes.txt", NOTES.as_bytes().to_vec()).await;
+    assert_eq!(doc["status"], "completed", "{doc}");
+    assert_eq!(doc["media_type"], "markdown", "decided from the headings");
+    assert_eq!(doc["progress"]["pages_total"], 2);
+    assert_eq!(doc["progress"]["pages_done"], 2);
+    assert_eq!(doc["size_bytes"], NOTES.len());
+    assert!(doc["chunk_count"].as_u64().unwrap() >= 2);
+    let id = doc["id"].as_str().unwrap();
+
+    for mode in ["keyword", "semantic", "hybrid"] {
+        let found = search(
+            &app,
+            &token,
+            &format!("/api/v1/chats/{chat}/search?q=Mendel%20pea%20alleles&mode={mode}"),
+        )
+        .await;
+        assert_eq!(found["mode"], mode);
+        let top = &found["hits"][0];
+        assert_eq!(top["document_id"], id, "{mode}: {found}");
+        assert_eq!(top["page"], 2, "{mode}: {found}");
+        assert_eq!(top["file_name"], "notes.txt");
+        assert!(top["text"].as_str().unwrap().contains("Mendel"));
+    }
+    // Hybrid is the default.
+    let found = search(
+        &app,
+        &token,
+        &format!("/api/v1/chats/{chat}/search?q=ribosomes"),
+    )
+    .await;
+    assert_eq!(found["mode"], "hybrid");
+    assert_eq!(found["hits"][0]["page"], 1);
+
+    // Chunks, in order, with their pages and ranges.
+    let chunks = app
+        .get_json(
+            &format!("/api/v1/chats/{chat}/documents/{id}/chunks?limit=1"),
+            &token,
+        )
+        .await;
+    assert_eq!(chunks["items"].as_array().unwrap().len(), 1);
+    assert_eq!(chunks["items"][0]["index"], 0);
+    assert_eq!(chunks["items"][0]["page"], 1);
+    let next = chunks["next_cursor"].as_str().expect("a second page");
+    let more = app
+        .get_json(
+            &format!("/api/v1/chats/{chat}/documents/{id}/chunks?cursor={next}"),
+            &token,
+        )
+        .await;
+    assert_eq!(more["items"][0]["index"], 1);
+
+    // The original bytes come back.
+    let file = app
+        .authed(
+            Method::GET,
+            &format!("/api/v1/chats/{chat}/documents/{id}/file"),
+            &token,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(file.status(), 200);
+    assert!(
+        file.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/markdown")
+    );
+    assert_eq!(file.bytes().await.unwrap(), NOTES.as_bytes());
+
+    // Listed, and filterable by status.
+    let list = app
+        .get_json(
+            &format!("/api/v1/chats/{chat}/documents?status=completed"),
+            &token,
+        )
+        .await;
+    assert_eq!(list["items"][0]["id"], id);
+    let none = app
+        .get_json(
+            &format!("/api/v1/chats/{chat}/documents?status=failed"),
+            &token,
+        )
+        .await;
+    assert_eq!(none["items"].as_array().unwrap().len(), 0);
+}
+
+async fn a_hundred_page_pdf_is_found_on_the_right_page(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.signed_up("pdf.reader").await.access;
+    let chat = app.create_chat(&token, "Long reading").await;
+    let doc = ingested(&app, &token, &chat, "long.pdf", fixture("long-100.pdf")).await;
+    assert_eq!(doc["status"], "completed", "{doc}");
+    assert_eq!(doc["media_type"], "pdf");
+    assert_eq!(doc["progress"]["pages_total"], 100);
+    for page in [1, 17, 64, 100] {
+        let found = search(
+            &app,
+            &token,
+            &format!("/api/v1/chats/{chat}/search?q=pagetaglg{page:03}"),
+        )
+        .await;
+        assert_eq!(found["hits"][0]["page"], page, "{found}");
+    }
+}
+
+async fn duplicates_return_the_existing_document_unless_replaced(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.signed_up("dup").await.access;
+    let chat = app.create_chat(&token, "Dups").await;
+    let first = ingested(&app, &token, &chat, "a.md", NOTES.as_bytes().to_vec()).await;
+    let again = upload(&app, &token, &chat, "renamed.md", NOTES.as_bytes().to_vec()).await;
+    assert_eq!(again.status(), 200);
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["id"], first["id"]);
+
+    // Another chat takes the same bytes as a new document.
+    let other = app.create_chat(&token, "Other").await;
+    assert_eq!(
+        upload(&app, &token, &other, "a.md", NOTES.as_bytes().to_vec())
+            .await
+            .status(),
+        202
+    );
+
+    let replaced = upload_with(
+        &app,
+        &token,
+        &format!("/api/v1/chats/{chat}/documents?on_duplicate=replace"),
+        "v2.md",
+        NOTES.as_bytes().to_vec(),
+        None,
+    )
+    .await;
+    assert_eq!(replaced.status(), 202);
+    let replaced: Value = replaced.json().await.unwrap();
+    assert_ne!(replaced["id"], first["id"]);
+    let old = app
+        .authed(
+            Method::GET,
+            &format!(
+                "/api/v1/chats/{chat}/documents/{}",
+                first["id"].as_str().unwrap()
+            ),
+            &token,
+        )
+        .send()
+        .await
+        .unwrap();
+    problem(old, 404).await;
+    let done = settled(&app, &token, &chat, replaced["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "completed");
+    let found = search(
+        &app,
+        &token,
+        &format!("/api/v1/chats/{chat}/search?q=Mendel"),
+    )
+    .await;
+    for hit in found["hits"].as_array().unwrap() {
+        assert_eq!(
+            hit["document_id"], replaced["id"],
+            "the replaced document is gone from search"
+        );
+    }
+
+    let bad = upload_with(
+        &app,
+        &token,
+        &format!("/api/v1/chats/{chat}/documents?on_duplicate=keep"),
+        "x.md",
+        b"x".to_vec(),
+        None,
+    )
+    .await;
+    let body = problem(bad, 422).await;
+    assert_eq!(body["errors"][0]["field"], "on_duplicate");
+}
+
+async fn an_idempotency_key_makes_a_retried_upload_safe(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.signed_up("idem").await.access;
+    let chat = app.create_chat(&token, "Idem").await;
+    let path = format!("/api/v1/chats/{chat}/documents");
+    let first = upload_with(
+        &app,
+        &token,
+        &path,
+        "a.txt",
+        b"first body".to_vec(),
+        Some("key-1"),
+    )
+    .await;
+    assert_eq!(first.status(), 202);
+    let first: Value = first.json().await.unwrap();
+    let retried = upload_with(
+        &app,
+        &token,
+        &path,
+        "a.txt",
+        b"first body".to_vec(),
+        Some("key-1"),
+    )
+    .await;
+    assert_eq!(retried.status(), 200);
+    let retried: Value = retried.json().await.unwrap();
+    assert_eq!(retried["id"], first["id"]);
+    let reused = upload_with(
+        &app,
+        &token,
+        &path,
+        "b.txt",
+        b"other body".to_vec(),
+        Some("key-1"),
+    )
+    .await;
+    let body = problem(reused, 409).await;
+    assert_eq!(body["code"], "idempotency_key_reused");
+    let bad = upload_with(
+        &app,
+        &token,
+        &path,
+        "b.txt",
+        b"other".to_vec(),
+        Some(&"k".repeat(300)),
+    )
+    .await;
+    problem(bad, 422).await;
+    let list = app.get_json(&path, &token).await;
+    assert_eq!(
+        list["items"].as_array().unwrap().len(),
+        1,
+        "one document, whatever the retries"
+    );
+}
+
+async fn bad_uploads_get_clear_answers_and_store_nothing(backend: Backend) {
+    let app = spawn_app_configured(
+        backend,
+        Default::default(),
+        &[("FLASHFORGE__KNOWLEDGE__MAX_UPLOAD_MB", "1")],
+    )
+    .await;
+    let token = app.signed_up("bad.uploads").await.access;
+    let chat = app.create_chat(&token, "Bad").await;
+    let path = format!("/api/v1/chats/{chat}/documents");
+
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01".to_vec();
+    let body = problem(upload(&app, &token, &chat, "notes.pdf", png).await, 415).await;
+    assert_eq!(body["code"], "unsupported_file_type");
+    let body = problem(
+        upload(&app, &token, &chat, "bad.txt", b"caf\xe9 latin-1".to_vec()).await,
+        415,
+    )
+    .await;
+    assert_eq!(body["code"], "unsupported_file_type");
+    // An empty part: 422 whether the multipart parser yields it empty or drops it.
+    let body = problem(
+        upload(&app, &token, &chat, "empty.txt", Vec::new()).await,
+        422,
+    )
+    .await;
+    assert_eq!(body["errors"][0]["field"], "file", "{body}");
+    let big = "words ".repeat(200_000).into_bytes(); // 1.2 MB
+    let body = problem(upload(&app, &token, &chat, "big.txt", big).await, 413).await;
+    assert_eq!(body["code"], "file_too_large");
+
+    // The wrong field, or not multipart at all.
+    let form = reqwest::multipart::Form::new().text("document", "hello");
+    let response = app
+        .authed(Method::POST, &path, &token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    problem(response, 422).await;
+    let response = app
+        .authed(Method::POST, &path, &token)
+        .json(&serde_json::json!({"file": "hello"}))
+        .send()
+        .await
+        .unwrap();
+    problem(response, 415).await;
+    // A chat that does not exist.
+    let missing = format!("/api/v1/chats/{}/documents", uuid::Uuid::now_v7());
+    let response = upload_with(&app, &token, &missing, "a.txt", b"hello".to_vec(), None).await;
+    problem(response, 404).await;
+
+    let list = app.get_json(&path, &token).await;
+    assert_eq!(
+        list["items"].as_array().unwrap().len(),
+        0,
+        "nothing was stored: {list}"
+    );
+    let response = app
+        .authed(Method::GET, &format!("{path}?status=done"), &token)
+        .send()
+        .await
+        .unwrap();
+    problem(response, 422).await;
+}
+
+async fn unreadable_pdfs_fail_with_a_reason_and_can_be_retried(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.signed_up("pdf.fail").await.access;
+    let chat = app.create_chat(&token, "Broken").await;
+    let encrypted = ingested(&app, &token, &chat, "locked.pdf", fixture("encrypted.pdf")).await;
+    assert_eq!(encrypted["status"], "failed");
+    assert!(
+        encrypted["error"].as_str().unwrap().contains("encrypted"),
+        "{encrypted}"
+    );
+    let scanned = ingested(&app, &token, &chat, "scan.pdf", fixture("image-only.pdf")).await;
+    assert_eq!(scanned["status"], "failed");
+    assert!(
+        scanned["error"].as_str().unwrap().contains("no text layer"),
+        "{scanned}"
+    );
+    let mut truncated = fixture("table.pdf");
+    truncated.truncate(300);
+    let broken = ingested(&app, &token, &chat, "cut.pdf", truncated).await;
+    assert_eq!(broken["status"], "failed", "{broken}");
+
+    let id = encrypted["id"].as_str().unwrap();
+    let retry = app
+        .authed(
+            Method::POST,
+            &format!("/api/v1/chats/{chat}/documents/{id}/retry"),
+            &token,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(retry.status(), 202);
+    let retried: Value = retry.json().await.unwrap();
+    assert_eq!(retried["status"], "pending");
+    assert_eq!(retried["error"], Value::Null);
+    let again = settled(&app, &token, &chat, id).await;
+    assert_eq!(
+        again["status"], "failed",
+        "the same file fails the same way"
+    );
+
+    let good = ingested(&app, &token, &chat, "ok.txt", b"plain words".to_vec()).await;
+    let good_id = good["id"].as_str().unwrap();
+    let response = app
+        .authed(
+            Method::POST,
+            &format!("/api/v1/chats/{chat}/documents/{good_id}/retry"),
+            &token,
+        )
+        .send()
+        .await
+        .unwrap();
+    let body = problem(response, 409).await;
+    assert_eq!(body["code"], "document_not_retryable");
+}
+
+async fn a_deleted_document_is_never_found_again(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.signed_up("deleter").await.access;
+    let chat = app.create_chat(&token, "Deleting").await;
+    let keep = ingested(
+        &app,
+        &token,
+        &chat,
+        "keep.txt",
+        b"Photosynthesis turns light into sugar in chloroplasts.".to_vec(),
+    )
+    .await;
+    let gone = ingested(&app, &token, &chat, "gone.md", NOTES.as_bytes().to_vec()).await;
+    let id = gone["id"].as_str().unwrap();
+    let before = search(
+        &app,
+        &token,
+        &format!("/api/v1/chats/{chat}/search?q=Mendel%20crossed%20pea%20plants"),
+    )
+    .await;
+    assert_eq!(before["hits"][0]["document_id"], id);
+
+    let response = app
+        .authed(
+            Method::DELETE,
+            &format!("/api/v1/chats/{chat}/documents/{id}"),
+            &token,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    for mode in ["keyword", "semantic", "hybrid"] {
+        let after = search(
+            &app,
+            &token,
+            &format!(
+                "/api/v1/chats/{chat}/search?q=Gregor%20Mendel%20crossed%20pea%20plants&mode={mode}"
+            ),
+        )
+        .await;
+        for hit in after["hits"].as_array().unwrap() {
+            assert_ne!(hit["document_id"], id, "{mode}: {after}");
+            assert_eq!(hit["document_id"], keep["id"]);
+        }
+    }
+    for suffix in ["", "/chunks", "/file"] {
+        let response = app
+            .authed(
+                Method::GET,
+                &format!("/api/v1/chats/{chat}/documents/{id}{suffix}"),
+                &token,
+            )
+            .send()
+            .await
+            .unwrap();
+        problem(response, 404).await;
+    }
+    // Deleting the chat takes the rest with it.
+    let response = app
+        .authed(Method::DELETE, &format!("/api/v1/chats/{chat}"), &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    let all = search(
+        &app,
+        &token,
+        "/api/v1/search?q=photosynthesis%20chloroplasts",
+    )
+    .await;
+    assert_eq!(all["hits"].as_array().unwrap().len(), 0, "{all}");
+}
+
+async fn search_spans_the_callers_chats_and_nobody_elses(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let alice = app.signed_up("alice.kb").await.access;
+    let bob = app.signed_up("bob.kb").await.access;
+    let biology = app.create_chat(&alice, "Biology").await;
+    let history = app.create_chat(&alice, "History").await;
+    let bobs = app.create_chat(&bob, "Bob's").await;
+    ingested(
+        &app,
+        &alice,
+        &biology,
+        "bio.txt",
+        b"Enzymes lower the activation energy of reactions.".to_vec(),
+    )
+    .await;
+    ingested(
+        &app,
+        &alice,
+        &history,
+        "hist.txt",
+        b"The Congress of Vienna redrew Europe after Napoleon; enzymes are not involved.".to_vec(),
+    )
+    .await;
+    ingested(
+        &app,
+        &bob,
+        &bobs,
+        "bob.txt",
+        b"Bob's secret: enzymes enzymes enzymes everywhere.".to_vec(),
+    )
+    .await;
+
+    let all = search(&app, &alice, "/api/v1/search?q=enzymes&mode=keyword").await;
+    let chats: std::collections::BTreeSet<&str> = all["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["chat_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        chats,
+        [biology.as_str(), history.as_str()].into_iter().collect()
+    );
+    let one = search(
+        &app,
+        &alice,
+        &format!("/api/v1/chats/{biology}/search?q=enzymes"),
+    )
+    .await;
+    assert!(
+        one["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["chat_id"] == biology.as_str())
+    );
+    let bobs_view = search(&app, &bob, "/api/v1/search?q=enzymes%20activation%20Vienna").await;
+    assert!(
+        bobs_view["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["chat_id"] == bobs.as_str())
+    );
+
+    for bad in [
+        "q=",
+        "q=a&limit=0",
+        "q=a&limit=51",
+        "q=a&limit=x",
+        "q=a&mode=fuzzy",
+        "limit=5",
+    ] {
+        let response = app
+            .authed(Method::GET, &format!("/api/v1/search?{bad}"), &alice)
+            .send()
+            .await
+            .unwrap();
+        problem(response, 422).await;
+    }
+    let long = "a".repeat(1001);
+    let response = app
+        .authed(Method::GET, &format!("/api/v1/search?q={long}"), &alice)
+        .send()
+        .await
+        .unwrap();
+    problem(response, 422).await;
+    let limited = search(&app, &alice, "/api/v1/search?q=enzymes&limit=1").await;
+    assert_eq!(limited["hits"].as_array().unwrap().len(), 1);
+}
+
+async fn the_assistant_answers_from_uploaded_material_with_citations(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.signed_up("asker").await.access;
+    let chat = app.create_chat(&token, "Genetics").await;
+    let doc = ingested(&app, &token, &chat, "notes.md", NOTES.as_bytes().to_vec()).await;
+    let response = app
+        .authed(
+            Method::POST,
+            &format!("/api/v1/chats/{chat}/messages"),
+            &token,
+        )
+        .json(&serde_json::json!({"content": "What did Gregor Mendel discover with pea plants?"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let exchange: Value = response.json().await.unwrap();
+    let citations = exchange["answer"]["citations"].as_array().unwrap();
+    assert!(!citations.is_empty(), "{exchange}");
+    assert_eq!(citations[0]["document_id"], doc["id"]);
+    assert_eq!(citations[0]["page"], 2);
+}
+
+/// An embedder that fails its first `failures` calls as if its server were down.
+struct FlakyEmbedder {
+    inner: flashforge_memory::HashEmbedder,
+    failures: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl flashforge_domain::knowledge::Embedder for FlakyEmbedder {
+    fn model(&self) -> &flashforge_domain::knowledge::EmbeddingModel {
+        self.inner.model()
+    }
+    fn token_counter(&self) -> std::sync::Arc<dyn flashforge_domain::knowledge::TokenCounter> {
+        self.inner.token_counter()
+    }
+    async fn embed(
+        &self,
+        texts: &[String],
+    ) -> Result<Vec<Vec<f32>>, flashforge_domain::InfraError> {
+        use std::sync::atomic::Ordering;
+        let left = self.failures.load(Ordering::SeqCst);
+        if left > 0 {
+            self.failures.store(left - 1, Ordering::SeqCst);
+            return Err(flashforge_domain::InfraError::unavailable(
+                "embedding server refused the connection",
+            ));
+        }
+        self.inner.embed(texts).await
+    }
+}
+
+async fn app_with_flaky_embedder(backend: Backend, failures: usize) -> TestApp {
+    let hooks = flashforge::Hooks {
+        embedder: Some(std::sync::Arc::new(FlakyEmbedder {
+            inner: flashforge_memory::HashEmbedder::new(384),
+            failures: failures.into(),
+        })),
+        ..Default::default()
+    };
+    spawn_app_configured(
+        backend,
+        hooks,
+        &[("FLASHFORGE__KNOWLEDGE__MAX_ATTEMPTS", "3")],
+    )
+    .await
+}
+
+async fn transient_failures_are_retried_with_back_off_then_given_up(backend: Backend) {
+    // Fails once: the second attempt completes it.
+    let app = app_with_flaky_embedder(backend, 1).await;
+    let token = app.signed_up("flaky").await.access;
+    let chat = app.create_chat(&token, "Flaky").await;
+    let response = upload(
+        &app,
+        &token,
+        &chat,
+        "a.txt",
+        b"Osmosis moves water across membranes.".to_vec(),
+    )
+    .await;
+    let doc: Value = response.json().await.unwrap();
+    let id = doc["id"].as_str().unwrap();
+    let started = Instant::now();
+    let mut saw_retry_note = false;
+    let done = loop {
+        let doc = app
+            .get_json(&format!("/api/v1/chats/{chat}/documents/{id}"), &token)
+            .await;
+        if doc["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("attempt 1 failed"))
+        {
+            saw_retry_note = true;
+        }
+        if doc["status"] == "completed" || doc["status"] == "failed" {
+            break doc;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["error"], Value::Null);
+    assert!(
+        saw_retry_note,
+        "while waiting to retry, the document says why"
+    );
+
+    // Never recovers: failed after the last attempt, with the reason.
+    let app = app_with_flaky_embedder(backend, usize::MAX).await;
+    let token = app.signed_up("down").await.access;
+    let chat = app.create_chat(&token, "Down").await;
+    let failed = ingested(
+        &app,
+        &token,
+        &chat,
+        "b.txt",
+        b"Diffusion spreads solutes.".to_vec(),
+    )
+    .await;
+    assert_eq!(failed["status"], "failed");
+    let error = failed["error"].as_str().unwrap();
+    assert!(error.contains("gave up after 3 attempts"), "{error}");
+    assert!(error.contains("refused the connection"), "{error}");
+}
+
+on_every_backend!(
+    a_text_upload_is_ingested_and_found_on_its_page,
+    a_hundred_page_pdf_is_found_on_the_right_page,
+    duplicates_return_the_existing_document_unless_replaced,
+    an_idempotency_key_makes_a_retried_upload_safe,
+    bad_uploads_get_clear_answers_and_store_nothing,
+    unreadable_pdfs_fail_with_a_reason_and_can_be_retried,
+    a_deleted_document_is_never_found_again,
+    search_spans_the_callers_chats_and_nobody_elses,
+    the_assistant_answers_from_uploaded_material_with_citations,
+    transient_failures_are_retried_with_back_off_then_given_up,
+);
+
+/// The real embedding model's folder, or `None` (with a notice) when it was not fetched.
+pub fn model_dir() -> Option<std::path::PathBuf> {
+    let dir = std::env::var_os("FLASHFORGE_MODEL_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../models/all-MiniLM-L6-v2"
+            ))
+        });
+    if dir.join("model.safetensors").is_file() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var("FLASHFORGE_REQUIRE_MODEL").as_deref() != Ok("1"),
+        "FLASHFORGE_REQUIRE_MODEL=1 but {} holds no model: run `make models`",
+        dir.display()
+    );
+    eprintln!(
+        "skipping: model files not found in {} (run make models)",
+        dir.display()
+    );
+    None
+}
+
+/// End to end with the real all-MiniLM-L6-v2 on SQLite and the embedded Qdrant engine: a
+/// question that shares no rare word with the passage still finds it by meaning.
+#[tokio::test]
+async fn the_real_local_model_finds_material_by_meaning() {
+    let Some(dir) = model_dir() else { return };
+    let dir = dir.display().to_string();
+    let app = spawn_app_configured(
+        Backend::Sqlite,
+        Default::default(),
+        &[
+            ("FLASHFORGE__EMBEDDING__PROVIDER", "local"),
+            ("FLASHFORGE__EMBEDDING__MODEL_DIR", dir.as_str()),
+        ],
+    )
+    .await;
+    let token = app.signed_up("semantic").await.access;
+    let chat = app.create_chat(&token, "Biology").await;
+    let doc = ingested(&app, &token, &chat, "notes.md", NOTES.as_bytes().to_vec()).await;
+    assert_eq!(doc["status"], "completed", "{doc}");
+    let found = search(
+        &app,
+        &token,
+        &format!("/api/v1/chats/{chat}/search?mode=semantic&q=who%20studied%20heredity%20in%20garden%20peas"),
+    )
+    .await;
+    assert_eq!(found["hits"][0]["page"], 2, "{found}");
+    let found = search(
+        &app,
+        &token,
+        &format!("/api/v1/chats/{chat}/search?mode=semantic&q=how%20do%20cells%20make%20energy"),
+    )
+    .await;
+    assert_eq!(found["hits"][0]["page"], 1, "{found}");
+}
