@@ -819,3 +819,116 @@ async fn the_real_local_model_finds_material_by_meaning() {
     .await;
     assert_eq!(found["hits"][0]["page"], 1, "{found}");
 }
+
+/// `reconcile` removes index points that lost their chunk and queues again the documents whose
+/// chunks lost their points.
+#[tokio::test]
+async fn reconcile_removes_orphan_points_and_requeues_unindexed_documents() {
+    use std::sync::Arc;
+
+    use flashforge_domain::accounts::UserId;
+    use flashforge_domain::chats::ChatId;
+    use flashforge_domain::clock::SystemClock;
+    use flashforge_domain::knowledge::{
+        Chunk, ChunkId, DocumentId, DocumentRepository, DocumentStatus, Embedder, FileName,
+        JobId, JobPayload, JobQueue, KnowledgeBase, KnowledgePorts, KnowledgeSettings, MediaType,
+        NewDocument, NewJob, Scope, SparseVector, VectorIndex, VectorPoint,
+    };
+    use flashforge_memory::{
+        ExactVectorIndex, HashEmbedder, InMemoryBlobStore, InMemoryChatRepository,
+        InMemoryDocumentRepository, InMemoryJobQueue,
+    };
+
+    let jobs = Arc::new(InMemoryJobQueue::new());
+    let documents = Arc::new(InMemoryDocumentRepository::new(jobs.clone()));
+    let embedder = Arc::new(HashEmbedder::new(16));
+    let index = Arc::new(ExactVectorIndex::new(embedder.model().clone()));
+    let kb = KnowledgeBase::new(
+        Arc::new(InMemoryChatRepository::new()),
+        KnowledgePorts {
+            documents: documents.clone(),
+            jobs: jobs.clone(),
+            blobs: Arc::new(InMemoryBlobStore::new()),
+            embedder: embedder.clone(),
+            index: index.clone(),
+            pdf: Arc::new(flashforge_files::LopdfExtractor::new(
+                flashforge_files::Isolation::Thread,
+                Duration::from_secs(5),
+            )),
+        },
+        Arc::new(SystemClock),
+        KnowledgeSettings::default(),
+    );
+    let (user, chat, id) = (UserId::new(), ChatId::new(), DocumentId::new());
+    let now = chrono::Utc::now();
+    documents
+        .create(
+            NewDocument {
+                id,
+                user_id: user,
+                chat_id: chat,
+                file_name: FileName::sanitize(Some("a.txt")),
+                media_type: MediaType::Text,
+                size_bytes: 10,
+                sha256: "0".repeat(64),
+                idempotency_key: None,
+                created_at: now,
+            },
+            NewJob {
+                id: JobId::new(),
+                payload: JobPayload::IngestDocument { user_id: user, document_id: id },
+                max_attempts: 3,
+                run_at: now,
+            },
+        )
+        .await
+        .unwrap();
+    // The ingestion job ran (claimed and done) and left 3 chunks, but only 2 points, plus a
+    // point of a chunk that no longer exists.
+    let job = jobs.claim("w", now, now + chrono::Duration::seconds(60)).await.unwrap().unwrap();
+    jobs.complete(job.id, "w").await.unwrap();
+    let chunks: Vec<Chunk> = (0..3)
+        .map(|i| Chunk {
+            id: ChunkId::derive(id, i),
+            document_id: id,
+            user_id: user,
+            chat_id: chat,
+            index: i,
+            page: 1,
+            char_start: 0,
+            char_end: 5,
+            text: format!("chunk {i}"),
+        })
+        .collect();
+    documents.replace_chunks(user, id, chunks.clone()).await.unwrap();
+    documents.complete(user, id, 1, 3, now).await.unwrap();
+    let point = |chunk_id: ChunkId| VectorPoint {
+        chunk_id,
+        user_id: user,
+        chat_id: chat,
+        document_id: id,
+        dense: embedder.embed_one("chunk"),
+        sparse: SparseVector::default(),
+    };
+    let orphan = ChunkId::derive(DocumentId::new(), 0);
+    index
+        .upsert(vec![point(chunks[0].id), point(chunks[1].id), point(orphan)])
+        .await
+        .unwrap();
+
+    let report = kb.reconcile().await.unwrap();
+    assert_eq!(report.vectors_checked, 3);
+    assert_eq!(report.orphan_vectors_removed, 1);
+    assert_eq!(report.chunks_checked, 3);
+    assert_eq!(report.documents_requeued, 1);
+    assert_eq!(index.retrieve(user, &[orphan]).await.unwrap(), vec![]);
+    assert_eq!(index.count(Scope::user(user)).await.unwrap(), 2);
+    let doc = documents.find(user, id).await.unwrap().unwrap();
+    assert_eq!(doc.status, DocumentStatus::Pending);
+    assert!(jobs.claim("w", chrono::Utc::now(), chrono::Utc::now()).await.unwrap().is_some());
+    // Nothing left to repair: a second pass changes nothing.
+    documents.complete(user, id, 1, 3, now).await.unwrap();
+    index.upsert(vec![point(chunks[2].id)]).await.unwrap();
+    let again = kb.reconcile().await.unwrap();
+    assert_eq!((again.orphan_vectors_removed, again.documents_requeued), (0, 0));
+}

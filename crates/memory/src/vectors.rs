@@ -78,6 +78,15 @@ impl VectorIndex for ExactVectorIndex {
         query: VectorQuery,
         limit: usize,
     ) -> Result<Vec<ScoredChunk>, InfraError> {
+        if let VectorQuery::Dense(vector) = &query
+            && vector.len() != self.model.dimension
+        {
+            return Err(InfraError::internal(format!(
+                "a query of {} dimensions for an index of {}",
+                vector.len(),
+                self.model.dimension
+            )));
+        }
         let points = self.points.read();
         let mut scored: Vec<ScoredChunk> = match &query {
             VectorQuery::Dense(vector) => points

@@ -500,3 +500,146 @@ fn a_worker_killed_mid_ingestion_is_taken_over_without_duplicates() {
         "{stdout}"
     );
 }
+
+/// Starting against an index built with another embedding model is a clear start-up error
+/// that names `flashforge kb reindex`; running it rebuilds the index and the server starts and
+/// finds the material again.
+#[test]
+fn a_model_change_needs_kb_reindex_which_rebuilds_the_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/ff.db?mode=rwc", dir.path().display());
+    let index = dir.path().join("index").display().to_string();
+    let blobs = dir.path().join("blobs").display().to_string();
+    let port = free_port();
+    let port_text = port.to_string();
+    let vars = |dimension: &'static str| -> Vec<(&str, String)> {
+        vec![
+            ("FLASHFORGE__DATABASE__URL", url.clone()),
+            ("FLASHFORGE__AUTH__JWT_SECRET", GOOD_SECRET.into()),
+            ("FLASHFORGE__SERVER__PORT", port_text.clone()),
+            ("FLASHFORGE__VECTOR__PROVIDER", "embedded".into()),
+            ("FLASHFORGE__VECTOR__DIR", index.clone()),
+            ("FLASHFORGE__STORAGE__BLOBS", "local".into()),
+            ("FLASHFORGE__STORAGE__BLOB_DIR", blobs.clone()),
+            ("FLASHFORGE__EMBEDDING__PROVIDER", "hash".into()),
+            ("FLASHFORGE__EMBEDDING__DIMENSION", dimension.into()),
+        ]
+    };
+    let as_refs = |v: &[(&'static str, String)]| -> Vec<(&'static str, String)> { v.to_vec() };
+    let spawn = |v: Vec<(&'static str, String)>, args: &[&str]| {
+        let refs: Vec<(&str, &str)> = v.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        flashforge("test", &refs)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}/api/v1");
+    // No pooled connections: each server below is a new process on the same port.
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+
+    let mut server = spawn(as_refs(&vars("384")), &["serve"]);
+    wait_until_live(port, &mut server);
+    let (token, chat) = runtime.block_on(async {
+        let tokens: serde_json::Value = client
+            .post(format!("{base}/auth/register"))
+            .json(&serde_json::json!({"username": "reindexer", "password": "correct horse battery staple"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = tokens["access_token"].as_str().unwrap().to_string();
+        let chat: serde_json::Value = client
+            .post(format!("{base}/chats"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"name": "notes"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let chat = chat["id"].as_str().unwrap().to_string();
+        let form = reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(
+                b"Chlorophyll absorbs red and blue light. Stomata regulate gas exchange.".to_vec(),
+            )
+            .file_name("leaf.txt"),
+        );
+        let doc: serde_json::Value = client
+            .post(format!("{base}/chats/{chat}/documents"))
+            .bearer_auth(&token)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let path = format!("{base}/chats/{chat}/documents/{}", doc["id"].as_str().unwrap());
+        for _ in 0..600 {
+            let doc: serde_json::Value = client
+                .get(&path)
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if doc["status"] == "completed" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        (token, chat)
+    });
+    kill(&server, "-TERM");
+    assert!(wait_exit(&mut server, Duration::from_secs(20)).success());
+
+    // Another model (another dimension): refused at start-up, naming the fix.
+    let mut refused = spawn(as_refs(&vars("256")), &["serve"]);
+    let exit = wait_exit(&mut refused, Duration::from_secs(30));
+    let mut stderr = String::new();
+    refused.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert!(!exit.success());
+    assert!(stderr.contains("flashforge kb reindex"), "{stderr}");
+
+    let refs: Vec<(&str, String)> = vars("256");
+    let refs: Vec<(&str, &str)> = refs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let out = run("test", &refs, &["kb", "reindex"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("reindexed 1 chunks"), "{stdout}");
+
+    let mut server = spawn(as_refs(&vars("256")), &["serve"]);
+    wait_until_live(port, &mut server);
+    let found: serde_json::Value = runtime.block_on(async {
+        client
+            .get(format!("{base}/chats/{chat}/search?q=stomata%20gas&mode=semantic"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    assert!(
+        found["hits"][0]["text"].as_str().unwrap_or_default().contains("Stomata"),
+        "{found}"
+    );
+    kill(&server, "-TERM");
+    assert!(wait_exit(&mut server, Duration::from_secs(20)).success());
+}

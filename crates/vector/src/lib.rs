@@ -135,4 +135,12 @@ mod tests {
             )
         );
     }
+
+    /// The reference the scenario's expectations come from passes it too: one contract suite,
+    /// every adapter (the Qdrant server's runs when QDRANT_URL is set).
+    #[tokio::test]
+    async fn the_exact_in_memory_index_passes_the_contract() {
+        let index = flashforge_memory::ExactVectorIndex::new(scenario::model());
+        scenario::exercise(&index).await;
+    }
 }
