@@ -830,8 +830,8 @@ async fn reconcile_removes_orphan_points_and_requeues_unindexed_documents() {
     use flashforge_domain::chats::ChatId;
     use flashforge_domain::clock::SystemClock;
     use flashforge_domain::knowledge::{
-        Chunk, ChunkId, DocumentId, DocumentRepository, DocumentStatus, Embedder, FileName,
-        JobId, JobPayload, JobQueue, KnowledgeBase, KnowledgePorts, KnowledgeSettings, MediaType,
+        Chunk, ChunkId, DocumentId, DocumentRepository, DocumentStatus, Embedder, FileName, JobId,
+        JobPayload, JobQueue, KnowledgeBase, KnowledgePorts, KnowledgeSettings, MediaType,
         NewDocument, NewJob, Scope, SparseVector, VectorIndex, VectorPoint,
     };
     use flashforge_memory::{
@@ -876,7 +876,10 @@ async fn reconcile_removes_orphan_points_and_requeues_unindexed_documents() {
             },
             NewJob {
                 id: JobId::new(),
-                payload: JobPayload::IngestDocument { user_id: user, document_id: id },
+                payload: JobPayload::IngestDocument {
+                    user_id: user,
+                    document_id: id,
+                },
                 max_attempts: 3,
                 run_at: now,
             },
@@ -885,7 +888,11 @@ async fn reconcile_removes_orphan_points_and_requeues_unindexed_documents() {
         .unwrap();
     // The ingestion job ran (claimed and done) and left 3 chunks, but only 2 points, plus a
     // point of a chunk that no longer exists.
-    let job = jobs.claim("w", now, now + chrono::Duration::seconds(60)).await.unwrap().unwrap();
+    let job = jobs
+        .claim("w", now, now + chrono::Duration::seconds(60))
+        .await
+        .unwrap()
+        .unwrap();
     jobs.complete(job.id, "w").await.unwrap();
     let chunks: Vec<Chunk> = (0..3)
         .map(|i| Chunk {
@@ -900,7 +907,10 @@ async fn reconcile_removes_orphan_points_and_requeues_unindexed_documents() {
             text: format!("chunk {i}"),
         })
         .collect();
-    documents.replace_chunks(user, id, chunks.clone()).await.unwrap();
+    documents
+        .replace_chunks(user, id, chunks.clone())
+        .await
+        .unwrap();
     documents.complete(user, id, 1, 3, now).await.unwrap();
     let point = |chunk_id: ChunkId| VectorPoint {
         chunk_id,
@@ -912,7 +922,11 @@ async fn reconcile_removes_orphan_points_and_requeues_unindexed_documents() {
     };
     let orphan = ChunkId::derive(DocumentId::new(), 0);
     index
-        .upsert(vec![point(chunks[0].id), point(chunks[1].id), point(orphan)])
+        .upsert(vec![
+            point(chunks[0].id),
+            point(chunks[1].id),
+            point(orphan),
+        ])
         .await
         .unwrap();
 
@@ -925,10 +939,18 @@ async fn reconcile_removes_orphan_points_and_requeues_unindexed_documents() {
     assert_eq!(index.count(Scope::user(user)).await.unwrap(), 2);
     let doc = documents.find(user, id).await.unwrap().unwrap();
     assert_eq!(doc.status, DocumentStatus::Pending);
-    assert!(jobs.claim("w", chrono::Utc::now(), chrono::Utc::now()).await.unwrap().is_some());
+    assert!(
+        jobs.claim("w", chrono::Utc::now(), chrono::Utc::now())
+            .await
+            .unwrap()
+            .is_some()
+    );
     // Nothing left to repair: a second pass changes nothing.
     documents.complete(user, id, 1, 3, now).await.unwrap();
     index.upsert(vec![point(chunks[2].id)]).await.unwrap();
     let again = kb.reconcile().await.unwrap();
-    assert_eq!((again.orphan_vectors_removed, again.documents_requeued), (0, 0));
+    assert_eq!(
+        (again.orphan_vectors_removed, again.documents_requeued),
+        (0, 0)
+    );
 }

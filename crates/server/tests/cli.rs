@@ -612,7 +612,12 @@ fn a_model_change_needs_kb_reindex_which_rebuilds_the_index() {
     let mut refused = spawn(as_refs(&vars("256")), &["serve"]);
     let exit = wait_exit(&mut refused, Duration::from_secs(30));
     let mut stderr = String::new();
-    refused.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    refused
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
     assert!(!exit.success());
     assert!(stderr.contains("flashforge kb reindex"), "{stderr}");
 
@@ -620,14 +625,20 @@ fn a_model_change_needs_kb_reindex_which_rebuilds_the_index() {
     let refs: Vec<(&str, &str)> = refs.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let out = run("test", &refs, &["kb", "reindex"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("reindexed 1 chunks"), "{stdout}");
 
     let mut server = spawn(as_refs(&vars("256")), &["serve"]);
     wait_until_live(port, &mut server);
     let found: serde_json::Value = runtime.block_on(async {
         client
-            .get(format!("{base}/chats/{chat}/search?q=stomata%20gas&mode=semantic"))
+            .get(format!(
+                "{base}/chats/{chat}/search?q=stomata%20gas&mode=semantic"
+            ))
             .bearer_auth(&token)
             .send()
             .await
@@ -637,7 +648,10 @@ fn a_model_change_needs_kb_reindex_which_rebuilds_the_index() {
             .unwrap()
     });
     assert!(
-        found["hits"][0]["text"].as_str().unwrap_or_default().contains("Stomata"),
+        found["hits"][0]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Stomata"),
         "{found}"
     );
     kill(&server, "-TERM");

@@ -1,0 +1,372 @@
+//! Knowledge-base benchmark (`make bench-knowledge`).
+//!
+//! 1. Ingestion of the 100-page test PDF through the whole service — HTTP upload, the durable
+//!    queue, extraction in a child process, chunking, all-MiniLM-L6-v2 on candle, the embedded
+//!    Qdrant engine, SQLite — against its stages timed alone: extraction, chunk + embed, and
+//!    indexing. The pipeline's overhead is wall time over (extraction + embedding).
+//! 2. Search latency (p50/p99) of the embedded index with 10k and 100k synthetic chunks, dense
+//!    and BM25, and recall@10 of its HNSW search against exact search.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{ms, percentile, start_server};
+use flashforge_domain::accounts::UserId;
+use flashforge_domain::chats::ChatId;
+use flashforge_domain::knowledge::{
+    ChunkId, ChunkSettings, Document, DocumentId, DocumentStatus, Embedder, FileName, MediaType,
+    Scope, SparseVector, VectorIndex, VectorPoint, VectorQuery, chunk_pages, sparse,
+};
+use flashforge_embed::MiniLmEmbedder;
+use flashforge_memory::ExactVectorIndex;
+use flashforge_vector::EdgeVectorIndex;
+use serde_json::{Value, json};
+
+const PDF: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../tests/fixtures/pdf/long-100.pdf"
+);
+
+fn model_dir() -> std::path::PathBuf {
+    std::env::var_os("FLASHFORGE_MODEL_DIR")
+        .map(Into::into)
+        .unwrap_or_else(|| {
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/all-MiniLM-L6-v2").into()
+        })
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.2} s", d.as_secs_f64())
+}
+
+async fn ingestion() {
+    let bytes = std::fs::read(PDF).unwrap();
+    let embedder = Arc::new(MiniLmEmbedder::load(&model_dir()).expect("run `make models` first"));
+
+    // Stages alone.
+    let started = Instant::now();
+    let pages = flashforge_files::extract_pages(&bytes).unwrap();
+    let extract = started.elapsed();
+    let document = Document {
+        id: DocumentId::new(),
+        user_id: UserId::new(),
+        chat_id: ChatId::new(),
+        file_name: FileName::sanitize(Some("long.pdf")),
+        media_type: MediaType::Pdf,
+        size_bytes: bytes.len() as u64,
+        sha256: String::new(),
+        status: DocumentStatus::Processing,
+        error: None,
+        pages_total: None,
+        pages_done: 0,
+        chunk_count: 0,
+        created_at: chrono::Utc::now(),
+        updated_at: chrono::Utc::now(),
+    };
+    let started = Instant::now();
+    let chunks = chunk_pages(
+        &document,
+        &pages,
+        embedder.token_counter(),
+        ChunkSettings::default(),
+    );
+    let chunking = started.elapsed();
+    let started = Instant::now();
+    let mut vectors = Vec::new();
+    for batch in chunks.chunks(32) {
+        let texts: Vec<String> = batch.iter().map(|c| c.text.clone()).collect();
+        vectors.extend(embedder.embed(&texts).await.unwrap());
+    }
+    let embed = started.elapsed();
+    let dir = tempfile::tempdir().unwrap();
+    let index = EdgeVectorIndex::open(&dir.path().join("index"), embedder.model()).unwrap();
+    let started = Instant::now();
+    for (batch, vectors) in chunks.chunks(32).zip(vectors.chunks(32)) {
+        let points = batch
+            .iter()
+            .zip(vectors)
+            .map(|(c, v)| VectorPoint {
+                chunk_id: c.id,
+                user_id: document.user_id,
+                chat_id: document.chat_id,
+                document_id: document.id,
+                dense: v.clone(),
+                sparse: sparse::encode_document(&c.text),
+            })
+            .collect();
+        index.upsert(points).await.unwrap();
+    }
+    let indexing = started.elapsed();
+    drop(index);
+
+    // The whole service.
+    let data = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/bench.db?mode=rwc", data.path().display());
+    let index_dir = data.path().join("index").display().to_string();
+    let blob_dir = data.path().join("blobs").display().to_string();
+    let model = model_dir().display().to_string();
+    let address = start_server(&[
+        ("FLASHFORGE__DATABASE__URL", &db),
+        ("FLASHFORGE__VECTOR__PROVIDER", "embedded"),
+        ("FLASHFORGE__VECTOR__DIR", &index_dir),
+        ("FLASHFORGE__STORAGE__BLOBS", "local"),
+        ("FLASHFORGE__STORAGE__BLOB_DIR", &blob_dir),
+        ("FLASHFORGE__EMBEDDING__PROVIDER", "local"),
+        ("FLASHFORGE__EMBEDDING__MODEL_DIR", &model),
+        ("FLASHFORGE__KNOWLEDGE__PDF_ISOLATION", "process"),
+        ("FLASHFORGE__WORKER__CONCURRENCY", "1"),
+    ])
+    .await;
+    let client = reqwest::Client::new();
+    let registered: Value = client
+        .post(format!("{address}/api/v1/auth/register"))
+        .json(&json!({"username": "ingester", "password": "correct horse battery staple"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = registered["access_token"].as_str().unwrap().to_string();
+    let chat: Value = client
+        .post(format!("{address}/api/v1/chats"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "bench"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let chat = chat["id"].as_str().unwrap();
+    let started = Instant::now();
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(bytes.clone()).file_name("long.pdf"),
+    );
+    let doc: Value = client
+        .post(format!("{address}/api/v1/chats/{chat}/documents"))
+        .bearer_auth(&token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let path = format!(
+        "{address}/api/v1/chats/{chat}/documents/{}",
+        doc["id"].as_str().unwrap()
+    );
+    let doc = loop {
+        let doc: Value = client
+            .get(&path)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if doc["status"] == "completed" || doc["status"] == "failed" {
+            break doc;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    let wall = started.elapsed();
+    assert_eq!(doc["status"], "completed", "{doc}");
+
+    let stages = extract + embed;
+    let share = |d: Duration| 100.0 * d.as_secs_f64() / wall.as_secs_f64();
+    println!(
+        "Ingestion of a 100-page PDF ({} chunks of <= 200 tokens, all-MiniLM-L6-v2 on candle, {} cores)",
+        chunks.len(),
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
+    println!(
+        "  through the service (upload -> completed): {}  = {:.1} pages/s",
+        secs(wall),
+        100.0 / wall.as_secs_f64()
+    );
+    println!(
+        "  stages alone: extraction {} ({:.1}%), chunking {} ({:.1}%), embedding {} ({:.1}%), indexing {} ({:.1}%)",
+        ms(extract),
+        share(extract),
+        ms(chunking),
+        share(chunking),
+        secs(embed),
+        share(embed),
+        ms(indexing),
+        share(indexing)
+    );
+    println!(
+        "  pipeline overhead over extraction + embedding: {:+.1}% (goal <= 20%)",
+        100.0 * (wall.as_secs_f64() / stages.as_secs_f64() - 1.0)
+    );
+}
+
+/// A deterministic generator (xorshift64*).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn unit(&mut self) -> f32 {
+        (self.next() >> 40) as f32 / (1u64 << 24) as f32
+    }
+    fn gauss(&mut self) -> f32 {
+        // Irwin–Hall: close enough to normal for synthetic embeddings.
+        (0..6).map(|_| self.unit()).sum::<f32>() - 3.0
+    }
+}
+
+fn normalized(mut v: Vec<f32>) -> Vec<f32> {
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    v.iter_mut().for_each(|x| *x /= n);
+    v
+}
+
+/// Clustered unit vectors (texts on a few hundred topics) and Zipf-ish BM25 vectors.
+fn synthetic(rng: &mut Rng, centers: &[Vec<f32>]) -> (Vec<f32>, SparseVector) {
+    let center = &centers[(rng.next() % centers.len() as u64) as usize];
+    let dense = normalized(center.iter().map(|c| c + 0.35 * rng.gauss()).collect());
+    let mut terms = std::collections::BTreeMap::new();
+    for _ in 0..60 {
+        let rank = (1.0 / (rng.unit() + 1e-4)) as u32 % 50_000;
+        *terms.entry(rank).or_insert(0f32) += 1.0;
+    }
+    let (indices, values) = terms
+        .into_iter()
+        .map(|(t, tf)| (t, tf * 2.2 / (tf + 1.2)))
+        .unzip();
+    (dense, SparseVector { indices, values })
+}
+
+async fn search(size: usize) {
+    const DIM: usize = 384;
+    let model = flashforge_domain::knowledge::EmbeddingModel {
+        name: "synthetic-384".into(),
+        dimension: DIM,
+    };
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ size as u64);
+    let centers: Vec<Vec<f32>> = (0..300)
+        .map(|_| normalized((0..DIM).map(|_| rng.gauss()).collect()))
+        .collect();
+    let user = UserId::new();
+    let chats: Vec<ChatId> = (0..10).map(|_| ChatId::new()).collect();
+    let document = DocumentId::new();
+    let dir = tempfile::tempdir().unwrap();
+    let edge = EdgeVectorIndex::open(&dir.path().join("index"), &model).unwrap();
+    let exact = ExactVectorIndex::new(model.clone());
+    let started = Instant::now();
+    let mut batch = Vec::new();
+    for i in 0..size {
+        let (dense, sparse) = synthetic(&mut rng, &centers);
+        batch.push(VectorPoint {
+            chunk_id: ChunkId::derive(document, i as u32),
+            user_id: user,
+            chat_id: chats[i % chats.len()],
+            document_id: document,
+            dense,
+            sparse,
+        });
+        if batch.len() == 1000 || i + 1 == size {
+            let points = std::mem::take(&mut batch);
+            exact.upsert(points.clone()).await.unwrap();
+            edge.upsert(points).await.unwrap();
+        }
+    }
+    let upserted = started.elapsed();
+    let started = Instant::now();
+    edge.optimize().await.unwrap();
+    let optimized = started.elapsed();
+
+    let queries: Vec<(Vec<f32>, SparseVector)> =
+        (0..200).map(|_| synthetic(&mut rng, &centers)).collect();
+    // Warm up.
+    for (dense, _) in queries.iter().take(20) {
+        edge.search(Scope::user(user), VectorQuery::Dense(dense.clone()), 10)
+            .await
+            .unwrap();
+    }
+    let mut dense_times = Vec::new();
+    let mut chat_times = Vec::new();
+    let mut sparse_times = Vec::new();
+    let mut recall = 0.0;
+    for (i, (dense, sparse)) in queries.iter().enumerate() {
+        let started = Instant::now();
+        let found = edge
+            .search(Scope::user(user), VectorQuery::Dense(dense.clone()), 10)
+            .await
+            .unwrap();
+        dense_times.push(started.elapsed());
+        let started = Instant::now();
+        edge.search(
+            Scope::chat(user, chats[i % chats.len()]),
+            VectorQuery::Dense(dense.clone()),
+            10,
+        )
+        .await
+        .unwrap();
+        chat_times.push(started.elapsed());
+        let started = Instant::now();
+        edge.search(Scope::user(user), VectorQuery::Sparse(sparse.clone()), 10)
+            .await
+            .unwrap();
+        sparse_times.push(started.elapsed());
+        let truth: std::collections::HashSet<ChunkId> = exact
+            .search(Scope::user(user), VectorQuery::Dense(dense.clone()), 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.chunk_id)
+            .collect();
+        let hit = found.iter().filter(|s| truth.contains(&s.chunk_id)).count();
+        recall += hit as f64 / truth.len().max(1) as f64;
+    }
+    for times in [&mut dense_times, &mut chat_times, &mut sparse_times] {
+        times.sort();
+    }
+    println!(
+        "Embedded index (qdrant-edge 0.7.2), {size} chunks x 384 dims: upsert {}, HNSW build {}",
+        secs(upserted),
+        secs(optimized)
+    );
+    println!(
+        "  dense, all the user's chats:  p50 {}  p99 {}",
+        ms(percentile(&dense_times, 0.5)),
+        ms(percentile(&dense_times, 0.99))
+    );
+    println!(
+        "  dense, one chat (filtered):   p50 {}  p99 {}",
+        ms(percentile(&chat_times, 0.5)),
+        ms(percentile(&chat_times, 0.99))
+    );
+    println!(
+        "  BM25 (sparse, IDF):           p50 {}  p99 {}",
+        ms(percentile(&sparse_times, 0.5)),
+        ms(percentile(&sparse_times, 0.99))
+    );
+    println!(
+        "  recall@10 against exact search: {:.3} (goal >= 0.95)",
+        recall / queries.len() as f64
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    ingestion().await;
+    search(10_000).await;
+    search(100_000).await;
+}
