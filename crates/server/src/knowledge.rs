@@ -113,8 +113,12 @@ pub fn pdf_extractor(settings: &Settings) -> Result<Arc<dyn PdfExtractor>, Strin
     let isolation = match settings.knowledge.pdf_isolation {
         PdfIsolation::Thread => Isolation::Thread,
         PdfIsolation::Process => Isolation::Process {
-            program: std::env::current_exe()
-                .map_err(|e| format!("cannot find this program to run the PDF extractor: {e}"))?,
+            program: match &settings.knowledge.pdf_extractor_program {
+                Some(program) => program.clone(),
+                None => std::env::current_exe().map_err(|e| {
+                    format!("cannot find this program to run the PDF extractor: {e}")
+                })?,
+            },
             args: vec!["extract-pdf".into()],
         },
     };
@@ -205,5 +209,25 @@ impl VectorIndex for LockedIndex {
         limit: usize,
     ) -> Result<Vec<IndexedChunk>, InfraError> {
         self.index.scan(after, limit).await
+    }
+}
+
+/// Readiness of the vector index: a scoped count that every adapter answers cheaply.
+pub struct VectorIndexHealth(pub Arc<dyn VectorIndex>);
+
+#[async_trait::async_trait]
+impl flashforge_domain::health::HealthCheck for VectorIndexHealth {
+    fn name(&self) -> &str {
+        "vector_index"
+    }
+
+    async fn check(&self) -> Result<(), String> {
+        // A fresh id owns nothing: the count is 0, and the call proves the index answers.
+        let nobody = UserId::new();
+        self.0
+            .count(Scope::user(nobody))
+            .await
+            .map(|_| ())
+            .map_err(|e| flashforge_domain::error::chain(&e))
     }
 }

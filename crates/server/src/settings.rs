@@ -370,6 +370,9 @@ pub struct KnowledgeConfig {
     pub retry_backoff_secs: u64,
     pub pdf_timeout_secs: u64,
     pub pdf_isolation: PdfIsolation,
+    /// The program run as `<program> extract-pdf` for process isolation; unset: this binary.
+    #[serde(default)]
+    pub pdf_extractor_program: Option<PathBuf>,
 }
 
 /// How the PDF parser is kept from taking the process down.

@@ -187,6 +187,9 @@ pub async fn compose_with(
     let knowledge = knowledge_ports(settings, storage.documents, storage.jobs, embedder)
         .await
         .map_err(StartupError::Knowledge)?;
+    health_checks.push(Arc::new(crate::knowledge::VectorIndexHealth(
+        knowledge.index.clone(),
+    )));
     Ok(Backend {
         ports: Ports {
             users: storage.users,

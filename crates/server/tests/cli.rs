@@ -183,21 +183,23 @@ fn wait_until_live(port: u16, child: &mut Child) {
 fn sigterm_lets_a_slow_request_in_flight_complete() {
     let port = free_port();
     let port_text = port.to_string();
-    let mut child = flashforge(
-        "test",
-        &[
-            ("FLASHFORGE__DATABASE__URL", "memory://"),
-            ("FLASHFORGE__AUTH__JWT_SECRET", GOOD_SECRET),
-            ("FLASHFORGE__SERVER__PORT", &port_text),
-            ("FLASHFORGE__SERVER__SHUTDOWN_TIMEOUT_SECS", "20"),
-            ("FLASHFORGE__SERVER__CLIENT_REQUEST_TIMEOUT_MS", "20000"),
-        ],
-    )
-    .arg("serve")
-    .stdout(Stdio::null())
-    .stderr(Stdio::piped())
-    .spawn()
-    .expect("spawn");
+    let mut child = Process(
+        flashforge(
+            "test",
+            &[
+                ("FLASHFORGE__DATABASE__URL", "memory://"),
+                ("FLASHFORGE__AUTH__JWT_SECRET", GOOD_SECRET),
+                ("FLASHFORGE__SERVER__PORT", &port_text),
+                ("FLASHFORGE__SERVER__SHUTDOWN_TIMEOUT_SECS", "20"),
+                ("FLASHFORGE__SERVER__CLIENT_REQUEST_TIMEOUT_MS", "20000"),
+            ],
+        )
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn"),
+    );
     wait_until_live(port, &mut child);
 
     let body = br#"{"username":"slow.client","password":"correct horse battery staple"}"#;
@@ -257,6 +259,108 @@ fn sigterm_lets_a_slow_request_in_flight_complete() {
         .read_to_string(&mut stderr)
         .unwrap();
     assert!(exit.success(), "exit {exit}: {stderr}");
+}
+
+/// A client of the API at `base` (`http://…/api/v1`) for the tests that drive real processes.
+struct Api {
+    client: reqwest::Client,
+    base: String,
+}
+
+impl Api {
+    fn new(port: u16) -> Self {
+        Self {
+            // No pooled connections: a test may start a new process on the same port.
+            client: reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()
+                .unwrap(),
+            base: format!("http://127.0.0.1:{port}/api/v1"),
+        }
+    }
+
+    async fn json(&self, request: reqwest::RequestBuilder) -> serde_json::Value {
+        request.send().await.unwrap().json().await.unwrap()
+    }
+
+    /// Registers `username`; its access token.
+    async fn sign_up(&self, username: &str) -> String {
+        let body =
+            serde_json::json!({"username": username, "password": "correct horse battery staple"});
+        let tokens = self
+            .json(
+                self.client
+                    .post(format!("{}/auth/register", self.base))
+                    .json(&body),
+            )
+            .await;
+        tokens["access_token"].as_str().unwrap().to_string()
+    }
+
+    /// A new chat; its id.
+    async fn chat(&self, token: &str, name: &str) -> String {
+        let request = self
+            .client
+            .post(format!("{}/chats", self.base))
+            .bearer_auth(token)
+            .json(&serde_json::json!({ "name": name }));
+        self.json(request).await["id"].as_str().unwrap().to_string()
+    }
+
+    /// Uploads `bytes` into `chat`; the response.
+    async fn upload(
+        &self,
+        token: &str,
+        chat: &str,
+        name: &str,
+        bytes: Vec<u8>,
+    ) -> reqwest::Response {
+        let form = reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes).file_name(name.to_string()),
+        );
+        self.client
+            .post(format!("{}/chats/{chat}/documents", self.base))
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn get(&self, token: &str, path: &str) -> serde_json::Value {
+        self.json(
+            self.client
+                .get(format!("{}{path}", self.base))
+                .bearer_auth(token),
+        )
+        .await
+    }
+}
+
+/// A child process that is killed if the test ends (or fails) while it still runs.
+struct Process(Child);
+
+impl std::ops::Deref for Process {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Process {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
 }
 
 fn kill(child: &Child, signal: &str) {
@@ -357,12 +461,14 @@ fn a_worker_killed_mid_ingestion_is_taken_over_without_duplicates() {
     // Upload through the API with its in-process worker off, then stop it.
     let mut api_vars = vars.clone();
     api_vars.push(("FLASHFORGE__WORKER__ENABLED", "false"));
-    let mut api = flashforge("test", &api_vars)
-        .arg("serve")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut api = Process(
+        flashforge("test", &api_vars)
+            .arg("serve")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let port: u16 = port.parse().unwrap();
     wait_until_live(port, &mut api);
     let pdf = std::fs::read(concat!(
@@ -371,40 +477,11 @@ fn a_worker_killed_mid_ingestion_is_taken_over_without_duplicates() {
     ))
     .unwrap();
     runtime.block_on(async {
-        let base = format!("http://127.0.0.1:{port}/api/v1");
-        let client = reqwest::Client::new();
-        let tokens: serde_json::Value = client
-            .post(format!("{base}/auth/register"))
-            .json(&serde_json::json!({"username": "killer", "password": "correct horse battery staple"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let token = tokens["access_token"].as_str().unwrap().to_string();
+        let api = Api::new(port);
+        let token = api.sign_up("killer").await;
         for name in ["interrupted", "uninterrupted"] {
-            let chat: serde_json::Value = client
-                .post(format!("{base}/chats"))
-                .bearer_auth(&token)
-                .json(&serde_json::json!({"name": name}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            let form = reqwest::multipart::Form::new().part(
-                "file",
-                reqwest::multipart::Part::bytes(pdf.clone()).file_name("long.pdf"),
-            );
-            let response = client
-                .post(format!("{base}/chats/{}/documents", chat["id"].as_str().unwrap()))
-                .bearer_auth(&token)
-                .multipart(form)
-                .send()
-                .await
-                .unwrap();
+            let chat = api.chat(&token, name).await;
+            let response = api.upload(&token, &chat, "long.pdf", pdf.clone()).await;
             assert_eq!(response.status(), 202);
         }
     });
@@ -412,12 +489,14 @@ fn a_worker_killed_mid_ingestion_is_taken_over_without_duplicates() {
     assert!(wait_exit(&mut api, Duration::from_secs(20)).success());
 
     // A worker starts on the first document; kill -9 once it is part-way through.
-    let mut worker = flashforge("test", &vars)
-        .arg("worker")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut worker = Process(
+        flashforge("test", &vars)
+            .arg("worker")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let docs = documents(&runtime, &url);
@@ -438,12 +517,14 @@ fn a_worker_killed_mid_ingestion_is_taken_over_without_duplicates() {
     assert_eq!(documents(&runtime, &url)[0].0, "processing");
 
     // A new worker: the dead one's job is taken over when its lease runs out.
-    let mut worker = flashforge("test", &vars)
-        .arg("worker")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut worker = Process(
+        flashforge("test", &vars)
+            .arg("worker")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let deadline = Instant::now() + Duration::from_secs(120);
     let docs = loop {
         let docs = documents(&runtime, &url);
@@ -528,77 +609,36 @@ fn a_model_change_needs_kb_reindex_which_rebuilds_the_index() {
     let as_refs = |v: &[(&'static str, String)]| -> Vec<(&'static str, String)> { v.to_vec() };
     let spawn = |v: Vec<(&'static str, String)>, args: &[&str]| {
         let refs: Vec<(&str, &str)> = v.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        flashforge("test", &refs)
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
+        Process(
+            flashforge("test", &refs)
+                .args(args)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        )
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let base = format!("http://127.0.0.1:{port}/api/v1");
-    // No pooled connections: each server below is a new process on the same port.
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(0)
-        .build()
-        .unwrap();
+    let api = Api::new(port);
 
     let mut server = spawn(as_refs(&vars("384")), &["serve"]);
     wait_until_live(port, &mut server);
     let (token, chat) = runtime.block_on(async {
-        let tokens: serde_json::Value = client
-            .post(format!("{base}/auth/register"))
-            .json(&serde_json::json!({"username": "reindexer", "password": "correct horse battery staple"}))
-            .send()
+        let token = api.sign_up("reindexer").await;
+        let chat = api.chat(&token, "notes").await;
+        let leaf = b"Chlorophyll absorbs red and blue light. Stomata regulate gas exchange.";
+        let doc: serde_json::Value = api
+            .upload(&token, &chat, "leaf.txt", leaf.to_vec())
             .await
-            .unwrap()
             .json()
             .await
             .unwrap();
-        let token = tokens["access_token"].as_str().unwrap().to_string();
-        let chat: serde_json::Value = client
-            .post(format!("{base}/chats"))
-            .bearer_auth(&token)
-            .json(&serde_json::json!({"name": "notes"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let chat = chat["id"].as_str().unwrap().to_string();
-        let form = reqwest::multipart::Form::new().part(
-            "file",
-            reqwest::multipart::Part::bytes(
-                b"Chlorophyll absorbs red and blue light. Stomata regulate gas exchange.".to_vec(),
-            )
-            .file_name("leaf.txt"),
-        );
-        let doc: serde_json::Value = client
-            .post(format!("{base}/chats/{chat}/documents"))
-            .bearer_auth(&token)
-            .multipart(form)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let path = format!("{base}/chats/{chat}/documents/{}", doc["id"].as_str().unwrap());
+        let path = format!("/chats/{chat}/documents/{}", doc["id"].as_str().unwrap());
         for _ in 0..600 {
-            let doc: serde_json::Value = client
-                .get(&path)
-                .bearer_auth(&token)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            if doc["status"] == "completed" {
+            if api.get(&token, &path).await["status"] == "completed" {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -634,19 +674,10 @@ fn a_model_change_needs_kb_reindex_which_rebuilds_the_index() {
 
     let mut server = spawn(as_refs(&vars("256")), &["serve"]);
     wait_until_live(port, &mut server);
-    let found: serde_json::Value = runtime.block_on(async {
-        client
-            .get(format!(
-                "{base}/chats/{chat}/search?q=stomata%20gas&mode=semantic"
-            ))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    });
+    let found = runtime.block_on(api.get(
+        &token,
+        &format!("/chats/{chat}/search?q=stomata%20gas&mode=semantic"),
+    ));
     assert!(
         found["hits"][0]["text"]
             .as_str()
