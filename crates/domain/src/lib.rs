@@ -9,6 +9,7 @@ pub mod assistant;
 pub mod chats;
 pub mod clock;
 pub mod error;
+pub mod flashcards;
 pub mod health;
 mod ids;
 pub mod knowledge;

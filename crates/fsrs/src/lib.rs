@@ -1,0 +1,137 @@
+//! The FSRS-6 memory model on the `fsrs` crate (the scheduler Anki uses), behind the domain's
+//! [`MemoryModel`] port.
+
+use flashforge_domain::flashcards::{MemoryModel, MemoryState, NextState};
+
+/// FSRS with a set of parameters (the defaults, or a user's optimized ones).
+pub struct FsrsModel {
+    fsrs: fsrs::FSRS,
+}
+
+impl FsrsModel {
+    /// The model with `parameters`; an empty slice means FSRS-6's defaults.
+    pub fn new(parameters: &[f32]) -> Result<Self, String> {
+        fsrs::FSRS::new(parameters)
+            .map(|fsrs| Self { fsrs })
+            .map_err(|e| format!("invalid FSRS parameters: {e}"))
+    }
+
+    /// FSRS-6's default parameters.
+    pub fn default_parameters() -> Vec<f32> {
+        fsrs::DEFAULT_PARAMETERS.to_vec()
+    }
+}
+
+fn to_fsrs(memory: MemoryState) -> fsrs::MemoryState {
+    fsrs::MemoryState {
+        stability: memory.stability,
+        difficulty: memory.difficulty,
+    }
+}
+
+fn from_fsrs(state: &fsrs::ItemState) -> NextState {
+    NextState {
+        memory: MemoryState {
+            stability: state.memory.stability,
+            difficulty: state.memory.difficulty,
+        },
+        interval_days: state.interval,
+    }
+}
+
+impl MemoryModel for FsrsModel {
+    fn next_states(
+        &self,
+        memory: Option<MemoryState>,
+        desired_retention: f32,
+        days_elapsed: u32,
+    ) -> Result<[NextState; 4], String> {
+        let next = self
+            .fsrs
+            .next_states(memory.map(to_fsrs), desired_retention, days_elapsed)
+            .map_err(|e| format!("FSRS could not schedule this card: {e}"))?;
+        Ok([
+            from_fsrs(&next.again),
+            from_fsrs(&next.hard),
+            from_fsrs(&next.good),
+            from_fsrs(&next.easy),
+        ])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{DateTime, Duration};
+    use flashforge_domain::flashcards::{Rating, Schedule, Scheduler, SchedulerSettings};
+
+    /// The scheduler driven by this model reaches, for a fixed review sequence, exactly the
+    /// memory state the fsrs crate computes from the whole history at once.
+    #[test]
+    fn a_fixed_review_sequence_matches_the_fsrs_crate() {
+        let model = FsrsModel::new(&[]).unwrap();
+        let settings = SchedulerSettings::default();
+        let scheduler = Scheduler {
+            model: &model,
+            settings: &settings,
+            desired_retention: 0.9,
+        };
+        // (days after the previous review, rating): learning steps the first day, then reviews
+        // with a lapse and its relearning.
+        let sequence = [
+            (0, Rating::Good),
+            (0, Rating::Good),
+            (3, Rating::Good),
+            (8, Rating::Hard),
+            (20, Rating::Again),
+            (0, Rating::Good),
+            (4, Rating::Easy),
+            (15, Rating::Good),
+        ];
+        let mut at = DateTime::UNIX_EPOCH;
+        let mut card = Schedule::new_card(at);
+        let mut history = Vec::new();
+        for (days, rating) in sequence {
+            at += Duration::days(days) + Duration::minutes(10);
+            card = scheduler.review(&card, rating, at).unwrap();
+            history.push(fsrs::FSRSReview {
+                rating: rating.number(),
+                delta_t: days as u32,
+            });
+        }
+        let expected = model
+            .fsrs
+            .memory_state(fsrs::FSRSItem { reviews: history }, None)
+            .unwrap();
+        let memory = card.memory.unwrap();
+        assert!(
+            (memory.stability - expected.stability).abs() < 1e-3,
+            "{memory:?} vs {expected:?}"
+        );
+        assert!((memory.difficulty - expected.difficulty).abs() < 1e-3);
+        assert_eq!((card.reps, card.lapses), (8, 1));
+
+        // The next intervals are the crate's own, rounded to whole days (and `good` at least a
+        // day longer than `hard`).
+        let next = model.fsrs.next_states(Some(expected), 0.9, 0).unwrap();
+        let preview = scheduler.preview(&card, at).unwrap();
+        let hard = next.hard.interval.round() as i64;
+        assert_eq!(preview[1], Duration::days(hard));
+        let good = (next.good.interval.round() as i64).max(hard + 1);
+        assert_eq!(preview[2], Duration::days(good));
+    }
+
+    #[test]
+    fn a_first_good_answer_matches_the_documented_default_state() {
+        let model = FsrsModel::new(&[]).unwrap();
+        let next = model.next_states(None, 0.9, 0).unwrap();
+        let direct = model.fsrs.next_states(None, 0.9, 0).unwrap();
+        assert_eq!(next[2].memory.stability, direct.good.memory.stability);
+        assert!(next[0].memory.stability < next[3].memory.stability);
+        assert_eq!(
+            FsrsModel::default_parameters().len(),
+            fsrs::DEFAULT_PARAMETERS.len()
+        );
+        assert!(FsrsModel::new(&[1.0, 2.0]).is_err());
+    }
+}
