@@ -8,6 +8,7 @@ mod m20261125_000002_create_sessions;
 mod m20261125_000003_create_chats;
 mod m20261125_000004_create_messages;
 mod m20261126_000005_create_documents;
+mod m20261126_000006_create_flashcards;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_create_chats::Migration),
             Box::new(m20261125_000004_create_messages::Migration),
             Box::new(m20261126_000005_create_documents::Migration),
+            Box::new(m20261126_000006_create_flashcards::Migration),
         ]
     }
 }

@@ -21,11 +21,18 @@ const ROUTES: &[(&str, &str)] = &[
     ("document", "/api/v1/chats/{chat}/documents/{id}/chunks"),
     ("document", "/api/v1/chats/{chat}/documents/{id}/file"),
     ("document", "/api/v1/chats/{chat}/documents/{id}/retry"),
+    ("chat", "/api/v1/chats/{id}/flashcards"),
+    ("chat", "/api/v1/chats/{id}/flashcards/bulk"),
+    ("card", "/api/v1/flashcards/{id}"),
+    ("card", "/api/v1/flashcards/{id}/reviews"),
 ];
 
 /// A body every route would accept from its owner, so that only ownership can refuse it.
 fn plausible_body() -> Value {
-    serde_json::json!({"name": "intruder", "content": "intruder", "archived": true})
+    serde_json::json!({
+        "name": "intruder", "content": "intruder", "archived": true,
+        "question": "intruder", "answer": "intruder", "rating": "good", "cards": []
+    })
 }
 
 const METHODS: &[Method] = &[
@@ -42,6 +49,7 @@ struct Resources {
     chat: String,
     message: String,
     document: String,
+    card: String,
 }
 
 impl Resources {
@@ -78,7 +86,15 @@ impl Resources {
             crate::knowledge::NOTES.as_bytes().to_vec(),
         )
         .await;
+        let card = crate::flashcards::create_card(
+            app,
+            &owner.access,
+            &chat_id,
+            serde_json::json!({"question": "private?", "answer": "yes"}),
+        )
+        .await;
         Self {
+            card: card["id"].as_str().unwrap().to_string(),
             document: document["id"].as_str().unwrap().to_string(),
             session: sessions["items"][0]["id"].as_str().unwrap().to_string(),
             message: exchange["answer"]["id"].as_str().unwrap().to_string(),
@@ -92,6 +108,7 @@ impl Resources {
             "chat" => &self.chat,
             "message" => &self.message,
             "document" => &self.document,
+            "card" => &self.card,
             other => panic!("no resource of kind {other}: add it to Resources"),
         }
     }
@@ -122,6 +139,7 @@ impl Resources {
             }
             documents.push(docs);
             documents.push(get(format!("/api/v1/chats/{id}/search?q=Mendel")).await);
+            documents.push(get(format!("/api/v1/chats/{id}/flashcards")).await);
         }
         // `last_used_at` may move with the owner's own requests; ids and states may not.
         let ids: Vec<&Value> = sessions["items"]

@@ -15,6 +15,7 @@ mod chats;
 mod contracts;
 mod docs;
 mod errors;
+mod flashcards;
 mod health;
 mod isolation;
 mod knowledge;

@@ -15,6 +15,7 @@ use crate::assistant::{
 };
 use crate::chats::{ChatData, ChatRepository, Chats};
 use crate::clock::Clock;
+use crate::flashcards::{FlashcardRepository, Flashcards, MemoryModel};
 use crate::health::{HealthCheck, Readiness};
 use crate::knowledge::{KnowledgeBase, KnowledgePorts, KnowledgeSettings};
 use crate::limits::{RateLimitPolicy, RateLimitStore, RateLimits};
@@ -28,6 +29,9 @@ pub struct Ports {
     pub messages: Arc<dyn MessageRepository>,
     /// The knowledge base's adapters.
     pub knowledge: KnowledgePorts,
+    pub flashcards: Arc<dyn FlashcardRepository>,
+    /// The spaced-repetition memory model (FSRS).
+    pub memory_model: Arc<dyn MemoryModel>,
     /// Retrieval for the assistant instead of the knowledge base's own (the harness's).
     pub passages: Option<Arc<dyn PassageSearch>>,
     pub language_model: Arc<dyn LanguageModel>,
@@ -68,6 +72,7 @@ pub struct Services {
     pub chats: Chats,
     pub assistant: Arc<Assistant>,
     pub knowledge: Arc<KnowledgeBase>,
+    pub flashcards: Arc<Flashcards>,
     pub limits: Arc<RateLimits>,
     pub readiness: Readiness,
 }
@@ -84,6 +89,12 @@ impl Services {
             ports.clock.clone(),
             settings.knowledge,
         ));
+        let flashcards = Arc::new(Flashcards::new(
+            ports.chats.clone(),
+            ports.flashcards,
+            ports.memory_model,
+            ports.clock.clone(),
+        ));
         let passages = ports
             .passages
             .unwrap_or_else(|| knowledge.clone() as Arc<dyn PassageSearch>);
@@ -99,6 +110,7 @@ impl Services {
                 settings.accounts,
             )
             .with_user_data(knowledge.clone())
+            .with_user_data(flashcards.clone())
             .with_user_data(Arc::new(ChatData(ports.chats.clone()))),
             assistant: Arc::new(Assistant::new(
                 ports.chats.clone(),
@@ -108,8 +120,11 @@ impl Services {
                 ports.clock.clone(),
                 settings.assistant,
             )),
-            chats: Chats::new(ports.chats, ports.clock).with_contents(knowledge.clone()),
+            chats: Chats::new(ports.chats, ports.clock)
+                .with_contents(knowledge.clone())
+                .with_contents(flashcards.clone()),
             knowledge,
+            flashcards,
             limits,
             readiness: Readiness::new(ports.health_checks, settings.readiness_timeout),
         }

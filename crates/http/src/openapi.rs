@@ -30,6 +30,8 @@ pub const SPEC_PATH: &str = "/api/v1/openapi.json";
         (name = "assistant", description = "Messages, and answers grounded in the chat's material"),
         (name = "documents", description = "Course material uploaded into a chat, and its ingestion"),
         (name = "search", description = "Search of the caller's material by meaning and by words"),
+        (name = "flashcards", description = "Cards of a chat, linked to the passages they came from"),
+        (name = "study", description = "Spaced-repetition study: the due queue (FSRS)"),
         (name = "legacy", description = "The prototype's routes, deprecated")
     )
 )]

@@ -4,6 +4,7 @@
 
 mod chats;
 mod documents;
+mod flashcards;
 mod limits;
 mod messages;
 mod scripted;
@@ -13,6 +14,7 @@ mod vectors;
 
 pub use chats::InMemoryChatRepository;
 pub use documents::{InMemoryDocumentRepository, InMemoryJobQueue};
+pub use flashcards::InMemoryFlashcardRepository;
 pub use limits::InMemoryRateLimitStore;
 pub use messages::InMemoryMessageRepository;
 pub use scripted::{Reply, ScriptedModel};

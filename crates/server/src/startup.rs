@@ -22,14 +22,15 @@ use flashforge_domain::limits::RateLimitStore;
 use flashforge_domain::{Ports, ServiceSettings, Services};
 use flashforge_http::{AppState, ExtraRoutes, HttpSecurity, Limits, create_app, no_extra_routes};
 use flashforge_memory::{
-    InMemoryChatRepository, InMemoryDocumentRepository, InMemoryJobQueue,
-    InMemoryMessageRepository, InMemoryRateLimitStore, InMemorySessionRepository,
+    InMemoryChatRepository, InMemoryDocumentRepository, InMemoryFlashcardRepository,
+    InMemoryJobQueue, InMemoryMessageRepository, InMemoryRateLimitStore, InMemorySessionRepository,
     InMemoryUserRepository,
 };
 use flashforge_redis::{RedisHealthCheck, RedisRateLimitStore};
 use flashforge_sql::{
-    DatabaseConnection, Migration, SqlChatRepository, SqlDocumentRepository, SqlHealthCheck,
-    SqlJobQueue, SqlMessageRepository, SqlSessionRepository, SqlUserRepository, connect, migrate,
+    DatabaseConnection, Migration, SqlChatRepository, SqlDocumentRepository,
+    SqlFlashcardRepository, SqlHealthCheck, SqlJobQueue, SqlMessageRepository,
+    SqlSessionRepository, SqlUserRepository, connect, migrate,
 };
 
 use crate::knowledge::{knowledge_ports, knowledge_settings};
@@ -151,6 +152,7 @@ pub async fn compose_with(
             let messages = Arc::new(InMemoryMessageRepository::new());
             let jobs = Arc::new(InMemoryJobQueue::new());
             Storage {
+                flashcards: Arc::new(InMemoryFlashcardRepository::new()),
                 users: Arc::new(InMemoryUserRepository::new()),
                 sessions: Arc::new(InMemorySessionRepository::new()),
                 chats: Arc::new(InMemoryChatRepository::with_messages(messages.clone())),
@@ -169,6 +171,7 @@ pub async fn compose_with(
             }
             health_checks.insert(0, Arc::new(SqlHealthCheck::new(db.clone())));
             Storage {
+                flashcards: Arc::new(SqlFlashcardRepository::new(db.clone())),
                 users: Arc::new(SqlUserRepository::new(db.clone())),
                 sessions: Arc::new(SqlSessionRepository::new(db.clone())),
                 chats: Arc::new(SqlChatRepository::new(db.clone())),
@@ -197,6 +200,10 @@ pub async fn compose_with(
             chats: storage.chats,
             messages: storage.messages,
             knowledge,
+            flashcards: storage.flashcards,
+            memory_model: Arc::new(
+                flashforge_fsrs::FsrsModel::new(&[]).map_err(StartupError::Knowledge)?,
+            ),
             passages: None,
             language_model: language_model(&settings.llm).map_err(StartupError::Llm)?,
             password_hasher: Arc::new(hasher),
@@ -218,6 +225,7 @@ struct Storage {
     messages: Arc<dyn MessageRepository>,
     documents: Arc<dyn DocumentRepository>,
     jobs: Arc<dyn JobQueue>,
+    flashcards: Arc<dyn flashforge_domain::flashcards::FlashcardRepository>,
     database: Option<DatabaseConnection>,
 }
 

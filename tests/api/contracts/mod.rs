@@ -2,6 +2,7 @@
 //! passes keeps the promises its port's doc comments make.
 
 mod chats;
+mod flashcards;
 mod knowledge;
 mod limits;
 mod sessions;

@@ -1,7 +1,19 @@
 //! Flashcards and their study: cards linked to the passages they came from, scheduled with FSRS.
 
+mod models;
+mod ports;
 mod scheduling;
+mod service;
 
+pub use models::{
+    CardCursor, CardFilter, CardSource, CardText, Flashcard, FlashcardId, MAX_ANSWER_CHARS,
+    MAX_BULK_CARDS, MAX_QUESTION_CHARS, MAX_QUOTE_CHARS, MAX_TAGS, Review, ReviewId, Tag,
+};
+pub use ports::{FlashcardRepository, Recorded};
 pub use scheduling::{
     CardState, MemoryModel, MemoryState, NextState, Rating, Schedule, Scheduler, SchedulerSettings,
+};
+pub use service::{
+    CardInput, CardPatch, DEFAULT_RETENTION, FlashcardError, Flashcards, MAX_DUE_LIMIT,
+    ReviewInput, SourceInput, StudyCard,
 };

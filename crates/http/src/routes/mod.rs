@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod chats;
 pub mod documents;
+pub mod flashcards;
 #[allow(deprecated)]
 pub mod legacy;
 pub mod me;
@@ -62,7 +63,15 @@ where
                 .service(documents::delete_document)
                 .service(documents::retry_document)
                 .service(documents::search_chat)
-                .service(documents::search_all),
+                .service(documents::search_all)
+                .service(flashcards::create_card)
+                .service(flashcards::create_cards)
+                .service(flashcards::list_cards)
+                .service(flashcards::get_card)
+                .service(flashcards::update_card)
+                .service(flashcards::delete_card)
+                .service(flashcards::review_card)
+                .service(flashcards::due),
         )
         .service(
             scope("/api")

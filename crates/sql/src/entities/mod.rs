@@ -3,8 +3,10 @@
 pub mod chats;
 pub mod chunks;
 pub mod documents;
+pub mod flashcards;
 pub mod jobs;
 pub mod messages;
 pub mod refresh_tokens;
+pub mod reviews;
 pub mod sessions;
 pub mod users;

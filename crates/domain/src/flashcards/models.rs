@@ -1,0 +1,163 @@
+//! Flashcards: validated texts and tags, the source passage, and the review log.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::scheduling::{CardState, Rating, Schedule};
+use crate::accounts::UserId;
+use crate::chats::ChatId;
+use crate::error::FieldError;
+use crate::ids::uuid_id;
+use crate::knowledge::{ChunkId, DocumentId};
+
+uuid_id!(
+    /// A flashcard.
+    FlashcardId
+);
+uuid_id!(
+    /// One review of a card.
+    ReviewId
+);
+
+pub const MAX_QUESTION_CHARS: usize = 2_000;
+pub const MAX_ANSWER_CHARS: usize = 5_000;
+pub const MAX_TAGS: usize = 20;
+pub const MAX_TAG_CHARS: usize = 50;
+pub const MAX_QUOTE_CHARS: usize = 1_000;
+/// Cards one bulk request may create.
+pub const MAX_BULK_CARDS: usize = 500;
+
+/// A question or an answer: Markdown, not blank, bounded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct CardText(String);
+
+impl CardText {
+    pub fn parse(field: &str, raw: &str, max_chars: usize) -> Result<Self, FieldError> {
+        let text = raw.trim();
+        if text.is_empty() {
+            return Err(FieldError::new(field, "must not be empty"));
+        }
+        if text.chars().count() > max_chars {
+            return Err(FieldError::new(
+                field,
+                format!("must be at most {max_chars} characters"),
+            ));
+        }
+        Ok(Self(text.to_string()))
+    }
+
+    pub fn from_stored(text: String) -> Self {
+        Self(text)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A tag: lowercase letters, digits and `-_:./`, 1–50 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Tag(String);
+
+impl Tag {
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        let tag = raw.trim().to_lowercase();
+        let valid = !tag.is_empty()
+            && tag.chars().count() <= MAX_TAG_CHARS
+            && tag
+                .chars()
+                .all(|c| c.is_alphanumeric() || "-_:./".contains(c));
+        if valid {
+            Ok(Self(tag))
+        } else {
+            Err(FieldError::new(
+                "tags",
+                format!(
+                    "each tag is 1 to {MAX_TAG_CHARS} letters, digits or -_:./ (got `{}`)",
+                    raw.chars().take(60).collect::<String>()
+                ),
+            ))
+        }
+    }
+
+    /// A list of tags: at most 20, duplicates removed, sorted.
+    pub fn parse_all(raw: &[String]) -> Result<Vec<Self>, FieldError> {
+        if raw.len() > MAX_TAGS {
+            return Err(FieldError::new("tags", format!("at most {MAX_TAGS} tags")));
+        }
+        let mut tags = raw
+            .iter()
+            .map(|t| Tag::parse(t))
+            .collect::<Result<Vec<_>, _>>()?;
+        tags.sort();
+        tags.dedup();
+        Ok(tags)
+    }
+
+    pub fn from_stored(tag: String) -> Self {
+        Self(tag)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The passage a card came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CardSource {
+    pub document_id: DocumentId,
+    pub chunk_id: Option<ChunkId>,
+    pub page: Option<u32>,
+    pub quote: Option<String>,
+}
+
+/// A flashcard with its schedule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Flashcard {
+    pub id: FlashcardId,
+    pub user_id: UserId,
+    pub chat_id: ChatId,
+    pub question: CardText,
+    pub answer: CardText,
+    pub tags: Vec<Tag>,
+    pub suspended: bool,
+    pub source: Option<CardSource>,
+    pub schedule: Schedule,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Which cards a list shows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CardFilter {
+    pub tag: Option<Tag>,
+    pub state: Option<CardState>,
+    /// Only cards due at or before this time.
+    pub due_before: Option<DateTime<Utc>>,
+    /// Only cards whose question or answer contains this text (case-insensitive).
+    pub text: Option<String>,
+}
+
+/// The key of the card list: newest first by id.
+pub type CardCursor = uuid::Uuid;
+
+/// One review, as the log keeps it (the optimizer learns from it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Review {
+    pub id: ReviewId,
+    pub card_id: FlashcardId,
+    pub user_id: UserId,
+    pub rating: Rating,
+    pub state_before: CardState,
+    pub reviewed_at: DateTime<Utc>,
+    /// Whole days since the card's previous review (0 the first time).
+    pub elapsed_days: u32,
+    pub duration_ms: Option<u32>,
+    /// The memory state after this review.
+    pub stability: f32,
+    pub difficulty: f32,
+    pub idempotency_key: Option<String>,
+}

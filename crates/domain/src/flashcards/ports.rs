@@ -1,0 +1,67 @@
+//! What the flashcard service needs from storage.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::models::{CardCursor, CardFilter, Flashcard, FlashcardId, Review};
+use crate::accounts::UserId;
+use crate::chats::ChatId;
+use crate::error::InfraError;
+use crate::pagination::{Page, PageRequest};
+
+/// What recording a review did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Recorded {
+    /// Applied: the card has its new schedule and the log the review.
+    Applied,
+    /// The idempotency key was used already: nothing changed; this is that review.
+    Replayed(Review),
+    /// The card changed (another review landed first) or is gone: nothing changed.
+    Stale,
+}
+
+/// Stores cards and their review log. Every method is scoped by the owner.
+#[async_trait]
+pub trait FlashcardRepository: Send + Sync {
+    /// Stores every card or none.
+    async fn create_many(&self, cards: Vec<Flashcard>) -> Result<(), InfraError>;
+
+    async fn find(&self, owner: UserId, id: FlashcardId) -> Result<Option<Flashcard>, InfraError>;
+
+    /// `owner`'s cards of `chat`, newest first.
+    async fn list(
+        &self,
+        owner: UserId,
+        chat: ChatId,
+        filter: &CardFilter,
+        page: PageRequest<CardCursor>,
+    ) -> Result<Page<Flashcard>, InfraError>;
+
+    /// Replaces the card's texts, tags, suspension and source; `Ok(false)` when it is gone.
+    async fn update(&self, card: &Flashcard) -> Result<bool, InfraError>;
+
+    async fn delete(&self, owner: UserId, id: FlashcardId) -> Result<bool, InfraError>;
+
+    async fn delete_chat(&self, owner: UserId, chat: ChatId) -> Result<u64, InfraError>;
+
+    async fn delete_user(&self, owner: UserId) -> Result<u64, InfraError>;
+
+    /// Stores `card`'s new schedule and appends `review`, atomically, if the card still has
+    /// `reps_before` reviews (so two racing reviews cannot both apply) and the review's
+    /// idempotency key is new.
+    async fn record_review(
+        &self,
+        card: &Flashcard,
+        reps_before: u32,
+        review: Review,
+    ) -> Result<Recorded, InfraError>;
+
+    /// `owner`'s cards due at `now` (not suspended), soonest first; in one chat or all.
+    async fn due(
+        &self,
+        owner: UserId,
+        chat: Option<ChatId>,
+        now: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<Vec<Flashcard>, InfraError>;
+}

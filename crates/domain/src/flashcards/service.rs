@@ -1,0 +1,470 @@
+//! Creating, editing and studying flashcards.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+
+use super::models::{
+    CardCursor, CardFilter, CardSource, CardText, Flashcard, FlashcardId, MAX_ANSWER_CHARS,
+    MAX_BULK_CARDS, MAX_QUESTION_CHARS, MAX_QUOTE_CHARS, Review, ReviewId, Tag,
+};
+use super::ports::{FlashcardRepository, Recorded};
+use super::scheduling::{MemoryModel, Rating, Schedule, Scheduler, SchedulerSettings};
+use crate::accounts::{Principal, UserData, UserId};
+use crate::chats::{ChatContents, ChatId, ChatRepository};
+use crate::clock::Clock;
+use crate::error::{DomainError, ErrorKind, FieldError, InfraError, ValidationErrors};
+use crate::knowledge::{ChunkId, DocumentId};
+use crate::pagination::{Page, PageRequest};
+
+/// The desired retention when the user has not chosen one.
+pub const DEFAULT_RETENTION: f32 = 0.9;
+/// The most cards a due queue answers at once.
+pub const MAX_DUE_LIMIT: u32 = 500;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FlashcardError {
+    #[error("chat not found")]
+    ChatNotFound,
+    #[error("flashcard not found")]
+    NotFound,
+    #[error(transparent)]
+    Invalid(#[from] ValidationErrors),
+    #[error(
+        "the card was reviewed at the same moment by another request; reload it and review again"
+    )]
+    Conflict,
+    #[error("this Idempotency-Key was already used for a review of another card")]
+    IdempotencyKeyReused,
+    #[error("scheduling failed: {0}")]
+    Scheduling(String),
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+impl DomainError for FlashcardError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::ChatNotFound | Self::NotFound => ErrorKind::NotFound,
+            Self::Invalid(e) => e.kind(),
+            Self::Conflict | Self::IdempotencyKeyReused => ErrorKind::Conflict,
+            Self::Scheduling(_) => ErrorKind::Internal,
+            Self::Infra(e) => e.kind(),
+        }
+    }
+    fn code(&self) -> &'static str {
+        match self {
+            Self::ChatNotFound => "chat_not_found",
+            Self::NotFound => "flashcard_not_found",
+            Self::Invalid(e) => e.code(),
+            Self::Conflict => "review_conflict",
+            Self::IdempotencyKeyReused => "idempotency_key_reused",
+            Self::Scheduling(_) => "internal_error",
+            Self::Infra(e) => e.code(),
+        }
+    }
+    fn field_errors(&self) -> &[FieldError] {
+        match self {
+            Self::Invalid(e) => e.fields(),
+            _ => &[],
+        }
+    }
+}
+
+/// A card as the client sends it.
+#[derive(Debug, Clone, Default)]
+pub struct CardInput {
+    pub question: String,
+    pub answer: String,
+    pub tags: Vec<String>,
+    pub suspended: bool,
+    pub source: Option<SourceInput>,
+}
+
+/// A source as the client sends it.
+#[derive(Debug, Clone, Default)]
+pub struct SourceInput {
+    pub document_id: uuid::Uuid,
+    pub chunk_id: Option<uuid::Uuid>,
+    pub page: Option<u32>,
+    pub quote: Option<String>,
+}
+
+/// Changes to a card; `None` leaves a field as it is (`source: Some(None)` removes it).
+#[derive(Debug, Clone, Default)]
+pub struct CardPatch {
+    pub question: Option<String>,
+    pub answer: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub suspended: Option<bool>,
+    pub source: Option<Option<SourceInput>>,
+}
+
+/// A review as the client sends it.
+#[derive(Debug, Clone)]
+pub struct ReviewInput {
+    pub rating: Rating,
+    pub reviewed_at: Option<DateTime<Utc>>,
+    pub duration_ms: Option<u32>,
+    pub idempotency_key: Option<String>,
+}
+
+/// A card and when it would be due after each rating.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StudyCard {
+    pub card: Flashcard,
+    /// Again, hard, good, easy.
+    pub next_intervals: [Duration; 4],
+}
+
+fn source(prefix: &str, input: SourceInput, errors: &mut ValidationErrors) -> Option<CardSource> {
+    if let Some(quote) = &input.quote
+        && quote.chars().count() > MAX_QUOTE_CHARS
+    {
+        errors.push(FieldError::new(
+            format!("{prefix}source.quote"),
+            format!("must be at most {MAX_QUOTE_CHARS} characters"),
+        ));
+        return None;
+    }
+    if input.page == Some(0) {
+        errors.push(FieldError::new(
+            format!("{prefix}source.page"),
+            "pages start at 1",
+        ));
+        return None;
+    }
+    Some(CardSource {
+        document_id: DocumentId::from_uuid(input.document_id),
+        chunk_id: input.chunk_id.map(ChunkId::from_uuid),
+        page: input.page,
+        quote: input.quote,
+    })
+}
+
+/// Cards of the chats, their reviews and the due queue.
+pub struct Flashcards {
+    chats: Arc<dyn ChatRepository>,
+    cards: Arc<dyn FlashcardRepository>,
+    model: Arc<dyn MemoryModel>,
+    clock: Arc<dyn Clock>,
+    settings: SchedulerSettings,
+}
+
+impl Flashcards {
+    pub fn new(
+        chats: Arc<dyn ChatRepository>,
+        cards: Arc<dyn FlashcardRepository>,
+        model: Arc<dyn MemoryModel>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            chats,
+            cards,
+            model,
+            clock,
+            settings: SchedulerSettings::default(),
+        }
+    }
+
+    fn scheduler(&self) -> Scheduler<'_> {
+        Scheduler {
+            model: self.model.as_ref(),
+            settings: &self.settings,
+            desired_retention: DEFAULT_RETENTION,
+        }
+    }
+
+    fn study(&self, card: Flashcard, now: DateTime<Utc>) -> Result<StudyCard, FlashcardError> {
+        let next_intervals = self
+            .scheduler()
+            .preview(&card.schedule, now.max(card.schedule.due))
+            .map_err(FlashcardError::Scheduling)?;
+        Ok(StudyCard {
+            card,
+            next_intervals,
+        })
+    }
+
+    async fn own_chat(&self, who: Principal, chat: ChatId) -> Result<(), FlashcardError> {
+        match self.chats.find(who.user_id, chat).await? {
+            Some(_) => Ok(()),
+            None => Err(FlashcardError::ChatNotFound),
+        }
+    }
+
+    fn build(
+        &self,
+        who: Principal,
+        chat: ChatId,
+        input: CardInput,
+        prefix: &str,
+        errors: &mut ValidationErrors,
+        now: DateTime<Utc>,
+    ) -> Option<Flashcard> {
+        let question = errors.check(
+            CardText::parse("question", &input.question, MAX_QUESTION_CHARS)
+                .map_err(|e| FieldError::new(format!("{prefix}{}", e.field), e.message)),
+        );
+        let answer = errors.check(
+            CardText::parse("answer", &input.answer, MAX_ANSWER_CHARS)
+                .map_err(|e| FieldError::new(format!("{prefix}{}", e.field), e.message)),
+        );
+        let tags = errors.check(
+            Tag::parse_all(&input.tags)
+                .map_err(|e| FieldError::new(format!("{prefix}{}", e.field), e.message)),
+        );
+        let source = input.source.and_then(|s| source(prefix, s, errors));
+        Some(Flashcard {
+            id: FlashcardId::new(),
+            user_id: who.user_id,
+            chat_id: chat,
+            question: question?,
+            answer: answer?,
+            tags: tags?,
+            suspended: input.suspended,
+            source,
+            schedule: Schedule::new_card(now),
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
+    /// Creates cards, all or none (at most 500).
+    pub async fn create(
+        &self,
+        who: Principal,
+        chat: ChatId,
+        inputs: Vec<CardInput>,
+        bulk: bool,
+    ) -> Result<Vec<StudyCard>, FlashcardError> {
+        self.own_chat(who, chat).await?;
+        if inputs.is_empty() || inputs.len() > MAX_BULK_CARDS {
+            return Err(ValidationErrors::single(
+                "cards",
+                format!("send 1 to {MAX_BULK_CARDS} cards"),
+            )
+            .into());
+        }
+        let now = self.clock.now();
+        let mut errors = ValidationErrors::new();
+        let mut cards = Vec::with_capacity(inputs.len());
+        for (i, input) in inputs.into_iter().enumerate() {
+            let prefix = if bulk {
+                format!("cards[{i}].")
+            } else {
+                String::new()
+            };
+            if let Some(card) = self.build(who, chat, input, &prefix, &mut errors, now) {
+                cards.push(card);
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors.into());
+        }
+        self.cards.create_many(cards.clone()).await?;
+        cards.into_iter().map(|c| self.study(c, now)).collect()
+    }
+
+    pub async fn get(&self, who: Principal, id: FlashcardId) -> Result<StudyCard, FlashcardError> {
+        let card = self
+            .cards
+            .find(who.user_id, id)
+            .await?
+            .ok_or(FlashcardError::NotFound)?;
+        self.study(card, self.clock.now())
+    }
+
+    pub async fn list(
+        &self,
+        who: Principal,
+        chat: ChatId,
+        filter: CardFilter,
+        page: PageRequest<CardCursor>,
+    ) -> Result<Page<StudyCard>, FlashcardError> {
+        self.own_chat(who, chat).await?;
+        let page = self.cards.list(who.user_id, chat, &filter, page).await?;
+        let now = self.clock.now();
+        let items = page
+            .items
+            .into_iter()
+            .map(|c| self.study(c, now))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page {
+            items,
+            next_cursor: page.next_cursor,
+        })
+    }
+
+    pub async fn update(
+        &self,
+        who: Principal,
+        id: FlashcardId,
+        patch: CardPatch,
+    ) -> Result<StudyCard, FlashcardError> {
+        let mut card = self
+            .cards
+            .find(who.user_id, id)
+            .await?
+            .ok_or(FlashcardError::NotFound)?;
+        let mut errors = ValidationErrors::new();
+        if let Some(q) = &patch.question
+            && let Some(q) = errors.check(CardText::parse("question", q, MAX_QUESTION_CHARS))
+        {
+            card.question = q;
+        }
+        if let Some(a) = &patch.answer
+            && let Some(a) = errors.check(CardText::parse("answer", a, MAX_ANSWER_CHARS))
+        {
+            card.answer = a;
+        }
+        if let Some(tags) = &patch.tags
+            && let Some(tags) = errors.check(Tag::parse_all(tags))
+        {
+            card.tags = tags;
+        }
+        if let Some(suspended) = patch.suspended {
+            card.suspended = suspended;
+        }
+        if let Some(new_source) = patch.source {
+            card.source = new_source.and_then(|s| source("", s, &mut errors));
+        }
+        if !errors.is_empty() {
+            return Err(errors.into());
+        }
+        card.updated_at = self.clock.now();
+        if !self.cards.update(&card).await? {
+            return Err(FlashcardError::NotFound);
+        }
+        self.study(card, self.clock.now())
+    }
+
+    pub async fn delete(&self, who: Principal, id: FlashcardId) -> Result<(), FlashcardError> {
+        if self.cards.delete(who.user_id, id).await? {
+            Ok(())
+        } else {
+            Err(FlashcardError::NotFound)
+        }
+    }
+
+    /// Records a review and schedules the card; a retried request with the same idempotency key
+    /// applies once.
+    pub async fn review(
+        &self,
+        who: Principal,
+        id: FlashcardId,
+        input: ReviewInput,
+    ) -> Result<StudyCard, FlashcardError> {
+        if let Some(key) = &input.idempotency_key
+            && (key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            return Err(ValidationErrors::single(
+                "Idempotency-Key",
+                "must be 1 to 255 visible ASCII characters",
+            )
+            .into());
+        }
+        let now = self.clock.now();
+        let mut card = self
+            .cards
+            .find(who.user_id, id)
+            .await?
+            .ok_or(FlashcardError::NotFound)?;
+        let at = input.reviewed_at.unwrap_or(now);
+        let mut errors = ValidationErrors::new();
+        if at > now + Duration::minutes(5) {
+            errors.push(FieldError::new("reviewed_at", "must not be in the future"));
+        }
+        if let Some(last) = card.schedule.last_reviewed_at
+            && at < last
+        {
+            errors.push(FieldError::new(
+                "reviewed_at",
+                "must not be before the card's last review",
+            ));
+        }
+        if input.duration_ms.is_some_and(|d| d > 24 * 3600 * 1000) {
+            errors.push(FieldError::new("duration_ms", "must be at most a day"));
+        }
+        if !errors.is_empty() {
+            return Err(errors.into());
+        }
+        let before = card.schedule;
+        let after = self
+            .scheduler()
+            .review(&before, input.rating, at)
+            .map_err(FlashcardError::Scheduling)?;
+        let memory = after.memory.unwrap_or(super::scheduling::MemoryState {
+            stability: 0.0,
+            difficulty: 0.0,
+        });
+        let review = Review {
+            id: ReviewId::new(),
+            card_id: card.id,
+            user_id: who.user_id,
+            rating: input.rating,
+            state_before: before.state,
+            reviewed_at: at,
+            elapsed_days: before
+                .last_reviewed_at
+                .map_or(0, |last| (at - last).num_days().max(0) as u32),
+            duration_ms: input.duration_ms,
+            stability: memory.stability,
+            difficulty: memory.difficulty,
+            idempotency_key: input.idempotency_key,
+        };
+        card.schedule = after;
+        card.updated_at = now;
+        match self.cards.record_review(&card, before.reps, review).await? {
+            Recorded::Applied => self.study(card, now),
+            Recorded::Replayed(previous) if previous.card_id == id => self.get(who, id).await,
+            Recorded::Replayed(_) => Err(FlashcardError::IdempotencyKeyReused),
+            Recorded::Stale => Err(FlashcardError::Conflict),
+        }
+    }
+
+    /// The cards due now, soonest first, in one chat or all.
+    pub async fn due(
+        &self,
+        who: Principal,
+        chat: Option<ChatId>,
+        limit: Option<u32>,
+    ) -> Result<Vec<StudyCard>, FlashcardError> {
+        let limit = limit.unwrap_or(50);
+        if limit == 0 || limit > MAX_DUE_LIMIT {
+            return Err(ValidationErrors::single(
+                "limit",
+                format!("must be between 1 and {MAX_DUE_LIMIT}"),
+            )
+            .into());
+        }
+        if let Some(chat) = chat {
+            self.own_chat(who, chat).await?;
+        }
+        let now = self.clock.now();
+        self.cards
+            .due(who.user_id, chat, now, u64::from(limit))
+            .await?
+            .into_iter()
+            .map(|c| self.study(c, now))
+            .collect()
+    }
+}
+
+#[async_trait]
+impl ChatContents for Flashcards {
+    async fn delete_chat_contents(&self, owner: UserId, chat: ChatId) -> Result<(), InfraError> {
+        self.cards.delete_chat(owner, chat).await.map(|_| ())
+    }
+}
+
+#[async_trait]
+impl UserData for Flashcards {
+    fn name(&self) -> &str {
+        "flashcards"
+    }
+    async fn delete_user_data(&self, owner: UserId) -> Result<u64, InfraError> {
+        self.cards.delete_user(owner).await
+    }
+}

@@ -1,0 +1,542 @@
+//! Flashcards over HTTP: CRUD, bulk create, reviews (FSRS), and the due queue.
+
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use flashforge_domain::Services;
+use flashforge_domain::chats::ChatId;
+use flashforge_domain::flashcards::{
+    CardCursor, CardFilter, CardInput, CardPatch, CardState, FlashcardId, Rating, ReviewInput,
+    SourceInput, StudyCard, Tag,
+};
+use flashforge_domain::{FieldError, ValidationErrors};
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::Authenticated;
+use crate::pagination::{PageBody, PageQuery};
+use crate::problem::{ApiError, Problem};
+
+/// The passage a card came from.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+pub struct SourceBody {
+    pub document_id: Uuid,
+    pub chunk_id: Option<Uuid>,
+    /// 1-based.
+    #[schema(minimum = 1)]
+    pub page: Option<u32>,
+    #[schema(max_length = 1000)]
+    pub quote: Option<String>,
+}
+
+impl From<SourceBody> for SourceInput {
+    fn from(s: SourceBody) -> Self {
+        Self {
+            document_id: s.document_id,
+            chunk_id: s.chunk_id,
+            page: s.page,
+            quote: s.quote,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewCardRequest {
+    /// Markdown, 1–2000 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 2000,
+        example = "What do mitochondria produce?"
+    )]
+    pub question: String,
+    /// Markdown, 1–5000 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 5000,
+        example = "ATP, by oxidative phosphorylation."
+    )]
+    pub answer: String,
+    /// Up to 20 tags of letters, digits and `-_:./`.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub suspended: bool,
+    pub source: Option<SourceBody>,
+}
+
+impl From<NewCardRequest> for CardInput {
+    fn from(r: NewCardRequest) -> Self {
+        Self {
+            question: r.question,
+            answer: r.answer,
+            tags: r.tags,
+            suspended: r.suspended,
+            source: r.source.map(Into::into),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct BulkCardsRequest {
+    /// 1–500 cards, created all or none.
+    pub cards: Vec<NewCardRequest>,
+}
+
+/// A present-but-null field is `Some(None)`; an absent one `None`.
+fn double_option<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// Changes to a card; a field left out stays as it is; `"source": null` removes the source.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CardPatchRequest {
+    #[schema(min_length = 1, max_length = 2000)]
+    pub question: Option<String>,
+    #[schema(min_length = 1, max_length = 5000)]
+    pub answer: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub suspended: Option<bool>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<SourceBody>)]
+    pub source: Option<Option<SourceBody>>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ReviewRequest {
+    /// `again`, `hard`, `good` or `easy`.
+    #[schema(example = "good")]
+    pub rating: String,
+    /// When the review happened (offline study); default: now.
+    pub reviewed_at: Option<DateTime<Utc>>,
+    /// Time spent on the card.
+    #[schema(maximum = 86400000)]
+    pub duration_ms: Option<u32>,
+}
+
+/// When the card would next be due after each rating, in seconds from now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NextIntervalsBody {
+    pub again: i64,
+    pub hard: i64,
+    pub good: i64,
+    pub easy: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CardBody {
+    pub id: Uuid,
+    pub chat_id: Uuid,
+    pub question: String,
+    pub answer: String,
+    pub tags: Vec<String>,
+    pub suspended: bool,
+    pub source: Option<SourceBody>,
+    /// `new`, `learning`, `review` or `relearning`.
+    pub state: String,
+    pub due: DateTime<Utc>,
+    /// FSRS stability (days until recall falls to 90 %); null before the first review.
+    pub stability: Option<f32>,
+    /// FSRS difficulty, 1–10; null before the first review.
+    pub difficulty: Option<f32>,
+    pub reps: u32,
+    pub lapses: u32,
+    pub last_reviewed_at: Option<DateTime<Utc>>,
+    pub next_intervals: NextIntervalsBody,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<StudyCard> for CardBody {
+    fn from(study: StudyCard) -> Self {
+        let card = study.card;
+        let [again, hard, good, easy] = study.next_intervals.map(|d| d.num_seconds());
+        Self {
+            id: card.id.as_uuid(),
+            chat_id: card.chat_id.as_uuid(),
+            question: card.question.as_str().to_string(),
+            answer: card.answer.as_str().to_string(),
+            tags: card.tags.iter().map(|t| t.as_str().to_string()).collect(),
+            suspended: card.suspended,
+            source: card.source.map(|s| SourceBody {
+                document_id: s.document_id.as_uuid(),
+                chunk_id: s.chunk_id.map(|c| c.as_uuid()),
+                page: s.page,
+                quote: s.quote,
+            }),
+            state: card.schedule.state.as_str().to_string(),
+            due: card.schedule.due,
+            stability: card.schedule.memory.map(|m| m.stability),
+            difficulty: card.schedule.memory.map(|m| m.difficulty),
+            reps: card.schedule.reps,
+            lapses: card.schedule.lapses,
+            last_reviewed_at: card.schedule.last_reviewed_at,
+            next_intervals: NextIntervalsBody {
+                again,
+                hard,
+                good,
+                easy,
+            },
+            created_at: card.created_at,
+            updated_at: card.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CardsBody {
+    pub items: Vec<CardBody>,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CardListFilter {
+    /// Only cards with this tag.
+    pub tag: Option<String>,
+    /// Only cards in this state: `new`, `learning`, `review`, `relearning`.
+    pub state: Option<String>,
+    /// `true`: only cards due now.
+    pub due: Option<bool>,
+    /// Only cards whose question or answer contains this text (1–200 characters).
+    #[param(max_length = 200)]
+    pub text: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DueQuery {
+    /// Only this chat's cards.
+    pub chat_id: Option<Uuid>,
+    /// 1–500, default 50.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
+    pub limit: Option<String>,
+}
+
+fn chat_path(id: Uuid) -> ChatId {
+    ChatId::from_uuid(id)
+}
+
+fn card_path(id: Uuid) -> FlashcardId {
+    FlashcardId::from_uuid(id)
+}
+
+/// Creates a flashcard in a chat.
+#[utoipa::path(
+    tag = "flashcards",
+    security(("bearer" = [])),
+    params(("chat_id" = Uuid, Path, description = "The chat's id")),
+    request_body = NewCardRequest,
+    responses(
+        (status = 201, description = "The new card, due now; `Location` names it", body = CardBody),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such chat of the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad fields", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[post("/chats/{chat_id}/flashcards")]
+pub async fn create_card(
+    services: web::Data<Services>,
+    who: Authenticated,
+    chat_id: web::Path<Uuid>,
+    body: web::Json<NewCardRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let mut cards = services
+        .flashcards
+        .create(
+            who.0,
+            chat_path(chat_id.into_inner()),
+            vec![body.into_inner().into()],
+            false,
+        )
+        .await?;
+    let card = CardBody::from(cards.remove(0));
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/flashcards/{}", card.id)))
+        .json(card))
+}
+
+/// Creates up to 500 flashcards at once: all of them, or none when any is invalid.
+#[utoipa::path(
+    tag = "flashcards",
+    security(("bearer" = [])),
+    params(("chat_id" = Uuid, Path, description = "The chat's id")),
+    request_body = BulkCardsRequest,
+    responses(
+        (status = 201, description = "Every card, in the order sent", body = CardsBody),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such chat of the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad fields, named `cards[i].field`; nothing was created", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[post("/chats/{chat_id}/flashcards/bulk")]
+pub async fn create_cards(
+    services: web::Data<Services>,
+    who: Authenticated,
+    chat_id: web::Path<Uuid>,
+    body: web::Json<BulkCardsRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let inputs = body
+        .into_inner()
+        .cards
+        .into_iter()
+        .map(Into::into)
+        .collect();
+    let cards = services
+        .flashcards
+        .create(who.0, chat_path(chat_id.into_inner()), inputs, true)
+        .await?;
+    Ok(HttpResponse::Created().json(CardsBody {
+        items: cards.into_iter().map(CardBody::from).collect(),
+    }))
+}
+
+/// A chat's flashcards, newest first.
+#[utoipa::path(
+    tag = "flashcards",
+    security(("bearer" = [])),
+    params(("chat_id" = Uuid, Path, description = "The chat's id"), PageQuery, CardListFilter),
+    responses(
+        (status = 200, description = "One page of cards", body = PageBody<CardBody>),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such chat of the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad filter, `limit` or `cursor`", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[get("/chats/{chat_id}/flashcards")]
+pub async fn list_cards(
+    services: web::Data<Services>,
+    who: Authenticated,
+    chat_id: web::Path<Uuid>,
+    page: web::Query<PageQuery>,
+    filter: web::Query<CardListFilter>,
+) -> Result<HttpResponse, ApiError> {
+    let page = page.parse::<CardCursor>()?;
+    let mut errors = ValidationErrors::new();
+    let tag = filter
+        .tag
+        .as_deref()
+        .and_then(|t| errors.check(Tag::parse(t).map_err(|e| FieldError::new("tag", e.message))));
+    let state = match filter.state.as_deref() {
+        None => None,
+        Some(raw) => {
+            let state = CardState::parse(raw);
+            if state.is_none() {
+                errors.push(FieldError::new(
+                    "state",
+                    "must be one of new, learning, review, relearning",
+                ));
+            }
+            state
+        }
+    };
+    let text = match filter.text.as_deref().map(str::trim) {
+        Some(t) if t.is_empty() || t.chars().count() > 200 => {
+            errors.push(FieldError::new("text", "must be 1 to 200 characters"));
+            None
+        }
+        other => other.map(str::to_string),
+    };
+    if !errors.is_empty() {
+        return Err(errors.into());
+    }
+    let filter = CardFilter {
+        tag,
+        state,
+        due_before: (filter.due == Some(true)).then(Utc::now),
+        text,
+    };
+    let cards = services
+        .flashcards
+        .list(who.0, chat_path(chat_id.into_inner()), filter, page)
+        .await?;
+    Ok(HttpResponse::Ok().json(PageBody::from_page(cards, CardBody::from)))
+}
+
+/// One flashcard, with its schedule and the next interval for each rating.
+#[utoipa::path(
+    tag = "flashcards",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The card's id")),
+    responses(
+        (status = 200, body = CardBody),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such card of the caller", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[get("/flashcards/{id}")]
+pub async fn get_card(
+    services: web::Data<Services>,
+    who: Authenticated,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let card = services
+        .flashcards
+        .get(who.0, card_path(id.into_inner()))
+        .await?;
+    Ok(HttpResponse::Ok().json(CardBody::from(card)))
+}
+
+/// Edits a flashcard's texts, tags, suspension or source.
+#[utoipa::path(
+    tag = "flashcards",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The card's id")),
+    request_body = CardPatchRequest,
+    responses(
+        (status = 200, body = CardBody),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such card of the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad fields", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[patch("/flashcards/{id}")]
+pub async fn update_card(
+    services: web::Data<Services>,
+    who: Authenticated,
+    id: web::Path<Uuid>,
+    body: web::Json<CardPatchRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let card = services
+        .flashcards
+        .update(
+            who.0,
+            card_path(id.into_inner()),
+            CardPatch {
+                question: body.question,
+                answer: body.answer,
+                tags: body.tags,
+                suspended: body.suspended,
+                source: body.source.map(|s| s.map(Into::into)),
+            },
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(CardBody::from(card)))
+}
+
+/// Deletes a flashcard and its review history.
+#[utoipa::path(
+    tag = "flashcards",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The card's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such card of the caller", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[delete("/flashcards/{id}")]
+pub async fn delete_card(
+    services: web::Data<Services>,
+    who: Authenticated,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    services
+        .flashcards
+        .delete(who.0, card_path(id.into_inner()))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Records a review and schedules the card with FSRS. An `Idempotency-Key` makes a retried
+/// review apply once.
+#[utoipa::path(
+    tag = "flashcards",
+    security(("bearer" = [])),
+    params(
+        ("id" = Uuid, Path, description = "The card's id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters")
+    ),
+    request_body = ReviewRequest,
+    responses(
+        (status = 200, description = "The card with its new schedule", body = CardBody),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such card of the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Another review landed at the same moment, or the key was used for another card", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad rating, time or duration", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[post("/flashcards/{id}/reviews")]
+pub async fn review_card(
+    services: web::Data<Services>,
+    who: Authenticated,
+    id: web::Path<Uuid>,
+    req: HttpRequest,
+    body: web::Json<ReviewRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let rating = Rating::parse(&body.rating).ok_or_else(|| {
+        ApiError::from(ValidationErrors::single(
+            "rating",
+            "must be one of again, hard, good, easy",
+        ))
+    })?;
+    let idempotency_key = match req.headers().get("Idempotency-Key") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .map_err(|_| {
+                    ApiError::from(ValidationErrors::single(
+                        "Idempotency-Key",
+                        "must be visible ASCII characters",
+                    ))
+                })?
+                .to_string(),
+        ),
+    };
+    let card = services
+        .flashcards
+        .review(
+            who.0,
+            card_path(id.into_inner()),
+            ReviewInput {
+                rating,
+                reviewed_at: body.reviewed_at,
+                duration_ms: body.duration_ms,
+                idempotency_key,
+            },
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(CardBody::from(card)))
+}
+
+/// The cards due now across the caller's chats (or one chat), soonest first.
+#[utoipa::path(
+    tag = "study",
+    security(("bearer" = [])),
+    params(DueQuery),
+    responses(
+        (status = 200, description = "Due cards", body = CardsBody),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such chat of the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad `limit`", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[get("/study/due")]
+pub async fn due(
+    services: web::Data<Services>,
+    who: Authenticated,
+    query: web::Query<DueQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = match query.limit.as_deref().map(str::parse::<u32>) {
+        None => None,
+        Some(Ok(n)) => Some(n),
+        Some(Err(_)) => {
+            return Err(ValidationErrors::single(
+                "limit",
+                "must be a whole number between 1 and 500",
+            )
+            .into());
+        }
+    };
+    let cards = services
+        .flashcards
+        .due(who.0, query.chat_id.map(ChatId::from_uuid), limit)
+        .await?;
+    Ok(HttpResponse::Ok().json(CardsBody {
+        items: cards.into_iter().map(CardBody::from).collect(),
+    }))
+}

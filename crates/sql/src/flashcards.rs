@@ -1,0 +1,395 @@
+//! [`FlashcardRepository`] on sea-orm. A review updates the card only if it still has the
+//! number of reviews the service read (optimistic concurrency) and appends to the log in the
+//! same transaction; the log's unique `(user_id, idempotency_key)` makes a retry apply once.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use flashforge_domain::InfraError;
+use flashforge_domain::accounts::UserId;
+use flashforge_domain::chats::ChatId;
+use flashforge_domain::flashcards::{
+    CardCursor, CardFilter, CardSource, CardState, CardText, Flashcard, FlashcardId,
+    FlashcardRepository, MemoryState, Rating, Recorded, Review, ReviewId, Schedule, Tag,
+};
+use flashforge_domain::knowledge::{ChunkId, DocumentId};
+use flashforge_domain::pagination::{Page, PageRequest};
+use sea_orm::sea_query::{Expr, Func};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, SqlErr, TransactionTrait,
+};
+
+use crate::entities::{flashcards, reviews};
+use crate::errors::{corrupt, infra};
+
+pub struct SqlFlashcardRepository {
+    db: DatabaseConnection,
+}
+
+impl SqlFlashcardRepository {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+}
+
+fn to_card(row: flashcards::Model) -> Result<Flashcard, InfraError> {
+    let tags: Vec<String> =
+        serde_json::from_str(&row.tags).map_err(|e| corrupt("flashcards", e))?;
+    let memory = match (row.stability, row.difficulty) {
+        (Some(s), Some(d)) => Some(MemoryState {
+            stability: s as f32,
+            difficulty: d as f32,
+        }),
+        _ => None,
+    };
+    Ok(Flashcard {
+        id: FlashcardId::from_uuid(row.id),
+        user_id: UserId::from_uuid(row.user_id),
+        chat_id: ChatId::from_uuid(row.chat_id),
+        question: CardText::from_stored(row.question),
+        answer: CardText::from_stored(row.answer),
+        tags: tags.into_iter().map(Tag::from_stored).collect(),
+        suspended: row.suspended,
+        source: row.source_document_id.map(|document| CardSource {
+            document_id: DocumentId::from_uuid(document),
+            chunk_id: row.source_chunk_id.map(ChunkId::from_uuid),
+            page: row.source_page.map(|p| p.max(0) as u32),
+            quote: row.source_quote,
+        }),
+        schedule: Schedule {
+            state: CardState::parse(&row.state).ok_or_else(|| corrupt("flashcards", "state"))?,
+            memory,
+            due: row.due,
+            reps: row.reps.max(0) as u32,
+            lapses: row.lapses.max(0) as u32,
+            step: row.step.max(0) as u32,
+            last_reviewed_at: row.last_reviewed_at,
+        },
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+fn to_review(row: reviews::Model) -> Result<Review, InfraError> {
+    Ok(Review {
+        id: ReviewId::from_uuid(row.id),
+        card_id: FlashcardId::from_uuid(row.card_id),
+        user_id: UserId::from_uuid(row.user_id),
+        rating: Rating::parse(&row.rating).ok_or_else(|| corrupt("reviews", "rating"))?,
+        state_before: CardState::parse(&row.state_before)
+            .ok_or_else(|| corrupt("reviews", "state_before"))?,
+        reviewed_at: row.reviewed_at,
+        elapsed_days: row.elapsed_days.max(0) as u32,
+        duration_ms: row.duration_ms.map(|d| d.max(0) as u32),
+        stability: row.stability as f32,
+        difficulty: row.difficulty as f32,
+        idempotency_key: row.idempotency_key,
+    })
+}
+
+fn int(n: u32) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+fn tags_json(card: &Flashcard) -> Result<String, InfraError> {
+    let tags: Vec<&str> = card.tags.iter().map(Tag::as_str).collect();
+    serde_json::to_string(&tags).map_err(InfraError::internal)
+}
+
+fn row(card: &Flashcard) -> Result<flashcards::ActiveModel, InfraError> {
+    let source = card.source.as_ref();
+    Ok(flashcards::ActiveModel {
+        id: Set(card.id.as_uuid()),
+        user_id: Set(card.user_id.as_uuid()),
+        chat_id: Set(card.chat_id.as_uuid()),
+        question: Set(card.question.as_str().to_string()),
+        answer: Set(card.answer.as_str().to_string()),
+        tags: Set(tags_json(card)?),
+        suspended: Set(card.suspended),
+        source_document_id: Set(source.map(|s| s.document_id.as_uuid())),
+        source_chunk_id: Set(source.and_then(|s| s.chunk_id.map(|c| c.as_uuid()))),
+        source_page: Set(source.and_then(|s| s.page.map(int))),
+        source_quote: Set(source.and_then(|s| s.quote.clone())),
+        state: Set(card.schedule.state.as_str().to_string()),
+        stability: Set(card.schedule.memory.map(|m| f64::from(m.stability))),
+        difficulty: Set(card.schedule.memory.map(|m| f64::from(m.difficulty))),
+        due: Set(card.schedule.due),
+        reps: Set(int(card.schedule.reps)),
+        lapses: Set(int(card.schedule.lapses)),
+        step: Set(int(card.schedule.step)),
+        last_reviewed_at: Set(card.schedule.last_reviewed_at),
+        created_at: Set(card.created_at),
+        updated_at: Set(card.updated_at),
+    })
+}
+
+fn is_unique_violation(e: &DbErr) -> bool {
+    matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+/// `%` and `_` of a user's search text match themselves.
+fn like_pattern(text: &str) -> String {
+    let escaped = text
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+#[async_trait]
+impl FlashcardRepository for SqlFlashcardRepository {
+    async fn create_many(&self, cards: Vec<Flashcard>) -> Result<(), InfraError> {
+        let rows = cards.iter().map(row).collect::<Result<Vec<_>, _>>()?;
+        let txn = self.db.begin().await.map_err(infra)?;
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            let batch: Vec<_> = rows.by_ref().take(200).collect();
+            flashcards::Entity::insert_many(batch)
+                .exec(&txn)
+                .await
+                .map_err(infra)?;
+        }
+        txn.commit().await.map_err(infra)
+    }
+
+    async fn find(&self, owner: UserId, id: FlashcardId) -> Result<Option<Flashcard>, InfraError> {
+        flashcards::Entity::find_by_id(id.as_uuid())
+            .filter(flashcards::Column::UserId.eq(owner.as_uuid()))
+            .one(&self.db)
+            .await
+            .map_err(infra)?
+            .map(to_card)
+            .transpose()
+    }
+
+    async fn list(
+        &self,
+        owner: UserId,
+        chat: ChatId,
+        filter: &CardFilter,
+        page: PageRequest<CardCursor>,
+    ) -> Result<Page<Flashcard>, InfraError> {
+        let mut query = flashcards::Entity::find()
+            .filter(flashcards::Column::ChatId.eq(chat.as_uuid()))
+            .filter(flashcards::Column::UserId.eq(owner.as_uuid()));
+        if let Some(tag) = &filter.tag {
+            // Tags are stored as a JSON array of quoted, validated strings (no `"` inside).
+            query =
+                query.filter(flashcards::Column::Tags.contains(format!("\"{}\"", tag.as_str())));
+        }
+        if let Some(state) = filter.state {
+            query = query.filter(flashcards::Column::State.eq(state.as_str()));
+        }
+        if let Some(due) = filter.due_before {
+            query = query.filter(flashcards::Column::Due.lte(due));
+        }
+        if let Some(text) = &filter.text {
+            use sea_orm::sea_query::ExprTrait as _;
+            let pattern = like_pattern(text);
+            let lower = |column: flashcards::Column| Func::lower(Expr::col(column));
+            query = query.filter(
+                Condition::any()
+                    .add(
+                        Expr::expr(lower(flashcards::Column::Question))
+                            .like(sea_orm::sea_query::LikeExpr::new(pattern.clone()).escape('\\')),
+                    )
+                    .add(
+                        Expr::expr(lower(flashcards::Column::Answer))
+                            .like(sea_orm::sea_query::LikeExpr::new(pattern).escape('\\')),
+                    ),
+            );
+        }
+        if let Some(after) = page.after {
+            query = query.filter(flashcards::Column::Id.lt(after));
+        }
+        let rows = query
+            .order_by_desc(flashcards::Column::Id)
+            .limit(page.limit.fetch_count())
+            .all(&self.db)
+            .await
+            .map_err(infra)?;
+        let items = rows
+            .into_iter()
+            .map(to_card)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_overfetch(items, page.limit, |c| c.id.as_uuid()))
+    }
+
+    async fn update(&self, card: &Flashcard) -> Result<bool, InfraError> {
+        let source = card.source.as_ref();
+        let result = flashcards::Entity::update_many()
+            .filter(flashcards::Column::Id.eq(card.id.as_uuid()))
+            .filter(flashcards::Column::UserId.eq(card.user_id.as_uuid()))
+            .col_expr(
+                flashcards::Column::Question,
+                Expr::value(card.question.as_str()),
+            )
+            .col_expr(
+                flashcards::Column::Answer,
+                Expr::value(card.answer.as_str()),
+            )
+            .col_expr(flashcards::Column::Tags, Expr::value(tags_json(card)?))
+            .col_expr(flashcards::Column::Suspended, Expr::value(card.suspended))
+            .col_expr(
+                flashcards::Column::SourceDocumentId,
+                Expr::value(source.map(|s| s.document_id.as_uuid())),
+            )
+            .col_expr(
+                flashcards::Column::SourceChunkId,
+                Expr::value(source.and_then(|s| s.chunk_id.map(|c| c.as_uuid()))),
+            )
+            .col_expr(
+                flashcards::Column::SourcePage,
+                Expr::value(source.and_then(|s| s.page.map(int))),
+            )
+            .col_expr(
+                flashcards::Column::SourceQuote,
+                Expr::value(source.and_then(|s| s.quote.clone())),
+            )
+            .col_expr(flashcards::Column::UpdatedAt, Expr::value(card.updated_at))
+            .exec(&self.db)
+            .await
+            .map_err(infra)?;
+        Ok(result.rows_affected == 1)
+    }
+
+    async fn delete(&self, owner: UserId, id: FlashcardId) -> Result<bool, InfraError> {
+        Ok(flashcards::Entity::delete_many()
+            .filter(flashcards::Column::Id.eq(id.as_uuid()))
+            .filter(flashcards::Column::UserId.eq(owner.as_uuid()))
+            .exec(&self.db)
+            .await
+            .map_err(infra)?
+            .rows_affected
+            == 1)
+    }
+
+    async fn delete_chat(&self, owner: UserId, chat: ChatId) -> Result<u64, InfraError> {
+        Ok(flashcards::Entity::delete_many()
+            .filter(flashcards::Column::ChatId.eq(chat.as_uuid()))
+            .filter(flashcards::Column::UserId.eq(owner.as_uuid()))
+            .exec(&self.db)
+            .await
+            .map_err(infra)?
+            .rows_affected)
+    }
+
+    async fn delete_user(&self, owner: UserId) -> Result<u64, InfraError> {
+        Ok(flashcards::Entity::delete_many()
+            .filter(flashcards::Column::UserId.eq(owner.as_uuid()))
+            .exec(&self.db)
+            .await
+            .map_err(infra)?
+            .rows_affected)
+    }
+
+    async fn record_review(
+        &self,
+        card: &Flashcard,
+        reps_before: u32,
+        review: Review,
+    ) -> Result<Recorded, InfraError> {
+        if let Some(key) = &review.idempotency_key
+            && let Some(previous) = reviews::Entity::find()
+                .filter(reviews::Column::UserId.eq(review.user_id.as_uuid()))
+                .filter(reviews::Column::IdempotencyKey.eq(key.as_str()))
+                .one(&self.db)
+                .await
+                .map_err(infra)?
+        {
+            return Ok(Recorded::Replayed(to_review(previous)?));
+        }
+        let s = &card.schedule;
+        let txn = self.db.begin().await.map_err(infra)?;
+        let updated = flashcards::Entity::update_many()
+            .filter(flashcards::Column::Id.eq(card.id.as_uuid()))
+            .filter(flashcards::Column::UserId.eq(card.user_id.as_uuid()))
+            .filter(flashcards::Column::Reps.eq(int(reps_before)))
+            .col_expr(flashcards::Column::State, Expr::value(s.state.as_str()))
+            .col_expr(
+                flashcards::Column::Stability,
+                Expr::value(s.memory.map(|m| f64::from(m.stability))),
+            )
+            .col_expr(
+                flashcards::Column::Difficulty,
+                Expr::value(s.memory.map(|m| f64::from(m.difficulty))),
+            )
+            .col_expr(flashcards::Column::Due, Expr::value(s.due))
+            .col_expr(flashcards::Column::Reps, Expr::value(int(s.reps)))
+            .col_expr(flashcards::Column::Lapses, Expr::value(int(s.lapses)))
+            .col_expr(flashcards::Column::Step, Expr::value(int(s.step)))
+            .col_expr(
+                flashcards::Column::LastReviewedAt,
+                Expr::value(s.last_reviewed_at),
+            )
+            .col_expr(flashcards::Column::UpdatedAt, Expr::value(card.updated_at))
+            .exec(&txn)
+            .await
+            .map_err(infra)?
+            .rows_affected
+            == 1;
+        if !updated {
+            let _ = txn.rollback().await;
+            return Ok(Recorded::Stale);
+        }
+        let key = review.idempotency_key.clone();
+        let inserted = reviews::ActiveModel {
+            id: Set(review.id.as_uuid()),
+            card_id: Set(review.card_id.as_uuid()),
+            user_id: Set(review.user_id.as_uuid()),
+            rating: Set(review.rating.as_str().to_string()),
+            state_before: Set(review.state_before.as_str().to_string()),
+            reviewed_at: Set(review.reviewed_at),
+            elapsed_days: Set(int(review.elapsed_days)),
+            duration_ms: Set(review.duration_ms.map(int)),
+            stability: Set(f64::from(review.stability)),
+            difficulty: Set(f64::from(review.difficulty)),
+            idempotency_key: Set(review.idempotency_key),
+        };
+        match reviews::Entity::insert(inserted).exec(&txn).await {
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => {
+                // A concurrent retry with the same key won: ours changes nothing.
+                let _ = txn.rollback().await;
+                let previous = reviews::Entity::find()
+                    .filter(reviews::Column::UserId.eq(card.user_id.as_uuid()))
+                    .filter(reviews::Column::IdempotencyKey.eq(key))
+                    .one(&self.db)
+                    .await
+                    .map_err(infra)?
+                    .ok_or_else(|| InfraError::internal(e))?;
+                return Ok(Recorded::Replayed(to_review(previous)?));
+            }
+            Err(e) => return Err(infra(e)),
+        }
+        txn.commit().await.map_err(infra)?;
+        Ok(Recorded::Applied)
+    }
+
+    async fn due(
+        &self,
+        owner: UserId,
+        chat: Option<ChatId>,
+        now: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<Vec<Flashcard>, InfraError> {
+        let mut query = flashcards::Entity::find()
+            .filter(flashcards::Column::UserId.eq(owner.as_uuid()))
+            .filter(flashcards::Column::Suspended.eq(false))
+            .filter(flashcards::Column::Due.lte(now));
+        if let Some(chat) = chat {
+            query = query.filter(flashcards::Column::ChatId.eq(chat.as_uuid()));
+        }
+        query
+            .order_by_asc(flashcards::Column::Due)
+            .order_by_asc(flashcards::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await
+            .map_err(infra)?
+            .into_iter()
+            .map(to_card)
+            .collect()
+    }
+}

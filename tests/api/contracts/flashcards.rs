@@ -1,0 +1,216 @@
+//! The `FlashcardRepository` contract on the in-memory, SQLite and Postgres adapters.
+
+use std::sync::Arc;
+
+use chrono::{Duration, SubsecRound, Utc};
+use flashforge_domain::accounts::{NewUser, PasswordHash, UserId, UserRepository, Username};
+use flashforge_domain::chats::{ChatId, ChatName, ChatRepository, NewChat};
+use flashforge_domain::flashcards::{
+    CardState, CardText, Flashcard, FlashcardId, FlashcardRepository, MemoryState, Rating,
+    Recorded, Review, ReviewId, Schedule,
+};
+use flashforge_memory::{
+    InMemoryChatRepository, InMemoryFlashcardRepository, InMemoryUserRepository,
+};
+use flashforge_sql::{SqlChatRepository, SqlFlashcardRepository, SqlUserRepository};
+
+use crate::helpers::{Backend, Storage, migrated_database};
+
+async fn fixture(
+    backend: Backend,
+) -> (
+    Storage,
+    Arc<dyn FlashcardRepository>,
+    UserId,
+    UserId,
+    ChatId,
+) {
+    let (storage, db) = migrated_database(backend).await;
+    let (users, chats, cards): (
+        Arc<dyn UserRepository>,
+        Arc<dyn ChatRepository>,
+        Arc<dyn FlashcardRepository>,
+    ) = match db {
+        None => (
+            Arc::new(InMemoryUserRepository::new()),
+            Arc::new(InMemoryChatRepository::new()),
+            Arc::new(InMemoryFlashcardRepository::new()),
+        ),
+        Some(db) => (
+            Arc::new(SqlUserRepository::new(db.clone())),
+            Arc::new(SqlChatRepository::new(db.clone())),
+            Arc::new(SqlFlashcardRepository::new(db)),
+        ),
+    };
+    let mut ids = Vec::new();
+    for name in ["alice", "bob"] {
+        ids.push(
+            users
+                .create(NewUser {
+                    id: UserId::new(),
+                    username: Username::parse(name).unwrap(),
+                    email: None,
+                    password_hash: PasswordHash::new(
+                        "$argon2id$v=19$m=64,t=1,p=1$c2FsdA$aGFzaA".into(),
+                    ),
+                    created_at: Utc::now().trunc_subsecs(6),
+                })
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    let chat = chats
+        .create(NewChat {
+            id: ChatId::new(),
+            user_id: ids[0],
+            name: ChatName::parse("cards").unwrap(),
+            created_at: Utc::now().trunc_subsecs(6),
+        })
+        .await
+        .unwrap()
+        .id;
+    (storage, cards, ids[0], ids[1], chat)
+}
+
+fn card(user: UserId, chat: ChatId, due_in_minutes: i64) -> Flashcard {
+    let now = Utc::now().trunc_subsecs(6);
+    Flashcard {
+        id: FlashcardId::new(),
+        user_id: user,
+        chat_id: chat,
+        question: CardText::from_stored("q".into()),
+        answer: CardText::from_stored("a".into()),
+        tags: Vec::new(),
+        suspended: false,
+        source: None,
+        schedule: Schedule {
+            due: now + Duration::minutes(due_in_minutes),
+            ..Schedule::new_card(now)
+        },
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+fn reviewed(mut card: Flashcard, key: Option<&str>) -> (Flashcard, Review) {
+    let now = Utc::now().trunc_subsecs(6);
+    card.schedule = Schedule {
+        state: CardState::Learning,
+        memory: Some(MemoryState {
+            stability: 2.3,
+            difficulty: 2.1,
+        }),
+        due: now + Duration::minutes(10),
+        reps: card.schedule.reps + 1,
+        step: 1,
+        last_reviewed_at: Some(now),
+        ..card.schedule
+    };
+    let review = Review {
+        id: ReviewId::new(),
+        card_id: card.id,
+        user_id: card.user_id,
+        rating: Rating::Good,
+        state_before: CardState::New,
+        reviewed_at: now,
+        elapsed_days: 0,
+        duration_ms: Some(1000),
+        stability: 2.3,
+        difficulty: 2.1,
+        idempotency_key: key.map(str::to_string),
+    };
+    (card, review)
+}
+
+async fn racing_reviews_apply_once_and_keys_replay(backend: Backend) {
+    let (_s, cards, alice, _bob, chat) = fixture(backend).await;
+    let original = card(alice, chat, 0);
+    cards.create_many(vec![original.clone()]).await.unwrap();
+    let (a, review_a) = reviewed(original.clone(), Some("key-a"));
+    let (b, review_b) = reviewed(original.clone(), Some("key-b"));
+    let (first, second) = tokio::join!(
+        cards.record_review(&a, 0, review_a.clone()),
+        cards.record_review(&b, 0, review_b)
+    );
+    let outcomes = [first.unwrap(), second.unwrap()];
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == Recorded::Applied).count(),
+        1,
+        "{outcomes:?}"
+    );
+    assert!(outcomes.contains(&Recorded::Stale));
+    let stored = cards.find(alice, original.id).await.unwrap().unwrap();
+    assert_eq!(stored.schedule.reps, 1);
+    assert_eq!(
+        stored.schedule.memory,
+        Some(MemoryState {
+            stability: 2.3,
+            difficulty: 2.1
+        })
+    );
+    // The applied one's key replays.
+    let applied_key = if outcomes[0] == Recorded::Applied {
+        "key-a"
+    } else {
+        "key-b"
+    };
+    let (again, review) = reviewed(stored.clone(), Some(applied_key));
+    match cards.record_review(&again, 1, review).await.unwrap() {
+        Recorded::Replayed(previous) => assert_eq!(previous.card_id, original.id),
+        other => panic!("expected a replay, got {other:?}"),
+    }
+    assert_eq!(
+        cards
+            .find(alice, original.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .schedule
+            .reps,
+        1
+    );
+}
+
+async fn cards_are_scoped_and_the_due_queue_is_ordered(backend: Backend) {
+    let (_s, cards, alice, bob, chat) = fixture(backend).await;
+    let soon = card(alice, chat, -5);
+    let sooner = card(alice, chat, -10);
+    let later = card(alice, chat, 60);
+    let mut suspended = card(alice, chat, -20);
+    suspended.suspended = true;
+    cards
+        .create_many(vec![
+            soon.clone(),
+            sooner.clone(),
+            later.clone(),
+            suspended.clone(),
+        ])
+        .await
+        .unwrap();
+    let now = Utc::now();
+    let due = cards.due(alice, None, now, 10).await.unwrap();
+    let ids: Vec<FlashcardId> = due.iter().map(|c| c.id).collect();
+    assert_eq!(ids, [sooner.id, soon.id]);
+    assert_eq!(cards.due(alice, Some(chat), now, 1).await.unwrap().len(), 1);
+    assert!(cards.due(bob, None, now, 10).await.unwrap().is_empty());
+    assert_eq!(cards.find(bob, soon.id).await.unwrap(), None);
+    assert!(!cards.delete(bob, soon.id).await.unwrap());
+    let mut stolen = soon.clone();
+    stolen.user_id = bob;
+    assert!(!cards.update(&stolen).await.unwrap());
+    let (reviewed_card, review) = reviewed(soon.clone(), None);
+    let mut foreign = reviewed_card.clone();
+    foreign.user_id = bob;
+    assert_eq!(
+        cards.record_review(&foreign, 0, review).await.unwrap(),
+        Recorded::Stale
+    );
+    assert_eq!(cards.delete_chat(alice, chat).await.unwrap(), 4);
+    assert!(cards.due(alice, None, now, 10).await.unwrap().is_empty());
+}
+
+on_every_backend!(
+    racing_reviews_apply_once_and_keys_replay,
+    cards_are_scoped_and_the_due_queue_is_ordered,
+);

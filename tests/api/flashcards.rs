@@ -1,0 +1,407 @@
+//! Flashcards through HTTP on every backend: CRUD, bulk create, filters, FSRS reviews with
+//! idempotency, the due queue, and deletion with the chat.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp, problem, spawn_app};
+
+async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> reqwest::Response {
+    app.authed(Method::POST, path, token)
+        .json(&body)
+        .send()
+        .await
+        .expect("request sent")
+}
+
+pub async fn create_card(app: &TestApp, token: &str, chat: &str, body: Value) -> Value {
+    let response = post(
+        app,
+        token,
+        &format!("/api/v1/chats/{chat}/flashcards"),
+        body,
+    )
+    .await;
+    assert_eq!(response.status(), 201);
+    response.json().await.unwrap()
+}
+
+async fn cards_are_created_listed_edited_and_deleted(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.signed_up("carder").await.access;
+    let chat = app.create_chat(&token, "Biology").await;
+    let document = uuid::Uuid::now_v7();
+    let card = create_card(
+        &app,
+        &token,
+        &chat,
+        json!({
+            "question": "  What do **mitochondria** produce?  ",
+            "answer": "ATP",
+            "tags": ["Cells", "energy", "cells"],
+            "source": {"document_id": document, "page": 3, "quote": "Mitochondria produce ATP."}
+        }),
+    )
+    .await;
+    assert_eq!(card["question"], "What do **mitochondria** produce?");
+    assert_eq!(card["tags"], json!(["cells", "energy"]));
+    assert_eq!(card["state"], "new");
+    assert_eq!(card["reps"], 0);
+    assert_eq!(card["stability"], Value::Null);
+    assert_eq!(card["source"]["document_id"], document.to_string());
+    assert_eq!(card["source"]["page"], 3);
+    assert_eq!(card["next_intervals"]["again"], 60);
+    assert_eq!(card["next_intervals"]["good"], 600);
+    assert!(card["next_intervals"]["easy"].as_i64().unwrap() >= 86_400);
+    let id = card["id"].as_str().unwrap();
+
+    let got = app
+        .get_json(&format!("/api/v1/flashcards/{id}"), &token)
+        .await;
+    assert_eq!(got["id"], id);
+
+    let edited = app
+        .authed(Method::PATCH, &format!("/api/v1/flashcards/{id}"), &token)
+        .json(&json!({"answer": "ATP (adenosine triphosphate)", "suspended": true, "source": null}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(edited.status(), 200);
+    let edited: Value = edited.json().await.unwrap();
+    assert_eq!(edited["answer"], "ATP (adenosine triphosphate)");
+    assert_eq!(edited["question"], card["question"]);
+    assert_eq!(edited["suspended"], true);
+    assert_eq!(edited["source"], Value::Null);
+
+    let bad = app
+        .authed(Method::PATCH, &format!("/api/v1/flashcards/{id}"), &token)
+        .json(&json!({"question": "   ", "tags": ["no spaces allowed"]}))
+        .send()
+        .await
+        .unwrap();
+    let body = problem(bad, 422).await;
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["question", "tags"]);
+
+    let deleted = app
+        .authed(Method::DELETE, &format!("/api/v1/flashcards/{id}"), &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    let gone = app
+        .authed(Method::GET, &format!("/api/v1/flashcards/{id}"), &token)
+        .send()
+        .await
+        .unwrap();
+    problem(gone, 404).await;
+}
+
+async fn bulk_create_is_all_or_nothing_and_lists_filter(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.signed_up("bulker").await.access;
+    let chat = app.create_chat(&token, "Bulk").await;
+    let path = format!("/api/v1/chats/{chat}/flashcards/bulk");
+    let bad = post(
+        &app,
+        &token,
+        &path,
+        json!({"cards": [
+            {"question": "ok?", "answer": "yes"},
+            {"question": "", "answer": "no question"},
+            {"question": "long", "answer": "x".repeat(5001)}
+        ]}),
+    )
+    .await;
+    let body = problem(bad, 422).await;
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["cards[1].question", "cards[2].answer"]);
+    let list = app
+        .get_json(&format!("/api/v1/chats/{chat}/flashcards"), &token)
+        .await;
+    assert_eq!(
+        list["items"].as_array().unwrap().len(),
+        0,
+        "nothing was created"
+    );
+
+    let too_many: Vec<Value> = (0..501)
+        .map(|i| json!({"question": format!("q{i}"), "answer": "a"}))
+        .collect();
+    problem(
+        post(&app, &token, &path, json!({"cards": too_many})).await,
+        422,
+    )
+    .await;
+    problem(post(&app, &token, &path, json!({"cards": []})).await, 422).await;
+
+    let cards: Vec<Value> = (0..30)
+        .map(|i| {
+            let tag = if i % 3 == 0 { "krebs" } else { "other" };
+            json!({"question": format!("Question {i} about the cycle"), "answer": format!("Answer {i}"), "tags": [tag]})
+        })
+        .collect();
+    let created = post(&app, &token, &path, json!({"cards": cards})).await;
+    assert_eq!(created.status(), 201);
+    let created: Value = created.json().await.unwrap();
+    assert_eq!(created["items"].as_array().unwrap().len(), 30);
+
+    // Keyset pages, newest first, no overlap.
+    let mut seen = std::collections::HashSet::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let url = match &cursor {
+            Some(c) => format!("/api/v1/chats/{chat}/flashcards?limit=7&cursor={c}"),
+            None => format!("/api/v1/chats/{chat}/flashcards?limit=7"),
+        };
+        let page = app.get_json(&url, &token).await;
+        for item in page["items"].as_array().unwrap() {
+            assert!(seen.insert(item["id"].as_str().unwrap().to_string()));
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 30);
+
+    let tagged = app
+        .get_json(
+            &format!("/api/v1/chats/{chat}/flashcards?tag=krebs&limit=200"),
+            &token,
+        )
+        .await;
+    assert_eq!(tagged["items"].as_array().unwrap().len(), 10);
+    let text = app
+        .get_json(
+            &format!("/api/v1/chats/{chat}/flashcards?text=ANSWER%2012"),
+            &token,
+        )
+        .await;
+    assert_eq!(text["items"].as_array().unwrap().len(), 1);
+    let percent = app
+        .get_json(&format!("/api/v1/chats/{chat}/flashcards?text=%25"), &token)
+        .await;
+    assert_eq!(
+        percent["items"].as_array().unwrap().len(),
+        0,
+        "% is a literal character"
+    );
+    let new = app
+        .get_json(
+            &format!("/api/v1/chats/{chat}/flashcards?state=new&due=true&limit=200"),
+            &token,
+        )
+        .await;
+    assert_eq!(new["items"].as_array().unwrap().len(), 30);
+    for bad in ["state=old", "tag=a%20b", "limit=0", "text="] {
+        let response = app
+            .authed(
+                Method::GET,
+                &format!("/api/v1/chats/{chat}/flashcards?{bad}"),
+                &token,
+            )
+            .send()
+            .await
+            .unwrap();
+        problem(response, 422).await;
+    }
+}
+
+async fn reviews_schedule_with_fsrs_and_apply_once(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.signed_up("reviewer").await.access;
+    let chat = app.create_chat(&token, "Study").await;
+    let card = create_card(
+        &app,
+        &token,
+        &chat,
+        json!({"question": "2+2?", "answer": "4"}),
+    )
+    .await;
+    let id = card["id"].as_str().unwrap();
+    let review = |rating: &'static str, key: Option<&'static str>| {
+        let app = &app;
+        let token = &token;
+        async move {
+            let mut request = app
+                .authed(
+                    Method::POST,
+                    &format!("/api/v1/flashcards/{id}/reviews"),
+                    token,
+                )
+                .json(&json!({"rating": rating, "duration_ms": 4200}));
+            if let Some(key) = key {
+                request = request.header("Idempotency-Key", key);
+            }
+            request.send().await.unwrap()
+        }
+    };
+
+    let first = review("good", Some("r-1")).await;
+    assert_eq!(first.status(), 200);
+    let first: Value = first.json().await.unwrap();
+    assert_eq!(first["state"], "learning");
+    assert_eq!(first["reps"], 1);
+    assert!(first["stability"].as_f64().unwrap() > 0.0);
+    let retried: Value = review("good", Some("r-1")).await.json().await.unwrap();
+    assert_eq!(retried["reps"], 1, "a retried review applies once");
+    assert_eq!(retried["due"], first["due"]);
+
+    let graduated: Value = review("good", None).await.json().await.unwrap();
+    assert_eq!(graduated["state"], "review");
+    assert_eq!(graduated["reps"], 2);
+    let lapse: Value = review("again", None).await.json().await.unwrap();
+    assert_eq!(lapse["state"], "relearning");
+    assert_eq!(lapse["lapses"], 1);
+
+    // The same key on another card: a conflict, nothing applied.
+    let other = create_card(
+        &app,
+        &token,
+        &chat,
+        json!({"question": "3+3?", "answer": "6"}),
+    )
+    .await;
+    let reused = app
+        .authed(
+            Method::POST,
+            &format!(
+                "/api/v1/flashcards/{}/reviews",
+                other["id"].as_str().unwrap()
+            ),
+            &token,
+        )
+        .header("Idempotency-Key", "r-1")
+        .json(&json!({"rating": "easy"}))
+        .send()
+        .await
+        .unwrap();
+    problem(reused, 409).await;
+
+    problem(review("perfect", None).await, 422).await;
+    let future = app
+        .authed(
+            Method::POST,
+            &format!("/api/v1/flashcards/{id}/reviews"),
+            &token,
+        )
+        .json(&json!({"rating": "good", "reviewed_at": "2100-01-01T00:00:00Z"}))
+        .send()
+        .await
+        .unwrap();
+    problem(future, 422).await;
+    let past = app
+        .authed(
+            Method::POST,
+            &format!("/api/v1/flashcards/{id}/reviews"),
+            &token,
+        )
+        .json(&json!({"rating": "good", "reviewed_at": "2000-01-01T00:00:00Z"}))
+        .send()
+        .await
+        .unwrap();
+    problem(past, 422).await;
+}
+
+async fn the_due_queue_spans_chats_and_skips_suspended_and_future_cards(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.signed_up("due").await.access;
+    let a = app.create_chat(&token, "A").await;
+    let b = app.create_chat(&token, "B").await;
+    let in_a = create_card(&app, &token, &a, json!({"question": "a?", "answer": "a"})).await;
+    create_card(&app, &token, &b, json!({"question": "b?", "answer": "b"})).await;
+    create_card(
+        &app,
+        &token,
+        &b,
+        json!({"question": "s?", "answer": "s", "suspended": true}),
+    )
+    .await;
+    let later = create_card(&app, &token, &b, json!({"question": "l?", "answer": "l"})).await;
+    // Easy sends it days ahead: not due now.
+    let reviewed = app
+        .authed(
+            Method::POST,
+            &format!(
+                "/api/v1/flashcards/{}/reviews",
+                later["id"].as_str().unwrap()
+            ),
+            &token,
+        )
+        .json(&json!({"rating": "easy"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reviewed.status(), 200);
+
+    let due = app.get_json("/api/v1/study/due", &token).await;
+    let questions: Vec<&str> = due["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["question"].as_str().unwrap())
+        .collect();
+    assert_eq!(questions, ["a?", "b?"]);
+    let only_a = app
+        .get_json(&format!("/api/v1/study/due?chat_id={a}"), &token)
+        .await;
+    assert_eq!(only_a["items"][0]["id"], in_a["id"]);
+    assert_eq!(only_a["items"].as_array().unwrap().len(), 1);
+    let one = app.get_json("/api/v1/study/due?limit=1", &token).await;
+    assert_eq!(one["items"].as_array().unwrap().len(), 1);
+    for bad in ["limit=0", "limit=501", "limit=x"] {
+        let response = app
+            .authed(Method::GET, &format!("/api/v1/study/due?{bad}"), &token)
+            .send()
+            .await
+            .unwrap();
+        problem(response, 422).await;
+    }
+    let other_user = app.signed_up("other.due").await.access;
+    let response = app
+        .authed(
+            Method::GET,
+            &format!("/api/v1/study/due?chat_id={a}"),
+            &other_user,
+        )
+        .send()
+        .await
+        .unwrap();
+    problem(response, 404).await;
+
+    // Deleting the chat deletes its cards.
+    let response = app
+        .authed(Method::DELETE, &format!("/api/v1/chats/{a}"), &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    let response = app
+        .authed(
+            Method::GET,
+            &format!("/api/v1/flashcards/{}", in_a["id"].as_str().unwrap()),
+            &token,
+        )
+        .send()
+        .await
+        .unwrap();
+    problem(response, 404).await;
+}
+
+on_every_backend!(
+    cards_are_created_listed_edited_and_deleted,
+    bulk_create_is_all_or_nothing_and_lists_filter,
+    reviews_schedule_with_fsrs_and_apply_once,
+    the_due_queue_spans_chats_and_skips_suspended_and_future_cards,
+);
