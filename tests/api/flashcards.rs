@@ -30,7 +30,15 @@ async fn cards_are_created_listed_edited_and_deleted(backend: Backend) {
     let app = spawn_app(backend).await;
     let token = app.signed_up("carder").await.access;
     let chat = app.create_chat(&token, "Biology").await;
-    let document = uuid::Uuid::now_v7();
+    let doc = crate::knowledge::ingested(
+        &app,
+        &token,
+        &chat,
+        "notes.md",
+        crate::knowledge::NOTES.as_bytes().to_vec(),
+    )
+    .await;
+    let document = doc["id"].as_str().unwrap();
     let card = create_card(
         &app,
         &token,
@@ -48,8 +56,9 @@ async fn cards_are_created_listed_edited_and_deleted(backend: Backend) {
     assert_eq!(card["state"], "new");
     assert_eq!(card["reps"], 0);
     assert_eq!(card["stability"], Value::Null);
-    assert_eq!(card["source"]["document_id"], document.to_string());
+    assert_eq!(card["source"]["document_id"], document);
     assert_eq!(card["source"]["page"], 3);
+    assert_eq!(card["source_status"], "available");
     assert_eq!(card["next_intervals"]["again"], 60);
     assert_eq!(card["next_intervals"]["good"], 600);
     assert!(card["next_intervals"]["easy"].as_i64().unwrap() >= 86_400);
@@ -72,6 +81,7 @@ async fn cards_are_created_listed_edited_and_deleted(backend: Backend) {
     assert_eq!(edited["question"], card["question"]);
     assert_eq!(edited["suspended"], true);
     assert_eq!(edited["source"], Value::Null);
+    assert_eq!(edited["source_status"], Value::Null);
 
     let bad = app
         .authed(Method::PATCH, &format!("/api/v1/flashcards/{id}"), &token)

@@ -83,6 +83,7 @@ impl Services {
             ports.rate_limit_store,
             settings.rate_limits,
         ));
+        let documents = ports.knowledge.documents.clone();
         let knowledge = Arc::new(KnowledgeBase::new(
             ports.chats.clone(),
             ports.knowledge,
@@ -92,6 +93,7 @@ impl Services {
         let flashcards = Arc::new(Flashcards::new(
             ports.chats.clone(),
             ports.flashcards,
+            documents,
             ports.memory_model,
             ports.clock.clone(),
         ));

@@ -15,5 +15,5 @@ pub use scheduling::{
 };
 pub use service::{
     CardInput, CardPatch, DEFAULT_RETENTION, FlashcardError, Flashcards, MAX_DUE_LIMIT,
-    ReviewInput, SourceInput, StudyCard,
+    ReviewInput, SourceInput, SourceStatus, StudyCard,
 };

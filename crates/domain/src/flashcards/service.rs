@@ -15,7 +15,7 @@ use crate::accounts::{Principal, UserData, UserId};
 use crate::chats::{ChatContents, ChatId, ChatRepository};
 use crate::clock::Clock;
 use crate::error::{DomainError, ErrorKind, FieldError, InfraError, ValidationErrors};
-use crate::knowledge::{ChunkId, DocumentId};
+use crate::knowledge::{ChunkId, DocumentId, DocumentRepository};
 use crate::pagination::{Page, PageRequest};
 
 /// The desired retention when the user has not chosen one.
@@ -110,12 +110,31 @@ pub struct ReviewInput {
     pub idempotency_key: Option<String>,
 }
 
-/// A card and when it would be due after each rating.
+/// Whether a card's source document is still there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceStatus {
+    Available,
+    /// The document was deleted or replaced; the card stays.
+    Missing,
+}
+
+impl SourceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceStatus::Available => "available",
+            SourceStatus::Missing => "missing",
+        }
+    }
+}
+
+/// A card, when it would be due after each rating, and whether its source is still there.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StudyCard {
     pub card: Flashcard,
     /// Again, hard, good, easy.
     pub next_intervals: [Duration; 4],
+    /// `None` for a card without a source.
+    pub source_status: Option<SourceStatus>,
 }
 
 fn source(prefix: &str, input: SourceInput, errors: &mut ValidationErrors) -> Option<CardSource> {
@@ -147,6 +166,7 @@ fn source(prefix: &str, input: SourceInput, errors: &mut ValidationErrors) -> Op
 pub struct Flashcards {
     chats: Arc<dyn ChatRepository>,
     cards: Arc<dyn FlashcardRepository>,
+    documents: Arc<dyn DocumentRepository>,
     model: Arc<dyn MemoryModel>,
     clock: Arc<dyn Clock>,
     settings: SchedulerSettings,
@@ -156,12 +176,14 @@ impl Flashcards {
     pub fn new(
         chats: Arc<dyn ChatRepository>,
         cards: Arc<dyn FlashcardRepository>,
+        documents: Arc<dyn DocumentRepository>,
         model: Arc<dyn MemoryModel>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             chats,
             cards,
+            documents,
             model,
             clock,
             settings: SchedulerSettings::default(),
@@ -176,15 +198,96 @@ impl Flashcards {
         }
     }
 
-    fn study(&self, card: Flashcard, now: DateTime<Utc>) -> Result<StudyCard, FlashcardError> {
-        let next_intervals = self
-            .scheduler()
-            .preview(&card.schedule, now.max(card.schedule.due))
-            .map_err(FlashcardError::Scheduling)?;
-        Ok(StudyCard {
-            card,
-            next_intervals,
-        })
+    /// The chats (by document) of `owner`'s documents among `ids`; absent ones are left out.
+    async fn document_chats(
+        &self,
+        owner: UserId,
+        ids: impl Iterator<Item = DocumentId>,
+    ) -> Result<std::collections::HashMap<DocumentId, ChatId>, InfraError> {
+        let mut wanted: Vec<DocumentId> = ids.collect();
+        wanted.sort();
+        wanted.dedup();
+        let mut found = std::collections::HashMap::new();
+        for id in wanted {
+            if let Some(doc) = self.documents.find(owner, id).await? {
+                found.insert(id, doc.chat_id);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Each card with its next intervals and its source's status.
+    async fn study_all(
+        &self,
+        owner: UserId,
+        cards: Vec<Flashcard>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<StudyCard>, FlashcardError> {
+        let present = self
+            .document_chats(
+                owner,
+                cards
+                    .iter()
+                    .filter_map(|c| c.source.as_ref().map(|s| s.document_id)),
+            )
+            .await?;
+        cards
+            .into_iter()
+            .map(|card| {
+                let next_intervals = self
+                    .scheduler()
+                    .preview(&card.schedule, now.max(card.schedule.due))
+                    .map_err(FlashcardError::Scheduling)?;
+                let source_status = card.source.as_ref().map(|s| {
+                    if present.contains_key(&s.document_id) {
+                        SourceStatus::Available
+                    } else {
+                        SourceStatus::Missing
+                    }
+                });
+                Ok(StudyCard {
+                    card,
+                    next_intervals,
+                    source_status,
+                })
+            })
+            .collect()
+    }
+
+    async fn study(
+        &self,
+        card: Flashcard,
+        now: DateTime<Utc>,
+    ) -> Result<StudyCard, FlashcardError> {
+        let owner = card.user_id;
+        let mut all = self.study_all(owner, vec![card], now).await?;
+        all.pop().ok_or(FlashcardError::NotFound)
+    }
+
+    /// A new source must name one of the caller's documents in the card's chat.
+    async fn check_sources(
+        &self,
+        owner: UserId,
+        chat: ChatId,
+        sources: &[(String, DocumentId)],
+    ) -> Result<(), FlashcardError> {
+        let present = self
+            .document_chats(owner, sources.iter().map(|(_, id)| *id))
+            .await?;
+        let mut errors = ValidationErrors::new();
+        for (field, id) in sources {
+            if present.get(id) != Some(&chat) {
+                errors.push(FieldError::new(
+                    field.clone(),
+                    "names no document of this chat",
+                ));
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.into())
+        }
     }
 
     async fn own_chat(&self, who: Principal, chat: ChatId) -> Result<(), FlashcardError> {
@@ -263,8 +366,21 @@ impl Flashcards {
         if !errors.is_empty() {
             return Err(errors.into());
         }
+        let sources: Vec<(String, DocumentId)> = cards
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| {
+                let field = if bulk {
+                    format!("cards[{i}].source.document_id")
+                } else {
+                    "source.document_id".to_string()
+                };
+                c.source.as_ref().map(|s| (field, s.document_id))
+            })
+            .collect();
+        self.check_sources(who.user_id, chat, &sources).await?;
         self.cards.create_many(cards.clone()).await?;
-        cards.into_iter().map(|c| self.study(c, now)).collect()
+        self.study_all(who.user_id, cards, now).await
     }
 
     pub async fn get(&self, who: Principal, id: FlashcardId) -> Result<StudyCard, FlashcardError> {
@@ -273,7 +389,7 @@ impl Flashcards {
             .find(who.user_id, id)
             .await?
             .ok_or(FlashcardError::NotFound)?;
-        self.study(card, self.clock.now())
+        self.study(card, self.clock.now()).await
     }
 
     pub async fn list(
@@ -285,12 +401,9 @@ impl Flashcards {
     ) -> Result<Page<StudyCard>, FlashcardError> {
         self.own_chat(who, chat).await?;
         let page = self.cards.list(who.user_id, chat, &filter, page).await?;
-        let now = self.clock.now();
-        let items = page
-            .items
-            .into_iter()
-            .map(|c| self.study(c, now))
-            .collect::<Result<Vec<_>, _>>()?;
+        let items = self
+            .study_all(who.user_id, page.items, self.clock.now())
+            .await?;
         Ok(Page {
             items,
             next_cursor: page.next_cursor,
@@ -327,17 +440,27 @@ impl Flashcards {
         if let Some(suspended) = patch.suspended {
             card.suspended = suspended;
         }
+        let mut new_document = None;
         if let Some(new_source) = patch.source {
             card.source = new_source.and_then(|s| source("", s, &mut errors));
+            new_document = card.source.as_ref().map(|s| s.document_id);
         }
         if !errors.is_empty() {
             return Err(errors.into());
+        }
+        if let Some(document) = new_document {
+            self.check_sources(
+                who.user_id,
+                card.chat_id,
+                &[("source.document_id".to_string(), document)],
+            )
+            .await?;
         }
         card.updated_at = self.clock.now();
         if !self.cards.update(&card).await? {
             return Err(FlashcardError::NotFound);
         }
-        self.study(card, self.clock.now())
+        self.study(card, self.clock.now()).await
     }
 
     pub async fn delete(&self, who: Principal, id: FlashcardId) -> Result<(), FlashcardError> {
@@ -417,7 +540,7 @@ impl Flashcards {
         card.schedule = after;
         card.updated_at = now;
         match self.cards.record_review(&card, before.reps, review).await? {
-            Recorded::Applied => self.study(card, now),
+            Recorded::Applied => self.study(card, now).await,
             Recorded::Replayed(previous) if previous.card_id == id => self.get(who, id).await,
             Recorded::Replayed(_) => Err(FlashcardError::IdempotencyKeyReused),
             Recorded::Stale => Err(FlashcardError::Conflict),
@@ -443,12 +566,11 @@ impl Flashcards {
             self.own_chat(who, chat).await?;
         }
         let now = self.clock.now();
-        self.cards
+        let cards = self
+            .cards
             .due(who.user_id, chat, now, u64::from(limit))
-            .await?
-            .into_iter()
-            .map(|c| self.study(c, now))
-            .collect()
+            .await?;
+        self.study_all(who.user_id, cards, now).await
     }
 }
 

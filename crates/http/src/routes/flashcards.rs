@@ -135,6 +135,9 @@ pub struct CardBody {
     pub tags: Vec<String>,
     pub suspended: bool,
     pub source: Option<SourceBody>,
+    /// `available`, or `missing` once the source document was deleted or replaced; null
+    /// without a source.
+    pub source_status: Option<String>,
     /// `new`, `learning`, `review` or `relearning`.
     pub state: String,
     pub due: DateTime<Utc>,
@@ -153,6 +156,7 @@ pub struct CardBody {
 impl From<StudyCard> for CardBody {
     fn from(study: StudyCard) -> Self {
         let card = study.card;
+        let source_status = study.source_status.map(|s| s.as_str().to_string());
         let [again, hard, good, easy] = study.next_intervals.map(|d| d.num_seconds());
         Self {
             id: card.id.as_uuid(),
@@ -167,6 +171,7 @@ impl From<StudyCard> for CardBody {
                 page: s.page,
                 quote: s.quote,
             }),
+            source_status,
             state: card.schedule.state.as_str().to_string(),
             due: card.schedule.due,
             stability: card.schedule.memory.map(|m| m.stability),
