@@ -9,6 +9,7 @@ mod m20261125_000003_create_chats;
 mod m20261125_000004_create_messages;
 mod m20261126_000005_create_documents;
 mod m20261126_000006_create_flashcards;
+mod m20261126_000007_create_study_settings;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000004_create_messages::Migration),
             Box::new(m20261126_000005_create_documents::Migration),
             Box::new(m20261126_000006_create_flashcards::Migration),
+            Box::new(m20261126_000007_create_study_settings::Migration),
         ]
     }
 }

@@ -409,9 +409,111 @@ async fn the_due_queue_spans_chats_and_skips_suspended_and_future_cards(backend:
     problem(response, 404).await;
 }
 
+async fn retention_settings_shape_intervals_and_stats_count_reviews(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.signed_up("stats").await.access;
+    let chat = app.create_chat(&token, "Stats").await;
+    let settings = app.get_json("/api/v1/study/settings", &token).await;
+    assert_eq!(settings["desired_retention"], 0.9);
+    assert_eq!(settings["personalized"], false);
+
+    // Two cards in review; the same history, then a higher desired retention for one user's
+    // next intervals: shorter.
+    let card = create_card(&app, &token, &chat, json!({"question": "q", "answer": "a"})).await;
+    let id = card["id"].as_str().unwrap();
+    let review = |rating: &'static str| {
+        let app = &app;
+        let token = &token;
+        async move {
+            let response = app
+                .authed(
+                    Method::POST,
+                    &format!("/api/v1/flashcards/{id}/reviews"),
+                    token,
+                )
+                .json(&json!({"rating": rating}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    let easy = review("easy").await;
+    let at_90 = easy["next_intervals"]["good"].as_i64().unwrap();
+    for bad in [
+        json!({"desired_retention": 0.5}),
+        json!({"desired_retention": 1.0}),
+    ] {
+        let response = app
+            .authed(Method::PATCH, "/api/v1/study/settings", &token)
+            .json(&bad)
+            .send()
+            .await
+            .unwrap();
+        problem(response, 422).await;
+    }
+    let updated = app
+        .authed(Method::PATCH, "/api/v1/study/settings", &token)
+        .json(&json!({"desired_retention": 0.97}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(updated.status(), 200);
+    let at_97 = app
+        .get_json(&format!("/api/v1/flashcards/{id}"), &token)
+        .await["next_intervals"]["good"]
+        .as_i64()
+        .unwrap();
+    assert!(
+        at_97 < at_90,
+        "higher retention, shorter intervals: {at_97} vs {at_90}"
+    );
+
+    // A review of a card in review that is forgotten counts against true retention.
+    let next = app
+        .authed(
+            Method::POST,
+            &format!("/api/v1/flashcards/{id}/reviews"),
+            &token,
+        )
+        .json(&json!({"rating": "again", "reviewed_at": easy["due"]}))
+        .send()
+        .await
+        .unwrap();
+    // The due time is in the future: a review "then" is refused; review now instead.
+    assert_eq!(next.status(), 422);
+    review("again").await;
+    create_card(
+        &app,
+        &token,
+        &chat,
+        json!({"question": "q2", "answer": "a2"}),
+    )
+    .await;
+    let stats = app.get_json("/api/v1/study/stats", &token).await;
+    assert_eq!(stats["total_cards"], 2);
+    assert_eq!(stats["new_cards"], 1);
+    assert_eq!(stats["reviews_today"], 2);
+    assert_eq!(stats["reviews_per_day"].as_array().unwrap().len(), 30);
+    assert_eq!(stats["reviews_per_day"][29]["reviews"], 2);
+    assert_eq!(stats["retention_reviews"], 1);
+    assert_eq!(stats["true_retention"], 0.0);
+    assert!((stats["desired_retention"].as_f64().unwrap() - 0.97).abs() < 1e-6);
+    assert!(
+        stats["due_now"].as_u64().unwrap() >= 1,
+        "the new card is due"
+    );
+    let other = app.signed_up("stats.other").await.access;
+    let empty = app.get_json("/api/v1/study/stats", &other).await;
+    assert_eq!(empty["total_cards"], 0);
+    assert_eq!(empty["true_retention"], Value::Null);
+}
+
 on_every_backend!(
     cards_are_created_listed_edited_and_deleted,
     bulk_create_is_all_or_nothing_and_lists_filter,
     reviews_schedule_with_fsrs_and_apply_once,
     the_due_queue_spans_chats_and_skips_suspended_and_future_cards,
+    retention_settings_shape_intervals_and_stats_count_reviews,
 );

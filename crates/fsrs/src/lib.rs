@@ -3,14 +3,20 @@
 
 use flashforge_domain::flashcards::{MemoryModel, MemoryState, NextState};
 
-/// FSRS with a set of parameters (the defaults, or a user's optimized ones).
+/// FSRS-6. Each call takes the user's parameters (building the model from 21 numbers costs
+/// less than a microsecond); the defaults are kept ready.
 pub struct FsrsModel {
     fsrs: fsrs::FSRS,
 }
 
 impl FsrsModel {
+    /// The model with FSRS-6's default parameters.
+    pub fn new() -> Result<Self, String> {
+        Self::with_parameters(&[])
+    }
+
     /// The model with `parameters`; an empty slice means FSRS-6's defaults.
-    pub fn new(parameters: &[f32]) -> Result<Self, String> {
+    pub fn with_parameters(parameters: &[f32]) -> Result<Self, String> {
         fsrs::FSRS::new(parameters)
             .map(|fsrs| Self { fsrs })
             .map_err(|e| format!("invalid FSRS parameters: {e}"))
@@ -42,12 +48,19 @@ fn from_fsrs(state: &fsrs::ItemState) -> NextState {
 impl MemoryModel for FsrsModel {
     fn next_states(
         &self,
+        parameters: &[f32],
         memory: Option<MemoryState>,
         desired_retention: f32,
         days_elapsed: u32,
     ) -> Result<[NextState; 4], String> {
-        let next = self
-            .fsrs
+        let custom;
+        let fsrs = if parameters.is_empty() {
+            &self.fsrs
+        } else {
+            custom = Self::with_parameters(parameters)?;
+            &custom.fsrs
+        };
+        let next = fsrs
             .next_states(memory.map(to_fsrs), desired_retention, days_elapsed)
             .map_err(|e| format!("FSRS could not schedule this card: {e}"))?;
         Ok([
@@ -69,12 +82,13 @@ mod tests {
     /// memory state the fsrs crate computes from the whole history at once.
     #[test]
     fn a_fixed_review_sequence_matches_the_fsrs_crate() {
-        let model = FsrsModel::new(&[]).unwrap();
+        let model = FsrsModel::new().unwrap();
         let settings = SchedulerSettings::default();
         let scheduler = Scheduler {
             model: &model,
             settings: &settings,
             desired_retention: 0.9,
+            parameters: &[],
         };
         // (days after the previous review, rating): learning steps the first day, then reviews
         // with a lapse and its relearning.
@@ -123,8 +137,8 @@ mod tests {
 
     #[test]
     fn a_first_good_answer_matches_the_documented_default_state() {
-        let model = FsrsModel::new(&[]).unwrap();
-        let next = model.next_states(None, 0.9, 0).unwrap();
+        let model = FsrsModel::new().unwrap();
+        let next = model.next_states(&[], None, 0.9, 0).unwrap();
         let direct = model.fsrs.next_states(None, 0.9, 0).unwrap();
         assert_eq!(next[2].memory.stability, direct.good.memory.stability);
         assert!(next[0].memory.stability < next[3].memory.stability);
@@ -132,6 +146,12 @@ mod tests {
             FsrsModel::default_parameters().len(),
             fsrs::DEFAULT_PARAMETERS.len()
         );
-        assert!(FsrsModel::new(&[1.0, 2.0]).is_err());
+        assert!(FsrsModel::with_parameters(&[1.0, 2.0]).is_err());
+        assert!(model.next_states(&[1.0, 2.0], None, 0.9, 0).is_err());
+        // Other parameters give other states.
+        let mut other = FsrsModel::default_parameters();
+        other[2] *= 2.0;
+        let custom = model.next_states(&other, None, 0.9, 0).unwrap();
+        assert_ne!(custom[2].memory.stability, next[2].memory.stability);
     }
 }

@@ -8,7 +8,8 @@ use flashforge_domain::InfraError;
 use flashforge_domain::accounts::UserId;
 use flashforge_domain::chats::ChatId;
 use flashforge_domain::flashcards::{
-    CardCursor, CardFilter, Flashcard, FlashcardId, FlashcardRepository, Recorded, Review,
+    CardCursor, CardFilter, CardState, Flashcard, FlashcardId, FlashcardRepository, Recorded,
+    Review, StudySettings,
 };
 use flashforge_domain::pagination::{Page, PageRequest};
 use parking_lot::RwLock;
@@ -17,6 +18,7 @@ use parking_lot::RwLock;
 struct Store {
     cards: HashMap<FlashcardId, Flashcard>,
     reviews: Vec<Review>,
+    settings: HashMap<UserId, StudySettings>,
 }
 
 #[derive(Default)]
@@ -140,6 +142,7 @@ impl FlashcardRepository for InMemoryFlashcardRepository {
     }
 
     async fn delete_user(&self, owner: UserId) -> Result<u64, InfraError> {
+        self.store.write().settings.remove(&owner);
         Ok(self.remove_where(|c| c.user_id == owner))
     }
 
@@ -192,5 +195,53 @@ impl FlashcardRepository for InMemoryFlashcardRepository {
         cards.sort_by_key(|c| (c.schedule.due, c.id));
         cards.truncate(limit as usize);
         Ok(cards)
+    }
+
+    async fn count_due(&self, owner: UserId, before: DateTime<Utc>) -> Result<u64, InfraError> {
+        Ok(self
+            .store
+            .read()
+            .cards
+            .values()
+            .filter(|c| c.user_id == owner && !c.suspended && c.schedule.due <= before)
+            .count() as u64)
+    }
+
+    async fn count_cards(&self, owner: UserId) -> Result<(u64, u64), InfraError> {
+        let store = self.store.read();
+        let mine = store.cards.values().filter(|c| c.user_id == owner);
+        let (mut total, mut new) = (0, 0);
+        for card in mine {
+            total += 1;
+            if card.schedule.state == CardState::New {
+                new += 1;
+            }
+        }
+        Ok((total, new))
+    }
+
+    async fn reviews_since(
+        &self,
+        owner: UserId,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<Review>, InfraError> {
+        Ok(self
+            .reviews(owner)
+            .into_iter()
+            .filter(|r| since.is_none_or(|s| r.reviewed_at >= s))
+            .collect())
+    }
+
+    async fn settings(&self, owner: UserId) -> Result<Option<StudySettings>, InfraError> {
+        Ok(self.store.read().settings.get(&owner).cloned())
+    }
+
+    async fn save_settings(
+        &self,
+        owner: UserId,
+        settings: &StudySettings,
+    ) -> Result<(), InfraError> {
+        self.store.write().settings.insert(owner, settings.clone());
+        Ok(())
     }
 }

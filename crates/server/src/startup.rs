@@ -202,7 +202,7 @@ pub async fn compose_with(
             knowledge,
             flashcards: storage.flashcards,
             memory_model: Arc::new(
-                flashforge_fsrs::FsrsModel::new(&[]).map_err(StartupError::Knowledge)?,
+                flashforge_fsrs::FsrsModel::new().map_err(StartupError::Knowledge)?,
             ),
             passages: None,
             language_model: language_model(&settings.llm).map_err(StartupError::Llm)?,

@@ -9,17 +9,18 @@ use flashforge_domain::accounts::UserId;
 use flashforge_domain::chats::ChatId;
 use flashforge_domain::flashcards::{
     CardCursor, CardFilter, CardSource, CardState, CardText, Flashcard, FlashcardId,
-    FlashcardRepository, MemoryState, Rating, Recorded, Review, ReviewId, Schedule, Tag,
+    FlashcardRepository, MemoryState, Rating, Recorded, Review, ReviewId, Schedule, StudySettings,
+    Tag,
 };
 use flashforge_domain::knowledge::{ChunkId, DocumentId};
 use flashforge_domain::pagination::{Page, PageRequest};
 use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, SqlErr, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr, TransactionTrait,
 };
 
-use crate::entities::{flashcards, reviews};
+use crate::entities::{flashcards, reviews, study_settings};
 use crate::errors::{corrupt, infra};
 
 pub struct SqlFlashcardRepository {
@@ -391,5 +392,92 @@ impl FlashcardRepository for SqlFlashcardRepository {
             .into_iter()
             .map(to_card)
             .collect()
+    }
+
+    async fn count_due(&self, owner: UserId, before: DateTime<Utc>) -> Result<u64, InfraError> {
+        flashcards::Entity::find()
+            .filter(flashcards::Column::UserId.eq(owner.as_uuid()))
+            .filter(flashcards::Column::Suspended.eq(false))
+            .filter(flashcards::Column::Due.lte(before))
+            .count(&self.db)
+            .await
+            .map_err(infra)
+    }
+
+    async fn count_cards(&self, owner: UserId) -> Result<(u64, u64), InfraError> {
+        let mine =
+            || flashcards::Entity::find().filter(flashcards::Column::UserId.eq(owner.as_uuid()));
+        let total = mine().count(&self.db).await.map_err(infra)?;
+        let new = mine()
+            .filter(flashcards::Column::State.eq(CardState::New.as_str()))
+            .count(&self.db)
+            .await
+            .map_err(infra)?;
+        Ok((total, new))
+    }
+
+    async fn reviews_since(
+        &self,
+        owner: UserId,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<Review>, InfraError> {
+        let mut query = reviews::Entity::find().filter(reviews::Column::UserId.eq(owner.as_uuid()));
+        if let Some(since) = since {
+            query = query.filter(reviews::Column::ReviewedAt.gte(since));
+        }
+        query
+            .order_by_asc(reviews::Column::ReviewedAt)
+            .order_by_asc(reviews::Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(infra)?
+            .into_iter()
+            .map(to_review)
+            .collect()
+    }
+
+    async fn settings(&self, owner: UserId) -> Result<Option<StudySettings>, InfraError> {
+        let Some(row) = study_settings::Entity::find_by_id(owner.as_uuid())
+            .one(&self.db)
+            .await
+            .map_err(infra)?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(StudySettings {
+            desired_retention: row.desired_retention as f32,
+            parameters: serde_json::from_str(&row.parameters)
+                .map_err(|e| corrupt("study_settings", e))?,
+            updated_at: Some(row.updated_at),
+        }))
+    }
+
+    async fn save_settings(
+        &self,
+        owner: UserId,
+        settings: &StudySettings,
+    ) -> Result<(), InfraError> {
+        let row = study_settings::ActiveModel {
+            user_id: Set(owner.as_uuid()),
+            desired_retention: Set(f64::from(settings.desired_retention)),
+            parameters: Set(
+                serde_json::to_string(&settings.parameters).map_err(InfraError::internal)?
+            ),
+            updated_at: Set(settings.updated_at.unwrap_or_else(Utc::now)),
+        };
+        study_settings::Entity::insert(row)
+            .on_conflict(
+                sea_orm::sea_query::OnConflict::column(study_settings::Column::UserId)
+                    .update_columns([
+                        study_settings::Column::DesiredRetention,
+                        study_settings::Column::Parameters,
+                        study_settings::Column::UpdatedAt,
+                    ])
+                    .to_owned(),
+            )
+            .exec(&self.db)
+            .await
+            .map_err(infra)?;
+        Ok(())
     }
 }

@@ -78,8 +78,33 @@ pub struct EdgeVectorIndex {
     inner: Arc<Inner>,
 }
 
+/// The shard, dropped under `catch_unwind`: qdrant-edge flushes on drop and panics when that
+/// fails (its folder removed, a full disk), which must not take a process down at shutdown.
+struct Guarded(Option<EdgeShard>);
+
+impl std::ops::Deref for Guarded {
+    type Target = EdgeShard;
+    fn deref(&self) -> &EdgeShard {
+        match &self.0 {
+            Some(shard) => shard,
+            // Only `drop` takes it out.
+            None => unreachable!("the shard is only taken when dropped"),
+        }
+    }
+}
+
+impl Drop for Guarded {
+    fn drop(&mut self) {
+        if let Some(shard) = self.0.take()
+            && std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(shard))).is_err()
+        {
+            tracing::error!("the vector index could not be flushed when it was closed");
+        }
+    }
+}
+
 struct Inner {
-    shard: EdgeShard,
+    shard: Guarded,
     /// Held by every write, flush and optimization (see the module's documentation).
     writes: Mutex<WriteState>,
     /// An optimization is queued or running.
@@ -211,7 +236,7 @@ impl Inner {
         };
         check_shard(&shard, path, model)?;
         let inner = Self {
-            shard,
+            shard: Guarded(Some(shard)),
             writes: Mutex::new(WriteState::default()),
             optimizing: AtomicBool::new(false),
             filters: Keys::new()?,

@@ -7,7 +7,8 @@ mod service;
 
 pub use models::{
     CardCursor, CardFilter, CardSource, CardText, Flashcard, FlashcardId, MAX_ANSWER_CHARS,
-    MAX_BULK_CARDS, MAX_QUESTION_CHARS, MAX_QUOTE_CHARS, MAX_TAGS, Review, ReviewId, Tag,
+    MAX_BULK_CARDS, MAX_QUESTION_CHARS, MAX_QUOTE_CHARS, MAX_TAGS, Review, ReviewId, StudySettings,
+    Tag,
 };
 pub use ports::{FlashcardRepository, Recorded};
 pub use scheduling::{
@@ -15,5 +16,5 @@ pub use scheduling::{
 };
 pub use service::{
     CardInput, CardPatch, DEFAULT_RETENTION, FlashcardError, Flashcards, MAX_DUE_LIMIT,
-    ReviewInput, SourceInput, SourceStatus, StudyCard,
+    ReviewInput, SourceInput, SourceStatus, StudyCard, StudyStats,
 };

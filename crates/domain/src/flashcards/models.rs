@@ -161,3 +161,23 @@ pub struct Review {
     pub difficulty: f32,
     pub idempotency_key: Option<String>,
 }
+
+/// A user's study settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StudySettings {
+    /// The probability of recall reviews aim for: 0.70–0.99.
+    pub desired_retention: f32,
+    /// FSRS parameters fitted to the user's reviews; empty for the defaults.
+    pub parameters: Vec<f32>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+impl Default for StudySettings {
+    fn default() -> Self {
+        Self {
+            desired_retention: 0.9,
+            parameters: Vec::new(),
+            updated_at: None,
+        }
+    }
+}

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::models::{CardCursor, CardFilter, Flashcard, FlashcardId, Review};
+use super::models::{CardCursor, CardFilter, Flashcard, FlashcardId, Review, StudySettings};
 use crate::accounts::UserId;
 use crate::chats::ChatId;
 use crate::error::InfraError;
@@ -64,4 +64,25 @@ pub trait FlashcardRepository: Send + Sync {
         now: DateTime<Utc>,
         limit: u64,
     ) -> Result<Vec<Flashcard>, InfraError>;
+
+    /// How many of `owner`'s cards (not suspended) are due at or before `before`.
+    async fn count_due(&self, owner: UserId, before: DateTime<Utc>) -> Result<u64, InfraError>;
+
+    /// How many cards `owner` has, and how many of them are new.
+    async fn count_cards(&self, owner: UserId) -> Result<(u64, u64), InfraError>;
+
+    /// `owner`'s reviews at or after `since`, oldest first (all of them with `None`).
+    async fn reviews_since(
+        &self,
+        owner: UserId,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<Review>, InfraError>;
+
+    async fn settings(&self, owner: UserId) -> Result<Option<StudySettings>, InfraError>;
+
+    async fn save_settings(
+        &self,
+        owner: UserId,
+        settings: &StudySettings,
+    ) -> Result<(), InfraError>;
 }

@@ -101,9 +101,10 @@ pub struct NextState {
 /// The FSRS model: the next memory state for each rating.
 pub trait MemoryModel: Send + Sync {
     /// One next state per rating (again, hard, good, easy), from `memory` (`None` for a new card)
-    /// after `days_elapsed` days.
+    /// after `days_elapsed` days, with the user's `parameters` (empty: the defaults).
     fn next_states(
         &self,
+        parameters: &[f32],
         memory: Option<MemoryState>,
         desired_retention: f32,
         days_elapsed: u32,
@@ -161,6 +162,8 @@ pub struct Scheduler<'a> {
     pub model: &'a dyn MemoryModel,
     pub settings: &'a SchedulerSettings,
     pub desired_retention: f32,
+    /// The user's FSRS parameters; empty for the defaults.
+    pub parameters: &'a [f32],
 }
 
 impl Scheduler<'_> {
@@ -189,6 +192,7 @@ impl Scheduler<'_> {
         now: DateTime<Utc>,
     ) -> Result<Schedule, String> {
         let next = self.model.next_states(
+            self.parameters,
             schedule.memory,
             self.desired_retention,
             Self::days_elapsed(schedule, now),
@@ -284,6 +288,7 @@ mod tests {
     impl MemoryModel for Linear {
         fn next_states(
             &self,
+            _parameters: &[f32],
             memory: Option<MemoryState>,
             _retention: f32,
             _days: u32,
@@ -304,6 +309,7 @@ mod tests {
             model: &Linear,
             settings,
             desired_retention: 0.9,
+            parameters: &[],
         }
     }
 

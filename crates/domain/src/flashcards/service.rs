@@ -7,9 +7,10 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::models::{
     CardCursor, CardFilter, CardSource, CardText, Flashcard, FlashcardId, MAX_ANSWER_CHARS,
-    MAX_BULK_CARDS, MAX_QUESTION_CHARS, MAX_QUOTE_CHARS, Review, ReviewId, Tag,
+    MAX_BULK_CARDS, MAX_QUESTION_CHARS, MAX_QUOTE_CHARS, Review, ReviewId, StudySettings, Tag,
 };
 use super::ports::{FlashcardRepository, Recorded};
+use super::scheduling::CardState;
 use super::scheduling::{MemoryModel, Rating, Schedule, Scheduler, SchedulerSettings};
 use crate::accounts::{Principal, UserData, UserId};
 use crate::chats::{ChatContents, ChatId, ChatRepository};
@@ -127,6 +128,24 @@ impl SourceStatus {
     }
 }
 
+/// The caller's study at a glance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StudyStats {
+    pub due_now: u64,
+    /// Due before the end of today (UTC).
+    pub due_today: u64,
+    pub total_cards: u64,
+    pub new_cards: u64,
+    pub reviews_today: u64,
+    /// Reviews per UTC day, the last 30 days, oldest first.
+    pub reviews_per_day: Vec<(chrono::NaiveDate, u64)>,
+    /// Of the reviews of cards in review (not learning), the share not answered `again`, over
+    /// the last 30 days; `None` before there is any.
+    pub true_retention: Option<f32>,
+    pub retention_reviews: u64,
+    pub desired_retention: f32,
+}
+
 /// A card, when it would be due after each rating, and whether its source is still there.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StudyCard {
@@ -190,12 +209,82 @@ impl Flashcards {
         }
     }
 
-    fn scheduler(&self) -> Scheduler<'_> {
+    fn scheduler<'a>(&'a self, study: &'a StudySettings) -> Scheduler<'a> {
         Scheduler {
             model: self.model.as_ref(),
             settings: &self.settings,
-            desired_retention: DEFAULT_RETENTION,
+            desired_retention: study.desired_retention,
+            parameters: &study.parameters,
         }
+    }
+
+    async fn study_settings(&self, owner: UserId) -> Result<StudySettings, InfraError> {
+        Ok(self.cards.settings(owner).await?.unwrap_or_default())
+    }
+
+    /// The caller's study settings (the defaults until they change one).
+    pub async fn settings(&self, who: Principal) -> Result<StudySettings, FlashcardError> {
+        Ok(self.study_settings(who.user_id).await?)
+    }
+
+    /// Sets the caller's desired retention (0.70–0.99).
+    pub async fn set_desired_retention(
+        &self,
+        who: Principal,
+        desired_retention: f32,
+    ) -> Result<StudySettings, FlashcardError> {
+        if !(0.70..=0.99).contains(&desired_retention) {
+            return Err(ValidationErrors::single(
+                "desired_retention",
+                "must be between 0.70 and 0.99",
+            )
+            .into());
+        }
+        let mut settings = self.study_settings(who.user_id).await?;
+        settings.desired_retention = desired_retention;
+        settings.updated_at = Some(self.clock.now());
+        self.cards.save_settings(who.user_id, &settings).await?;
+        Ok(settings)
+    }
+
+    /// Due counts, review counts per day and true retention over the last 30 days.
+    pub async fn stats(&self, who: Principal) -> Result<StudyStats, FlashcardError> {
+        let owner = who.user_id;
+        let now = self.clock.now();
+        let today = now.date_naive();
+        let end_of_today = today
+            .succ_opt()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|d| d.and_utc())
+            .unwrap_or(now);
+        let first_day = today - Duration::days(29);
+        let since = first_day.and_hms_opt(0, 0, 0).map(|d| d.and_utc());
+        let reviews = self.cards.reviews_since(owner, since).await?;
+        let mut per_day: std::collections::BTreeMap<chrono::NaiveDate, u64> = (0..30)
+            .map(|i| (first_day + Duration::days(i), 0))
+            .collect();
+        let (mut mature, mut recalled) = (0u64, 0u64);
+        for review in &reviews {
+            *per_day.entry(review.reviewed_at.date_naive()).or_default() += 1;
+            if review.state_before == CardState::Review {
+                mature += 1;
+                if review.rating != Rating::Again {
+                    recalled += 1;
+                }
+            }
+        }
+        let (total_cards, new_cards) = self.cards.count_cards(owner).await?;
+        Ok(StudyStats {
+            due_now: self.cards.count_due(owner, now).await?,
+            due_today: self.cards.count_due(owner, end_of_today).await?,
+            total_cards,
+            new_cards,
+            reviews_today: per_day.get(&today).copied().unwrap_or(0),
+            reviews_per_day: per_day.into_iter().collect(),
+            true_retention: (mature > 0).then(|| recalled as f32 / mature as f32),
+            retention_reviews: mature,
+            desired_retention: self.study_settings(owner).await?.desired_retention,
+        })
     }
 
     /// The chats (by document) of `owner`'s documents among `ids`; absent ones are left out.
@@ -231,11 +320,12 @@ impl Flashcards {
                     .filter_map(|c| c.source.as_ref().map(|s| s.document_id)),
             )
             .await?;
+        let study = self.study_settings(owner).await?;
+        let scheduler = self.scheduler(&study);
         cards
             .into_iter()
             .map(|card| {
-                let next_intervals = self
-                    .scheduler()
+                let next_intervals = scheduler
                     .preview(&card.schedule, now.max(card.schedule.due))
                     .map_err(FlashcardError::Scheduling)?;
                 let source_status = card.source.as_ref().map(|s| {
@@ -514,8 +604,9 @@ impl Flashcards {
             return Err(errors.into());
         }
         let before = card.schedule;
+        let study = self.study_settings(who.user_id).await?;
         let after = self
-            .scheduler()
+            .scheduler(&study)
             .review(&before, input.rating, at)
             .map_err(FlashcardError::Scheduling)?;
         let memory = after.memory.unwrap_or(super::scheduling::MemoryState {

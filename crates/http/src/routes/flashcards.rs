@@ -545,3 +545,127 @@ pub async fn due(
         items: cards.into_iter().map(CardBody::from).collect(),
     }))
 }
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StudySettingsBody {
+    /// The probability of recall reviews aim for.
+    pub desired_retention: f32,
+    /// Whether FSRS parameters fitted to the caller's reviews are in use.
+    pub personalized: bool,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+impl From<flashforge_domain::flashcards::StudySettings> for StudySettingsBody {
+    fn from(s: flashforge_domain::flashcards::StudySettings) -> Self {
+        Self {
+            desired_retention: s.desired_retention,
+            personalized: !s.parameters.is_empty(),
+            updated_at: s.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct StudySettingsPatch {
+    /// 0.70–0.99: higher means more reviews and fewer lapses.
+    #[schema(minimum = 0.7, maximum = 0.99, example = 0.9)]
+    pub desired_retention: f32,
+}
+
+/// The caller's study settings.
+#[utoipa::path(
+    tag = "study",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = StudySettingsBody),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[get("/study/settings")]
+pub async fn study_settings(
+    services: web::Data<Services>,
+    who: Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    let settings = services.flashcards.settings(who.0).await?;
+    Ok(HttpResponse::Ok().json(StudySettingsBody::from(settings)))
+}
+
+/// Sets the caller's desired retention.
+#[utoipa::path(
+    tag = "study",
+    security(("bearer" = [])),
+    request_body = StudySettingsPatch,
+    responses(
+        (status = 200, body = StudySettingsBody),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Out of range", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[patch("/study/settings")]
+pub async fn update_study_settings(
+    services: web::Data<Services>,
+    who: Authenticated,
+    body: web::Json<StudySettingsPatch>,
+) -> Result<HttpResponse, ApiError> {
+    let settings = services
+        .flashcards
+        .set_desired_retention(who.0, body.desired_retention)
+        .await?;
+    Ok(HttpResponse::Ok().json(StudySettingsBody::from(settings)))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DayCountBody {
+    pub date: chrono::NaiveDate,
+    pub reviews: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StudyStatsBody {
+    pub due_now: u64,
+    /// Due before the end of today (UTC).
+    pub due_today: u64,
+    pub total_cards: u64,
+    pub new_cards: u64,
+    pub reviews_today: u64,
+    /// The last 30 UTC days, oldest first.
+    pub reviews_per_day: Vec<DayCountBody>,
+    /// Of the last 30 days' reviews of cards in review, the share not answered `again`; null
+    /// before there is any.
+    pub true_retention: Option<f32>,
+    /// How many reviews `true_retention` is measured on.
+    pub retention_reviews: u64,
+    pub desired_retention: f32,
+}
+
+/// Due counts, reviews per day and true retention.
+#[utoipa::path(
+    tag = "study",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = StudyStatsBody),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[get("/study/stats")]
+pub async fn study_stats(
+    services: web::Data<Services>,
+    who: Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    let stats = services.flashcards.stats(who.0).await?;
+    Ok(HttpResponse::Ok().json(StudyStatsBody {
+        due_now: stats.due_now,
+        due_today: stats.due_today,
+        total_cards: stats.total_cards,
+        new_cards: stats.new_cards,
+        reviews_today: stats.reviews_today,
+        reviews_per_day: stats
+            .reviews_per_day
+            .into_iter()
+            .map(|(date, reviews)| DayCountBody { date, reviews })
+            .collect(),
+        true_retention: stats.true_retention,
+        retention_reviews: stats.retention_reviews,
+        desired_retention: stats.desired_retention,
+    }))
+}

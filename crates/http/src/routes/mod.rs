@@ -71,7 +71,10 @@ where
                 .service(flashcards::update_card)
                 .service(flashcards::delete_card)
                 .service(flashcards::review_card)
-                .service(flashcards::due),
+                .service(flashcards::due)
+                .service(flashcards::study_settings)
+                .service(flashcards::update_study_settings)
+                .service(flashcards::study_stats),
         )
         .service(
             scope("/api")

@@ -9,4 +9,5 @@ pub mod messages;
 pub mod refresh_tokens;
 pub mod reviews;
 pub mod sessions;
+pub mod study_settings;
 pub mod users;
