@@ -510,10 +510,92 @@ async fn retention_settings_shape_intervals_and_stats_count_reviews(backend: Bac
     assert_eq!(empty["true_retention"], Value::Null);
 }
 
+async fn optimizing_needs_enough_reviews_and_says_how_many(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.signed_up("optimizer").await.access;
+    let response = app
+        .authed(Method::POST, "/api/v1/study/optimize", &token)
+        .send()
+        .await
+        .unwrap();
+    let body = problem(response, 422).await;
+    assert_eq!(body["errors"][0]["field"], "reviews");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("400 more"),
+        "{body}"
+    );
+}
+
+/// Four hundred reviews spread over months (made offline, sent with `reviewed_at`), then the
+/// optimizer fits parameters that schedule the cards from then on.
+#[tokio::test]
+async fn optimizing_a_long_review_log_personalizes_scheduling() {
+    let app = spawn_app(Backend::Memory).await;
+    let token = app.signed_up("diligent").await.access;
+    let chat = app.create_chat(&token, "Long haul").await;
+    let cards: Vec<Value> = (0..100)
+        .map(|i| json!({"question": format!("q{i}"), "answer": "a"}))
+        .collect();
+    let created: Value = post(
+        &app,
+        &token,
+        &format!("/api/v1/chats/{chat}/flashcards/bulk"),
+        json!({"cards": cards}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let start = chrono::Utc::now() - chrono::Duration::days(150);
+    for (i, card) in created["items"].as_array().unwrap().iter().enumerate() {
+        let id = card["id"].as_str().unwrap();
+        for (step, days) in [0i64, 1, 4, 13, 40].into_iter().enumerate() {
+            let rating = if (i + step) % 7 == 0 { "again" } else { "good" };
+            let at = start + chrono::Duration::days(days) + chrono::Duration::minutes(i as i64);
+            let response = app
+                .authed(
+                    Method::POST,
+                    &format!("/api/v1/flashcards/{id}/reviews"),
+                    &token,
+                )
+                .json(&json!({"rating": rating, "reviewed_at": at}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+        }
+    }
+    let response = app
+        .authed(Method::POST, "/api/v1/study/optimize", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let optimized: Value = response.json().await.unwrap();
+    assert_eq!(optimized["reviews_used"], 400);
+    assert_eq!(optimized["settings"]["personalized"], true);
+    let settings = app.get_json("/api/v1/study/settings", &token).await;
+    assert_eq!(settings["personalized"], true);
+    let card = app
+        .get_json(
+            &format!(
+                "/api/v1/flashcards/{}",
+                created["items"][1]["id"].as_str().unwrap()
+            ),
+            &token,
+        )
+        .await;
+    assert!(card["next_intervals"]["good"].as_i64().unwrap() > 0);
+}
+
 on_every_backend!(
     cards_are_created_listed_edited_and_deleted,
     bulk_create_is_all_or_nothing_and_lists_filter,
     reviews_schedule_with_fsrs_and_apply_once,
     the_due_queue_spans_chats_and_skips_suspended_and_future_cards,
     retention_settings_shape_intervals_and_stats_count_reviews,
+    optimizing_needs_enough_reviews_and_says_how_many,
 );

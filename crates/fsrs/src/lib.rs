@@ -1,7 +1,7 @@
 //! The FSRS-6 memory model on the `fsrs` crate (the scheduler Anki uses), behind the domain's
 //! [`MemoryModel`] port.
 
-use flashforge_domain::flashcards::{MemoryModel, MemoryState, NextState};
+use flashforge_domain::flashcards::{MemoryModel, MemoryState, NextState, Rating};
 
 /// FSRS-6. Each call takes the user's parameters (building the model from 21 numbers costs
 /// less than a microsecond); the defaults are kept ready.
@@ -45,7 +45,39 @@ fn from_fsrs(state: &fsrs::ItemState) -> NextState {
     }
 }
 
+/// The training items of histories: every prefix of a card's reviews that ends in a review on a
+/// later day (what FSRS learns to predict).
+pub fn training_items(histories: &[Vec<(Rating, u32)>]) -> Vec<fsrs::FSRSItem> {
+    let mut items = Vec::new();
+    for history in histories {
+        let reviews: Vec<fsrs::FSRSReview> = history
+            .iter()
+            .map(|(rating, days)| fsrs::FSRSReview {
+                rating: rating.number(),
+                delta_t: *days,
+            })
+            .collect();
+        for end in 1..reviews.len() {
+            if reviews[end].delta_t > 0 {
+                items.push(fsrs::FSRSItem {
+                    reviews: reviews[..=end].to_vec(),
+                });
+            }
+        }
+    }
+    items
+}
+
 impl MemoryModel for FsrsModel {
+    fn optimize(&self, histories: &[Vec<(Rating, u32)>]) -> Result<Vec<f32>, String> {
+        let train_set = training_items(histories);
+        fsrs::compute_parameters(fsrs::ComputeParametersInput {
+            train_set,
+            ..fsrs::ComputeParametersInput::default()
+        })
+        .map_err(|e| format!("the FSRS optimizer failed: {e}"))
+    }
+
     fn next_states(
         &self,
         parameters: &[f32],
@@ -133,6 +165,43 @@ mod tests {
         assert_eq!(preview[1], Duration::days(hard));
         let good = (next.good.interval.round() as i64).max(hard + 1);
         assert_eq!(preview[2], Duration::days(good));
+    }
+
+    /// A simulated student who forgets on a schedule unlike the defaults' assumptions: the
+    /// optimizer returns valid parameters that differ from the defaults and schedule cards.
+    #[test]
+    fn the_optimizer_fits_parameters_to_a_review_log() {
+        let mut state: u64 = 7;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % 1000) as f32 / 1000.0
+        };
+        let histories: Vec<Vec<(Rating, u32)>> = (0..150)
+            .map(|_| {
+                let mut history = vec![(Rating::Good, 0)];
+                let mut interval = 1u32;
+                for _ in 0..5 {
+                    // Recall falls off faster than FSRS's defaults expect.
+                    let recalled = next() < 0.95f32.powf(interval as f32);
+                    let rating = if recalled {
+                        Rating::Good
+                    } else {
+                        Rating::Again
+                    };
+                    history.push((rating, interval));
+                    interval = if recalled { interval * 3 } else { 1 };
+                }
+                history
+            })
+            .collect();
+        assert!(training_items(&histories).len() >= 700);
+        let model = FsrsModel::new().unwrap();
+        let fitted = model.optimize(&histories).unwrap();
+        assert_eq!(fitted.len(), FsrsModel::default_parameters().len());
+        assert_ne!(fitted, FsrsModel::default_parameters());
+        assert!(model.next_states(&fitted, None, 0.9, 0).is_ok());
     }
 
     #[test]

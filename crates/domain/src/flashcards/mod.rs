@@ -16,5 +16,5 @@ pub use scheduling::{
 };
 pub use service::{
     CardInput, CardPatch, DEFAULT_RETENTION, FlashcardError, Flashcards, MAX_DUE_LIMIT,
-    ReviewInput, SourceInput, SourceStatus, StudyCard, StudyStats,
+    MIN_OPTIMIZE_REVIEWS, ReviewInput, SourceInput, SourceStatus, StudyCard, StudyStats,
 };

@@ -109,6 +109,11 @@ pub trait MemoryModel: Send + Sync {
         desired_retention: f32,
         days_elapsed: u32,
     ) -> Result<[NextState; 4], String>;
+
+    /// Fits parameters to review histories: one per card, each review's rating and the whole
+    /// days since the card's previous review (0 for the first). Slow: run it off the async
+    /// workers.
+    fn optimize(&self, histories: &[Vec<(Rating, u32)>]) -> Result<Vec<f32>, String>;
 }
 
 /// A card's scheduling state.
@@ -301,6 +306,10 @@ mod tests {
                 },
                 interval_days: base * factor,
             }))
+        }
+
+        fn optimize(&self, _histories: &[Vec<(Rating, u32)>]) -> Result<Vec<f32>, String> {
+            Err("not a real model".into())
         }
     }
 

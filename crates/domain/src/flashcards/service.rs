@@ -19,6 +19,9 @@ use crate::error::{DomainError, ErrorKind, FieldError, InfraError, ValidationErr
 use crate::knowledge::{ChunkId, DocumentId, DocumentRepository};
 use crate::pagination::{Page, PageRequest};
 
+/// Reviews on a later day than the card's previous one that the optimizer needs.
+pub const MIN_OPTIMIZE_REVIEWS: usize = 400;
+
 /// The desired retention when the user has not chosen one.
 pub const DEFAULT_RETENTION: f32 = 0.9;
 /// The most cards a due queue answers at once.
@@ -40,6 +43,8 @@ pub enum FlashcardError {
     IdempotencyKeyReused,
     #[error("scheduling failed: {0}")]
     Scheduling(String),
+    #[error("{0}")]
+    NotEnoughReviews(ValidationErrors),
     #[error(transparent)]
     Infra(#[from] InfraError),
 }
@@ -51,6 +56,7 @@ impl DomainError for FlashcardError {
             Self::Invalid(e) => e.kind(),
             Self::Conflict | Self::IdempotencyKeyReused => ErrorKind::Conflict,
             Self::Scheduling(_) => ErrorKind::Internal,
+            Self::NotEnoughReviews(e) => e.kind(),
             Self::Infra(e) => e.kind(),
         }
     }
@@ -62,12 +68,13 @@ impl DomainError for FlashcardError {
             Self::Conflict => "review_conflict",
             Self::IdempotencyKeyReused => "idempotency_key_reused",
             Self::Scheduling(_) => "internal_error",
+            Self::NotEnoughReviews(_) => "not_enough_reviews",
             Self::Infra(e) => e.code(),
         }
     }
     fn field_errors(&self) -> &[FieldError] {
         match self {
-            Self::Invalid(e) => e.fields(),
+            Self::Invalid(e) | Self::NotEnoughReviews(e) => e.fields(),
             _ => &[],
         }
     }
@@ -245,6 +252,44 @@ impl Flashcards {
         settings.updated_at = Some(self.clock.now());
         self.cards.save_settings(who.user_id, &settings).await?;
         Ok(settings)
+    }
+
+    /// Fits FSRS parameters to the caller's review log (once it holds enough reviews) and uses
+    /// them for their cards from now on. Returns the settings and how many reviews were used.
+    pub async fn optimize(&self, who: Principal) -> Result<(StudySettings, usize), FlashcardError> {
+        let reviews = self.cards.reviews_since(who.user_id, None).await?;
+        let mut by_card: std::collections::BTreeMap<FlashcardId, Vec<(Rating, u32)>> =
+            std::collections::BTreeMap::new();
+        for review in &reviews {
+            by_card
+                .entry(review.card_id)
+                .or_default()
+                .push((review.rating, review.elapsed_days));
+        }
+        let histories: Vec<Vec<(Rating, u32)>> = by_card.into_values().collect();
+        let usable = histories
+            .iter()
+            .map(|h| h.iter().skip(1).filter(|(_, days)| *days > 0).count())
+            .sum::<usize>();
+        if usable < MIN_OPTIMIZE_REVIEWS {
+            return Err(FlashcardError::NotEnoughReviews(ValidationErrors::single(
+                "reviews",
+                format!(
+                    "the optimizer needs {MIN_OPTIMIZE_REVIEWS} reviews made on a later day than the card's previous one; you have {usable}, so {} more",
+                    MIN_OPTIMIZE_REVIEWS - usable
+                ),
+            )));
+        }
+        let model = self.model.clone();
+        let parameters = tokio::task::spawn_blocking(move || model.optimize(&histories))
+            .await
+            .map_err(|e| FlashcardError::Scheduling(e.to_string()))?
+            .map_err(FlashcardError::Scheduling)?;
+        let mut settings = self.study_settings(who.user_id).await?;
+        settings.parameters = parameters;
+        settings.updated_at = Some(self.clock.now());
+        self.cards.save_settings(who.user_id, &settings).await?;
+        Ok((settings, usable))
     }
 
     /// Due counts, review counts per day and true retention over the last 30 days.

@@ -669,3 +669,34 @@ pub async fn study_stats(
         desired_retention: stats.desired_retention,
     }))
 }
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OptimizedBody {
+    pub settings: StudySettingsBody,
+    /// How many reviews the parameters were fitted to.
+    pub reviews_used: usize,
+}
+
+/// Fits the caller's FSRS parameters to their review log with the fsrs optimizer; from then on
+/// their cards are scheduled with them. Needs enough reviews, and says how many more when there
+/// are not.
+#[utoipa::path(
+    tag = "study",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = OptimizedBody),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not enough reviews yet; `errors` says how many more", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[post("/study/optimize")]
+pub async fn optimize(
+    services: web::Data<Services>,
+    who: Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    let (settings, reviews_used) = services.flashcards.optimize(who.0).await?;
+    Ok(HttpResponse::Ok().json(OptimizedBody {
+        settings: settings.into(),
+        reviews_used,
+    }))
+}

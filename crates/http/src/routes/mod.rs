@@ -74,7 +74,8 @@ where
                 .service(flashcards::due)
                 .service(flashcards::study_settings)
                 .service(flashcards::update_study_settings)
-                .service(flashcards::study_stats),
+                .service(flashcards::study_stats)
+                .service(flashcards::optimize),
         )
         .service(
             scope("/api")
