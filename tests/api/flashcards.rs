@@ -591,6 +591,104 @@ async fn optimizing_a_long_review_log_personalizes_scheduling() {
     assert!(card["next_intervals"]["good"].as_i64().unwrap() > 0);
 }
 
+async fn csv_export_and_import_round_trip_with_row_errors(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.signed_up("csv.user").await.access;
+    let chat = app.create_chat(&token, "CSV").await;
+    create_card(&app, &token, &chat, json!({"question": "What is \"ATP\", briefly?", "answer": "Energy,\nin a molecule", "tags": ["cells", "energy"]})).await;
+    create_card(
+        &app,
+        &token,
+        &chat,
+        json!({"question": "Second", "answer": "Two"}),
+    )
+    .await;
+    let response = app
+        .authed(
+            Method::GET,
+            &format!("/api/v1/chats/{chat}/flashcards/export?format=csv"),
+            &token,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let exported = response.text().await.unwrap();
+    assert!(exported.starts_with("question,answer,tags\n"), "{exported}");
+    assert!(
+        exported
+            .contains("\"What is \"\"ATP\"\", briefly?\",\"Energy,\nin a molecule\",cells energy"),
+        "{exported}"
+    );
+    let bad_format = app
+        .authed(
+            Method::GET,
+            &format!("/api/v1/chats/{chat}/flashcards/export?format=xlsx"),
+            &token,
+        )
+        .send()
+        .await
+        .unwrap();
+    problem(bad_format, 422).await;
+
+    // Into another chat: the two exported rows plus two bad ones.
+    let other = app.create_chat(&token, "Imported").await;
+    let file = format!("{exported},missing question,\nok question,,\nlast,one,bad tag!\n");
+    let response = app
+        .authed(
+            Method::POST,
+            &format!("/api/v1/chats/{other}/flashcards/import"),
+            &token,
+        )
+        .header("Content-Type", "text/csv")
+        .body(file)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let report: Value = response.json().await.unwrap();
+    assert_eq!(report["imported"], 2, "{report}");
+    let rows: Vec<(u64, &str)> = report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["row"].as_u64().unwrap(), e["field"].as_str().unwrap()))
+        .collect();
+    assert_eq!(rows, [(3, "question"), (4, "answer"), (5, "tags")]);
+    let imported = app
+        .get_json(&format!("/api/v1/chats/{other}/flashcards"), &token)
+        .await;
+    let mut questions: Vec<&str> = imported["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["question"].as_str().unwrap())
+        .collect();
+    questions.sort();
+    assert_eq!(questions, ["Second", "What is \"ATP\", briefly?"]);
+
+    for body in ["", "front,back\nq,a\n"] {
+        let response = app
+            .authed(
+                Method::POST,
+                &format!("/api/v1/chats/{other}/flashcards/import"),
+                &token,
+            )
+            .header("Content-Type", "text/csv")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        problem(response, 422).await;
+    }
+}
+
 on_every_backend!(
     cards_are_created_listed_edited_and_deleted,
     bulk_create_is_all_or_nothing_and_lists_filter,
@@ -598,4 +696,5 @@ on_every_backend!(
     the_due_queue_spans_chats_and_skips_suspended_and_future_cards,
     retention_settings_shape_intervals_and_stats_count_reviews,
     optimizing_needs_enough_reviews_and_says_how_many,
+    csv_export_and_import_round_trip_with_row_errors,
 );

@@ -23,6 +23,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("document", "/api/v1/chats/{chat}/documents/{id}/retry"),
     ("chat", "/api/v1/chats/{id}/flashcards"),
     ("chat", "/api/v1/chats/{id}/flashcards/bulk"),
+    ("chat", "/api/v1/chats/{id}/flashcards/export"),
+    ("chat", "/api/v1/chats/{id}/flashcards/import"),
     ("card", "/api/v1/flashcards/{id}"),
     ("card", "/api/v1/flashcards/{id}/reviews"),
 ];

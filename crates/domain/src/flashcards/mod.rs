@@ -16,5 +16,6 @@ pub use scheduling::{
 };
 pub use service::{
     CardInput, CardPatch, DEFAULT_RETENTION, FlashcardError, Flashcards, MAX_DUE_LIMIT,
-    MIN_OPTIMIZE_REVIEWS, ReviewInput, SourceInput, SourceStatus, StudyCard, StudyStats,
+    MAX_IMPORT_ROWS, MIN_OPTIMIZE_REVIEWS, ReviewInput, SourceInput, SourceStatus, StudyCard,
+    StudyStats,
 };

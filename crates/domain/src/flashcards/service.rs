@@ -19,6 +19,9 @@ use crate::error::{DomainError, ErrorKind, FieldError, InfraError, ValidationErr
 use crate::knowledge::{ChunkId, DocumentId, DocumentRepository};
 use crate::pagination::{Page, PageRequest};
 
+/// The most rows one import may hold.
+pub const MAX_IMPORT_ROWS: usize = 5_000;
+
 /// Reviews on a later day than the card's previous one that the optimizer needs.
 pub const MIN_OPTIMIZE_REVIEWS: usize = 400;
 
@@ -425,6 +428,11 @@ impl Flashcards {
         }
     }
 
+    /// `Ok` when `chat` is the caller's: handlers check it before reading a request body.
+    pub async fn check_chat(&self, who: Principal, chat: ChatId) -> Result<(), FlashcardError> {
+        self.own_chat(who, chat).await
+    }
+
     async fn own_chat(&self, who: Principal, chat: ChatId) -> Result<(), FlashcardError> {
         match self.chats.find(who.user_id, chat).await? {
             Some(_) => Ok(()),
@@ -516,6 +524,76 @@ impl Flashcards {
         self.check_sources(who.user_id, chat, &sources).await?;
         self.cards.create_many(cards.clone()).await?;
         self.study_all(who.user_id, cards, now).await
+    }
+
+    /// Creates the valid rows of an import (at most 5000) and reports the invalid ones by row
+    /// number (1-based, after the header).
+    pub async fn import(
+        &self,
+        who: Principal,
+        chat: ChatId,
+        rows: Vec<CardInput>,
+    ) -> Result<(usize, Vec<(usize, FieldError)>), FlashcardError> {
+        self.own_chat(who, chat).await?;
+        if rows.len() > MAX_IMPORT_ROWS {
+            return Err(ValidationErrors::single(
+                "file",
+                format!("at most {MAX_IMPORT_ROWS} rows per import"),
+            )
+            .into());
+        }
+        let now = self.clock.now();
+        let mut cards = Vec::new();
+        let mut problems = Vec::new();
+        for (i, row) in rows.into_iter().enumerate() {
+            let mut errors = ValidationErrors::new();
+            // Imported cards carry no source: a file cannot vouch for one.
+            let row = CardInput {
+                source: None,
+                ..row
+            };
+            match self.build(who, chat, row, "", &mut errors, now) {
+                Some(card) if errors.is_empty() => cards.push(card),
+                _ => problems.extend(errors.fields().iter().map(|e| (i + 1, e.clone()))),
+            }
+        }
+        let imported = cards.len();
+        if !cards.is_empty() {
+            self.cards.create_many(cards).await?;
+        }
+        Ok((imported, problems))
+    }
+
+    /// Every card of the chat, oldest first, for export.
+    pub async fn export(
+        &self,
+        who: Principal,
+        chat: ChatId,
+    ) -> Result<Vec<Flashcard>, FlashcardError> {
+        self.own_chat(who, chat).await?;
+        let mut all = Vec::new();
+        let mut page =
+            PageRequest::first(crate::pagination::Limit::parse(Some(200)).map_err(|e| {
+                FlashcardError::Invalid(ValidationErrors::single(e.field, e.message))
+            })?);
+        loop {
+            let found = self
+                .cards
+                .list(who.user_id, chat, &CardFilter::default(), page.clone())
+                .await?;
+            all.extend(found.items);
+            match found.next_cursor {
+                Some(cursor) => {
+                    page.after = Some(
+                        crate::pagination::Cursor::decode(cursor.as_str())
+                            .map_err(|e| InfraError::internal(e.message))?,
+                    );
+                }
+                None => break,
+            }
+        }
+        all.reverse();
+        Ok(all)
     }
 
     pub async fn get(&self, who: Principal, id: FlashcardId) -> Result<StudyCard, FlashcardError> {

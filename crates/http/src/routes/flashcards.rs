@@ -700,3 +700,151 @@ pub async fn optimize(
         reviews_used,
     }))
 }
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExportQuery {
+    /// `csv` (question, answer, tags — for Quizlet, Knowt and spreadsheets).
+    pub format: Option<String>,
+}
+
+/// Exports a chat's flashcards.
+#[utoipa::path(
+    tag = "flashcards",
+    security(("bearer" = [])),
+    params(("chat_id" = Uuid, Path, description = "The chat's id"), ExportQuery),
+    responses(
+        (status = 200, description = "CSV with a header row: question, answer, tags (space-separated)", content_type = "text/csv"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such chat of the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An unknown format", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[get("/chats/{chat_id}/flashcards/export")]
+pub async fn export_cards(
+    services: web::Data<Services>,
+    who: Authenticated,
+    chat_id: web::Path<Uuid>,
+    query: web::Query<ExportQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let chat = chat_path(chat_id.into_inner());
+    let cards = services.flashcards.export(who.0, chat).await?;
+    match query.format.as_deref() {
+        None | Some("csv") => {}
+        Some(_) => {
+            return Err(ValidationErrors::single("format", "must be `csv`").into());
+        }
+    }
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let internal = |e: csv::Error| {
+        tracing::error!(error = %e, "writing CSV failed");
+        ApiError::internal()
+    };
+    writer
+        .write_record(["question", "answer", "tags"])
+        .map_err(internal)?;
+    for card in &cards {
+        let tags: Vec<&str> = card.tags.iter().map(Tag::as_str).collect();
+        writer
+            .write_record([
+                card.question.as_str(),
+                card.answer.as_str(),
+                &tags.join(" "),
+            ])
+            .map_err(internal)?;
+    }
+    let bytes = writer
+        .into_inner()
+        .map_err(|e| internal(e.into_error().into()))?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Content-Type", "text/csv; charset=utf-8"))
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"flashcards-{chat}.csv\""),
+        ))
+        .body(bytes))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportErrorBody {
+    /// 1-based data row (the header is row 0).
+    pub row: usize,
+    pub field: String,
+    pub message: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportBody {
+    pub imported: usize,
+    /// The rows left out, and why.
+    pub errors: Vec<ImportErrorBody>,
+}
+
+/// Imports flashcards from CSV (`text/csv` body, header `question,answer[,tags]`, tags
+/// space-separated). Valid rows are created; invalid ones are reported by row.
+#[utoipa::path(
+    tag = "flashcards",
+    security(("bearer" = [])),
+    params(("chat_id" = Uuid, Path, description = "The chat's id")),
+    request_body(content = String, content_type = "text/csv"),
+    responses(
+        (status = 200, description = "How many rows were imported, and the rows that were not", body = ImportBody),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such chat of the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Larger than the body limit", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not CSV with a question and an answer column, or too many rows", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[post("/chats/{chat_id}/flashcards/import")]
+pub async fn import_cards(
+    services: web::Data<Services>,
+    who: Authenticated,
+    chat_id: web::Path<Uuid>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let chat = chat_path(chat_id.into_inner());
+    // Another user's chat answers 404 before the file is looked at.
+    services.flashcards.check_chat(who.0, chat).await?;
+    let bad = |message: String| ApiError::from(ValidationErrors::single("file", message));
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::Headers)
+        .from_reader(body.as_ref());
+    let headers = reader
+        .headers()
+        .map_err(|e| bad(format!("is not CSV: {e}")))?
+        .clone();
+    let column = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
+    let (Some(question), Some(answer)) = (column("question"), column("answer")) else {
+        return Err(bad(
+            "needs a header row with `question` and `answer` columns".into(),
+        ));
+    };
+    let tags = column("tags");
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| bad(format!("is not valid CSV: {e}")))?;
+        let cell = |i: usize| record.get(i).unwrap_or_default().to_string();
+        rows.push(CardInput {
+            question: cell(question),
+            answer: cell(answer),
+            tags: tags
+                .map(|i| cell(i).split_whitespace().map(str::to_string).collect())
+                .unwrap_or_default(),
+            suspended: false,
+            source: None,
+        });
+    }
+    let (imported, errors) = services.flashcards.import(who.0, chat, rows).await?;
+    Ok(HttpResponse::Ok().json(ImportBody {
+        imported,
+        errors: errors
+            .into_iter()
+            .map(|(row, e)| ImportErrorBody {
+                row,
+                field: e.field,
+                message: e.message,
+            })
+            .collect(),
+    }))
+}

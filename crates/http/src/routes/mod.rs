@@ -75,7 +75,9 @@ where
                 .service(flashcards::study_settings)
                 .service(flashcards::update_study_settings)
                 .service(flashcards::study_stats)
-                .service(flashcards::optimize),
+                .service(flashcards::optimize)
+                .service(flashcards::export_cards)
+                .service(flashcards::import_cards),
         )
         .service(
             scope("/api")
