@@ -689,6 +689,154 @@ async fn csv_export_and_import_round_trip_with_row_errors(backend: Backend) {
     }
 }
 
+async fn offline_generation_makes_sourced_cards_from_a_document(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.signed_up("generator").await.access;
+    let chat = app.create_chat(&token, "Generate").await;
+    let doc = crate::knowledge::ingested(
+        &app,
+        &token,
+        &chat,
+        "notes.md",
+        crate::knowledge::NOTES.as_bytes().to_vec(),
+    )
+    .await;
+    let path = format!("/api/v1/chats/{chat}/flashcards/generate");
+    let response = post(
+        &app,
+        &token,
+        &path,
+        json!({"document_id": doc["id"], "count": 5}),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let drafts: Value = response.json().await.unwrap();
+    assert_eq!(drafts["generator"], "offline");
+    assert_eq!(drafts["cards"], Value::Null, "not saved unless asked");
+    let items = drafts["drafts"].as_array().unwrap();
+    assert!(!items.is_empty() && items.len() <= 5, "{drafts}");
+    for draft in items {
+        assert_eq!(draft["source"]["document_id"], doc["id"]);
+        let quote = draft["source"]["quote"].as_str().unwrap();
+        assert!(
+            crate::knowledge::NOTES.contains(quote),
+            "quotes are the material's own: {quote}"
+        );
+        assert!(draft["source"]["page"].as_u64().unwrap() >= 1);
+    }
+    let saved: Value = post(
+        &app,
+        &token,
+        &path,
+        json!({"document_id": doc["id"], "count": 5, "save": true}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let cards = saved["cards"].as_array().unwrap();
+    assert_eq!(cards.len(), items.len());
+    assert_eq!(cards[0]["tags"], json!(["generated:offline"]));
+    assert_eq!(cards[0]["source_status"], "available");
+    // Again: everything would repeat the saved cards, so nothing new.
+    let again: Value = post(
+        &app,
+        &token,
+        &path,
+        json!({"document_id": doc["id"], "count": 5}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(again["drafts"].as_array().unwrap().len(), 0, "{again}");
+
+    for bad in [
+        json!({"count": 5}),
+        json!({"document_id": doc["id"], "text": "both"}),
+        json!({"text": "words", "count": 0}),
+        json!({"document_id": uuid::Uuid::now_v7()}),
+    ] {
+        problem(post(&app, &token, &path, bad).await, 422).await;
+    }
+}
+
+/// With a language model (the scripted one), cards come from its structured answer; a chunk id
+/// it invents is dropped, not trusted.
+#[tokio::test]
+async fn language_model_generation_uses_structured_output() {
+    use std::sync::Arc;
+    let model = Arc::new(flashforge_memory::ScriptedModel::new());
+    let app = crate::helpers::spawn_app_with(
+        Backend::Memory,
+        flashforge::Hooks {
+            language_model: Some(model.clone()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let token = app.signed_up("llm.cards").await.access;
+    let chat = app.create_chat(&token, "LLM").await;
+    let doc = crate::knowledge::ingested(
+        &app,
+        &token,
+        &chat,
+        "notes.md",
+        crate::knowledge::NOTES.as_bytes().to_vec(),
+    )
+    .await;
+    let chunks = app
+        .get_json(
+            &format!(
+                "/api/v1/chats/{chat}/documents/{}/chunks",
+                doc["id"].as_str().unwrap()
+            ),
+            &token,
+        )
+        .await;
+    let chunk = &chunks["items"][1];
+    let answer = json!({"flashcards": [
+        {"question": "Who crossed pea plants?", "answer": "Gregor Mendel", "source_chunk_id": chunk["id"]},
+        {"question": "What is invented?", "answer": "Nothing", "source_chunk_id": uuid::Uuid::now_v7()},
+        {"question": "", "answer": "blank question is dropped", "source_chunk_id": null}
+    ]});
+    model.push(flashforge_memory::Reply::Text(answer.to_string()));
+    let response = post(
+        &app,
+        &token,
+        &format!("/api/v1/chats/{chat}/flashcards/generate"),
+        json!({"document_id": doc["id"], "count": 3}),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["generator"], "language_model");
+    let drafts = body["drafts"].as_array().unwrap();
+    assert_eq!(drafts.len(), 2, "{body}");
+    assert_eq!(drafts[0]["source"]["chunk_id"], chunk["id"]);
+    assert_eq!(drafts[0]["source"]["page"], chunk["page"]);
+    assert_eq!(drafts[1]["source"], Value::Null);
+    let prompt = &model.prompts()[0];
+    assert!(
+        prompt
+            .passages
+            .iter()
+            .any(|p| p.passage.text.contains("Mendel"))
+    );
+
+    model.push(flashforge_memory::Reply::Fail(
+        flashforge_domain::assistant::LlmError::Timeout,
+    ));
+    let response = post(
+        &app,
+        &token,
+        &format!("/api/v1/chats/{chat}/flashcards/generate"),
+        json!({"text": "Some text to study from.", "count": 3}),
+    )
+    .await;
+    problem(response, 504).await;
+}
+
 on_every_backend!(
     cards_are_created_listed_edited_and_deleted,
     bulk_create_is_all_or_nothing_and_lists_filter,
@@ -697,4 +845,5 @@ on_every_backend!(
     retention_settings_shape_intervals_and_stats_count_reviews,
     optimizing_needs_enough_reviews_and_says_how_many,
     csv_export_and_import_round_trip_with_row_errors,
+    offline_generation_makes_sourced_cards_from_a_document,
 );

@@ -25,6 +25,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("chat", "/api/v1/chats/{id}/flashcards/bulk"),
     ("chat", "/api/v1/chats/{id}/flashcards/export"),
     ("chat", "/api/v1/chats/{id}/flashcards/import"),
+    ("chat", "/api/v1/chats/{id}/flashcards/generate"),
     ("card", "/api/v1/flashcards/{id}"),
     ("card", "/api/v1/flashcards/{id}/reviews"),
 ];

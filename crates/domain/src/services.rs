@@ -95,6 +95,7 @@ impl Services {
             ports.flashcards,
             documents,
             ports.memory_model,
+            ports.language_model.clone(),
             ports.clock.clone(),
         ));
         let passages = ports

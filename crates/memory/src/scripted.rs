@@ -98,6 +98,23 @@ impl LanguageModel for ScriptedModel {
         Ok(vec![Self::NAME.to_string(), Self::OTHER.to_string()])
     }
 
+    /// The next scripted reply, read as JSON; a reply that is not JSON is a provider failure.
+    async fn complete_structured(
+        &self,
+        prompt: &Prompt,
+        _schema_name: &str,
+        _schema: &serde_json::Value,
+    ) -> Result<(serde_json::Value, Usage), LlmError> {
+        match self.next(prompt) {
+            Reply::Text(text) => {
+                let value = serde_json::from_str(&text)
+                    .map_err(|e| LlmError::Unavailable(format!("not JSON: {e}")))?;
+                Ok((value, usage(prompt, &text)))
+            }
+            Reply::Fail(e) | Reply::FailAfter(_, e) => Err(e),
+        }
+    }
+
     async fn complete(&self, prompt: &Prompt) -> Result<Completion, LlmError> {
         let model = prompt
             .model

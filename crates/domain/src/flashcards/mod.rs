@@ -1,5 +1,6 @@
 //! Flashcards and their study: cards linked to the passages they came from, scheduled with FSRS.
 
+pub mod generate;
 mod models;
 mod ports;
 mod scheduling;
@@ -15,7 +16,7 @@ pub use scheduling::{
     CardState, MemoryModel, MemoryState, NextState, Rating, Schedule, Scheduler, SchedulerSettings,
 };
 pub use service::{
-    CardInput, CardPatch, DEFAULT_RETENTION, FlashcardError, Flashcards, MAX_DUE_LIMIT,
-    MAX_IMPORT_ROWS, MIN_OPTIMIZE_REVIEWS, ReviewInput, SourceInput, SourceStatus, StudyCard,
-    StudyStats,
+    CardInput, CardPatch, DEFAULT_RETENTION, FlashcardError, Flashcards, GenerateInput,
+    GeneratedCards, MAX_DUE_LIMIT, MAX_GENERATE, MAX_IMPORT_ROWS, MIN_OPTIMIZE_REVIEWS,
+    ReviewInput, SourceInput, SourceStatus, StudyCard, StudyStats,
 };

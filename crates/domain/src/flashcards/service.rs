@@ -19,6 +19,31 @@ use crate::error::{DomainError, ErrorKind, FieldError, InfraError, ValidationErr
 use crate::knowledge::{ChunkId, DocumentId, DocumentRepository};
 use crate::pagination::{Page, PageRequest};
 
+/// The most cards one generation makes.
+pub const MAX_GENERATE: u32 = 50;
+/// The longest text a generation takes directly.
+pub const MAX_GENERATE_TEXT_CHARS: usize = 20_000;
+/// The chunks of a document a generation reads (the first ones).
+const GENERATE_CHUNKS: u64 = 40;
+
+/// What to make cards from.
+#[derive(Debug, Clone, Default)]
+pub struct GenerateInput {
+    pub document_id: Option<uuid::Uuid>,
+    pub text: Option<String>,
+    pub count: Option<u32>,
+    pub save: bool,
+}
+
+/// Generated cards: saved (with their ids) or drafts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GeneratedCards {
+    pub generator: super::generate::Generator,
+    pub drafts: Vec<(super::generate::Draft, Option<CardSource>)>,
+    /// The saved cards, in the order of `drafts`, when `save` was asked.
+    pub saved: Option<Vec<StudyCard>>,
+}
+
 /// The most rows one import may hold.
 pub const MAX_IMPORT_ROWS: usize = 5_000;
 
@@ -48,6 +73,9 @@ pub enum FlashcardError {
     Scheduling(String),
     #[error("{0}")]
     NotEnoughReviews(ValidationErrors),
+    /// The language model failed (`true`: it timed out).
+    #[error("the language model could not make flashcards")]
+    Upstream(bool),
     #[error(transparent)]
     Infra(#[from] InfraError),
 }
@@ -60,6 +88,8 @@ impl DomainError for FlashcardError {
             Self::Conflict | Self::IdempotencyKeyReused => ErrorKind::Conflict,
             Self::Scheduling(_) => ErrorKind::Internal,
             Self::NotEnoughReviews(e) => e.kind(),
+            Self::Upstream(true) => ErrorKind::UpstreamTimeout,
+            Self::Upstream(false) => ErrorKind::UpstreamFailed,
             Self::Infra(e) => e.kind(),
         }
     }
@@ -72,6 +102,8 @@ impl DomainError for FlashcardError {
             Self::IdempotencyKeyReused => "idempotency_key_reused",
             Self::Scheduling(_) => "internal_error",
             Self::NotEnoughReviews(_) => "not_enough_reviews",
+            Self::Upstream(true) => "upstream_timeout",
+            Self::Upstream(false) => "upstream_failed",
             Self::Infra(e) => e.code(),
         }
     }
@@ -193,6 +225,7 @@ fn source(prefix: &str, input: SourceInput, errors: &mut ValidationErrors) -> Op
 
 /// Cards of the chats, their reviews and the due queue.
 pub struct Flashcards {
+    language_model: Arc<dyn crate::assistant::LanguageModel>,
     chats: Arc<dyn ChatRepository>,
     cards: Arc<dyn FlashcardRepository>,
     documents: Arc<dyn DocumentRepository>,
@@ -207,9 +240,11 @@ impl Flashcards {
         cards: Arc<dyn FlashcardRepository>,
         documents: Arc<dyn DocumentRepository>,
         model: Arc<dyn MemoryModel>,
+        language_model: Arc<dyn crate::assistant::LanguageModel>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
+            language_model,
             chats,
             cards,
             documents,
@@ -562,6 +597,196 @@ impl Flashcards {
             self.cards.create_many(cards).await?;
         }
         Ok((imported, problems))
+    }
+
+    /// Makes up to `count` cards from a document of the chat or from pasted text, with the
+    /// language model (structured output) or, when it cannot, offline; drops near-duplicates of
+    /// the chat's cards; saves them when asked.
+    pub async fn generate(
+        &self,
+        who: Principal,
+        chat: ChatId,
+        input: GenerateInput,
+    ) -> Result<GeneratedCards, FlashcardError> {
+        use super::generate::{self as making, Generator};
+        self.own_chat(who, chat).await?;
+        let count = input.count.unwrap_or(10);
+        let mut errors = ValidationErrors::new();
+        if count == 0 || count > MAX_GENERATE {
+            errors.push(FieldError::new(
+                "count",
+                format!("must be between 1 and {MAX_GENERATE}"),
+            ));
+        }
+        match (&input.document_id, &input.text) {
+            (Some(_), Some(_)) | (None, None) => {
+                errors.push(FieldError::new(
+                    "document_id",
+                    "give either document_id or text",
+                ));
+            }
+            (None, Some(text))
+                if text.trim().is_empty() || text.chars().count() > MAX_GENERATE_TEXT_CHARS =>
+            {
+                errors.push(FieldError::new(
+                    "text",
+                    format!("must be 1 to {MAX_GENERATE_TEXT_CHARS} characters"),
+                ));
+            }
+            _ => {}
+        }
+        if !errors.is_empty() {
+            return Err(errors.into());
+        }
+        // The material: a completed document's first chunks, or the text.
+        let (chunks, document) = match input.document_id {
+            Some(id) => {
+                let id = DocumentId::from_uuid(id);
+                let doc = match self.documents.find(who.user_id, id).await? {
+                    Some(doc) if doc.chat_id == chat => doc,
+                    _ => {
+                        return Err(ValidationErrors::single(
+                            "document_id",
+                            "names no document of this chat",
+                        )
+                        .into());
+                    }
+                };
+                if doc.status != crate::knowledge::DocumentStatus::Completed {
+                    return Err(ValidationErrors::single(
+                        "document_id",
+                        format!(
+                            "the document is {}; cards can be made once it is completed",
+                            doc.status.as_str()
+                        ),
+                    )
+                    .into());
+                }
+                let page = PageRequest::first(
+                    crate::pagination::Limit::parse(Some(GENERATE_CHUNKS as u32))
+                        .map_err(|e| InfraError::internal(e.message))?,
+                );
+                let chunks = self.documents.chunks(who.user_id, id, page).await?.items;
+                (chunks, Some(doc))
+            }
+            None => (Vec::new(), None),
+        };
+        let material: Vec<(Option<ChunkId>, String)> = match &input.text {
+            Some(text) => vec![(None, text.clone())],
+            None => chunks
+                .iter()
+                .map(|c| (Some(c.id), c.text.clone()))
+                .collect(),
+        };
+        // The language model first; offline when it cannot do structured output.
+        let file_name = document
+            .as_ref()
+            .map(|d| d.file_name.as_str().to_string())
+            .unwrap_or_default();
+        let passages = match &input.text {
+            Some(text) => vec![crate::assistant::PromptPassage {
+                number: 1,
+                passage: crate::assistant::Passage {
+                    chunk_id: uuid::Uuid::nil(),
+                    document_id: uuid::Uuid::nil(),
+                    file_name: "pasted text".into(),
+                    page: None,
+                    text: text.clone(),
+                },
+            }],
+            None => making::prompt_passages(&chunks, &file_name),
+        };
+        let prompt = crate::assistant::Prompt {
+            instructions: making::INSTRUCTIONS.to_string(),
+            passages,
+            history: Vec::new(),
+            question: format!("Write {count} flashcards from these passages."),
+            model: None,
+        };
+        let (generator, drafts) = match self
+            .language_model
+            .complete_structured(&prompt, "flashcards", &making::schema())
+            .await
+        {
+            Ok((value, _usage)) => (
+                Generator::LanguageModel,
+                making::parse_answer(&value, &chunks),
+            ),
+            Err(crate::assistant::LlmError::Rejected(_)) => (
+                Generator::Offline,
+                making::offline(&material, count as usize * 2),
+            ),
+            Err(crate::assistant::LlmError::Timeout) => return Err(FlashcardError::Upstream(true)),
+            Err(crate::assistant::LlmError::Unavailable(reason)) => {
+                tracing::warn!(%reason, "the language model failed to make flashcards");
+                return Err(FlashcardError::Upstream(false));
+            }
+        };
+        // Valid cards only, no near-duplicates of the chat's cards or of each other.
+        let existing: Vec<String> = self
+            .export(who, chat)
+            .await?
+            .into_iter()
+            .map(|c| c.question.as_str().to_string())
+            .collect();
+        let drafts: Vec<making::Draft> = making::dedup(drafts, &existing)
+            .into_iter()
+            .filter(|d| {
+                CardText::parse("question", &d.question, MAX_QUESTION_CHARS).is_ok()
+                    && CardText::parse("answer", &d.answer, MAX_ANSWER_CHARS).is_ok()
+            })
+            .take(count as usize)
+            .collect();
+        let by_id: std::collections::HashMap<ChunkId, &crate::knowledge::Chunk> =
+            chunks.iter().map(|c| (c.id, c)).collect();
+        let drafts: Vec<(making::Draft, Option<CardSource>)> = drafts
+            .into_iter()
+            .map(|d| {
+                let source =
+                    d.chunk
+                        .and_then(|id| by_id.get(&id))
+                        .map(|chunk| CardSource {
+                            document_id: chunk.document_id,
+                            chunk_id: Some(chunk.id),
+                            page: Some(chunk.page),
+                            quote: Some(d.quote.clone().unwrap_or_else(|| {
+                                chunk.text.chars().take(MAX_QUOTE_CHARS).collect()
+                            }))
+                            .map(|q| q.chars().take(MAX_QUOTE_CHARS).collect()),
+                        });
+                (d, source)
+            })
+            .collect();
+        let saved = if input.save && !drafts.is_empty() {
+            let now = self.clock.now();
+            let tag = Tag::parse(&format!("generated:{}", generator.as_str()))
+                .map_err(|e| InfraError::internal(e.message))?;
+            let cards: Vec<Flashcard> = drafts
+                .iter()
+                .map(|(d, source)| Flashcard {
+                    id: FlashcardId::new(),
+                    user_id: who.user_id,
+                    chat_id: chat,
+                    question: CardText::from_stored(d.question.clone()),
+                    answer: CardText::from_stored(d.answer.clone()),
+                    tags: vec![tag.clone()],
+                    suspended: false,
+                    source: source.clone(),
+                    schedule: Schedule::new_card(now),
+                    created_at: now,
+                    updated_at: now,
+                })
+                .collect();
+            self.cards.create_many(cards.clone()).await?;
+            Some(self.study_all(who.user_id, cards, now).await?)
+        } else {
+            None
+        };
+        Ok(GeneratedCards {
+            generator,
+            drafts,
+            saved,
+        })
     }
 
     /// Every card of the chat, oldest first, for export.

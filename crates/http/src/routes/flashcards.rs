@@ -848,3 +848,94 @@ pub async fn import_cards(
             .collect(),
     }))
 }
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct GenerateRequest {
+    /// A completed document of the chat (its first 40 chunks are read)…
+    pub document_id: Option<Uuid>,
+    /// …or text to make cards from (1–20000 characters).
+    #[schema(max_length = 20000)]
+    pub text: Option<String>,
+    /// 1–50, default 10.
+    #[schema(minimum = 1, maximum = 50)]
+    pub count: Option<u32>,
+    /// Save the cards (tagged `generated:<generator>`); otherwise they are only returned.
+    #[serde(default)]
+    pub save: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DraftBody {
+    pub question: String,
+    pub answer: String,
+    pub source: Option<SourceBody>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GeneratedBody {
+    /// `language_model`, or `offline` (definition and cloze cards from the material's own
+    /// sentences) when no language model that writes structured output is configured.
+    pub generator: String,
+    pub drafts: Vec<DraftBody>,
+    /// The saved cards, when `save` was asked.
+    pub cards: Option<Vec<CardBody>>,
+}
+
+/// Makes flashcards from a document of the chat or from text, each linked to the chunk and page
+/// it came from; near-duplicates of the chat's cards are left out.
+#[utoipa::path(
+    tag = "flashcards",
+    security(("bearer" = [])),
+    params(("chat_id" = Uuid, Path, description = "The chat's id")),
+    request_body = GenerateRequest,
+    responses(
+        (status = 200, description = "The cards (saved when asked)", body = GeneratedBody),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such chat of the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Neither or both of document_id and text, a document not completed, a bad count", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The language model failed", body = Problem, content_type = "application/problem+json"),
+        (status = 504, description = "The language model did not answer in time", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[post("/chats/{chat_id}/flashcards/generate")]
+pub async fn generate_cards(
+    services: web::Data<Services>,
+    who: Authenticated,
+    chat_id: web::Path<Uuid>,
+    body: web::Json<GenerateRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let generated = services
+        .flashcards
+        .generate(
+            who.0,
+            chat_path(chat_id.into_inner()),
+            flashforge_domain::flashcards::GenerateInput {
+                document_id: body.document_id,
+                text: body.text,
+                count: body.count,
+                save: body.save,
+            },
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(GeneratedBody {
+        generator: generated.generator.as_str().to_string(),
+        drafts: generated
+            .drafts
+            .into_iter()
+            .map(|(draft, source)| DraftBody {
+                question: draft.question,
+                answer: draft.answer,
+                source: source.map(|s| SourceBody {
+                    document_id: s.document_id.as_uuid(),
+                    chunk_id: s.chunk_id.map(|c| c.as_uuid()),
+                    page: s.page,
+                    quote: s.quote,
+                }),
+            })
+            .collect(),
+        cards: generated
+            .saved
+            .map(|cards| cards.into_iter().map(CardBody::from).collect()),
+    }))
+}

@@ -77,7 +77,8 @@ where
                 .service(flashcards::study_stats)
                 .service(flashcards::optimize)
                 .service(flashcards::export_cards)
-                .service(flashcards::import_cards),
+                .service(flashcards::import_cards)
+                .service(flashcards::generate_cards),
         )
         .service(
             scope("/api")
