@@ -2,7 +2,7 @@
 CARGO ?= cargo
 SHELL := /bin/bash
 
-.PHONY: help run models release test lint fmt clippy migrate docs docs-check bench-auth bench-assistant bench-knowledge bench clean
+.PHONY: help run models release test lint fmt clippy migrate docs docs-check bench-auth bench-assistant bench-knowledge bench-flashcards bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -48,7 +48,10 @@ bench-assistant: ## Assistant benchmark: time to first byte added over a mock pr
 bench-knowledge: models ## Knowledge-base benchmark: 100-page PDF ingestion breakdown, search latency and recall@10 at 10k/100k chunks
 	$(CARGO) bench -p flashforge --bench knowledge
 
-bench: bench-auth bench-assistant bench-knowledge ## Every benchmark
+bench-flashcards: ## Flashcards benchmark: 100k cards on Postgres, list first vs 90%-deep page, due queue, query plans
+	$(CARGO) bench -p flashforge --bench flashcards
+
+bench: bench-auth bench-assistant bench-knowledge bench-flashcards ## Every benchmark
 
 clean: ## Remove build output and local data
 	$(CARGO) clean
