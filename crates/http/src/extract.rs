@@ -81,6 +81,22 @@ fn field_of(message: &str) -> String {
     named.unwrap_or_else(|| "body".to_string())
 }
 
+/// The `Idempotency-Key` header, if any; a value that is not visible ASCII is a 422.
+pub fn idempotency_key(
+    req: &actix_web::HttpRequest,
+) -> Result<Option<String>, crate::problem::ApiError> {
+    match req.headers().get("Idempotency-Key") {
+        None => Ok(None),
+        Some(value) => value.to_str().map(|v| Some(v.to_string())).map_err(|_| {
+            flashforge_domain::ValidationErrors::single(
+                "Idempotency-Key",
+                "must be visible ASCII characters",
+            )
+            .into()
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::field_of;

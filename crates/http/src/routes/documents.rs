@@ -315,20 +315,7 @@ pub async fn upload(
             );
         }
     };
-    let idempotency_key = match req.headers().get("Idempotency-Key") {
-        None => None,
-        Some(value) => Some(
-            value
-                .to_str()
-                .map_err(|_| {
-                    ApiError::from(ValidationErrors::single(
-                        "Idempotency-Key",
-                        "must be visible ASCII characters",
-                    ))
-                })?
-                .to_string(),
-        ),
-    };
+    let idempotency_key = crate::extract::idempotency_key(&req)?;
     let chat = ChatId::from_uuid(chat_id.into_inner());
     // Another user's chat answers 404 before a byte of the body is read.
     services.knowledge.check_chat(who.0, chat).await?;

@@ -479,19 +479,7 @@ pub async fn review_card(
             "must be one of again, hard, good, easy",
         ))
     })?;
-    let idempotency_key = match req.headers().get("Idempotency-Key") {
-        None => None,
-        Some(v) => Some(
-            v.to_str()
-                .map_err(|_| {
-                    ApiError::from(ValidationErrors::single(
-                        "Idempotency-Key",
-                        "must be visible ASCII characters",
-                    ))
-                })?
-                .to_string(),
-        ),
-    };
+    let idempotency_key = crate::extract::idempotency_key(&req)?;
     let card = services
         .flashcards
         .review(
