@@ -11,6 +11,7 @@ pub mod clock;
 pub mod error;
 pub mod flashcards;
 pub mod health;
+pub mod idempotency;
 mod ids;
 pub mod knowledge;
 pub mod limits;

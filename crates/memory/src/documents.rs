@@ -367,11 +367,6 @@ impl InMemoryJobQueue {
         );
     }
 
-    /// The last error of a job, for tests.
-    pub fn last_error(&self, id: JobId) -> Option<String> {
-        self.jobs.read().get(&id).and_then(|j| j.last_error.clone())
-    }
-
     fn with_held(&self, id: JobId, worker: &str, change: impl FnOnce(&mut StoredJob)) -> bool {
         let mut jobs = self.jobs.write();
         match jobs

@@ -250,14 +250,6 @@ impl InMemoryBlobStore {
     pub fn new() -> Self {
         Self::default()
     }
-
-    pub fn len(&self) -> usize {
-        self.blobs.read().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.blobs.read().is_empty()
-    }
 }
 
 #[async_trait]

@@ -15,12 +15,12 @@ use flashforge_domain::knowledge::{
 use flashforge_domain::pagination::{Page, PageRequest};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, SqlErr, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
 
 use crate::entities::{chunks, documents};
-use crate::errors::{corrupt, infra};
+use crate::errors::{corrupt, infra, is_unique_violation};
 use crate::jobs::job_row;
 
 pub struct SqlDocumentRepository {
@@ -80,10 +80,6 @@ fn chunk_row(chunk: Chunk) -> chunks::ActiveModel {
         char_end: Set(int(chunk.char_end)),
         text: Set(chunk.text),
     }
-}
-
-fn is_unique_violation(e: &DbErr) -> bool {
-    matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
 
 /// Rows per multi-row insert: well under SQLite's and Postgres's bind-parameter limits.

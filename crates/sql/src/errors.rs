@@ -1,7 +1,7 @@
 //! Driver errors become domain errors here, and only here.
 
 use flashforge_domain::InfraError;
-use sea_orm::{DbErr, RuntimeErr};
+use sea_orm::{DbErr, RuntimeErr, SqlErr};
 
 /// Classifies a driver error: the database being unreachable is `Unavailable` (clients get 503
 /// and may retry); anything else is `Internal`.
@@ -23,6 +23,11 @@ fn is_connection_error(error: &sea_orm::sqlx::Error) -> bool {
         error,
         Error::Io(_) | Error::PoolTimedOut | Error::PoolClosed | Error::WorkerCrashed
     )
+}
+
+/// Whether the statement broke a unique index (a duplicate row).
+pub(crate) fn is_unique_violation(error: &DbErr) -> bool {
+    matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
 
 /// A stored row that no longer parses into a domain value: corrupt data, never the caller's fault.

@@ -16,12 +16,12 @@ use flashforge_domain::knowledge::{ChunkId, DocumentId};
 use flashforge_domain::pagination::{Page, PageRequest};
 use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 
 use crate::entities::{flashcards, reviews, study_settings};
-use crate::errors::{corrupt, infra};
+use crate::errors::{corrupt, infra, is_unique_violation};
 
 pub struct SqlFlashcardRepository {
     db: DatabaseConnection,
@@ -122,10 +122,6 @@ fn row(card: &Flashcard) -> Result<flashcards::ActiveModel, InfraError> {
         created_at: Set(card.created_at),
         updated_at: Set(card.updated_at),
     })
-}
-
-fn is_unique_violation(e: &DbErr) -> bool {
-    matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
 
 /// `%` and `_` of a user's search text match themselves.

@@ -10,11 +10,11 @@ use flashforge_domain::accounts::{
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, SqlErr,
+    QueryFilter,
 };
 
 use crate::entities::users;
-use crate::errors::{corrupt, infra};
+use crate::errors::{corrupt, infra, is_unique_violation};
 
 pub struct SqlUserRepository {
     db: DatabaseConnection,
@@ -177,8 +177,4 @@ fn to_stored(row: users::Model) -> Result<StoredUser, InfraError> {
         user: to_user(&row)?,
         password_hash: PasswordHash::new(row.password_hash),
     })
-}
-
-fn is_unique_violation(e: &DbErr) -> bool {
-    matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }

@@ -395,6 +395,18 @@ impl Flashcards {
         cards: Vec<Flashcard>,
         now: DateTime<Utc>,
     ) -> Result<Vec<StudyCard>, FlashcardError> {
+        let study = self.study_settings(owner).await?;
+        self.study_with(owner, cards, now, &study).await
+    }
+
+    /// [`Self::study_all`] with the owner's settings already at hand.
+    async fn study_with(
+        &self,
+        owner: UserId,
+        cards: Vec<Flashcard>,
+        now: DateTime<Utc>,
+        study: &StudySettings,
+    ) -> Result<Vec<StudyCard>, FlashcardError> {
         let present = self
             .document_chats(
                 owner,
@@ -403,8 +415,7 @@ impl Flashcards {
                     .filter_map(|c| c.source.as_ref().map(|s| s.document_id)),
             )
             .await?;
-        let study = self.study_settings(owner).await?;
-        let scheduler = self.scheduler(&study);
+        let scheduler = self.scheduler(study);
         cards
             .into_iter()
             .map(|card| {
@@ -796,25 +807,21 @@ impl Flashcards {
         chat: ChatId,
     ) -> Result<Vec<Flashcard>, FlashcardError> {
         self.own_chat(who, chat).await?;
-        let mut all = Vec::new();
-        let mut page =
-            PageRequest::first(crate::pagination::Limit::parse(Some(200)).map_err(|e| {
-                FlashcardError::Invalid(ValidationErrors::single(e.field, e.message))
-            })?);
+        let mut all: Vec<Flashcard> = Vec::new();
+        let limit = crate::pagination::Limit::parse(Some(crate::pagination::MAX_PAGE_LIMIT))
+            .unwrap_or_default();
         loop {
+            let page = PageRequest {
+                limit,
+                after: all.last().map(|c| c.id.as_uuid()),
+            };
             let found = self
                 .cards
-                .list(who.user_id, chat, &CardFilter::default(), page.clone())
+                .list(who.user_id, chat, &CardFilter::default(), page)
                 .await?;
             all.extend(found.items);
-            match found.next_cursor {
-                Some(cursor) => {
-                    page.after = Some(
-                        crate::pagination::Cursor::decode(cursor.as_str())
-                            .map_err(|e| InfraError::internal(e.message))?,
-                    );
-                }
-                None => break,
+            if found.next_cursor.is_none() {
+                break;
             }
         }
         all.reverse();
@@ -917,14 +924,8 @@ impl Flashcards {
         id: FlashcardId,
         input: ReviewInput,
     ) -> Result<StudyCard, FlashcardError> {
-        if let Some(key) = &input.idempotency_key
-            && (key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()))
-        {
-            return Err(ValidationErrors::single(
-                "Idempotency-Key",
-                "must be 1 to 255 visible ASCII characters",
-            )
-            .into());
+        if let Some(key) = &input.idempotency_key {
+            crate::idempotency::check_key(key)?;
         }
         let now = self.clock.now();
         let mut card = self
@@ -979,7 +980,12 @@ impl Flashcards {
         card.schedule = after;
         card.updated_at = now;
         match self.cards.record_review(&card, before.reps, review).await? {
-            Recorded::Applied => self.study(card, now).await,
+            Recorded::Applied => {
+                let mut studied = self
+                    .study_with(who.user_id, vec![card], now, &study)
+                    .await?;
+                studied.pop().ok_or(FlashcardError::NotFound)
+            }
             Recorded::Replayed(previous) if previous.card_id == id => self.get(who, id).await,
             Recorded::Replayed(_) => Err(FlashcardError::IdempotencyKeyReused),
             Recorded::Stale => Err(FlashcardError::Conflict),

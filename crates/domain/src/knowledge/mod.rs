@@ -22,6 +22,6 @@ pub use ports::{
     VectorIndex, VectorPoint, VectorQuery,
 };
 pub use service::{
-    KnowledgeBase, KnowledgeError, KnowledgePorts, KnowledgeSettings, MAX_IDEMPOTENCY_KEY_LEN,
-    ReconcileReport, Upload, Uploaded, reciprocal_rank_fusion,
+    KnowledgeBase, KnowledgeError, KnowledgePorts, KnowledgeSettings, ReconcileReport, Upload,
+    Uploaded, reciprocal_rank_fusion,
 };

@@ -75,15 +75,6 @@ impl MediaType {
             _ => None,
         }
     }
-
-    /// The MIME type a download is served with.
-    pub fn mime(self) -> &'static str {
-        match self {
-            MediaType::Pdf => "application/pdf",
-            MediaType::Markdown => "text/markdown; charset=utf-8",
-            MediaType::Text => "text/plain; charset=utf-8",
-        }
-    }
 }
 
 /// Where a document is in its ingestion.

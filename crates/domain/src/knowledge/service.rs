@@ -60,9 +60,6 @@ impl Default for KnowledgeSettings {
     }
 }
 
-/// The longest idempotency key accepted.
-pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
-
 #[derive(Debug, thiserror::Error)]
 pub enum KnowledgeError {
     #[error("chat not found")]
@@ -79,6 +76,19 @@ pub enum KnowledgeError {
     IdempotencyKeyReused,
     #[error(transparent)]
     Infra(#[from] InfraError),
+}
+
+impl From<InspectError> for KnowledgeError {
+    /// An empty file is an invalid field; too large and unsupported have their own statuses.
+    fn from(error: InspectError) -> Self {
+        match error {
+            InspectError::Empty => Self::Invalid(ValidationErrors::single(
+                "file",
+                "is empty: it has no bytes",
+            )),
+            other => Self::Upload(other),
+        }
+    }
 }
 
 impl DomainError for KnowledgeError {
@@ -249,16 +259,8 @@ impl KnowledgeBase {
         chat: ChatId,
         upload: Upload<'_>,
     ) -> Result<Uploaded, KnowledgeError> {
-        if let Some(key) = &upload.idempotency_key
-            && (key.is_empty()
-                || key.len() > MAX_IDEMPOTENCY_KEY_LEN
-                || !key.bytes().all(|b| b.is_ascii_graphic()))
-        {
-            return Err(ValidationErrors::single(
-                "Idempotency-Key",
-                format!("must be 1 to {MAX_IDEMPOTENCY_KEY_LEN} visible ASCII characters"),
-            )
-            .into());
+        if let Some(key) = &upload.idempotency_key {
+            crate::idempotency::check_key(key)?;
         }
         self.own_chat(who, chat).await?;
         let documents = &self.ports.documents;

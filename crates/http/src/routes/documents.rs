@@ -9,7 +9,7 @@ use flashforge_domain::Services;
 use flashforge_domain::chats::ChatId;
 use flashforge_domain::knowledge::{
     Chunk, ChunkCursor, Document, DocumentCursor, DocumentId, DocumentStatus, FileName,
-    InspectError, Inspector, KnowledgeError, SearchHit, SearchMode, Upload, Uploaded,
+    InspectError, Inspector, KnowledgeError, MediaType, SearchHit, SearchMode, Upload, Uploaded,
 };
 use flashforge_domain::{FieldError, ValidationErrors};
 use futures_util::{StreamExt, TryStreamExt};
@@ -171,14 +171,16 @@ pub struct UploadForm {
     file: Vec<u8>,
 }
 
-fn kb_error(error: KnowledgeError) -> ApiError {
-    ApiError::from(error)
+fn upload_error(error: InspectError) -> ApiError {
+    KnowledgeError::from(error).into()
 }
 
-fn upload_error(error: InspectError) -> ApiError {
-    match error {
-        InspectError::Empty => ValidationErrors::single("file", "is empty: it has no bytes").into(),
-        other => kb_error(KnowledgeError::Upload(other)),
+/// The `Content-Type` a download is served with.
+fn content_type(media_type: MediaType) -> &'static str {
+    match media_type {
+        MediaType::Pdf => "application/pdf",
+        MediaType::Markdown => "text/markdown; charset=utf-8",
+        MediaType::Text => "text/plain; charset=utf-8",
     }
 }
 
@@ -466,7 +468,7 @@ pub async fn download(
         })
         .collect();
     Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, doc.media_type.mime()))
+        .insert_header((header::CONTENT_TYPE, content_type(doc.media_type)))
         .insert_header((header::CONTENT_LENGTH, doc.size_bytes))
         .insert_header((
             header::CONTENT_DISPOSITION,
