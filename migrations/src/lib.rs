@@ -10,6 +10,7 @@ mod m20261125_000004_create_messages;
 mod m20261126_000005_create_documents;
 mod m20261126_000006_create_flashcards;
 mod m20261126_000007_create_study_settings;
+mod m20261126_000008_create_flashcard_generations;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000005_create_documents::Migration),
             Box::new(m20261126_000006_create_flashcards::Migration),
             Box::new(m20261126_000007_create_study_settings::Migration),
+            Box::new(m20261126_000008_create_flashcard_generations::Migration),
         ]
     }
 }

@@ -837,6 +837,296 @@ async fn language_model_generation_uses_structured_output() {
     problem(response, 504).await;
 }
 
+/// Material long enough for several batches: each sentence defines its own term.
+fn long_notes() -> String {
+    let mut text = String::from("# Glossary\n\n");
+    for i in 0..700 {
+        text.push_str(&format!(
+            "Term{i} is the name this course gives to idea number {i} of the glossary. "
+        ));
+        if i % 5 == 4 {
+            text.push_str("\n\n");
+        }
+    }
+    text
+}
+
+/// Polls a generation until it is completed or failed.
+async fn finished(app: &TestApp, token: &str, location: &str) -> Value {
+    for _ in 0..600 {
+        let generation = app.get_json(location, token).await;
+        if generation["status"] == "completed" || generation["status"] == "failed" {
+            return generation;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the generation at {location} did not finish");
+}
+
+async fn a_long_document_generates_in_the_background_with_a_status_to_poll(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.signed_up("batcher").await.access;
+    let chat = app.create_chat(&token, "Glossary").await;
+    let doc = crate::knowledge::ingested(
+        &app,
+        &token,
+        &chat,
+        "glossary.md",
+        long_notes().into_bytes(),
+    )
+    .await;
+    let chunks = doc["chunk_count"].as_u64().unwrap();
+    assert!(chunks > 40, "needs more than one batch: {chunks} chunks");
+    let response = post(
+        &app,
+        &token,
+        &format!("/api/v1/chats/{chat}/flashcards/generate"),
+        json!({"document_id": doc["id"], "count": 60, "save": true}),
+    )
+    .await;
+    assert_eq!(response.status(), 202);
+    let location = response
+        .headers()
+        .get("location")
+        .expect("Location names the generation")
+        .to_str()
+        .unwrap()
+        .to_string();
+    let queued: Value = response.json().await.unwrap();
+    assert_eq!(
+        location,
+        format!(
+            "/api/v1/flashcards/generations/{}",
+            queued["id"].as_str().unwrap()
+        )
+    );
+    assert!(
+        queued["status"] == "queued" || queued["status"] == "running",
+        "{queued}"
+    );
+    assert_eq!(queued["progress"]["batches_total"], chunks.div_ceil(40));
+    assert_eq!(queued["cards"], json!([]));
+
+    let done = finished(&app, &token, &location).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["generator"], "offline");
+    assert_eq!(
+        done["progress"]["batches_done"],
+        done["progress"]["batches_total"]
+    );
+    let cards = done["cards"].as_array().unwrap();
+    assert_eq!(cards.len(), 60, "the material holds 700 definitions");
+    let mut pages_seen = std::collections::HashSet::new();
+    for card in cards {
+        assert_eq!(card["source"]["document_id"], doc["id"]);
+        let quote = card["source"]["quote"].as_str().unwrap();
+        assert!(long_notes().contains(quote), "{quote}");
+        pages_seen.insert(card["source"]["chunk_id"].as_str().unwrap().to_string());
+        assert!(card["card_id"].is_string(), "saved: {card}");
+    }
+    assert!(pages_seen.len() > 1, "cards come from several chunks");
+    // The saved cards are the chat's cards.
+    let card = app
+        .get_json(
+            &format!(
+                "/api/v1/flashcards/{}",
+                cards[0]["card_id"].as_str().unwrap()
+            ),
+            &token,
+        )
+        .await;
+    assert_eq!(card["tags"], json!(["generated:offline"]));
+    assert_eq!(card["question"], cards[0]["question"]);
+    let listed = app
+        .get_json(
+            &format!("/api/v1/chats/{chat}/flashcards?limit=100"),
+            &token,
+        )
+        .await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 60);
+
+    // Many cards from short material also go to the background.
+    let response = post(
+        &app,
+        &token,
+        &format!("/api/v1/chats/{chat}/flashcards/generate"),
+        json!({"text": "Osmosis is the movement of water across a membrane.", "count": 51}),
+    )
+    .await;
+    assert_eq!(response.status(), 202);
+
+    // Another user does not see it; deleting the chat deletes it.
+    let other = app.signed_up("not.the.batcher").await.access;
+    let response = app
+        .authed(Method::GET, &location, &other)
+        .send()
+        .await
+        .unwrap();
+    problem(response, 404).await;
+    let response = app
+        .authed(Method::DELETE, &format!("/api/v1/chats/{chat}"), &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    let response = app
+        .authed(Method::GET, &location, &token)
+        .send()
+        .await
+        .unwrap();
+    let gone = problem(response, 404).await;
+    assert_eq!(gone["code"], "generation_not_found");
+}
+
+async fn cards_are_made_from_chosen_chunks_or_a_topic(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.signed_up("chooser").await.access;
+    let chat = app.create_chat(&token, "Genetics").await;
+    let doc = crate::knowledge::ingested(
+        &app,
+        &token,
+        &chat,
+        "notes.md",
+        crate::knowledge::NOTES.as_bytes().to_vec(),
+    )
+    .await;
+    let chunks = app
+        .get_json(
+            &format!(
+                "/api/v1/chats/{chat}/documents/{}/chunks",
+                doc["id"].as_str().unwrap()
+            ),
+            &token,
+        )
+        .await;
+    let chunk = chunks["items"][0].clone();
+    let path = format!("/api/v1/chats/{chat}/flashcards/generate");
+    let response = post(
+        &app,
+        &token,
+        &path,
+        json!({"chunk_ids": [chunk["id"]], "count": 3}),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    let drafts = body["drafts"].as_array().unwrap();
+    assert!(!drafts.is_empty(), "{body}");
+    for draft in drafts {
+        assert_eq!(
+            draft["source"]["chunk_id"], chunk["id"],
+            "only the chosen chunk"
+        );
+    }
+
+    let response = post(
+        &app,
+        &token,
+        &path,
+        json!({"topic": "Mendel pea plants", "count": 5}),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert!(!body["drafts"].as_array().unwrap().is_empty(), "{body}");
+    for draft in body["drafts"].as_array().unwrap() {
+        assert_eq!(draft["source"]["document_id"], doc["id"]);
+    }
+
+    // A chunk of another chat is not this chat's material.
+    let other_chat = app.create_chat(&token, "Other").await;
+    let other_path = format!("/api/v1/chats/{other_chat}/flashcards/generate");
+    let invalid = problem(
+        post(
+            &app,
+            &token,
+            &other_path,
+            json!({"chunk_ids": [chunk["id"]]}),
+        )
+        .await,
+        422,
+    )
+    .await;
+    assert_eq!(invalid["errors"][0]["field"], "chunk_ids[0]", "{invalid}");
+    for bad in [
+        json!({"chunk_ids": []}),
+        json!({"chunk_ids": [chunk["id"], chunk["id"]]}),
+        json!({"topic": "   "}),
+        json!({"topic": "x".repeat(501)}),
+        json!({"topic": "genes", "text": "both"}),
+        json!({"text": "words", "count": 201}),
+    ] {
+        problem(post(&app, &token, &path, bad).await, 422).await;
+    }
+}
+
+/// A background generation whose language model keeps failing is retried, then fails with the
+/// reason; one that succeeds on a retry completes.
+#[tokio::test]
+async fn a_background_generation_retries_and_fails_with_its_reason() {
+    use std::sync::Arc;
+    let model = Arc::new(flashforge_memory::ScriptedModel::new());
+    let app = crate::helpers::spawn_app_configured(
+        Backend::Memory,
+        flashforge::Hooks {
+            language_model: Some(model.clone()),
+            ..Default::default()
+        },
+        &[
+            ("FLASHFORGE__KNOWLEDGE__MAX_ATTEMPTS", "2"),
+            ("FLASHFORGE__KNOWLEDGE__RETRY_BACKOFF_SECS", "0"),
+        ],
+    )
+    .await;
+    let token = app.signed_up("unlucky").await.access;
+    let chat = app.create_chat(&token, "Retries").await;
+    let path = format!("/api/v1/chats/{chat}/flashcards/generate");
+    // Nothing scripted: every answer is not JSON, so each attempt fails.
+    let response = post(
+        &app,
+        &token,
+        &path,
+        json!({"text": "Cells divide by mitosis.", "count": 60}),
+    )
+    .await;
+    assert_eq!(response.status(), 202);
+    let location = response.headers()["location"].to_str().unwrap().to_string();
+    let failed = finished(&app, &token, &location).await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    let error = failed["error"].as_str().unwrap();
+    assert!(error.contains("gave up after 2 attempts"), "{error}");
+    assert_eq!(model.prompts().len(), 2, "one call per attempt");
+
+    // The first attempt fails, the retry gets an answer.
+    model.push(flashforge_memory::Reply::Fail(
+        flashforge_domain::assistant::LlmError::Timeout,
+    ));
+    let cards: Vec<Value> = (0..55)
+        .map(|i| json!({"question": format!("Question number {i} about zygote{i}?"), "answer": format!("Answer {i}"), "source_chunk_id": null}))
+        .collect();
+    model.push(flashforge_memory::Reply::Text(
+        json!({"flashcards": cards}).to_string(),
+    ));
+    let response = post(
+        &app,
+        &token,
+        &path,
+        json!({"text": "Cells divide by mitosis.", "count": 55}),
+    )
+    .await;
+    assert_eq!(response.status(), 202);
+    let location = response.headers()["location"].to_str().unwrap().to_string();
+    let done = finished(&app, &token, &location).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["generator"], "language_model");
+    assert_eq!(done["cards"].as_array().unwrap().len(), 55);
+    assert_eq!(
+        done["cards"][0]["card_id"],
+        Value::Null,
+        "not saved unless asked"
+    );
+}
+
 on_every_backend!(
     cards_are_created_listed_edited_and_deleted,
     bulk_create_is_all_or_nothing_and_lists_filter,
@@ -846,4 +1136,6 @@ on_every_backend!(
     optimizing_needs_enough_reviews_and_says_how_many,
     csv_export_and_import_round_trip_with_row_errors,
     offline_generation_makes_sourced_cards_from_a_document,
+    a_long_document_generates_in_the_background_with_a_status_to_poll,
+    cards_are_made_from_chosen_chunks_or_a_topic,
 );

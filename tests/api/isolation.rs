@@ -28,6 +28,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("chat", "/api/v1/chats/{id}/flashcards/generate"),
     ("card", "/api/v1/flashcards/{id}"),
     ("card", "/api/v1/flashcards/{id}/reviews"),
+    ("generation", "/api/v1/flashcards/generations/{id}"),
 ];
 
 /// A body every route would accept from its owner, so that only ownership can refuse it.
@@ -53,6 +54,7 @@ struct Resources {
     message: String,
     document: String,
     card: String,
+    generation: String,
 }
 
 impl Resources {
@@ -96,7 +98,22 @@ impl Resources {
             serde_json::json!({"question": "private?", "answer": "yes"}),
         )
         .await;
+        // More cards than a request makes at once: a background generation.
+        let generation: Value = app
+            .authed(
+                Method::POST,
+                &format!("/api/v1/chats/{chat_id}/flashcards/generate"),
+                &owner.access,
+            )
+            .json(&serde_json::json!({"text": crate::knowledge::NOTES, "count": 51}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         Self {
+            generation: generation["id"].as_str().unwrap().to_string(),
             card: card["id"].as_str().unwrap().to_string(),
             document: document["id"].as_str().unwrap().to_string(),
             session: sessions["items"][0]["id"].as_str().unwrap().to_string(),
@@ -112,6 +129,7 @@ impl Resources {
             "message" => &self.message,
             "document" => &self.document,
             "card" => &self.card,
+            "generation" => &self.generation,
             other => panic!("no resource of kind {other}: add it to Resources"),
         }
     }

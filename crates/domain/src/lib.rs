@@ -13,6 +13,7 @@ pub mod flashcards;
 pub mod health;
 pub mod idempotency;
 mod ids;
+pub mod jobs;
 pub mod knowledge;
 pub mod limits;
 pub mod pagination;

@@ -15,8 +15,11 @@ use crate::assistant::{
 };
 use crate::chats::{ChatData, ChatRepository, Chats};
 use crate::clock::Clock;
-use crate::flashcards::{FlashcardRepository, Flashcards, MemoryModel};
+use crate::flashcards::{
+    FlashcardPorts, FlashcardRepository, Flashcards, GenerationRepository, MemoryModel,
+};
 use crate::health::{HealthCheck, Readiness};
+use crate::jobs::{JobHandlers, JobRunner, JobSettings};
 use crate::knowledge::{KnowledgeBase, KnowledgePorts, KnowledgeSettings};
 use crate::limits::{RateLimitPolicy, RateLimitStore, RateLimits};
 
@@ -30,6 +33,7 @@ pub struct Ports {
     /// The knowledge base's adapters.
     pub knowledge: KnowledgePorts,
     pub flashcards: Arc<dyn FlashcardRepository>,
+    pub generations: Arc<dyn GenerationRepository>,
     /// The spaced-repetition memory model (FSRS).
     pub memory_model: Arc<dyn MemoryModel>,
     /// Retrieval for the assistant instead of the knowledge base's own (the harness's).
@@ -73,6 +77,8 @@ pub struct Services {
     pub assistant: Arc<Assistant>,
     pub knowledge: Arc<KnowledgeBase>,
     pub flashcards: Arc<Flashcards>,
+    /// Runs the background jobs (ingestion, large flashcard generations).
+    pub jobs: Arc<JobRunner>,
     pub limits: Arc<RateLimits>,
     pub readiness: Readiness,
 }
@@ -84,23 +90,44 @@ impl Services {
             settings.rate_limits,
         ));
         let documents = ports.knowledge.documents.clone();
+        let queue = ports.knowledge.jobs.clone();
+        let job_settings = JobSettings {
+            lease: settings.knowledge.lease,
+            retry_backoff: settings.knowledge.retry_backoff,
+        };
+        let max_attempts = settings.knowledge.max_attempts;
         let knowledge = Arc::new(KnowledgeBase::new(
             ports.chats.clone(),
             ports.knowledge,
             ports.clock.clone(),
             settings.knowledge,
         ));
-        let flashcards = Arc::new(Flashcards::new(
-            ports.chats.clone(),
-            ports.flashcards,
-            documents,
-            ports.memory_model,
-            ports.language_model.clone(),
-            ports.clock.clone(),
-        ));
+        let queued = knowledge.job_queued();
         let passages = ports
             .passages
             .unwrap_or_else(|| knowledge.clone() as Arc<dyn PassageSearch>);
+        let flashcards = Arc::new(Flashcards::new(FlashcardPorts {
+            chats: ports.chats.clone(),
+            cards: ports.flashcards,
+            generations: ports.generations,
+            documents,
+            passages: passages.clone(),
+            model: ports.memory_model,
+            language_model: ports.language_model.clone(),
+            clock: ports.clock.clone(),
+            queued: queued.clone(),
+            max_attempts,
+        }));
+        let jobs = Arc::new(JobRunner::new(
+            queue,
+            JobHandlers {
+                ingest_document: knowledge.clone(),
+                generate_flashcards: flashcards.clone(),
+            },
+            ports.clock.clone(),
+            job_settings,
+            queued,
+        ));
         Self {
             accounts: Accounts::new(
                 ports.users,
@@ -128,6 +155,7 @@ impl Services {
                 .with_contents(flashcards.clone()),
             knowledge,
             flashcards,
+            jobs,
             limits,
             readiness: Readiness::new(ports.health_checks, settings.readiness_timeout),
         }

@@ -347,7 +347,7 @@ impl InMemoryJobQueue {
         Self::default()
     }
 
-    fn push(&self, new: NewJob, now: DateTime<Utc>) {
+    pub(crate) fn push(&self, new: NewJob, now: DateTime<Utc>) {
         self.jobs.write().insert(
             new.id,
             StoredJob {

@@ -5,6 +5,7 @@
 mod chats;
 mod documents;
 mod flashcards;
+mod generations;
 mod limits;
 mod messages;
 mod scripted;
@@ -15,6 +16,7 @@ mod vectors;
 pub use chats::InMemoryChatRepository;
 pub use documents::{InMemoryDocumentRepository, InMemoryJobQueue};
 pub use flashcards::InMemoryFlashcardRepository;
+pub use generations::InMemoryGenerationRepository;
 pub use limits::InMemoryRateLimitStore;
 pub use messages::InMemoryMessageRepository;
 pub use scripted::{Reply, ScriptedModel};

@@ -23,20 +23,20 @@ use flashforge_domain::{Ports, ServiceSettings, Services};
 use flashforge_http::{AppState, ExtraRoutes, HttpSecurity, Limits, create_app, no_extra_routes};
 use flashforge_memory::{
     InMemoryChatRepository, InMemoryDocumentRepository, InMemoryFlashcardRepository,
-    InMemoryJobQueue, InMemoryMessageRepository, InMemoryRateLimitStore, InMemorySessionRepository,
-    InMemoryUserRepository,
+    InMemoryGenerationRepository, InMemoryJobQueue, InMemoryMessageRepository,
+    InMemoryRateLimitStore, InMemorySessionRepository, InMemoryUserRepository,
 };
 use flashforge_redis::{RedisHealthCheck, RedisRateLimitStore};
 use flashforge_sql::{
     DatabaseConnection, Migration, SqlChatRepository, SqlDocumentRepository,
-    SqlFlashcardRepository, SqlHealthCheck, SqlJobQueue, SqlMessageRepository,
-    SqlSessionRepository, SqlUserRepository, connect, migrate,
+    SqlFlashcardRepository, SqlGenerationRepository, SqlHealthCheck, SqlJobQueue,
+    SqlMessageRepository, SqlSessionRepository, SqlUserRepository, connect, migrate,
 };
 
 use crate::knowledge::{knowledge_ports, knowledge_settings};
 use crate::settings::{AuthSettings, DatabaseKind, LlmProvider, LlmSettings, Settings};
 use crate::tls;
-use crate::worker::{Ingestion, RunningWorker, SessionSweep, Worker};
+use crate::worker::{Jobs, RunningWorker, SessionSweep, Worker};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -153,6 +153,7 @@ pub async fn compose_with(
             let jobs = Arc::new(InMemoryJobQueue::new());
             Storage {
                 flashcards: Arc::new(InMemoryFlashcardRepository::new()),
+                generations: Arc::new(InMemoryGenerationRepository::new(jobs.clone())),
                 users: Arc::new(InMemoryUserRepository::new()),
                 sessions: Arc::new(InMemorySessionRepository::new()),
                 chats: Arc::new(InMemoryChatRepository::with_messages(messages.clone())),
@@ -172,6 +173,7 @@ pub async fn compose_with(
             health_checks.insert(0, Arc::new(SqlHealthCheck::new(db.clone())));
             Storage {
                 flashcards: Arc::new(SqlFlashcardRepository::new(db.clone())),
+                generations: Arc::new(SqlGenerationRepository::new(db.clone())),
                 users: Arc::new(SqlUserRepository::new(db.clone())),
                 sessions: Arc::new(SqlSessionRepository::new(db.clone())),
                 chats: Arc::new(SqlChatRepository::new(db.clone())),
@@ -201,6 +203,7 @@ pub async fn compose_with(
             messages: storage.messages,
             knowledge,
             flashcards: storage.flashcards,
+            generations: storage.generations,
             memory_model: Arc::new(
                 flashforge_fsrs::FsrsModel::new().map_err(StartupError::Knowledge)?,
             ),
@@ -226,6 +229,7 @@ struct Storage {
     documents: Arc<dyn DocumentRepository>,
     jobs: Arc<dyn JobQueue>,
     flashcards: Arc<dyn flashforge_domain::flashcards::FlashcardRepository>,
+    generations: Arc<dyn flashforge_domain::flashcards::GenerationRepository>,
     database: Option<DatabaseConnection>,
 }
 
@@ -312,13 +316,13 @@ pub async fn open_database(settings: &Settings) -> Result<DatabaseConnection, St
 }
 
 /// The background tasks of this process: the sweep of ended sessions and `worker.concurrency`
-/// ingestion loops.
+/// job loops.
 pub fn background_worker(services: &Arc<Services>, settings: &Settings) -> Worker {
     let mut worker = Worker::new().with_task(Arc::new(SessionSweep::new(services.clone())));
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into());
     for n in 0..settings.worker.concurrency {
-        worker = worker.with_task(Arc::new(Ingestion::new(
-            services.knowledge.clone(),
+        worker = worker.with_task(Arc::new(Jobs::new(
+            services.jobs.clone(),
             format!("{host}:{}:{n}", std::process::id()),
             Duration::from_millis(settings.worker.poll_interval_ms),
         )));

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use flashforge_domain::knowledge::KnowledgeBase;
+use flashforge_domain::jobs::JobRunner;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -24,18 +24,19 @@ pub trait Task: Send + Sync {
     }
 }
 
-/// Runs ingestion jobs from the durable queue until none is due, then waits for the next
-/// (woken at once by uploads in this process, or after `poll` for other processes' jobs).
-pub struct Ingestion {
-    knowledge: Arc<KnowledgeBase>,
+/// Runs jobs (ingestion, flashcard generation) from the durable queue until none is due, then
+/// waits for the next (woken at once by jobs queued in this process, or after `poll` for other
+/// processes' jobs).
+pub struct Jobs {
+    runner: Arc<JobRunner>,
     worker_id: String,
     poll: Duration,
 }
 
-impl Ingestion {
-    pub fn new(knowledge: Arc<KnowledgeBase>, worker_id: String, poll: Duration) -> Self {
+impl Jobs {
+    pub fn new(runner: Arc<JobRunner>, worker_id: String, poll: Duration) -> Self {
         Self {
-            knowledge,
+            runner,
             worker_id,
             poll,
         }
@@ -43,16 +44,16 @@ impl Ingestion {
 }
 
 #[async_trait]
-impl Task for Ingestion {
+impl Task for Jobs {
     fn name(&self) -> &str {
-        "ingestion"
+        "jobs"
     }
     fn interval(&self) -> Duration {
         self.poll
     }
     async fn run_once(&self) -> Result<(), String> {
         loop {
-            match self.knowledge.work_once(&self.worker_id).await {
+            match self.runner.work_once(&self.worker_id).await {
                 Ok(true) => {}
                 Ok(false) => return Ok(()),
                 Err(e) => return Err(flashforge_domain::error::chain(&e)),
@@ -60,7 +61,7 @@ impl Task for Ingestion {
         }
     }
     fn wake(&self) -> Option<Arc<Notify>> {
-        Some(self.knowledge.job_queued())
+        Some(self.runner.job_queued())
     }
 }
 

@@ -1,4 +1,5 @@
-//! The `FlashcardRepository` contract on the in-memory, SQLite and Postgres adapters.
+//! The `FlashcardRepository` and `GenerationRepository` contracts on the in-memory, SQLite and
+//! Postgres adapters.
 
 use std::sync::Arc;
 
@@ -6,15 +7,34 @@ use chrono::{Duration, SubsecRound, Utc};
 use flashforge_domain::accounts::{NewUser, PasswordHash, UserId, UserRepository, Username};
 use flashforge_domain::chats::{ChatId, ChatName, ChatRepository, NewChat};
 use flashforge_domain::flashcards::{
+    CardSource, GeneratedCard, Generation, GenerationId, GenerationRepository, GenerationRequest,
+    GenerationStatus,
+};
+use flashforge_domain::flashcards::{
     CardState, CardText, Flashcard, FlashcardId, FlashcardRepository, MemoryState, Rating,
     Recorded, Review, ReviewId, Schedule,
 };
+use flashforge_domain::knowledge::{DocumentId, JobId, JobPayload, JobQueue, NewJob};
 use flashforge_memory::{
-    InMemoryChatRepository, InMemoryFlashcardRepository, InMemoryUserRepository,
+    InMemoryChatRepository, InMemoryFlashcardRepository, InMemoryGenerationRepository,
+    InMemoryJobQueue, InMemoryUserRepository,
 };
-use flashforge_sql::{SqlChatRepository, SqlFlashcardRepository, SqlUserRepository};
+use flashforge_sql::{
+    SqlChatRepository, SqlFlashcardRepository, SqlGenerationRepository, SqlJobQueue,
+    SqlUserRepository,
+};
 
 use crate::helpers::{Backend, Storage, migrated_database};
+
+struct Fixture {
+    _storage: Storage,
+    cards: Arc<dyn FlashcardRepository>,
+    generations: Arc<dyn GenerationRepository>,
+    jobs: Arc<dyn JobQueue>,
+    alice: UserId,
+    bob: UserId,
+    chat: ChatId,
+}
 
 async fn fixture(
     backend: Backend,
@@ -25,21 +45,36 @@ async fn fixture(
     UserId,
     ChatId,
 ) {
+    let f = full_fixture(backend).await;
+    (f._storage, f.cards, f.alice, f.bob, f.chat)
+}
+
+async fn full_fixture(backend: Backend) -> Fixture {
     let (storage, db) = migrated_database(backend).await;
-    let (users, chats, cards): (
+    type Repos = (
         Arc<dyn UserRepository>,
         Arc<dyn ChatRepository>,
         Arc<dyn FlashcardRepository>,
-    ) = match db {
-        None => (
-            Arc::new(InMemoryUserRepository::new()),
-            Arc::new(InMemoryChatRepository::new()),
-            Arc::new(InMemoryFlashcardRepository::new()),
-        ),
+        Arc<dyn GenerationRepository>,
+        Arc<dyn JobQueue>,
+    );
+    let (users, chats, cards, generations, jobs): Repos = match db {
+        None => {
+            let jobs = Arc::new(InMemoryJobQueue::new());
+            (
+                Arc::new(InMemoryUserRepository::new()),
+                Arc::new(InMemoryChatRepository::new()),
+                Arc::new(InMemoryFlashcardRepository::new()),
+                Arc::new(InMemoryGenerationRepository::new(jobs.clone())),
+                jobs,
+            )
+        }
         Some(db) => (
             Arc::new(SqlUserRepository::new(db.clone())),
             Arc::new(SqlChatRepository::new(db.clone())),
-            Arc::new(SqlFlashcardRepository::new(db)),
+            Arc::new(SqlFlashcardRepository::new(db.clone())),
+            Arc::new(SqlGenerationRepository::new(db.clone())),
+            Arc::new(SqlJobQueue::new(db)),
         ),
     };
     let mut ids = Vec::new();
@@ -70,7 +105,15 @@ async fn fixture(
         .await
         .unwrap()
         .id;
-    (storage, cards, ids[0], ids[1], chat)
+    Fixture {
+        _storage: storage,
+        cards,
+        generations,
+        jobs,
+        alice: ids[0],
+        bob: ids[1],
+        chat,
+    }
 }
 
 fn card(user: UserId, chat: ChatId, due_in_minutes: i64) -> Flashcard {
@@ -210,7 +253,104 @@ async fn cards_are_scoped_and_the_due_queue_is_ordered(backend: Backend) {
     assert!(cards.due(alice, None, now, 10).await.unwrap().is_empty());
 }
 
+async fn generations_queue_their_job_round_trip_and_are_scoped(backend: Backend) {
+    let f = full_fixture(backend).await;
+    let now = Utc::now().trunc_subsecs(6);
+    let mut generation = Generation {
+        id: GenerationId::new(),
+        user_id: f.alice,
+        chat_id: f.chat,
+        request: GenerationRequest {
+            document_id: Some(DocumentId::new()),
+            chunk_ids: Vec::new(),
+            text: None,
+            topic: None,
+            count: 60,
+            save: true,
+        },
+        status: GenerationStatus::Queued,
+        generator: None,
+        batches_done: 0,
+        batches_total: 3,
+        cards: Vec::new(),
+        error: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let payload = JobPayload::GenerateFlashcards {
+        user_id: f.alice,
+        generation_id: generation.id,
+    };
+    let job = NewJob {
+        id: JobId::new(),
+        payload: payload.clone(),
+        max_attempts: 3,
+        run_at: now,
+    };
+    f.generations.create(&generation, job).await.unwrap();
+    // The job was queued with it.
+    let claimed = f
+        .jobs
+        .claim("w", now, now + Duration::seconds(60))
+        .await
+        .unwrap()
+        .expect("the generation's job is queued");
+    assert_eq!(claimed.payload, payload);
+    assert_eq!(
+        f.generations.find(f.alice, generation.id).await.unwrap(),
+        Some(generation.clone())
+    );
+    assert_eq!(
+        f.generations.find(f.bob, generation.id).await.unwrap(),
+        None
+    );
+
+    generation.status = GenerationStatus::Completed;
+    generation.generator = Some("offline".into());
+    generation.batches_done = 3;
+    generation.cards = vec![GeneratedCard {
+        question: "What is ATP?".into(),
+        answer: "The cell's energy currency".into(),
+        source: Some(CardSource {
+            document_id: DocumentId::new(),
+            chunk_id: None,
+            page: Some(2),
+            quote: Some("ATP is the cell's energy currency".into()),
+        }),
+        card_id: Some(FlashcardId::new()),
+    }];
+    generation.error = Some("attempt 1 failed".into());
+    generation.updated_at = now + Duration::seconds(5);
+    assert!(f.generations.update(&generation).await.unwrap());
+    assert_eq!(
+        f.generations.find(f.alice, generation.id).await.unwrap(),
+        Some(generation.clone())
+    );
+    // Another owner can neither update nor delete it.
+    let mut foreign = generation.clone();
+    foreign.user_id = f.bob;
+    foreign.status = GenerationStatus::Failed;
+    assert!(!f.generations.update(&foreign).await.unwrap());
+    assert_eq!(f.generations.delete_chat(f.bob, f.chat).await.unwrap(), 0);
+    assert_eq!(f.generations.delete_user(f.bob).await.unwrap(), 0);
+    assert_eq!(
+        f.generations
+            .find(f.alice, generation.id)
+            .await
+            .unwrap()
+            .map(|g| g.status),
+        Some(GenerationStatus::Completed)
+    );
+    assert_eq!(f.generations.delete_chat(f.alice, f.chat).await.unwrap(), 1);
+    assert_eq!(
+        f.generations.find(f.alice, generation.id).await.unwrap(),
+        None
+    );
+    assert!(!f.generations.update(&generation).await.unwrap(), "gone");
+}
+
 on_every_backend!(
     racing_reviews_apply_once_and_keys_replay,
     cards_are_scoped_and_the_due_queue_is_ordered,
+    generations_queue_their_job_round_trip_and_are_scoped,
 );

@@ -26,6 +26,14 @@ pub enum Generator {
 }
 
 impl Generator {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "language_model" => Some(Generator::LanguageModel),
+            "offline" => Some(Generator::Offline),
+            _ => None,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Generator::LanguageModel => "language_model",
@@ -60,17 +68,18 @@ pub fn schema() -> serde_json::Value {
 
 pub const INSTRUCTIONS: &str = "You write flashcards for spaced-repetition study from the numbered passages of the student's material. Each card tests one fact or idea: a precise question and a short, complete answer taken from the passage, never from general knowledge. Give each card the chunk id shown with its passage as source_chunk_id. Answer only with JSON matching the schema.";
 
-/// The passages of a prompt for `chunks`, each with its chunk id in the text.
-pub fn prompt_passages(chunks: &[Chunk], file_name: &str) -> Vec<PromptPassage> {
+/// The passages of a prompt for `chunks` (each with its document's file name), each with its
+/// chunk id in the text.
+pub fn prompt_passages(chunks: &[(Chunk, String)]) -> Vec<PromptPassage> {
     chunks
         .iter()
         .enumerate()
-        .map(|(i, chunk)| PromptPassage {
+        .map(|(i, (chunk, file_name))| PromptPassage {
             number: i + 1,
             passage: Passage {
                 chunk_id: chunk.id.as_uuid(),
                 document_id: chunk.document_id.as_uuid(),
-                file_name: file_name.to_string(),
+                file_name: file_name.clone(),
                 page: Some(chunk.page),
                 text: format!("(chunk id {}) {}", chunk.id, chunk.text),
             },
@@ -79,8 +88,8 @@ pub fn prompt_passages(chunks: &[Chunk], file_name: &str) -> Vec<PromptPassage> 
 }
 
 /// Reads the model's answer; cards that are not strings or name no known chunk lose only that.
-pub fn parse_answer(value: &serde_json::Value, chunks: &[Chunk]) -> Vec<Draft> {
-    let known: HashSet<String> = chunks.iter().map(|c| c.id.to_string()).collect();
+pub fn parse_answer(value: &serde_json::Value, chunks: &[(Chunk, String)]) -> Vec<Draft> {
+    let known: HashSet<String> = chunks.iter().map(|(c, _)| c.id.to_string()).collect();
     value["flashcards"]
         .as_array()
         .into_iter()
@@ -177,12 +186,18 @@ pub fn similar(a: &str, b: &str) -> bool {
 
 /// Drops drafts that repeat an existing question or an earlier draft.
 pub fn dedup(drafts: Vec<Draft>, existing: &[String]) -> Vec<Draft> {
-    let mut kept: Vec<Draft> = Vec::new();
-    for draft in drafts {
-        let repeats = existing.iter().any(|q| similar(q, &draft.question))
-            || kept.iter().any(|k| similar(&k.question, &draft.question));
+    dedup_by(drafts, existing, |d| &d.question)
+}
+
+/// [`dedup`] for anything with a question.
+pub fn dedup_by<T>(items: Vec<T>, existing: &[String], question: impl Fn(&T) -> &str) -> Vec<T> {
+    let mut kept: Vec<T> = Vec::new();
+    for item in items {
+        let q = question(&item);
+        let repeats =
+            existing.iter().any(|e| similar(e, q)) || kept.iter().any(|k| similar(question(k), q));
         if !repeats {
-            kept.push(draft);
+            kept.push(item);
         }
     }
     kept

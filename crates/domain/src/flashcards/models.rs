@@ -181,3 +181,81 @@ impl Default for StudySettings {
         }
     }
 }
+
+uuid_id!(
+    /// A flashcard generation that runs in the background.
+    GenerationId
+);
+
+/// Where a background generation is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GenerationStatus {
+    Queued,
+    Running,
+    Completed,
+    Failed,
+}
+
+impl GenerationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Some(match raw {
+            "queued" => Self::Queued,
+            "running" => Self::Running,
+            "completed" => Self::Completed,
+            "failed" => Self::Failed,
+            _ => return None,
+        })
+    }
+}
+
+/// What a generation was asked for, kept with it so that a worker can run it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenerationRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document_id: Option<DocumentId>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chunk_ids: Vec<ChunkId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    pub count: u32,
+    pub save: bool,
+}
+
+/// A card a generation made: a draft, and its saved card when the generation saves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GeneratedCard {
+    pub question: String,
+    pub answer: String,
+    pub source: Option<CardSource>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card_id: Option<FlashcardId>,
+}
+
+/// A generation that runs in the background, batch by batch, with a status to poll.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Generation {
+    pub id: GenerationId,
+    pub user_id: UserId,
+    pub chat_id: ChatId,
+    pub request: GenerationRequest,
+    pub status: GenerationStatus,
+    /// `language_model` or `offline`, once a batch ran.
+    pub generator: Option<String>,
+    pub batches_done: u32,
+    pub batches_total: u32,
+    pub cards: Vec<GeneratedCard>,
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}

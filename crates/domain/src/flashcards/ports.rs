@@ -3,10 +3,13 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::models::{CardCursor, CardFilter, Flashcard, FlashcardId, Review, StudySettings};
+use super::models::{
+    CardCursor, CardFilter, Flashcard, FlashcardId, Generation, GenerationId, Review, StudySettings,
+};
 use crate::accounts::UserId;
 use crate::chats::ChatId;
 use crate::error::InfraError;
+use crate::jobs::NewJob;
 use crate::pagination::{Page, PageRequest};
 
 /// What recording a review did.
@@ -85,4 +88,22 @@ pub trait FlashcardRepository: Send + Sync {
         owner: UserId,
         settings: &StudySettings,
     ) -> Result<(), InfraError>;
+}
+
+/// Stores background generations. Every method is scoped by the owner.
+#[async_trait]
+pub trait GenerationRepository: Send + Sync {
+    /// Stores the generation and queues `job` (which runs it) atomically.
+    async fn create(&self, generation: &Generation, job: NewJob) -> Result<(), InfraError>;
+
+    async fn find(&self, owner: UserId, id: GenerationId)
+    -> Result<Option<Generation>, InfraError>;
+
+    /// Stores the status, generator, progress, cards, error and update time; `Ok(false)` when
+    /// the generation is gone.
+    async fn update(&self, generation: &Generation) -> Result<bool, InfraError>;
+
+    async fn delete_chat(&self, owner: UserId, chat: ChatId) -> Result<u64, InfraError>;
+
+    async fn delete_user(&self, owner: UserId) -> Result<u64, InfraError>;
 }

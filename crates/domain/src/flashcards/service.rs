@@ -9,7 +9,7 @@ use super::models::{
     CardCursor, CardFilter, CardSource, CardText, Flashcard, FlashcardId, MAX_ANSWER_CHARS,
     MAX_BULK_CARDS, MAX_QUESTION_CHARS, MAX_QUOTE_CHARS, Review, ReviewId, StudySettings, Tag,
 };
-use super::ports::{FlashcardRepository, Recorded};
+use super::ports::{FlashcardRepository, GenerationRepository, Recorded};
 use super::scheduling::CardState;
 use super::scheduling::{MemoryModel, Rating, Schedule, Scheduler, SchedulerSettings};
 use crate::accounts::{Principal, UserData, UserId};
@@ -20,17 +20,19 @@ use crate::knowledge::{ChunkId, DocumentId, DocumentRepository};
 use crate::pagination::{Page, PageRequest};
 
 /// The most cards one generation makes.
-pub const MAX_GENERATE: u32 = 50;
+pub const MAX_GENERATE: u32 = 200;
 /// The longest text a generation takes directly.
 pub const MAX_GENERATE_TEXT_CHARS: usize = 20_000;
-/// The chunks of a document a generation reads (the first ones).
-const GENERATE_CHUNKS: u64 = 40;
+/// The longest topic a generation searches the material for.
+pub const MAX_TOPIC_CHARS: usize = 500;
 
-/// What to make cards from.
+/// What to make cards from: exactly one of a document, chunks, text or a topic.
 #[derive(Debug, Clone, Default)]
 pub struct GenerateInput {
     pub document_id: Option<uuid::Uuid>,
+    pub chunk_ids: Option<Vec<uuid::Uuid>>,
     pub text: Option<String>,
+    pub topic: Option<String>,
     pub count: Option<u32>,
     pub save: bool,
 }
@@ -61,6 +63,8 @@ pub enum FlashcardError {
     ChatNotFound,
     #[error("flashcard not found")]
     NotFound,
+    #[error("generation not found")]
+    GenerationNotFound,
     #[error(transparent)]
     Invalid(#[from] ValidationErrors),
     #[error(
@@ -83,7 +87,7 @@ pub enum FlashcardError {
 impl DomainError for FlashcardError {
     fn kind(&self) -> ErrorKind {
         match self {
-            Self::ChatNotFound | Self::NotFound => ErrorKind::NotFound,
+            Self::ChatNotFound | Self::NotFound | Self::GenerationNotFound => ErrorKind::NotFound,
             Self::Invalid(e) => e.kind(),
             Self::Conflict | Self::IdempotencyKeyReused => ErrorKind::Conflict,
             Self::Scheduling(_) => ErrorKind::Internal,
@@ -97,6 +101,7 @@ impl DomainError for FlashcardError {
         match self {
             Self::ChatNotFound => "chat_not_found",
             Self::NotFound => "flashcard_not_found",
+            Self::GenerationNotFound => "generation_not_found",
             Self::Invalid(e) => e.code(),
             Self::Conflict => "review_conflict",
             Self::IdempotencyKeyReused => "idempotency_key_reused",
@@ -225,31 +230,52 @@ fn source(prefix: &str, input: SourceInput, errors: &mut ValidationErrors) -> Op
 
 /// Cards of the chats, their reviews and the due queue.
 pub struct Flashcards {
-    language_model: Arc<dyn crate::assistant::LanguageModel>,
-    chats: Arc<dyn ChatRepository>,
-    cards: Arc<dyn FlashcardRepository>,
-    documents: Arc<dyn DocumentRepository>,
+    pub(super) language_model: Arc<dyn crate::assistant::LanguageModel>,
+    pub(super) chats: Arc<dyn ChatRepository>,
+    pub(super) cards: Arc<dyn FlashcardRepository>,
+    pub(super) generations: Arc<dyn GenerationRepository>,
+    pub(super) documents: Arc<dyn DocumentRepository>,
+    pub(super) passages: Arc<dyn crate::assistant::PassageSearch>,
     model: Arc<dyn MemoryModel>,
-    clock: Arc<dyn Clock>,
+    pub(super) clock: Arc<dyn Clock>,
+    /// Woken when a generation job is queued, so an in-process worker starts at once.
+    pub(super) queued: Arc<tokio::sync::Notify>,
+    /// Attempts of a generation job before it fails for good.
+    pub(super) max_attempts: u32,
     settings: SchedulerSettings,
 }
 
+/// The adapters the flashcard service runs on.
+#[derive(Clone)]
+pub struct FlashcardPorts {
+    pub chats: Arc<dyn ChatRepository>,
+    pub cards: Arc<dyn FlashcardRepository>,
+    pub generations: Arc<dyn GenerationRepository>,
+    /// The knowledge base's documents and chunks (the material cards are made from).
+    pub documents: Arc<dyn DocumentRepository>,
+    /// Finds the material about a topic.
+    pub passages: Arc<dyn crate::assistant::PassageSearch>,
+    pub model: Arc<dyn MemoryModel>,
+    pub language_model: Arc<dyn crate::assistant::LanguageModel>,
+    pub clock: Arc<dyn Clock>,
+    /// Signalled when a job is queued (shared with the job runner).
+    pub queued: Arc<tokio::sync::Notify>,
+    pub max_attempts: u32,
+}
+
 impl Flashcards {
-    pub fn new(
-        chats: Arc<dyn ChatRepository>,
-        cards: Arc<dyn FlashcardRepository>,
-        documents: Arc<dyn DocumentRepository>,
-        model: Arc<dyn MemoryModel>,
-        language_model: Arc<dyn crate::assistant::LanguageModel>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
+    pub fn new(ports: FlashcardPorts) -> Self {
         Self {
-            language_model,
-            chats,
-            cards,
-            documents,
-            model,
-            clock,
+            language_model: ports.language_model,
+            chats: ports.chats,
+            cards: ports.cards,
+            generations: ports.generations,
+            documents: ports.documents,
+            passages: ports.passages,
+            model: ports.model,
+            clock: ports.clock,
+            queued: ports.queued,
+            max_attempts: ports.max_attempts,
             settings: SchedulerSettings::default(),
         }
     }
@@ -389,7 +415,7 @@ impl Flashcards {
     }
 
     /// Each card with its next intervals and its source's status.
-    async fn study_all(
+    pub(super) async fn study_all(
         &self,
         owner: UserId,
         cards: Vec<Flashcard>,
@@ -479,7 +505,11 @@ impl Flashcards {
         self.own_chat(who, chat).await
     }
 
-    async fn own_chat(&self, who: Principal, chat: ChatId) -> Result<(), FlashcardError> {
+    pub(super) async fn own_chat(
+        &self,
+        who: Principal,
+        chat: ChatId,
+    ) -> Result<(), FlashcardError> {
         match self.chats.find(who.user_id, chat).await? {
             Some(_) => Ok(()),
             None => Err(FlashcardError::ChatNotFound),
@@ -610,196 +640,6 @@ impl Flashcards {
         Ok((imported, problems))
     }
 
-    /// Makes up to `count` cards from a document of the chat or from pasted text, with the
-    /// language model (structured output) or, when it cannot, offline; drops near-duplicates of
-    /// the chat's cards; saves them when asked.
-    pub async fn generate(
-        &self,
-        who: Principal,
-        chat: ChatId,
-        input: GenerateInput,
-    ) -> Result<GeneratedCards, FlashcardError> {
-        use super::generate::{self as making, Generator};
-        self.own_chat(who, chat).await?;
-        let count = input.count.unwrap_or(10);
-        let mut errors = ValidationErrors::new();
-        if count == 0 || count > MAX_GENERATE {
-            errors.push(FieldError::new(
-                "count",
-                format!("must be between 1 and {MAX_GENERATE}"),
-            ));
-        }
-        match (&input.document_id, &input.text) {
-            (Some(_), Some(_)) | (None, None) => {
-                errors.push(FieldError::new(
-                    "document_id",
-                    "give either document_id or text",
-                ));
-            }
-            (None, Some(text))
-                if text.trim().is_empty() || text.chars().count() > MAX_GENERATE_TEXT_CHARS =>
-            {
-                errors.push(FieldError::new(
-                    "text",
-                    format!("must be 1 to {MAX_GENERATE_TEXT_CHARS} characters"),
-                ));
-            }
-            _ => {}
-        }
-        if !errors.is_empty() {
-            return Err(errors.into());
-        }
-        // The material: a completed document's first chunks, or the text.
-        let (chunks, document) = match input.document_id {
-            Some(id) => {
-                let id = DocumentId::from_uuid(id);
-                let doc = match self.documents.find(who.user_id, id).await? {
-                    Some(doc) if doc.chat_id == chat => doc,
-                    _ => {
-                        return Err(ValidationErrors::single(
-                            "document_id",
-                            "names no document of this chat",
-                        )
-                        .into());
-                    }
-                };
-                if doc.status != crate::knowledge::DocumentStatus::Completed {
-                    return Err(ValidationErrors::single(
-                        "document_id",
-                        format!(
-                            "the document is {}; cards can be made once it is completed",
-                            doc.status.as_str()
-                        ),
-                    )
-                    .into());
-                }
-                let page = PageRequest::first(
-                    crate::pagination::Limit::parse(Some(GENERATE_CHUNKS as u32))
-                        .map_err(|e| InfraError::internal(e.message))?,
-                );
-                let chunks = self.documents.chunks(who.user_id, id, page).await?.items;
-                (chunks, Some(doc))
-            }
-            None => (Vec::new(), None),
-        };
-        let material: Vec<(Option<ChunkId>, String)> = match &input.text {
-            Some(text) => vec![(None, text.clone())],
-            None => chunks
-                .iter()
-                .map(|c| (Some(c.id), c.text.clone()))
-                .collect(),
-        };
-        // The language model first; offline when it cannot do structured output.
-        let file_name = document
-            .as_ref()
-            .map(|d| d.file_name.as_str().to_string())
-            .unwrap_or_default();
-        let passages = match &input.text {
-            Some(text) => vec![crate::assistant::PromptPassage {
-                number: 1,
-                passage: crate::assistant::Passage {
-                    chunk_id: uuid::Uuid::nil(),
-                    document_id: uuid::Uuid::nil(),
-                    file_name: "pasted text".into(),
-                    page: None,
-                    text: text.clone(),
-                },
-            }],
-            None => making::prompt_passages(&chunks, &file_name),
-        };
-        let prompt = crate::assistant::Prompt {
-            instructions: making::INSTRUCTIONS.to_string(),
-            passages,
-            history: Vec::new(),
-            question: format!("Write {count} flashcards from these passages."),
-            model: None,
-        };
-        let (generator, drafts) = match self
-            .language_model
-            .complete_structured(&prompt, "flashcards", &making::schema())
-            .await
-        {
-            Ok((value, _usage)) => (
-                Generator::LanguageModel,
-                making::parse_answer(&value, &chunks),
-            ),
-            Err(crate::assistant::LlmError::Rejected(_)) => (
-                Generator::Offline,
-                making::offline(&material, count as usize * 2),
-            ),
-            Err(crate::assistant::LlmError::Timeout) => return Err(FlashcardError::Upstream(true)),
-            Err(crate::assistant::LlmError::Unavailable(reason)) => {
-                tracing::warn!(%reason, "the language model failed to make flashcards");
-                return Err(FlashcardError::Upstream(false));
-            }
-        };
-        // Valid cards only, no near-duplicates of the chat's cards or of each other.
-        let existing: Vec<String> = self
-            .export(who, chat)
-            .await?
-            .into_iter()
-            .map(|c| c.question.as_str().to_string())
-            .collect();
-        let drafts: Vec<making::Draft> = making::dedup(drafts, &existing)
-            .into_iter()
-            .filter(|d| {
-                CardText::parse("question", &d.question, MAX_QUESTION_CHARS).is_ok()
-                    && CardText::parse("answer", &d.answer, MAX_ANSWER_CHARS).is_ok()
-            })
-            .take(count as usize)
-            .collect();
-        let by_id: std::collections::HashMap<ChunkId, &crate::knowledge::Chunk> =
-            chunks.iter().map(|c| (c.id, c)).collect();
-        let drafts: Vec<(making::Draft, Option<CardSource>)> = drafts
-            .into_iter()
-            .map(|d| {
-                let source =
-                    d.chunk
-                        .and_then(|id| by_id.get(&id))
-                        .map(|chunk| CardSource {
-                            document_id: chunk.document_id,
-                            chunk_id: Some(chunk.id),
-                            page: Some(chunk.page),
-                            quote: Some(d.quote.clone().unwrap_or_else(|| {
-                                chunk.text.chars().take(MAX_QUOTE_CHARS).collect()
-                            }))
-                            .map(|q| q.chars().take(MAX_QUOTE_CHARS).collect()),
-                        });
-                (d, source)
-            })
-            .collect();
-        let saved = if input.save && !drafts.is_empty() {
-            let now = self.clock.now();
-            let tag = Tag::parse(&format!("generated:{}", generator.as_str()))
-                .map_err(|e| InfraError::internal(e.message))?;
-            let cards: Vec<Flashcard> = drafts
-                .iter()
-                .map(|(d, source)| Flashcard {
-                    id: FlashcardId::new(),
-                    user_id: who.user_id,
-                    chat_id: chat,
-                    question: CardText::from_stored(d.question.clone()),
-                    answer: CardText::from_stored(d.answer.clone()),
-                    tags: vec![tag.clone()],
-                    suspended: false,
-                    source: source.clone(),
-                    schedule: Schedule::new_card(now),
-                    created_at: now,
-                    updated_at: now,
-                })
-                .collect();
-            self.cards.create_many(cards.clone()).await?;
-            Some(self.study_all(who.user_id, cards, now).await?)
-        } else {
-            None
-        };
-        Ok(GeneratedCards {
-            generator,
-            drafts,
-            saved,
-        })
-    }
-
     /// Every card of the chat, oldest first, for export.
     pub async fn export(
         &self,
@@ -807,6 +647,15 @@ impl Flashcards {
         chat: ChatId,
     ) -> Result<Vec<Flashcard>, FlashcardError> {
         self.own_chat(who, chat).await?;
+        Ok(self.all_cards(who.user_id, chat).await?)
+    }
+
+    /// Every card of `owner`'s chat, oldest first.
+    pub(super) async fn all_cards(
+        &self,
+        owner: UserId,
+        chat: ChatId,
+    ) -> Result<Vec<Flashcard>, InfraError> {
         let mut all: Vec<Flashcard> = Vec::new();
         let limit = crate::pagination::Limit::parse(Some(crate::pagination::MAX_PAGE_LIMIT))
             .unwrap_or_default();
@@ -817,7 +666,7 @@ impl Flashcards {
             };
             let found = self
                 .cards
-                .list(who.user_id, chat, &CardFilter::default(), page)
+                .list(owner, chat, &CardFilter::default(), page)
                 .await?;
             all.extend(found.items);
             if found.next_cursor.is_none() {
@@ -1022,6 +871,7 @@ impl Flashcards {
 #[async_trait]
 impl ChatContents for Flashcards {
     async fn delete_chat_contents(&self, owner: UserId, chat: ChatId) -> Result<(), InfraError> {
+        self.generations.delete_chat(owner, chat).await?;
         self.cards.delete_chat(owner, chat).await.map(|_| ())
     }
 }
@@ -1032,6 +882,7 @@ impl UserData for Flashcards {
         "flashcards"
     }
     async fn delete_user_data(&self, owner: UserId) -> Result<u64, InfraError> {
+        self.generations.delete_user(owner).await?;
         self.cards.delete_user(owner).await
     }
 }

@@ -8,6 +8,7 @@ mod ports;
 mod service;
 pub mod sparse;
 
+pub use crate::jobs::{Job, JobPayload, JobQueue, NewJob, QueueStats};
 pub use chunking::{ChunkSettings, chunk_pages, text_pages};
 pub use inspect::{InspectError, Inspection, Inspector, hex, inspect};
 pub use models::{
@@ -17,9 +18,8 @@ pub use models::{
 };
 pub use ports::{
     ApproximateTokens, BlobStore, BlobStream, Created, DocumentRepository, Embedder,
-    EmbeddingModel, ExtractError, ExtractedPage, IndexedChunk, Job, JobPayload, JobQueue,
-    NewDocument, NewJob, PdfExtractor, QueueStats, ScoredChunk, SparseVector, TokenCounter,
-    VectorIndex, VectorPoint, VectorQuery,
+    EmbeddingModel, ExtractError, ExtractedPage, IndexedChunk, NewDocument, PdfExtractor,
+    ScoredChunk, SparseVector, TokenCounter, VectorIndex, VectorPoint, VectorQuery,
 };
 pub use service::{
     KnowledgeBase, KnowledgeError, KnowledgePorts, KnowledgeSettings, ReconcileReport, Upload,

@@ -12,11 +12,12 @@ use serde::{Deserialize, Serialize};
 
 use super::models::{
     Chunk, ChunkCursor, ChunkId, Document, DocumentCursor, DocumentId, DocumentStatus, FileName,
-    JobId, MediaType, Scope,
+    MediaType, Scope,
 };
 use crate::accounts::UserId;
 use crate::chats::ChatId;
 use crate::error::InfraError;
+use crate::jobs::NewJob;
 use crate::pagination::{Page, PageRequest};
 
 /// A document about to be stored.
@@ -32,93 +33,6 @@ pub struct NewDocument {
     /// The client's `Idempotency-Key`, unique per user.
     pub idempotency_key: Option<String>,
     pub created_at: DateTime<Utc>,
-}
-
-/// What a job does.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum JobPayload {
-    /// Extract, chunk, embed and index a document.
-    IngestDocument {
-        user_id: UserId,
-        document_id: DocumentId,
-    },
-}
-
-impl JobPayload {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            JobPayload::IngestDocument { .. } => "ingest_document",
-        }
-    }
-}
-
-/// A job about to be queued.
-#[derive(Debug, Clone)]
-pub struct NewJob {
-    pub id: JobId,
-    pub payload: JobPayload,
-    pub max_attempts: u32,
-    pub run_at: DateTime<Utc>,
-}
-
-/// A job a worker has claimed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Job {
-    pub id: JobId,
-    pub payload: JobPayload,
-    /// Attempts so far, this one included.
-    pub attempts: u32,
-    pub max_attempts: u32,
-    pub created_at: DateTime<Utc>,
-}
-
-/// The queue's state, for operators and metrics.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct QueueStats {
-    pub queued: u64,
-    pub running: u64,
-    pub dead: u64,
-    pub oldest_queued_at: Option<DateTime<Utc>>,
-}
-
-/// A durable job queue. Any number of workers may claim at once; a job is held by one worker at
-/// a time through a lease that the worker renews, and a job whose lease ran out (its worker
-/// died) is claimed again.
-#[async_trait]
-pub trait JobQueue: Send + Sync {
-    async fn enqueue(&self, job: NewJob) -> Result<(), InfraError>;
-
-    /// Takes the oldest runnable job (queued and due, or running with an expired lease) for
-    /// `worker` until `lease_until`, counting an attempt.
-    async fn claim(
-        &self,
-        worker: &str,
-        now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
-    ) -> Result<Option<Job>, InfraError>;
-
-    /// Extends `worker`'s lease; `Ok(false)` when the job is no longer `worker`'s.
-    async fn heartbeat(
-        &self,
-        job: JobId,
-        worker: &str,
-        lease_until: DateTime<Utc>,
-    ) -> Result<bool, InfraError>;
-
-    /// Marks the job done; `Ok(false)` when it is no longer `worker`'s.
-    async fn complete(&self, job: JobId, worker: &str) -> Result<bool, InfraError>;
-
-    /// Records a failed attempt: queued again at `retry_at`, or dead with `error` when `None`.
-    async fn fail(
-        &self,
-        job: JobId,
-        worker: &str,
-        error: &str,
-        retry_at: Option<DateTime<Utc>>,
-    ) -> Result<bool, InfraError>;
-
-    async fn stats(&self, now: DateTime<Utc>) -> Result<QueueStats, InfraError>;
 }
 
 /// The result of storing a new document.

@@ -15,8 +15,8 @@ use super::models::{
     JobId, MediaType, Scope, SearchHit, SearchMode, chat_blob_prefix, user_blob_prefix,
 };
 use super::ports::{
-    BlobStore, BlobStream, Created, DocumentRepository, Embedder, Job, JobPayload, JobQueue,
-    NewDocument, NewJob, PdfExtractor, VectorIndex, VectorPoint, VectorQuery,
+    BlobStore, BlobStream, Created, DocumentRepository, Embedder, NewDocument, PdfExtractor,
+    VectorIndex, VectorPoint, VectorQuery,
 };
 use super::sparse;
 use crate::accounts::{Principal, UserData, UserId};
@@ -24,6 +24,7 @@ use crate::assistant::{Passage, PassageSearch};
 use crate::chats::{ChatContents, ChatId, ChatRepository};
 use crate::clock::Clock;
 use crate::error::{DomainError, ErrorKind, FieldError, InfraError, ValidationErrors};
+use crate::jobs::{Failure, Job, JobHandler, JobPayload, JobQueue, NewJob};
 use crate::pagination::{Page, PageRequest};
 
 /// The knobs of the knowledge base.
@@ -150,22 +151,6 @@ pub struct ReconcileReport {
     pub orphan_vectors_removed: u64,
     pub chunks_checked: u64,
     pub documents_requeued: u64,
-}
-
-/// Why a job attempt failed.
-enum Failure {
-    /// Retrying cannot help (a malformed file, say).
-    Permanent(String),
-    /// A dependency failed; retry later.
-    Transient(String),
-    /// Another worker holds the job now.
-    LeaseLost,
-}
-
-impl From<InfraError> for Failure {
-    fn from(error: InfraError) -> Self {
-        Failure::Transient(crate::error::chain(&error))
-    }
 }
 
 /// The adapters the knowledge base runs on.
@@ -544,117 +529,6 @@ impl KnowledgeBase {
             .collect())
     }
 
-    /// Claims one job and runs it; `Ok(false)` when no job was due.
-    pub async fn work_once(&self, worker: &str) -> Result<bool, InfraError> {
-        let now = self.clock.now();
-        let lease = chrono::Duration::from_std(self.settings.lease)
-            .unwrap_or(chrono::Duration::seconds(60));
-        let Some(job) = self.ports.jobs.claim(worker, now, now + lease).await? else {
-            return Ok(false);
-        };
-        tracing::info!(job = %job.id, kind = job.payload.kind(), attempt = job.attempts, "job claimed");
-        let outcome = tokio::select! {
-            outcome = self.run(&job) => outcome,
-            lost = self.keep_lease(&job, worker, lease) => lost,
-        };
-        let jobs = &self.ports.jobs;
-        match outcome {
-            Ok(()) => {
-                jobs.complete(job.id, worker).await?;
-                tracing::info!(job = %job.id, "job completed");
-            }
-            Err(Failure::LeaseLost) => {
-                tracing::warn!(job = %job.id, "job lease lost to another worker; leaving it");
-            }
-            Err(Failure::Permanent(reason)) => {
-                self.give_up(&job, &reason).await?;
-                jobs.fail(job.id, worker, &reason, None).await?;
-            }
-            Err(Failure::Transient(reason)) if job.attempts >= job.max_attempts => {
-                let reason = format!("gave up after {} attempts: {reason}", job.attempts);
-                self.give_up(&job, &reason).await?;
-                jobs.fail(job.id, worker, &reason, None).await?;
-            }
-            Err(Failure::Transient(reason)) => {
-                let wait = self.settings.retry_backoff
-                    * 2u32.saturating_pow(job.attempts.saturating_sub(1));
-                let retry_at =
-                    self.clock.now() + chrono::Duration::from_std(wait).unwrap_or_default();
-                tracing::warn!(job = %job.id, attempt = job.attempts, %reason, ?wait, "job failed; will retry");
-                let JobPayload::IngestDocument {
-                    user_id,
-                    document_id,
-                } = &job.payload;
-                let note = format!("attempt {} failed ({reason}); retrying", job.attempts);
-                self.ports
-                    .documents
-                    .set_status(
-                        *user_id,
-                        *document_id,
-                        DocumentStatus::Pending,
-                        Some(&note),
-                        self.clock.now(),
-                    )
-                    .await?;
-                jobs.fail(job.id, worker, &reason, Some(retry_at)).await?;
-            }
-        }
-        Ok(true)
-    }
-
-    async fn give_up(&self, job: &Job, reason: &str) -> Result<(), InfraError> {
-        tracing::warn!(job = %job.id, reason, "job failed for good");
-        let JobPayload::IngestDocument {
-            user_id,
-            document_id,
-        } = &job.payload;
-        self.ports
-            .documents
-            .set_status(
-                *user_id,
-                *document_id,
-                DocumentStatus::Failed,
-                Some(reason),
-                self.clock.now(),
-            )
-            .await?;
-        Ok(())
-    }
-
-    /// Renews the lease until it is lost (then returns) or the job ends (then it is dropped).
-    async fn keep_lease(
-        &self,
-        job: &Job,
-        worker: &str,
-        lease: chrono::Duration,
-    ) -> Result<(), Failure> {
-        let every = (self.settings.lease / 3).max(Duration::from_millis(50));
-        loop {
-            tokio::time::sleep(every).await;
-            match self
-                .ports
-                .jobs
-                .heartbeat(job.id, worker, self.clock.now() + lease)
-                .await
-            {
-                Ok(true) => {}
-                Ok(false) => return Err(Failure::LeaseLost),
-                Err(error) => {
-                    tracing::warn!(job = %job.id, error = %crate::error::chain(&error), "heartbeat failed");
-                }
-            }
-        }
-    }
-
-    async fn run(&self, job: &Job) -> Result<(), Failure> {
-        match &job.payload {
-            JobPayload::IngestDocument {
-                user_id,
-                document_id,
-            } => self.ingest(*user_id, *document_id).await,
-        }
-    }
-
     /// Extract → chunk → embed in batches → index → completed. Chunk ids are derived from the
     /// document and the chunk's index, so running it again writes the same rows and points.
     async fn ingest(&self, user: UserId, id: DocumentId) -> Result<(), Failure> {
@@ -967,6 +841,47 @@ impl UserData for KnowledgeBase {
             .delete_prefix(&user_blob_prefix(owner))
             .await?;
         self.ports.documents.delete_user(owner).await
+    }
+}
+
+/// Ingestion jobs: the document's status follows the job's.
+#[async_trait]
+impl JobHandler for KnowledgeBase {
+    async fn run(&self, job: &Job) -> Result<(), Failure> {
+        match &job.payload {
+            JobPayload::IngestDocument {
+                user_id,
+                document_id,
+            } => self.ingest(*user_id, *document_id).await,
+            other => Err(Failure::Permanent(format!(
+                "the knowledge base does not run {} jobs",
+                other.kind()
+            ))),
+        }
+    }
+
+    async fn retrying(&self, job: &Job, note: &str) -> Result<(), InfraError> {
+        self.mark(job, DocumentStatus::Pending, note).await
+    }
+
+    async fn gave_up(&self, job: &Job, reason: &str) -> Result<(), InfraError> {
+        self.mark(job, DocumentStatus::Failed, reason).await
+    }
+}
+
+impl KnowledgeBase {
+    async fn mark(&self, job: &Job, status: DocumentStatus, note: &str) -> Result<(), InfraError> {
+        if let JobPayload::IngestDocument {
+            user_id,
+            document_id,
+        } = &job.payload
+        {
+            self.ports
+                .documents
+                .set_status(*user_id, *document_id, status, Some(note), self.clock.now())
+                .await?;
+        }
+        Ok(())
     }
 }
 

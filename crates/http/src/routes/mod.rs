@@ -78,7 +78,8 @@ where
                 .service(flashcards::optimize)
                 .service(flashcards::export_cards)
                 .service(flashcards::import_cards)
-                .service(flashcards::generate_cards),
+                .service(flashcards::generate_cards)
+                .service(flashcards::get_generation),
         )
         .service(
             scope("/api")

@@ -3,6 +3,7 @@
 pub mod chats;
 pub mod chunks;
 pub mod documents;
+pub mod flashcard_generations;
 pub mod flashcards;
 pub mod jobs;
 pub mod messages;
