@@ -591,6 +591,153 @@ async fn optimizing_a_long_review_log_personalizes_scheduling() {
     assert!(card["next_intervals"]["good"].as_i64().unwrap() > 0);
 }
 
+/// The `.apkg` export opened as Anki opens it: a zip holding `collection.anki2` (SQLite) and
+/// `media`; one note and one card per flashcard, in a deck named after the chat, the fields
+/// rendered as HTML and separated by 0x1f, a reviewed card in review state.
+async fn anki_package_holds_the_chats_cards(app: &TestApp, token: &str, chat: &str) {
+    use flashforge_sql::sea_orm::{ConnectionTrait, Database, Statement};
+    use std::io::Read;
+
+    // One card studied into the review state (good, good, easy).
+    let cards = app
+        .get_json(&format!("/api/v1/chats/{chat}/flashcards"), token)
+        .await;
+    let studied = cards["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["question"] == "Second")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for rating in ["good", "good", "easy"] {
+        let response = post(
+            app,
+            token,
+            &format!("/api/v1/flashcards/{studied}/reviews"),
+            json!({"rating": rating}),
+        )
+        .await;
+        assert_eq!(response.status(), 200);
+    }
+    let card = app
+        .get_json(&format!("/api/v1/flashcards/{studied}"), token)
+        .await;
+    assert_eq!(card["state"], "review", "{card}");
+
+    let response = app
+        .authed(
+            Method::GET,
+            &format!("/api/v1/chats/{chat}/flashcards/export?format=apkg"),
+            token,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/vnd.anki");
+    assert!(
+        response.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .ends_with(".apkg\""),
+    );
+    let bytes = response.bytes().await.unwrap().to_vec();
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let mut names: Vec<String> = archive
+        .file_names()
+        .map(|name| name.unwrap().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["collection.anki2", "media"]);
+    let mut media = String::new();
+    archive
+        .by_name("media")
+        .unwrap()
+        .read_to_string(&mut media)
+        .unwrap();
+    assert_eq!(media, "{}");
+    let mut collection = Vec::new();
+    archive
+        .by_name("collection.anki2")
+        .unwrap()
+        .read_to_end(&mut collection)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("collection.anki2");
+    std::fs::write(&path, collection).unwrap();
+    let db = Database::connect(format!("sqlite://{}?mode=ro", path.display()))
+        .await
+        .unwrap();
+    let rows = |sql: &'static str| {
+        let db = &db;
+        async move {
+            db.query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+                .await
+                .unwrap()
+        }
+    };
+    let col = rows("SELECT ver, decks, models FROM col").await;
+    assert_eq!(col.len(), 1);
+    assert_eq!(col[0].try_get::<i64>("", "ver").unwrap(), 11);
+    let decks: Value =
+        serde_json::from_str(&col[0].try_get::<String>("", "decks").unwrap()).unwrap();
+    let deck = decks
+        .as_object()
+        .unwrap()
+        .values()
+        .find(|d| d["name"] == "CSV")
+        .expect("a deck named after the chat");
+    let models: Value =
+        serde_json::from_str(&col[0].try_get::<String>("", "models").unwrap()).unwrap();
+    let model_id: i64 = models
+        .as_object()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+
+    let notes = rows("SELECT id, mid, flds, tags FROM notes ORDER BY id").await;
+    assert_eq!(notes.len(), 2);
+    let fields: Vec<String> = notes
+        .iter()
+        .map(|n| n.try_get::<String>("", "flds").unwrap())
+        .collect();
+    assert!(
+        fields
+            .iter()
+            .any(|f| f.starts_with("What is &quot;ATP&quot;, briefly?\u{1f}")
+                || f.starts_with("What is \"ATP\", briefly?\u{1f}")),
+        "{fields:?}"
+    );
+    assert!(fields.iter().any(|f| f == "Second\u{1f}Two"), "{fields:?}");
+    for note in &notes {
+        assert_eq!(note.try_get::<i64>("", "mid").unwrap(), model_id);
+    }
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.try_get::<String>("", "tags").unwrap() == " cells energy "),
+    );
+    let cards = rows("SELECT nid, did, type, queue, ivl, reps FROM cards").await;
+    assert_eq!(cards.len(), 2);
+    let deck_id = deck["id"].as_i64().unwrap();
+    for card in &cards {
+        assert_eq!(card.try_get::<i64>("", "did").unwrap(), deck_id);
+    }
+    let reviewed: Vec<_> = cards
+        .iter()
+        .filter(|c| c.try_get::<i64>("", "type").unwrap() == 2)
+        .collect();
+    assert_eq!(reviewed.len(), 1, "the studied card is a review card");
+    assert_eq!(reviewed[0].try_get::<i64>("", "queue").unwrap(), 2);
+    assert!(reviewed[0].try_get::<i64>("", "ivl").unwrap() >= 1);
+    assert_eq!(reviewed[0].try_get::<i64>("", "reps").unwrap(), 3);
+}
+
 async fn csv_export_and_import_round_trip_with_row_errors(backend: Backend) {
     let app = spawn_app(backend).await;
     let token = app.signed_up("csv.user").await.access;
@@ -626,6 +773,7 @@ async fn csv_export_and_import_round_trip_with_row_errors(backend: Backend) {
             .contains("\"What is \"\"ATP\"\", briefly?\",\"Energy,\nin a molecule\",cells energy"),
         "{exported}"
     );
+    anki_package_holds_the_chats_cards(&app, &token, &chat).await;
     let bad_format = app
         .authed(
             Method::GET,

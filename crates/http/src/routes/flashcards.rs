@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use flashforge_domain::Services;
 use flashforge_domain::chats::ChatId;
 use flashforge_domain::flashcards::{
-    CardCursor, CardFilter, CardInput, CardPatch, CardSource, CardState, FlashcardId, Generated,
-    Generation, GenerationId, Rating, ReviewInput, SourceInput, StudyCard, Tag,
+    CardCursor, CardFilter, CardInput, CardPatch, CardSource, CardState, Flashcard, FlashcardId,
+    Generated, Generation, GenerationId, Rating, ReviewInput, SourceInput, StudyCard, Tag,
 };
 use flashforge_domain::{FieldError, ValidationErrors};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -693,7 +693,8 @@ pub async fn optimize(
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ExportQuery {
-    /// `csv` (question, answer, tags — for Quizlet, Knowt and spreadsheets).
+    /// `csv` (question, answer, tags — for Quizlet, Knowt and spreadsheets; the default) or
+    /// `apkg` (an Anki deck package named after the chat, review cards keeping their interval).
     pub format: Option<String>,
 }
 
@@ -703,7 +704,10 @@ pub struct ExportQuery {
     security(("bearer" = [])),
     params(("chat_id" = Uuid, Path, description = "The chat's id"), ExportQuery),
     responses(
-        (status = 200, description = "CSV with a header row: question, answer, tags (space-separated)", content_type = "text/csv"),
+        (status = 200, description = "CSV with a header row: question, answer, tags (space-separated); or, with `format=apkg`, an Anki package", content(
+            (String = "text/csv"),
+            (Vec<u8> = "application/vnd.anki")
+        )),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such chat of the caller", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "An unknown format", body = Problem, content_type = "application/problem+json")
@@ -717,12 +721,24 @@ pub async fn export_cards(
     query: web::Query<ExportQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let chat = chat_path(chat_id.into_inner());
-    let cards = services.flashcards.export(who.0, chat).await?;
-    match query.format.as_deref() {
-        None | Some("csv") => {}
+    let apkg = match query.format.as_deref() {
+        None | Some("csv") => false,
+        Some("apkg") => true,
         Some(_) => {
-            return Err(ValidationErrors::single("format", "must be `csv`").into());
+            return Err(ValidationErrors::single("format", "must be `csv` or `apkg`").into());
         }
+    };
+    let cards = services.flashcards.export(who.0, chat).await?;
+    if apkg {
+        let deck = services.chats.get(who.0, chat).await?;
+        let bytes = anki_package(deck.name.as_str(), &cards).await?;
+        return Ok(HttpResponse::Ok()
+            .insert_header(("Content-Type", "application/vnd.anki"))
+            .insert_header((
+                "Content-Disposition",
+                format!("attachment; filename=\"flashcards-{chat}.apkg\""),
+            ))
+            .body(bytes));
     }
     let mut writer = csv::Writer::from_writer(Vec::new());
     let internal = |e: csv::Error| {
@@ -752,6 +768,40 @@ pub async fn export_cards(
             format!("attachment; filename=\"flashcards-{chat}.csv\""),
         ))
         .body(bytes))
+}
+
+/// The cards as an Anki deck: review-state cards keep their due date, interval, reps and lapses;
+/// the others arrive as new cards.
+async fn anki_package(deck: &str, cards: &[Flashcard]) -> Result<Vec<u8>, ApiError> {
+    let notes: Vec<flashforge_anki::AnkiCard> = cards
+        .iter()
+        .map(|card| {
+            let s = &card.schedule;
+            let review = s.state == CardState::Review;
+            flashforge_anki::AnkiCard {
+                id: card.id.as_uuid(),
+                question: card.question.as_str().to_string(),
+                answer: card.answer.as_str().to_string(),
+                tags: card.tags.iter().map(|t| t.as_str().to_string()).collect(),
+                schedule: review.then(|| flashforge_anki::AnkiSchedule {
+                    due: s.due,
+                    interval_days: s
+                        .last_reviewed_at
+                        .map(|last| (s.due - last).num_days().max(1) as u32)
+                        .unwrap_or(1),
+                    reps: s.reps,
+                    lapses: s.lapses,
+                    review: true,
+                }),
+            }
+        })
+        .collect();
+    flashforge_anki::write_apkg(deck, &notes, Utc::now())
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "writing the Anki package failed");
+            ApiError::internal()
+        })
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -1,0 +1,837 @@
+//! Writes flashcards as an Anki deck package (`.apkg`) that Anki imports.
+//!
+//! The package is the legacy format every Anki version imports: a zip holding `collection.anki2`,
+//! an SQLite collection of schema version 11, and `media`, the JSON map of media files (always
+//! `{}`: no media is exported). The collection has one Basic-style note type ([`MODEL_NAME`],
+//! fields Front and Back, one card), Anki's Default deck, the exported deck and its notes and
+//! cards. Written from the documented file format; no Anki code is used.
+//!
+//! Questions and answers are Markdown, rendered to the HTML Anki fields hold (raw HTML in them is
+//! escaped). Note GUIDs come from the cards' ids, so exporting the same cards again lets Anki
+//! update the notes it already has instead of duplicating them.
+
+mod collection;
+mod markdown;
+
+use std::io::{Cursor, Write};
+use std::path::Path;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement,
+    TransactionTrait, Value,
+};
+use sha1::{Digest, Sha1};
+use zip::CompressionMethod;
+use zip::write::SimpleFileOptions;
+
+pub use collection::MODEL_NAME;
+
+/// One flashcard to export: a note with one card.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnkiCard {
+    /// The card's id; the note's GUID is derived from it, so it must be stable across exports.
+    pub id: uuid::Uuid,
+    /// The front, Markdown.
+    pub question: String,
+    /// The back, Markdown.
+    pub answer: String,
+    /// Tags; whitespace inside a tag becomes `_`, blank and repeated tags are dropped.
+    pub tags: Vec<String>,
+    /// Where the card is in its reviews; `None` exports it as new.
+    pub schedule: Option<AnkiSchedule>,
+}
+
+/// A card's review state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnkiSchedule {
+    /// When the card is next due.
+    pub due: DateTime<Utc>,
+    /// The current interval in days (a review card gets at least 1).
+    pub interval_days: u32,
+    /// How many times the card was reviewed.
+    pub reps: u32,
+    /// How many times it was forgotten after being learned.
+    pub lapses: u32,
+    /// `true` when the card is in review state; `false` (learning, relearning, new) exports it as
+    /// a new card, keeping `reps` and `lapses`.
+    pub review: bool,
+}
+
+/// Why a package could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum AnkiError {
+    /// The deck name is empty or only whitespace.
+    #[error("the deck name is empty")]
+    EmptyDeckName,
+    /// A part of a `::`-separated deck name is empty, as in `A::::B` or `A::`.
+    #[error("the deck name {0:?} has an empty part between `::`")]
+    EmptyDeckNamePart(String),
+    /// `now` is so far in the future that the cards' millisecond ids overflow.
+    #[error("the time is out of range for Anki ids")]
+    TimeOutOfRange,
+    /// The SQLite collection could not be written.
+    #[error("collection database: {0}")]
+    Database(#[from] sea_orm::DbErr),
+    /// The temporary collection file could not be created or read.
+    #[error("temporary file: {0}")]
+    Io(#[from] std::io::Error),
+    /// The zip could not be written.
+    #[error("zip: {0}")]
+    Zip(#[from] zip::result::ZipError),
+    /// A JSON document of the collection could not be serialized.
+    #[error("collection JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// The blocking packaging task panicked or was cancelled.
+    #[error("packaging task: {0}")]
+    Task(String),
+}
+
+/// Writes `cards` as an Anki package (the bytes of an `.apkg` file) with one deck `deck_name`.
+///
+/// `deck_name` may name a subdeck with `::` (`Biology::Cells`); surrounding whitespace of each
+/// part is trimmed and an empty name or part is an error. `now` stamps the collection: ids are
+/// millisecond timestamps from it. Cards are written in the given order; new ones get new-card
+/// positions 1, 2, … in that order.
+///
+/// A review card's due date is kept as a day number: the UTC days from the collection's creation
+/// (a UTC midnight) to the due instant. Anki shifts it on import so that it stays as many days
+/// after the importing day; since the package does not know the user's time zone, a card can land
+/// one day early in the user's own calendar.
+pub async fn write_apkg(
+    deck_name: &str,
+    cards: &[AnkiCard],
+    now: DateTime<Utc>,
+) -> Result<Vec<u8>, AnkiError> {
+    let deck_name = normalize_deck_name(deck_name)?;
+    let content = Content::build(&deck_name, cards, now)?;
+
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("collection.anki2");
+    let mut options = ConnectOptions::new(sqlite_url(&path));
+    options.max_connections(1).sqlx_logging(false);
+    let db = Database::connect(options).await?;
+    let written = content.write(&db).await;
+    let closed = db.close().await;
+    written?;
+    closed?;
+
+    tokio::task::spawn_blocking(move || {
+        let collection = std::fs::read(&path)?;
+        drop(dir);
+        package(&collection)
+    })
+    .await
+    .map_err(|e| AnkiError::Task(e.to_string()))?
+}
+
+/// The zip: `collection.anki2`, then `media` (`{}`).
+fn package(collection: &[u8]) -> Result<Vec<u8>, AnkiError> {
+    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let options = SimpleFileOptions::default().compression_method(CompressionMethod::Deflated);
+    zip.start_file("collection.anki2", options)?;
+    zip.write_all(collection)?;
+    zip.start_file("media", options)?;
+    zip.write_all(b"{}")?;
+    Ok(zip.finish()?.into_inner())
+}
+
+/// `sqlite://` URL for a file, created if missing; `%`, `?` and `#` in the path are escaped.
+fn sqlite_url(path: &Path) -> String {
+    let mut url = String::from("sqlite://");
+    for ch in path.to_string_lossy().chars() {
+        match ch {
+            '%' => url.push_str("%25"),
+            '?' => url.push_str("%3F"),
+            '#' => url.push_str("%23"),
+            _ => url.push(ch),
+        }
+    }
+    url.push_str("?mode=rwc");
+    url
+}
+
+/// The deck name with control characters removed and each `::` part trimmed.
+fn normalize_deck_name(name: &str) -> Result<String, AnkiError> {
+    let cleaned: String = name.chars().filter(|c| !c.is_control()).collect();
+    if cleaned.trim().is_empty() {
+        return Err(AnkiError::EmptyDeckName);
+    }
+    let parts: Vec<&str> = cleaned.split("::").map(str::trim).collect();
+    if parts.iter().any(|part| part.is_empty()) {
+        return Err(AnkiError::EmptyDeckNamePart(name.to_owned()));
+    }
+    Ok(parts.join("::"))
+}
+
+/// Anki's tag string: `" tag1 tag2 "`, or empty without tags.
+fn tag_string(tags: &[String]) -> String {
+    let mut seen: Vec<String> = Vec::new();
+    let mut out = String::new();
+    for tag in tags {
+        let tag: String = tag
+            .trim()
+            .chars()
+            .filter(|c| !c.is_control() || c.is_whitespace())
+            .map(|c| if c.is_whitespace() { '_' } else { c })
+            .collect();
+        let folded = tag.to_lowercase();
+        if tag.is_empty() || seen.contains(&folded) {
+            continue;
+        }
+        seen.push(folded);
+        out.push(' ');
+        out.push_str(&tag);
+    }
+    if !out.is_empty() {
+        out.push(' ');
+    }
+    out
+}
+
+/// A field's HTML: Markdown rendered, without the control characters that would break the
+/// field list (`\x1f` separates fields).
+fn field_html(markdown: &str) -> String {
+    let cleaned: String = markdown
+        .chars()
+        .map(|c| {
+            if c.is_control() && !matches!(c, '\n' | '\t' | '\r') {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect();
+    markdown::to_html(&cleaned)
+}
+
+/// Anki's note checksum: the first 8 hex digits of the SHA-1 of the stripped first field, as an
+/// integer.
+fn field_checksum(stripped: &str) -> i64 {
+    let digest = Sha1::digest(stripped.as_bytes());
+    i64::from(u32::from_be_bytes([
+        digest[0], digest[1], digest[2], digest[3],
+    ]))
+}
+
+/// The note's GUID: the card id's 16 bytes in URL-safe base64 (22 characters).
+fn guid(id: uuid::Uuid) -> String {
+    URL_SAFE_NO_PAD.encode(id.as_bytes())
+}
+
+const SECS_PER_DAY: i64 = 86_400;
+
+/// Ids are millisecond timestamps; earlier clocks are raised to 2001-09-09 so that ids stay
+/// clear of Anki's small fixed ids (deck 1, option group 1).
+const MIN_ID: i64 = 1_000_000_000_000;
+
+struct NoteRow {
+    id: i64,
+    guid: String,
+    tags: String,
+    flds: String,
+    sfld: String,
+    csum: i64,
+}
+
+struct CardRow {
+    kind: i64,
+    queue: i64,
+    due: i64,
+    ivl: i64,
+    factor: i64,
+    reps: i64,
+    lapses: i64,
+}
+
+/// Everything the collection holds, computed before any I/O.
+struct Content {
+    crt: i64,
+    mod_secs: i64,
+    mod_ms: i64,
+    deck_id: i64,
+    models: String,
+    decks: String,
+    dconf: String,
+    conf: String,
+    tags: String,
+    rows: Vec<(NoteRow, CardRow)>,
+}
+
+impl Content {
+    fn build(deck_name: &str, cards: &[AnkiCard], now: DateTime<Utc>) -> Result<Self, AnkiError> {
+        let mod_secs = now.timestamp();
+        let mod_ms = now.timestamp_millis();
+        let deck_id = mod_ms.max(MIN_ID);
+        // The collection is created at the start of the (UTC) day of `now`, or of an earlier
+        // review due date, so review due days are never negative.
+        let earliest = cards
+            .iter()
+            .filter_map(|c| {
+                c.schedule
+                    .as_ref()
+                    .filter(|s| s.review)
+                    .map(|s| s.due.timestamp())
+            })
+            .fold(mod_secs, i64::min);
+        let crt = earliest.div_euclid(SECS_PER_DAY) * SECS_PER_DAY;
+
+        let mut rows = Vec::with_capacity(cards.len());
+        let mut new_position = 0i64;
+        let mut all_tags: Vec<String> = Vec::new();
+        for (index, card) in cards.iter().enumerate() {
+            let offset = i64::try_from(index)
+                .ok()
+                .and_then(|i| i.checked_add(1))
+                .ok_or(AnkiError::TimeOutOfRange)?;
+            let id = deck_id
+                .checked_add(offset)
+                .ok_or(AnkiError::TimeOutOfRange)?;
+            let front = field_html(&card.question);
+            let back = field_html(&card.answer);
+            let sfld = markdown::strip_html(&front);
+            let tags = tag_string(&card.tags);
+            for tag in tags.split_whitespace() {
+                if !all_tags.iter().any(|t| t == tag) {
+                    all_tags.push(tag.to_owned());
+                }
+            }
+            let note = NoteRow {
+                id,
+                guid: guid(card.id),
+                tags,
+                flds: format!("{front}\x1f{back}"),
+                csum: field_checksum(&sfld),
+                sfld,
+            };
+            let (reps, lapses) = card
+                .schedule
+                .as_ref()
+                .map_or((0, 0), |s| (i64::from(s.reps), i64::from(s.lapses)));
+            let card_row = match &card.schedule {
+                Some(s) if s.review => CardRow {
+                    kind: 2,
+                    queue: 2,
+                    due: (s.due.timestamp() - crt)
+                        .div_euclid(SECS_PER_DAY)
+                        .clamp(0, i64::from(i32::MAX)),
+                    ivl: i64::from(s.interval_days).clamp(1, i64::from(i32::MAX)),
+                    factor: 2500,
+                    reps,
+                    lapses,
+                },
+                _ => {
+                    new_position += 1;
+                    CardRow {
+                        kind: 0,
+                        queue: 0,
+                        due: new_position,
+                        ivl: 0,
+                        factor: 0,
+                        reps,
+                        lapses,
+                    }
+                }
+            };
+            rows.push((note, card_row));
+        }
+
+        let tags_json: serde_json::Map<String, serde_json::Value> = all_tags
+            .into_iter()
+            .map(|tag| (tag, serde_json::Value::from(-1)))
+            .collect();
+        Ok(Self {
+            crt,
+            mod_secs,
+            mod_ms,
+            deck_id,
+            models: serde_json::to_string(&collection::models(deck_id))?,
+            decks: serde_json::to_string(&collection::decks(deck_id, deck_name, mod_secs))?,
+            dconf: serde_json::to_string(&collection::deck_configs())?,
+            conf: serde_json::to_string(&collection::config(deck_id, new_position + 1))?,
+            tags: serde_json::to_string(&tags_json)?,
+            rows,
+        })
+    }
+
+    async fn write(&self, db: &DatabaseConnection) -> Result<(), AnkiError> {
+        let txn = db.begin().await?;
+        txn.execute_unprepared(collection::SCHEMA).await?;
+        let stmt = |sql: &str, values: Vec<Value>| {
+            Statement::from_sql_and_values(DbBackend::Sqlite, sql, values)
+        };
+        txn.execute_raw(stmt(
+            "INSERT INTO col (id, crt, mod, scm, ver, dty, usn, ls, conf, models, decks, dconf, tags) \
+             VALUES (1, ?, ?, ?, 11, 0, 0, 0, ?, ?, ?, ?, ?)",
+            vec![
+                self.crt.into(),
+                self.mod_ms.into(),
+                self.mod_ms.into(),
+                self.conf.clone().into(),
+                self.models.clone().into(),
+                self.decks.clone().into(),
+                self.dconf.clone().into(),
+                self.tags.clone().into(),
+            ],
+        ))
+        .await?;
+        for (note, card) in &self.rows {
+            txn.execute_raw(stmt(
+                "INSERT INTO notes (id, guid, mid, mod, usn, tags, flds, sfld, csum, flags, data) \
+                 VALUES (?, ?, ?, ?, -1, ?, ?, ?, ?, 0, '')",
+                vec![
+                    note.id.into(),
+                    note.guid.clone().into(),
+                    collection::MODEL_ID.into(),
+                    self.mod_secs.into(),
+                    note.tags.clone().into(),
+                    note.flds.clone().into(),
+                    note.sfld.clone().into(),
+                    note.csum.into(),
+                ],
+            ))
+            .await?;
+            txn.execute_raw(stmt(
+                "INSERT INTO cards (id, nid, did, ord, mod, usn, type, queue, due, ivl, factor, \
+                 reps, lapses, left, odue, odid, flags, data) \
+                 VALUES (?, ?, ?, 0, ?, -1, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, 0, '')",
+                vec![
+                    note.id.into(),
+                    note.id.into(),
+                    self.deck_id.into(),
+                    self.mod_secs.into(),
+                    card.kind.into(),
+                    card.queue.into(),
+                    card.due.into(),
+                    card.ivl.into(),
+                    card.factor.into(),
+                    card.reps.into(),
+                    card.lapses.into(),
+                ],
+            ))
+            .await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use std::io::Read;
+
+    use chrono::{Duration, TimeZone};
+    use sea_orm::QueryResult;
+
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 3, 10, 15, 30, 0).unwrap()
+    }
+
+    fn card(n: u128, question: &str, answer: &str) -> AnkiCard {
+        AnkiCard {
+            id: uuid::Uuid::from_u128(0x0195_0000_0000_7000_8000_0000_0000_0000 + n),
+            question: question.to_owned(),
+            answer: answer.to_owned(),
+            tags: Vec::new(),
+            schedule: None,
+        }
+    }
+
+    /// A new card, a review card, a learning card (exported as new) and an untagged new card.
+    fn sample() -> Vec<AnkiCard> {
+        let mut first = card(
+            1,
+            "What is **bold**?",
+            "Not <script>alert(1)</script> but *it*",
+        );
+        first.tags = vec![
+            "biology".into(),
+            "cell division".into(),
+            "  ".into(),
+            "Biology".into(),
+        ];
+        let mut review = card(2, "Mitosis?", "Cell division.");
+        review.tags = vec!["biology".into()];
+        review.schedule = Some(AnkiSchedule {
+            due: now() + Duration::days(10),
+            interval_days: 12,
+            reps: 5,
+            lapses: 1,
+            review: true,
+        });
+        let mut learning = card(3, "Meiosis?", "Makes gametes.");
+        learning.schedule = Some(AnkiSchedule {
+            due: now() + Duration::minutes(10),
+            interval_days: 0,
+            reps: 1,
+            lapses: 0,
+            review: false,
+        });
+        let plain = card(4, "# Heading\n\n- one\n- two", "`x < y`");
+        vec![first, review, learning, plain]
+    }
+
+    /// An unpacked package: its entry names, its media file, and its collection opened with
+    /// SQLite (kept in a temporary directory while open).
+    struct Unpacked {
+        names: Vec<String>,
+        media: String,
+        db: DatabaseConnection,
+        _dir: tempfile::TempDir,
+    }
+
+    async fn unpack(apkg: &[u8]) -> Unpacked {
+        let mut archive = zip::ZipArchive::new(Cursor::new(apkg)).unwrap();
+        let names: Vec<String> = archive
+            .file_names()
+            .map(|n| n.unwrap().into_owned())
+            .collect();
+        let mut media = String::new();
+        archive
+            .by_name("media")
+            .unwrap()
+            .read_to_string(&mut media)
+            .unwrap();
+        let mut collection = Vec::new();
+        archive
+            .by_name("collection.anki2")
+            .unwrap()
+            .read_to_end(&mut collection)
+            .unwrap();
+        assert!(collection.starts_with(b"SQLite format 3\0"));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("collection.anki2");
+        std::fs::write(&path, &collection).unwrap();
+        let db = Database::connect(sqlite_url(&path)).await.unwrap();
+        Unpacked {
+            names,
+            media,
+            db,
+            _dir: dir,
+        }
+    }
+
+    async fn rows(db: &DatabaseConnection, sql: &str) -> Vec<QueryResult> {
+        db.query_all_raw(Statement::from_string(DbBackend::Sqlite, sql))
+            .await
+            .unwrap()
+    }
+
+    fn int(row: &QueryResult, column: &str) -> i64 {
+        row.try_get_by::<i64, _>(column).unwrap()
+    }
+
+    fn text(row: &QueryResult, column: &str) -> String {
+        row.try_get_by::<String, _>(column).unwrap()
+    }
+
+    fn json(row: &QueryResult, column: &str) -> serde_json::Value {
+        serde_json::from_str(&text(row, column)).unwrap()
+    }
+
+    /// The checksum rule done the long way: hex of the SHA-1, first 8 digits, as an integer.
+    fn expected_checksum(text: &str) -> i64 {
+        let hex: String = Sha1::digest(text.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        i64::from_str_radix(&hex[..8], 16).unwrap()
+    }
+
+    #[tokio::test]
+    async fn package_holds_the_collection_and_empty_media() {
+        let apkg = write_apkg("Biology", &sample(), now()).await.unwrap();
+        let unpacked = unpack(&apkg).await;
+        assert_eq!(unpacked.names, ["collection.anki2", "media"]);
+        assert_eq!(unpacked.media, "{}");
+        let tables: Vec<String> = rows(
+            &unpacked.db,
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'index') ORDER BY name",
+        )
+        .await
+        .iter()
+        .map(|r| text(r, "name"))
+        .collect();
+        for expected in [
+            "cards",
+            "col",
+            "graves",
+            "ix_cards_nid",
+            "ix_cards_sched",
+            "ix_cards_usn",
+            "ix_notes_csum",
+            "ix_notes_usn",
+            "ix_revlog_cid",
+            "ix_revlog_usn",
+            "notes",
+            "revlog",
+        ] {
+            assert!(
+                tables.iter().any(|t| t == expected),
+                "{expected} missing: {tables:?}"
+            );
+        }
+        let check = rows(&unpacked.db, "PRAGMA integrity_check").await;
+        assert_eq!(text(&check[0], "integrity_check"), "ok");
+    }
+
+    #[tokio::test]
+    async fn col_row_has_schema_11_one_model_and_the_deck() {
+        let cards = sample();
+        let apkg = write_apkg("Biology::Cells", &cards, now()).await.unwrap();
+        let db = unpack(&apkg).await.db;
+
+        let col = rows(&db, "SELECT * FROM col").await;
+        assert_eq!(col.len(), 1);
+        let col = &col[0];
+        assert_eq!(int(col, "ver"), 11);
+        let start_of_day = Utc.with_ymd_and_hms(2025, 3, 10, 0, 0, 0).unwrap();
+        assert_eq!(int(col, "crt"), start_of_day.timestamp());
+
+        let models = json(col, "models");
+        let models = models.as_object().unwrap();
+        assert_eq!(models.len(), 1);
+        let (model_key, model) = models.iter().next().unwrap();
+        let model_id = model["id"].as_i64().unwrap();
+        assert_eq!(model_key, &model_id.to_string());
+        assert_eq!(model["type"], 0);
+        assert_eq!(model["sortf"], 0);
+        let fields: Vec<(&str, i64)> = model["flds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| (f["name"].as_str().unwrap(), f["ord"].as_i64().unwrap()))
+            .collect();
+        assert_eq!(fields, [("Front", 0), ("Back", 1)]);
+        assert_eq!(model["tmpls"][0]["qfmt"], "{{Front}}");
+        assert_eq!(
+            model["tmpls"][0]["afmt"]
+                .as_str()
+                .unwrap()
+                .replace('\n', ""),
+            "{{FrontSide}}<hr id=answer>{{Back}}"
+        );
+
+        let decks = json(col, "decks");
+        let (deck_key, deck) = decks
+            .as_object()
+            .unwrap()
+            .iter()
+            .find(|(_, d)| d["name"] == "Biology::Cells")
+            .unwrap();
+        let deck_id = deck["id"].as_i64().unwrap();
+        assert_eq!(deck_key, &deck_id.to_string());
+        assert_eq!(deck["dyn"], 0);
+        assert_eq!(deck["conf"], 1);
+        assert_eq!(decks["1"]["name"], "Default");
+        assert!(json(col, "dconf")["1"]["new"]["perDay"].is_number());
+        let conf = json(col, "conf");
+        assert_eq!(conf["curDeck"], deck_id);
+        assert_eq!(conf["nextPos"], 4, "three new cards take positions 1-3");
+        assert_eq!(conf["rollover"], 0, "days roll over at midnight");
+        assert_eq!(
+            json(col, "tags").as_object().unwrap().len(),
+            2,
+            "biology, cell_division"
+        );
+
+        let notes = rows(&db, "SELECT id, mid FROM notes").await;
+        let card_rows = rows(&db, "SELECT nid, did FROM cards").await;
+        assert_eq!(notes.len(), cards.len());
+        assert_eq!(card_rows.len(), cards.len());
+        assert!(notes.iter().all(|n| int(n, "mid") == model_id));
+        assert!(card_rows.iter().all(|c| int(c, "did") == deck_id));
+        let note_ids: Vec<i64> = notes.iter().map(|n| int(n, "id")).collect();
+        assert!(card_rows.iter().all(|c| note_ids.contains(&int(c, "nid"))));
+    }
+
+    #[tokio::test]
+    async fn notes_hold_rendered_fields_sort_field_checksum_and_tags() {
+        let apkg = write_apkg("Biology", &sample(), now()).await.unwrap();
+        let db = unpack(&apkg).await.db;
+        let notes = rows(&db, "SELECT * FROM notes ORDER BY id").await;
+
+        let flds = text(&notes[0], "flds");
+        let fields: Vec<&str> = flds.split('\x1f').collect();
+        assert_eq!(fields.len(), 2);
+        assert!(fields[0].contains("<strong>bold</strong>"), "{}", fields[0]);
+        assert!(!fields[1].contains("<script>"), "{}", fields[1]);
+        assert!(fields[1].contains("&lt;script&gt;"), "{}", fields[1]);
+        assert!(fields[1].contains("<em>it</em>"), "{}", fields[1]);
+        assert_eq!(text(&notes[0], "sfld"), "What is bold?");
+        assert_eq!(int(&notes[0], "csum"), expected_checksum("What is bold?"));
+        assert_eq!(text(&notes[0], "tags"), " biology cell_division ");
+        assert_eq!(int(&notes[0], "usn"), -1);
+
+        assert_eq!(text(&notes[1], "tags"), " biology ");
+        assert_eq!(text(&notes[3], "tags"), "");
+        let flds = text(&notes[3], "flds");
+        let (front, back) = flds.split_once('\x1f').unwrap();
+        assert!(front.contains("<h1>Heading</h1>") && front.contains("<li>two</li>"));
+        assert_eq!(back, "<code>x &lt; y</code>");
+        // As Anki strips it (checked against Anki 26.09's own import): whitespace kept.
+        assert_eq!(text(&notes[3], "sfld"), "Heading\n\none\ntwo\n");
+        assert_eq!(
+            int(&notes[3], "csum"),
+            expected_checksum("Heading\n\none\ntwo\n")
+        );
+    }
+
+    #[tokio::test]
+    async fn review_cards_keep_their_schedule_and_others_are_new_in_order() {
+        let apkg = write_apkg("Biology", &sample(), now()).await.unwrap();
+        let db = unpack(&apkg).await.db;
+        let cards = rows(&db, "SELECT * FROM cards ORDER BY id").await;
+        let get = |i: usize, column: &str| int(&cards[i], column);
+
+        // The review card: due 10 days after the collection's creation day.
+        assert_eq!((get(1, "type"), get(1, "queue")), (2, 2));
+        assert_eq!(get(1, "due"), 10);
+        assert_eq!(get(1, "ivl"), 12);
+        assert_eq!(get(1, "factor"), 2500);
+        assert_eq!((get(1, "reps"), get(1, "lapses")), (5, 1));
+
+        // New, learning and new again: positions 1, 2, 3.
+        for (i, position) in [(0, 1), (2, 2), (3, 3)] {
+            assert_eq!((get(i, "type"), get(i, "queue")), (0, 0), "card {i}");
+            assert_eq!(get(i, "due"), position, "card {i}");
+            assert_eq!(get(i, "ivl"), 0, "card {i}");
+        }
+        assert_eq!(get(2, "reps"), 1, "a learning card keeps its review count");
+        assert!(
+            cards
+                .iter()
+                .all(|c| int(c, "ord") == 0 && int(c, "odid") == 0)
+        );
+    }
+
+    #[tokio::test]
+    async fn overdue_review_cards_get_a_day_number_that_is_not_negative() {
+        let mut overdue = card(9, "Q", "A");
+        overdue.schedule = Some(AnkiSchedule {
+            due: now() - Duration::days(3),
+            interval_days: 0,
+            reps: 2,
+            lapses: 0,
+            review: true,
+        });
+        let apkg = write_apkg("Deck", &[overdue], now()).await.unwrap();
+        let db = unpack(&apkg).await.db;
+        let crt = int(&rows(&db, "SELECT crt FROM col").await[0], "crt");
+        let card = &rows(&db, "SELECT due, ivl FROM cards").await[0];
+        // Created the day it was due: due day 0, and "today" three days later.
+        assert_eq!(
+            crt,
+            Utc.with_ymd_and_hms(2025, 3, 7, 0, 0, 0)
+                .unwrap()
+                .timestamp()
+        );
+        assert_eq!(int(card, "due"), 0);
+        assert_eq!((now().timestamp() - crt) / SECS_PER_DAY, 3);
+        assert_eq!(
+            int(card, "ivl"),
+            1,
+            "a review card's interval is at least a day"
+        );
+    }
+
+    #[tokio::test]
+    async fn guids_are_unique_and_stable_across_writes() {
+        let cards = sample();
+        let guids = |apkg: Vec<u8>| async move {
+            let db = unpack(&apkg).await.db;
+            rows(&db, "SELECT guid FROM notes ORDER BY id")
+                .await
+                .iter()
+                .map(|r| text(r, "guid"))
+                .collect::<Vec<_>>()
+        };
+        let first = guids(write_apkg("Biology", &cards, now()).await.unwrap()).await;
+        let later = now() + Duration::days(30);
+        let second = guids(write_apkg("Other", &cards, later).await.unwrap()).await;
+        assert_eq!(first, second);
+        let mut unique = first.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), cards.len());
+        assert!(first.iter().all(|g| g.len() <= 22));
+        let other = guids(
+            write_apkg("Biology", &[card(99, "Q", "A")], now())
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert!(!first.contains(&other[0]));
+    }
+
+    #[tokio::test]
+    async fn deck_names_are_checked_and_trimmed() {
+        for name in ["", "   ", "\u{1f}"] {
+            assert!(
+                matches!(
+                    write_apkg(name, &sample(), now()).await,
+                    Err(AnkiError::EmptyDeckName)
+                ),
+                "{name:?}"
+            );
+        }
+        for name in ["A::::B", "A::", "::A", "A:: ::B"] {
+            assert!(
+                matches!(
+                    write_apkg(name, &sample(), now()).await,
+                    Err(AnkiError::EmptyDeckNamePart(_))
+                ),
+                "{name:?}"
+            );
+        }
+        let apkg = write_apkg(" Biology :: Cells ", &[], now()).await.unwrap();
+        let db = unpack(&apkg).await.db;
+        let decks = json(&rows(&db, "SELECT decks FROM col").await[0], "decks");
+        let names: Vec<&str> = decks
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|d| d["name"].as_str().unwrap())
+            .collect();
+        assert!(names.contains(&"Biology::Cells"), "{names:?}");
+    }
+
+    #[tokio::test]
+    async fn field_separators_in_the_input_cannot_add_fields() {
+        let apkg = write_apkg("Deck", &[card(1, "a\x1fb", "\x1fc")], now())
+            .await
+            .unwrap();
+        let db = unpack(&apkg).await.db;
+        let flds = text(&rows(&db, "SELECT flds FROM notes").await[0], "flds");
+        assert_eq!(flds.split('\x1f').count(), 2, "{flds:?}");
+    }
+
+    #[tokio::test]
+    async fn an_empty_card_list_and_blank_cards_still_write_a_package() {
+        let apkg = write_apkg("Empty", &[], now()).await.unwrap();
+        let db = unpack(&apkg).await.db;
+        assert!(rows(&db, "SELECT id FROM notes").await.is_empty());
+
+        let apkg = write_apkg("Blank", &[card(1, "", "  ")], now())
+            .await
+            .unwrap();
+        let db = unpack(&apkg).await.db;
+        let note = &rows(&db, "SELECT flds, csum FROM notes").await[0];
+        assert_eq!(text(note, "flds"), "\x1f");
+        assert_eq!(int(note, "csum"), expected_checksum(""));
+    }
+
+    #[test]
+    fn tag_strings_use_anki_spacing() {
+        assert_eq!(tag_string(&[]), "");
+        assert_eq!(
+            tag_string(&["a b".into(), "c\td".into(), "A B".into(), String::new()]),
+            " a_b c_d "
+        );
+    }
+}

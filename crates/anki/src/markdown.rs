@@ -1,0 +1,267 @@
+//! Markdown to the HTML that Anki fields hold, and HTML back to the plain text Anki sorts and
+//! checksums by.
+
+use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd, html};
+
+/// Renders `markdown` as HTML for an Anki field.
+///
+/// - Raw HTML in the input is shown as text (escaped), never interpreted. As in CommonMark, a line
+///   that starts an HTML block (`<div>`, `<script>`, …) is raw up to the block's end, so Markdown
+///   inside it stays as typed.
+/// - Tables and `~~strikethrough~~` are rendered; `$…$` and `$$…$$` become MathJax's `\(…\)`
+///   and `\[…\]`, which Anki renders.
+/// - Links and images keep only `http`, `https` and `mailto` addresses (and scheme-less relative
+///   ones); any other scheme (`javascript:`, `data:`, …) leaves the link text or image alt text.
+/// - A field that is a single paragraph loses its `<p>` wrapper, as fields typed in Anki do.
+pub(crate) fn to_html(markdown: &str) -> String {
+    let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_MATH;
+    let mut kept_links: Vec<bool> = Vec::new();
+    let mut events: Vec<Event<'_>> = Vec::new();
+    for event in Parser::new_ext(markdown, options) {
+        match event {
+            Event::Html(raw) | Event::InlineHtml(raw) => events.push(Event::Text(raw)),
+            Event::InlineMath(math) => events.push(Event::Text(format!("\\({math}\\)").into())),
+            Event::DisplayMath(math) => events.push(Event::Text(format!("\\[{math}\\]").into())),
+            Event::Start(tag @ (Tag::Link { .. } | Tag::Image { .. })) => {
+                let url = match &tag {
+                    Tag::Link { dest_url, .. } | Tag::Image { dest_url, .. } => dest_url.as_ref(),
+                    _ => "",
+                };
+                let keep = is_safe_url(url);
+                kept_links.push(keep);
+                if keep {
+                    events.push(Event::Start(tag));
+                }
+            }
+            Event::End(end @ (TagEnd::Link | TagEnd::Image)) => {
+                if kept_links.pop().unwrap_or(false) {
+                    events.push(Event::End(end));
+                }
+            }
+            other => events.push(other),
+        }
+    }
+    if is_single_paragraph(&events) {
+        let inner = events.len().saturating_sub(1);
+        events = events.drain(1..inner).collect();
+    }
+    let mut out = String::with_capacity(markdown.len() + markdown.len() / 2);
+    html::push_html(&mut out, events.into_iter());
+    out.truncate(out.trim_end().len());
+    out
+}
+
+/// Whether the events are exactly one top-level paragraph.
+fn is_single_paragraph(events: &[Event<'_>]) -> bool {
+    if !matches!(events.first(), Some(Event::Start(Tag::Paragraph)))
+        || !matches!(events.last(), Some(Event::End(TagEnd::Paragraph)))
+    {
+        return false;
+    }
+    let mut depth = 0usize;
+    let mut top_level = 0usize;
+    for event in events {
+        match event {
+            Event::Start(_) => {
+                if depth == 0 {
+                    top_level += 1;
+                }
+                depth += 1;
+            }
+            Event::End(_) => depth = depth.saturating_sub(1),
+            _ => {
+                if depth == 0 {
+                    top_level += 1;
+                }
+            }
+        }
+    }
+    top_level == 1
+}
+
+/// `http`, `https`, `mailto`, or no scheme at all (a relative address or a fragment).
+fn is_safe_url(url: &str) -> bool {
+    let url = url.trim();
+    let scheme_end = url.find(':');
+    let path_start = url.find(['/', '?', '#']);
+    match (scheme_end, path_start) {
+        (None, _) => true,
+        (Some(colon), Some(path)) if path < colon => true,
+        (Some(colon), _) => {
+            let scheme = url[..colon].to_ascii_lowercase();
+            matches!(scheme.as_str(), "http" | "https" | "mailto")
+        }
+    }
+}
+
+/// The text of an HTML field without its tags, with entities decoded (whitespace kept as it is):
+/// what Anki sorts notes by and checksums the first field of. `<script>` and `<style>`
+/// elements are dropped whole; an `<img>` leaves its `src`, as Anki keeps media file names.
+pub(crate) fn strip_html(html: &str) -> String {
+    let mut text = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(open) = rest.find('<') {
+        text.push_str(&rest[..open]);
+        let after = &rest[open..];
+        let Some(close) = after.find('>') else {
+            // A lone `<` is text.
+            text.push_str(after);
+            rest = "";
+            break;
+        };
+        let tag = &after[1..close];
+        rest = &after[close + 1..];
+        let name: String = tag
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        if !tag.starts_with('/') && (name == "script" || name == "style") {
+            let end = format!("</{name}");
+            rest = match rest.to_ascii_lowercase().find(&end) {
+                Some(at) => rest[at..].find('>').map_or("", |gt| &rest[at + gt + 1..]),
+                None => "",
+            };
+        } else if name == "img"
+            && let Some(src) = attribute(tag, "src")
+        {
+            text.push(' ');
+            text.push_str(src);
+            text.push(' ');
+        }
+    }
+    text.push_str(rest);
+    decode_entities(&text)
+}
+
+/// The value of `name="…"` (or `'…'`) inside a tag's text.
+fn attribute<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
+    let lower = tag.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(found) = lower[from..].find(name) {
+        let start = from + found;
+        from = start + name.len();
+        let before_ok = start == 0 || lower.as_bytes()[start - 1].is_ascii_whitespace();
+        let after = lower[from..].trim_start();
+        if !before_ok || !after.starts_with('=') {
+            continue;
+        }
+        let value_at = tag.len() - after.len() + 1;
+        let value = tag[value_at..].trim_start();
+        let quote = value.chars().next()?;
+        if quote == '"' || quote == '\'' {
+            let body = &value[1..];
+            return body.find(quote).map(|end| &body[..end]);
+        }
+        let end = value.find(char::is_whitespace).unwrap_or(value.len());
+        return Some(&value[..end]);
+    }
+    None
+}
+
+/// Decodes the named entities an HTML writer emits and numeric ones; others stay as they are.
+fn decode_entities(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        let after = &rest[amp..];
+        let decoded = after.find(';').filter(|&semi| semi <= 10).and_then(|semi| {
+            let entity = &after[1..semi];
+            let ch = match entity {
+                "amp" => Some('&'),
+                "lt" => Some('<'),
+                "gt" => Some('>'),
+                "quot" => Some('"'),
+                "apos" => Some('\''),
+                "nbsp" => Some(' '),
+                _ => entity.strip_prefix('#').and_then(|num| {
+                    let code = match num.strip_prefix(['x', 'X']) {
+                        Some(hex) => u32::from_str_radix(hex, 16).ok(),
+                        None => num.parse().ok(),
+                    };
+                    code.and_then(char::from_u32)
+                }),
+            };
+            ch.map(|ch| (ch, semi))
+        });
+        match decoded {
+            Some((ch, semi)) => {
+                out.push(ch);
+                rest = &after[semi + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &after[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn single_paragraph_is_unwrapped_and_inline_markup_rendered() {
+        assert_eq!(
+            to_html("What is **bold** and `code`?"),
+            "What is <strong>bold</strong> and <code>code</code>?"
+        );
+    }
+
+    #[test]
+    fn several_blocks_keep_their_paragraphs() {
+        let html = to_html("First.\n\n- a\n- b");
+        assert!(html.starts_with("<p>First.</p>"), "{html}");
+        assert!(
+            html.contains("<ul>") && html.contains("<li>a</li>"),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn raw_html_is_escaped_not_interpreted() {
+        let html = to_html("<script>alert(1)</script>\n\nand <b>inline</b>");
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(
+            html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{html}"
+        );
+        assert!(html.contains("&lt;b&gt;inline&lt;/b&gt;"), "{html}");
+    }
+
+    #[test]
+    fn math_becomes_mathjax_delimiters() {
+        assert_eq!(to_html("Area $\\pi r^2$"), "Area \\(\\pi r^2\\)");
+        assert_eq!(to_html("$$a<b$$"), "\\[a&lt;b\\]");
+    }
+
+    #[test]
+    fn unsafe_link_schemes_leave_only_text() {
+        assert_eq!(to_html("[click](javascript:alert(1))"), "click");
+        assert_eq!(
+            to_html("[site](https://example.com)"),
+            "<a href=\"https://example.com\">site</a>"
+        );
+        assert_eq!(
+            to_html("![alt text](data:image/png;base64,AAAA)"),
+            "alt text"
+        );
+    }
+
+    #[test]
+    fn strip_html_removes_tags_and_decodes_entities() {
+        assert_eq!(
+            strip_html("<p>a &lt;b&gt; &amp; <strong>c</strong></p>\n<p>d&#39;e&#x21;</p>"),
+            "a <b> & c\nd'e!"
+        );
+        assert_eq!(strip_html("x<script>var a = '<p>';</script>y"), "xy");
+        assert_eq!(strip_html("see <img src=\"cat.png\">"), "see  cat.png ");
+        assert_eq!(strip_html("1 < 2 &unknown; 3"), "1 < 2 &unknown; 3");
+    }
+}
