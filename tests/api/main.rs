@@ -13,6 +13,7 @@ mod accounts;
 mod accounts_service;
 mod chats;
 mod contracts;
+mod deploy;
 mod docs;
 mod errors;
 mod flashcards;
