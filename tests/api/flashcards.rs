@@ -1275,6 +1275,91 @@ async fn a_background_generation_retries_and_fails_with_its_reason() {
     );
 }
 
+/// Through the OpenAI-compatible adapter (wiremock speaking the protocol): the request asks for
+/// the flashcards JSON schema and the cards come from the structured answer, linked to chunks.
+async fn a_provider_writes_cards_with_structured_output(backend: Backend) {
+    use wiremock::matchers::{body_partial_json, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let server = MockServer::start().await;
+    let base = format!("{}/v1", server.uri());
+    let app = crate::helpers::spawn_app_configured(
+        backend,
+        flashforge::Hooks::default(),
+        &[
+            ("FLASHFORGE__LLM__PROVIDER", "openai"),
+            ("FLASHFORGE__LLM__BASE_URL", &base),
+            ("FLASHFORGE__LLM__MODEL", "mock-model"),
+            ("FLASHFORGE__LLM__TIMEOUT_SECS", "5"),
+            ("FLASHFORGE__LLM__MAX_RETRIES", "0"),
+        ],
+    )
+    .await;
+    let token = app.signed_up("provider.cards").await.access;
+    let chat = app.create_chat(&token, "Provider cards").await;
+    let doc = crate::knowledge::ingested(
+        &app,
+        &token,
+        &chat,
+        "notes.md",
+        crate::knowledge::NOTES.as_bytes().to_vec(),
+    )
+    .await;
+    let chunks = app
+        .get_json(
+            &format!(
+                "/api/v1/chats/{chat}/documents/{}/chunks",
+                doc["id"].as_str().unwrap()
+            ),
+            &token,
+        )
+        .await;
+    let chunk = &chunks["items"][0];
+    let content = json!({"flashcards": [
+        {"question": "What do mitochondria make?", "answer": "ATP", "source_chunk_id": chunk["id"]},
+        {"question": "Who studied pea plants?", "answer": "Gregor Mendel", "source_chunk_id": null}
+    ]})
+    .to_string();
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .and(body_partial_json(json!({
+            "model": "mock-model",
+            "response_format": {"type": "json_schema", "json_schema": {"name": "flashcards", "strict": true}}
+        })))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "model": "mock-model",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}}],
+            "usage": {"prompt_tokens": 300, "completion_tokens": 40}
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let response = post(
+        &app,
+        &token,
+        &format!("/api/v1/chats/{chat}/flashcards/generate"),
+        json!({"document_id": doc["id"], "count": 2, "save": true}),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["generator"], "language_model");
+    let cards = body["cards"].as_array().unwrap();
+    assert_eq!(cards.len(), 2, "{body}");
+    assert_eq!(cards[0]["question"], "What do mitochondria make?");
+    assert_eq!(cards[0]["source"]["chunk_id"], chunk["id"]);
+    assert_eq!(cards[0]["source"]["page"], chunk["page"]);
+    assert_eq!(cards[0]["tags"], json!(["generated:language_model"]));
+    assert_eq!(cards[1]["source"], Value::Null);
+    // The prompt carried the chunk ids the model may cite.
+    let requests = server.received_requests().await.unwrap();
+    let sent: Value = serde_json::from_slice(&requests[0].body).unwrap();
+    assert!(
+        sent.to_string().contains(chunk["id"].as_str().unwrap()),
+        "the chunk id is in the prompt"
+    );
+}
+
 on_every_backend!(
     cards_are_created_listed_edited_and_deleted,
     bulk_create_is_all_or_nothing_and_lists_filter,
@@ -1286,4 +1371,5 @@ on_every_backend!(
     offline_generation_makes_sourced_cards_from_a_document,
     a_long_document_generates_in_the_background_with_a_status_to_poll,
     cards_are_made_from_chosen_chunks_or_a_topic,
+    a_provider_writes_cards_with_structured_output,
 );
