@@ -11,6 +11,7 @@ mod m20261126_000005_create_documents;
 mod m20261126_000006_create_flashcards;
 mod m20261126_000007_create_study_settings;
 mod m20261126_000008_create_flashcard_generations;
+mod m20261126_000009_add_job_request_id;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000006_create_flashcards::Migration),
             Box::new(m20261126_000007_create_study_settings::Migration),
             Box::new(m20261126_000008_create_flashcard_generations::Migration),
+            Box::new(m20261126_000009_add_job_request_id::Migration),
         ]
     }
 }

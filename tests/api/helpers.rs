@@ -350,6 +350,8 @@ pub struct TestApp {
     pub address: String,
     /// The HTTP→HTTPS redirect listener's port, when TLS is on and one is configured.
     pub redirect_port: Option<u16>,
+    /// The metrics listener's port, when `metrics.bind` is set.
+    pub metrics_port: Option<u16>,
     pub client: reqwest::Client,
     handle: ServerHandle,
     _storage: Storage,
@@ -502,11 +504,13 @@ pub async fn spawn_app_configured(
     let scheme = if settings_tls { "https" } else { "http" };
     let address = format!("{scheme}://127.0.0.1:{}", app.port());
     let redirect_port = app.redirect_port();
+    let metrics_port = app.metrics_port();
     let handle = app.handle();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
         redirect_port,
+        metrics_port,
         client: client(None),
         handle,
         _storage: storage,

@@ -876,6 +876,7 @@ async fn reconcile_removes_orphan_points_and_requeues_unindexed_documents() {
                 },
                 max_attempts: 3,
                 run_at: now,
+                request_id: None,
             },
         )
         .await

@@ -23,6 +23,7 @@ mod knowledge;
 mod limits;
 mod logging;
 mod messages;
+mod operations;
 mod pagination;
 mod tokens;
 mod transport;

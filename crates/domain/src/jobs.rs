@@ -47,6 +47,8 @@ impl JobPayload {
 pub struct NewJob {
     pub id: JobId,
     pub payload: JobPayload,
+    /// The request that queued it, for the worker's log lines.
+    pub request_id: Option<String>,
     pub max_attempts: u32,
     pub run_at: DateTime<Utc>,
 }
@@ -56,6 +58,8 @@ pub struct NewJob {
 pub struct Job {
     pub id: JobId,
     pub payload: JobPayload,
+    /// The request that queued it.
+    pub request_id: Option<String>,
     /// Attempts so far, this one included.
     pub attempts: u32,
     pub max_attempts: u32,
@@ -181,6 +185,11 @@ impl JobRunner {
         }
     }
 
+    /// The queue's state now (for metrics).
+    pub async fn stats(&self) -> Result<QueueStats, InfraError> {
+        self.queue.stats(self.clock.now()).await
+    }
+
     /// Notified whenever this process queues a job.
     pub fn job_queued(&self) -> Arc<Notify> {
         self.queued.clone()
@@ -201,12 +210,40 @@ impl JobRunner {
         let Some(job) = self.queue.claim(worker, now, now + lease).await? else {
             return Ok(false);
         };
+        // The job's log lines name the request that queued it (or the job itself).
+        let request_id = job
+            .request_id
+            .clone()
+            .unwrap_or_else(|| format!("job:{}", job.id));
+        let span = tracing::info_span!("job", job = %job.id, kind = job.payload.kind(), request_id = %request_id);
+        crate::context::with_request_id(
+            request_id,
+            tracing::Instrument::instrument(self.run(job, worker, lease), span),
+        )
+        .await?;
+        Ok(true)
+    }
+
+    /// Runs a claimed job and records its outcome.
+    async fn run(&self, job: Job, worker: &str, lease: chrono::Duration) -> Result<(), InfraError> {
         tracing::info!(job = %job.id, kind = job.payload.kind(), attempt = job.attempts, "job claimed");
         let handler = self.handler(&job.payload);
+        let kind = job.payload.kind();
+        let started = std::time::Instant::now();
         let outcome = tokio::select! {
             outcome = handler.run(&job) => outcome,
             lost = self.keep_lease(&job, worker, lease) => lost,
         };
+        metrics::histogram!("job_duration_seconds", "kind" => kind)
+            .record(started.elapsed().as_secs_f64());
+        let result = match &outcome {
+            Ok(()) => "completed",
+            Err(Failure::LeaseLost) => "lease_lost",
+            Err(Failure::Permanent(_)) => "dead",
+            Err(Failure::Transient(_)) if job.attempts >= job.max_attempts => "dead",
+            Err(Failure::Transient(_)) => "retry",
+        };
+        metrics::counter!("jobs_finished_total", "kind" => kind, "outcome" => result).increment(1);
         match outcome {
             Ok(()) => {
                 self.queue.complete(job.id, worker).await?;
@@ -239,7 +276,7 @@ impl JobRunner {
                     .await?;
             }
         }
-        Ok(true)
+        Ok(())
     }
 
     /// Renews the lease until it is lost (then returns) or the job ends (then it is dropped).

@@ -6,8 +6,10 @@
 
 pub mod accounts;
 pub mod assistant;
+pub mod cache;
 pub mod chats;
 pub mod clock;
+pub mod context;
 pub mod error;
 pub mod flashcards;
 pub mod health;

@@ -139,9 +139,13 @@ impl RateLimits {
             return Ok(());
         }
         match self.store.increment(key, quota.window).await {
-            Ok((count, reset_in)) if count > quota.limit => Err(Limited {
-                retry_after: reset_in.max(Duration::from_secs(1)),
-            }),
+            Ok((count, reset_in)) if count > quota.limit => {
+                let policy = key.split(':').next().unwrap_or("other").to_string();
+                metrics::counter!("rate_limit_rejections_total", "policy" => policy).increment(1);
+                Err(Limited {
+                    retry_after: reset_in.max(Duration::from_secs(1)),
+                })
+            }
             Ok(_) => Ok(()),
             Err(e) => {
                 fail_open(&e);
@@ -186,9 +190,12 @@ impl RateLimits {
             }
         }
         match longest {
-            Some(retry_after) => Err(Limited {
-                retry_after: retry_after.max(Duration::from_secs(1)),
-            }),
+            Some(retry_after) => {
+                metrics::counter!("rate_limit_rejections_total", "policy" => "login").increment(1);
+                Err(Limited {
+                    retry_after: retry_after.max(Duration::from_secs(1)),
+                })
+            }
             None => Ok(()),
         }
     }

@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod extract;
+pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod pagination;
@@ -59,6 +60,8 @@ pub struct AppState {
     pub services: Arc<Services>,
     pub limits: Limits,
     pub security: HttpSecurity,
+    /// `/metrics` on this port, behind a token; `None`: not served here.
+    pub metrics: Option<metrics::MetricsEndpoint>,
 }
 
 fn cors(security: &HttpSecurity) -> actix_cors::Cors {
@@ -117,11 +120,13 @@ pub fn create_app(
         .into_app()
         .app_data(web::Data::from(state.services.clone()))
         .app_data(web::Data::new(state.security.clone()))
+        .app_data(web::Data::new(metrics::MetricsGate(state.metrics.clone())))
         .app_data(extract::json_config(state.limits.json_bytes))
         .app_data(extract::payload_config(state.limits.body_bytes))
         .app_data(extract::query_config())
         .app_data(extract::path_config())
         .service(openapi::docs_service())
+        .route("/metrics", web::get().to(metrics::metrics))
         .configure(extra)
         .default_service(web::to(routes::fallback))
         .wrap(from_fn(middleware::catch_panics))

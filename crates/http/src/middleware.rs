@@ -70,7 +70,13 @@ pub async fn request_context(
     let path: String = req.path().chars().take(200).collect();
     let span = tracing::info_span!("request", request_id = %request_id);
 
-    let result = next.call(req).instrument(span.clone()).await;
+    metrics::gauge!("http_requests_in_flight").increment(1.0);
+    let result = flashforge_domain::context::with_request_id(
+        request_id.clone(),
+        next.call(req).instrument(span.clone()),
+    )
+    .await;
+    metrics::gauge!("http_requests_in_flight").decrement(1.0);
     let (status, route) = match &result {
         Ok(res) => (
             res.status().as_u16(),
@@ -83,7 +89,21 @@ pub async fn request_context(
             format!("<unmatched {path}>"),
         ),
     };
-    let latency_ms = (started.elapsed().as_secs_f64() * 1e6).round() / 1e3;
+    let elapsed = started.elapsed().as_secs_f64();
+    let latency_ms = (elapsed * 1e6).round() / 1e3;
+    // Unmatched paths are one label value, not one per path a scanner tries.
+    let route_label = if route.starts_with("<unmatched") {
+        "unmatched".to_string()
+    } else {
+        route.clone()
+    };
+    let labels = [
+        ("method", method.to_string()),
+        ("route", route_label),
+        ("status", status.to_string()),
+    ];
+    metrics::counter!("http_requests_total", &labels).increment(1);
+    metrics::histogram!("http_request_duration_seconds", &labels).record(elapsed);
     span.in_scope(|| {
         if status >= 500 {
             tracing::warn!(target: "flashforge::access", %request_id, %method, %route, status, latency_ms, "request served");
@@ -201,7 +221,10 @@ pub async fn security_headers(
 
 /// Paths outside every budget: probes and the docs.
 fn unmetered(path: &str) -> bool {
-    path.starts_with("/health") || path.starts_with("/docs") || path == crate::openapi::SPEC_PATH
+    path.starts_with("/health")
+        || path.starts_with("/docs")
+        || path == crate::openapi::SPEC_PATH
+        || path == "/metrics"
 }
 
 pub async fn rate_limit(

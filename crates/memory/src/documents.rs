@@ -354,6 +354,7 @@ impl InMemoryJobQueue {
                 job: Job {
                     id: new.id,
                     payload: new.payload,
+                    request_id: new.request_id,
                     attempts: 0,
                     max_attempts: new.max_attempts,
                     created_at: now,

@@ -2,6 +2,7 @@
 //! adapters (the shared contract suites in `tests/api/contracts` prove it) and lose everything
 //! when the process ends.
 
+mod cache;
 mod chats;
 mod documents;
 mod flashcards;
@@ -13,6 +14,7 @@ mod sessions;
 mod users;
 mod vectors;
 
+pub use cache::InProcessCache;
 pub use chats::InMemoryChatRepository;
 pub use documents::{InMemoryDocumentRepository, InMemoryJobQueue};
 pub use flashcards::InMemoryFlashcardRepository;

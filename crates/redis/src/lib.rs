@@ -1,8 +1,10 @@
 //! Redis adapters. Rate-limit counters live here when `rate_limit.redis_url` is set, so that every
-//! API instance counts against the same budgets.
+//! API instance counts against the same budgets; the cache when `cache.redis_url` is set.
 //!
 //! The connection manager reconnects by itself; while Redis is away each call fails fast (a
 //! short timeout) and the domain lets requests through (limits fail open).
+
+mod cache;
 
 use std::time::Duration;
 
@@ -12,6 +14,8 @@ use flashforge_domain::health::HealthCheck;
 use flashforge_domain::limits::RateLimitStore;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
+
+pub use cache::RedisCache;
 
 /// Adds one and starts the window on the first hit; answers the count and the time left.
 const INCREMENT: &str = r"

@@ -1,7 +1,9 @@
 //! The FlashForge server as a library: configuration, logging, the composition root and the
 //! background worker. `main.rs` is the command line over it; the test harness uses it directly.
 
+pub mod backup;
 pub mod knowledge;
+pub mod metrics;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;

@@ -1,6 +1,7 @@
 //! `flashforge`: serve the API, run background work, migrate the database, check the
 //! configuration, print the OpenAPI document.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -42,6 +43,22 @@ enum Command {
     Kb {
         #[command(subcommand)]
         action: KbAction,
+    },
+    /// Write a backup: the database, the embedded vector index, local blobs, and a manifest with
+    /// a checksum for every file.
+    Backup {
+        /// The folder to create (it must not exist, or be empty); default: backup.dir/<UTC time>.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// Restore a backup made by `flashforge backup` into the configured deployment. Stop the
+    /// server and workers first.
+    Restore {
+        /// The backup's folder.
+        dir: PathBuf,
+        /// Replace a deployment that already holds data.
+        #[arg(long)]
+        force: bool,
     },
     /// Read a PDF on stdin and print its pages as JSON (the ingestion worker's guarded child).
     #[command(hide = true)]
@@ -132,6 +149,10 @@ async fn run(command: Command, settings: Settings, notes: LoadNotes) -> ExitCode
         Command::Worker => run_worker(settings).await.map_err(|e| e.to_string()),
         Command::Migrate { action } => migrate(settings, action).await,
         Command::Kb { action } => kb(settings, action).await,
+        Command::Backup { out } => flashforge::backup::backup_command(&settings, out).await,
+        Command::Restore { dir, force } => {
+            flashforge::backup::restore_command(&settings, &dir, force).await
+        }
         Command::Config { .. } | Command::Openapi | Command::ExtractPdf => Ok(()),
     };
     match outcome {

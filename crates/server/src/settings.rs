@@ -105,6 +105,9 @@ pub struct Settings {
     pub log: LogSettings,
     pub worker: WorkerSettings,
     pub health: HealthSettings,
+    pub backup: BackupSettings,
+    pub metrics: MetricsSettings,
+    pub cache: CacheSettings,
 }
 
 fn default_environment() -> Environment {
@@ -356,6 +359,47 @@ pub struct WorkerSettings {
     pub poll_interval_ms: u64,
 }
 
+/// Prometheus metrics: on a listener of their own (for the private network), and/or at
+/// `/metrics` on the API's port behind a bearer token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    pub enabled: bool,
+    /// The metrics listener, e.g. `0.0.0.0:9464`; empty: none.
+    #[serde(default)]
+    pub bind: String,
+    /// With a token, the API's port also serves `/metrics` to `Authorization: Bearer <token>`.
+    #[serde(default)]
+    pub token: Option<Secret>,
+}
+
+/// The cache of query embeddings, the current-user lookup and model lists: in this process by
+/// default, shared through Redis when `redis_url` is set.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSettings {
+    /// `redis://host:6379/1`; unset: an in-process cache.
+    #[serde(default)]
+    pub redis_url: Option<Secret>,
+    pub key_prefix: String,
+    /// Entries the in-process cache holds.
+    pub max_entries: u64,
+    pub redis_timeout_ms: u64,
+    pub embedding_ttl_secs: u64,
+    pub user_ttl_secs: u64,
+    pub models_ttl_secs: u64,
+}
+
+impl CacheSettings {
+    /// The Redis URL, unless unset or empty.
+    pub fn redis_url(&self) -> Option<&str> {
+        self.redis_url
+            .as_ref()
+            .map(Secret::expose)
+            .filter(|u| !u.trim().is_empty())
+    }
+}
+
 /// Uploads and their ingestion.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -467,6 +511,18 @@ pub struct VectorSettings {
 #[serde(deny_unknown_fields)]
 pub struct HealthSettings {
     pub readiness_timeout_ms: u64,
+}
+
+/// Backups (`flashforge backup`, `flashforge restore`) and the worker's scheduled ones.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupSettings {
+    /// Where scheduled backups go, one folder each named by its UTC time (`20261126T031500Z`).
+    pub dir: PathBuf,
+    /// Hours between the worker's backups; 0: none.
+    pub interval_hours: u64,
+    /// Scheduled backups kept, newest first; older ones are deleted.
+    pub keep: usize,
 }
 
 /// Every problem found in the configuration, each naming its key.
@@ -788,6 +844,38 @@ impl Settings {
                 "must start with redis:// or rediss://".into(),
             );
         }
+        let m = &self.metrics;
+        if !m.bind.is_empty() && m.bind.parse::<std::net::SocketAddr>().is_err() {
+            bad(
+                "metrics.bind",
+                "must be an address and port such as 0.0.0.0:9464, or empty".into(),
+            );
+        }
+        if m.token.as_ref().is_some_and(|t| t.expose().len() < 16) {
+            bad("metrics.token", "must be at least 16 characters".into());
+        }
+        let c = &self.cache;
+        if let Some(url) = self.cache.redis_url()
+            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
+        {
+            bad(
+                "cache.redis_url",
+                "must start with redis:// or rediss://".into(),
+            );
+        }
+        if c.max_entries == 0 {
+            bad("cache.max_entries", "must be more than 0".into());
+        }
+        for (key, value) in [
+            ("cache.redis_timeout_ms", c.redis_timeout_ms),
+            ("cache.embedding_ttl_secs", c.embedding_ttl_secs),
+            ("cache.user_ttl_secs", c.user_ttl_secs),
+            ("cache.models_ttl_secs", c.models_ttl_secs),
+        ] {
+            if value == 0 {
+                bad(key, "must be more than 0".into());
+            }
+        }
         let s = &self.server;
         if s.tls_cert_file.is_some() != s.tls_key_file.is_some() {
             bad(
@@ -947,6 +1035,28 @@ impl Settings {
         }
         if self.health.readiness_timeout_ms == 0 {
             bad("health.readiness_timeout_ms", "must be more than 0".into());
+        }
+        let b = &self.backup;
+        if b.interval_hours > 24 * 366 {
+            bad(
+                "backup.interval_hours",
+                "must be at most 8784 (0 = no scheduled backups)".into(),
+            );
+        }
+        if b.interval_hours > 0 && self.database.kind() == Some(DatabaseKind::Memory) {
+            bad(
+                "backup.interval_hours",
+                "needs a database on disk: database.url is memory://".into(),
+            );
+        }
+        if b.keep == 0 || b.keep > 10_000 {
+            bad("backup.keep", "must be between 1 and 10000".into());
+        }
+        if b.interval_hours > 0 && b.dir.as_os_str().is_empty() {
+            bad(
+                "backup.dir",
+                "must be set when backup.interval_hours is more than 0".into(),
+            );
         }
 
         if problems.is_empty() {
@@ -1130,6 +1240,32 @@ mod tests {
         ] {
             assert!(keys.contains(&key), "{key} missing from {err}");
         }
+    }
+
+    #[test]
+    fn backup_defaults_and_bad_values_name_their_keys() {
+        let (settings, _) = Settings::load_from(
+            Environment::Development,
+            &config(),
+            vars(&[("FLASHFORGE__BACKUP__INTERVAL_HOURS", "24")]),
+        )
+        .unwrap();
+        assert_eq!(settings.backup.dir, PathBuf::from("backups"));
+        assert_eq!(settings.backup.interval_hours, 24);
+        assert_eq!(settings.backup.keep, 7);
+        let err = Settings::load_from(
+            Environment::Test,
+            &config(),
+            vars(&[
+                ("FLASHFORGE__AUTH__JWT_SECRET", GOOD_SECRET),
+                ("FLASHFORGE__BACKUP__KEEP", "0"),
+                ("FLASHFORGE__BACKUP__INTERVAL_HOURS", "6"),
+            ]),
+        )
+        .unwrap_err();
+        let keys: Vec<_> = err.problems.iter().map(|(k, _)| k.as_str()).collect();
+        // test.toml's database is memory://: nothing to back up on a schedule.
+        assert_eq!(keys, ["backup.interval_hours", "backup.keep"], "{err}");
     }
 
     #[test]

@@ -15,11 +15,13 @@ use flashforge_domain::accounts::{AccountSettings, PasswordPolicy};
 use flashforge_domain::assistant::{
     AssistantSettings, LanguageModel, MessageRepository, PassageSearch,
 };
+use flashforge_domain::cache::{CacheLayer, CachedEmbedder, CachedModels, CachedSessions};
 use flashforge_domain::clock::SystemClock;
 use flashforge_domain::health::HealthCheck;
 use flashforge_domain::knowledge::{DocumentRepository, Embedder, JobQueue};
 use flashforge_domain::limits::RateLimitStore;
 use flashforge_domain::{Ports, ServiceSettings, Services};
+use flashforge_http::metrics::{MetricsEndpoint, MetricsSource};
 use flashforge_http::{AppState, ExtraRoutes, HttpSecurity, Limits, create_app, no_extra_routes};
 use flashforge_memory::{
     InMemoryChatRepository, InMemoryDocumentRepository, InMemoryFlashcardRepository,
@@ -34,6 +36,7 @@ use flashforge_sql::{
 };
 
 use crate::knowledge::{knowledge_ports, knowledge_settings};
+use crate::metrics::{MeteredEmbedder, MeteredModel, ProcessMetrics};
 use crate::settings::{AuthSettings, DatabaseKind, LlmProvider, LlmSettings, Settings};
 use crate::tls;
 use crate::worker::{Jobs, RunningWorker, SessionSweep, Worker};
@@ -57,6 +60,8 @@ pub enum StartupError {
     Llm(String),
     #[error("knowledge base: {0}")]
     Knowledge(String),
+    #[error("cache: {0}")]
+    Cache(String),
 }
 
 /// The configured language model.
@@ -107,6 +112,8 @@ impl Default for Hooks {
 /// The adapters chosen for this process, and the pool to close at the end.
 pub struct Backend {
     pub ports: Ports,
+    /// The cache the ports use (for the language model a hook puts in).
+    pub cache: CacheLayer,
     pub database: Option<DatabaseConnection>,
 }
 
@@ -189,16 +196,35 @@ pub async fn compose_with(
             ));
         }
     };
-    let knowledge = knowledge_ports(settings, storage.documents, storage.jobs, embedder)
+    let cache = cache_layer(settings).map_err(StartupError::Cache)?;
+    let ttl = |secs: u64| Duration::from_secs(secs);
+    let mut knowledge = knowledge_ports(settings, storage.documents, storage.jobs, embedder)
         .await
         .map_err(StartupError::Knowledge)?;
+    knowledge.embedder = Arc::new(CachedEmbedder::new(
+        Arc::new(MeteredEmbedder(knowledge.embedder)),
+        cache.clone(),
+        ttl(settings.cache.embedding_ttl_secs),
+    ));
+    let sessions: Arc<dyn flashforge_domain::accounts::SessionRepository> =
+        Arc::new(CachedSessions::new(
+            storage.sessions,
+            cache.clone(),
+            ttl(settings.cache.user_ttl_secs),
+        ));
+    let language_model = instrument_model(
+        language_model(&settings.llm).map_err(StartupError::Llm)?,
+        &cache,
+        settings,
+    );
     health_checks.push(Arc::new(crate::knowledge::VectorIndexHealth(
         knowledge.index.clone(),
     )));
     Ok(Backend {
+        cache,
         ports: Ports {
             users: storage.users,
-            sessions: storage.sessions,
+            sessions,
             chats: storage.chats,
             messages: storage.messages,
             knowledge,
@@ -208,7 +234,7 @@ pub async fn compose_with(
                 flashforge_fsrs::FsrsModel::new().map_err(StartupError::Knowledge)?,
             ),
             passages: None,
-            language_model: language_model(&settings.llm).map_err(StartupError::Llm)?,
+            language_model,
             password_hasher: Arc::new(hasher),
             password_strength,
             access_tokens,
@@ -218,6 +244,52 @@ pub async fn compose_with(
         },
         database: storage.database,
     })
+}
+
+/// The metrics listener of `metrics.bind`, when metrics are on and it is set.
+fn metrics_listener(
+    settings: &Settings,
+    source: Arc<dyn MetricsSource>,
+) -> Result<Option<(Server, u16)>, StartupError> {
+    let m = &settings.metrics;
+    if !m.enabled || m.bind.is_empty() {
+        return Ok(None);
+    }
+    let (server, port) =
+        crate::metrics::listener(&m.bind, source).map_err(|source| StartupError::Bind {
+            address: m.bind.clone(),
+            source,
+        })?;
+    tracing::info!(address = %m.bind, port, "serving metrics");
+    Ok(Some((server, port)))
+}
+
+/// The cache from the `cache` section: Redis when configured, else in this process.
+pub fn cache_layer(settings: &Settings) -> Result<CacheLayer, String> {
+    let cache: Arc<dyn flashforge_domain::cache::Cache> = match settings.cache.redis_url() {
+        Some(url) => Arc::new(flashforge_redis::RedisCache::new(
+            url,
+            &settings.cache.key_prefix,
+            Duration::from_millis(settings.cache.redis_timeout_ms),
+        )?),
+        None => Arc::new(flashforge_memory::InProcessCache::new(
+            settings.cache.max_entries,
+        )),
+    };
+    Ok(CacheLayer::new(cache))
+}
+
+/// The language model, timed for metrics and its model list cached.
+pub fn instrument_model(
+    model: Arc<dyn LanguageModel>,
+    cache: &CacheLayer,
+    settings: &Settings,
+) -> Arc<dyn LanguageModel> {
+    Arc::new(CachedModels::new(
+        Arc::new(MeteredModel(model)),
+        cache.clone(),
+        Duration::from_secs(settings.cache.models_ttl_secs),
+    ))
 }
 
 /// The repositories of one database (or of memory).
@@ -327,6 +399,11 @@ pub fn background_worker(services: &Arc<Services>, settings: &Settings) -> Worke
             Duration::from_millis(settings.worker.poll_interval_ms),
         )));
     }
+    if settings.backup.interval_hours > 0 {
+        worker = worker.with_task(Arc::new(crate::backup::ScheduledBackup::new(
+            settings.clone(),
+        )));
+    }
     worker
 }
 
@@ -335,6 +412,8 @@ pub struct Application {
     server: Server,
     /// The plain-HTTP listener that redirects to HTTPS, and its port.
     redirect: Option<(Server, u16)>,
+    /// The metrics listener, and its port.
+    metrics: Option<(Server, u16)>,
     database: Option<DatabaseConnection>,
     worker: Option<RunningWorker>,
     shutdown_timeout: Duration,
@@ -355,7 +434,8 @@ impl Application {
             .health_checks
             .extend(hooks.extra_health_checks.iter().cloned());
         if let Some(model) = &hooks.language_model {
-            backend.ports.language_model = model.clone();
+            backend.ports.language_model =
+                instrument_model(model.clone(), &backend.cache, &settings);
         }
         if let Some(passages) = &hooks.passages {
             backend.ports.passages = Some(passages.clone());
@@ -373,7 +453,21 @@ impl Application {
         } else {
             None
         };
+        let metrics_source: Arc<dyn MetricsSource> = Arc::new(ProcessMetrics {
+            services: services.clone(),
+            database: backend.database.clone(),
+        });
+        let metrics_server = metrics_listener(&settings, metrics_source.clone())?;
         let state = AppState {
+            metrics: settings
+                .metrics
+                .token
+                .as_ref()
+                .filter(|_| settings.metrics.enabled)
+                .map(|token| MetricsEndpoint {
+                    source: metrics_source.clone(),
+                    token: token.expose().to_string(),
+                }),
             services,
             limits: Limits {
                 json_bytes: settings.server.json_limit_bytes,
@@ -443,6 +537,7 @@ impl Application {
             port,
             server,
             redirect,
+            metrics: metrics_server,
             database: backend.database,
             worker,
             shutdown_timeout: settings.shutdown_timeout(),
@@ -452,6 +547,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of the metrics listener, when there is one.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(_, port)| *port)
     }
 
     /// The port of the HTTP→HTTPS redirect listener, when there is one.
@@ -473,6 +573,10 @@ impl Application {
             let handle = server.handle();
             (tokio::spawn(server), handle)
         });
+        let metrics = self.metrics.map(|(server, _)| {
+            let handle = server.handle();
+            (tokio::spawn(server), handle)
+        });
         let signals = self.handle_signals.then(|| {
             tokio::spawn(async move {
                 wait_for_signal().await;
@@ -481,7 +585,7 @@ impl Application {
             })
         });
         let served = self.server.await;
-        if let Some((task, handle)) = redirect {
+        for (task, handle) in redirect.into_iter().chain(metrics) {
             handle.stop(true).await;
             let _ = task.await;
         }
@@ -535,7 +639,22 @@ pub async fn run_worker(settings: Settings) -> Result<(), StartupError> {
     let worker = background_worker(&services, &settings);
     tracing::info!(tasks = worker.task_count(), "worker started");
     let running = worker.start();
+    let metrics = metrics_listener(
+        &settings,
+        Arc::new(ProcessMetrics {
+            services: services.clone(),
+            database: backend.database.clone(),
+        }),
+    )?
+    .map(|(server, _)| {
+        let handle = server.handle();
+        (tokio::spawn(server), handle)
+    });
     wait_for_signal().await;
+    if let Some((task, handle)) = metrics {
+        handle.stop(true).await;
+        let _ = task.await;
+    }
     tracing::info!("shutdown signal received: stopping the worker");
     running.shutdown(settings.shutdown_timeout()).await;
     if let Some(db) = backend.database {

@@ -92,6 +92,29 @@ pub async fn status(db: &DatabaseConnection) -> Result<Vec<(String, bool)>, DbEr
     migration_status(db).await
 }
 
+/// The pool's connections: `(open, idle, max)`.
+pub fn pool_stats(db: &DatabaseConnection) -> Option<(u32, u32, u32)> {
+    match db.get_database_backend() {
+        sea_orm::DatabaseBackend::Postgres => {
+            let pool = db.get_postgres_connection_pool();
+            Some((
+                pool.size(),
+                pool.num_idle() as u32,
+                pool.options().get_max_connections(),
+            ))
+        }
+        sea_orm::DatabaseBackend::Sqlite => {
+            let pool = db.get_sqlite_connection_pool();
+            Some((
+                pool.size(),
+                pool.num_idle() as u32,
+                pool.options().get_max_connections(),
+            ))
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,6 +27,7 @@ pub(crate) fn job_row(job: &NewJob, now: DateTime<Utc>) -> Result<jobs::ActiveMo
         id: Set(job.id.as_uuid()),
         kind: Set(job.payload.kind().to_string()),
         payload: Set(serde_json::to_string(&job.payload).map_err(InfraError::internal)?),
+        request_id: Set(job.request_id.clone()),
         status: Set(QUEUED.to_string()),
         attempts: Set(0),
         max_attempts: Set(i32::try_from(job.max_attempts).unwrap_or(i32::MAX)),
@@ -53,6 +54,7 @@ impl SqlJobQueue {
 struct Claimed {
     id: uuid::Uuid,
     payload: String,
+    request_id: Option<String>,
     attempts: i32,
     max_attempts: i32,
     created_at: DateTime<Utc>,
@@ -96,7 +98,7 @@ impl JobQueue for SqlJobQueue {
                  WHERE (status = '{QUEUED}' AND run_at <= {p4}) \
                     OR (status = '{RUNNING}' AND lease_until < {p5}) \
                  ORDER BY run_at, id LIMIT 1 {lock}) \
-             RETURNING id, payload, attempts, max_attempts, created_at"
+             RETURNING id, payload, request_id, attempts, max_attempts, created_at"
         );
         let statement = Statement::from_sql_and_values(
             backend,
@@ -121,6 +123,7 @@ impl JobQueue for SqlJobQueue {
         Ok(Some(Job {
             id: JobId::from_uuid(row.id),
             payload,
+            request_id: row.request_id,
             attempts: row.attempts.max(0) as u32,
             max_attempts: row.max_attempts.max(0) as u32,
             created_at: row.created_at,

@@ -15,7 +15,9 @@ mod sessions;
 mod users;
 
 pub use chats::SqlChatRepository;
-pub use connection::{DatabaseOptions, Migration, connect, migrate, status as migration_status};
+pub use connection::{
+    DatabaseOptions, Migration, connect, migrate, pool_stats, status as migration_status,
+};
 pub use documents::SqlDocumentRepository;
 pub use flashcards::SqlFlashcardRepository;
 pub use generations::SqlGenerationRepository;

@@ -286,6 +286,7 @@ async fn generations_queue_their_job_round_trip_and_are_scoped(backend: Backend)
         payload: payload.clone(),
         max_attempts: 3,
         run_at: now,
+        request_id: None,
     };
     f.generations.create(&generation, job).await.unwrap();
     // The job was queued with it.

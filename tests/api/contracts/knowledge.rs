@@ -109,6 +109,7 @@ fn job_for(user: UserId, document: DocumentId) -> NewJob {
         },
         max_attempts: 3,
         run_at: now(),
+        request_id: Some("req-contract".into()),
     }
 }
 
@@ -150,6 +151,7 @@ async fn a_document_and_its_job_are_stored_together_and_duplicates_are_refused(b
         }
     );
     assert_eq!(claimed.attempts, 1);
+    assert_eq!(claimed.request_id.as_deref(), Some("req-contract"));
 
     // Same bytes in the same chat: the existing one, and no second job.
     let twin = new_document(alice, chat, "ab", None);

@@ -47,7 +47,7 @@ impl ClientInfo {
 }
 
 /// A login, as its owner sees it in the sessions list.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Session {
     pub id: SessionId,
     pub user_id: UserId,

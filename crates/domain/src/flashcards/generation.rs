@@ -245,6 +245,7 @@ impl Flashcards {
             },
             max_attempts: self.max_attempts,
             run_at: now,
+            request_id: crate::context::request_id(),
         };
         self.generations.create(&generation, job).await?;
         self.queued.notify_waiters();

@@ -233,6 +233,7 @@ impl KnowledgeBase {
             },
             max_attempts: self.settings.max_attempts,
             run_at: self.clock.now(),
+            request_id: crate::context::request_id(),
         }
     }
 
@@ -550,6 +551,7 @@ impl KnowledgeBase {
             .ok_or_else(|| {
                 Failure::Permanent("the original file is missing from storage".into())
             })?;
+        let stage = std::time::Instant::now();
         let pages = match doc.media_type {
             MediaType::Pdf => self
                 .ports
@@ -563,10 +565,12 @@ impl KnowledgeBase {
                 text_pages(text)
             }
         };
+        record_stage("extract", stage);
         let pages_total = pages.len() as u32;
         documents
             .set_progress(user, id, 0, pages_total, self.clock.now())
             .await?;
+        let stage = std::time::Instant::now();
         let counter = self.ports.embedder.token_counter();
         let settings = self.settings.chunking;
         let chunk_doc = doc.clone();
@@ -574,6 +578,7 @@ impl KnowledgeBase {
             tokio::task::spawn_blocking(move || chunk_pages(&chunk_doc, &pages, counter, settings))
                 .await
                 .map_err(|_| Failure::Permanent("splitting the text into chunks failed".into()))?;
+        record_stage("chunk", stage);
         if chunks.is_empty() {
             return Err(Failure::Permanent("the file contains no text".into()));
         }
@@ -586,7 +591,9 @@ impl KnowledgeBase {
         let batches: Vec<&[Chunk]> = chunks.chunks(self.settings.embed_batch.max(1)).collect();
         for (number, batch) in batches.iter().enumerate() {
             let texts: Vec<String> = batch.iter().map(|c| c.text.clone()).collect();
+            let stage = std::time::Instant::now();
             let vectors = self.ports.embedder.embed(&texts).await?;
+            record_stage("embed", stage);
             if vectors.len() != batch.len() {
                 return Err(Failure::Transient(format!(
                     "the embedder returned {} vectors for {} texts",
@@ -606,7 +613,9 @@ impl KnowledgeBase {
                     sparse: sparse::encode_document(&chunk.text),
                 })
                 .collect();
+            let stage = std::time::Instant::now();
             self.ports.index.upsert(points).await?;
+            record_stage("index", stage);
             // A page is done once its last chunk is indexed; the batch's last page may go on.
             let done = if number + 1 == batches.len() {
                 pages_total
@@ -842,6 +851,12 @@ impl UserData for KnowledgeBase {
             .await?;
         self.ports.documents.delete_user(owner).await
     }
+}
+
+/// Records how long an ingestion stage took (`ingestion_stage_seconds{stage}`).
+fn record_stage(stage: &'static str, started: std::time::Instant) {
+    metrics::histogram!("ingestion_stage_seconds", "stage" => stage)
+        .record(started.elapsed().as_secs_f64());
 }
 
 /// Ingestion jobs: the document's status follows the job's.

@@ -8,6 +8,8 @@ pub struct Model {
     pub kind: String,
     /// The job's payload as JSON.
     pub payload: String,
+    /// The request that queued the job.
+    pub request_id: Option<String>,
     pub status: String,
     pub attempts: i32,
     pub max_attempts: i32,
