@@ -11,19 +11,6 @@ use flashforge::settings::{Environment, Settings};
 use serde::Deserialize;
 use serde_yaml_ng::Value;
 
-/// Keys the operations work adds to config/default.toml (metrics listener, shared cache, worker
-/// backups); accepted here while they are not in config/default.toml yet.
-// added with the operations work
-const PENDING_KEYS: &[&str] = &[
-    "metrics.enabled",
-    "metrics.bind",
-    "metrics.token",
-    "cache.redis_url",
-    "backup.dir",
-    "backup.interval_hours",
-    "backup.keep",
-];
-
 const REQUIRED_KINDS: &[&str] = &[
     "Deployment",
     "Service",
@@ -416,11 +403,7 @@ fn every_flashforge_variable_in_deploy_names_a_configuration_key() {
     assert!(used.contains_key("database.url"), "{used:?}");
     let unknown: Vec<String> = used
         .iter()
-        .filter(|(key, _)| {
-            !in_toml.contains(*key)
-                && !in_settings.contains(*key)
-                && !PENDING_KEYS.contains(&key.as_str())
-        })
+        .filter(|(key, _)| !in_toml.contains(*key) && !in_settings.contains(*key))
         .map(|(key, files)| format!("{key} (in {files:?})"))
         .collect();
     assert!(
