@@ -70,3 +70,45 @@ on_every_backend!(
     the_openapi_document_is_served_as_openapi_3_1,
     the_docs_page_and_its_assets_are_served_by_the_binary,
 );
+
+/// The README's configuration table names every key of config/default.toml, with its
+/// environment variable (a row may name several keys of one section: `a.b`, `c`, `d`).
+#[test]
+fn the_readme_lists_every_configuration_key() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+    let defaults: toml::Table =
+        std::fs::read_to_string(format!("{root}/config/default.toml"))
+            .unwrap()
+            .parse()
+            .unwrap();
+    let mut listed = std::collections::HashMap::new();
+    for row in readme.lines().filter(|l| l.starts_with("| `")) {
+        let cells: Vec<&str> = row.split('|').collect();
+        let mut section = None;
+        for name in cells[1].split('`').skip(1).step_by(2) {
+            let key = match name.split_once('.') {
+                Some((s, k)) => {
+                    section = Some(s.to_string());
+                    k.to_string()
+                }
+                None => name.to_string(),
+            };
+            if let Some(section) = &section {
+                listed.insert(format!("{section}.{key}"), cells[3].to_string());
+            }
+        }
+    }
+    let mut missing = Vec::new();
+    for (section, keys) in &defaults {
+        for key in keys.as_table().into_iter().flat_map(|t| t.keys()) {
+            let name = format!("{section}.{key}");
+            let variable = format!("FLASHFORGE__{}__", section.to_uppercase());
+            match listed.get(&name) {
+                Some(env) if env.contains(&variable) || env.contains('…') => {}
+                _ => missing.push(name),
+            }
+        }
+    }
+    assert!(missing.is_empty(), "not in the README's table: {missing:?}");
+}
