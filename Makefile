@@ -2,7 +2,7 @@
 CARGO ?= cargo
 SHELL := /bin/bash
 
-.PHONY: help run models release test lint fmt clippy migrate docs docs-check bench-auth bench-assistant bench-knowledge bench-flashcards bench clean
+.PHONY: help run models release test lint fmt clippy migrate docs docs-check bench-auth bench-assistant bench-knowledge bench-flashcards bench schemathesis check-deploy clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -52,6 +52,12 @@ bench-flashcards: ## Flashcards benchmark: 100k cards on Postgres, list first vs
 	$(CARGO) bench -p flashforge --bench flashcards
 
 bench: bench-auth bench-assistant bench-knowledge bench-flashcards ## Every benchmark
+
+schemathesis: ## Schema-driven API testing against the debug binary (EXAMPLES=200 for the long pass)
+	scripts/schemathesis.sh $${EXAMPLES:-5}
+
+check-deploy: ## Validate deploy/: compose, nginx -t, Kubernetes schemas, yamllint, hadolint
+	scripts/check-deploy.sh
 
 clean: ## Remove build output and local data
 	$(CARGO) clean

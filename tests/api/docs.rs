@@ -77,11 +77,10 @@ on_every_backend!(
 fn the_readme_lists_every_configuration_key() {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
-    let defaults: toml::Table =
-        std::fs::read_to_string(format!("{root}/config/default.toml"))
-            .unwrap()
-            .parse()
-            .unwrap();
+    let defaults: toml::Table = std::fs::read_to_string(format!("{root}/config/default.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
     let mut listed = std::collections::HashMap::new();
     for row in readme.lines().filter(|l| l.starts_with("| `")) {
         let cells: Vec<&str> = row.split('|').collect();

@@ -298,6 +298,8 @@ pub fn captured_log() -> CapturedLog {
         let settings = LogSettings {
             level: "trace".to_string(),
             format: LogFormat::Json,
+            otlp_endpoint: None,
+            otlp_service_name: "flashforge".to_string(),
         };
         let subscriber = telemetry::subscriber(&settings, move || writer.clone());
         let _ = tracing::subscriber::set_global_default(subscriber);

@@ -181,3 +181,112 @@ on_every_backend!(
     tls_serves_https_with_hsts_and_redirects_plain_http,
     the_redirect_listener_sends_plain_http_to_https,
 );
+
+/// The raw answer to `request` sent on a new connection (what the server wrote before closing,
+/// or after `wait` without an answer).
+async fn raw(port: &str, request: &[u8], wait: std::time::Duration) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(format!("127.0.0.1:{port}"))
+        .await
+        .unwrap();
+    let _ = stream.write_all(request).await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(wait, stream.read_to_end(&mut answer)).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// Slow clients (slowloris: a request head trickling in, never finished) are cut off after the
+/// configured time, and while hundreds of them hold connections the server still answers
+/// everyone else at once. Oversized or too many headers are refused with a 4xx, not buffered.
+#[tokio::test]
+async fn slow_clients_and_oversized_headers_do_not_exhaust_the_server() {
+    use std::time::{Duration, Instant};
+    use tokio::io::AsyncWriteExt;
+
+    let app = spawn_app_configured(
+        Backend::Memory,
+        Hooks::default(),
+        &[("FLASHFORGE__SERVER__CLIENT_REQUEST_TIMEOUT_MS", "1000")],
+    )
+    .await;
+    let port = app.address.rsplit(':').next().unwrap().to_string();
+
+    // 300 connections that send a header line every 200 ms and never end the head.
+    let mut slow = Vec::new();
+    for _ in 0..300 {
+        let port = port.clone();
+        slow.push(tokio::spawn(async move {
+            let mut stream = tokio::net::TcpStream::connect(format!("127.0.0.1:{port}"))
+                .await
+                .ok()?;
+            stream
+                .write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\n")
+                .await
+                .ok()?;
+            let opened = Instant::now();
+            for i in 0..100 {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                if stream
+                    .write_all(format!("X-Slow-{i}: y\r\n").as_bytes())
+                    .await
+                    .is_err()
+                {
+                    return Some(opened.elapsed());
+                }
+            }
+            None
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Meanwhile, an ordinary client is served at once.
+    for _ in 0..5 {
+        let started = Instant::now();
+        let response = app.get("/health/live").await;
+        assert_eq!(response.status(), 200);
+        assert!(
+            started.elapsed() < Duration::from_millis(500),
+            "served in {:?} beside 300 slow clients",
+            started.elapsed()
+        );
+    }
+    // Every slow client was cut off, soon after the 1 s it had for its request head.
+    for task in slow {
+        let cut_after = task
+            .await
+            .unwrap()
+            .expect("the slow client was disconnected");
+        assert!(
+            cut_after < Duration::from_secs(5),
+            "cut after {cut_after:?}"
+        );
+    }
+
+    // One header of 64 KiB, and 200 small headers: refused, not buffered without end.
+    let huge = format!(
+        "GET /health/live HTTP/1.1\r\nHost: x\r\nX-Huge: {}\r\n\r\n",
+        "a".repeat(64 * 1024)
+    );
+    let answer = raw(&port, huge.as_bytes(), Duration::from_secs(3)).await;
+    assert!(
+        answer.starts_with("HTTP/1.1 431"),
+        "{}",
+        &answer[..answer.len().min(200)]
+    );
+    assert!(
+        answer.contains("headers_too_large"),
+        "in the problem format: {answer}"
+    );
+    let mut many = String::from("GET /health/live HTTP/1.1\r\nHost: x\r\n");
+    for i in 0..200 {
+        many.push_str(&format!("X-Many-{i}: y\r\n"));
+    }
+    many.push_str("\r\n");
+    let answer = raw(&port, many.as_bytes(), Duration::from_secs(3)).await;
+    assert!(
+        answer.starts_with("HTTP/1.1 431"),
+        "{}",
+        &answer[..answer.len().min(200)]
+    );
+    // And the server is fine.
+    assert_eq!(app.get("/health/live").await.status(), 200);
+}

@@ -52,6 +52,8 @@ pub struct HttpSecurity {
     pub cors_allow_credentials: bool,
     /// Send `Strict-Transport-Security` (TLS here, or a TLS proxy in front).
     pub hsts: bool,
+    /// The most bytes of header names and values a request may carry (431 beyond).
+    pub max_header_bytes: usize,
 }
 
 /// What every handler can reach.
@@ -130,6 +132,7 @@ pub fn create_app(
         .configure(extra)
         .default_service(web::to(routes::fallback))
         .wrap(from_fn(middleware::catch_panics))
+        .wrap(from_fn(middleware::header_limit))
         .wrap(from_fn(middleware::rate_limit))
         .wrap(cors(&state.security))
         .wrap(from_fn(middleware::problem_responses))

@@ -248,6 +248,33 @@ pub async fn rate_limit(
         .map(ServiceResponse::map_into_boxed_body)
 }
 
+/// Refuses a request whose header names and values add up to more than the configured bytes
+/// (431 in the problem format).
+pub async fn header_limit(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let limit = req
+        .app_data::<web::Data<HttpSecurity>>()
+        .map_or(usize::MAX, |s| s.max_header_bytes);
+    let size: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if size > limit {
+        let error = ApiError::new(
+            actix_web::http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            format!("the request's headers exceed {limit} bytes"),
+        );
+        return Ok(req.into_response(HttpResponse::from_error(error)));
+    }
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_boxed_body)
+}
+
 pub async fn catch_panics(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,

@@ -137,10 +137,14 @@ fn main() -> ExitCode {
 }
 
 async fn run(command: Command, settings: Settings, notes: LoadNotes) -> ExitCode {
-    if let Err(e) = telemetry::init(&settings.log) {
-        eprintln!("{e}");
-        return ExitCode::FAILURE;
-    }
+    // Held to the end of `run`: dropping it flushes the spans still waiting for export.
+    let _telemetry = match telemetry::init(&settings.log) {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
     for warning in &notes.warnings {
         tracing::warn!("{warning}");
     }

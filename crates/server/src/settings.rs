@@ -123,6 +123,8 @@ pub struct ServerSettings {
     pub shutdown_timeout_secs: u64,
     pub keep_alive_secs: u64,
     pub client_request_timeout_ms: u64,
+    /// The most bytes of header names and values one request may carry.
+    pub max_header_bytes: usize,
     pub json_limit_bytes: usize,
     pub body_limit_bytes: usize,
     /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` is believed.
@@ -267,6 +269,27 @@ pub enum LogFormat {
 pub struct LogSettings {
     pub level: String,
     pub format: LogFormat,
+    /// OTLP/HTTP traces endpoint, e.g. `http://otel-collector:4318/v1/traces`: spans are exported
+    /// there. Unset or empty: no export.
+    #[serde(default)]
+    pub otlp_endpoint: Option<String>,
+    /// `service.name` of the exported spans.
+    #[serde(default = "default_otlp_service_name")]
+    pub otlp_service_name: String,
+}
+
+fn default_otlp_service_name() -> String {
+    "flashforge".into()
+}
+
+impl LogSettings {
+    /// The OTLP traces endpoint, unless unset or empty.
+    pub fn otlp_endpoint(&self) -> Option<&str> {
+        self.otlp_endpoint
+            .as_deref()
+            .map(str::trim)
+            .filter(|url| !url.is_empty())
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -659,6 +682,12 @@ impl Settings {
                 "must be between 1 and 3600".into(),
             );
         }
+        if !(1024..=128 * 1024).contains(&s.max_header_bytes) {
+            bad(
+                "server.max_header_bytes",
+                "must be between 1024 and 131072 (the HTTP parser's own bound)".into(),
+            );
+        }
         if s.client_request_timeout_ms == 0 {
             bad(
                 "server.client_request_timeout_ms",
@@ -1032,6 +1061,17 @@ impl Settings {
 
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
             bad("log.level", format!("is not a valid filter: {e}"));
+        }
+        if let Some(url) = self.log.otlp_endpoint()
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            bad(
+                "log.otlp_endpoint",
+                "must start with http:// or https://".into(),
+            );
+        }
+        if self.log.otlp_service_name.trim().is_empty() {
+            bad("log.otlp_service_name", "must not be empty".into());
         }
         if self.health.readiness_timeout_ms == 0 {
             bad("health.readiness_timeout_ms", "must be more than 0".into());

@@ -478,6 +478,7 @@ impl Application {
                 cors_allowed_origins: settings.server.cors_allowed_origins.clone(),
                 cors_allow_credentials: settings.server.cors_allow_credentials,
                 hsts: tls.is_some() || settings.server.behind_tls_proxy,
+                max_header_bytes: settings.server.max_header_bytes,
             },
         };
 

@@ -10,6 +10,11 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "cli/otlp.rs"]
+mod otlp;
+#[path = "cli/scale.rs"]
+mod scale;
+
 const BIN: &str = env!("CARGO_BIN_EXE_flashforge");
 const GOOD_SECRET: &str = "cli-T3st_8yHq2Lx7Vm4Rz9Kw1Nb6Pd3Sf0Jg";
 
@@ -687,4 +692,770 @@ fn a_model_change_needs_kb_reindex_which_rebuilds_the_index() {
     );
     kill(&server, "-TERM");
     assert!(wait_exit(&mut server, Duration::from_secs(20)).success());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backups: `flashforge backup`, `flashforge restore`, and the worker's scheduled backups.
+
+/// One deployment: a database, an embedded vector index and a local blob folder, with its own
+/// temp folder and port.
+struct Deployment {
+    url: String,
+    files: tempfile::TempDir,
+    port: u16,
+}
+
+impl Deployment {
+    fn sqlite() -> Self {
+        let files = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/ff.db?mode=rwc", files.path().display());
+        Self {
+            url,
+            files,
+            port: free_port(),
+        }
+    }
+
+    fn postgres(database: &PgDatabase) -> Self {
+        Self {
+            url: database.url.clone(),
+            files: tempfile::tempdir().unwrap(),
+            port: free_port(),
+        }
+    }
+
+    fn index_dir(&self) -> PathBuf {
+        self.files.path().join("index")
+    }
+
+    fn blob_dir(&self) -> PathBuf {
+        self.files.path().join("blobs")
+    }
+
+    fn vars(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("FLASHFORGE__DATABASE__URL", self.url.clone()),
+            ("FLASHFORGE__AUTH__JWT_SECRET", GOOD_SECRET.into()),
+            ("FLASHFORGE__SERVER__PORT", self.port.to_string()),
+            ("FLASHFORGE__VECTOR__PROVIDER", "embedded".into()),
+            (
+                "FLASHFORGE__VECTOR__DIR",
+                self.index_dir().display().to_string(),
+            ),
+            ("FLASHFORGE__STORAGE__BLOBS", "local".into()),
+            (
+                "FLASHFORGE__STORAGE__BLOB_DIR",
+                self.blob_dir().display().to_string(),
+            ),
+            ("FLASHFORGE__EMBEDDING__PROVIDER", "hash".into()),
+        ]
+    }
+
+    fn command(&self, extra: &[(&str, &str)]) -> Command {
+        let vars = self.vars();
+        let mut refs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        refs.extend_from_slice(extra);
+        flashforge("test", &refs)
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(&[]).args(args).output().unwrap()
+    }
+
+    fn serve(&self) -> Process {
+        let mut server = Process(
+            self.command(&[])
+                .arg("serve")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        wait_until_live(self.port, &mut server);
+        server
+    }
+
+    /// Nothing was written: no database file or tables, no index, no blobs.
+    fn is_untouched(&self, runtime: &tokio::runtime::Runtime) -> bool {
+        let database_empty = if self.url.starts_with("sqlite:") {
+            !self.files.path().join("ff.db").exists()
+        } else {
+            count(
+                runtime,
+                &self.url,
+                "SELECT COUNT(*) FROM pg_catalog.pg_tables WHERE schemaname = 'public'",
+            ) == 0
+        };
+        let empty = |dir: PathBuf| {
+            std::fs::read_dir(&dir).map_or(true, |entries| {
+                entries
+                    .map(|e| e.unwrap().file_name())
+                    .all(|name| name == ".lock")
+            })
+        };
+        database_empty && empty(self.index_dir()) && empty(self.blob_dir())
+    }
+}
+
+fn stop(mut server: Process) {
+    kill(&server, "-TERM");
+    assert!(wait_exit(&mut server, Duration::from_secs(30)).success());
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn postgres_admin_url() -> String {
+    std::env::var("FLASHFORGE_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
+}
+
+/// Whether the Postgres cases run: without a server they are skipped with a notice, or fail
+/// when `FLASHFORGE_REQUIRE_POSTGRES=1`.
+fn postgres_or_skip(runtime: &tokio::runtime::Runtime) -> bool {
+    let admin = postgres_admin_url();
+    let up = runtime.block_on(async {
+        let options = flashforge_sql::DatabaseOptions::default();
+        let connect = flashforge_sql::connect(&admin, &options);
+        match tokio::time::timeout(Duration::from_secs(5), connect).await {
+            Ok(Ok(db)) => {
+                let _ = db.close().await;
+                true
+            }
+            _ => false,
+        }
+    });
+    if !up {
+        assert!(
+            std::env::var("FLASHFORGE_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+            "FLASHFORGE_REQUIRE_POSTGRES=1 but Postgres does not answer at {admin}"
+        );
+        eprintln!(
+            "\n!!!!!!!! POSTGRES IS NOT ANSWERING at {admin}: this Postgres test is SKIPPED. Set FLASHFORGE_REQUIRE_POSTGRES=1 to make this an error. !!!!!!!!\n"
+        );
+    }
+    up
+}
+
+/// A uniquely named Postgres database, dropped when the test ends.
+struct PgDatabase {
+    name: String,
+    url: String,
+}
+
+impl PgDatabase {
+    fn create(runtime: &tokio::runtime::Runtime) -> Self {
+        use flashforge_sql::sea_orm::ConnectionTrait;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let name = format!("ff_cli_{}_{nanos}", std::process::id());
+        let admin = postgres_admin_url();
+        runtime.block_on(async {
+            let db = flashforge_sql::connect(&admin, &Default::default())
+                .await
+                .unwrap();
+            db.execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .unwrap();
+            let _ = db.close().await;
+        });
+        let (base, query) = admin.split_once('?').unwrap_or((admin.as_str(), ""));
+        let (server, _) = base.rsplit_once('/').unwrap();
+        let query = if query.is_empty() {
+            String::new()
+        } else {
+            format!("?{query}")
+        };
+        let url = format!("{server}/{name}{query}");
+        Self { name, url }
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // A test's runtime may be gone or busy: drop it from a thread of its own.
+        let _ = std::thread::spawn(move || {
+            use flashforge_sql::sea_orm::ConnectionTrait;
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async {
+                if let Ok(db) =
+                    flashforge_sql::connect(&postgres_admin_url(), &Default::default()).await
+                {
+                    let _ = db
+                        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await;
+                    let _ = db.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+impl Api {
+    async fn send(&self, request: reqwest::RequestBuilder) -> (u16, serde_json::Value) {
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let body = response.json().await.unwrap_or(serde_json::Value::Null);
+        (status, body)
+    }
+
+    async fn login(&self, username: &str) -> String {
+        let body =
+            serde_json::json!({"username": username, "password": "correct horse battery staple"});
+        let (status, tokens) = self
+            .send(
+                self.client
+                    .post(format!("{}/auth/login", self.base))
+                    .json(&body),
+            )
+            .await;
+        assert_eq!(status, 200, "login of {username}: {tokens}");
+        tokens["access_token"].as_str().unwrap().to_string()
+    }
+
+    /// A GET that must answer 200: its JSON (or, for a file, its text).
+    async fn get_ok(&self, token: &str, path: &str) -> serde_json::Value {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let is_json = response
+            .headers()
+            .get("content-type")
+            .is_some_and(|v| v.to_str().unwrap_or_default().contains("json"));
+        let body = if is_json {
+            response.json().await.unwrap()
+        } else {
+            serde_json::Value::String(response.text().await.unwrap())
+        };
+        assert_eq!(status, 200, "GET {path}: {body}");
+        body
+    }
+}
+
+/// What one user made before the backup.
+struct Material {
+    username: &'static str,
+    chat: String,
+    document: String,
+    cards: Vec<String>,
+    query: &'static str,
+}
+
+/// Two users, each with a chat, an ingested text document and cards, one of them reviewed.
+async fn make_material(api: &Api) -> Vec<Material> {
+    let plans = [
+        (
+            "alice.backup",
+            "biology",
+            "leaf.txt",
+            "Chlorophyll absorbs red and blue light. Stomata regulate gas exchange in the leaf. \
+             Photosynthesis turns carbon dioxide and water into glucose and oxygen.",
+            "stomata gas exchange",
+            [
+                ("What do stomata regulate?", "Gas exchange."),
+                ("What absorbs red light?", "Chlorophyll."),
+            ],
+        ),
+        (
+            "bob.backup",
+            "history",
+            "rome.txt",
+            "The Roman Republic was founded in 509 BC. Julius Caesar crossed the Rubicon in 49 BC. \
+             The Western Roman Empire fell in 476 AD.",
+            "Caesar Rubicon",
+            [
+                ("When was the Republic founded?", "509 BC."),
+                ("What did Caesar cross?", "The Rubicon."),
+            ],
+        ),
+    ];
+    let mut out = Vec::new();
+    for (username, chat_name, file, body, query, cards) in plans {
+        let token = api.sign_up(username).await;
+        let chat = api.chat(&token, chat_name).await;
+        let response = api
+            .upload(&token, &chat, file, body.as_bytes().to_vec())
+            .await;
+        assert_eq!(response.status(), 202);
+        let document: serde_json::Value = response.json().await.unwrap();
+        let document = document["id"].as_str().unwrap().to_string();
+        let path = format!("/chats/{chat}/documents/{document}");
+        let mut ingested = false;
+        for _ in 0..600 {
+            let status = api.get_ok(&token, &path).await["status"].clone();
+            assert_ne!(status, "failed");
+            if status == "completed" {
+                ingested = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(ingested, "{file} was not ingested");
+        let mut ids = Vec::new();
+        for (question, answer) in cards {
+            let (status, card) = api
+                .send(
+                    api.client
+                        .post(format!("{}/chats/{chat}/flashcards", api.base))
+                        .bearer_auth(&token)
+                        .json(&serde_json::json!({"question": question, "answer": answer})),
+                )
+                .await;
+            assert_eq!(status, 201, "{card}");
+            ids.push(card["id"].as_str().unwrap().to_string());
+        }
+        let (status, reviewed) = api
+            .send(
+                api.client
+                    .post(format!("{}/flashcards/{}/reviews", api.base, ids[0]))
+                    .bearer_auth(&token)
+                    .json(&serde_json::json!({"rating": "easy", "duration_ms": 4000})),
+            )
+            .await;
+        assert_eq!(status, 200, "{reviewed}");
+        out.push(Material {
+            username,
+            chat,
+            document,
+            cards: ids,
+            query,
+        });
+    }
+    out
+}
+
+/// The answers a user sees, by `user GET path`.
+async fn record(
+    api: &Api,
+    material: &[Material],
+    tokens: &[String],
+) -> std::collections::BTreeMap<String, serde_json::Value> {
+    let mut answers = std::collections::BTreeMap::new();
+    for (m, token) in material.iter().zip(tokens) {
+        let (chat, document) = (&m.chat, &m.document);
+        let query = m.query.replace(' ', "%20");
+        let mut paths = vec![
+            "/me".to_string(),
+            "/chats".to_string(),
+            format!("/chats/{chat}"),
+            format!("/chats/{chat}/documents"),
+            format!("/chats/{chat}/documents/{document}"),
+            format!("/chats/{chat}/documents/{document}/chunks"),
+            format!("/chats/{chat}/documents/{document}/file"),
+            format!("/chats/{chat}/flashcards"),
+            "/study/stats".to_string(),
+            "/study/due".to_string(),
+            format!("/chats/{chat}/search?q={query}&mode=semantic"),
+            format!("/chats/{chat}/search?q={query}&mode=keyword"),
+            format!("/chats/{chat}/search?q={query}"),
+        ];
+        paths.extend(m.cards.iter().map(|card| format!("/flashcards/{card}")));
+        for path in paths {
+            let answer = api.get_ok(token, &path).await;
+            answers.insert(format!("{} GET {path}", m.username), answer);
+        }
+    }
+    answers
+}
+
+fn assert_same_answers(
+    before: &std::collections::BTreeMap<String, serde_json::Value>,
+    after: &std::collections::BTreeMap<String, serde_json::Value>,
+) {
+    assert_eq!(
+        before.keys().collect::<Vec<_>>(),
+        after.keys().collect::<Vec<_>>()
+    );
+    for (key, answer) in before {
+        assert_eq!(answer, &after[key], "{key} differs after the restore");
+    }
+}
+
+fn manifest(dir: &std::path::Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap()
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A populated deployment is backed up, restored into a new empty one, and serves the same
+/// answers; a corrupt backup, a non-empty target and a non-empty backup folder are refused.
+fn backup_and_restore_round_trip(
+    runtime: &tokio::runtime::Runtime,
+    source: &Deployment,
+    target: &Deployment,
+    dump_file: &str,
+) {
+    // The source: material made through the API, then recorded with fresh logins.
+    let server = source.serve();
+    let api = Api::new(source.port);
+    let (material, tokens, before) = runtime.block_on(async {
+        let material = make_material(&api).await;
+        let mut tokens = Vec::new();
+        for m in &material {
+            tokens.push(api.login(m.username).await);
+        }
+        let before = record(&api, &material, &tokens).await;
+        (material, tokens, before)
+    });
+    for m in &material {
+        let search = &before[&format!(
+            "{} GET /chats/{}/search?q={}&mode=semantic",
+            m.username,
+            m.chat,
+            m.query.replace(' ', "%20")
+        )];
+        assert!(
+            !search["hits"].as_array().unwrap().is_empty(),
+            "nothing to compare: {search}"
+        );
+    }
+    stop(server);
+
+    // The backup.
+    let backups = tempfile::tempdir().unwrap();
+    let backup = backups.path().join("backup");
+    let backup_text = backup.display().to_string();
+    let out = source.run(&["backup", "--out", &backup_text]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains(&format!("backup written to {backup_text}")),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(!backups.path().join("backup.partial").exists());
+    let written = manifest(&backup);
+    assert_eq!(written["format_version"], 1);
+    assert_eq!(written["flashforge_version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(written["database"]["file"], dump_file);
+    let status = text(&source.run(&["migrate", "status"]).stdout);
+    let latest = status.lines().last().unwrap().split('\t').next().unwrap();
+    assert_eq!(written["database"]["latest_migration"], latest, "{status}");
+    let counts = &written["database"]["counts"];
+    for (table, n) in [
+        ("users", 2),
+        ("chats", 2),
+        ("documents", 2),
+        ("flashcards", 4),
+        ("reviews", 2),
+        ("jobs", 2),
+        ("messages", 0),
+        ("flashcard_generations", 0),
+    ] {
+        assert_eq!(counts[table], n, "{table}: {counts}");
+    }
+    assert!(counts["chunks"].as_u64().unwrap() >= 2, "{counts}");
+    assert!(counts["sessions"].as_u64().unwrap() >= 4, "{counts}");
+    assert_eq!(written["index"]["copied"], true);
+    assert_eq!(written["blobs"]["copied"], true);
+    assert_eq!(written["blobs"]["files"], 2);
+    assert_eq!(written["embedding"]["model"], "hash-384");
+    let files = written["files"].as_object().unwrap();
+    assert!(files.contains_key(dump_file), "{files:?}");
+    assert!(files.keys().any(|f| f.starts_with("index/")), "{files:?}");
+    assert!(!files.keys().any(|f| f.ends_with(".lock")), "{files:?}");
+    for entry in files.values() {
+        assert_eq!(entry["sha256"].as_str().unwrap().len(), 64);
+    }
+
+    // Not into a folder that holds something: the backup there is left as it was.
+    let manifest_bytes = std::fs::read(backup.join("manifest.json")).unwrap();
+    let out = source.run(&["backup", "--out", &backup_text]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("is not empty"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read(backup.join("manifest.json")).unwrap(),
+        manifest_bytes
+    );
+
+    // A copy with one byte of one file flipped is refused, naming the file, and the target is
+    // left untouched.
+    let corrupt = backups.path().join("corrupt");
+    copy_dir(&backup, &corrupt);
+    let blob = files
+        .keys()
+        .find(|f| f.starts_with("blobs/"))
+        .unwrap()
+        .clone();
+    let mut bytes = std::fs::read(corrupt.join(&blob)).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(corrupt.join(&blob), bytes).unwrap();
+    let out = target.run(&["restore", &corrupt.display().to_string()]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("corrupt") && stderr.contains(&blob),
+        "{stderr}"
+    );
+    assert!(target.is_untouched(runtime), "a refused restore wrote");
+
+    // The restore into the new, empty deployment.
+    let out = target.run(&["restore", &backup_text]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains(&format!("restored {backup_text}")),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["users", "2", "2"]),
+        "{stdout}"
+    );
+
+    // The restored deployment answers as the source did: with the tokens issued before the
+    // backup (same secret, sessions restored), and after fresh logins (only the login time moves).
+    let server = target.serve();
+    let api = Api::new(target.port);
+    let (after, fresh) = runtime.block_on(async {
+        let after = record(&api, &material, &tokens).await;
+        let mut fresh_tokens = Vec::new();
+        for m in &material {
+            fresh_tokens.push(api.login(m.username).await);
+        }
+        let fresh = record(&api, &material, &fresh_tokens).await;
+        (after, fresh)
+    });
+    assert_same_answers(&before, &after);
+    let mut before_without_logins = before.clone();
+    let mut fresh = fresh;
+    for m in &material {
+        let key = format!("{} GET /me", m.username);
+        for answers in [&mut before_without_logins, &mut fresh] {
+            answers.get_mut(&key).unwrap()["last_login_at"] = serde_json::Value::Null;
+        }
+    }
+    assert_same_answers(&before_without_logins, &fresh);
+    stop(server);
+
+    // The target now holds data (two more sessions): without --force it is refused, unchanged.
+    let sessions = || count(runtime, &target.url, "SELECT COUNT(*) FROM sessions");
+    let backed_up_sessions = counts["sessions"].as_i64().unwrap();
+    assert_eq!(sessions(), backed_up_sessions + 2);
+    let out = target.run(&["restore", &backup_text]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("not empty") && stderr.contains("--force"),
+        "{stderr}"
+    );
+    assert_eq!(
+        sessions(),
+        backed_up_sessions + 2,
+        "a refused restore wrote"
+    );
+
+    // With --force it is replaced by the backup, index and blobs included.
+    let out = target.run(&["restore", &backup_text, "--force"]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert_eq!(sessions(), backed_up_sessions);
+    let blobs = files.keys().filter(|f| f.starts_with("blobs/")).count();
+    let mut restored_blobs = 0;
+    let mut pending = vec![target.blob_dir()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_dir() {
+                pending.push(entry.path());
+            } else {
+                restored_blobs += 1;
+            }
+        }
+    }
+    assert_eq!(restored_blobs, blobs);
+    assert!(target.index_dir().join("index.json").is_file());
+}
+
+fn current_thread_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn backup_and_restore_round_trip_on_sqlite() {
+    let runtime = current_thread_runtime();
+    let source = Deployment::sqlite();
+    let target = Deployment::sqlite();
+    backup_and_restore_round_trip(&runtime, &source, &target, "database.sqlite");
+}
+
+#[test]
+fn backup_and_restore_round_trip_on_postgres() {
+    let runtime = current_thread_runtime();
+    if !postgres_or_skip(&runtime) {
+        return;
+    }
+    let source_db = PgDatabase::create(&runtime);
+    let target_db = PgDatabase::create(&runtime);
+    let source = Deployment::postgres(&source_db);
+    let target = Deployment::postgres(&target_db);
+    backup_and_restore_round_trip(&runtime, &source, &target, "database.dump");
+}
+
+#[test]
+fn backup_refuses_an_in_memory_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("backup").display().to_string();
+    let out = run(
+        "test",
+        &[
+            ("FLASHFORGE__DATABASE__URL", "memory://"),
+            ("FLASHFORGE__AUTH__JWT_SECRET", GOOD_SECRET),
+        ],
+        &["backup", "--out", &out_dir],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("in-memory"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!dir.path().join("backup").exists());
+    assert!(!dir.path().join("backup.partial").exists());
+}
+
+/// With `backup.interval_hours` set, a worker writes a backup into `backup.dir/<UTC time>` when
+/// the newest is older than the interval, keeps the newest `backup.keep`, and leaves other
+/// folders alone; a restarted worker does not take another one at once.
+#[test]
+fn the_worker_takes_scheduled_backups_and_keeps_the_newest() {
+    let runtime = current_thread_runtime();
+    let source = Deployment::sqlite();
+    let backups = tempfile::tempdir().unwrap();
+    for name in [
+        "20250101T000000Z",
+        "20250102T000000Z",
+        "20250103T000000Z",
+        "manual",
+    ] {
+        std::fs::create_dir(backups.path().join(name)).unwrap();
+        std::fs::write(backups.path().join(name).join("marker"), name).unwrap();
+    }
+    let backup_dir = backups.path().display().to_string();
+    let schedule = [
+        ("FLASHFORGE__BACKUP__DIR", backup_dir.as_str()),
+        ("FLASHFORGE__BACKUP__INTERVAL_HOURS", "1"),
+        ("FLASHFORGE__BACKUP__KEEP", "2"),
+    ];
+    let stamped = || {
+        let mut names: Vec<String> = std::fs::read_dir(backups.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.len() == 16 && n.ends_with('Z') && n.as_bytes()[8] == b'T')
+            .collect();
+        names.sort();
+        names
+    };
+    let spawn_worker = || {
+        Process(
+            source
+                .command(&schedule)
+                .arg("worker")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
+    };
+
+    let mut worker = spawn_worker();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let names = loop {
+        let names = stamped();
+        let done = names.len() == 2
+            && names[1].as_str() > "2026"
+            && backups
+                .path()
+                .join(&names[1])
+                .join("manifest.json")
+                .is_file();
+        if done {
+            break names;
+        }
+        assert!(worker.try_wait().unwrap().is_none(), "the worker exited");
+        assert!(Instant::now() < deadline, "no scheduled backup: {names:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    kill(&worker, "-TERM");
+    assert!(wait_exit(&mut worker, Duration::from_secs(30)).success());
+    assert_eq!(names[0], "20250103T000000Z", "the newest old one is kept");
+    assert!(backups.path().join("manual").join("marker").is_file());
+    let written = manifest(&backups.path().join(&names[1]));
+    assert_eq!(written["database"]["kind"], "sqlite");
+    assert_eq!(written["database"]["counts"]["users"], 0);
+    assert!(!std::fs::read_dir(backups.path()).unwrap().any(|e| {
+        e.unwrap()
+            .file_name()
+            .to_string_lossy()
+            .ends_with(".partial")
+    }));
+
+    // A restart within the interval takes none.
+    let mut worker = spawn_worker();
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(worker.try_wait().unwrap().is_none(), "the worker exited");
+    kill(&worker, "-TERM");
+    assert!(wait_exit(&mut worker, Duration::from_secs(30)).success());
+    assert_eq!(stamped(), names);
+
+    // What it wrote restores.
+    let target = Deployment::sqlite();
+    let out = target.run(&[
+        "restore",
+        &backups.path().join(&names[1]).display().to_string(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert_eq!(
+        count(
+            &runtime,
+            &target.url,
+            "SELECT COUNT(*) FROM seaql_migrations"
+        ),
+        written["database"]["counts"]["seaql_migrations"]
+            .as_i64()
+            .unwrap()
+    );
 }
