@@ -16,6 +16,7 @@ mod contracts;
 mod deploy;
 mod docs;
 mod errors;
+mod faults;
 mod flashcards;
 mod health;
 mod isolation;

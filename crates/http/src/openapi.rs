@@ -71,7 +71,8 @@ pub fn document() -> utoipa::openapi::OpenApi {
 /// Answers every operation can give from the layers around its handler, added where its own
 /// annotation does not list them: 401 (a bearer token missing, invalid or of an ended session)
 /// for protected operations; 400 (malformed JSON), 415 (not JSON) and 422 (a body of the wrong
-/// shape) for JSON bodies; 429 (rate limits) for every API operation.
+/// shape) for JSON bodies; 429 (rate limits) and 503 (a dependency down) for every API
+/// operation.
 fn add_common_responses(document: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
     let problem = |description: &str| {
@@ -135,6 +136,10 @@ fn add_common_responses(document: &mut utoipa::openapi::OpenApi) {
                 add(
                     "429",
                     "A rate limit was reached; `Retry-After` says when to try again",
+                );
+                add(
+                    "503",
+                    "A dependency (the database, the vector index, storage) is unavailable; try again",
                 );
             }
         }

@@ -141,6 +141,15 @@ impl ApiError {
         )
     }
 
+    /// 507: the server's storage is full (a disk or a quota), so what was sent cannot be kept.
+    pub fn storage_full() -> Self {
+        Self::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "storage_full",
+            "The server has no storage space left to keep this; try again later.",
+        )
+    }
+
     /// The generic problem for a status produced outside our handlers (by the framework).
     pub fn from_status(status: StatusCode) -> Self {
         let (code, detail) = match status.as_u16() {
@@ -262,6 +271,11 @@ impl<E: DomainError> From<E> for ApiError {
             | ErrorKind::UpstreamFailed
             | ErrorKind::UpstreamTimeout => {
                 tracing::error!(code = error.code(), error = %cause_chain(&error), "request failed");
+                if matches!(kind, ErrorKind::Internal | ErrorKind::Unavailable)
+                    && out_of_space(&error)
+                {
+                    return Self::storage_full();
+                }
                 let mut api = Self::from_status(status_of(kind));
                 api.code = error.code();
                 api
@@ -278,6 +292,24 @@ impl<E: DomainError> From<E> for ApiError {
 }
 
 pub use flashforge_domain::error::chain as cause_chain;
+
+/// Whether a disk or a quota is full somewhere down the cause chain (ENOSPC, EDQUOT): the
+/// request was fine and the server has no room for it, which clients are told apart (507).
+fn out_of_space(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if let Some(io) = error.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+            )
+        {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
+}
 
 fn capitalize(text: &str) -> String {
     let mut chars = text.chars();
@@ -318,6 +350,44 @@ mod tests {
         assert!(!body.contains("hunter2"));
         assert_eq!(problem.status, 500);
         assert_eq!(problem.code, "internal_error");
+    }
+
+    #[test]
+    fn a_full_disk_down_the_cause_chain_is_507_and_other_io_failures_are_not() {
+        /// A store's error wrapping the I/O error, as adapters' errors do.
+        #[derive(Debug)]
+        struct Store(std::io::Error);
+        impl std::fmt::Display for Store {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("cannot write the blob")
+            }
+        }
+        impl std::error::Error for Store {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+
+        let full = std::io::Error::from(std::io::ErrorKind::StorageFull);
+        let problem = ApiError::from(InfraError::unavailable(Store(full))).to_problem("/x", None);
+        assert_eq!(
+            (problem.status, problem.code.as_str()),
+            (507, "storage_full")
+        );
+        let quota = std::io::Error::from(std::io::ErrorKind::QuotaExceeded);
+        assert_eq!(
+            ApiError::from(InfraError::internal(quota))
+                .status()
+                .as_u16(),
+            507
+        );
+
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let problem = ApiError::from(InfraError::unavailable(Store(denied))).to_problem("/x", None);
+        assert_eq!(
+            (problem.status, problem.code.as_str()),
+            (503, "dependency_unavailable")
+        );
     }
 
     #[test]

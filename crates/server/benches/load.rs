@@ -568,19 +568,30 @@ async fn main() {
             )
         })
         .collect();
-    embedder.embed(&[queries[0].clone()]).await.unwrap();
+    embedder
+        .embed(std::slice::from_ref(&queries[0]))
+        .await
+        .unwrap();
     let scope = Scope::chat(user, chat);
     let (mut raw_semantic, mut raw_hybrid) = (Vec::new(), Vec::new());
     for query in &queries {
         let started = Instant::now();
-        let dense = embedder.embed(&[query.clone()]).await.unwrap().remove(0);
+        let dense = embedder
+            .embed(std::slice::from_ref(query))
+            .await
+            .unwrap()
+            .remove(0);
         index
             .search(scope, VectorQuery::Dense(dense.clone()), 10)
             .await
             .unwrap();
         raw_semantic.push(started.elapsed());
         let started = Instant::now();
-        let dense = embedder.embed(&[query.clone()]).await.unwrap().remove(0);
+        let dense = embedder
+            .embed(std::slice::from_ref(query))
+            .await
+            .unwrap()
+            .remove(0);
         index
             .search(scope, VectorQuery::Dense(dense), 10)
             .await

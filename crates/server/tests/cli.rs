@@ -10,6 +10,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "cli/faults.rs"]
+mod faults;
 #[path = "cli/otlp.rs"]
 mod otlp;
 #[path = "cli/scale.rs"]

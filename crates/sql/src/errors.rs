@@ -19,10 +19,26 @@ pub(crate) fn infra(error: DbErr) -> InfraError {
 
 fn is_connection_error(error: &sea_orm::sqlx::Error) -> bool {
     use sea_orm::sqlx::Error;
-    matches!(
-        error,
-        Error::Io(_) | Error::PoolTimedOut | Error::PoolClosed | Error::WorkerCrashed
-    )
+    match error {
+        Error::Io(_)
+        | Error::Tls(_)
+        | Error::PoolTimedOut
+        | Error::PoolClosed
+        | Error::WorkerCrashed => true,
+        // The server ended or refused the session rather than failing the statement: the
+        // statement itself was fine, and a new connection will run it.
+        Error::Database(e) => e.code().is_some_and(|code| is_connection_sqlstate(&code)),
+        _ => false,
+    }
+}
+
+/// Postgres SQLSTATEs that mean "the connection, not the statement": class 08 (connection
+/// exception), 57P01 `admin_shutdown` (the backend was terminated, e.g. by
+/// `pg_terminate_backend` or a restart), 57P02 `crash_shutdown`, 57P03 `cannot_connect_now`
+/// (starting up or shutting down) and 53300 `too_many_connections`. SQLite's codes are plain
+/// numbers without a leading zero, so none of them matches.
+fn is_connection_sqlstate(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
 }
 
 /// Whether the statement broke a unique index (a duplicate row).
@@ -33,4 +49,23 @@ pub(crate) fn is_unique_violation(error: &DbErr) -> bool {
 /// A stored row that no longer parses into a domain value: corrupt data, never the caller's fault.
 pub(crate) fn corrupt(table: &str, what: impl std::fmt::Display) -> InfraError {
     InfraError::internal(format!("corrupt row in {table}: {what}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_connection_sqlstate;
+
+    #[test]
+    fn a_dropped_or_refused_session_is_a_connection_failure_and_a_bad_statement_is_not() {
+        for code in [
+            "08000", "08003", "08006", "57P01", "57P02", "57P03", "53300",
+        ] {
+            assert!(is_connection_sqlstate(code), "{code}");
+        }
+        // Unique violation, syntax error, undefined table, SQLite's "constraint failed" and
+        // "readonly".
+        for code in ["23505", "42601", "42P01", "2067", "8"] {
+            assert!(!is_connection_sqlstate(code), "{code}");
+        }
+    }
 }

@@ -244,11 +244,14 @@ async fn receive(
             inspector.feed(&piece).map_err(upload_error)?;
             file.write_all(&piece).await.map_err(|e| {
                 tracing::error!(error = %e, "cannot write the spool file");
-                ApiError::new(
-                    StatusCode::INSUFFICIENT_STORAGE,
-                    "storage_full",
-                    "The upload could not be stored; try again later.",
-                )
+                // A full disk is 507, like a full blob store; any other failure of the spool
+                // folder, like an unwritable blob store, 503.
+                match e.kind() {
+                    std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
+                        ApiError::storage_full()
+                    }
+                    _ => ApiError::from_status(StatusCode::SERVICE_UNAVAILABLE),
+                }
             })?;
         }
         file.flush().await.map_err(|_| ApiError::internal())?;
@@ -287,7 +290,9 @@ async fn receive(
         (status = 409, description = "The Idempotency-Key was used for other bytes", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Larger than the maximum", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not PDF, text or Markdown", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Empty file, missing field or bad parameter", body = Problem, content_type = "application/problem+json")
+        (status = 422, description = "Empty file, missing field or bad parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The blob store or the database is unavailable; nothing was stored", body = Problem, content_type = "application/problem+json"),
+        (status = 507, description = "The disk is full (`storage_full`); nothing was stored", body = Problem, content_type = "application/problem+json")
     )
 )]
 #[post("/chats/{chat_id}/documents")]

@@ -1,0 +1,267 @@
+//! Faults under load, in process: the database's connections are killed while requests run.
+//! Every failure is a 503 problem (never a 500, never a hang), readiness says the database is
+//! down, and the app serves again by itself once the killing stops.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use flashforge::Hooks;
+use parking_lot::Mutex;
+
+use crate::helpers::{Backend, TestDatabase, postgres_or_skip, spawn_app_configured};
+use flashforge_sql::sea_orm::{ConnectionTrait, Database};
+
+/// No request may take longer than this, outage or not.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long connections are killed for.
+const OUTAGE: Duration = Duration::from_millis(1500);
+/// The app must serve again within this time after the killing stops.
+const RECOVERY: Duration = Duration::from_secs(5);
+
+/// What one request got.
+#[derive(Debug)]
+struct Outcome {
+    what: &'static str,
+    /// When it was sent and when its answer came, since the start of the run.
+    sent: Duration,
+    at: Duration,
+    status: u16,
+    content_type: String,
+    body: serde_json::Value,
+}
+
+fn admin_url() -> String {
+    std::env::var("FLASHFORGE_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn killed_postgres_connections_answer_503_and_the_app_recovers_without_a_restart() {
+    if !postgres_or_skip().await {
+        return;
+    }
+    // A database of our own, so that only this app's connections are killed. (`Sqlite` only
+    // provides the temp folder; the URL override puts the app on this Postgres database.)
+    let db = TestDatabase::create().await;
+    let name = db
+        .url
+        .rsplit('/')
+        .next()
+        .and_then(|tail| tail.split('?').next())
+        .unwrap()
+        .to_string();
+    let app = spawn_app_configured(
+        Backend::Sqlite,
+        Hooks::default(),
+        &[
+            ("FLASHFORGE__DATABASE__URL", &db.url),
+            ("FLASHFORGE__DATABASE__MAX_CONNECTIONS", "5"),
+            ("FLASHFORGE__DATABASE__ACQUIRE_TIMEOUT_SECS", "2"),
+            // Nothing here is searched: no index folder to outlive the test.
+            ("FLASHFORGE__VECTOR__PROVIDER", "memory"),
+        ],
+    )
+    .await;
+    let app = Arc::new(app);
+    let token = app.signed_up("faults.pg").await.access;
+    let chat = app.create_chat(&token, "outage").await;
+
+    let started = Instant::now();
+    let outcomes: Arc<Mutex<Vec<Outcome>>> = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut clients = Vec::new();
+    // Eight clients mix reads, writes and readiness; two more only ask for readiness.
+    for n in 0..10 {
+        let (app, token, chat) = (app.clone(), token.clone(), chat.clone());
+        let (outcomes, stop) = (outcomes.clone(), stop.clone());
+        clients.push(tokio::spawn(async move {
+            let mut i = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                i += 1;
+                let kind = if n >= 8 { 3 } else { (n + i) % 4 };
+                let (what, request) = match kind {
+                    0 => (
+                        "GET /me",
+                        app.authed(reqwest::Method::GET, "/api/v1/me", &token),
+                    ),
+                    1 => (
+                        "GET /chats",
+                        app.authed(reqwest::Method::GET, "/api/v1/chats", &token),
+                    ),
+                    2 => (
+                        "POST flashcard",
+                        app.authed(
+                            reqwest::Method::POST,
+                            &format!("/api/v1/chats/{chat}/flashcards"),
+                            &token,
+                        )
+                        .json(
+                            &serde_json::json!({"question": format!("Q{n}.{i}?"), "answer": "A."}),
+                        ),
+                    ),
+                    _ => (
+                        "GET /health/ready",
+                        app.client.get(app.url("/health/ready")),
+                    ),
+                };
+                let sent = started.elapsed();
+                let response = request
+                    .timeout(REQUEST_TIMEOUT)
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| {
+                        panic!(
+                            "{what}: no answer after {:?}: {e}",
+                            started.elapsed() - sent
+                        )
+                    });
+                let status = response.status().as_u16();
+                let content_type = response
+                    .headers()
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string();
+                let body = response.json().await.unwrap_or(serde_json::Value::Null);
+                outcomes.lock().push(Outcome {
+                    what,
+                    sent,
+                    at: started.elapsed(),
+                    status,
+                    content_type,
+                    body,
+                });
+            }
+        }));
+    }
+
+    // Let the load settle, then kill every connection of the app's database, again and again.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let admin = Database::connect(admin_url()).await.unwrap();
+    let outage_start = started.elapsed();
+    let mut kills = 0u64;
+    let mut terminated = 0u64;
+    while started.elapsed() < outage_start + OUTAGE {
+        let rows = admin
+            .query_all_raw(flashforge_sql::sea_orm::Statement::from_string(
+                admin.get_database_backend(),
+                format!(
+                    "SELECT pg_terminate_backend(pid) AS gone FROM pg_stat_activity \
+                     WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+                ),
+            ))
+            .await
+            .unwrap();
+        kills += 1;
+        terminated += rows.len() as u64;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let outage_end = started.elapsed();
+    let _ = admin.close().await;
+
+    // Afterwards, without a restart: wait until a round of every kind of request succeeds.
+    let recovered_at = loop {
+        let now = started.elapsed();
+        let round = [
+            app.authed(reqwest::Method::GET, "/api/v1/me", &token),
+            app.authed(reqwest::Method::GET, "/api/v1/chats", &token),
+            app.authed(
+                reqwest::Method::POST,
+                &format!("/api/v1/chats/{chat}/flashcards"),
+                &token,
+            )
+            .json(&serde_json::json!({"question": "Back?", "answer": "Yes."})),
+            app.client.get(app.url("/health/ready")),
+        ];
+        let mut all_ok = true;
+        for request in round {
+            let response = request.timeout(REQUEST_TIMEOUT).send().await.unwrap();
+            all_ok &= response.status().is_success();
+        }
+        if all_ok {
+            break now;
+        }
+        assert!(
+            now < outage_end + RECOVERY,
+            "not serving again {RECOVERY:?} after the outage"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // Keep the load on for a moment after recovery: everything succeeds now.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, Ordering::Relaxed);
+    for client in clients {
+        client.await.unwrap();
+    }
+
+    let outcomes = outcomes.lock();
+    let during = |o: &&Outcome| o.at >= outage_start && o.at <= outage_end;
+    let failed: Vec<&Outcome> = outcomes.iter().filter(|o| o.status >= 300).collect();
+    let unavailable = failed.iter().filter(|o| o.status == 503).count();
+    let ready_down = outcomes
+        .iter()
+        .filter(|o| o.what == "GET /health/ready" && o.status == 503)
+        .count();
+    let slowest = outcomes.iter().map(|o| o.at - o.sent).max().unwrap();
+    eprintln!(
+        "postgres outage: {kills} kill rounds terminated {terminated} connections over {:?}; \
+         {} requests ({} answered during the outage, the slowest in {slowest:?}), {} failed \
+         ({unavailable} with 503, {ready_down} of them readiness), recovered {:?} after the \
+         killing stopped",
+        outage_end - outage_start,
+        outcomes.len(),
+        outcomes.iter().filter(during).count(),
+        failed.len(),
+        recovered_at.saturating_sub(outage_end),
+    );
+
+    assert!(terminated > 0, "no connection was killed");
+    for outcome in &failed {
+        assert_eq!(
+            outcome.status,
+            503,
+            "{} at {:?} answered {}: {}\n{}",
+            outcome.what,
+            outcome.at,
+            outcome.status,
+            outcome.body,
+            crate::helpers::captured_log()
+                .contents()
+                .lines()
+                .filter(|l| l.contains("\"ERROR\""))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        if outcome.what == "GET /health/ready" {
+            // Readiness answers with its checks, naming the database as down.
+            let database = outcome.body["checks"]
+                .as_array()
+                .and_then(|checks| checks.iter().find(|c| c["name"] == "database"))
+                .unwrap_or_else(|| panic!("no database check: {}", outcome.body));
+            assert_eq!(database["status"], "down", "{}", outcome.body);
+            assert_eq!(outcome.body["status"], "unready");
+        } else {
+            assert_eq!(
+                outcome.content_type, "application/problem+json",
+                "{outcome:?}"
+            );
+            assert_eq!(outcome.body["status"], 503, "{outcome:?}");
+            assert_eq!(
+                outcome.body["code"], "dependency_unavailable",
+                "{outcome:?}"
+            );
+        }
+    }
+    assert!(
+        unavailable > ready_down,
+        "no API request failed during the outage: nothing was checked"
+    );
+    assert!(ready_down > 0, "readiness never reported the database down");
+    // Once recovered, it stays so: every request after the recovery point succeeded.
+    let late_failures: Vec<&&Outcome> = failed.iter().filter(|o| o.sent > recovered_at).collect();
+    assert!(
+        late_failures.is_empty(),
+        "failures after recovery: {late_failures:?}"
+    );
+}
