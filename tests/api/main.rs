@@ -18,6 +18,7 @@ mod docs;
 mod errors;
 mod faults;
 mod flashcards;
+mod fuzz_regressions;
 mod health;
 mod isolation;
 mod knowledge;

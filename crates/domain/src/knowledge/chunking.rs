@@ -34,6 +34,39 @@ impl ChunkSizer for Sizer {
     }
 }
 
+/// Character offsets of byte offsets into one text, in any order.
+///
+/// text-splitter's `chunk_char_indices` assumes each chunk starts at or after the previous one
+/// and panics ("Invalid byte sequence") when it does not — which happens with overlap and
+/// trimming (found by fuzzing: tests/fixtures/fuzz/chunking/). Chunk starts can move back, so
+/// this counts from the last offset in whichever direction the next one lies.
+struct CharOffsets<'a> {
+    text: &'a str,
+    byte: usize,
+    char: usize,
+}
+
+impl<'a> CharOffsets<'a> {
+    fn new(text: &'a str) -> Self {
+        Self {
+            text,
+            byte: 0,
+            char: 0,
+        }
+    }
+
+    /// The character offset of `byte`, a char boundary of the text (a chunk's start).
+    fn at(&mut self, byte: usize) -> usize {
+        if byte >= self.byte {
+            self.char += self.text[self.byte..byte].chars().count();
+        } else {
+            self.char -= self.text[byte..self.byte].chars().count();
+        }
+        self.byte = byte;
+        self.char
+    }
+}
+
 /// Splits pages into chunks with deterministic ids, page numbers and character ranges.
 pub fn chunk_pages(
     document: &Document,
@@ -69,16 +102,18 @@ pub fn chunk_pages(
         MediaType::Markdown => {
             let splitter = MarkdownSplitter::new(config());
             for page in pages {
-                for piece in splitter.chunk_char_indices(&page.text) {
-                    push(page.number, piece.char_offset, piece.chunk);
+                let mut offsets = CharOffsets::new(&page.text);
+                for (byte_offset, chunk) in splitter.chunk_indices(&page.text) {
+                    push(page.number, offsets.at(byte_offset), chunk);
                 }
             }
         }
         MediaType::Text | MediaType::Pdf => {
             let splitter = TextSplitter::new(config());
             for page in pages {
-                for piece in splitter.chunk_char_indices(&page.text) {
-                    push(page.number, piece.char_offset, piece.chunk);
+                let mut offsets = CharOffsets::new(&page.text);
+                for (byte_offset, chunk) in splitter.chunk_indices(&page.text) {
+                    push(page.number, offsets.at(byte_offset), chunk);
                 }
             }
         }
@@ -158,6 +193,20 @@ mod tests {
             chunks,
             chunk_pages(&doc, &pages, Arc::new(ApproximateTokens), settings)
         );
+    }
+
+    #[test]
+    fn char_offsets_follow_byte_offsets_in_either_direction() {
+        let text = "añb€c😀d";
+        let starts: Vec<usize> = text.char_indices().map(|(byte, _)| byte).collect();
+        let mut offsets = CharOffsets::new(text);
+        for (char_index, byte) in starts.iter().enumerate().rev() {
+            assert_eq!(offsets.at(*byte), char_index);
+        }
+        for (char_index, byte) in starts.iter().enumerate() {
+            assert_eq!(offsets.at(*byte), char_index);
+        }
+        assert_eq!(offsets.at(text.len()), text.chars().count());
     }
 
     #[test]
