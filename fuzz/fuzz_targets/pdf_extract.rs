@@ -9,7 +9,11 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(pages) = flashforge_files::extract_pages(data) {
         assert!(!pages.is_empty(), "Ok with no pages");
         for (i, page) in pages.iter().enumerate() {
-            assert_eq!(page.number as usize, i + 1, "pages are numbered from 1 in order");
+            assert_eq!(
+                page.number as usize,
+                i + 1,
+                "pages are numbered from 1 in order"
+            );
         }
     }
 });

@@ -17,7 +17,9 @@ use flashforge_domain::knowledge::{
 
 fn document(media_type: MediaType) -> Document {
     Document {
-        id: DocumentId::from_uuid(uuid::Uuid::from_u128(0x0193_0000_0000_7000_8000_0000_0000_0001)),
+        id: DocumentId::from_uuid(uuid::Uuid::from_u128(
+            0x0193_0000_0000_7000_8000_0000_0000_0001,
+        )),
         user_id: UserId::from_uuid(uuid::Uuid::from_u128(2)),
         chat_id: ChatId::from_uuid(uuid::Uuid::from_u128(3)),
         file_name: FileName::sanitize(Some("fuzz.md")),
@@ -97,7 +99,10 @@ pub fn check(data: &[u8]) {
         let slice: String = chars[chunk.char_start as usize..chunk.char_end as usize]
             .iter()
             .collect();
-        assert_eq!(slice, chunk.text, "chunk {i}'s text is its range of the page");
+        assert_eq!(
+            slice, chunk.text,
+            "chunk {i}'s text is its range of the page"
+        );
         let tokens = ApproximateTokens.count(&chunk.text);
         assert!(
             tokens <= settings.max_tokens,

@@ -54,7 +54,9 @@ fn at(seconds: i64) -> DateTime<Utc> {
 
 fn claims(n: u128, issued: i64, expires: i64) -> AccessClaims {
     AccessClaims {
-        user_id: UserId::from_uuid(uuid::Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0000 + n)),
+        user_id: UserId::from_uuid(uuid::Uuid::from_u128(
+            0x0190_0000_0000_7000_8000_0000_0000_0000 + n,
+        )),
         session_id: SessionId::from_uuid(uuid::Uuid::from_u128(
             0x0191_0000_0000_7000_8000_0000_0000_0000 + n,
         )),
@@ -81,10 +83,9 @@ pub fn harness() -> &'static Harness {
     HARNESS.get_or_init(|| {
         let verifier = JwtTokens::new(settings(), hs_key(HS_SECRET), vec![ed_key(false)])
             .expect("the HS256 verifier");
-        let ed_signer =
-            JwtTokens::new(settings(), ed_key(true), vec![]).expect("the EdDSA signer");
-        let foreign = JwtTokens::new(settings(), hs_key(FOREIGN_SECRET), vec![])
-            .expect("the foreign signer");
+        let ed_signer = JwtTokens::new(settings(), ed_key(true), vec![]).expect("the EdDSA signer");
+        let foreign =
+            JwtTokens::new(settings(), hs_key(FOREIGN_SECRET), vec![]).expect("the foreign signer");
         let mut valid = Vec::new();
         for n in 0..2 {
             let c = claims(n, ISSUED, EXPIRES);

@@ -21,7 +21,9 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::rt::SystemRunner;
 use actix_web::test::{self, TestRequest};
 use actix_web::web::Bytes;
-use flashforge_auth::{Argon2Hasher, Argon2Settings, JwtKey, JwtSettings, JwtTokens, ZxcvbnStrength};
+use flashforge_auth::{
+    Argon2Hasher, Argon2Settings, JwtKey, JwtSettings, JwtTokens, ZxcvbnStrength,
+};
 use flashforge_domain::clock::SystemClock;
 use flashforge_domain::flashcards::{MemoryModel, MemoryState, NextState, Rating};
 use flashforge_domain::knowledge::{Embedder, KnowledgePorts, KnowledgeSettings};
@@ -31,8 +33,8 @@ use flashforge_http::{AppState, HttpSecurity, Limits, create_app, no_extra_route
 use flashforge_memory::{
     ExactVectorIndex, HashEmbedder, InMemoryBlobStore, InMemoryChatRepository,
     InMemoryDocumentRepository, InMemoryFlashcardRepository, InMemoryGenerationRepository,
-    InMemoryJobQueue, InMemoryMessageRepository, InMemoryRateLimitStore,
-    InMemorySessionRepository, InMemoryUserRepository, ScriptedModel,
+    InMemoryJobQueue, InMemoryMessageRepository, InMemoryRateLimitStore, InMemorySessionRepository,
+    InMemoryUserRepository, ScriptedModel,
 };
 
 /// The largest file the fuzzed app accepts: small, so that streaming past the limit (413) is
@@ -147,7 +149,11 @@ fn json(body: &Bytes) -> serde_json::Value {
 
 async fn answer<S, B>(app: &S, req: actix_http::Request) -> (StatusCode, Bytes)
 where
-    S: Service<actix_http::Request, Response = actix_web::dev::ServiceResponse<B>, Error = actix_web::Error>,
+    S: Service<
+            actix_http::Request,
+            Response = actix_web::dev::ServiceResponse<B>,
+            Error = actix_web::Error,
+        >,
     B: MessageBody,
 {
     match app.call(req).await {
