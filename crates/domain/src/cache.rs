@@ -239,8 +239,11 @@ impl CachedEmbedder {
 
     fn key(&self, text: &str) -> String {
         let digest = Sha256::digest(text.as_bytes());
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        format!("embedding:{}:{hex}", self.inner.model().name)
+        format!(
+            "embedding:{}:{}",
+            self.inner.model().name,
+            crate::knowledge::hex(&digest)
+        )
     }
 }
 

@@ -10,6 +10,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+mod synthetic;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,6 +26,7 @@ use flashforge_embed::MiniLmEmbedder;
 use flashforge_memory::ExactVectorIndex;
 use flashforge_vector::EdgeVectorIndex;
 use serde_json::{Value, json};
+use synthetic::{Rng, normalized};
 
 const PDF: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -216,31 +218,6 @@ async fn ingestion() {
         "  pipeline overhead over extraction + embedding: {:+.1}% (goal <= 20%)",
         100.0 * (wall.as_secs_f64() / stages.as_secs_f64() - 1.0)
     );
-}
-
-/// A deterministic generator (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn unit(&mut self) -> f32 {
-        (self.next() >> 40) as f32 / (1u64 << 24) as f32
-    }
-    fn gauss(&mut self) -> f32 {
-        // Irwin–Hall: close enough to normal for synthetic embeddings.
-        (0..6).map(|_| self.unit()).sum::<f32>() - 3.0
-    }
-}
-
-fn normalized(mut v: Vec<f32>) -> Vec<f32> {
-    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    v.iter_mut().for_each(|x| *x /= n);
-    v
 }
 
 /// Clustered unit vectors (texts on a few hundred topics) and Zipf-ish BM25 vectors.

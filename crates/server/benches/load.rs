@@ -14,6 +14,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod synthetic;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -36,6 +38,7 @@ use flashforge_sql::sea_orm::ConnectionTrait;
 use flashforge_sql::{SqlDocumentRepository, SqlFlashcardRepository};
 use flashforge_vector::EdgeVectorIndex;
 use serde_json::{Value, json};
+use synthetic::{Rng, normalized};
 
 const BIN: &str = env!("CARGO_BIN_EXE_flashforge");
 const SECRET: &str = "bench-Only_9fQ2xLmZ8rVb4Nw7Kc1Hd6Jp0Sg5Ye";
@@ -302,30 +305,6 @@ fn ensure_tools() {
                 .status();
         }
     }
-}
-
-/// A deterministic generator (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn unit(&mut self) -> f32 {
-        (self.next() >> 40) as f32 / (1u64 << 24) as f32
-    }
-    fn gauss(&mut self) -> f32 {
-        (0..6).map(|_| self.unit()).sum::<f32>() - 3.0
-    }
-}
-
-fn normalized(mut v: Vec<f32>) -> Vec<f32> {
-    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    v.iter_mut().for_each(|x| *x /= n);
-    v
 }
 
 /// Vocabulary of the synthetic chunks: Zipf-ish over a few thousand words.

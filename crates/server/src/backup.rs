@@ -1309,11 +1309,7 @@ fn hash_file(path: &Path, sync: bool) -> Result<FileEntry, String> {
     if sync {
         file.sync_all().map_err(fail)?;
     }
-    let sha256 = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let sha256 = flashforge_domain::knowledge::hex(&hasher.finalize());
     Ok(FileEntry { size, sha256 })
 }
 
