@@ -1,6 +1,7 @@
 //! Readiness: whether every dependency this process needs answers, and how fast.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -33,8 +34,10 @@ pub struct DependencyStatus {
 /// The state of every dependency.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReadinessReport {
-    /// True when every required dependency is up.
+    /// True when every required dependency is up and the process is not stopping.
     pub ready: bool,
+    /// The process has begun to stop: it takes no new work, whatever its dependencies say.
+    pub stopping: bool,
     pub dependencies: Vec<DependencyStatus>,
 }
 
@@ -42,11 +45,21 @@ pub struct ReadinessReport {
 pub struct Readiness {
     checks: Vec<Arc<dyn HealthCheck>>,
     timeout: Duration,
+    stopping: AtomicBool,
 }
 
 impl Readiness {
     pub fn new(checks: Vec<Arc<dyn HealthCheck>>, timeout: Duration) -> Self {
-        Self { checks, timeout }
+        Self {
+            checks,
+            timeout,
+            stopping: AtomicBool::new(false),
+        }
+    }
+
+    /// From now on the process reports itself unready (a load balancer stops sending it work).
+    pub fn set_stopping(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
     }
 
     pub async fn check(&self) -> ReadinessReport {
@@ -77,9 +90,11 @@ impl Readiness {
             }
         }))
         .await;
-        let ready = dependencies.iter().all(|d| d.up || !d.required);
+        let stopping = self.stopping.load(Ordering::SeqCst);
+        let ready = !stopping && dependencies.iter().all(|d| d.up || !d.required);
         ReadinessReport {
             ready,
+            stopping,
             dependencies,
         }
     }
@@ -132,6 +147,17 @@ mod tests {
 
         let readiness = Readiness::new(vec![check("db", true, false, 0)], Duration::from_secs(1));
         assert!(!readiness.check().await.ready);
+    }
+
+    #[tokio::test]
+    async fn a_stopping_process_is_unready_with_every_dependency_up() {
+        let readiness = Readiness::new(vec![check("db", true, true, 0)], Duration::from_secs(1));
+        assert!(!readiness.check().await.stopping);
+        readiness.set_stopping();
+        let report = readiness.check().await;
+        assert!(report.stopping);
+        assert!(!report.ready);
+        assert!(report.dependencies[0].up);
     }
 
     #[tokio::test]

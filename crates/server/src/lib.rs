@@ -5,6 +5,7 @@ pub mod backup;
 pub mod knowledge;
 pub mod metrics;
 pub mod settings;
+pub mod shutdown;
 pub mod startup;
 pub mod telemetry;
 pub mod tls;

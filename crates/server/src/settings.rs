@@ -121,6 +121,9 @@ pub struct ServerSettings {
     pub port: u16,
     pub workers: usize,
     pub shutdown_timeout_secs: u64,
+    /// After SIGTERM/SIGINT, how long the server goes on accepting while readiness reports it
+    /// stopping (load balancers take it out), before it closes the listener.
+    pub shutdown_delay_ms: u64,
     pub keep_alive_secs: u64,
     pub client_request_timeout_ms: u64,
     /// The most bytes of header names and values one request may carry.
@@ -680,6 +683,12 @@ impl Settings {
             bad(
                 "server.shutdown_timeout_secs",
                 "must be between 1 and 3600".into(),
+            );
+        }
+        if s.shutdown_delay_ms > 300_000 {
+            bad(
+                "server.shutdown_delay_ms",
+                "must be at most 300000 (five minutes)".into(),
             );
         }
         if !(1024..=128 * 1024).contains(&s.max_header_bytes) {

@@ -38,6 +38,7 @@ use flashforge_sql::{
 use crate::knowledge::{knowledge_ports, knowledge_settings};
 use crate::metrics::{MeteredEmbedder, MeteredModel, ProcessMetrics};
 use crate::settings::{AuthSettings, DatabaseKind, LlmProvider, LlmSettings, Settings};
+use crate::shutdown::Drain;
 use crate::tls;
 use crate::worker::{Jobs, RunningWorker, SessionSweep, Worker};
 
@@ -418,6 +419,8 @@ pub struct Application {
     worker: Option<RunningWorker>,
     shutdown_timeout: Duration,
     handle_signals: bool,
+    /// Closes the listener ahead of a signalled stop.
+    drain: Drain,
 }
 
 impl Application {
@@ -429,6 +432,13 @@ impl Application {
     /// and, when enabled, the background worker.
     pub async fn build_with(settings: Settings, hooks: Hooks) -> Result<Self, StartupError> {
         let mut backend = compose_with(&settings, hooks.embedder.clone()).await?;
+        let address = format!("{}:{}", settings.server.host, settings.server.port);
+        let bind_error = |source| StartupError::Bind {
+            address: address.clone(),
+            source,
+        };
+        let listener = TcpListener::bind(&address).map_err(bind_error)?;
+        let port = listener.local_addr().map_err(bind_error)?.port();
         backend
             .ports
             .health_checks
@@ -444,6 +454,11 @@ impl Application {
             backend.ports.clone(),
             service_settings(&settings),
         ));
+        let drain = Drain::new(
+            &listener,
+            Some(services.clone()),
+            Duration::from_millis(settings.server.shutdown_delay_ms),
+        );
         let worker = settings
             .worker
             .enabled
@@ -482,13 +497,6 @@ impl Application {
             },
         };
 
-        let address = format!("{}:{}", settings.server.host, settings.server.port);
-        let bind_error = |source| StartupError::Bind {
-            address: address.clone(),
-            source,
-        };
-        let listener = TcpListener::bind(&address).map_err(bind_error)?;
-        let port = listener.local_addr().map_err(bind_error)?.port();
         let extra = hooks.extra_routes;
         let mut server = HttpServer::new(move || create_app(state.clone(), extra))
             .shutdown_timeout(settings.server.shutdown_timeout_secs)
@@ -543,6 +551,7 @@ impl Application {
             worker,
             shutdown_timeout: settings.shutdown_timeout(),
             handle_signals: hooks.handle_signals,
+            drain,
         })
     }
 
@@ -565,9 +574,10 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until stopped: on SIGTERM/SIGINT (or a graceful stop through [`Self::handle`]) it
-    /// stops accepting, lets in-flight requests finish within the shutdown timeout, stops the
-    /// worker, and closes the pool.
+    /// Serves until stopped: on SIGTERM/SIGINT it turns unready, stops new connections and
+    /// takes the ones already queued ([`Drain`]); then (as on a graceful stop through
+    /// [`Self::handle`]) it stops accepting, lets in-flight requests finish within the shutdown
+    /// timeout, stops the worker, and closes the pool.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handle = self.server.handle();
         let redirect = self.redirect.map(|(server, _)| {
@@ -578,10 +588,13 @@ impl Application {
             let handle = server.handle();
             (tokio::spawn(server), handle)
         });
+        let drain = self.drain;
         let signals = self.handle_signals.then(|| {
             tokio::spawn(async move {
                 wait_for_signal().await;
-                tracing::info!("shutdown signal received: finishing in-flight requests");
+                tracing::info!("shutdown signal received: draining the listener");
+                drain.close().await;
+                tracing::info!("finishing in-flight requests");
                 handle.stop(true).await;
             })
         });

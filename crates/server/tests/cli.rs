@@ -268,6 +268,87 @@ fn sigterm_lets_a_slow_request_in_flight_complete() {
     assert!(exit.success(), "exit {exit}: {stderr}");
 }
 
+/// One request on a connection of its own: the status and the body.
+fn get(port: u16, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line: {answer}"));
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// With `server.shutdown_delay_ms`, SIGTERM first turns readiness to 503 `stopping` while the
+/// server goes on accepting and answering as usual; the listener closes after the delay.
+#[test]
+fn sigterm_with_a_shutdown_delay_reports_stopping_and_keeps_serving_until_it_ends() {
+    let port = free_port();
+    let port_text = port.to_string();
+    let mut child = Process(
+        flashforge(
+            "test",
+            &[
+                ("FLASHFORGE__DATABASE__URL", "memory://"),
+                ("FLASHFORGE__AUTH__JWT_SECRET", GOOD_SECRET),
+                ("FLASHFORGE__SERVER__PORT", &port_text),
+                ("FLASHFORGE__SERVER__SHUTDOWN_DELAY_MS", "2000"),
+            ],
+        )
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn"),
+    );
+    wait_until_live(port, &mut child);
+    let (status, body) = get(port, "/health/ready");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(r#""status":"ready""#), "{body}");
+
+    let sigterm = Instant::now();
+    kill(&child, "-TERM");
+    // The signal is handled at once; the delay has most of its 2 s to go.
+    std::thread::sleep(Duration::from_millis(300));
+    let (status, body) = get(port, "/health/ready");
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains(r#""status":"stopping""#), "{body}");
+    assert!(
+        body.contains(r#""status":"up""#),
+        "dependencies still up: {body}"
+    );
+    // New connections are still taken and served.
+    let (status, body) = get(port, "/health/live");
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        sigterm.elapsed() < Duration::from_millis(2000),
+        "too slow to tell"
+    );
+
+    let exit = wait_exit(&mut child, Duration::from_secs(20));
+    assert!(exit.success(), "exit {exit}");
+    assert!(
+        sigterm.elapsed() >= Duration::from_millis(2000),
+        "exited before the delay ended: {:?}",
+        sigterm.elapsed()
+    );
+    assert_eq!(
+        TcpStream::connect(("127.0.0.1", port)).unwrap_err().kind(),
+        std::io::ErrorKind::ConnectionRefused
+    );
+}
+
 /// A client of the API at `base` (`http://…/api/v1`) for the tests that drive real processes.
 struct Api {
     client: reqwest::Client,

@@ -17,7 +17,8 @@ pub struct Liveness {
 /// Whether every required dependency answers.
 #[derive(Serialize, ToSchema)]
 pub struct ReadinessBody {
-    /// `ready`, or `unready` when a required dependency is down.
+    /// `ready`; `unready` when a required dependency is down; `stopping` once the process has
+    /// begun to shut down.
     #[schema(example = "ready")]
     pub status: &'static str,
     pub checks: Vec<DependencyCheck>,
@@ -57,14 +58,20 @@ pub async fn live() -> web::Json<Liveness> {
     tag = "health",
     responses(
         (status = 200, description = "Every required dependency is up", body = ReadinessBody),
-        (status = 503, description = "A required dependency is down", body = ReadinessBody)
+        (status = 503, description = "A required dependency is down, or the process is stopping", body = ReadinessBody)
     )
 )]
 #[get("/health/ready")]
 pub async fn ready(services: web::Data<Services>) -> HttpResponse {
     let report = services.readiness.check().await;
     let body = ReadinessBody {
-        status: if report.ready { "ready" } else { "unready" },
+        status: if report.stopping {
+            "stopping"
+        } else if report.ready {
+            "ready"
+        } else {
+            "unready"
+        },
         checks: report
             .dependencies
             .into_iter()
