@@ -34,7 +34,7 @@ use flashforge_domain::knowledge::{
 };
 use flashforge_domain::pagination::Cursor;
 use flashforge_embed::MiniLmEmbedder;
-use flashforge_sql::sea_orm::ConnectionTrait;
+use flashforge_sql::sea_orm::{ConnectionTrait, DbBackend, Statement};
 use flashforge_sql::{SqlDocumentRepository, SqlFlashcardRepository};
 use flashforge_vector::EdgeVectorIndex;
 use serde_json::{Value, json};
@@ -290,6 +290,37 @@ fn pgbench(url: &str, sql: &str, scripts: &Path) -> f64 {
                 String::from_utf8_lossy(&out.stderr)
             )
         })
+}
+
+/// The same `sql` through sea-orm's pool (sqlx) from this process at the bench's connection
+/// count: the driver's share of a request, without HTTP or the app; queries per second.
+async fn driver_qps(url: &str, sql: &str) -> f64 {
+    let options = flashforge_sql::DatabaseOptions {
+        max_connections: CONNECTIONS,
+        ..Default::default()
+    };
+    let db = flashforge_sql::connect(url, &options).await.unwrap();
+    let done = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let until = started + Duration::from_secs(SECONDS.into());
+    let clients: Vec<_> = (0..CONNECTIONS)
+        .map(|_| {
+            let (db, done, sql) = (db.clone(), done.clone(), sql.to_string());
+            tokio::spawn(async move {
+                while Instant::now() < until {
+                    let statement = Statement::from_string(DbBackend::Postgres, sql.clone());
+                    assert!(db.query_one_raw(statement).await.unwrap().is_some());
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client.await.unwrap();
+    }
+    let qps = done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
+    db.close().await.unwrap();
+    qps
 }
 
 fn ensure_tools() {
@@ -719,6 +750,11 @@ async fn main() {
             server.url("/api/v1/me"),
         ),
         (
+            "GET /models (no database)",
+            lua("GET", Some(&token), None),
+            server.url("/api/v1/models"),
+        ),
+        (
             "get card",
             lua("GET", Some(&token), None),
             server.url(&format!("/api/v1/flashcards/{card_id}")),
@@ -784,13 +820,10 @@ async fn main() {
     // pgbench: the equivalent of GET card by id (the same row, the same columns).
     let card_uuid = card_id.clone();
     let user_uuid = user.as_uuid();
-    let tps = pgbench(
-        &url,
-        &format!(
-            "SELECT * FROM flashcards WHERE id = '{card_uuid}' AND user_id = '{user_uuid}';\n"
-        ),
-        scripts.path(),
-    );
+    let select =
+        format!("SELECT * FROM flashcards WHERE id = '{card_uuid}' AND user_id = '{user_uuid}'");
+    let tps = pgbench(&url, &format!("{select};\n"), scripts.path());
+    let driver = driver_qps(&url, &select).await;
     server.stop();
     drop(db);
     admin
@@ -836,6 +869,11 @@ async fn main() {
         get("get card").rps,
         tps,
         get("get card").rps / tps
+    );
+    println!(
+        "    where it goes: the same select through sea-orm/sqlx alone (no HTTP) {driver:.0} q/s = {:.2} of pgbench; an authenticated answer without the database (GET /models) {:.0} req/s",
+        driver / tps,
+        get("GET /models (no database)").rps
     );
     println!(
         "  list 90% deep p50 / first page p50 = {:.2} (target <= 1.2)",

@@ -28,6 +28,11 @@ impl Default for DatabaseOptions {
     }
 }
 
+/// A pooled connection idle this long is pinged before it is handed out; a busier one is not
+/// (the ping is a round trip, as long as the query itself). A connection that died while in use
+/// fails its query (an answer of 503) and leaves the pool.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(10);
+
 /// Opens a pool on `url` (`postgres://…` or `sqlite://path?mode=rwc`). For a SQLite file, the
 /// folder it lives in is created first.
 pub async fn connect(url: &str, options: &DatabaseOptions) -> Result<DatabaseConnection, DbErr> {
@@ -43,6 +48,7 @@ pub async fn connect(url: &str, options: &DatabaseOptions) -> Result<DatabaseCon
         .acquire_timeout(options.acquire_timeout)
         .idle_timeout(options.idle_timeout)
         .max_lifetime(options.max_lifetime)
+        .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR)
         // Statements may carry secrets in their values; they are never logged.
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(|opts| {

@@ -16,8 +16,8 @@ use flashforge_domain::knowledge::{ChunkId, DocumentId};
 use flashforge_domain::pagination::{Page, PageRequest};
 use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, JoinType,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationDef, TransactionTrait,
 };
 
 use crate::entities::{flashcards, reviews, study_settings};
@@ -31,6 +31,15 @@ impl SqlFlashcardRepository {
     pub fn new(db: DatabaseConnection) -> Self {
         Self { db }
     }
+}
+
+fn to_settings(row: study_settings::Model) -> Result<StudySettings, InfraError> {
+    Ok(StudySettings {
+        desired_retention: row.desired_retention as f32,
+        parameters: serde_json::from_str(&row.parameters)
+            .map_err(|e| corrupt("study_settings", e))?,
+        updated_at: Some(row.updated_at),
+    })
 }
 
 fn to_card(row: flashcards::Model) -> Result<Flashcard, InfraError> {
@@ -158,6 +167,32 @@ impl FlashcardRepository for SqlFlashcardRepository {
             .map_err(infra)?
             .map(to_card)
             .transpose()
+    }
+
+    /// One statement: the card, and its owner's settings row joined to it.
+    async fn find_with_settings(
+        &self,
+        owner: UserId,
+        id: FlashcardId,
+    ) -> Result<Option<(Flashcard, Option<StudySettings>)>, InfraError> {
+        let owners_settings: RelationDef = flashcards::Entity::belongs_to(study_settings::Entity)
+            .from(flashcards::Column::UserId)
+            .to(study_settings::Column::UserId)
+            .into();
+        let Some((card, settings)) = flashcards::Entity::find_by_id(id.as_uuid())
+            .filter(flashcards::Column::UserId.eq(owner.as_uuid()))
+            .select_also(study_settings::Entity)
+            .join(JoinType::LeftJoin, owners_settings)
+            .one(&self.db)
+            .await
+            .map_err(infra)?
+        else {
+            return Ok(None);
+        };
+        Ok(Some((
+            to_card(card)?,
+            settings.map(to_settings).transpose()?,
+        )))
     }
 
     async fn list(
@@ -433,19 +468,12 @@ impl FlashcardRepository for SqlFlashcardRepository {
     }
 
     async fn settings(&self, owner: UserId) -> Result<Option<StudySettings>, InfraError> {
-        let Some(row) = study_settings::Entity::find_by_id(owner.as_uuid())
+        study_settings::Entity::find_by_id(owner.as_uuid())
             .one(&self.db)
             .await
             .map_err(infra)?
-        else {
-            return Ok(None);
-        };
-        Ok(Some(StudySettings {
-            desired_retention: row.desired_retention as f32,
-            parameters: serde_json::from_str(&row.parameters)
-                .map_err(|e| corrupt("study_settings", e))?,
-            updated_at: Some(row.updated_at),
-        }))
+            .map(to_settings)
+            .transpose()
     }
 
     async fn save_settings(

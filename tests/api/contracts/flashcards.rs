@@ -12,7 +12,7 @@ use flashforge_domain::flashcards::{
 };
 use flashforge_domain::flashcards::{
     CardState, CardText, Flashcard, FlashcardId, FlashcardRepository, MemoryState, Rating,
-    Recorded, Review, ReviewId, Schedule,
+    Recorded, Review, ReviewId, Schedule, StudySettings,
 };
 use flashforge_domain::knowledge::{DocumentId, JobId, JobPayload, JobQueue, NewJob};
 use flashforge_memory::{
@@ -350,7 +350,44 @@ async fn generations_queue_their_job_round_trip_and_are_scoped(backend: Backend)
     assert!(!f.generations.update(&generation).await.unwrap(), "gone");
 }
 
+/// A card comes with its owner's settings (none until saved, then the saved ones), and another
+/// user neither gets the card nor sees whose settings would go with it.
+async fn a_card_comes_with_its_owners_settings(backend: Backend) {
+    let (_s, cards, alice, bob, chat) = fixture(backend).await;
+    let mine = card(alice, chat, 0);
+    cards.create_many(vec![mine.clone()]).await.unwrap();
+    assert_eq!(
+        cards.find_with_settings(alice, mine.id).await.unwrap(),
+        Some((mine.clone(), None))
+    );
+    let saved = StudySettings {
+        desired_retention: 0.85,
+        parameters: vec![0.5; 21],
+        updated_at: Some(Utc::now().trunc_subsecs(6)),
+    };
+    cards.save_settings(alice, &saved).await.unwrap();
+    // Bob's settings must not attach themselves to Alice's card.
+    let bobs = StudySettings {
+        desired_retention: 0.75,
+        ..saved.clone()
+    };
+    cards.save_settings(bob, &bobs).await.unwrap();
+    assert_eq!(
+        cards.find_with_settings(alice, mine.id).await.unwrap(),
+        Some((mine.clone(), Some(saved)))
+    );
+    assert_eq!(cards.find_with_settings(bob, mine.id).await.unwrap(), None);
+    assert_eq!(
+        cards
+            .find_with_settings(alice, FlashcardId::new())
+            .await
+            .unwrap(),
+        None
+    );
+}
+
 on_every_backend!(
+    a_card_comes_with_its_owners_settings,
     racing_reviews_apply_once_and_keys_replay,
     cards_are_scoped_and_the_due_queue_is_ordered,
     generations_queue_their_job_round_trip_and_are_scoped,

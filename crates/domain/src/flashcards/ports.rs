@@ -31,6 +31,19 @@ pub trait FlashcardRepository: Send + Sync {
 
     async fn find(&self, owner: UserId, id: FlashcardId) -> Result<Option<Flashcard>, InfraError>;
 
+    /// The card with its owner's study settings (`None` until they change one): what showing or
+    /// reviewing a card needs. A store that can should answer it in one look-up.
+    async fn find_with_settings(
+        &self,
+        owner: UserId,
+        id: FlashcardId,
+    ) -> Result<Option<(Flashcard, Option<StudySettings>)>, InfraError> {
+        let Some(card) = self.find(owner, id).await? else {
+            return Ok(None);
+        };
+        Ok(Some((card, self.settings(owner).await?)))
+    }
+
     /// `owner`'s cards of `chat`, newest first.
     async fn list(
         &self,

@@ -678,12 +678,20 @@ impl Flashcards {
     }
 
     pub async fn get(&self, who: Principal, id: FlashcardId) -> Result<StudyCard, FlashcardError> {
-        let card = self
+        let (card, study) = self
             .cards
-            .find(who.user_id, id)
+            .find_with_settings(who.user_id, id)
             .await?
             .ok_or(FlashcardError::NotFound)?;
-        self.study(card, self.clock.now()).await
+        let mut all = self
+            .study_with(
+                who.user_id,
+                vec![card],
+                self.clock.now(),
+                &study.unwrap_or_default(),
+            )
+            .await?;
+        all.pop().ok_or(FlashcardError::NotFound)
     }
 
     pub async fn list(
@@ -777,11 +785,12 @@ impl Flashcards {
             crate::idempotency::check_key(key)?;
         }
         let now = self.clock.now();
-        let mut card = self
+        let (mut card, study) = self
             .cards
-            .find(who.user_id, id)
+            .find_with_settings(who.user_id, id)
             .await?
             .ok_or(FlashcardError::NotFound)?;
+        let study = study.unwrap_or_default();
         let at = input.reviewed_at.unwrap_or(now);
         let mut errors = ValidationErrors::new();
         if at > now + Duration::minutes(5) {
@@ -802,7 +811,6 @@ impl Flashcards {
             return Err(errors.into());
         }
         let before = card.schedule;
-        let study = self.study_settings(who.user_id).await?;
         let after = self
             .scheduler(&study)
             .review(&before, input.rating, at)
