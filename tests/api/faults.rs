@@ -1,6 +1,7 @@
-//! Faults under load, in process: the database's connections are killed while requests run.
-//! Every failure is a 503 problem (never a 500, never a hang), readiness says the database is
-//! down, and the app serves again by itself once the killing stops.
+//! Faults in process. The database's connections are killed while requests run: every failure
+//! is a 503 problem (never a 500, never a hang), readiness says the database is down, and the
+//! app serves again by itself once the killing stops. A background generation loses its
+//! completion after saving its cards: the retry finishes it without saving anything twice.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,6 +11,15 @@ use flashforge::Hooks;
 use parking_lot::Mutex;
 
 use crate::helpers::{Backend, TestDatabase, postgres_or_skip, spawn_app_configured};
+use flashforge_domain::accounts::{Principal, SessionId, UserId};
+use flashforge_domain::chats::ChatId;
+use flashforge_domain::flashcards::{
+    FlashcardId, GenerateInput, Generated, Generation, GenerationId, GenerationRepository,
+    GenerationStatus,
+};
+use flashforge_domain::knowledge::NewJob;
+use flashforge_domain::pagination::{Limit, PageRequest};
+use flashforge_domain::{InfraError, Services};
 use flashforge_sql::sea_orm::{ConnectionTrait, Database};
 
 /// No request may take longer than this, outage or not.
@@ -263,5 +273,152 @@ async fn killed_postgres_connections_answer_503_and_the_app_recovers_without_a_r
     assert!(
         late_failures.is_empty(),
         "failures after recovery: {late_failures:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// A background generation that fails after its cards were saved
+
+/// A generation store that fails to record the first completion it is given, as a database
+/// going away between the cards' insert and the generation's update would.
+struct LosesFirstCompletion {
+    inner: Arc<dyn GenerationRepository>,
+    failed: AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl GenerationRepository for LosesFirstCompletion {
+    async fn create(&self, generation: &Generation, job: NewJob) -> Result<(), InfraError> {
+        self.inner.create(generation, job).await
+    }
+    async fn find(
+        &self,
+        owner: UserId,
+        id: GenerationId,
+    ) -> Result<Option<Generation>, InfraError> {
+        self.inner.find(owner, id).await
+    }
+    async fn update(&self, generation: &Generation) -> Result<bool, InfraError> {
+        if generation.status == GenerationStatus::Completed
+            && !self.failed.swap(true, Ordering::SeqCst)
+        {
+            return Err(InfraError::unavailable("the database went away"));
+        }
+        self.inner.update(generation).await
+    }
+    async fn delete_chat(&self, owner: UserId, chat: ChatId) -> Result<u64, InfraError> {
+        self.inner.delete_chat(owner, chat).await
+    }
+    async fn delete_user(&self, owner: UserId) -> Result<u64, InfraError> {
+        self.inner.delete_user(owner).await
+    }
+}
+
+/// The retry of a generation whose cards were saved but whose completion was not recorded
+/// completes it with every card, each saved once, without asking the model again.
+#[tokio::test]
+async fn a_generation_retried_after_its_cards_were_saved_completes_with_every_card_once() {
+    let settings = crate::helpers::test_settings(
+        "memory://",
+        &[("FLASHFORGE__KNOWLEDGE__RETRY_BACKOFF_SECS", "0")],
+    );
+    let mut backend = flashforge::startup::compose(&settings).await.unwrap();
+    let model = Arc::new(flashforge_memory::ScriptedModel::new());
+    let cards: Vec<serde_json::Value> = (0..55)
+        .map(|i| serde_json::json!({"question": format!("Question number {i} about zygote{i}?"), "answer": format!("Answer {i}"), "source_chunk_id": null}))
+        .collect();
+    model.push(flashforge_memory::Reply::Text(
+        serde_json::json!({"flashcards": cards}).to_string(),
+    ));
+    backend.ports.language_model = model.clone();
+    backend.ports.generations = Arc::new(LosesFirstCompletion {
+        inner: backend.ports.generations.clone(),
+        failed: AtomicBool::new(false),
+    });
+    let services = Services::new(
+        backend.ports,
+        flashforge::startup::service_settings(&settings),
+    );
+    let who = Principal {
+        user_id: UserId::new(),
+        session_id: SessionId::new(),
+    };
+    let chat = services.chats.create(who, "Retried").await.unwrap().id;
+    let input = GenerateInput {
+        document_id: None,
+        chunk_ids: None,
+        text: Some("Cells divide by mitosis.".into()),
+        topic: None,
+        count: Some(55),
+        save: true,
+    };
+    let Generated::Queued(queued) = services
+        .flashcards
+        .generate(who, chat, input)
+        .await
+        .unwrap()
+    else {
+        panic!("55 cards are made in the background");
+    };
+
+    // The first attempt saves the cards, then cannot record its completion: it is retried.
+    assert!(services.jobs.work_once("test").await.unwrap());
+    let between = services
+        .flashcards
+        .generation(who, queued.id)
+        .await
+        .unwrap();
+    assert_eq!(between.status, GenerationStatus::Queued, "{between:?}");
+    let saved = services
+        .flashcards
+        .list(
+            who,
+            chat,
+            Default::default(),
+            PageRequest {
+                limit: Limit::parse(Some(100)).unwrap(),
+                after: None,
+            },
+        )
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(saved.len(), 55, "saved by the first attempt");
+
+    // The retry finds them saved and completes with all 55, pointing at the saved cards.
+    assert!(services.jobs.work_once("test").await.unwrap());
+    let done = services
+        .flashcards
+        .generation(who, queued.id)
+        .await
+        .unwrap();
+    assert_eq!(done.status, GenerationStatus::Completed, "{done:?}");
+    assert_eq!(done.error, None);
+    assert_eq!(done.cards.len(), 55);
+    let mut recorded: Vec<FlashcardId> = done.cards.iter().map(|c| c.card_id.unwrap()).collect();
+    let mut stored: Vec<FlashcardId> = services
+        .flashcards
+        .list(
+            who,
+            chat,
+            Default::default(),
+            PageRequest {
+                limit: Limit::parse(Some(100)).unwrap(),
+                after: None,
+            },
+        )
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|c| c.card.id)
+        .collect();
+    recorded.sort();
+    stored.sort();
+    assert_eq!(recorded, stored, "every card once, under the recorded ids");
+    assert_eq!(model.prompts().len(), 1, "the model was asked once");
+    assert!(
+        !services.jobs.work_once("test").await.unwrap(),
+        "nothing left to run"
     );
 }

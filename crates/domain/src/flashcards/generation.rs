@@ -5,6 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 use super::generate::{self as making, Draft, Generator};
 use super::models::{
@@ -440,23 +441,16 @@ impl Flashcards {
             return Ok((drafts, None));
         }
         let now = self.clock.now();
-        let tag = Tag::parse(&format!("generated:{}", generator.as_str()))
-            .map_err(|e| InfraError::internal(e.message))?;
+        let tag = generated_tag(generator.as_str())?;
         let cards: Vec<Flashcard> = drafts
             .iter()
-            .map(|(d, source)| Flashcard {
+            .map(|(d, source)| NewCard {
                 id: FlashcardId::new(),
-                user_id: owner,
-                chat_id: chat,
-                question: CardText::from_stored(d.question.trim().to_string()),
-                answer: CardText::from_stored(d.answer.trim().to_string()),
-                tags: vec![tag.clone()],
-                suspended: false,
-                source: source.clone(),
-                schedule: Schedule::new_card(now),
-                created_at: now,
-                updated_at: now,
+                question: &d.question,
+                answer: &d.answer,
+                source: source.as_ref(),
             })
+            .map(|card| card.into_card(owner, chat, &tag, now))
             .collect();
         self.cards.create_many(cards.clone()).await?;
         let saved = self.study_all(owner, cards, now).await?;
@@ -477,6 +471,14 @@ impl Flashcards {
         }
         let chat = generation.chat_id;
         let request = generation.request.clone();
+        if request.save
+            && !generation.cards.is_empty()
+            && generation.cards.iter().all(|c| c.card_id.is_some())
+        {
+            // An earlier attempt chose these cards and may have saved them before it failed:
+            // finish that rather than ask the model again.
+            return self.save_chosen(owner, generation).await.map_err(failure);
+        }
         let material = self
             .material(owner, chat, &request)
             .await
@@ -511,27 +513,80 @@ impl Flashcards {
                 return Ok(());
             }
         }
-        let (kept, saved) = self
-            .keep(owner, chat, generator, drafts, request.count, request.save)
+        let (kept, _) = self
+            .keep(owner, chat, generator, drafts, request.count, false)
             .await
             .map_err(failure)?;
-        let saved_ids: Vec<Option<FlashcardId>> = match saved {
-            Some(cards) => cards.into_iter().map(|c| Some(c.card.id)).collect(),
-            None => vec![None; kept.len()],
-        };
         generation.cards = kept
             .into_iter()
-            .zip(saved_ids)
-            .map(|((draft, source), card_id)| GeneratedCard {
+            .map(|(draft, source)| GeneratedCard {
                 question: draft.question,
                 answer: draft.answer,
                 source,
-                card_id,
+                // The ids the cards will be saved under, chosen before they are saved.
+                card_id: request.save.then(FlashcardId::new),
             })
             .collect();
+        if request.save && !generation.cards.is_empty() {
+            // Recorded first, so that a retry after a failure between the two finds them.
+            if !self.save_generation(&mut generation).await? {
+                return Ok(());
+            }
+            return self.save_chosen(owner, generation).await.map_err(failure);
+        }
+        self.complete(generation).await?;
+        Ok(())
+    }
+
+    /// Saves a generation's chosen cards under their recorded ids, unless an earlier attempt
+    /// did (the cards are stored all or none, so one present means all were), and completes it.
+    async fn save_chosen(
+        &self,
+        owner: UserId,
+        generation: Generation,
+    ) -> Result<(), FlashcardError> {
+        let ids: Vec<FlashcardId> = generation.cards.iter().filter_map(|c| c.card_id).collect();
+        let mut saved = false;
+        for id in &ids {
+            if self.cards.find(owner, *id).await?.is_some() {
+                saved = true;
+                break;
+            }
+        }
+        if saved {
+            tracing::info!(generation = %generation.id, "the cards were saved by an earlier attempt");
+        } else {
+            let now = self.clock.now();
+            let tag = generated_tag(
+                generation
+                    .generator
+                    .as_deref()
+                    .unwrap_or(Generator::LanguageModel.as_str()),
+            )?;
+            let cards: Vec<Flashcard> = generation
+                .cards
+                .iter()
+                .filter_map(|c| {
+                    Some(NewCard {
+                        id: c.card_id?,
+                        question: &c.question,
+                        answer: &c.answer,
+                        source: c.source.as_ref(),
+                    })
+                })
+                .map(|card| card.into_card(owner, generation.chat_id, &tag, now))
+                .collect();
+            self.cards.create_many(cards).await?;
+        }
+        self.complete(generation).await?;
+        Ok(())
+    }
+
+    async fn complete(&self, mut generation: Generation) -> Result<(), InfraError> {
         generation.status = GenerationStatus::Completed;
+        generation.error = None;
         self.save_generation(&mut generation).await?;
-        tracing::info!(generation = %id, cards = generation.cards.len(), "flashcard generation completed");
+        tracing::info!(generation = %generation.id, cards = generation.cards.len(), "flashcard generation completed");
         Ok(())
     }
 
@@ -557,6 +612,37 @@ impl Flashcards {
             self.save_generation(&mut generation).await?;
         }
         Ok(())
+    }
+}
+
+/// The tag of the cards a generator made: `generated:<generator>`.
+fn generated_tag(generator: &str) -> Result<Tag, InfraError> {
+    Tag::parse(&format!("generated:{generator}")).map_err(|e| InfraError::internal(e.message))
+}
+
+/// A generated card about to be saved.
+struct NewCard<'a> {
+    id: FlashcardId,
+    question: &'a str,
+    answer: &'a str,
+    source: Option<&'a CardSource>,
+}
+
+impl NewCard<'_> {
+    fn into_card(self, owner: UserId, chat: ChatId, tag: &Tag, now: DateTime<Utc>) -> Flashcard {
+        Flashcard {
+            id: self.id,
+            user_id: owner,
+            chat_id: chat,
+            question: CardText::from_stored(self.question.trim().to_string()),
+            answer: CardText::from_stored(self.answer.trim().to_string()),
+            tags: vec![tag.clone()],
+            suspended: false,
+            source: self.source.cloned(),
+            schedule: Schedule::new_card(now),
+            created_at: now,
+            updated_at: now,
+        }
     }
 }
 
