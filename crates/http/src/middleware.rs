@@ -1,7 +1,7 @@
 //! The layers every request passes through, outermost first:
 //! 1. [`request_context`]: a request id (the client's `X-Request-Id` when it is sane, else a new
-//!    UUIDv7), the client's address, a tracing span carrying the id, the id echoed back, and one
-//!    access-log line.
+//!    UUIDv7), the client's address, a tracing span carrying the id (a child of the caller's
+//!    W3C `traceparent` when trace export is on), the id echoed back, and one access-log line.
 //! 2. [`security_headers`]: nosniff, no framing, no referrer, a CSP, HSTS when configured, and
 //!    `Cache-Control: no-store` on the API.
 //! 3. [`problem_responses`]: every failure leaves as a problem+json body naming the request.
@@ -48,6 +48,37 @@ fn request_id_of(req: &HttpRequest) -> Option<String> {
     req.extensions().get::<RequestId>().map(|id| id.0.clone())
 }
 
+/// The caller's trace (W3C Trace Context: `traceparent`, `tracestate`), when it sent a valid one.
+fn caller_trace(headers: &header::HeaderMap) -> Option<opentelemetry::Context> {
+    use opentelemetry::propagation::{Extractor, TextMapPropagator};
+    use opentelemetry::trace::TraceContextExt;
+
+    struct Headers<'a>(&'a header::HeaderMap);
+    impl Extractor for Headers<'_> {
+        fn get(&self, key: &str) -> Option<&str> {
+            self.0.get(key).and_then(|v| v.to_str().ok())
+        }
+        fn keys(&self) -> Vec<&str> {
+            self.0.keys().map(HeaderName::as_str).collect()
+        }
+    }
+
+    // The propagator pads short ids; the W3C format has none: `vv-<32 hex>-<16 hex>-ff`.
+    let traceparent = headers.get("traceparent")?.to_str().ok()?;
+    let parts: Vec<&str> = traceparent.split('-').collect();
+    let well_formed = parts.len() >= 4
+        && [2, 32, 16, 2]
+            .iter()
+            .zip(&parts)
+            .all(|(len, part)| part.len() == *len && part.bytes().all(|b| b.is_ascii_hexdigit()));
+    if !well_formed {
+        return None;
+    }
+    let context =
+        opentelemetry_sdk::propagation::TraceContextPropagator::new().extract(&Headers(headers));
+    context.span().span_context().is_valid().then_some(context)
+}
+
 pub async fn request_context(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -69,6 +100,10 @@ pub async fn request_context(
     // Unmatched requests are logged with their path (cut short) to show what clients look for.
     let path: String = req.path().chars().take(200).collect();
     let span = tracing::info_span!("request", request_id = %request_id);
+    if let Some(parent) = caller_trace(req.headers()) {
+        // Without a trace exporter there is no OpenTelemetry layer to take it: nothing to do.
+        let _ = tracing_opentelemetry::OpenTelemetrySpanExt::set_parent(&span, parent);
+    }
 
     metrics::gauge!("http_requests_in_flight").increment(1.0);
     let result = flashforge_domain::context::with_request_id(
@@ -285,6 +320,58 @@ pub async fn catch_panics(
             // The panic hook has logged the message and location; the client learns nothing of it.
             tracing::error!("request handler panicked");
             Err(ApiError::internal().into())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry::trace::TraceContextExt;
+
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> header::HeaderMap {
+        let mut map = header::HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(
+                HeaderName::from_static(name),
+                HeaderValue::from_str(value).unwrap(),
+            );
+        }
+        map
+    }
+
+    #[test]
+    fn a_valid_traceparent_names_the_callers_trace_and_span() {
+        let context = caller_trace(&headers(&[(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )]))
+        .expect("a valid traceparent");
+        let span = context.span();
+        let span = span.span_context();
+        assert_eq!(
+            span.trace_id().to_string(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+        assert_eq!(span.span_id().to_string(), "00f067aa0ba902b7");
+        assert!(span.is_remote());
+    }
+
+    #[test]
+    fn no_or_a_malformed_traceparent_starts_a_new_trace() {
+        assert!(caller_trace(&headers(&[])).is_none());
+        for bad in [
+            "",
+            "garbage",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e47-00f067aa0ba902b7-01",
+        ] {
+            assert!(
+                caller_trace(&headers(&[("traceparent", bad)])).is_none(),
+                "{bad:?}"
+            );
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Trace export: with `log.otlp_endpoint` set, `flashforge serve` posts its spans over OTLP/HTTP
-//! (protobuf), and SIGTERM flushes the spans still buffered before the process exits.
+//! (protobuf), a request with a W3C `traceparent` joins the caller's trace, and SIGTERM flushes
+//! the spans still buffered before the process exits.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -19,9 +20,25 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 /// A protobuf string field: its tag (field number, wire type 2), its length, its bytes. Short
 /// strings only (a one-byte length).
 fn string_field(field: u8, value: &str) -> Vec<u8> {
+    bytes_field(field, value.as_bytes())
+}
+
+/// The trace and span a caller names in its `traceparent`.
+const CALLER_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const CALLER_SPAN: &str = "00f067aa0ba902b7";
+
+fn hex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// A protobuf bytes field (wire type 2, like a string), short values only.
+fn bytes_field(field: u8, value: &[u8]) -> Vec<u8> {
     assert!(field < 16 && value.len() < 128);
     let mut bytes = vec![(field << 3) | 2, value.len() as u8];
-    bytes.extend_from_slice(value.as_bytes());
+    bytes.extend_from_slice(value);
     bytes
 }
 
@@ -78,6 +95,7 @@ fn spans_are_exported_over_otlp_http_and_flushed_on_sigterm() {
         let registered = client
             .post(format!("http://127.0.0.1:{port}/api/v1/auth/register"))
             .header("X-Request-Id", &request_id)
+            .header("traceparent", format!("00-{CALLER_TRACE}-{CALLER_SPAN}-01"))
             .json(&serde_json::json!({"username": "otlp.tester", "password": "correct horse battery staple"}))
             .send()
             .await
@@ -119,6 +137,17 @@ fn spans_are_exported_over_otlp_http_and_flushed_on_sigterm() {
     assert!(
         any(&string_field(5, "request")),
         "no span named `request` in the export"
+    );
+    // The request that came with a `traceparent` joined the caller's trace: its span has the
+    // caller's trace id (`Span.trace_id`, field 1) and the caller's span as parent
+    // (`Span.parent_span_id`, field 4).
+    assert!(
+        any(&bytes_field(1, &hex(CALLER_TRACE))),
+        "no span in the caller's trace"
+    );
+    assert!(
+        any(&bytes_field(4, &hex(CALLER_SPAN))),
+        "no span whose parent is the caller's"
     );
     assert!(
         any(b"flashforge-otlp-test") && any(b"service.name"),
