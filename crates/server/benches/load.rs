@@ -389,6 +389,15 @@ async fn main() {
         )
         .mount(&provider)
         .await;
+    // The model list (cached by the server): `GET /models` is an authenticated answer that
+    // touches neither the database nor, after the first, the provider.
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .and(wiremock::matchers::path("/v1/models"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(
+            json!({"object": "list", "data": [{"id": "mock-model", "object": "model"}]}),
+        ))
+        .mount(&provider)
+        .await;
 
     let model = model_dir();
     let vars: Vec<(String, String)> = [
