@@ -361,6 +361,18 @@ async fn a_generation_retried_after_its_cards_were_saved_completes_with_every_ca
         panic!("55 cards are made in the background");
     };
 
+    let stored = || async {
+        let first_page = PageRequest {
+            limit: Limit::parse(Some(100)).unwrap(),
+            after: None,
+        };
+        let cards = services
+            .flashcards
+            .list(who, chat, Default::default(), first_page);
+        let items = cards.await.unwrap().items;
+        items.into_iter().map(|c| c.card).collect::<Vec<_>>()
+    };
+
     // The first attempt saves the cards, then cannot record its completion: it is retried.
     assert!(services.jobs.work_once("test").await.unwrap());
     let between = services
@@ -369,21 +381,7 @@ async fn a_generation_retried_after_its_cards_were_saved_completes_with_every_ca
         .await
         .unwrap();
     assert_eq!(between.status, GenerationStatus::Queued, "{between:?}");
-    let saved = services
-        .flashcards
-        .list(
-            who,
-            chat,
-            Default::default(),
-            PageRequest {
-                limit: Limit::parse(Some(100)).unwrap(),
-                after: None,
-            },
-        )
-        .await
-        .unwrap()
-        .items;
-    assert_eq!(saved.len(), 55, "saved by the first attempt");
+    assert_eq!(stored().await.len(), 55, "saved by the first attempt");
 
     // The retry finds them saved and completes with all 55, pointing at the saved cards.
     assert!(services.jobs.work_once("test").await.unwrap());
@@ -396,23 +394,7 @@ async fn a_generation_retried_after_its_cards_were_saved_completes_with_every_ca
     assert_eq!(done.error, None);
     assert_eq!(done.cards.len(), 55);
     let mut recorded: Vec<FlashcardId> = done.cards.iter().map(|c| c.card_id.unwrap()).collect();
-    let mut stored: Vec<FlashcardId> = services
-        .flashcards
-        .list(
-            who,
-            chat,
-            Default::default(),
-            PageRequest {
-                limit: Limit::parse(Some(100)).unwrap(),
-                after: None,
-            },
-        )
-        .await
-        .unwrap()
-        .items
-        .iter()
-        .map(|c| c.card.id)
-        .collect();
+    let mut stored: Vec<FlashcardId> = stored().await.iter().map(|c| c.id).collect();
     recorded.sort();
     stored.sort();
     assert_eq!(recorded, stored, "every card once, under the recorded ids");

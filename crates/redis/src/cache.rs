@@ -69,11 +69,7 @@ impl RedisCache {
         &self,
         call: impl std::future::Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, InfraError> {
-        match tokio::time::timeout(self.timeout, call).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(e)) => Err(InfraError::unavailable(e)),
-            Err(_) => Err(InfraError::unavailable("Redis timed out")),
-        }
+        super::bounded(self.timeout, call).await
     }
 
     fn key(&self, key: &str) -> String {

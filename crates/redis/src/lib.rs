@@ -75,11 +75,19 @@ impl RedisRateLimitStore {
         &self,
         call: impl std::future::Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, InfraError> {
-        match tokio::time::timeout(self.timeout, call).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(e)) => Err(InfraError::unavailable(e)),
-            Err(_) => Err(InfraError::unavailable("Redis timed out")),
-        }
+        bounded(self.timeout, call).await
+    }
+}
+
+/// `call`, cut off after `timeout`; either failure means Redis is unavailable.
+async fn bounded<T>(
+    timeout: Duration,
+    call: impl std::future::Future<Output = redis::RedisResult<T>>,
+) -> Result<T, InfraError> {
+    match tokio::time::timeout(timeout, call).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(InfraError::unavailable(e)),
+        Err(_) => Err(InfraError::unavailable("Redis timed out")),
     }
 }
 

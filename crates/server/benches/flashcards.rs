@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+mod deck;
 
 use std::time::{Duration, Instant};
 
@@ -13,9 +14,6 @@ use chrono::Utc;
 use common::{ms, percentile, start_server};
 use flashforge_domain::accounts::UserId;
 use flashforge_domain::chats::ChatId;
-use flashforge_domain::flashcards::{
-    CardText, Flashcard, FlashcardId, FlashcardRepository, Schedule, Tag,
-};
 use flashforge_domain::pagination::Cursor;
 use flashforge_sql::SqlFlashcardRepository;
 use flashforge_sql::sea_orm::{ConnectionTrait, Statement};
@@ -101,40 +99,11 @@ async fn main() {
     let chat = ChatId::from_uuid(chat_id.parse().unwrap());
     let now = Utc::now();
     let started = Instant::now();
-    let mut ids = Vec::with_capacity(CARDS);
-    for batch in 0..CARDS / 1000 {
-        let batch_cards: Vec<Flashcard> = (0..1000)
-            .map(|i| {
-                let n = batch * 1000 + i;
-                let id = FlashcardId::new();
-                ids.push(id);
-                Flashcard {
-                    id,
-                    user_id: owner,
-                    chat_id: chat,
-                    question: CardText::from_stored(format!("Question {n} about topic {}", n % 97)),
-                    answer: CardText::from_stored(format!("Answer {n}")),
-                    tags: vec![Tag::from_stored(format!("topic-{}", n % 97))],
-                    suspended: false,
-                    source: None,
-                    schedule: Schedule {
-                        due: now + chrono::Duration::minutes((n as i64 * 7919) % 144_000 - 1_440),
-                        ..Schedule::new_card(now)
-                    },
-                    created_at: now,
-                    updated_at: now,
-                }
-            })
-            .collect();
-        cards.create_many(batch_cards).await.unwrap();
-    }
+    let deep_after = deck::seed(&cards, owner, chat, now, CARDS).await.as_uuid();
     let loaded = started.elapsed();
     db.execute_unprepared("ANALYZE flashcards").await.unwrap();
 
     // The list is newest first: the page 90 % deep starts after the card at that position.
-    ids.sort();
-    ids.reverse();
-    let deep_after = ids[CARDS * 9 / 10].as_uuid();
     let cursor = Cursor::encode(&deep_after);
     let list = format!("{address}/api/v1/chats/{chat_id}/flashcards?limit=50");
     let deep = format!("{list}&cursor={}", cursor.as_str());

@@ -14,6 +14,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod deck;
 mod synthetic;
 
 use std::path::{Path, PathBuf};
@@ -24,9 +25,6 @@ use std::time::{Duration, Instant};
 
 use flashforge_domain::accounts::UserId;
 use flashforge_domain::chats::ChatId;
-use flashforge_domain::flashcards::{
-    CardText, Flashcard, FlashcardId, FlashcardRepository, Schedule, Tag,
-};
 use flashforge_domain::knowledge::{
     Chunk, ChunkId, ChunkSettings, Document, DocumentId, DocumentRepository, DocumentStatus,
     Embedder, FileName, JobId, JobPayload, MediaType, NewDocument, NewJob, Scope, VectorIndex,
@@ -548,33 +546,7 @@ async fn main() {
     index.optimize().await.unwrap();
     let cards = SqlFlashcardRepository::new(db.clone());
     let card_chat = ChatId::from_uuid(cards_chat.parse().unwrap());
-    let mut ids = Vec::with_capacity(CARDS);
-    for batch in 0..CARDS / 1000 {
-        let batch_cards: Vec<Flashcard> = (0..1000)
-            .map(|i| {
-                let n = batch * 1000 + i;
-                let id = FlashcardId::new();
-                ids.push(id);
-                Flashcard {
-                    id,
-                    user_id: user,
-                    chat_id: card_chat,
-                    question: CardText::from_stored(format!("Question {n} about topic {}", n % 97)),
-                    answer: CardText::from_stored(format!("Answer {n}")),
-                    tags: vec![Tag::from_stored(format!("topic-{}", n % 97))],
-                    suspended: false,
-                    source: None,
-                    schedule: Schedule {
-                        due: now + chrono::Duration::minutes((n as i64 * 7919) % 144_000 - 1_440),
-                        ..Schedule::new_card(now)
-                    },
-                    created_at: now,
-                    updated_at: now,
-                }
-            })
-            .collect();
-        cards.create_many(batch_cards).await.unwrap();
-    }
+    let deep_after = deck::seed(&cards, user, card_chat, now, CARDS).await;
     db.execute_unprepared("ANALYZE").await.unwrap();
     let seeded = seeded.elapsed();
 
@@ -734,9 +706,7 @@ async fn main() {
     )
     .await;
     let card_id = card["id"].as_str().unwrap().to_string();
-    ids.sort();
-    ids.reverse();
-    let deep_cursor = Cursor::encode(&ids[CARDS * 9 / 10].as_uuid());
+    let deep_cursor = Cursor::encode(&deep_after.as_uuid());
     let list = format!("/api/v1/chats/{cards_chat}/flashcards?limit=50");
     // Each wrk thread has its own Lua state: the address of a fresh table tells them apart.
     let register_script = "counter = 0\nprefix = string.gsub(tostring({}), \"table: 0x\", \"\")\nrequest = function()\n  counter = counter + 1\n  local name = \"load-\" .. prefix .. \"-\" .. counter\n  return wrk.format(\"POST\", nil, {[\"Content-Type\"] = \"application/json\"}, '{\"username\":\"' .. name .. '\",\"password\":\"correct horse battery staple\"}')\nend\n".to_string();

@@ -545,10 +545,9 @@ impl Flashcards {
         owner: UserId,
         generation: Generation,
     ) -> Result<(), FlashcardError> {
-        let ids: Vec<FlashcardId> = generation.cards.iter().filter_map(|c| c.card_id).collect();
         let mut saved = false;
-        for id in &ids {
-            if self.cards.find(owner, *id).await?.is_some() {
+        for id in generation.cards.iter().filter_map(|c| c.card_id) {
+            if self.cards.find(owner, id).await?.is_some() {
                 saved = true;
                 break;
             }

@@ -464,13 +464,15 @@ impl Flashcards {
             .collect()
     }
 
+    /// One card with its next intervals and its source's status, under `study`.
     async fn study(
         &self,
         card: Flashcard,
         now: DateTime<Utc>,
+        study: &StudySettings,
     ) -> Result<StudyCard, FlashcardError> {
         let owner = card.user_id;
-        let mut all = self.study_all(owner, vec![card], now).await?;
+        let mut all = self.study_with(owner, vec![card], now, study).await?;
         all.pop().ok_or(FlashcardError::NotFound)
     }
 
@@ -683,15 +685,8 @@ impl Flashcards {
             .find_with_settings(who.user_id, id)
             .await?
             .ok_or(FlashcardError::NotFound)?;
-        let mut all = self
-            .study_with(
-                who.user_id,
-                vec![card],
-                self.clock.now(),
-                &study.unwrap_or_default(),
-            )
-            .await?;
-        all.pop().ok_or(FlashcardError::NotFound)
+        self.study(card, self.clock.now(), &study.unwrap_or_default())
+            .await
     }
 
     pub async fn list(
@@ -718,9 +713,9 @@ impl Flashcards {
         id: FlashcardId,
         patch: CardPatch,
     ) -> Result<StudyCard, FlashcardError> {
-        let mut card = self
+        let (mut card, study) = self
             .cards
-            .find(who.user_id, id)
+            .find_with_settings(who.user_id, id)
             .await?
             .ok_or(FlashcardError::NotFound)?;
         let mut errors = ValidationErrors::new();
@@ -762,7 +757,8 @@ impl Flashcards {
         if !self.cards.update(&card).await? {
             return Err(FlashcardError::NotFound);
         }
-        self.study(card, self.clock.now()).await
+        self.study(card, self.clock.now(), &study.unwrap_or_default())
+            .await
     }
 
     pub async fn delete(&self, who: Principal, id: FlashcardId) -> Result<(), FlashcardError> {
@@ -837,12 +833,7 @@ impl Flashcards {
         card.schedule = after;
         card.updated_at = now;
         match self.cards.record_review(&card, before.reps, review).await? {
-            Recorded::Applied => {
-                let mut studied = self
-                    .study_with(who.user_id, vec![card], now, &study)
-                    .await?;
-                studied.pop().ok_or(FlashcardError::NotFound)
-            }
+            Recorded::Applied => self.study(card, now, &study).await,
             Recorded::Replayed(previous) if previous.card_id == id => self.get(who, id).await,
             Recorded::Replayed(_) => Err(FlashcardError::IdempotencyKeyReused),
             Recorded::Stale => Err(FlashcardError::Conflict),
