@@ -112,6 +112,61 @@ async fn cards_are_created_listed_edited_and_deleted(backend: Backend) {
     problem(gone, 404).await;
 }
 
+async fn a_listed_cards_source_reads_missing_once_its_document_is_deleted(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.signed_up("sourcer").await.access;
+    let chat = app.create_chat(&token, "Sources").await;
+    let mut documents = Vec::new();
+    for name in ["kept.md", "deleted.md"] {
+        let text = format!("{}\n{name}", crate::knowledge::NOTES);
+        let doc = crate::knowledge::ingested(&app, &token, &chat, name, text.into_bytes()).await;
+        documents.push(doc["id"].as_str().unwrap().to_string());
+    }
+    let mut questions = Vec::new();
+    for (i, source) in [
+        Some(&documents[0]),
+        Some(&documents[1]),
+        None,
+        Some(&documents[1]),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let question = format!("Question {i}?");
+        let mut body = json!({"question": question, "answer": "An answer"});
+        if let Some(document) = source {
+            body["source"] = json!({"document_id": document, "page": 1});
+        }
+        create_card(&app, &token, &chat, body).await;
+        questions.push(question);
+    }
+    let deleted = app
+        .authed(
+            Method::DELETE,
+            &format!("/api/v1/chats/{chat}/documents/{}", documents[1]),
+            &token,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+
+    let page = app
+        .get_json(&format!("/api/v1/chats/{chat}/flashcards?limit=10"), &token)
+        .await;
+    let status: std::collections::HashMap<&str, &Value> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["question"].as_str().unwrap(), &c["source_status"]))
+        .collect();
+    assert_eq!(status.len(), 4);
+    assert_eq!(status[questions[0].as_str()], "available");
+    assert_eq!(status[questions[1].as_str()], "missing");
+    assert_eq!(status[questions[2].as_str()], &Value::Null);
+    assert_eq!(status[questions[3].as_str()], "missing");
+}
+
 async fn bulk_create_is_all_or_nothing_and_lists_filter(backend: Backend) {
     let app = spawn_app(backend).await;
     let token = app.signed_up("bulker").await.access;
@@ -1362,6 +1417,7 @@ async fn a_provider_writes_cards_with_structured_output(backend: Backend) {
 
 on_every_backend!(
     cards_are_created_listed_edited_and_deleted,
+    a_listed_cards_source_reads_missing_once_its_document_is_deleted,
     bulk_create_is_all_or_nothing_and_lists_filter,
     reviews_schedule_with_fsrs_and_apply_once,
     the_due_queue_spans_chats_and_skips_suspended_and_future_cards,

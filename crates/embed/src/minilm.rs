@@ -251,7 +251,6 @@ impl TokenCounter for WordPieceCounter {
 mod tests {
     use std::path::PathBuf;
     use std::sync::OnceLock;
-    use std::time::Instant;
 
     use super::*;
 
@@ -436,28 +435,5 @@ mod tests {
         }
         let error = MiniLmEmbedder::load(dir.path()).err().unwrap();
         assert!(error.contains("config.json"), "{error}");
-    }
-
-    /// Not a check: prints how long 32 sentences of ~30 words take.
-    /// `cargo test -p flashforge-embed [--release] -- --ignored --nocapture embedding_speed`
-    #[tokio::test]
-    #[ignore]
-    async fn embedding_speed() {
-        let Some(embedder) = embedder() else { return };
-        let sentences: Vec<String> = (0..32)
-            .map(|i| {
-                format!(
-                    "Sentence number {i}: the cell membrane is a selectively permeable barrier \
-                     made of a phospholipid bilayer with embedded proteins that control which \
-                     molecules enter and leave the cell, maintaining homeostasis."
-                )
-            })
-            .collect();
-        embedder.embed(&sentences[..1]).await.unwrap();
-        for _ in 0..3 {
-            let start = Instant::now();
-            embedder.embed(&sentences).await.unwrap();
-            eprintln!("32 sentences: {:?}", start.elapsed());
-        }
     }
 }

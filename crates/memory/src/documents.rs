@@ -114,6 +114,22 @@ impl DocumentRepository for InMemoryDocumentRepository {
             .map(|(d, _)| d.clone()))
     }
 
+    async fn find_many(
+        &self,
+        owner: UserId,
+        ids: &[DocumentId],
+    ) -> Result<Vec<Document>, InfraError> {
+        let store = self.store.read();
+        let mut seen = std::collections::HashSet::new();
+        Ok(ids
+            .iter()
+            .filter(|id| seen.insert(**id))
+            .filter_map(|id| store.documents.get(id))
+            .filter(|(d, _)| d.user_id == owner)
+            .map(|(d, _)| d.clone())
+            .collect())
+    }
+
     async fn find_by_sha256(
         &self,
         owner: UserId,

@@ -175,6 +175,25 @@ impl DocumentRepository for SqlDocumentRepository {
         .await
     }
 
+    async fn find_many(
+        &self,
+        owner: UserId,
+        ids: &[DocumentId],
+    ) -> Result<Vec<Document>, InfraError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        documents::Entity::find()
+            .filter(documents::Column::UserId.eq(owner.as_uuid()))
+            .filter(documents::Column::Id.is_in(ids.iter().map(|id| id.as_uuid())))
+            .all(&self.db)
+            .await
+            .map_err(infra)?
+            .into_iter()
+            .map(to_document)
+            .collect()
+    }
+
     async fn find_by_sha256(
         &self,
         owner: UserId,

@@ -288,6 +288,44 @@ async fn documents_and_chunks_are_scoped_by_owner(backend: Backend) {
     );
 }
 
+async fn documents_are_found_together_each_once_and_only_the_owners(backend: Backend) {
+    let f = fixture(backend).await;
+    let (alice, chat) = f.user_and_chat("alice").await;
+    let (bob, bobs_chat) = f.user_and_chat("bob").await;
+    let mut alices = Vec::new();
+    for sha in ["a1", "b2", "c3"] {
+        let new = new_document(alice, chat, sha, None);
+        let id = new.id;
+        f.documents.create(new, job_for(alice, id)).await.unwrap();
+        alices.push(id);
+    }
+    let new = new_document(bob, bobs_chat, "d4", None);
+    let bobs = new.id;
+    f.documents.create(new, job_for(bob, bobs)).await.unwrap();
+
+    let asked = [alices[0], alices[2], alices[0], bobs, DocumentId::new()];
+    let mut found: Vec<(DocumentId, ChatId)> = f
+        .documents
+        .find_many(alice, &asked)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| (d.id, d.chat_id))
+        .collect();
+    found.sort();
+    let mut expected = vec![(alices[0], chat), (alices[2], chat)];
+    expected.sort();
+    assert_eq!(found, expected, "each once, never another user's");
+    assert!(
+        f.documents
+            .find_many(bob, &alices)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(f.documents.find_many(alice, &[]).await.unwrap().is_empty());
+}
+
 async fn concurrent_workers_never_take_the_same_job(backend: Backend) {
     let f = fixture(backend).await;
     let (alice, _) = f.user_and_chat("alice").await;
@@ -479,6 +517,7 @@ async fn requeue_resets_a_document_and_queues_a_job_atomically(backend: Backend)
 on_every_backend!(
     a_document_and_its_job_are_stored_together_and_duplicates_are_refused,
     documents_and_chunks_are_scoped_by_owner,
+    documents_are_found_together_each_once_and_only_the_owners,
     concurrent_workers_never_take_the_same_job,
     leases_expire_failures_back_off_and_dead_jobs_stay_dead,
     requeue_resets_a_document_and_queues_a_job_atomically,

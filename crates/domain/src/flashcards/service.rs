@@ -405,13 +405,16 @@ impl Flashcards {
         let mut wanted: Vec<DocumentId> = ids.collect();
         wanted.sort();
         wanted.dedup();
-        let mut found = std::collections::HashMap::new();
-        for id in wanted {
-            if let Some(doc) = self.documents.find(owner, id).await? {
-                found.insert(id, doc.chat_id);
-            }
+        if wanted.is_empty() {
+            return Ok(std::collections::HashMap::new());
         }
-        Ok(found)
+        Ok(self
+            .documents
+            .find_many(owner, &wanted)
+            .await?
+            .into_iter()
+            .map(|doc| (doc.id, doc.chat_id))
+            .collect())
     }
 
     /// Each card with its next intervals and its source's status.

@@ -54,6 +54,14 @@ pub trait DocumentRepository: Send + Sync {
 
     async fn find(&self, owner: UserId, id: DocumentId) -> Result<Option<Document>, InfraError>;
 
+    /// `owner`'s documents among `ids`, each once, in no particular order; absent ones are left
+    /// out.
+    async fn find_many(
+        &self,
+        owner: UserId,
+        ids: &[DocumentId],
+    ) -> Result<Vec<Document>, InfraError>;
+
     async fn find_by_sha256(
         &self,
         owner: UserId,
