@@ -219,4 +219,128 @@ async fn another_users_resources_answer_404_to_every_method_and_stay_unchanged(b
     );
 }
 
-on_every_backend!(another_users_resources_answer_404_to_every_method_and_stay_unchanged);
+/// A chat's message or document asked for under another chat of the same owner is not there:
+/// 404 with every method, and nothing changes.
+async fn an_id_under_another_of_the_owners_chats_answers_404(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let owner = app.signed_up("owner.c").await;
+    let resources = Resources::create(&app, &owner).await;
+    let other_chat = app.create_chat(&owner.access, "another subject").await;
+    let before = Resources::snapshot(&app, &owner).await;
+
+    let mut checked = 0;
+    for (kind, template) in ROUTES.iter().filter(|(_, t)| t.contains("{chat}")) {
+        let path = template
+            .replace("{chat}", &other_chat)
+            .replace("{id}", resources.id(kind));
+        for method in METHODS {
+            let response = app
+                .authed(method.clone(), &path, &owner.access)
+                .json(&plausible_body())
+                .send()
+                .await
+                .unwrap();
+            if response.status() == 405 {
+                continue;
+            }
+            problem(response, 404).await;
+            checked += 1;
+        }
+    }
+    assert!(checked >= 8, "{checked} requests checked");
+    assert_eq!(
+        Resources::snapshot(&app, &owner).await,
+        before,
+        "the owner's data changed"
+    );
+}
+
+/// Ids of another user's documents and chunks inside a request body are refused as naming
+/// nothing in the caller's chat (422, the same words as for ids that do not exist), and nothing
+/// is made from them.
+async fn another_users_ids_in_a_body_are_refused_as_unknown(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let owner = app.signed_up("owner.d").await;
+    let intruder = app.signed_up("intruder.e").await;
+    let resources = Resources::create(&app, &owner).await;
+    let chunks: Value = app
+        .get_json(
+            &format!(
+                "/api/v1/chats/{}/documents/{}/chunks",
+                resources.chat, resources.document
+            ),
+            &owner.access,
+        )
+        .await;
+    let chunk = chunks["items"][0]["id"].as_str().unwrap().to_string();
+    let own_chat = app.create_chat(&intruder.access, "mine").await;
+    let post = |path: String, body: Value| {
+        app.authed(Method::POST, &path, &intruder.access)
+            .json(&body)
+            .send()
+    };
+    let field_errors = |body: &Value| -> Vec<(String, String)> {
+        body["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["field"].as_str().unwrap().to_string(),
+                    e["message"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let unknown = uuid::Uuid::now_v7().to_string();
+    for document in [&resources.document, &unknown] {
+        let card = post(
+            format!("/api/v1/chats/{own_chat}/flashcards"),
+            serde_json::json!({"question": "q?", "answer": "a", "source": {"document_id": document}}),
+        )
+        .await
+        .unwrap();
+        let errors = field_errors(&problem(card, 422).await);
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].0, "source.document_id");
+        let generate = post(
+            format!("/api/v1/chats/{own_chat}/flashcards/generate"),
+            serde_json::json!({"document_id": document}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            field_errors(&problem(generate, 422).await),
+            [(
+                "document_id".to_string(),
+                "names no document of this chat".to_string()
+            )]
+        );
+    }
+    let generate = post(
+        format!("/api/v1/chats/{own_chat}/flashcards/generate"),
+        serde_json::json!({"chunk_ids": [chunk]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        field_errors(&problem(generate, 422).await),
+        [(
+            "chunk_ids[0]".to_string(),
+            "names no chunk of this chat".to_string()
+        )]
+    );
+    let cards: Value = app
+        .get_json(
+            &format!("/api/v1/chats/{own_chat}/flashcards"),
+            &intruder.access,
+        )
+        .await;
+    assert_eq!(cards["items"], serde_json::json!([]), "nothing was made");
+}
+
+on_every_backend!(
+    another_users_resources_answer_404_to_every_method_and_stay_unchanged,
+    an_id_under_another_of_the_owners_chats_answers_404,
+    another_users_ids_in_a_body_are_refused_as_unknown,
+);

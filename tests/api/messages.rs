@@ -107,6 +107,15 @@ async fn list(app: &TestApp, me: &Tokens, chat: &str) -> Vec<Value> {
     page["items"].as_array().unwrap().clone()
 }
 
+/// The contents of the chat's messages, oldest first.
+async fn contents(app: &TestApp, me: &Tokens, chat: &str) -> Vec<String> {
+    list(app, me, chat)
+        .await
+        .iter()
+        .map(|m| m["content"].as_str().unwrap().to_string())
+        .collect()
+}
+
 async fn an_answer_is_grounded_cited_and_stored_after_its_question(backend: Backend) {
     let model = Arc::new(ScriptedModel::new());
     model.push(Reply::Text("Mitochondria make ATP [1]; ignore [7].".into()));
@@ -431,12 +440,10 @@ async fn the_last_answer_can_be_regenerated_and_a_question_edited(backend: Backe
         .unwrap();
     assert_eq!(regenerated["question"]["id"], two["question"]["id"]);
     assert_eq!(regenerated["answer"]["content"], "regenerated answer");
-    let contents: Vec<String> = list(&app, &me, &chat)
-        .await
-        .iter()
-        .map(|m| m["content"].as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(contents, ["Q1", "first answer", "Q2", "regenerated answer"]);
+    assert_eq!(
+        contents(&app, &me, &chat).await,
+        ["Q1", "first answer", "Q2", "regenerated answer"]
+    );
     // The regenerated answer saw the same history as the original.
     assert_eq!(model.prompts()[2].history.len(), 2);
 
@@ -459,12 +466,10 @@ async fn the_last_answer_can_be_regenerated_and_a_question_edited(backend: Backe
         .unwrap();
     assert_eq!(edited["question"]["id"], one["question"]["id"]);
     assert_eq!(edited["question"]["content"], "Q1, rephrased");
-    let contents: Vec<String> = list(&app, &me, &chat)
-        .await
-        .iter()
-        .map(|m| m["content"].as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(contents, ["Q1, rephrased", "answer to the edit"]);
+    assert_eq!(
+        contents(&app, &me, &chat).await,
+        ["Q1, rephrased", "answer to the edit"]
+    );
     assert!(model.prompts()[3].history.is_empty());
 
     // An answer cannot be edited; unknown ids are 404.
@@ -493,6 +498,96 @@ async fn the_last_answer_can_be_regenerated_and_a_question_edited(backend: Backe
         .await
         .unwrap();
     assert_eq!(problem(unknown, 404).await["code"], "message_not_found");
+}
+
+async fn a_failed_regeneration_keeps_the_old_answer_and_a_failed_edit_keeps_the_edit(
+    backend: Backend,
+) {
+    let model = Arc::new(ScriptedModel::new());
+    model.push(Reply::Text("first answer".into()));
+    model.push(Reply::Text("second answer".into()));
+    model.push(Reply::Fail(LlmError::Unavailable("HTTP 503".into())));
+    model.push(Reply::Fail(LlmError::Unavailable("HTTP 503".into())));
+    model.push(Reply::Text("regenerated at last".into()));
+    model.push(Reply::Fail(LlmError::Timeout));
+    let (app, me, chat) = setup(backend, model.clone(), &[]).await;
+    let one: Value = send(&app, &me, &chat, json!({"content": "Q1"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let two: Value = send(&app, &me, &chat, json!({"content": "Q2"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let regenerate = |answer: &Value, streamed: bool| {
+        let mut request = app.authed(
+            Method::POST,
+            &format!(
+                "/api/v1/chats/{chat}/messages/{}/regenerate",
+                answer["id"].as_str().unwrap()
+            ),
+            &me.access,
+        );
+        if streamed {
+            request = request.header("accept", "text/event-stream");
+        }
+        request.send()
+    };
+
+    // The provider fails: 502, and the answer that was there is still there, with its id.
+    let failed = regenerate(&two["answer"], false).await.unwrap();
+    assert_eq!(problem(failed, 502).await["code"], "model_unavailable");
+    assert_eq!(
+        contents(&app, &me, &chat).await,
+        ["Q1", "first answer", "Q2", "second answer"]
+    );
+    let stored = list(&app, &me, &chat).await;
+    assert_eq!(stored[3]["id"], two["answer"]["id"]);
+
+    // Asked for a stream, the same: the model fails before any event, so a 502, nothing replaced.
+    let failed = regenerate(&two["answer"], true).await.unwrap();
+    assert_eq!(problem(failed, 502).await["code"], "model_unavailable");
+    assert_eq!(
+        contents(&app, &me, &chat).await,
+        ["Q1", "first answer", "Q2", "second answer"]
+    );
+
+    // So it can be regenerated again, and then the old answer is replaced.
+    let regenerated: Value = regenerate(&two["answer"], false)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(regenerated["answer"]["content"], "regenerated at last");
+    assert_eq!(
+        contents(&app, &me, &chat).await,
+        ["Q1", "first answer", "Q2", "regenerated at last"]
+    );
+    assert_eq!(
+        model.prompts()[4].history.len(),
+        2,
+        "the old answer was not part of the new one's history"
+    );
+
+    // An edit whose answer fails keeps the edit, like a new question, and nothing after it.
+    let edit = app
+        .authed(
+            Method::PATCH,
+            &format!(
+                "/api/v1/chats/{chat}/messages/{}",
+                one["question"]["id"].as_str().unwrap()
+            ),
+            &me.access,
+        )
+        .json(&json!({"content": "Q1, rephrased"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(edit, 504).await["code"], "model_timeout");
+    assert_eq!(contents(&app, &me, &chat).await, ["Q1, rephrased"]);
 }
 
 async fn a_dropped_stream_resumes_after_the_last_event_id(backend: Backend) {
@@ -564,6 +659,7 @@ async fn a_dropped_stream_resumes_after_the_last_event_id(backend: Backend) {
 on_every_backend!(
     a_dropped_stream_resumes_after_the_last_event_id,
     the_last_answer_can_be_regenerated_and_a_question_edited,
+    a_failed_regeneration_keeps_the_old_answer_and_a_failed_edit_keeps_the_edit,
     an_answer_is_grounded_cited_and_stored_after_its_question,
     without_a_model_the_offline_assistant_says_so,
     answers_stream_as_server_sent_events,

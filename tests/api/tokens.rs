@@ -134,31 +134,75 @@ async fn forged_expired_early_and_foreign_tokens_are_401(backend: Backend) {
     assert_eq!(problem(basic, 401).await["code"], "missing_token");
 }
 
+/// Every operation the OpenAPI document marks as needing a bearer token answers 401 without one,
+/// before it looks at the path's ids or the body (a plain `{}` is sent where one is expected).
 async fn a_request_without_a_token_is_401_with_a_challenge(backend: Backend) {
     let app = spawn_app(backend).await;
-    for (method, path) in [
-        (Method::GET, "/api/v1/me"),
-        (Method::GET, "/api/v1/auth/sessions"),
-        (Method::POST, "/api/v1/auth/logout"),
-        (Method::POST, "/api/v1/auth/logout-all"),
-        (Method::POST, "/api/v1/me/password"),
+    let doc: serde_json::Value = app
+        .client
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut checked = Vec::new();
+    for (path, operations) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            let protected = operation["security"]
+                .as_array()
+                .is_some_and(|s| s.iter().any(|r| r.get("bearer").is_some()));
+            if !protected {
+                continue;
+            }
+            // Path parameters become ids nobody owns.
+            let concrete: String = path
+                .split('/')
+                .map(|part| {
+                    if part.starts_with('{') {
+                        uuid::Uuid::now_v7().to_string()
+                    } else {
+                        part.to_string()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("/");
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let mut request = app.client.request(method.clone(), app.url(&concrete));
+            if operation.get("requestBody").is_some() {
+                request = request.json(&serde_json::json!({}));
+            }
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 401, "{method} {path}");
+            assert_eq!(
+                response.headers()["www-authenticate"],
+                r#"Bearer realm="flashforge""#,
+                "{method} {path}"
+            );
+            assert_eq!(
+                problem(response, 401).await["code"],
+                "missing_token",
+                "{method} {path}"
+            );
+            checked.push(format!("{method} {path}"));
+        }
+    }
+    // The document lists the routes that need a token: if it stopped doing so, this would check
+    // nothing.
+    for expected in [
+        "GET /api/v1/me",
+        "POST /api/v1/auth/logout",
+        "GET /api/v1/flashcards/{id}",
+        "POST /api/v1/chats/{chat_id}/documents",
+        "POST /api/v1/chats/{id}/messages",
     ] {
-        let response = app
-            .client
-            .request(method, app.url(path))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            response.headers()["www-authenticate"],
-            r#"Bearer realm="flashforge""#
-        );
-        assert_eq!(
-            problem(response, 401).await["code"],
-            "missing_token",
-            "{path}"
+        assert!(
+            checked.iter().any(|c| c == expected),
+            "{expected} in {checked:?}"
         );
     }
+    assert!(checked.len() >= 40, "{} operations checked", checked.len());
 }
 
 async fn eddsa_keys_from_files_sign_the_access_tokens(backend: Backend) {

@@ -132,6 +132,19 @@ impl MessageRepository for InMemoryMessageRepository {
         Ok((before - messages.len()) as u64)
     }
 
+    async fn replace_after(
+        &self,
+        after: MessageId,
+        message: Message,
+    ) -> Result<Message, InfraError> {
+        let mut by_chat = self.by_chat.write();
+        let messages = by_chat.entry(message.chat_id).or_default();
+        messages.retain(|m| !(m.user_id == message.user_id && m.id > after));
+        messages.push(message.clone());
+        messages.sort_by_key(|m| m.id);
+        Ok(message)
+    }
+
     async fn tokens_used_since(
         &self,
         owner: UserId,

@@ -12,7 +12,7 @@ use flashforge_domain::pagination::{Page, PageRequest};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait,
-    FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
+    FromQueryResult, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 
 use crate::entities::messages;
@@ -50,6 +50,28 @@ fn to_message(row: messages::Model) -> Result<Message, InfraError> {
     })
 }
 
+/// The row of `message`.
+fn row(message: &Message) -> Result<messages::ActiveModel, InfraError> {
+    let citations = serde_json::to_string(&message.citations).map_err(InfraError::internal)?;
+    Ok(messages::ActiveModel {
+        id: Set(message.id.as_uuid()),
+        chat_id: Set(message.chat_id.as_uuid()),
+        user_id: Set(message.user_id.as_uuid()),
+        role: Set(message.role.as_str().to_string()),
+        content: Set(message.content.clone()),
+        citations: Set(citations),
+        model: Set(message.model.clone()),
+        prompt_tokens: Set(message
+            .usage
+            .map(|u| i32::try_from(u.prompt_tokens).unwrap_or(i32::MAX))),
+        completion_tokens: Set(message
+            .usage
+            .map(|u| i32::try_from(u.completion_tokens).unwrap_or(i32::MAX))),
+        status: Set(message.status.as_str().to_string()),
+        created_at: Set(message.created_at),
+    })
+}
+
 #[derive(FromQueryResult)]
 struct TokenSum {
     tokens: Option<i64>,
@@ -58,27 +80,7 @@ struct TokenSum {
 #[async_trait]
 impl MessageRepository for SqlMessageRepository {
     async fn append(&self, message: Message) -> Result<Message, InfraError> {
-        let citations = serde_json::to_string(&message.citations).map_err(InfraError::internal)?;
-        messages::ActiveModel {
-            id: Set(message.id.as_uuid()),
-            chat_id: Set(message.chat_id.as_uuid()),
-            user_id: Set(message.user_id.as_uuid()),
-            role: Set(message.role.as_str().to_string()),
-            content: Set(message.content.clone()),
-            citations: Set(citations),
-            model: Set(message.model.clone()),
-            prompt_tokens: Set(message
-                .usage
-                .map(|u| i32::try_from(u.prompt_tokens).unwrap_or(i32::MAX))),
-            completion_tokens: Set(message
-                .usage
-                .map(|u| i32::try_from(u.completion_tokens).unwrap_or(i32::MAX))),
-            status: Set(message.status.as_str().to_string()),
-            created_at: Set(message.created_at),
-        }
-        .insert(&self.db)
-        .await
-        .map_err(infra)?;
+        row(&message)?.insert(&self.db).await.map_err(infra)?;
         Ok(message)
     }
 
@@ -177,6 +179,24 @@ impl MessageRepository for SqlMessageRepository {
             .await
             .map_err(infra)?
             .rows_affected)
+    }
+
+    async fn replace_after(
+        &self,
+        after: MessageId,
+        message: Message,
+    ) -> Result<Message, InfraError> {
+        let txn = self.db.begin().await.map_err(infra)?;
+        messages::Entity::delete_many()
+            .filter(messages::Column::ChatId.eq(message.chat_id.as_uuid()))
+            .filter(messages::Column::UserId.eq(message.user_id.as_uuid()))
+            .filter(messages::Column::Id.gt(after.as_uuid()))
+            .exec(&txn)
+            .await
+            .map_err(infra)?;
+        row(&message)?.insert(&txn).await.map_err(infra)?;
+        txn.commit().await.map_err(infra)?;
+        Ok(message)
     }
 
     async fn tokens_used_since(

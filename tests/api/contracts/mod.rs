@@ -5,5 +5,6 @@ mod chats;
 mod flashcards;
 mod knowledge;
 mod limits;
+mod messages;
 mod sessions;
 mod users;

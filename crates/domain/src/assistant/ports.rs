@@ -56,6 +56,15 @@ pub trait MessageRepository: Send + Sync {
         id: super::models::MessageId,
     ) -> Result<u64, InfraError>;
 
+    /// Deletes every message of `message`'s chat (its owner's) that came after message `after`
+    /// and stores `message`, in one step: either both happen or neither does. A regenerated
+    /// answer replaces the old one this way, once it exists.
+    async fn replace_after(
+        &self,
+        after: super::models::MessageId,
+        message: Message,
+    ) -> Result<Message, InfraError>;
+
     /// Tokens `owner`'s answers have used since `since`.
     async fn tokens_used_since(
         &self,

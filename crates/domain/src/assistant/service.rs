@@ -221,6 +221,9 @@ pub enum Ask {
 struct Prepared {
     question: Message,
     prompt: Prompt,
+    /// A regeneration: the answer, once there is one, replaces every message after this one.
+    /// Until then the old answer stays, so a failing model loses nothing.
+    replacing: Option<MessageId>,
 }
 
 impl Assistant {
@@ -320,13 +323,16 @@ impl Assistant {
         question: &Message,
         model: Option<String>,
     ) -> Result<Prompt, AssistantError> {
-        let earlier: Vec<Message> = self
+        // The question and, when it is being regenerated, its old answer come after the history.
+        let wanted = self.settings.history_messages;
+        let mut earlier: Vec<Message> = self
             .messages
-            .recent(who.user_id, chat, self.settings.history_messages + 1)
+            .recent(who.user_id, chat, wanted + 2)
             .await?
             .into_iter()
             .filter(|m| m.id < question.id)
             .collect();
+        earlier.drain(..earlier.len().saturating_sub(wanted as usize));
         let history = fit_history(earlier, self.settings.history_chars)
             .into_iter()
             .map(|m| Turn {
@@ -378,7 +384,7 @@ impl Assistant {
         self.check_budget(who).await?;
 
         let now = self.clock.now();
-        let question = match ask.clone() {
+        let (question, replacing) = match ask.clone() {
             Ask::New { content, .. } => {
                 let question = self
                     .messages
@@ -396,7 +402,7 @@ impl Assistant {
                     })
                     .await?;
                 self.chats.touch(who.user_id, chat, now).await?;
-                question
+                (question, None)
             }
             Ask::Regenerate { answer, .. } => {
                 let last_two = self.messages.recent(who.user_id, chat, 2).await?;
@@ -417,10 +423,8 @@ impl Assistant {
                 let Some(question) = last_two.into_iter().find(|m| m.role == Role::User) else {
                     return Err(AssistantError::NotLastAnswer);
                 };
-                self.messages
-                    .delete_after(who.user_id, chat, question.id)
-                    .await?;
-                question
+                let after = question.id;
+                (question, Some(after))
             }
             Ask::Edit {
                 message, content, ..
@@ -444,16 +448,20 @@ impl Assistant {
                     .await?;
                 self.chats.touch(who.user_id, chat, now).await?;
                 question.content = content;
-                question
+                (question, None)
             }
         };
         let prompt = self.prompt_for(who, chat, &question, model.clone()).await?;
-        Ok(Prepared { question, prompt })
+        Ok(Prepared {
+            question,
+            prompt,
+            replacing,
+        })
     }
 
     /// Stores the question, asks the model with the chat's best passages and the conversation
     /// that fits, and stores the answer with its citations and usage. When the model fails, the
-    /// question stays stored and no answer is.
+    /// question stays stored and no answer is; a regenerated answer's predecessor stays.
     pub async fn send(
         &self,
         who: Principal,
@@ -627,20 +635,22 @@ async fn store_answer(
 ) -> Result<Message, InfraError> {
     let now = clock.now();
     let citations = cite(&text, &prepared.prompt.passages);
-    let answer = messages
-        .append(Message {
-            id,
-            chat_id: prepared.question.chat_id,
-            user_id: prepared.question.user_id,
-            role: Role::Assistant,
-            content: text,
-            citations,
-            model,
-            usage,
-            status,
-            created_at: now,
-        })
-        .await?;
+    let answer = Message {
+        id,
+        chat_id: prepared.question.chat_id,
+        user_id: prepared.question.user_id,
+        role: Role::Assistant,
+        content: text,
+        citations,
+        model,
+        usage,
+        status,
+        created_at: now,
+    };
+    let answer = match prepared.replacing {
+        Some(after) => messages.replace_after(after, answer).await?,
+        None => messages.append(answer).await?,
+    };
     chats
         .touch(prepared.question.user_id, prepared.question.chat_id, now)
         .await?;

@@ -352,7 +352,8 @@ pub struct EditMessageRequest {
     pub model: Option<String>,
 }
 
-/// Replaces the chat's last answer with a new one (whole, or streamed like a new message).
+/// Replaces the chat's last answer with a new one (whole, or streamed like a new message). When
+/// the model fails before writing anything, the old answer stays.
 #[utoipa::path(
     tag = "assistant",
     security(("bearer" = [])),
@@ -384,7 +385,8 @@ pub async fn regenerate(
     answer(&req, &services, who, ChatId::from_uuid(chat), ask).await
 }
 
-/// Edits one of the caller's messages; everything after it is replaced by a new answer.
+/// Edits one of the caller's messages; everything after it is replaced by a new answer. When
+/// the model fails, the edit stays (as a new question would) with no answer after it.
 #[utoipa::path(
     tag = "assistant",
     security(("bearer" = [])),
