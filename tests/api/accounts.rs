@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, PASSWORD, problem, spawn_app};
+use crate::helpers::{Backend, PASSWORD, TestApp, problem, spawn_app};
 
 async fn registering_returns_the_user_and_a_working_token_pair(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -401,6 +401,181 @@ async fn changing_the_password_needs_the_current_one_and_ends_other_sessions(bac
     );
 }
 
+/// Everything the user made: a chat with an ingested document (rows, chunks, index points, the
+/// file), an exchange with the assistant, a reviewed card with a source, and study settings.
+async fn material_of(app: &TestApp, who: &crate::helpers::Tokens) -> (String, String) {
+    let chat = app.create_chat(&who.access, "material").await;
+    let document = crate::knowledge::ingested(
+        app,
+        &who.access,
+        &chat,
+        "notes.md",
+        crate::knowledge::NOTES.as_bytes().to_vec(),
+    )
+    .await;
+    let asked = app
+        .authed(
+            Method::POST,
+            &format!("/api/v1/chats/{chat}/messages"),
+            &who.access,
+        )
+        .json(&json!({"content": "What do mitochondria produce?"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(asked.status(), 201);
+    let card = crate::flashcards::create_card(
+        app,
+        &who.access,
+        &chat,
+        json!({"question": "Mitochondria make?", "answer": "ATP", "source": {"document_id": document["id"]}}),
+    )
+    .await;
+    let card = card["id"].as_str().unwrap().to_string();
+    let reviewed = app
+        .authed(
+            Method::POST,
+            &format!("/api/v1/flashcards/{card}/reviews"),
+            &who.access,
+        )
+        .json(&json!({"rating": "good"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reviewed.status(), 200);
+    let settings = app
+        .authed(Method::PATCH, "/api/v1/study/settings", &who.access)
+        .json(&json!({"desired_retention": 0.85}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(settings.status(), 200);
+    (chat, card)
+}
+
+/// Rows of `user` in `table` (by `column`), counted behind the API.
+async fn rows(
+    db: &flashforge_sql::DatabaseConnection,
+    table: &str,
+    column: &str,
+    user: &str,
+) -> i64 {
+    use flashforge_sql::sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+    use flashforge_sql::sea_orm::{ConnectionTrait, TryGetable};
+    let query = Query::select()
+        .expr_as(Expr::cust("COUNT(*)"), Alias::new("n"))
+        .from(Alias::new(table))
+        .and_where(ExprTrait::eq(
+            Expr::col(Alias::new(column)),
+            user.parse::<uuid::Uuid>().unwrap(),
+        ))
+        .to_owned();
+    let row = db.query_one(&query).await.unwrap().expect("a count");
+    i64::try_get(&row, "", "n").unwrap()
+}
+
+/// Files under `dir`, however deep.
+fn files_under(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .flatten()
+            .map(|e| {
+                if e.path().is_dir() {
+                    files_under(&e.path())
+                } else {
+                    1
+                }
+            })
+            .sum()
+    })
+}
+
+/// Deleting an account removes every row and file the user owned, and nothing of anyone else's.
+async fn deleting_the_account_removes_everything_it_owned_and_nothing_else(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let leaving = app.signed_up("leaving.all").await;
+    let staying = app.signed_up("staying.on").await;
+    let id_of = |tokens: &crate::helpers::Tokens| {
+        let token = tokens.access.clone();
+        let app = &app;
+        async move {
+            app.get_json("/api/v1/me", &token).await["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let (leaving_id, staying_id) = (id_of(&leaving).await, id_of(&staying).await);
+    material_of(&app, &leaving).await;
+    let (chat, card) = material_of(&app, &staying).await;
+
+    let deleted = app
+        .authed(Method::DELETE, "/api/v1/me", &leaving.access)
+        .json(&json!({"password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+
+    // The other user's material is all there and works.
+    let hits = app
+        .get_json(
+            &format!("/api/v1/chats/{chat}/search?q=mitochondria"),
+            &staying.access,
+        )
+        .await;
+    assert!(!hits["hits"].as_array().unwrap().is_empty(), "{hits}");
+    let messages = app
+        .get_json(&format!("/api/v1/chats/{chat}/messages"), &staying.access)
+        .await;
+    assert_eq!(messages["items"].as_array().unwrap().len(), 2);
+    let got = app
+        .get_json(&format!("/api/v1/flashcards/{card}"), &staying.access)
+        .await;
+    assert_eq!(
+        (got["reps"].as_i64(), got["source_status"].as_str()),
+        (Some(1), Some("available"))
+    );
+
+    // Behind the API: no row and no file of the leaving user remains.
+    if let Some(url) = app.storage().database_url() {
+        let db = flashforge_sql::connect(&url, &Default::default())
+            .await
+            .unwrap();
+        for table in [
+            "chats",
+            "documents",
+            "chunks",
+            "messages",
+            "flashcards",
+            "reviews",
+            "study_settings",
+            "sessions",
+        ] {
+            assert_eq!(rows(&db, table, "user_id", &leaving_id).await, 0, "{table}");
+            assert!(
+                rows(&db, table, "user_id", &staying_id).await > 0,
+                "{table} of the other user"
+            );
+        }
+        assert_eq!(rows(&db, "users", "id", &leaving_id).await, 0);
+        db.close().await.unwrap();
+    }
+    if let Some(dir) = app.storage().files_dir() {
+        let blobs = dir.join("blobs").join("users");
+        assert_eq!(
+            files_under(&blobs.join(&leaving_id)),
+            0,
+            "the leaving user's files"
+        );
+        assert_eq!(
+            files_under(&blobs.join(&staying_id)),
+            1,
+            "the other user's file"
+        );
+    }
+}
+
 async fn deleting_the_account_removes_it_and_its_sessions(backend: Backend) {
     let app = spawn_app(backend).await;
     let tokens = app.signed_up("leaving").await;
@@ -494,5 +669,6 @@ on_every_backend!(
     the_profile_can_be_changed,
     changing_the_password_needs_the_current_one_and_ends_other_sessions,
     deleting_the_account_removes_it_and_its_sessions,
+    deleting_the_account_removes_everything_it_owned_and_nothing_else,
     the_prototype_routes_still_work_and_say_they_are_deprecated,
 );

@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, PASSWORD, TestApp, problem, spawn_app};
+use crate::helpers::{Backend, TestApp, problem, spawn_app};
 
 async fn create(app: &TestApp, token: &str, name: &str) -> Value {
     let response = app
@@ -149,26 +149,8 @@ async fn the_list_is_newest_first_paged_and_filtered(backend: Backend) {
     problem(bad, 422).await;
 }
 
-async fn deleting_the_account_deletes_its_chats(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let me = app.signed_up("goner").await;
-    create(&app, &me.access, "doomed").await;
-    let deleted = app
-        .authed(Method::DELETE, "/api/v1/me", &me.access)
-        .json(&json!({"password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(deleted.status(), 204);
-    // The same name registers afresh with no chats.
-    let again = app.signed_up("goner").await;
-    let list: Value = app.get_json("/api/v1/chats", &again.access).await;
-    assert_eq!(list["items"].as_array().unwrap().len(), 0);
-}
-
 on_every_backend!(
     a_chat_is_created_read_renamed_archived_and_deleted,
     bad_names_are_422,
     the_list_is_newest_first_paged_and_filtered,
-    deleting_the_account_deletes_its_chats,
 );

@@ -205,11 +205,8 @@ impl Drop for TestDatabase {
     }
 }
 
-/// Keeps a test's storage alive: a Postgres database or a SQLite folder.
-#[expect(
-    dead_code,
-    reason = "the fields are held for their Drop, which removes the storage"
-)]
+/// Keeps a test's storage alive (dropping it removes it): a Postgres database or a SQLite
+/// folder, each with a folder for the vector index and blobs.
 pub enum Storage {
     None,
     Sqlite(tempfile::TempDir),
@@ -222,9 +219,9 @@ impl Storage {
         match backend {
             Backend::Memory => (Storage::None, "memory://".to_string()),
             Backend::Sqlite => {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let url = format!("sqlite://{}/flashforge.db?mode=rwc", dir.path().display());
-                (Storage::Sqlite(dir), url)
+                let storage = Storage::Sqlite(tempfile::tempdir().expect("temp dir"));
+                let url = storage.database_url().expect("a SQLite file");
+                (storage, url)
             }
             Backend::Postgres => {
                 let db = TestDatabase::create().await;
@@ -234,6 +231,18 @@ impl Storage {
                     url,
                 )
             }
+        }
+    }
+
+    /// The database of the real backends.
+    pub fn database_url(&self) -> Option<String> {
+        match self {
+            Storage::None => None,
+            Storage::Sqlite(dir) => Some(format!(
+                "sqlite://{}/flashforge.db?mode=rwc",
+                dir.path().display()
+            )),
+            Storage::Postgres(db, _) => Some(db.url.clone()),
         }
     }
 
@@ -356,10 +365,15 @@ pub struct TestApp {
     pub metrics_port: Option<u16>,
     pub client: reqwest::Client,
     handle: ServerHandle,
-    _storage: Storage,
+    storage: Storage,
 }
 
 impl TestApp {
+    /// Where this app keeps its data, to look behind the API.
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }
@@ -515,7 +529,7 @@ pub async fn spawn_app_configured(
         metrics_port,
         client: client(None),
         handle,
-        _storage: storage,
+        storage,
     }
 }
 
