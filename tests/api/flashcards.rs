@@ -379,6 +379,53 @@ async fn reviews_schedule_with_fsrs_and_apply_once(backend: Backend) {
     problem(past, 422).await;
 }
 
+/// Reviews of one card sent at the same moment: each is applied whole or refused with 409
+/// `review_conflict`; none is lost or applied on a stale schedule.
+async fn simultaneous_reviews_apply_whole_or_answer_409(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.signed_up("racer").await.access;
+    let chat = app.create_chat(&token, "Race").await;
+    let card = create_card(
+        &app,
+        &token,
+        &chat,
+        json!({"question": "1+1?", "answer": "2"}),
+    )
+    .await;
+    let path = format!(
+        "/api/v1/flashcards/{}/reviews",
+        card["id"].as_str().unwrap()
+    );
+    let responses = futures_util::future::join_all((0..8).map(|_| {
+        app.authed(Method::POST, &path, &token)
+            .json(&json!({"rating": "good"}))
+            .send()
+    }))
+    .await;
+    let mut applied = 0;
+    for response in responses {
+        let response = response.unwrap();
+        match response.status().as_u16() {
+            200 => applied += 1,
+            409 => assert_eq!(problem(response, 409).await["code"], "review_conflict"),
+            other => panic!("{other}: {}", response.text().await.unwrap()),
+        }
+    }
+    assert!(applied >= 1);
+    let after = app
+        .get_json(
+            &format!("/api/v1/flashcards/{}", card["id"].as_str().unwrap()),
+            &token,
+        )
+        .await;
+    assert_eq!(after["reps"], applied, "every applied review counted once");
+    let stats = app.get_json("/api/v1/study/stats", &token).await;
+    assert_eq!(
+        stats["reviews_today"], applied,
+        "one log entry per applied review"
+    );
+}
+
 async fn the_due_queue_spans_chats_and_skips_suspended_and_future_cards(backend: Backend) {
     let app = spawn_app(backend).await;
     let token = app.signed_up("due").await.access;
@@ -1420,6 +1467,7 @@ on_every_backend!(
     a_listed_cards_source_reads_missing_once_its_document_is_deleted,
     bulk_create_is_all_or_nothing_and_lists_filter,
     reviews_schedule_with_fsrs_and_apply_once,
+    simultaneous_reviews_apply_whole_or_answer_409,
     the_due_queue_spans_chats_and_skips_suspended_and_future_cards,
     retention_settings_shape_intervals_and_stats_count_reviews,
     optimizing_needs_enough_reviews_and_says_how_many,
