@@ -31,6 +31,46 @@ async fn failed_logins_back_off_with_429_and_retry_after(backend: Backend) {
     assert_eq!(problem(blocked, 429).await["code"], "rate_limited");
 }
 
+/// A stolen access token does not buy unlimited password guesses: wrong current passwords on
+/// the password change and the account deletion count as failed logins of that account.
+async fn wrong_current_passwords_count_as_failed_logins(backend: Backend) {
+    let app = spawn_app_configured(backend, Hooks::default(), LOW_LOGIN_THRESHOLD).await;
+    let tokens = app.signed_up("guessed").await;
+    let change = |current: &'static str| {
+        app.authed(Method::POST, "/api/v1/me/password", &tokens.access)
+            .json(
+                &json!({"current_password": current, "new_password": "a brand new passphrase 77"}),
+            )
+            .send()
+    };
+    let delete = |current: &'static str| {
+        app.authed(Method::DELETE, "/api/v1/me", &tokens.access)
+            .json(&json!({"password": current}))
+            .send()
+    };
+    problem(change("first wrong guess").await.unwrap(), 422).await;
+    problem(delete("second wrong guess").await.unwrap(), 422).await;
+    problem(change("third wrong guess").await.unwrap(), 422).await;
+    // Blocked now, on every way in, even with the right password.
+    for blocked in [
+        change(PASSWORD).await.unwrap(),
+        delete(PASSWORD).await.unwrap(),
+        app.login("guessed", PASSWORD).await,
+    ] {
+        assert!(blocked.headers().contains_key("retry-after"));
+        assert_eq!(problem(blocked, 429).await["code"], "rate_limited");
+    }
+    // Nothing was changed or deleted.
+    assert_eq!(
+        app.authed(Method::GET, "/api/v1/me", &tokens.access)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
 async fn the_backoff_is_per_account_and_per_ip(backend: Backend) {
     let app = spawn_app_configured(
         backend,
@@ -188,12 +228,46 @@ async fn request_budgets_apply_per_ip_and_per_user(backend: Backend) {
     assert_eq!(app.get("/health/live").await.status(), 200);
 }
 
+/// Writes have their own budget: spent, a write is 429 while reads go on.
+async fn the_write_budget_is_separate_from_the_read_budget(backend: Backend) {
+    let app = spawn_app_configured(
+        backend,
+        Hooks::default(),
+        &[("FLASHFORGE__RATE_LIMIT__WRITES_PER_MINUTE", "4")],
+    )
+    .await;
+    // The registration is this address's first write.
+    let tokens = app.signed_up("writer").await;
+    let mut statuses = Vec::new();
+    for i in 0..4 {
+        statuses.push(
+            app.authed(Method::POST, "/api/v1/chats", &tokens.access)
+                .json(&json!({"name": format!("chat {i}")}))
+                .send()
+                .await
+                .unwrap(),
+        );
+    }
+    let last = statuses.pop().unwrap();
+    assert!(statuses.iter().all(|r| r.status() == 201));
+    assert!(last.headers().contains_key("retry-after"));
+    assert_eq!(problem(last, 429).await["code"], "rate_limited");
+    let chats = app.get_json("/api/v1/chats", &tokens.access).await;
+    assert_eq!(
+        chats["items"].as_array().unwrap().len(),
+        3,
+        "the refused write did nothing"
+    );
+}
+
 on_every_backend!(
     failed_logins_back_off_with_429_and_retry_after,
+    wrong_current_passwords_count_as_failed_logins,
     the_backoff_is_per_account_and_per_ip,
     registrations_per_ip_are_limited,
     forwarded_for_counts_only_behind_a_trusted_proxy,
     request_budgets_apply_per_ip_and_per_user,
+    the_write_budget_is_separate_from_the_read_budget,
 );
 
 /// Two API instances configured with the same Redis share one login back-off.
