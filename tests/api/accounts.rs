@@ -651,6 +651,69 @@ async fn the_prototype_routes_still_work_and_say_they_are_deprecated(backend: Ba
     assert_eq!(body["username"], "oldclient");
     assert!(uuid::Uuid::parse_str(body["user_id"].as_str().unwrap()).is_ok());
     problem(app.get("/api/profile").await, 401).await;
+
+    // The old routes refuse what the new ones refuse, in the same problem format.
+    let taken = app
+        .post_json(
+            "/api/register",
+            &json!({"username": "OldClient", "password": PASSWORD}),
+        )
+        .await;
+    problem(taken, 409).await;
+    let weak = app
+        .post_json(
+            "/api/register",
+            &json!({"username": "newer", "password": "password"}),
+        )
+        .await;
+    assert!(problem(weak, 422).await["errors"].is_array());
+    let wrong = app
+        .post_json(
+            "/api/login",
+            &json!({"username": "oldclient", "password": "not the password"}),
+        )
+        .await;
+    problem(wrong, 401).await;
+    let not_json = |path: &str| {
+        app.client
+            .post(app.url(path))
+            .header("content-type", "application/json")
+            .body("{not json")
+            .send()
+    };
+    let new_route = not_json("/api/v1/auth/login").await.unwrap().status();
+    assert!(new_route.is_client_error(), "{new_route}");
+    problem(not_json("/api/login").await.unwrap(), new_route.as_u16()).await;
+}
+
+/// The old login route shares the new one's back-off: guessing there counts, and is blocked.
+async fn the_prototype_login_backs_off_like_the_new_one(backend: Backend) {
+    let app = crate::helpers::spawn_app_configured(
+        backend,
+        flashforge::Hooks::default(),
+        &[("FLASHFORGE__RATE_LIMIT__LOGIN_FAILURES_BEFORE_BACKOFF", "3")],
+    )
+    .await;
+    app.signed_up("legacy.user").await;
+    for _ in 0..3 {
+        let wrong = app
+            .post_json(
+                "/api/login",
+                &json!({"username": "legacy.user", "password": "a wrong guess"}),
+            )
+            .await;
+        problem(wrong, 401).await;
+    }
+    for blocked in [
+        app.post_json(
+            "/api/login",
+            &json!({"username": "legacy.user", "password": PASSWORD}),
+        )
+        .await,
+        app.login("legacy.user", PASSWORD).await,
+    ] {
+        assert_eq!(problem(blocked, 429).await["code"], "rate_limited");
+    }
 }
 
 on_every_backend!(
@@ -671,4 +734,5 @@ on_every_backend!(
     deleting_the_account_removes_it_and_its_sessions,
     deleting_the_account_removes_everything_it_owned_and_nothing_else,
     the_prototype_routes_still_work_and_say_they_are_deprecated,
+    the_prototype_login_backs_off_like_the_new_one,
 );
