@@ -354,6 +354,33 @@ async fn reviews_schedule_with_fsrs_and_apply_once(backend: Backend) {
         .unwrap();
     problem(reused, 409).await;
 
+    // Keys are the caller's own: another user's review with the same key is applied.
+    let stranger = app.signed_up("reviewer.two").await.access;
+    let their_chat = app.create_chat(&stranger, "Theirs").await;
+    let theirs = create_card(
+        &app,
+        &stranger,
+        &their_chat,
+        json!({"question": "4+4?", "answer": "8"}),
+    )
+    .await;
+    let applied = app
+        .authed(
+            Method::POST,
+            &format!(
+                "/api/v1/flashcards/{}/reviews",
+                theirs["id"].as_str().unwrap()
+            ),
+            &stranger,
+        )
+        .header("Idempotency-Key", "r-1")
+        .json(&json!({"rating": "good"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(applied.status(), 200);
+    assert_eq!(applied.json::<Value>().await.unwrap()["reps"], 1);
+
     problem(review("perfect", None).await, 422).await;
     let future = app
         .authed(

@@ -331,12 +331,42 @@ async fn an_idempotency_key_makes_a_retried_upload_safe(backend: Backend) {
     )
     .await;
     problem(bad, 422).await;
+    // The same key and bytes sent to another chat name a different request: 409.
+    let other_chat = app.create_chat(&token, "Elsewhere").await;
+    let elsewhere = upload_with(
+        &app,
+        &token,
+        &format!("/api/v1/chats/{other_chat}/documents"),
+        "a.txt",
+        b"first body".to_vec(),
+        Some("key-1"),
+    )
+    .await;
+    assert_eq!(
+        problem(elsewhere, 409).await["code"],
+        "idempotency_key_reused"
+    );
     let list = app.get_json(&path, &token).await;
     assert_eq!(
         list["items"].as_array().unwrap().len(),
         1,
         "one document, whatever the retries"
     );
+    // Keys are the caller's own: another user's identical request is a new upload.
+    let other = app.signed_up("idem.other").await.access;
+    let their_chat = app.create_chat(&other, "Theirs").await;
+    let theirs = upload_with(
+        &app,
+        &other,
+        &format!("/api/v1/chats/{their_chat}/documents"),
+        "a.txt",
+        b"first body".to_vec(),
+        Some("key-1"),
+    )
+    .await;
+    assert_eq!(theirs.status(), 202);
+    let theirs: Value = theirs.json().await.unwrap();
+    assert_ne!(theirs["id"], first["id"]);
 }
 
 async fn bad_uploads_get_clear_answers_and_store_nothing(backend: Backend) {
