@@ -70,7 +70,9 @@ async fn a_chat_is_created_read_renamed_archived_and_deleted(backend: Backend) {
 async fn bad_names_are_422(backend: Backend) {
     let app = spawn_app(backend).await;
     let me = app.signed_up("namer").await;
-    for name in ["", "   ", &"x".repeat(256)] {
+    let kept = create(&app, &me.access, "kept as it is").await;
+    let id = kept["id"].as_str().unwrap();
+    for name in ["", "   ", &"x".repeat(256), "tab\there", "line\nbreak"] {
         let response = app
             .authed(Method::POST, "/api/v1/chats", &me.access)
             .json(&json!({"name": name}))
@@ -78,7 +80,28 @@ async fn bad_names_are_422(backend: Backend) {
             .await
             .unwrap();
         assert_eq!(problem(response, 422).await["errors"][0]["field"], "name");
+        let renamed = app
+            .authed(Method::PATCH, &format!("/api/v1/chats/{id}"), &me.access)
+            .json(&json!({"name": name}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(problem(renamed, 422).await["errors"][0]["field"], "name");
     }
+    // 255 characters are fine; nothing refused was stored.
+    assert_eq!(
+        create(&app, &me.access, &"y".repeat(255)).await["name"],
+        "y".repeat(255)
+    );
+    let list: Value = app.get_json("/api/v1/chats", &me.access).await;
+    let names: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 2);
+    assert!(names.contains(&"kept as it is"));
     let missing = app
         .authed(Method::POST, "/api/v1/chats", &me.access)
         .json(&json!({}))

@@ -167,6 +167,102 @@ async fn a_listed_cards_source_reads_missing_once_its_document_is_deleted(backen
     assert_eq!(status[questions[3].as_str()], "missing");
 }
 
+/// Each limit on a card's fields answers 422 naming the field, and nothing is stored.
+async fn card_fields_over_their_limits_are_422_by_field(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.signed_up("limits.cards").await.access;
+    let chat = app.create_chat(&token, "Limits").await;
+    let doc = crate::knowledge::ingested(
+        &app,
+        &token,
+        &chat,
+        "notes.md",
+        crate::knowledge::NOTES.as_bytes().to_vec(),
+    )
+    .await;
+    let document = doc["id"].as_str().unwrap();
+    let card = create_card(
+        &app,
+        &token,
+        &chat,
+        json!({"question": "kept?", "answer": "yes"}),
+    )
+    .await;
+    let fields = |body: Value| -> Vec<String> {
+        body["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let tags: Vec<String> = (0..21).map(|i| format!("tag-{i}")).collect();
+    let fine = json!({"question": "q?", "answer": "a", "source": {"document_id": document}});
+    for (body, field) in [
+        (
+            json!({"question": "q?", "answer": "a", "tags": tags}),
+            "tags",
+        ),
+        (
+            json!({"question": "q?", "answer": "a", "source": {"document_id": document, "quote": "w".repeat(1001)}}),
+            "source.quote",
+        ),
+        (
+            json!({"question": "q?", "answer": "a", "source": {"document_id": document, "page": 0}}),
+            "source.page",
+        ),
+        (
+            json!({"question": "q?", "answer": "a".repeat(5001)}),
+            "answer",
+        ),
+        (
+            json!({"question": "q".repeat(2001), "answer": "a"}),
+            "question",
+        ),
+    ] {
+        let response = post(
+            &app,
+            &token,
+            &format!("/api/v1/chats/{chat}/flashcards"),
+            body,
+        )
+        .await;
+        assert_eq!(fields(problem(response, 422).await), [field]);
+    }
+    let bulk = post(
+        &app,
+        &token,
+        &format!("/api/v1/chats/{chat}/flashcards/bulk"),
+        json!({"cards": [fine, {"question": "q?", "answer": "a", "source": {"document_id": document, "page": 0}}]}),
+    )
+    .await;
+    assert_eq!(fields(problem(bulk, 422).await), ["cards[1].source.page"]);
+    let review = post(
+        &app,
+        &token,
+        &format!(
+            "/api/v1/flashcards/{}/reviews",
+            card["id"].as_str().unwrap()
+        ),
+        json!({"rating": "good", "duration_ms": 24 * 3600 * 1000 + 1}),
+    )
+    .await;
+    assert_eq!(fields(problem(review, 422).await), ["duration_ms"]);
+
+    let list = app
+        .get_json(&format!("/api/v1/chats/{chat}/flashcards"), &token)
+        .await;
+    assert_eq!(
+        list["items"].as_array().unwrap().len(),
+        1,
+        "nothing refused was stored"
+    );
+    assert_eq!(
+        list["items"][0]["reps"], 0,
+        "the refused review was not applied"
+    );
+}
+
 async fn bulk_create_is_all_or_nothing_and_lists_filter(backend: Backend) {
     let app = spawn_app(backend).await;
     let token = app.signed_up("bulker").await.access;
@@ -1492,6 +1588,7 @@ async fn a_provider_writes_cards_with_structured_output(backend: Backend) {
 on_every_backend!(
     cards_are_created_listed_edited_and_deleted,
     a_listed_cards_source_reads_missing_once_its_document_is_deleted,
+    card_fields_over_their_limits_are_422_by_field,
     bulk_create_is_all_or_nothing_and_lists_filter,
     reviews_schedule_with_fsrs_and_apply_once,
     simultaneous_reviews_apply_whole_or_answer_409,
