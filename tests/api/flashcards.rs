@@ -1431,6 +1431,22 @@ async fn cards_are_made_from_chosen_chunks_or_a_topic(backend: Backend) {
     ] {
         problem(post(&app, &token, &path, bad).await, 422).await;
     }
+    // Each of these names the field at fault.
+    let too_many: Vec<String> = (0..41).map(|_| uuid::Uuid::now_v7().to_string()).collect();
+    let mut truncated = crate::knowledge::fixture("table.pdf");
+    truncated.truncate(300);
+    let failed = crate::knowledge::ingested(&app, &token, &chat, "cut.pdf", truncated).await;
+    assert_eq!(failed["status"], "failed");
+    for (target, bad, field) in [
+        (&path, json!({"text": "   "}), "text"),
+        (&path, json!({"text": "x".repeat(20_001)}), "text"),
+        (&path, json!({"chunk_ids": too_many}), "chunk_ids"),
+        (&path, json!({"document_id": failed["id"]}), "document_id"),
+        (&other_path, json!({"topic": "Mendel pea plants"}), "topic"),
+    ] {
+        let body = problem(post(&app, &token, target, bad.clone()).await, 422).await;
+        assert_eq!(body["errors"][0]["field"], field, "{bad}: {body}");
+    }
 }
 
 /// A background generation whose language model keeps failing is retried, then fails with the
