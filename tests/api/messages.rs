@@ -366,6 +366,43 @@ async fn bad_messages_are_422_and_other_chats_404(backend: Backend) {
     .await;
     let models: Value = app.get_json("/api/v1/models", &me.access).await;
     assert_eq!(models["models"].as_array().unwrap().len(), 2);
+
+    // An edit and a regeneration check the same fields, and change nothing when refused.
+    let before = contents(&app, &me, &chat).await;
+    let question = named["question"]["id"].as_str().unwrap();
+    let answer = named["answer"]["id"].as_str().unwrap();
+    for (body, field) in [
+        (json!({"content": ""}), "content"),
+        (json!({"content": "x".repeat(8001)}), "content"),
+        (json!({"content": "fine", "model": "gpt-99"}), "model"),
+    ] {
+        let edit = app
+            .authed(
+                Method::PATCH,
+                &format!("/api/v1/chats/{chat}/messages/{question}"),
+                &me.access,
+            )
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(problem(edit, 422).await["errors"][0]["field"], field);
+    }
+    let regenerate = app
+        .authed(
+            Method::POST,
+            &format!("/api/v1/chats/{chat}/messages/{answer}/regenerate"),
+            &me.access,
+        )
+        .json(&json!({"model": "gpt-99"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        problem(regenerate, 422).await["errors"][0]["field"],
+        "model"
+    );
+    assert_eq!(contents(&app, &me, &chat).await, before);
 }
 
 async fn deleting_a_chat_deletes_its_messages(backend: Backend) {
