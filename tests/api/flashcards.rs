@@ -549,6 +549,69 @@ async fn simultaneous_reviews_apply_whole_or_answer_409(backend: Backend) {
     );
 }
 
+/// The card list filters by learning state and by being due now.
+async fn the_card_list_filters_by_state_and_due(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.signed_up("filterer").await.access;
+    let chat = app.create_chat(&token, "States").await;
+    let mut ids = Vec::new();
+    for question in ["untouched?", "learning?", "known?", "forgotten?"] {
+        let card = create_card(
+            &app,
+            &token,
+            &chat,
+            json!({"question": question, "answer": "a"}),
+        )
+        .await;
+        ids.push(card["id"].as_str().unwrap().to_string());
+    }
+    let review = |id: String, rating: &'static str| {
+        let (app, token) = (&app, token.clone());
+        async move {
+            post(
+                app,
+                &token,
+                &format!("/api/v1/flashcards/{id}/reviews"),
+                json!({"rating": rating}),
+            )
+            .await
+        }
+    };
+    assert_eq!(review(ids[1].clone(), "good").await.status(), 200);
+    let known: Value = review(ids[2].clone(), "easy").await.json().await.unwrap();
+    assert_eq!(known["state"], "review");
+    assert_eq!(review(ids[3].clone(), "easy").await.status(), 200);
+    let forgotten: Value = review(ids[3].clone(), "again").await.json().await.unwrap();
+    assert_eq!(forgotten["state"], "relearning");
+
+    let questions = |query: &'static str| {
+        let app = &app;
+        let path = format!("/api/v1/chats/{chat}/flashcards?{query}");
+        let token = token.clone();
+        async move {
+            let page = app.get_json(&path, &token).await;
+            let mut got: Vec<String> = page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["question"].as_str().unwrap().to_string())
+                .collect();
+            got.sort();
+            got
+        }
+    };
+    assert_eq!(questions("state=new").await, ["untouched?"]);
+    assert_eq!(questions("state=learning").await, ["learning?"]);
+    assert_eq!(questions("state=review").await, ["known?"]);
+    assert_eq!(questions("state=relearning").await, ["forgotten?"]);
+    // Learning and relearning steps are minutes away, a known card days: only the new one is due.
+    assert_eq!(questions("due=true").await, ["untouched?"]);
+    assert_eq!(
+        questions("due=true&state=review").await,
+        Vec::<String>::new()
+    );
+}
+
 async fn the_due_queue_spans_chats_and_skips_suspended_and_future_cards(backend: Backend) {
     let app = spawn_app(backend).await;
     let token = app.signed_up("due").await.access;
@@ -1608,6 +1671,7 @@ on_every_backend!(
     bulk_create_is_all_or_nothing_and_lists_filter,
     reviews_schedule_with_fsrs_and_apply_once,
     simultaneous_reviews_apply_whole_or_answer_409,
+    the_card_list_filters_by_state_and_due,
     the_due_queue_spans_chats_and_skips_suspended_and_future_cards,
     retention_settings_shape_intervals_and_stats_count_reviews,
     optimizing_needs_enough_reviews_and_says_how_many,

@@ -579,3 +579,30 @@ pub async fn problem(response: reqwest::Response, status: u16) -> serde_json::Va
     }
     body
 }
+
+/// Every item of `path` (a list with `?limit=&cursor=`), following `next_cursor` page by page.
+pub async fn every_page(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+    limit: u32,
+) -> Vec<serde_json::Value> {
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    let separator = if path.contains('?') { '&' } else { '?' };
+    loop {
+        let mut url = format!("{path}{separator}limit={limit}");
+        if let Some(cursor) = &cursor {
+            url.push_str(&format!("&cursor={cursor}"));
+        }
+        let page = app.get_json(&url, token).await;
+        let got = page["items"].as_array().unwrap();
+        assert!(got.len() <= limit as usize, "{url}: {} items", got.len());
+        items.extend(got.iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => return items,
+        }
+        assert!(items.len() < 1000, "{path} does not end");
+    }
+}

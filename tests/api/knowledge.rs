@@ -189,6 +189,34 @@ async fn a_text_upload_is_ingested_and_found_on_its_page(backend: Backend) {
         )
         .await;
     assert_eq!(none["items"].as_array().unwrap().len(), 0);
+
+    // Pages of two, followed to the end: every document once, with the filter kept.
+    let mut uploaded = vec![id.to_string()];
+    for i in 0..4 {
+        let doc = ingested(
+            &app,
+            &token,
+            &chat,
+            &format!("more-{i}.txt"),
+            format!("more notes {i}").into_bytes(),
+        )
+        .await;
+        uploaded.push(doc["id"].as_str().unwrap().to_string());
+    }
+    for path in [
+        format!("/api/v1/chats/{chat}/documents"),
+        format!("/api/v1/chats/{chat}/documents?status=completed"),
+    ] {
+        let mut listed: Vec<String> = crate::helpers::every_page(&app, &token, &path, 2)
+            .await
+            .iter()
+            .map(|d| d["id"].as_str().unwrap().to_string())
+            .collect();
+        listed.sort();
+        let mut expected = uploaded.clone();
+        expected.sort();
+        assert_eq!(listed, expected, "{path}");
+    }
 }
 
 async fn a_hundred_page_pdf_is_found_on_the_right_page(backend: Backend) {

@@ -405,6 +405,66 @@ async fn bad_messages_are_422_and_other_chats_404(backend: Backend) {
     assert_eq!(contents(&app, &me, &chat).await, before);
 }
 
+/// A long conversation pages oldest first without gaps or repeats, and talking in a chat moves
+/// it to the top of the chat list.
+async fn messages_page_in_order_and_talking_moves_the_chat_up(backend: Backend) {
+    let model = Arc::new(ScriptedModel::new());
+    for i in 0..4 {
+        model.push(Reply::Text(format!("answer {i}")));
+    }
+    let (app, me, chat) = setup(backend, model, &[]).await;
+    let newer = app.create_chat(&me.access, "Newer").await;
+    let chats = app.get_json("/api/v1/chats", &me.access).await;
+    assert_eq!(chats["items"][0]["id"], newer.as_str(), "newest first");
+
+    for i in 0..4 {
+        let sent = send(
+            &app,
+            &me,
+            &chat,
+            json!({"content": format!("question {i}")}),
+        )
+        .await;
+        assert_eq!(sent.status(), 201);
+    }
+    let all = crate::helpers::every_page(
+        &app,
+        &me.access,
+        &format!("/api/v1/chats/{chat}/messages"),
+        3,
+    )
+    .await;
+    let contents: Vec<&str> = all.iter().map(|m| m["content"].as_str().unwrap()).collect();
+    let expected: Vec<String> = (0..4)
+        .flat_map(|i| [format!("question {i}"), format!("answer {i}")])
+        .collect();
+    assert_eq!(contents, expected);
+    let bad = app
+        .authed(
+            Method::GET,
+            &format!("/api/v1/chats/{chat}/messages?cursor=not-a-cursor"),
+            &me.access,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(bad, 422).await["errors"][0]["field"], "cursor");
+
+    let chats = app.get_json("/api/v1/chats", &me.access).await;
+    assert_eq!(
+        chats["items"][0]["id"],
+        chat.as_str(),
+        "the chat talked in comes first"
+    );
+    let activity = |i: usize| {
+        chrono::DateTime::parse_from_rfc3339(
+            chats["items"][i]["last_activity_at"].as_str().unwrap(),
+        )
+        .unwrap()
+    };
+    assert!(activity(0) > activity(1));
+}
+
 async fn deleting_a_chat_deletes_its_messages(backend: Backend) {
     let (app, me, chat) = setup(backend, Arc::new(ScriptedModel::new()), &[]).await;
     send(&app, &me, &chat, json!({"content": "remember me"})).await;
@@ -697,6 +757,7 @@ on_every_backend!(
     a_dropped_stream_resumes_after_the_last_event_id,
     the_last_answer_can_be_regenerated_and_a_question_edited,
     a_failed_regeneration_keeps_the_old_answer_and_a_failed_edit_keeps_the_edit,
+    messages_page_in_order_and_talking_moves_the_chat_up,
     an_answer_is_grounded_cited_and_stored_after_its_question,
     without_a_model_the_offline_assistant_says_so,
     answers_stream_as_server_sent_events,
