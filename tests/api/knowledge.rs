@@ -219,6 +219,76 @@ async fn a_text_upload_is_ingested_and_found_on_its_page(backend: Backend) {
     }
 }
 
+/// A download is named after the upload's last path segment: ASCII for old clients, the exact
+/// name (RFC 5987) for the rest; PDFs come back as `application/pdf`.
+async fn downloads_carry_the_uploaded_name_safely(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.signed_up("namer.files").await.access;
+    let chat = app.create_chat(&token, "Names").await;
+    let doc = ingested(
+        &app,
+        &token,
+        &chat,
+        "../../etc/Заметки \"v2\";.md",
+        NOTES.as_bytes().to_vec(),
+    )
+    .await;
+    assert_eq!(
+        doc["file_name"], "Заметки \"v2\";.md",
+        "the last path segment is kept"
+    );
+    let id = doc["id"].as_str().unwrap();
+    let file = send(
+        &app,
+        Method::GET,
+        &format!("/api/v1/chats/{chat}/documents/{id}/file"),
+        &token,
+    )
+    .await;
+    assert_eq!(file.status(), 200);
+    let disposition = file.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        disposition.starts_with("attachment; filename=\"_______ _v2__.md\""),
+        "{disposition}"
+    );
+    let encoded = disposition
+        .split("filename*=UTF-8''")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no filename*: {disposition}"));
+    let mut bytes = Vec::new();
+    let mut rest = encoded.as_bytes();
+    while let Some((&b, tail)) = rest.split_first() {
+        if b == b'%' {
+            bytes.push(u8::from_str_radix(std::str::from_utf8(&tail[..2]).unwrap(), 16).unwrap());
+            rest = &tail[2..];
+        } else {
+            bytes.push(b);
+            rest = tail;
+        }
+    }
+    assert_eq!(String::from_utf8(bytes).unwrap(), "Заметки \"v2\";.md");
+    assert_eq!(file.headers()["x-content-type-options"], "nosniff");
+
+    let pdf = ingested(&app, &token, &chat, "table.pdf", fixture("table.pdf")).await;
+    let id = pdf["id"].as_str().unwrap();
+    let file = send(
+        &app,
+        Method::GET,
+        &format!("/api/v1/chats/{chat}/documents/{id}/file"),
+        &token,
+    )
+    .await;
+    assert_eq!(file.headers()["content-type"], "application/pdf");
+    assert_eq!(
+        file.headers()["content-disposition"],
+        "attachment; filename=\"table.pdf\""
+    );
+    assert_eq!(file.bytes().await.unwrap(), fixture("table.pdf"));
+}
+
 async fn a_hundred_page_pdf_is_found_on_the_right_page(backend: Backend) {
     let app = spawn_app(backend).await;
     let token = app.signed_up("pdf.reader").await.access;
@@ -801,6 +871,7 @@ async fn transient_failures_are_retried_with_back_off_then_given_up(backend: Bac
 
 on_every_backend!(
     a_text_upload_is_ingested_and_found_on_its_page,
+    downloads_carry_the_uploaded_name_safely,
     a_hundred_page_pdf_is_found_on_the_right_page,
     duplicates_return_the_existing_document_unless_replaced,
     an_idempotency_key_makes_a_retried_upload_safe,

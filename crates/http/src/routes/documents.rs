@@ -441,6 +441,35 @@ pub async fn list_chunks(
     Ok(HttpResponse::Ok().json(PageBody::from_page(chunks, ChunkBody::from)))
 }
 
+/// `attachment` with the stored name: plain ASCII (others become `_`) for old clients, and the
+/// exact name as RFC 5987 `filename*` (UTF-8, percent-encoded) for the rest.
+fn attachment(name: &str) -> header::ContentDisposition {
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".-_ ".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut parameters = vec![header::DispositionParam::Filename(ascii.clone())];
+    if ascii != name {
+        parameters.push(header::DispositionParam::FilenameExt(
+            header::ExtendedValue {
+                charset: header::Charset::Ext("UTF-8".into()),
+                language_tag: None,
+                value: name.as_bytes().to_vec(),
+            },
+        ));
+    }
+    header::ContentDisposition {
+        disposition: header::DispositionType::Attachment,
+        parameters,
+    }
+}
+
 /// Downloads the original file.
 #[utoipa::path(
     tag = "documents",
@@ -460,25 +489,10 @@ pub async fn download(
 ) -> Result<HttpResponse, ApiError> {
     let (chat, id) = ids(path.into_inner());
     let (doc, stream) = services.knowledge.download(who.0, chat, id).await?;
-    let name: String = doc
-        .file_name
-        .as_str()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || ".-_ ".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, content_type(doc.media_type)))
         .insert_header((header::CONTENT_LENGTH, doc.size_bytes))
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{name}\""),
-        ))
+        .insert_header(attachment(doc.file_name.as_str()))
         .insert_header(("X-Content-Type-Options", "nosniff"))
         .streaming(stream.map_err(|e| {
             tracing::error!(error = %flashforge_domain::error::chain(&e), "blob read failed mid-download");
