@@ -514,6 +514,46 @@ async fn bad_uploads_get_clear_answers_and_store_nothing(backend: Backend) {
         .await
         .unwrap();
     problem(response, 415).await;
+    // Two files in one request: 422 naming the second.
+    let two = reqwest::multipart::Form::new()
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(b"one".to_vec()).file_name("a.txt"),
+        )
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(b"two".to_vec()).file_name("b.txt"),
+        );
+    let response = app
+        .authed(Method::POST, &path, &token)
+        .multipart(two)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(response, 422).await["errors"][0]["field"], "file");
+    // Too large without a Content-Length (chunked): caught while it streams.
+    let boundary = "ffboundary";
+    let head = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.txt\"\r\nContent-Type: text/plain\r\n\r\n"
+    );
+    let tail = format!("\r\n--{boundary}--\r\n");
+    let pieces: Vec<Result<Vec<u8>, std::io::Error>> = std::iter::once(Ok(head.into_bytes()))
+        .chain((0..24).map(|_| Ok("words ".repeat(10_000).into_bytes())))
+        .chain(std::iter::once(Ok(tail.into_bytes())))
+        .collect();
+    let response = app
+        .authed(Method::POST, &path, &token)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            pieces,
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(response, 413).await["code"], "file_too_large");
     // A chat that does not exist.
     let missing = format!("/api/v1/chats/{}/documents", uuid::Uuid::now_v7());
     let response = upload_with(&app, &token, &missing, "a.txt", b"hello".to_vec(), None).await;
