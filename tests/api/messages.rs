@@ -751,6 +751,36 @@ async fn a_dropped_stream_resumes_after_the_last_event_id(backend: Backend) {
         .await
         .unwrap();
     problem(denied, 404).await;
+
+    // An answer no longer being written (here, one that was never streamed) resumes as one
+    // `done` with the stored answer; a question has no stream.
+    let whole: Value = send(&app, &me, &chat, json!({"content": "And the nucleus?"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let stream_of = |id: &str| {
+        app.authed(
+            Method::GET,
+            &format!("/api/v1/chats/{chat}/messages/{id}/stream"),
+            &me.access,
+        )
+        .send()
+    };
+    let replay = stream_of(whole["answer"]["id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let replay = events(&replay);
+    assert_eq!(replay.len(), 1, "{replay:?}");
+    assert_eq!(replay[0].1, "done");
+    assert_eq!(replay[0].2["answer"], whole["answer"]);
+    let question = stream_of(whole["question"]["id"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(problem(question, 404).await["code"], "message_not_found");
 }
 
 on_every_backend!(
