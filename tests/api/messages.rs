@@ -923,8 +923,51 @@ mod provider {
         );
     }
 
+    /// Without a configured list, the models are the provider's: listed through it, and a 502
+    /// problem when it fails (not cached), then listed again once it answers.
+    pub async fn the_model_list_comes_from_the_provider_or_is_502(backend: Backend) {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/v1/models"))
+            .respond_with(ResponseTemplate::new(503).set_body_string("models are down"))
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/v1/models"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "object": "list",
+                "data": [{"id": "served-model", "object": "model"}]
+            })))
+            .mount(&server)
+            .await;
+        let base = format!("{}/v1", server.uri());
+        let app = spawn_app_configured(
+            backend,
+            Hooks::default(),
+            &[
+                ("FLASHFORGE__LLM__PROVIDER", "openai"),
+                ("FLASHFORGE__LLM__BASE_URL", &base),
+                ("FLASHFORGE__LLM__MODEL", "served-model"),
+                ("FLASHFORGE__LLM__MAX_RETRIES", "0"),
+            ],
+        )
+        .await;
+        let me = app.signed_up("model.lister").await;
+        let failed = app
+            .authed(Method::GET, "/api/v1/models", &me.access)
+            .send()
+            .await
+            .unwrap();
+        let body = problem(failed, 502).await;
+        assert!(!body.to_string().contains("models are down"), "{body}");
+        let models: Value = app.get_json("/api/v1/models", &me.access).await;
+        assert_eq!(models["models"], json!(["served-model"]));
+    }
+
     on_every_backend!(
         a_provider_answers_whole_and_streamed,
-        a_provider_error_is_502_and_a_slow_one_504
+        a_provider_error_is_502_and_a_slow_one_504,
+        the_model_list_comes_from_the_provider_or_is_502,
     );
 }
