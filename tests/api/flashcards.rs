@@ -788,10 +788,17 @@ async fn retention_settings_shape_intervals_and_stats_count_reviews(backend: Bac
     assert_eq!(stats["retention_reviews"], 1);
     assert_eq!(stats["true_retention"], 0.0);
     assert!((stats["desired_retention"].as_f64().unwrap() - 0.97).abs() < 1e-6);
-    assert!(
-        stats["due_now"].as_u64().unwrap() >= 1,
-        "the new card is due"
+    assert_eq!(
+        stats["due_now"], 1,
+        "the new card; the forgotten one is minutes away"
     );
+    // The forgotten card counts as due today unless its step crosses UTC midnight.
+    let forgotten = app
+        .get_json(&format!("/api/v1/flashcards/{id}"), &token)
+        .await;
+    let due = chrono::DateTime::parse_from_rfc3339(forgotten["due"].as_str().unwrap()).unwrap();
+    let today = due.date_naive() == chrono::Utc::now().date_naive();
+    assert_eq!(stats["due_today"], if today { 2 } else { 1 });
     let other = app.signed_up("stats.other").await.access;
     let empty = app.get_json("/api/v1/study/stats", &other).await;
     assert_eq!(empty["total_cards"], 0);
