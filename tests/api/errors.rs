@@ -152,8 +152,54 @@ async fn a_request_id_is_echoed_when_sane_and_generated_otherwise(backend: Backe
     assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
 }
 
+/// An id in a path that is not a UUID names nothing: 404 in the problem format, on every
+/// operation of the OpenAPI document that takes one, for the owner of a real account.
+async fn a_path_id_that_is_not_a_uuid_answers_404_problem(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let me = app.signed_up("typo.maker").await;
+    let doc: serde_json::Value = app
+        .client
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut checked = 0;
+    for (path, operations) in doc["paths"].as_object().unwrap() {
+        if !path.contains('{') {
+            continue;
+        }
+        let concrete = path
+            .split('/')
+            .map(|part| {
+                if part.starts_with('{') {
+                    "not-a-uuid"
+                } else {
+                    part
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        for (method, operation) in operations.as_object().unwrap() {
+            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let mut request = app.authed(method.clone(), &concrete, &me.access);
+            if operation.get("requestBody").is_some() {
+                request = request.json(&json!({}));
+            }
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 404, "{method} {path}");
+            problem(response, 404).await;
+            checked += 1;
+        }
+    }
+    assert!(checked >= 20, "{checked} operations checked");
+}
+
 on_every_backend!(
     unknown_route_answers_404_problem,
+    a_path_id_that_is_not_a_uuid_answers_404_problem,
     wrong_method_answers_405_problem,
     malformed_json_answers_400_problem,
     failed_validation_answers_422_with_one_entry_per_bad_field,
