@@ -766,18 +766,23 @@ async fn search_spans_the_callers_chats_and_nobody_elses(backend: Backend) {
         "q=a&mode=fuzzy",
         "limit=5",
     ] {
-        let response = send(&app, Method::GET, &format!("/api/v1/search?{bad}"), &alice).await;
-        problem(response, 422).await;
+        for base in [
+            "/api/v1/search".to_string(),
+            format!("/api/v1/chats/{bobs}/search"),
+        ] {
+            let token = if base.contains("chats") { &bob } else { &alice };
+            let response = send(&app, Method::GET, &format!("{base}?{bad}"), token).await;
+            problem(response, 422).await;
+        }
     }
     let long = "a".repeat(1001);
-    let response = send(
-        &app,
-        Method::GET,
-        &format!("/api/v1/search?q={long}"),
-        &alice,
-    )
-    .await;
-    problem(response, 422).await;
+    for (base, token) in [
+        ("/api/v1/search".to_string(), &alice),
+        (format!("/api/v1/chats/{bobs}/search"), &bob),
+    ] {
+        let response = send(&app, Method::GET, &format!("{base}?q={long}"), token).await;
+        problem(response, 422).await;
+    }
     let limited = search(&app, &alice, "/api/v1/search?q=enzymes&limit=1").await;
     assert_eq!(limited["hits"].as_array().unwrap().len(), 1);
 }
