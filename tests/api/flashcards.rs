@@ -1116,20 +1116,49 @@ async fn csv_export_and_import_round_trip_with_row_errors(backend: Backend) {
     questions.sort();
     assert_eq!(questions, ["Second", "What is \"ATP\", briefly?"]);
 
+    let import = |body: Vec<u8>| {
+        app.authed(
+            Method::POST,
+            &format!("/api/v1/chats/{other}/flashcards/import"),
+            &token,
+        )
+        .header("Content-Type", "text/csv")
+        .body(body)
+        .send()
+    };
     for body in ["", "front,back\nq,a\n"] {
-        let response = app
-            .authed(
-                Method::POST,
-                &format!("/api/v1/chats/{other}/flashcards/import"),
-                &token,
-            )
-            .header("Content-Type", "text/csv")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        problem(response, 422).await;
+        problem(import(body.into()).await.unwrap(), 422).await;
     }
+    // A broken record part-way, too many rows, a file over the body limit: refused whole.
+    let mut broken = b"question,answer\nfine,row\n".to_vec();
+    broken.extend_from_slice(b"bad \xff bytes,here\n");
+    let body = problem(import(broken).await.unwrap(), 422).await;
+    assert_eq!(body["errors"][0]["field"], "file");
+    let mut many = String::from("question,answer\n");
+    for i in 0..5001 {
+        many.push_str(&format!("q{i},a\n"));
+    }
+    let body = problem(import(many.into_bytes()).await.unwrap(), 422).await;
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("5000"),
+        "{body}"
+    );
+    let huge = format!("question,answer\n{}", "q,a\n".repeat(300_000)).into_bytes();
+    problem(import(huge).await.unwrap(), 413).await;
+    let after = app
+        .get_json(
+            &format!("/api/v1/chats/{other}/flashcards?limit=100"),
+            &token,
+        )
+        .await;
+    assert_eq!(
+        after["items"].as_array().unwrap().len(),
+        2,
+        "only the first import's cards"
+    );
 }
 
 async fn offline_generation_makes_sourced_cards_from_a_document(backend: Backend) {

@@ -7,7 +7,8 @@ use flashforge_domain::Services;
 use flashforge_domain::chats::ChatId;
 use flashforge_domain::flashcards::{
     CardCursor, CardFilter, CardInput, CardPatch, CardSource, CardState, Flashcard, FlashcardId,
-    Generated, Generation, GenerationId, Rating, ReviewInput, SourceInput, StudyCard, Tag,
+    Generated, Generation, GenerationId, MAX_IMPORT_ROWS, Rating, ReviewInput, SourceInput,
+    StudyCard, Tag,
 };
 use flashforge_domain::{FieldError, ValidationErrors};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -862,6 +863,10 @@ pub async fn import_cards(
     let tags = column("tags");
     let mut rows = Vec::new();
     for record in reader.records() {
+        if rows.len() > MAX_IMPORT_ROWS {
+            // Enough to refuse it; the rest is not read.
+            break;
+        }
         let record = record.map_err(|e| bad(format!("is not valid CSV: {e}")))?;
         let cell = |i: usize| record.get(i).unwrap_or_default().to_string();
         rows.push(CardInput {
