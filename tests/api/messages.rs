@@ -311,12 +311,9 @@ async fn the_daily_token_budget_answers_429_when_spent(backend: Backend) {
         &[("FLASHFORGE__ASSISTANT__DAILY_TOKEN_BUDGET", "1")],
     )
     .await;
-    assert_eq!(
-        send(&app, &me, &chat, json!({"content": "first"}))
-            .await
-            .status(),
-        201
-    );
+    let first = send(&app, &me, &chat, json!({"content": "first"})).await;
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
     let spent = send(&app, &me, &chat, json!({"content": "second"})).await;
     let retry_after: u64 = spent.headers()["retry-after"]
         .to_str()
@@ -325,6 +322,36 @@ async fn the_daily_token_budget_answers_429_when_spent(backend: Backend) {
         .unwrap();
     assert!(retry_after > 0 && retry_after <= 86_400);
     assert_eq!(problem(spent, 429).await["code"], "token_budget_spent");
+    // Regenerating and editing ask the model too: the same 429, and nothing changes.
+    let regenerate = app
+        .authed(
+            Method::POST,
+            &format!(
+                "/api/v1/chats/{chat}/messages/{}/regenerate",
+                first["answer"]["id"].as_str().unwrap()
+            ),
+            &me.access,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(regenerate, 429).await["code"], "token_budget_spent");
+    let edit = app
+        .authed(
+            Method::PATCH,
+            &format!(
+                "/api/v1/chats/{chat}/messages/{}",
+                first["question"]["id"].as_str().unwrap()
+            ),
+            &me.access,
+        )
+        .json(&json!({"content": "first, rephrased"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(edit, 429).await["code"], "token_budget_spent");
+    assert_eq!(contents(&app, &me, &chat).await.len(), 2);
+    assert_eq!(contents(&app, &me, &chat).await[0], "first");
 }
 
 async fn bad_messages_are_422_and_other_chats_404(backend: Backend) {
