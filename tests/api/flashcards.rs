@@ -1307,6 +1307,35 @@ async fn language_model_generation_uses_structured_output() {
     )
     .await;
     problem(response, 504).await;
+
+    // A failing provider is 502 with its details kept out; one that cannot write structured
+    // output leaves the cards to the offline maker.
+    model.push(flashforge_memory::Reply::Fail(
+        flashforge_domain::assistant::LlmError::Unavailable("HTTP 500 secret detail".into()),
+    ));
+    let failed = post(
+        &app,
+        &token,
+        &format!("/api/v1/chats/{chat}/flashcards/generate"),
+        json!({"text": "Some text to study from.", "count": 3}),
+    )
+    .await;
+    let body = problem(failed, 502).await;
+    assert!(!body.to_string().contains("secret detail"), "{body}");
+    model.push(flashforge_memory::Reply::Fail(
+        flashforge_domain::assistant::LlmError::Rejected("no structured output".into()),
+    ));
+    let offline = post(
+        &app,
+        &token,
+        &format!("/api/v1/chats/{chat}/flashcards/generate"),
+        json!({"document_id": doc["id"], "count": 3}),
+    )
+    .await;
+    assert_eq!(offline.status(), 200);
+    let body: Value = offline.json().await.unwrap();
+    assert_eq!(body["generator"], "offline");
+    assert!(!body["drafts"].as_array().unwrap().is_empty(), "{body}");
 }
 
 /// Material long enough for several batches: each sentence defines its own term.
