@@ -157,42 +157,27 @@ async fn a_request_id_is_echoed_when_sane_and_generated_otherwise(backend: Backe
 async fn a_path_id_that_is_not_a_uuid_answers_404_problem(backend: Backend) {
     let app = spawn_app(backend).await;
     let me = app.signed_up("typo.maker").await;
-    let doc: serde_json::Value = app
-        .client
-        .get(app.url("/api/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
     let mut checked = 0;
-    for (path, operations) in doc["paths"].as_object().unwrap() {
-        if !path.contains('{') {
+    for operation in app.operations().await {
+        if !operation.path.contains('{') {
             continue;
         }
-        let concrete = path
-            .split('/')
-            .map(|part| {
-                if part.starts_with('{') {
-                    "not-a-uuid"
-                } else {
-                    part
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("/");
-        for (method, operation) in operations.as_object().unwrap() {
-            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-            let mut request = app.authed(method.clone(), &concrete, &me.access);
-            if operation.get("requestBody").is_some() {
-                request = request.json(&json!({}));
-            }
-            let response = request.send().await.unwrap();
-            assert_eq!(response.status(), 404, "{method} {path}");
-            problem(response, 404).await;
-            checked += 1;
-        }
+        let path = operation.path_with(|| "not-a-uuid".to_string());
+        let response = operation
+            .request(&app, &path)
+            .bearer_auth(&me.access)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            404,
+            "{} {}",
+            operation.method,
+            operation.path
+        );
+        problem(response, 404).await;
+        checked += 1;
     }
     assert!(checked >= 20, "{checked} operations checked");
 }

@@ -26,6 +26,27 @@ pub async fn create_card(app: &TestApp, token: &str, chat: &str, body: Value) ->
     response.json().await.unwrap()
 }
 
+/// Reviews `card` with `rating` (4.2 s spent), under an idempotency key if one is given.
+async fn review_card(
+    app: &TestApp,
+    token: &str,
+    card: &str,
+    rating: &str,
+    key: Option<&str>,
+) -> reqwest::Response {
+    let mut request = app
+        .authed(
+            Method::POST,
+            &format!("/api/v1/flashcards/{card}/reviews"),
+            token,
+        )
+        .json(&json!({"rating": rating, "duration_ms": 4200}));
+    if let Some(key) = key {
+        request = request.header("Idempotency-Key", key);
+    }
+    request.send().await.unwrap()
+}
+
 async fn cards_are_created_listed_edited_and_deleted(backend: Backend) {
     let app = spawn_app(backend).await;
     let token = app.signed_up("carder").await.access;
@@ -392,21 +413,8 @@ async fn reviews_schedule_with_fsrs_and_apply_once(backend: Backend) {
     .await;
     let id = card["id"].as_str().unwrap();
     let review = |rating: &'static str, key: Option<&'static str>| {
-        let app = &app;
-        let token = &token;
-        async move {
-            let mut request = app
-                .authed(
-                    Method::POST,
-                    &format!("/api/v1/flashcards/{id}/reviews"),
-                    token,
-                )
-                .json(&json!({"rating": rating, "duration_ms": 4200}));
-            if let Some(key) = key {
-                request = request.header("Idempotency-Key", key);
-            }
-            request.send().await.unwrap()
-        }
+        let (app, token, id) = (&app, &token, id.to_string());
+        async move { review_card(app, token, &id, rating, key).await }
     };
 
     let first = review("good", Some("r-1")).await;
@@ -434,20 +442,14 @@ async fn reviews_schedule_with_fsrs_and_apply_once(backend: Backend) {
         json!({"question": "3+3?", "answer": "6"}),
     )
     .await;
-    let reused = app
-        .authed(
-            Method::POST,
-            &format!(
-                "/api/v1/flashcards/{}/reviews",
-                other["id"].as_str().unwrap()
-            ),
-            &token,
-        )
-        .header("Idempotency-Key", "r-1")
-        .json(&json!({"rating": "easy"}))
-        .send()
-        .await
-        .unwrap();
+    let reused = review_card(
+        &app,
+        &token,
+        other["id"].as_str().unwrap(),
+        "easy",
+        Some("r-1"),
+    )
+    .await;
     problem(reused, 409).await;
 
     // Keys are the caller's own: another user's review with the same key is applied.
@@ -460,20 +462,14 @@ async fn reviews_schedule_with_fsrs_and_apply_once(backend: Backend) {
         json!({"question": "4+4?", "answer": "8"}),
     )
     .await;
-    let applied = app
-        .authed(
-            Method::POST,
-            &format!(
-                "/api/v1/flashcards/{}/reviews",
-                theirs["id"].as_str().unwrap()
-            ),
-            &stranger,
-        )
-        .header("Idempotency-Key", "r-1")
-        .json(&json!({"rating": "good"}))
-        .send()
-        .await
-        .unwrap();
+    let applied = review_card(
+        &app,
+        &stranger,
+        theirs["id"].as_str().unwrap(),
+        "good",
+        Some("r-1"),
+    )
+    .await;
     assert_eq!(applied.status(), 200);
     assert_eq!(applied.json::<Value>().await.unwrap()["reps"], 1);
 
@@ -515,19 +511,12 @@ async fn simultaneous_reviews_apply_whole_or_answer_409(backend: Backend) {
         json!({"question": "1+1?", "answer": "2"}),
     )
     .await;
-    let path = format!(
-        "/api/v1/flashcards/{}/reviews",
-        card["id"].as_str().unwrap()
-    );
-    let responses = futures_util::future::join_all((0..8).map(|_| {
-        app.authed(Method::POST, &path, &token)
-            .json(&json!({"rating": "good"}))
-            .send()
-    }))
-    .await;
+    let id = card["id"].as_str().unwrap();
+    let responses =
+        futures_util::future::join_all((0..8).map(|_| review_card(&app, &token, id, "good", None)))
+            .await;
     let mut applied = 0;
     for response in responses {
-        let response = response.unwrap();
         match response.status().as_u16() {
             200 => applied += 1,
             409 => assert_eq!(problem(response, 409).await["code"], "review_conflict"),
@@ -565,23 +554,29 @@ async fn the_card_list_filters_by_state_and_due(backend: Backend) {
         .await;
         ids.push(card["id"].as_str().unwrap().to_string());
     }
-    let review = |id: String, rating: &'static str| {
-        let (app, token) = (&app, token.clone());
-        async move {
-            post(
-                app,
-                &token,
-                &format!("/api/v1/flashcards/{id}/reviews"),
-                json!({"rating": rating}),
-            )
+    assert_eq!(
+        review_card(&app, &token, &ids[1], "good", None)
             .await
-        }
-    };
-    assert_eq!(review(ids[1].clone(), "good").await.status(), 200);
-    let known: Value = review(ids[2].clone(), "easy").await.json().await.unwrap();
+            .status(),
+        200
+    );
+    let known: Value = review_card(&app, &token, &ids[2], "easy", None)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(known["state"], "review");
-    assert_eq!(review(ids[3].clone(), "easy").await.status(), 200);
-    let forgotten: Value = review(ids[3].clone(), "again").await.json().await.unwrap();
+    assert_eq!(
+        review_card(&app, &token, &ids[3], "easy", None)
+            .await
+            .status(),
+        200
+    );
+    let forgotten: Value = review_card(&app, &token, &ids[3], "again", None)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(forgotten["state"], "relearning");
 
     let questions = |query: &'static str| {

@@ -606,3 +606,63 @@ pub async fn every_page(
         assert!(items.len() < 1000, "{path} does not end");
     }
 }
+
+/// One operation of the OpenAPI document the app serves.
+pub struct Operation {
+    pub method: reqwest::Method,
+    /// As documented, with `{parameters}`.
+    pub path: String,
+    pub spec: serde_json::Value,
+}
+
+impl Operation {
+    /// Whether the operation needs a bearer token.
+    pub fn protected(&self) -> bool {
+        self.spec["security"]
+            .as_array()
+            .is_some_and(|s| s.iter().any(|r| r.get("bearer").is_some()))
+    }
+
+    /// The path with each `{parameter}` replaced by `id()`.
+    pub fn path_with(&self, mut id: impl FnMut() -> String) -> String {
+        self.path
+            .split('/')
+            .map(|part| {
+                if part.starts_with('{') {
+                    id()
+                } else {
+                    part.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
+    /// A request to `path` with this operation's method, `{}` as the body where one is expected.
+    pub fn request(&self, app: &TestApp, path: &str) -> reqwest::RequestBuilder {
+        let request = app.client.request(self.method.clone(), app.url(path));
+        if self.spec.get("requestBody").is_some() {
+            request.json(&serde_json::json!({}))
+        } else {
+            request
+        }
+    }
+}
+
+impl TestApp {
+    /// Every operation of `/api/v1/openapi.json`.
+    pub async fn operations(&self) -> Vec<Operation> {
+        let doc: serde_json::Value = self.get("/api/v1/openapi.json").await.json().await.unwrap();
+        let mut all = Vec::new();
+        for (path, operations) in doc["paths"].as_object().unwrap() {
+            for (method, spec) in operations.as_object().unwrap() {
+                all.push(Operation {
+                    method: reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap(),
+                    path: path.clone(),
+                    spec: spec.clone(),
+                });
+            }
+        }
+        all
+    }
+}

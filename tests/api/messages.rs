@@ -107,6 +107,44 @@ async fn list(app: &TestApp, me: &Tokens, chat: &str) -> Vec<Value> {
     page["items"].as_array().unwrap().clone()
 }
 
+/// `POST …/messages/{answer}/regenerate`, with `body` when given.
+async fn regenerate_answer(
+    app: &TestApp,
+    me: &Tokens,
+    chat: &str,
+    answer: &Value,
+    body: Option<Value>,
+) -> reqwest::Response {
+    let path = format!(
+        "/api/v1/chats/{chat}/messages/{}/regenerate",
+        answer.as_str().unwrap()
+    );
+    let mut request = app.authed(Method::POST, &path, &me.access);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    request.send().await.unwrap()
+}
+
+/// `PATCH …/messages/{message}`: an edit.
+async fn edit_message(
+    app: &TestApp,
+    me: &Tokens,
+    chat: &str,
+    message: &Value,
+    body: Value,
+) -> reqwest::Response {
+    let path = format!(
+        "/api/v1/chats/{chat}/messages/{}",
+        message.as_str().unwrap()
+    );
+    app.authed(Method::PATCH, &path, &me.access)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// The contents of the chat's messages, oldest first.
 async fn contents(app: &TestApp, me: &Tokens, chat: &str) -> Vec<String> {
     list(app, me, chat)
@@ -323,32 +361,16 @@ async fn the_daily_token_budget_answers_429_when_spent(backend: Backend) {
     assert!(retry_after > 0 && retry_after <= 86_400);
     assert_eq!(problem(spent, 429).await["code"], "token_budget_spent");
     // Regenerating and editing ask the model too: the same 429, and nothing changes.
-    let regenerate = app
-        .authed(
-            Method::POST,
-            &format!(
-                "/api/v1/chats/{chat}/messages/{}/regenerate",
-                first["answer"]["id"].as_str().unwrap()
-            ),
-            &me.access,
-        )
-        .send()
-        .await
-        .unwrap();
+    let regenerate = regenerate_answer(&app, &me, &chat, &first["answer"]["id"], None).await;
     assert_eq!(problem(regenerate, 429).await["code"], "token_budget_spent");
-    let edit = app
-        .authed(
-            Method::PATCH,
-            &format!(
-                "/api/v1/chats/{chat}/messages/{}",
-                first["question"]["id"].as_str().unwrap()
-            ),
-            &me.access,
-        )
-        .json(&json!({"content": "first, rephrased"}))
-        .send()
-        .await
-        .unwrap();
+    let edit = edit_message(
+        &app,
+        &me,
+        &chat,
+        &first["question"]["id"],
+        json!({"content": "first, rephrased"}),
+    )
+    .await;
     assert_eq!(problem(edit, 429).await["code"], "token_budget_spent");
     assert_eq!(contents(&app, &me, &chat).await.len(), 2);
     assert_eq!(contents(&app, &me, &chat).await[0], "first");
@@ -396,35 +418,22 @@ async fn bad_messages_are_422_and_other_chats_404(backend: Backend) {
 
     // An edit and a regeneration check the same fields, and change nothing when refused.
     let before = contents(&app, &me, &chat).await;
-    let question = named["question"]["id"].as_str().unwrap();
-    let answer = named["answer"]["id"].as_str().unwrap();
     for (body, field) in [
         (json!({"content": ""}), "content"),
         (json!({"content": "x".repeat(8001)}), "content"),
         (json!({"content": "fine", "model": "gpt-99"}), "model"),
     ] {
-        let edit = app
-            .authed(
-                Method::PATCH,
-                &format!("/api/v1/chats/{chat}/messages/{question}"),
-                &me.access,
-            )
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let edit = edit_message(&app, &me, &chat, &named["question"]["id"], body).await;
         assert_eq!(problem(edit, 422).await["errors"][0]["field"], field);
     }
-    let regenerate = app
-        .authed(
-            Method::POST,
-            &format!("/api/v1/chats/{chat}/messages/{answer}/regenerate"),
-            &me.access,
-        )
-        .json(&json!({"model": "gpt-99"}))
-        .send()
-        .await
-        .unwrap();
+    let regenerate = regenerate_answer(
+        &app,
+        &me,
+        &chat,
+        &named["answer"]["id"],
+        Some(json!({"model": "gpt-99"})),
+    )
+    .await;
     assert_eq!(
         problem(regenerate, 422).await["errors"][0]["field"],
         "model"
@@ -534,31 +543,10 @@ async fn the_last_answer_can_be_regenerated_and_a_question_edited(backend: Backe
         .unwrap();
 
     // Only the last answer can be regenerated.
-    let stale = app
-        .authed(
-            Method::POST,
-            &format!(
-                "/api/v1/chats/{chat}/messages/{}/regenerate",
-                one["answer"]["id"].as_str().unwrap()
-            ),
-            &me.access,
-        )
-        .send()
-        .await
-        .unwrap();
+    let stale = regenerate_answer(&app, &me, &chat, &one["answer"]["id"], None).await;
     assert_eq!(problem(stale, 409).await["code"], "not_last_answer");
-    let regenerated: Value = app
-        .authed(
-            Method::POST,
-            &format!(
-                "/api/v1/chats/{chat}/messages/{}/regenerate",
-                two["answer"]["id"].as_str().unwrap()
-            ),
-            &me.access,
-        )
-        .send()
+    let regenerated: Value = regenerate_answer(&app, &me, &chat, &two["answer"]["id"], None)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -572,22 +560,17 @@ async fn the_last_answer_can_be_regenerated_and_a_question_edited(backend: Backe
     assert_eq!(model.prompts()[2].history.len(), 2);
 
     // Editing Q1 replaces everything after it.
-    let edited: Value = app
-        .authed(
-            Method::PATCH,
-            &format!(
-                "/api/v1/chats/{chat}/messages/{}",
-                one["question"]["id"].as_str().unwrap()
-            ),
-            &me.access,
-        )
-        .json(&json!({"content": "Q1, rephrased"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let edited: Value = edit_message(
+        &app,
+        &me,
+        &chat,
+        &one["question"]["id"],
+        json!({"content": "Q1, rephrased"}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     assert_eq!(edited["question"]["id"], one["question"]["id"]);
     assert_eq!(edited["question"]["content"], "Q1, rephrased");
     assert_eq!(
@@ -597,30 +580,16 @@ async fn the_last_answer_can_be_regenerated_and_a_question_edited(backend: Backe
     assert!(model.prompts()[3].history.is_empty());
 
     // An answer cannot be edited; unknown ids are 404.
-    let answer_id = edited["answer"]["id"].as_str().unwrap();
-    let not_user = app
-        .authed(
-            Method::PATCH,
-            &format!("/api/v1/chats/{chat}/messages/{answer_id}"),
-            &me.access,
-        )
-        .json(&json!({"content": "rewrite history"}))
-        .send()
-        .await
-        .unwrap();
+    let not_user = edit_message(
+        &app,
+        &me,
+        &chat,
+        &edited["answer"]["id"],
+        json!({"content": "rewrite history"}),
+    )
+    .await;
     problem(not_user, 422).await;
-    let unknown = app
-        .authed(
-            Method::POST,
-            &format!(
-                "/api/v1/chats/{chat}/messages/{}/regenerate",
-                Uuid::now_v7()
-            ),
-            &me.access,
-        )
-        .send()
-        .await
-        .unwrap();
+    let unknown = regenerate_answer(&app, &me, &chat, &json!(Uuid::now_v7()), None).await;
     assert_eq!(problem(unknown, 404).await["code"], "message_not_found");
 }
 
@@ -645,23 +614,9 @@ async fn a_failed_regeneration_keeps_the_old_answer_and_a_failed_edit_keeps_the_
         .json()
         .await
         .unwrap();
-    let regenerate = |answer: &Value, streamed: bool| {
-        let mut request = app.authed(
-            Method::POST,
-            &format!(
-                "/api/v1/chats/{chat}/messages/{}/regenerate",
-                answer["id"].as_str().unwrap()
-            ),
-            &me.access,
-        );
-        if streamed {
-            request = request.header("accept", "text/event-stream");
-        }
-        request.send()
-    };
 
     // The provider fails: 502, and the answer that was there is still there, with its id.
-    let failed = regenerate(&two["answer"], false).await.unwrap();
+    let failed = regenerate_answer(&app, &me, &chat, &two["answer"]["id"], None).await;
     assert_eq!(problem(failed, 502).await["code"], "model_unavailable");
     assert_eq!(
         contents(&app, &me, &chat).await,
@@ -671,7 +626,19 @@ async fn a_failed_regeneration_keeps_the_old_answer_and_a_failed_edit_keeps_the_
     assert_eq!(stored[3]["id"], two["answer"]["id"]);
 
     // Asked for a stream, the same: the model fails before any event, so a 502, nothing replaced.
-    let failed = regenerate(&two["answer"], true).await.unwrap();
+    let failed = app
+        .authed(
+            Method::POST,
+            &format!(
+                "/api/v1/chats/{chat}/messages/{}/regenerate",
+                two["answer"]["id"].as_str().unwrap()
+            ),
+            &me.access,
+        )
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(problem(failed, 502).await["code"], "model_unavailable");
     assert_eq!(
         contents(&app, &me, &chat).await,
@@ -679,9 +646,8 @@ async fn a_failed_regeneration_keeps_the_old_answer_and_a_failed_edit_keeps_the_
     );
 
     // So it can be regenerated again, and then the old answer is replaced.
-    let regenerated: Value = regenerate(&two["answer"], false)
+    let regenerated: Value = regenerate_answer(&app, &me, &chat, &two["answer"]["id"], None)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -697,19 +663,14 @@ async fn a_failed_regeneration_keeps_the_old_answer_and_a_failed_edit_keeps_the_
     );
 
     // An edit whose answer fails keeps the edit, like a new question, and nothing after it.
-    let edit = app
-        .authed(
-            Method::PATCH,
-            &format!(
-                "/api/v1/chats/{chat}/messages/{}",
-                one["question"]["id"].as_str().unwrap()
-            ),
-            &me.access,
-        )
-        .json(&json!({"content": "Q1, rephrased"}))
-        .send()
-        .await
-        .unwrap();
+    let edit = edit_message(
+        &app,
+        &me,
+        &chat,
+        &one["question"]["id"],
+        json!({"content": "Q1, rephrased"}),
+    )
+    .await;
     assert_eq!(problem(edit, 504).await["code"], "model_timeout");
     assert_eq!(contents(&app, &me, &chat).await, ["Q1, rephrased"]);
 }

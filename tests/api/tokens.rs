@@ -138,55 +138,24 @@ async fn forged_expired_early_and_foreign_tokens_are_401(backend: Backend) {
 /// before it looks at the path's ids or the body (a plain `{}` is sent where one is expected).
 async fn a_request_without_a_token_is_401_with_a_challenge(backend: Backend) {
     let app = spawn_app(backend).await;
-    let doc: serde_json::Value = app
-        .client
-        .get(app.url("/api/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
     let mut checked = Vec::new();
-    for (path, operations) in doc["paths"].as_object().unwrap() {
-        for (method, operation) in operations.as_object().unwrap() {
-            let protected = operation["security"]
-                .as_array()
-                .is_some_and(|s| s.iter().any(|r| r.get("bearer").is_some()));
-            if !protected {
-                continue;
-            }
-            // Path parameters become ids nobody owns.
-            let concrete: String = path
-                .split('/')
-                .map(|part| {
-                    if part.starts_with('{') {
-                        uuid::Uuid::now_v7().to_string()
-                    } else {
-                        part.to_string()
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join("/");
-            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-            let mut request = app.client.request(method.clone(), app.url(&concrete));
-            if operation.get("requestBody").is_some() {
-                request = request.json(&serde_json::json!({}));
-            }
-            let response = request.send().await.unwrap();
-            assert_eq!(response.status(), 401, "{method} {path}");
-            assert_eq!(
-                response.headers()["www-authenticate"],
-                r#"Bearer realm="flashforge""#,
-                "{method} {path}"
-            );
-            assert_eq!(
-                problem(response, 401).await["code"],
-                "missing_token",
-                "{method} {path}"
-            );
-            checked.push(format!("{method} {path}"));
-        }
+    for operation in app.operations().await.into_iter().filter(|o| o.protected()) {
+        // Path parameters become ids nobody owns.
+        let path = operation.path_with(|| uuid::Uuid::now_v7().to_string());
+        let response = operation.request(&app, &path).send().await.unwrap();
+        let name = format!("{} {}", operation.method, operation.path);
+        assert_eq!(response.status(), 401, "{name}");
+        assert_eq!(
+            response.headers()["www-authenticate"],
+            r#"Bearer realm="flashforge""#,
+            "{name}"
+        );
+        assert_eq!(
+            problem(response, 401).await["code"],
+            "missing_token",
+            "{name}"
+        );
+        checked.push(name);
     }
     // The document lists the routes that need a token: if it stopped doing so, this would check
     // nothing.
