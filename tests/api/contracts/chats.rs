@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use chrono::{Duration, SubsecRound, Utc};
-use flashforge_domain::accounts::{NewUser, PasswordHash, UserId, UserRepository, Username};
+use flashforge_domain::accounts::{UserId, UserRepository};
 use flashforge_domain::chats::{
     ChatChanges, ChatFilter, ChatId, ChatName, ChatRepository, NewChat,
 };
@@ -30,17 +30,7 @@ async fn fixture(backend: Backend) -> (Storage, Arc<dyn UserRepository>, Arc<dyn
 }
 
 async fn user(users: &Arc<dyn UserRepository>, name: &str) -> UserId {
-    users
-        .create(NewUser {
-            id: UserId::new(),
-            username: Username::parse(name).unwrap(),
-            email: None,
-            password_hash: PasswordHash::new("$argon2id$v=19$m=64,t=1,p=1$c2FsdA$aGFzaA".into()),
-            created_at: Utc::now().trunc_subsecs(6),
-        })
-        .await
-        .unwrap()
-        .id
+    super::stored_user(&**users, name).await
 }
 
 fn new_chat(owner: UserId, name: &str, at: chrono::DateTime<Utc>) -> NewChat {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use chrono::{Duration, SubsecRound, Utc};
-use flashforge_domain::accounts::{NewUser, PasswordHash, UserId, UserRepository, Username};
+use flashforge_domain::accounts::{UserId, UserRepository};
 use flashforge_domain::chats::{ChatId, ChatName, ChatRepository, NewChat};
 use flashforge_domain::flashcards::{
     CardSource, GeneratedCard, Generation, GenerationId, GenerationRepository, GenerationRequest,
@@ -79,21 +79,7 @@ async fn full_fixture(backend: Backend) -> Fixture {
     };
     let mut ids = Vec::new();
     for name in ["alice", "bob"] {
-        ids.push(
-            users
-                .create(NewUser {
-                    id: UserId::new(),
-                    username: Username::parse(name).unwrap(),
-                    email: None,
-                    password_hash: PasswordHash::new(
-                        "$argon2id$v=19$m=64,t=1,p=1$c2FsdA$aGFzaA".into(),
-                    ),
-                    created_at: Utc::now().trunc_subsecs(6),
-                })
-                .await
-                .unwrap()
-                .id,
-        );
+        ids.push(super::stored_user(&*users, name).await);
     }
     let chat = chats
         .create(NewChat {

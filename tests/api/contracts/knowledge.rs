@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{Duration, SubsecRound, Utc};
-use flashforge_domain::accounts::{NewUser, PasswordHash, UserId, UserRepository, Username};
+use flashforge_domain::accounts::{UserId, UserRepository};
 use flashforge_domain::chats::{ChatId, ChatName, ChatRepository, NewChat};
 use flashforge_domain::knowledge::{
     BlobStore, Chunk, ChunkId, Created, DocumentId, DocumentRepository, DocumentStatus, FileName,
@@ -57,20 +57,7 @@ fn now() -> chrono::DateTime<Utc> {
 
 impl Fixture {
     async fn user_and_chat(&self, name: &str) -> (UserId, ChatId) {
-        let user = self
-            .users
-            .create(NewUser {
-                id: UserId::new(),
-                username: Username::parse(name).unwrap(),
-                email: None,
-                password_hash: PasswordHash::new(
-                    "$argon2id$v=19$m=64,t=1,p=1$c2FsdA$aGFzaA".into(),
-                ),
-                created_at: now(),
-            })
-            .await
-            .unwrap()
-            .id;
+        let user = super::stored_user(&*self.users, name).await;
         let chat = self
             .chats
             .create(NewChat {

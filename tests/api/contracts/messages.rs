@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
-use flashforge_domain::accounts::{NewUser, PasswordHash, UserId, UserRepository, Username};
+use flashforge_domain::accounts::{UserId, UserRepository};
 use flashforge_domain::assistant::{
     Citation, Message, MessageId, MessageRepository, MessageStatus, Role, Usage,
 };
@@ -48,19 +48,7 @@ fn now() -> DateTime<Utc> {
 
 impl Fixture {
     async fn user(&self, name: &str) -> UserId {
-        self.users
-            .create(NewUser {
-                id: UserId::new(),
-                username: Username::parse(name).unwrap(),
-                email: None,
-                password_hash: PasswordHash::new(
-                    "$argon2id$v=19$m=64,t=1,p=1$c2FsdA$aGFzaA".into(),
-                ),
-                created_at: now(),
-            })
-            .await
-            .unwrap()
-            .id
+        super::stored_user(&*self.users, name).await
     }
 
     async fn chat(&self, owner: UserId) -> ChatId {
