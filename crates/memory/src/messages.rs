@@ -95,7 +95,7 @@ impl MessageRepository for InMemoryMessageRepository {
             .cloned())
     }
 
-    async fn update_content(
+    async fn rewrite(
         &self,
         owner: UserId,
         chat: ChatId,
@@ -103,33 +103,18 @@ impl MessageRepository for InMemoryMessageRepository {
         content: &str,
     ) -> Result<bool, InfraError> {
         let mut by_chat = self.by_chat.write();
-        let found = by_chat.get_mut(&chat).and_then(|messages| {
-            messages
-                .iter_mut()
-                .find(|m| m.id == id && m.user_id == owner)
-        });
-        match found {
-            Some(message) => {
-                message.content = content.to_string();
-                Ok(true)
-            }
-            None => Ok(false),
-        }
-    }
-
-    async fn delete_after(
-        &self,
-        owner: UserId,
-        chat: ChatId,
-        id: MessageId,
-    ) -> Result<u64, InfraError> {
-        let mut by_chat = self.by_chat.write();
         let Some(messages) = by_chat.get_mut(&chat) else {
-            return Ok(0);
+            return Ok(false);
         };
-        let before = messages.len();
+        let Some(message) = messages
+            .iter_mut()
+            .find(|m| m.id == id && m.user_id == owner)
+        else {
+            return Ok(false);
+        };
+        message.content = content.to_string();
         messages.retain(|m| !(m.user_id == owner && m.id > id));
-        Ok((before - messages.len()) as u64)
+        Ok(true)
     }
 
     async fn replace_after(

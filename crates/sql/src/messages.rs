@@ -147,38 +147,34 @@ impl MessageRepository for SqlMessageRepository {
             .transpose()
     }
 
-    async fn update_content(
+    async fn rewrite(
         &self,
         owner: UserId,
         chat: ChatId,
         id: MessageId,
         content: &str,
     ) -> Result<bool, InfraError> {
-        let result = messages::Entity::update_many()
+        let txn = self.db.begin().await.map_err(infra)?;
+        let updated = messages::Entity::update_many()
             .col_expr(messages::Column::Content, Expr::value(content.to_string()))
             .filter(messages::Column::Id.eq(id.as_uuid()))
             .filter(messages::Column::ChatId.eq(chat.as_uuid()))
             .filter(messages::Column::UserId.eq(owner.as_uuid()))
-            .exec(&self.db)
+            .exec(&txn)
             .await
             .map_err(infra)?;
-        Ok(result.rows_affected == 1)
-    }
-
-    async fn delete_after(
-        &self,
-        owner: UserId,
-        chat: ChatId,
-        id: MessageId,
-    ) -> Result<u64, InfraError> {
-        Ok(messages::Entity::delete_many()
+        if updated.rows_affected != 1 {
+            return Ok(false);
+        }
+        messages::Entity::delete_many()
             .filter(messages::Column::ChatId.eq(chat.as_uuid()))
             .filter(messages::Column::UserId.eq(owner.as_uuid()))
             .filter(messages::Column::Id.gt(id.as_uuid()))
-            .exec(&self.db)
+            .exec(&txn)
             .await
-            .map_err(infra)?
-            .rows_affected)
+            .map_err(infra)?;
+        txn.commit().await.map_err(infra)?;
+        Ok(true)
     }
 
     async fn replace_after(

@@ -171,21 +171,18 @@ async fn messages_are_stored_in_order_and_scoped_by_owner(backend: Backend) {
     assert!(f.contents(bob, chat).await.is_empty());
     assert!(
         !f.messages
-            .update_content(bob, chat, question.id, "stolen")
+            .rewrite(bob, chat, question.id, "stolen")
             .await
             .unwrap()
     );
-    assert_eq!(
-        f.messages
-            .delete_after(bob, chat, question.id)
-            .await
-            .unwrap(),
-        0
-    );
+    // A replacement deletes only its own owner's messages (the service never lets Bob write in
+    // Alice's chat; the repository keeps the rule regardless).
+    let bobs = message(bob, chat, Role::Assistant, "planted", now(), false);
+    f.messages.replace_after(question.id, bobs).await.unwrap();
     assert_eq!(f.contents(alice, chat).await, ["Q1", "A1", "Q2"]);
 }
 
-async fn edits_and_deletions_after_a_message_touch_only_that_chat(backend: Backend) {
+async fn a_rewrite_changes_the_message_and_drops_what_followed_in_that_chat(backend: Backend) {
     let f = fixture(backend).await;
     let alice = f.user("alice").await;
     let (chat, other) = (f.chat(alice).await, f.chat(alice).await);
@@ -194,24 +191,26 @@ async fn edits_and_deletions_after_a_message_touch_only_that_chat(backend: Backe
     f.say(alice, other, Role::User, "elsewhere").await;
     f.say(alice, chat, Role::User, "Q2").await;
 
+    // An unknown message, or one of another chat: nothing changes.
     assert!(
-        f.messages
-            .update_content(alice, chat, question.id, "Q1, rephrased")
+        !f.messages
+            .rewrite(alice, chat, MessageId::new(), "nothing")
             .await
             .unwrap()
     );
     assert!(
         !f.messages
-            .update_content(alice, chat, MessageId::new(), "nothing")
+            .rewrite(alice, other, question.id, "wrong chat")
             .await
             .unwrap()
     );
-    assert_eq!(
+    assert_eq!(f.contents(alice, chat).await, ["Q1", "A1", "Q2"]);
+
+    assert!(
         f.messages
-            .delete_after(alice, chat, question.id)
+            .rewrite(alice, chat, question.id, "Q1, rephrased")
             .await
-            .unwrap(),
-        2
+            .unwrap()
     );
     assert_eq!(f.contents(alice, chat).await, ["Q1, rephrased"]);
     assert_eq!(f.contents(alice, other).await, ["elsewhere"]);
@@ -291,7 +290,7 @@ async fn tokens_are_summed_per_owner_since_a_moment(backend: Backend) {
 
 on_every_backend!(
     messages_are_stored_in_order_and_scoped_by_owner,
-    edits_and_deletions_after_a_message_touch_only_that_chat,
+    a_rewrite_changes_the_message_and_drops_what_followed_in_that_chat,
     replacing_after_a_message_swaps_what_follows_for_one_new_message,
     tokens_are_summed_per_owner_since_a_moment,
 );

@@ -39,22 +39,16 @@ pub trait MessageRepository: Send + Sync {
         id: super::models::MessageId,
     ) -> Result<Option<Message>, InfraError>;
 
-    /// Replaces the content of `owner`'s message. `Ok(false)` when there is no such message.
-    async fn update_content(
+    /// Replaces the content of `owner`'s message `id` and deletes every message of the chat that
+    /// came after it, in one step: both or neither. `Ok(false)` when there is no such message
+    /// (and nothing changes).
+    async fn rewrite(
         &self,
         owner: UserId,
         chat: ChatId,
         id: super::models::MessageId,
         content: &str,
     ) -> Result<bool, InfraError>;
-
-    /// Deletes every message of `owner`'s `chat` that came after message `id`; returns how many.
-    async fn delete_after(
-        &self,
-        owner: UserId,
-        chat: ChatId,
-        id: super::models::MessageId,
-    ) -> Result<u64, InfraError>;
 
     /// Deletes every message of `message`'s chat (its owner's) that came after message `after`
     /// and stores `message`, in one step: either both happen or neither does. A regenerated

@@ -440,12 +440,13 @@ impl Assistant {
                     )
                     .into());
                 }
-                self.messages
-                    .update_content(who.user_id, chat, message, &content)
-                    .await?;
-                self.messages
-                    .delete_after(who.user_id, chat, message)
-                    .await?;
+                if !self
+                    .messages
+                    .rewrite(who.user_id, chat, message, &content)
+                    .await?
+                {
+                    return Err(AssistantError::MessageNotFound);
+                }
                 self.chats.touch(who.user_id, chat, now).await?;
                 question.content = content;
                 (question, None)
