@@ -840,6 +840,85 @@ impl flashforge_domain::knowledge::Embedder for FlakyEmbedder {
     }
 }
 
+/// An embedder that waits for the test to open its gate.
+struct GatedEmbedder {
+    inner: flashforge_memory::HashEmbedder,
+    gate: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+#[async_trait::async_trait]
+impl flashforge_domain::knowledge::Embedder for GatedEmbedder {
+    fn model(&self) -> &flashforge_domain::knowledge::EmbeddingModel {
+        self.inner.model()
+    }
+    fn token_counter(&self) -> std::sync::Arc<dyn flashforge_domain::knowledge::TokenCounter> {
+        self.inner.token_counter()
+    }
+    async fn embed(
+        &self,
+        texts: &[String],
+    ) -> Result<Vec<Vec<f32>>, flashforge_domain::InfraError> {
+        let _pass = self.gate.acquire().await.expect("the gate stays open");
+        self.inner.embed(texts).await
+    }
+}
+
+/// A document being ingested reads `processing`, is listed under that status only, and then
+/// completes.
+async fn a_document_reads_processing_while_it_is_ingested(backend: Backend) {
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+    let hooks = flashforge::Hooks {
+        embedder: Some(std::sync::Arc::new(GatedEmbedder {
+            inner: flashforge_memory::HashEmbedder::new(384),
+            gate: gate.clone(),
+        })),
+        ..Default::default()
+    };
+    let app = spawn_app_configured(backend, hooks, &[]).await;
+    let token = app.signed_up("patient").await.access;
+    let chat = app.create_chat(&token, "Slow").await;
+    let response = upload(&app, &token, &chat, "notes.md", NOTES.as_bytes().to_vec()).await;
+    assert_eq!(response.status(), 202);
+    let id = response.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/api/v1/chats/{chat}/documents/{id}");
+    let started = Instant::now();
+    let doc = loop {
+        let doc = app.get_json(&path, &token).await;
+        if doc["status"] == "processing" {
+            break doc;
+        }
+        assert_eq!(doc["status"], "pending", "{doc}");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "never processing: {doc}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(doc["chunk_count"], 0, "{doc}");
+    let listed = |status: &'static str| {
+        let (app, token) = (&app, token.clone());
+        let path = format!("/api/v1/chats/{chat}/documents?status={status}");
+        async move {
+            app.get_json(&path, &token).await["items"]
+                .as_array()
+                .unwrap()
+                .len()
+        }
+    };
+    assert_eq!(listed("processing").await, 1);
+    assert_eq!(listed("pending").await, 0);
+    assert_eq!(listed("completed").await, 0);
+
+    gate.add_permits(1_000);
+    let done = settled(&app, &token, &chat, &id).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert!(done["chunk_count"].as_u64().unwrap() > 0);
+    assert_eq!(listed("processing").await, 0);
+}
+
 async fn app_with_flaky_embedder(backend: Backend, failures: usize) -> TestApp {
     let hooks = flashforge::Hooks {
         embedder: Some(std::sync::Arc::new(FlakyEmbedder {
@@ -916,6 +995,7 @@ async fn transient_failures_are_retried_with_back_off_then_given_up(backend: Bac
 
 on_every_backend!(
     a_text_upload_is_ingested_and_found_on_its_page,
+    a_document_reads_processing_while_it_is_ingested,
     downloads_carry_the_uploaded_name_safely,
     a_hundred_page_pdf_is_found_on_the_right_page,
     duplicates_return_the_existing_document_unless_replaced,
