@@ -601,6 +601,10 @@ async fn a_failed_regeneration_keeps_the_old_answer_and_a_failed_edit_keeps_the_
     model.push(Reply::Text("second answer".into()));
     model.push(Reply::Fail(LlmError::Unavailable("HTTP 503".into())));
     model.push(Reply::Fail(LlmError::Unavailable("HTTP 503".into())));
+    model.push(Reply::FailAfter(
+        "Half a new ans".into(),
+        LlmError::Unavailable("reset".into()),
+    ));
     model.push(Reply::Text("regenerated at last".into()));
     model.push(Reply::Fail(LlmError::Timeout));
     let (app, me, chat) = setup(backend, model.clone(), &[]).await;
@@ -645,6 +649,32 @@ async fn a_failed_regeneration_keeps_the_old_answer_and_a_failed_edit_keeps_the_
         ["Q1", "first answer", "Q2", "second answer"]
     );
 
+    // A streamed regeneration cut part-way: the deltas, an error event, and still the old answer.
+    let body = app
+        .authed(
+            Method::POST,
+            &format!(
+                "/api/v1/chats/{chat}/messages/{}/regenerate",
+                two["answer"]["id"].as_str().unwrap()
+            ),
+            &me.access,
+        )
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let events = events(&body);
+    assert!(events.iter().any(|(_, name, _)| name == "delta"), "{body}");
+    let (_, last, failure) = events.last().unwrap();
+    assert_eq!((last.as_str(), &failure["status"]), ("error", &json!(502)));
+    assert_eq!(
+        contents(&app, &me, &chat).await,
+        ["Q1", "first answer", "Q2", "second answer"]
+    );
+
     // So it can be regenerated again, and then the old answer is replaced.
     let regenerated: Value = regenerate_answer(&app, &me, &chat, &two["answer"]["id"], None)
         .await
@@ -657,7 +687,7 @@ async fn a_failed_regeneration_keeps_the_old_answer_and_a_failed_edit_keeps_the_
         ["Q1", "first answer", "Q2", "regenerated at last"]
     );
     assert_eq!(
-        model.prompts()[4].history.len(),
+        model.prompts()[5].history.len(),
         2,
         "the old answer was not part of the new one's history"
     );

@@ -552,8 +552,9 @@ impl Assistant {
                     .is_none()
                     .then(|| LlmError::Unavailable("the answer stream ended early".into()))
             });
-            let last = if failure.is_some() && text.is_empty() {
-                // Nothing written and a failure: store nothing, as `send` does.
+            // Nothing written and a failure: store nothing, as `send` does. A regeneration cut
+            // part-way stores nothing either: the answer it would replace stays.
+            let last = if failure.is_some() && (text.is_empty() || prepared.replacing.is_some()) {
                 AnswerEvent::Failed(Arc::new(AssistantError::Model(
                     failure.unwrap_or(LlmError::Timeout),
                 )))

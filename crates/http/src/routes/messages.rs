@@ -353,7 +353,7 @@ pub struct EditMessageRequest {
 }
 
 /// Replaces the chat's last answer with a new one (whole, or streamed like a new message). When
-/// the model fails before writing anything, the old answer stays.
+/// the model fails, even part-way through a stream, the old answer stays.
 #[utoipa::path(
     tag = "assistant",
     security(("bearer" = [])),
