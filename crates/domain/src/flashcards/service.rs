@@ -783,14 +783,21 @@ impl Flashcards {
         if let Some(key) = &input.idempotency_key {
             crate::idempotency::check_key(key)?;
         }
-        let now = self.clock.now();
         let (mut card, study) = self
             .cards
             .find_with_settings(who.user_id, id)
             .await?
             .ok_or(FlashcardError::NotFound)?;
         let study = study.unwrap_or_default();
-        let at = input.reviewed_at.unwrap_or(now);
+        // Read after the card: a review that another request applied meanwhile is in the past.
+        // Without a time from the client, never before the last review (another instance's
+        // clock may be ahead).
+        let now = self.clock.now();
+        let at = input.reviewed_at.unwrap_or_else(|| {
+            card.schedule
+                .last_reviewed_at
+                .map_or(now, |last| now.max(last))
+        });
         let mut errors = ValidationErrors::new();
         if at > now + Duration::minutes(5) {
             errors.push(FieldError::new("reviewed_at", "must not be in the future"));
