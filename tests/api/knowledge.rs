@@ -810,44 +810,40 @@ async fn the_assistant_answers_from_uploaded_material_with_citations(backend: Ba
     assert_eq!(citations[0]["page"], 2);
 }
 
-/// An embedder that fails its first `failures` calls as if its server were down.
-struct FlakyEmbedder {
+/// The hash embedder with a step of the test's before each call: failing it (a server that is
+/// down) or waiting in it (a slow one).
+struct HookedEmbedder {
     inner: flashforge_memory::HashEmbedder,
-    failures: std::sync::atomic::AtomicUsize,
+    before: Box<
+        dyn Fn() -> futures_util::future::BoxFuture<
+                'static,
+                Result<(), flashforge_domain::InfraError>,
+            > + Send
+            + Sync,
+    >,
 }
 
-#[async_trait::async_trait]
-impl flashforge_domain::knowledge::Embedder for FlakyEmbedder {
-    fn model(&self) -> &flashforge_domain::knowledge::EmbeddingModel {
-        self.inner.model()
-    }
-    fn token_counter(&self) -> std::sync::Arc<dyn flashforge_domain::knowledge::TokenCounter> {
-        self.inner.token_counter()
-    }
-    async fn embed(
-        &self,
-        texts: &[String],
-    ) -> Result<Vec<Vec<f32>>, flashforge_domain::InfraError> {
-        use std::sync::atomic::Ordering;
-        let left = self.failures.load(Ordering::SeqCst);
-        if left > 0 {
-            self.failures.store(left - 1, Ordering::SeqCst);
-            return Err(flashforge_domain::InfraError::unavailable(
-                "embedding server refused the connection",
-            ));
+impl HookedEmbedder {
+    fn hooks(
+        before: impl Fn() -> futures_util::future::BoxFuture<
+            'static,
+            Result<(), flashforge_domain::InfraError>,
+        > + Send
+        + Sync
+        + 'static,
+    ) -> flashforge::Hooks {
+        flashforge::Hooks {
+            embedder: Some(std::sync::Arc::new(Self {
+                inner: flashforge_memory::HashEmbedder::new(384),
+                before: Box::new(before),
+            })),
+            ..Default::default()
         }
-        self.inner.embed(texts).await
     }
 }
 
-/// An embedder that waits for the test to open its gate.
-struct GatedEmbedder {
-    inner: flashforge_memory::HashEmbedder,
-    gate: std::sync::Arc<tokio::sync::Semaphore>,
-}
-
 #[async_trait::async_trait]
-impl flashforge_domain::knowledge::Embedder for GatedEmbedder {
+impl flashforge_domain::knowledge::Embedder for HookedEmbedder {
     fn model(&self) -> &flashforge_domain::knowledge::EmbeddingModel {
         self.inner.model()
     }
@@ -858,7 +854,7 @@ impl flashforge_domain::knowledge::Embedder for GatedEmbedder {
         &self,
         texts: &[String],
     ) -> Result<Vec<Vec<f32>>, flashforge_domain::InfraError> {
-        let _pass = self.gate.acquire().await.expect("the gate stays open");
+        (self.before)().await?;
         self.inner.embed(texts).await
     }
 }
@@ -867,13 +863,14 @@ impl flashforge_domain::knowledge::Embedder for GatedEmbedder {
 /// completes.
 async fn a_document_reads_processing_while_it_is_ingested(backend: Backend) {
     let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
-    let hooks = flashforge::Hooks {
-        embedder: Some(std::sync::Arc::new(GatedEmbedder {
-            inner: flashforge_memory::HashEmbedder::new(384),
-            gate: gate.clone(),
-        })),
-        ..Default::default()
-    };
+    let waiting = gate.clone();
+    let hooks = HookedEmbedder::hooks(move || {
+        let gate = waiting.clone();
+        Box::pin(async move {
+            drop(gate.acquire().await.expect("the gate stays open"));
+            Ok(())
+        })
+    });
     let app = spawn_app_configured(backend, hooks, &[]).await;
     let token = app.signed_up("patient").await.access;
     let chat = app.create_chat(&token, "Slow").await;
@@ -919,14 +916,24 @@ async fn a_document_reads_processing_while_it_is_ingested(backend: Backend) {
     assert_eq!(listed("processing").await, 0);
 }
 
+/// An app whose embedder fails its first `failures` calls as if its server were down.
 async fn app_with_flaky_embedder(backend: Backend, failures: usize) -> TestApp {
-    let hooks = flashforge::Hooks {
-        embedder: Some(std::sync::Arc::new(FlakyEmbedder {
-            inner: flashforge_memory::HashEmbedder::new(384),
-            failures: failures.into(),
-        })),
-        ..Default::default()
-    };
+    let left = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(failures));
+    let hooks = HookedEmbedder::hooks(move || {
+        use std::sync::atomic::Ordering;
+        let failing = left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        Box::pin(async move {
+            if failing {
+                Err(flashforge_domain::InfraError::unavailable(
+                    "embedding server refused the connection",
+                ))
+            } else {
+                Ok(())
+            }
+        })
+    });
     spawn_app_configured(
         backend,
         hooks,
