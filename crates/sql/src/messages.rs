@@ -72,6 +72,18 @@ fn row(message: &Message) -> Result<messages::ActiveModel, InfraError> {
     })
 }
 
+/// Deletes `owner`'s messages of `chat` that came after message `id`.
+fn delete_after(
+    owner: UserId,
+    chat: ChatId,
+    id: MessageId,
+) -> sea_orm::DeleteMany<messages::Entity> {
+    messages::Entity::delete_many()
+        .filter(messages::Column::ChatId.eq(chat.as_uuid()))
+        .filter(messages::Column::UserId.eq(owner.as_uuid()))
+        .filter(messages::Column::Id.gt(id.as_uuid()))
+}
+
 #[derive(FromQueryResult)]
 struct TokenSum {
     tokens: Option<i64>,
@@ -166,10 +178,7 @@ impl MessageRepository for SqlMessageRepository {
         if updated.rows_affected != 1 {
             return Ok(false);
         }
-        messages::Entity::delete_many()
-            .filter(messages::Column::ChatId.eq(chat.as_uuid()))
-            .filter(messages::Column::UserId.eq(owner.as_uuid()))
-            .filter(messages::Column::Id.gt(id.as_uuid()))
+        delete_after(owner, chat, id)
             .exec(&txn)
             .await
             .map_err(infra)?;
@@ -183,10 +192,7 @@ impl MessageRepository for SqlMessageRepository {
         message: Message,
     ) -> Result<Message, InfraError> {
         let txn = self.db.begin().await.map_err(infra)?;
-        messages::Entity::delete_many()
-            .filter(messages::Column::ChatId.eq(message.chat_id.as_uuid()))
-            .filter(messages::Column::UserId.eq(message.user_id.as_uuid()))
-            .filter(messages::Column::Id.gt(after.as_uuid()))
+        delete_after(message.user_id, message.chat_id, after)
             .exec(&txn)
             .await
             .map_err(infra)?;
