@@ -402,12 +402,8 @@ impl Flashcards {
         owner: UserId,
         ids: impl Iterator<Item = DocumentId>,
     ) -> Result<std::collections::HashMap<DocumentId, ChatId>, InfraError> {
-        let mut wanted: Vec<DocumentId> = ids.collect();
-        wanted.sort();
-        wanted.dedup();
-        if wanted.is_empty() {
-            return Ok(std::collections::HashMap::new());
-        }
+        // `find_many` answers each document once, however often it is named.
+        let wanted: Vec<DocumentId> = ids.collect();
         Ok(self
             .documents
             .find_many(owner, &wanted)
