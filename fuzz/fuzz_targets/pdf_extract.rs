@@ -6,7 +6,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(pages) = flashforge_files::extract_pages(data) {
+    if let Ok(pages) = flashforge_files::extract_pages(data, &Default::default()) {
         assert!(!pages.is_empty(), "Ok with no pages");
         for (i, page) in pages.iter().enumerate() {
             assert_eq!(

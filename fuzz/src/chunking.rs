@@ -71,7 +71,8 @@ pub fn check(data: &[u8]) {
     // within that page and its text exactly that range, within the token budget.
     let doc = document(media_type);
     let counter: Arc<dyn TokenCounter> = Arc::new(ApproximateTokens);
-    let chunks = chunk_pages(&doc, &pages, counter, settings);
+    let chunks = chunk_pages(&doc, &pages, counter, settings, u32::MAX)
+        .expect("no chunk limit is set");
     let page_chars: Vec<Vec<char>> = pages.iter().map(|p| p.text.chars().collect()).collect();
     let mut last_page = 1;
     for (i, chunk) in chunks.iter().enumerate() {

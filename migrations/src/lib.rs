@@ -12,6 +12,7 @@ mod m20261126_000006_create_flashcards;
 mod m20261126_000007_create_study_settings;
 mod m20261126_000008_create_flashcard_generations;
 mod m20261126_000009_add_job_request_id;
+mod m20261202_000010_add_job_owner;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000007_create_study_settings::Migration),
             Box::new(m20261126_000008_create_flashcard_generations::Migration),
             Box::new(m20261126_000009_add_job_request_id::Migration),
+            Box::new(m20261202_000010_add_job_owner::Migration),
         ]
     }
 }

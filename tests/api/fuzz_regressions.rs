@@ -55,7 +55,9 @@ fn pdf_extract_inputs_end_in_text_or_an_error_quickly() {
         let started = std::time::Instant::now();
         // On a thread of its own, so that a hang fails this test instead of stalling it.
         std::thread::spawn(move || {
-            let outcome = std::panic::catch_unwind(|| flashforge_files::extract_pages(&bytes));
+            let outcome = std::panic::catch_unwind(|| {
+                flashforge_files::extract_pages(&bytes, &Default::default())
+            });
             let _ = tx.send(outcome);
         });
         match rx.recv_timeout(Duration::from_secs(5)) {
@@ -127,7 +129,7 @@ fn check_chunking(name: &str, data: &[u8]) {
 
     let doc = document(media_type);
     let counter: Arc<dyn TokenCounter> = Arc::new(ApproximateTokens);
-    let chunks = chunk_pages(&doc, &pages, counter, settings);
+    let chunks = chunk_pages(&doc, &pages, counter, settings, u32::MAX).unwrap();
     let mut last_page = 1;
     for (i, chunk) in chunks.iter().enumerate() {
         assert_eq!(chunk.index as usize, i, "{name}");

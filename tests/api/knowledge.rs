@@ -812,7 +812,7 @@ async fn the_assistant_answers_from_uploaded_material_with_citations(backend: Ba
 
 /// The hash embedder with a step of the test's before each call: failing it (a server that is
 /// down) or waiting in it (a slow one).
-struct HookedEmbedder {
+pub(crate) struct HookedEmbedder {
     inner: flashforge_memory::HashEmbedder,
     before: Box<
         dyn Fn() -> futures_util::future::BoxFuture<
@@ -824,7 +824,7 @@ struct HookedEmbedder {
 }
 
 impl HookedEmbedder {
-    fn hooks(
+    pub(crate) fn hooks(
         before: impl Fn() -> futures_util::future::BoxFuture<
             'static,
             Result<(), flashforge_domain::InfraError>,
@@ -1145,7 +1145,12 @@ async fn reconcile_removes_orphan_points_and_requeues_unindexed_documents() {
     // The ingestion job ran (claimed and done) and left 3 chunks, but only 2 points, plus a
     // point of a chunk that no longer exists.
     let job = jobs
-        .claim("w", now, now + chrono::Duration::seconds(60))
+        .claim(
+            "w",
+            now,
+            now + chrono::Duration::seconds(60),
+            flashforge_domain::knowledge::Fairness::default(),
+        )
         .await
         .unwrap()
         .unwrap();
@@ -1196,10 +1201,15 @@ async fn reconcile_removes_orphan_points_and_requeues_unindexed_documents() {
     let doc = documents.find(user, id).await.unwrap().unwrap();
     assert_eq!(doc.status, DocumentStatus::Pending);
     assert!(
-        jobs.claim("w", chrono::Utc::now(), chrono::Utc::now())
-            .await
-            .unwrap()
-            .is_some()
+        jobs.claim(
+            "w",
+            chrono::Utc::now(),
+            chrono::Utc::now(),
+            flashforge_domain::knowledge::Fairness::default(),
+        )
+        .await
+        .unwrap()
+        .is_some()
     );
     // Nothing left to repair: a second pass changes nothing.
     documents.complete(user, id, 1, 3, now).await.unwrap();

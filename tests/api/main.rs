@@ -27,5 +27,6 @@ mod logging;
 mod messages;
 mod operations;
 mod pagination;
+mod tenants;
 mod tokens;
 mod transport;

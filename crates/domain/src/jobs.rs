@@ -40,6 +40,14 @@ impl JobPayload {
             JobPayload::GenerateFlashcards { .. } => "generate_flashcards",
         }
     }
+
+    /// The user the work is for: the queue shares workers fairly among owners.
+    pub fn owner(&self) -> UserId {
+        match self {
+            JobPayload::IngestDocument { user_id, .. }
+            | JobPayload::GenerateFlashcards { user_id, .. } => *user_id,
+        }
+    }
 }
 
 /// A job about to be queued.
@@ -75,16 +83,42 @@ pub struct QueueStats {
     pub oldest_queued_at: Option<DateTime<Utc>>,
 }
 
+/// How claims share the workers among users.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Fairness {
+    /// The most jobs of one user running at once (live leases); 0 = no limit.
+    pub max_running_per_user: u32,
+}
+
 /// A durable job queue. Any number of workers may claim at once; a job is held by one worker at
 /// a time through a lease that the worker renews, and a job whose lease ran out (its worker
-/// died) is claimed again.
+/// died) is claimed again — until its attempts are used up.
 #[async_trait]
 pub trait JobQueue: Send + Sync {
     async fn enqueue(&self, job: NewJob) -> Result<(), InfraError>;
 
-    /// Takes the oldest runnable job (queued and due, or running with an expired lease) for
-    /// `worker` until `lease_until`, counting an attempt.
+    /// Takes a runnable job for `worker` until `lease_until`, counting an attempt (so that a
+    /// worker that dies mid-job has used one). Runnable: queued and due, or running with an
+    /// expired lease — and in both cases `attempts < max_attempts`; a job whose attempts are
+    /// used up is never returned here (see [`JobQueue::claim_exhausted`]).
+    ///
+    /// Fair: the job comes from the user with the fewest running jobs (live leases), ties
+    /// broken by whose runnable job is oldest, and within a user the oldest first — so one
+    /// user's hundred uploads do not delay another's one. A user who already has
+    /// `fairness.max_running_per_user` jobs running (when non-zero) gets none.
     async fn claim(
+        &self,
+        worker: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        fairness: Fairness,
+    ) -> Result<Option<Job>, InfraError>;
+
+    /// Takes, for `worker` until `lease_until` and without counting an attempt, a running job
+    /// whose lease expired after its last attempt (its worker died every time), so that the
+    /// runner can mark it dead and its subject failed. Until that is recorded the job stays
+    /// `running` under the new lease: a runner that dies meanwhile leaves it to the next.
+    async fn claim_exhausted(
         &self,
         worker: &str,
         now: DateTime<Utc>,
@@ -143,13 +177,62 @@ pub trait JobHandler: Send + Sync {
     async fn gave_up(&self, job: &Job, reason: &str) -> Result<(), InfraError>;
 }
 
-/// How long a lease lasts and how long to wait before a retry.
+/// How long a lease lasts, how long to wait before a retry, how long a job may run and how the
+/// workers are shared.
 #[derive(Debug, Clone, Copy)]
 pub struct JobSettings {
     /// How long a claimed job is held without a heartbeat.
     pub lease: Duration,
     /// The wait before the first retry; each later one doubles it.
     pub retry_backoff: Duration,
+    pub policy: JobPolicy,
+}
+
+/// Limits on the work of the queue, from configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobPolicy {
+    /// An ingestion running longer than this fails (its lease is released).
+    pub ingest_timeout: Duration,
+    /// A flashcard generation running longer than this fails.
+    pub generation_timeout: Duration,
+    pub fairness: Fairness,
+}
+
+impl Default for JobPolicy {
+    fn default() -> Self {
+        Self {
+            ingest_timeout: Duration::from_secs(3600),
+            generation_timeout: Duration::from_secs(1800),
+            fairness: Fairness {
+                max_running_per_user: 1,
+            },
+        }
+    }
+}
+
+impl JobPolicy {
+    /// How long a job of this kind may run.
+    pub fn timeout(&self, payload: &JobPayload) -> Duration {
+        match payload {
+            JobPayload::IngestDocument { .. } => self.ingest_timeout,
+            JobPayload::GenerateFlashcards { .. } => self.generation_timeout,
+        }
+    }
+}
+
+/// "90 minutes", "2 hours", "45 seconds": a duration as a person reads it.
+pub fn spoken(duration: Duration) -> String {
+    let secs = duration.as_secs();
+    let (n, unit) = if secs >= 7200 && secs.is_multiple_of(3600) {
+        (secs / 3600, "hours")
+    } else if secs >= 120 && secs.is_multiple_of(60) {
+        (secs / 60, "minutes")
+    } else if secs == 1 {
+        (1, "second")
+    } else {
+        (secs, "seconds")
+    };
+    format!("{n} {unit}")
 }
 
 /// The handlers of every kind of job.
@@ -202,12 +285,21 @@ impl JobRunner {
         }
     }
 
-    /// Claims one job and runs it; `Ok(false)` when no job was due.
+    /// Buries one job whose attempts are used up, or claims one job and runs it; `Ok(false)`
+    /// when there was nothing to do.
     pub async fn work_once(&self, worker: &str) -> Result<bool, InfraError> {
         let now = self.clock.now();
         let lease = chrono::Duration::from_std(self.settings.lease)
             .unwrap_or(chrono::Duration::seconds(60));
-        let Some(job) = self.queue.claim(worker, now, now + lease).await? else {
+        if let Some(job) = self.queue.claim_exhausted(worker, now, now + lease).await? {
+            self.bury(job, worker).await?;
+            return Ok(true);
+        }
+        let Some(job) = self
+            .queue
+            .claim(worker, now, now + lease, self.settings.policy.fairness)
+            .await?
+        else {
             return Ok(false);
         };
         // The job's log lines name the request that queued it (or the job itself).
@@ -224,14 +316,35 @@ impl JobRunner {
         Ok(true)
     }
 
+    /// A job whose worker died on every attempt: dead, and its subject failed with a reason
+    /// the user can read.
+    async fn bury(&self, job: Job, worker: &str) -> Result<(), InfraError> {
+        let reason = format!(
+            "processing stopped without finishing on each of {} attempts (the worker ran out of memory or was stopped); this file cannot be processed as it is",
+            job.max_attempts
+        );
+        tracing::warn!(job = %job.id, kind = job.payload.kind(), attempts = job.attempts, "job's worker died on its last attempt; marking it dead");
+        metrics::counter!("jobs_finished_total", "kind" => job.payload.kind(), "outcome" => "dead")
+            .increment(1);
+        self.handler(&job.payload).gave_up(&job, &reason).await?;
+        self.queue.fail(job.id, worker, &reason, None).await?;
+        Ok(())
+    }
+
     /// Runs a claimed job and records its outcome.
     async fn run(&self, job: Job, worker: &str, lease: chrono::Duration) -> Result<(), InfraError> {
         tracing::info!(job = %job.id, kind = job.payload.kind(), attempt = job.attempts, "job claimed");
         let handler = self.handler(&job.payload);
         let kind = job.payload.kind();
         let started = std::time::Instant::now();
+        let limit = self.settings.policy.timeout(&job.payload);
         let outcome = tokio::select! {
-            outcome = handler.run(&job) => outcome,
+            outcome = tokio::time::timeout(limit, handler.run(&job)) => outcome.unwrap_or_else(|_| {
+                Err(Failure::Permanent(format!(
+                    "processing took longer than the limit of {}",
+                    spoken(limit)
+                )))
+            }),
             lost = self.keep_lease(&job, worker, lease) => lost,
         };
         metrics::histogram!("job_duration_seconds", "kind" => kind)
@@ -301,5 +414,19 @@ impl JobRunner {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_are_spoken_in_the_largest_whole_unit() {
+        assert_eq!(spoken(Duration::from_secs(3600 * 3)), "3 hours");
+        assert_eq!(spoken(Duration::from_secs(3600)), "60 minutes");
+        assert_eq!(spoken(Duration::from_secs(1800)), "30 minutes");
+        assert_eq!(spoken(Duration::from_secs(90)), "90 seconds");
+        assert_eq!(spoken(Duration::from_secs(1)), "1 second");
     }
 }

@@ -19,7 +19,7 @@ use crate::flashcards::{
     FlashcardPorts, FlashcardRepository, Flashcards, GenerationRepository, MemoryModel,
 };
 use crate::health::{HealthCheck, Readiness};
-use crate::jobs::{JobHandlers, JobRunner, JobSettings};
+use crate::jobs::{JobHandlers, JobPolicy, JobRunner, JobSettings};
 use crate::knowledge::{KnowledgeBase, KnowledgePorts, KnowledgeSettings};
 use crate::limits::{RateLimitPolicy, RateLimitStore, RateLimits};
 
@@ -54,6 +54,7 @@ pub struct ServiceSettings {
     pub accounts: AccountSettings,
     pub assistant: AssistantSettings,
     pub knowledge: KnowledgeSettings,
+    pub jobs: JobPolicy,
     pub rate_limits: RateLimitPolicy,
     pub readiness_timeout: Duration,
 }
@@ -64,6 +65,7 @@ impl Default for ServiceSettings {
             accounts: AccountSettings::default(),
             assistant: AssistantSettings::default(),
             knowledge: KnowledgeSettings::default(),
+            jobs: JobPolicy::default(),
             rate_limits: RateLimitPolicy::default(),
             readiness_timeout: Duration::from_secs(2),
         }
@@ -94,6 +96,7 @@ impl Services {
         let job_settings = JobSettings {
             lease: settings.knowledge.lease,
             retry_backoff: settings.knowledge.retry_backoff,
+            policy: settings.jobs,
         };
         let max_attempts = settings.knowledge.max_attempts;
         let knowledge = Arc::new(KnowledgeBase::new(

@@ -4,4 +4,6 @@ mod blobs;
 mod pdf;
 
 pub use blobs::{BlobSettings, ObjectStoreBlobs};
-pub use pdf::{ChildOutput, Isolation, LopdfExtractor, extract_pages, run_extractor_child};
+pub use pdf::{
+    ChildLimits, ChildOutput, Isolation, LopdfExtractor, extract_pages, run_extractor_child,
+};

@@ -5,7 +5,10 @@
 //! either in a blocking thread under `catch_unwind` and a timeout (a thread that hangs is
 //! abandoned, the job fails), or — what `flashforge serve` and `flashforge worker` use — in a
 //! child process (`flashforge extract-pdf`) that is killed when it overruns, with the same
-//! code on the other side of a pipe.
+//! code on the other side of a pipe. The child is fenced in: it starts with an empty
+//! environment (no secret of the server's reaches it), in a process group of its own (killed
+//! whole on overrun), under limits on address space and CPU time, and its output is read
+//! through a bound.
 
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
@@ -14,18 +17,43 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use flashforge_domain::knowledge::{ExtractError, ExtractedPage, PdfExtractor};
+use flashforge_domain::knowledge::{
+    ExtractError, ExtractedPage, ExtractionLimits, OverLimit, PageBudget, PdfExtractor,
+};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use unicode_normalization::UnicodeNormalization;
+
+/// What a child process may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChildLimits {
+    /// Address space (`RLIMIT_AS`), bytes.
+    pub memory_bytes: u64,
+    /// CPU time (`RLIMIT_CPU`), seconds; the wall-clock timeout usually ends it first.
+    pub cpu_secs: u64,
+}
+
+impl Default for ChildLimits {
+    fn default() -> Self {
+        Self {
+            memory_bytes: 1024 * 1024 * 1024,
+            cpu_secs: 120,
+        }
+    }
+}
 
 /// How the parser is isolated from the process.
 #[derive(Debug, Clone)]
 pub enum Isolation {
     /// A blocking thread with `catch_unwind`; a hung parse is abandoned after the timeout.
     Thread,
-    /// A child process: `program` with `args`, the PDF on stdin, JSON pages on stdout.
-    Process { program: PathBuf, args: Vec<String> },
+    /// A child process: `program` with `args` and the limits' flags (`--max-pages N
+    /// --max-chars N --max-page-chars N`), the PDF on stdin, JSON pages on stdout.
+    Process {
+        program: PathBuf,
+        args: Vec<String>,
+        limits: ChildLimits,
+    },
 }
 
 /// Extracts text with lopdf, guarded as configured.
@@ -49,6 +77,7 @@ pub enum ChildOutput {
     Encrypted,
     NoText,
     Malformed { reason: String },
+    OverLimit { over: OverLimit },
 }
 
 impl From<Result<Vec<ExtractedPage>, ExtractError>> for ChildOutput {
@@ -59,6 +88,7 @@ impl From<Result<Vec<ExtractedPage>, ExtractError>> for ChildOutput {
             },
             Err(ExtractError::Encrypted) => ChildOutput::Encrypted,
             Err(ExtractError::NoText) => ChildOutput::NoText,
+            Err(ExtractError::OverLimit(over)) => ChildOutput::OverLimit { over },
             Err(other) => ChildOutput::Malformed {
                 reason: other.to_string(),
             },
@@ -76,15 +106,16 @@ impl From<ChildOutput> for Result<Vec<ExtractedPage>, ExtractError> {
             ChildOutput::Encrypted => Err(ExtractError::Encrypted),
             ChildOutput::NoText => Err(ExtractError::NoText),
             ChildOutput::Malformed { reason } => Err(ExtractError::Malformed(reason)),
+            ChildOutput::OverLimit { over } => Err(ExtractError::OverLimit(over)),
         }
     }
 }
 
-/// The most pages a PDF may have.
-const MAX_PAGES: usize = 5000;
-
-/// Extracts every page's text, unguarded: callers isolate it.
-pub fn extract_pages(bytes: &[u8]) -> Result<Vec<ExtractedPage>, ExtractError> {
+/// Extracts every page's text within `limits`, unguarded: callers isolate it.
+pub fn extract_pages(
+    bytes: &[u8],
+    limits: &ExtractionLimits,
+) -> Result<Vec<ExtractedPage>, ExtractError> {
     let document = lopdf::Document::load_mem(bytes)
         .map_err(|e| ExtractError::Malformed(short(&e.to_string())))?;
     if document.is_encrypted() {
@@ -94,12 +125,8 @@ pub fn extract_pages(bytes: &[u8]) -> Result<Vec<ExtractedPage>, ExtractError> {
     if pages.is_empty() {
         return Err(ExtractError::Malformed("the PDF has no pages".into()));
     }
-    if pages.len() > MAX_PAGES {
-        return Err(ExtractError::Malformed(format!(
-            "the PDF has {} pages; at most {MAX_PAGES} are accepted",
-            pages.len()
-        )));
-    }
+    limits.check_pages(pages.len() as u64)?;
+    let mut budget = PageBudget::new(*limits);
     let mut extracted = Vec::with_capacity(pages.len());
     let mut any_text = false;
     for (position, number) in pages.keys().enumerate() {
@@ -107,11 +134,10 @@ pub fn extract_pages(bytes: &[u8]) -> Result<Vec<ExtractedPage>, ExtractError> {
         let raw = document.extract_text(&[*number]).unwrap_or_default();
         // NFKC expands ligatures (ﬁ → fi) and compatibility forms, as pdftotext does.
         let text: String = raw.nfkc().collect();
+        let page = position as u32 + 1;
+        budget.take(page, text.chars().count() as u64)?;
         any_text |= text.chars().any(char::is_alphanumeric);
-        extracted.push(ExtractedPage {
-            number: position as u32 + 1,
-            text,
-        });
+        extracted.push(ExtractedPage { number: page, text });
     }
     if !any_text {
         return Err(ExtractError::NoText);
@@ -125,11 +151,16 @@ fn short(text: &str) -> String {
 
 #[async_trait]
 impl PdfExtractor for LopdfExtractor {
-    async fn extract(&self, bytes: Bytes) -> Result<Vec<ExtractedPage>, ExtractError> {
+    async fn extract(
+        &self,
+        bytes: Bytes,
+        limits: &ExtractionLimits,
+    ) -> Result<Vec<ExtractedPage>, ExtractError> {
         match &self.isolation {
             Isolation::Thread => {
+                let limits = *limits;
                 let work = tokio::task::spawn_blocking(move || {
-                    std::panic::catch_unwind(AssertUnwindSafe(|| extract_pages(&bytes)))
+                    std::panic::catch_unwind(AssertUnwindSafe(|| extract_pages(&bytes, &limits)))
                 });
                 match tokio::time::timeout(self.timeout, work).await {
                     Err(_) => Err(ExtractError::TimedOut(self.timeout.as_secs())),
@@ -137,60 +168,155 @@ impl PdfExtractor for LopdfExtractor {
                     Ok(Ok(Ok(result))) => result,
                 }
             }
-            Isolation::Process { program, args } => {
-                match tokio::time::timeout(self.timeout, run_child(program, args, bytes)).await {
-                    // Dropping the child future kills the process (kill_on_drop).
-                    Err(_) => Err(ExtractError::TimedOut(self.timeout.as_secs())),
-                    Ok(result) => result,
+            Isolation::Process {
+                program,
+                args,
+                limits: child_limits,
+            } => {
+                let mut child = Child::spawn(program, args, limits, child_limits)?;
+                let outcome =
+                    tokio::time::timeout(self.timeout, child.run(bytes, output_bound(limits)))
+                        .await;
+                match outcome {
+                    Err(_) => {
+                        child.kill_group();
+                        Err(ExtractError::TimedOut(self.timeout.as_secs()))
+                    }
+                    Ok(Err(error)) => {
+                        // Nothing it started may outlive a failed extraction.
+                        child.kill_group();
+                        Err(error)
+                    }
+                    Ok(Ok(pages)) => Ok(pages),
                 }
             }
         }
     }
 }
 
-async fn run_child(
-    program: &PathBuf,
-    args: &[String],
-    bytes: Bytes,
-) -> Result<Vec<ExtractedPage>, ExtractError> {
-    let mut child = tokio::process::Command::new(program)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| {
-            tracing::error!(program = %program.display(), error = %e, "cannot start the PDF extractor");
-            ExtractError::Crashed
-        })?;
-    let mut stdin = child.stdin.take().ok_or(ExtractError::Crashed)?;
-    let mut stdout = child.stdout.take().ok_or(ExtractError::Crashed)?;
-    let writer = async move {
-        let _ = stdin.write_all(&bytes).await;
-        drop(stdin);
-    };
-    let reader = async move {
-        let mut output = Vec::new();
-        stdout.read_to_end(&mut output).await.map(|_| output)
-    };
-    let ((), output) = tokio::join!(writer, reader);
-    let status = child.wait().await.map_err(|_| ExtractError::Crashed)?;
-    let output = output.map_err(|_| ExtractError::Crashed)?;
-    if !status.success() {
-        tracing::warn!(?status, "the PDF extractor process failed");
-        return Err(ExtractError::Crashed);
+/// The most bytes of JSON a child may print for text within `limits`: every character at its
+/// longest (a `\u` escape), plus the page numbers and the framing.
+fn output_bound(limits: &ExtractionLimits) -> u64 {
+    limits
+        .max_chars
+        .saturating_mul(6)
+        .saturating_add(u64::from(limits.max_pages).saturating_mul(32))
+        .saturating_add(64 * 1024)
+}
+
+/// A running extractor process, the leader of its own process group.
+struct Child {
+    process: tokio::process::Child,
+    group: Option<rustix::process::Pid>,
+}
+
+impl Child {
+    fn spawn(
+        program: &PathBuf,
+        args: &[String],
+        limits: &ExtractionLimits,
+        resources: &ChildLimits,
+    ) -> Result<Self, ExtractError> {
+        let process = tokio::process::Command::new(program)
+            .args(args)
+            .args([
+                "--max-pages".to_string(),
+                limits.max_pages.to_string(),
+                "--max-chars".to_string(),
+                limits.max_chars.to_string(),
+                "--max-page-chars".to_string(),
+                limits.max_page_chars.to_string(),
+            ])
+            // Nothing of the server's environment (database URL, JWT secret, API keys).
+            .env_clear()
+            .process_group(0)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| {
+                tracing::error!(program = %program.display(), error = %e, "cannot start the PDF extractor");
+                ExtractError::Crashed
+            })?;
+        let group = process
+            .id()
+            .and_then(|id| rustix::process::Pid::from_raw(id as i32));
+        let child = Self { process, group };
+        // The child waits for its input before it does anything, so limits set now hold for
+        // all of its work.
+        if let Some(pid) = child.group {
+            for (resource, value) in [
+                (rustix::process::Resource::As, resources.memory_bytes),
+                (rustix::process::Resource::Cpu, resources.cpu_secs),
+            ] {
+                let limit = rustix::process::Rlimit {
+                    current: Some(value),
+                    maximum: Some(value),
+                };
+                if let Err(error) = rustix::process::prlimit(Some(pid), resource, limit) {
+                    tracing::error!(%error, ?resource, "cannot limit the PDF extractor; not running it");
+                    return Err(ExtractError::Crashed);
+                }
+            }
+        }
+        Ok(child)
     }
-    let parsed: ChildOutput = serde_json::from_slice(&output).map_err(|_| ExtractError::Crashed)?;
-    parsed.into()
+
+    /// Feeds it the PDF and reads at most `bound` bytes of its answer.
+    async fn run(&mut self, bytes: Bytes, bound: u64) -> Result<Vec<ExtractedPage>, ExtractError> {
+        let mut stdin = self.process.stdin.take().ok_or(ExtractError::Crashed)?;
+        let stdout = self.process.stdout.take().ok_or(ExtractError::Crashed)?;
+        let writer = async move {
+            let _ = stdin.write_all(&bytes).await;
+            drop(stdin);
+        };
+        let reader = async move {
+            let mut output = Vec::new();
+            stdout
+                .take(bound + 1)
+                .read_to_end(&mut output)
+                .await
+                .map(|_| output)
+        };
+        let ((), output) = tokio::join!(writer, reader);
+        let output = output.map_err(|_| ExtractError::Crashed)?;
+        if output.len() as u64 > bound {
+            tracing::warn!(
+                bound,
+                "the PDF extractor printed more than its bound; killed"
+            );
+            return Err(ExtractError::Crashed);
+        }
+        let status = self
+            .process
+            .wait()
+            .await
+            .map_err(|_| ExtractError::Crashed)?;
+        if !status.success() {
+            tracing::warn!(?status, "the PDF extractor process failed");
+            return Err(ExtractError::Crashed);
+        }
+        let parsed: ChildOutput =
+            serde_json::from_slice(&output).map_err(|_| ExtractError::Crashed)?;
+        parsed.into()
+    }
+
+    /// Kills the whole group: the child and anything it started.
+    fn kill_group(&mut self) {
+        if let Some(group) = self.group.take() {
+            // ESRCH: the group is already gone, which is the usual case.
+            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+        }
+    }
 }
 
 /// The child's side: reads a PDF from stdin, prints [`ChildOutput`] JSON on stdout.
-pub fn run_extractor_child() -> std::io::Result<()> {
+pub fn run_extractor_child(limits: &ExtractionLimits) -> std::io::Result<()> {
     use std::io::{Read, Write};
     let mut bytes = Vec::new();
     std::io::stdin().read_to_end(&mut bytes)?;
-    let output = match std::panic::catch_unwind(|| extract_pages(&bytes)) {
+    let output = match std::panic::catch_unwind(|| extract_pages(&bytes, limits)) {
         Ok(result) => ChildOutput::from(result),
         Err(_) => ChildOutput::Malformed {
             reason: "the PDF reader failed on this file".into(),
@@ -203,6 +329,25 @@ pub fn run_extractor_child() -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const LIMITS: ExtractionLimits = ExtractionLimits {
+        max_pages: 5_000,
+        max_chars: 5_000_000,
+        max_page_chars: 500_000,
+        max_chunks: 10_000,
+    };
+
+    /// A child process running `script` under `sh`.
+    fn shell(script: &str, timeout: Duration) -> LopdfExtractor {
+        LopdfExtractor::new(
+            Isolation::Process {
+                program: "/bin/sh".into(),
+                args: vec!["-c".into(), script.into()],
+                limits: ChildLimits::default(),
+            },
+            timeout,
+        )
+    }
 
     fn fixture(name: &str) -> Vec<u8> {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/pdf/");
@@ -252,7 +397,7 @@ mod tests {
             "long-100",
             "groff",
         ] {
-            let pages = extract_pages(&fixture(&format!("{name}.pdf"))).unwrap();
+            let pages = extract_pages(&fixture(&format!("{name}.pdf")), &LIMITS).unwrap();
             let reference = expected(&format!("{name}.txt"));
             let reference_pages: Vec<&str> = reference
                 .split('\u{c}')
@@ -276,7 +421,7 @@ mod tests {
 
     #[test]
     fn words_land_on_their_own_page() {
-        let pages = extract_pages(&fixture("long-100.pdf")).unwrap();
+        let pages = extract_pages(&fixture("long-100.pdf"), &LIMITS).unwrap();
         let reference = expected("long-100.txt");
         for (page, reference) in pages.iter().zip(reference.split('\u{c}')) {
             let want = words(reference);
@@ -289,15 +434,15 @@ mod tests {
     #[test]
     fn encrypted_and_image_only_pdfs_fail_with_a_reason() {
         assert_eq!(
-            extract_pages(&fixture("encrypted.pdf")),
+            extract_pages(&fixture("encrypted.pdf"), &LIMITS),
             Err(ExtractError::Encrypted)
         );
         assert_eq!(
-            extract_pages(&fixture("image-only.pdf")),
+            extract_pages(&fixture("image-only.pdf"), &LIMITS),
             Err(ExtractError::NoText)
         );
         assert!(matches!(
-            extract_pages(b"%PDF-1.7 nothing else"),
+            extract_pages(b"%PDF-1.7 nothing else", &LIMITS),
             Err(ExtractError::Malformed(_))
         ));
     }
@@ -341,7 +486,7 @@ mod tests {
                 }
             }
             let started = std::time::Instant::now();
-            match extractor.extract(Bytes::from(bytes)).await {
+            match extractor.extract(Bytes::from(bytes), &LIMITS).await {
                 Ok(pages) => {
                     assert!(!pages.is_empty());
                     ok += 1;
@@ -359,44 +504,188 @@ mod tests {
     async fn a_child_process_that_fails_or_hangs_is_an_error_not_a_crash() {
         let crashing = LopdfExtractor::new(
             Isolation::Process {
-                program: "sh".into(),
+                program: "/bin/sh".into(),
                 args: vec!["-c".into(), "cat >/dev/null; exit 3".into()],
+                limits: ChildLimits::default(),
             },
             Duration::from_secs(5),
         );
         assert_eq!(
-            crashing.extract(Bytes::from_static(b"%PDF-1.4")).await,
+            crashing
+                .extract(Bytes::from_static(b"%PDF-1.4"), &LIMITS)
+                .await,
             Err(ExtractError::Crashed)
         );
         let hanging = LopdfExtractor::new(
             Isolation::Process {
-                program: "sleep".into(),
-                args: vec!["30".into()],
+                program: "/bin/sh".into(),
+                args: vec!["-c".into(), "sleep 30".into()],
+                limits: ChildLimits::default(),
             },
             Duration::from_millis(300),
         );
         let started = std::time::Instant::now();
         assert_eq!(
-            hanging.extract(Bytes::from_static(b"%PDF-1.4")).await,
+            hanging
+                .extract(Bytes::from_static(b"%PDF-1.4"), &LIMITS)
+                .await,
             Err(ExtractError::TimedOut(0))
         );
         assert!(started.elapsed() < Duration::from_secs(5));
         let echoing = LopdfExtractor::new(
             Isolation::Process {
-                program: "sh".into(),
+                program: "/bin/sh".into(),
                 args: vec![
                     "-c".into(),
                     r#"cat >/dev/null; printf '{"outcome":"pages","pages":[[1,"hello"]]}'"#.into(),
                 ],
+                limits: ChildLimits::default(),
             },
             Duration::from_secs(5),
         );
         assert_eq!(
-            echoing.extract(Bytes::from_static(b"%PDF-1.4")).await,
+            echoing
+                .extract(Bytes::from_static(b"%PDF-1.4"), &LIMITS)
+                .await,
             Ok(vec![ExtractedPage {
                 number: 1,
                 text: "hello".into()
             }])
+        );
+    }
+
+    #[test]
+    fn a_pdf_over_a_limit_stops_with_the_limit_named() {
+        let pdf = fixture("long-100.pdf");
+        let few_pages = ExtractionLimits {
+            max_pages: 99,
+            ..LIMITS
+        };
+        assert_eq!(
+            extract_pages(&pdf, &few_pages),
+            Err(ExtractError::OverLimit(OverLimit::Pages {
+                count: 100,
+                limit: 99
+            }))
+        );
+        let few_chars = ExtractionLimits {
+            max_chars: 5_000,
+            ..LIMITS
+        };
+        let Err(ExtractError::OverLimit(OverLimit::Chars { more: true, .. })) =
+            extract_pages(&pdf, &few_chars)
+        else {
+            panic!("the character limit was not applied");
+        };
+        let short_pages = ExtractionLimits {
+            max_page_chars: 100,
+            ..LIMITS
+        };
+        let Err(ExtractError::OverLimit(OverLimit::PageChars { page: 1, .. })) =
+            extract_pages(&pdf, &short_pages)
+        else {
+            panic!("the per-page limit was not applied");
+        };
+    }
+
+    #[tokio::test]
+    async fn the_child_gets_no_environment_its_limits_and_the_limits_flags() {
+        // Reported back through the page text: the environment, `ulimit -v` (KiB), `ulimit -t`
+        // and the arguments after the script.
+        let extractor = shell(
+            r#"cat >/dev/null; printf '{"outcome":"pages","pages":[[1,"%s|%s|%s|%s"]]}' "$(env | grep -v '^PWD=\|^SHLVL=\|^_=' | tr '\n' ' ')" "$(ulimit -v)" "$(ulimit -t)" "$*""#,
+            Duration::from_secs(5),
+        );
+        let pages = extractor
+            .extract(Bytes::from_static(b"%PDF-1.4"), &LIMITS)
+            .await
+            .unwrap();
+        let report: Vec<&str> = pages[0].text.split('|').collect();
+        assert_eq!(report[0].trim(), "", "the child inherited: {}", report[0]);
+        assert_eq!(report[1], (1024 * 1024).to_string(), "address space, KiB");
+        assert_eq!(report[2], "120", "CPU seconds");
+        assert_eq!(
+            report[3], "5000 --max-chars 5000000 --max-page-chars 500000",
+            "sh takes the first argument after the script (--max-pages) as $0"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_child_that_prints_past_its_bound_is_cut_off() {
+        let extractor = shell(
+            "cat >/dev/null; head -c 100000000 /dev/zero",
+            Duration::from_secs(20),
+        );
+        let tiny = ExtractionLimits {
+            max_chars: 10,
+            max_pages: 1,
+            ..LIMITS
+        };
+        assert_eq!(
+            extractor
+                .extract(Bytes::from_static(b"%PDF-1.4"), &tiny)
+                .await,
+            Err(ExtractError::Crashed)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_child_over_its_memory_limit_fails_instead_of_growing() {
+        let extractor = LopdfExtractor::new(
+            Isolation::Process {
+                program: "/bin/sh".into(),
+                // Pages come back only if the shell could hold 200 MB in a variable.
+                args: vec![
+                    "-c".into(),
+                    r#"cat >/dev/null; x=$(head -c 200000000 /dev/zero | tr '\0' a) && printf '{"outcome":"pages","pages":[[1,"%s"]]}' ${#x}"#
+                        .into(),
+                ],
+                limits: ChildLimits {
+                    memory_bytes: 64 * 1024 * 1024,
+                    cpu_secs: 30,
+                },
+            },
+            Duration::from_secs(30),
+        );
+        assert_eq!(
+            extractor
+                .extract(Bytes::from_static(b"%PDF-1.4"), &LIMITS)
+                .await,
+            Err(ExtractError::Crashed)
+        );
+    }
+
+    #[tokio::test]
+    async fn an_overrun_kills_what_the_child_started_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("grandchild.pid");
+        let script = format!(
+            "cat >/dev/null; sleep 60 & echo $! > {}; wait",
+            marker.display()
+        );
+        let started = std::time::Instant::now();
+        assert_eq!(
+            shell(&script, Duration::from_millis(500))
+                .extract(Bytes::from_static(b"%PDF-1.4"), &LIMITS)
+                .await,
+            Err(ExtractError::TimedOut(0))
+        );
+        assert!(started.elapsed() < Duration::from_secs(5));
+        let pid = std::fs::read_to_string(&marker).unwrap();
+        let alive = || std::path::Path::new(&format!("/proc/{}", pid.trim())).exists();
+        for _ in 0..50 {
+            if !alive() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // A zombie (killed, not yet reaped by init) has no command line left.
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", pid.trim())).unwrap_or_default();
+        assert!(
+            status.contains("State:\tZ") || status.is_empty(),
+            "the grandchild {} still runs: {status}",
+            pid.trim()
         );
     }
 }

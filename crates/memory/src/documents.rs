@@ -11,7 +11,7 @@ use flashforge_domain::accounts::UserId;
 use flashforge_domain::chats::ChatId;
 use flashforge_domain::knowledge::{
     Chunk, ChunkCursor, ChunkId, Created, Document, DocumentCursor, DocumentId, DocumentRepository,
-    DocumentStatus, FileName, Job, JobId, JobQueue, NewDocument, NewJob, QueueStats,
+    DocumentStatus, Fairness, FileName, Job, JobId, JobQueue, NewDocument, NewJob, QueueStats,
 };
 use flashforge_domain::pagination::{Page, PageRequest};
 use parking_lot::RwLock;
@@ -212,7 +212,21 @@ impl DocumentRepository for InMemoryDocumentRepository {
         }))
     }
 
-    async fn replace_chunks(
+    async fn clear_chunks(&self, owner: UserId, id: DocumentId) -> Result<bool, InfraError> {
+        let mut store = self.store.write();
+        match store
+            .documents
+            .get_mut(&id)
+            .filter(|(d, _)| d.user_id == owner)
+        {
+            Some((doc, _)) => doc.chunk_count = 0,
+            None => return Ok(false),
+        }
+        store.chunks.remove(&id);
+        Ok(true)
+    }
+
+    async fn add_chunks(
         &self,
         owner: UserId,
         id: DocumentId,
@@ -226,7 +240,15 @@ impl DocumentRepository for InMemoryDocumentRepository {
         {
             return Ok(false);
         }
-        store.chunks.insert(id, chunks);
+        let stored = store.chunks.entry(id).or_default();
+        if let Some(duplicate) = chunks.iter().find(|c| stored.iter().any(|s| s.id == c.id)) {
+            return Err(InfraError::internal(format!(
+                "chunk {} is already stored",
+                duplicate.id
+            )));
+        }
+        stored.extend(chunks);
+        stored.sort_by_key(|c| c.index);
         Ok(true)
     }
 
@@ -412,18 +434,61 @@ impl JobQueue for InMemoryJobQueue {
         worker: &str,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
+        fairness: Fairness,
     ) -> Result<Option<Job>, InfraError> {
         let mut jobs = self.jobs.write();
-        let next = jobs.values_mut().find(|j| match j.state {
-            JobState::Queued => j.run_at <= now,
-            JobState::Running => j.lease_until.is_some_and(|l| l < now),
-            JobState::Done | JobState::Dead => false,
-        });
-        Ok(next.map(|j| {
+        let mut running: HashMap<UserId, u32> = HashMap::new();
+        for j in jobs.values() {
+            if j.state == JobState::Running && j.lease_until.is_some_and(|l| l >= now) {
+                *running.entry(j.job.payload.owner()).or_default() += 1;
+            }
+        }
+        let runnable = |j: &StoredJob| {
+            j.job.attempts < j.job.max_attempts
+                && match j.state {
+                    JobState::Queued => j.run_at <= now,
+                    JobState::Running => j.lease_until.is_some_and(|l| l < now),
+                    JobState::Done | JobState::Dead => false,
+                }
+        };
+        // The fewest running first, then the oldest runnable job; within a user the oldest.
+        let next = jobs
+            .values()
+            .filter(|j| runnable(j))
+            .map(|j| {
+                let owner = j.job.payload.owner();
+                let busy = running.get(&owner).copied().unwrap_or(0);
+                (busy, j.run_at, j.job.id)
+            })
+            .filter(|(busy, _, _)| {
+                fairness.max_running_per_user == 0 || *busy < fairness.max_running_per_user
+            })
+            .min()
+            .map(|(_, _, id)| id);
+        Ok(next.and_then(|id| jobs.get_mut(&id)).map(|j| {
             j.state = JobState::Running;
             j.worker = Some(worker.to_string());
             j.lease_until = Some(lease_until);
             j.job.attempts += 1;
+            j.job.clone()
+        }))
+    }
+
+    async fn claim_exhausted(
+        &self,
+        worker: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Option<Job>, InfraError> {
+        let mut jobs = self.jobs.write();
+        let next = jobs.values_mut().find(|j| {
+            j.state == JobState::Running
+                && j.lease_until.is_some_and(|l| l < now)
+                && j.job.attempts >= j.job.max_attempts
+        });
+        Ok(next.map(|j| {
+            j.worker = Some(worker.to_string());
+            j.lease_until = Some(lease_until);
             j.job.clone()
         }))
     }

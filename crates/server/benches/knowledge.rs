@@ -133,7 +133,7 @@ async fn ingestion() {
 
     // Stages alone, after the service run (both warm).
     let started = Instant::now();
-    let pages = flashforge_files::extract_pages(&bytes).unwrap();
+    let pages = flashforge_files::extract_pages(&bytes, &Default::default()).unwrap();
     let extract = started.elapsed();
     let document = Document {
         id: DocumentId::new(),
@@ -157,7 +157,9 @@ async fn ingestion() {
         &pages,
         embedder.token_counter(),
         ChunkSettings::default(),
-    );
+        u32::MAX,
+    )
+    .unwrap();
     let chunking = started.elapsed();
     // Warm the model up (first-call allocations), as the service's worker is warm.
     embedder.embed(&[chunks[0].text.clone()]).await.unwrap();

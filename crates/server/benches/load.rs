@@ -601,7 +601,7 @@ async fn main() {
     // Extraction plus embedding of the 100-page PDF alone (what ingestion cannot avoid).
     let pdf = std::fs::read(PDF).unwrap();
     let started = Instant::now();
-    let pages = flashforge_files::extract_pages(&pdf).unwrap();
+    let pages = flashforge_files::extract_pages(&pdf, &Default::default()).unwrap();
     let document = Document {
         id: DocumentId::new(),
         user_id: user,
@@ -623,7 +623,9 @@ async fn main() {
         &pages,
         embedder.token_counter(),
         ChunkSettings::default(),
-    );
+        u32::MAX,
+    )
+    .unwrap();
     for batch in pdf_chunks.chunks(32) {
         let texts: Vec<String> = batch.iter().map(|c| c.text.clone()).collect();
         embedder.embed(&texts).await.unwrap();

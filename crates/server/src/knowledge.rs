@@ -9,12 +9,12 @@ use std::path::Path;
 use flashforge_domain::InfraError;
 use flashforge_domain::accounts::UserId;
 use flashforge_domain::knowledge::{
-    BlobStore, ChunkId, ChunkSettings, DocumentRepository, Embedder, EmbeddingModel, IndexedChunk,
-    JobQueue, KnowledgePorts, KnowledgeSettings, PdfExtractor, Scope, ScoredChunk, VectorIndex,
-    VectorPoint, VectorQuery,
+    BlobStore, ChunkId, ChunkSettings, DocumentRepository, Embedder, EmbeddingModel,
+    ExtractionLimits, IndexedChunk, JobQueue, KnowledgePorts, KnowledgeSettings, PdfExtractor,
+    Scope, ScoredChunk, VectorIndex, VectorPoint, VectorQuery,
 };
 use flashforge_embed::{MiniLmEmbedder, OpenAiEmbedder, OpenAiEmbedderSettings};
-use flashforge_files::{BlobSettings, Isolation, LopdfExtractor, ObjectStoreBlobs};
+use flashforge_files::{BlobSettings, ChildLimits, Isolation, LopdfExtractor, ObjectStoreBlobs};
 use flashforge_memory::{ExactVectorIndex, HashEmbedder, InMemoryBlobStore};
 use flashforge_vector::{EdgeVectorIndex, QdrantVectorIndex};
 
@@ -33,6 +33,12 @@ pub fn knowledge_settings(settings: &Settings) -> KnowledgeSettings {
         max_attempts: k.max_attempts,
         lease: Duration::from_secs(k.lease_secs),
         retry_backoff: Duration::from_secs(k.retry_backoff_secs),
+        limits: ExtractionLimits {
+            max_pages: k.max_pages,
+            max_chars: k.max_chars,
+            max_page_chars: k.max_page_chars,
+            max_chunks: k.max_chunks,
+        },
         ..KnowledgeSettings::default()
     }
 }
@@ -120,6 +126,10 @@ pub fn pdf_extractor(settings: &Settings) -> Result<Arc<dyn PdfExtractor>, Strin
                 })?,
             },
             args: vec!["extract-pdf".into()],
+            limits: ChildLimits {
+                memory_bytes: settings.knowledge.pdf_max_memory_mb * 1024 * 1024,
+                cpu_secs: settings.knowledge.pdf_max_cpu_secs,
+            },
         },
     };
     Ok(Arc::new(LopdfExtractor::new(isolation, timeout)))

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use flashforge::settings::{DatabaseKind, LoadNotes, Settings};
 use flashforge::startup::{Application, open_database, reconcile, reindex, run_worker};
 use flashforge::telemetry;
+use flashforge_domain::knowledge::ExtractionLimits;
 use flashforge_sql::Migration;
 
 #[derive(Parser)]
@@ -62,7 +63,17 @@ enum Command {
     },
     /// Read a PDF on stdin and print its pages as JSON (the ingestion worker's guarded child).
     #[command(hide = true)]
-    ExtractPdf,
+    ExtractPdf {
+        /// Stop with a reason past this many pages.
+        #[arg(long, default_value_t = ExtractionLimits::default().max_pages)]
+        max_pages: u32,
+        /// Stop with a reason past this many characters of text.
+        #[arg(long, default_value_t = ExtractionLimits::default().max_chars)]
+        max_chars: u64,
+        /// Stop with a reason past this many characters on one page.
+        #[arg(long, default_value_t = ExtractionLimits::default().max_page_chars)]
+        max_page_chars: u64,
+    },
 }
 
 #[derive(Subcommand, Clone, Copy)]
@@ -93,8 +104,19 @@ enum ConfigAction {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Command::ExtractPdf = cli.command {
-        return match flashforge_files::run_extractor_child() {
+    if let Command::ExtractPdf {
+        max_pages,
+        max_chars,
+        max_page_chars,
+    } = cli.command
+    {
+        let limits = ExtractionLimits {
+            max_pages,
+            max_chars,
+            max_page_chars,
+            ..ExtractionLimits::default()
+        };
+        return match flashforge_files::run_extractor_child(&limits) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("{e}");
@@ -157,7 +179,7 @@ async fn run(command: Command, settings: Settings, notes: LoadNotes) -> ExitCode
         Command::Restore { dir, force } => {
             flashforge::backup::restore_command(&settings, &dir, force).await
         }
-        Command::Config { .. } | Command::Openapi | Command::ExtractPdf => Ok(()),
+        Command::Config { .. } | Command::Openapi | Command::ExtractPdf { .. } => Ok(()),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

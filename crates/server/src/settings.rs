@@ -383,6 +383,24 @@ pub struct WorkerSettings {
     pub concurrency: usize,
     /// How often an idle worker looks for jobs queued by other processes.
     pub poll_interval_ms: u64,
+    /// The most jobs of one user running at once across all workers; 0 = no limit.
+    pub max_running_per_user: u32,
+    /// An ingestion (a flashcard generation) running longer fails and its lease is released.
+    pub ingest_timeout_secs: u64,
+    pub generation_timeout_secs: u64,
+}
+
+impl WorkerSettings {
+    /// The queue's limits, for the services.
+    pub fn policy(&self) -> flashforge_domain::jobs::JobPolicy {
+        flashforge_domain::jobs::JobPolicy {
+            ingest_timeout: std::time::Duration::from_secs(self.ingest_timeout_secs),
+            generation_timeout: std::time::Duration::from_secs(self.generation_timeout_secs),
+            fairness: flashforge_domain::jobs::Fairness {
+                max_running_per_user: self.max_running_per_user,
+            },
+        }
+    }
 }
 
 /// Prometheus metrics: on a listener of their own (for the private network), and/or at
@@ -443,6 +461,14 @@ pub struct KnowledgeConfig {
     /// The program run as `<program> extract-pdf` for process isolation; unset: this binary.
     #[serde(default)]
     pub pdf_extractor_program: Option<PathBuf>,
+    /// The PDF child's address space (MiB) and CPU time (seconds).
+    pub pdf_max_memory_mb: u64,
+    pub pdf_max_cpu_secs: u64,
+    /// What one document may become, enforced while it is read.
+    pub max_pages: u32,
+    pub max_chars: u64,
+    pub max_page_chars: u64,
+    pub max_chunks: u32,
 }
 
 /// How the PDF parser is kept from taking the process down.
@@ -1018,11 +1044,58 @@ impl Settings {
                 bad(key, "must be between 1 and 3600".into());
             }
         }
+        if !(64..=65_536).contains(&k.pdf_max_memory_mb) {
+            bad(
+                "knowledge.pdf_max_memory_mb",
+                "must be between 64 and 65536".into(),
+            );
+        }
+        if k.pdf_max_cpu_secs == 0 || k.pdf_max_cpu_secs > 3600 {
+            bad(
+                "knowledge.pdf_max_cpu_secs",
+                "must be between 1 and 3600".into(),
+            );
+        }
+        if k.max_pages == 0 || k.max_pages > 100_000 {
+            bad("knowledge.max_pages", "must be between 1 and 100000".into());
+        }
+        if k.max_chars == 0 || k.max_chars > 200_000_000 {
+            bad(
+                "knowledge.max_chars",
+                "must be between 1 and 200000000".into(),
+            );
+        }
+        if k.max_page_chars == 0 || k.max_page_chars > k.max_chars {
+            bad(
+                "knowledge.max_page_chars",
+                "must be between 1 and knowledge.max_chars".into(),
+            );
+        }
+        if k.max_chunks == 0 || k.max_chunks > 1_000_000 {
+            bad(
+                "knowledge.max_chunks",
+                "must be between 1 and 1000000".into(),
+            );
+        }
         if self.worker.concurrency == 0 || self.worker.concurrency > 64 {
             bad("worker.concurrency", "must be between 1 and 64".into());
         }
         if self.worker.poll_interval_ms < 10 {
             bad("worker.poll_interval_ms", "must be at least 10".into());
+        }
+        for (key, value) in [
+            (
+                "worker.ingest_timeout_secs",
+                self.worker.ingest_timeout_secs,
+            ),
+            (
+                "worker.generation_timeout_secs",
+                self.worker.generation_timeout_secs,
+            ),
+        ] {
+            if value == 0 || value > 7 * 24 * 3600 {
+                bad(key, "must be between 1 and 604800 (a week)".into());
+            }
         }
         let st = &self.storage;
         if st.blobs == BlobBackend::S3 && st.s3_bucket.trim().is_empty() {

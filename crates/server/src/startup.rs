@@ -376,6 +376,7 @@ pub fn service_settings(settings: &Settings) -> ServiceSettings {
             daily_token_budget: settings.assistant.daily_token_budget,
         },
         knowledge: knowledge_settings(settings),
+        jobs: settings.worker.policy(),
         rate_limits: settings.rate_limit.policy(),
         readiness_timeout: Duration::from_millis(settings.health.readiness_timeout_ms),
     }

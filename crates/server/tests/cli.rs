@@ -670,6 +670,127 @@ fn a_worker_killed_mid_ingestion_is_taken_over_without_duplicates() {
     );
 }
 
+/// The first column of the first row of `sql`, as text.
+fn text_of(runtime: &tokio::runtime::Runtime, url: &str, sql: &str) -> String {
+    use flashforge_sql::sea_orm::{ConnectionTrait, Statement};
+    runtime.block_on(async {
+        let db = flashforge_sql::connect(url, &Default::default())
+            .await
+            .unwrap();
+        let row = db
+            .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+            .await
+            .unwrap()
+            .unwrap();
+        let text = row.try_get_by_index::<String>(0).unwrap();
+        let _ = db.close().await;
+        text
+    })
+}
+
+/// A file that kills its worker (out of memory, say) on every attempt: each claim counts an
+/// attempt, so after the last one the job is dead and the document `failed` with a reason —
+/// instead of being taken again after every lease, forever.
+#[test]
+fn a_job_whose_worker_is_killed_on_every_attempt_ends_dead_and_its_document_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/ff.db?mode=rwc", dir.path().display());
+    let index = dir.path().join("index").display().to_string();
+    let blobs = dir.path().join("blobs").display().to_string();
+    let port = free_port().to_string();
+    let vars: Vec<(&str, &str)> = vec![
+        ("FLASHFORGE__DATABASE__URL", &url),
+        ("FLASHFORGE__AUTH__JWT_SECRET", GOOD_SECRET),
+        ("FLASHFORGE__SERVER__PORT", &port),
+        ("FLASHFORGE__VECTOR__PROVIDER", "embedded"),
+        ("FLASHFORGE__VECTOR__DIR", &index),
+        ("FLASHFORGE__STORAGE__BLOBS", "local"),
+        ("FLASHFORGE__STORAGE__BLOB_DIR", &blobs),
+        ("FLASHFORGE__EMBEDDING__PROVIDER", "hash"),
+        ("FLASHFORGE__KNOWLEDGE__EMBED_BATCH", "1"),
+        ("FLASHFORGE__KNOWLEDGE__LEASE_SECS", "1"),
+        ("FLASHFORGE__KNOWLEDGE__MAX_ATTEMPTS", "2"),
+    ];
+    let runtime = current_thread_runtime();
+    let mut api_vars = vars.clone();
+    api_vars.push(("FLASHFORGE__WORKER__ENABLED", "false"));
+    let mut api = Process(
+        flashforge("test", &api_vars)
+            .arg("serve")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let port: u16 = port.parse().unwrap();
+    wait_until_live(port, &mut api);
+    let pdf = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/pdf/long-100.pdf"
+    ))
+    .unwrap();
+    runtime.block_on(async {
+        let api = Api::new(port);
+        let token = api.sign_up("poison").await;
+        let chat = api.chat(&token, "Poison").await;
+        let response = api.upload(&token, &chat, "long.pdf", pdf).await;
+        assert_eq!(response.status(), 202);
+    });
+    kill(&api, "-TERM");
+    assert!(wait_exit(&mut api, Duration::from_secs(20)).success());
+
+    let worker = || {
+        Process(
+            flashforge("test", &vars)
+                .arg("worker")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
+    };
+    for attempt in 1..=2 {
+        let mut running = worker();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let attempts = count(&runtime, &url, "SELECT MAX(attempts) FROM jobs");
+            let (status, pages_done, _) = documents(&runtime, &url)[0].clone();
+            if attempts == attempt && status == "processing" && pages_done >= 1 {
+                break;
+            }
+            assert_ne!(status, "completed", "attempt {attempt} finished");
+            assert!(Instant::now() < deadline, "attempt {attempt} never started");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Killed like the out-of-memory killer would: no chance to record anything.
+        kill(&running, "-KILL");
+        wait_exit(&mut running, Duration::from_secs(10));
+    }
+
+    let mut last = worker();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, _, _) = documents(&runtime, &url)[0].clone();
+        if status == "failed" {
+            break;
+        }
+        assert_ne!(status, "completed", "a third attempt ran");
+        assert!(Instant::now() < deadline, "still {status}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    kill(&last, "-TERM");
+    assert!(wait_exit(&mut last, Duration::from_secs(30)).success());
+    let error = text_of(&runtime, &url, "SELECT error FROM documents");
+    assert!(error.contains("each of 2 attempts"), "{error}");
+    assert_eq!(count(&runtime, &url, "SELECT MAX(attempts) FROM jobs"), 2);
+    assert_eq!(text_of(&runtime, &url, "SELECT status FROM jobs"), "dead");
+    assert_eq!(
+        count(&runtime, &url, "SELECT COUNT(*) FROM chunks"),
+        0,
+        "nothing half-indexed"
+    );
+}
+
 /// Starting against an index built with another embedding model is a clear start-up error
 /// that names `flashforge kb reindex`; running it rebuilds the index and the server starts and
 /// finds the material again.

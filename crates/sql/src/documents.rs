@@ -98,6 +98,28 @@ impl SqlDocumentRepository {
             .transpose()
     }
 
+    /// Writes to `owner`'s document row inside `txn` (which locks it on Postgres, so a
+    /// concurrent delete waits); `false` when there is no such document.
+    async fn hold(
+        &self,
+        txn: &sea_orm::DatabaseTransaction,
+        owner: UserId,
+        id: DocumentId,
+    ) -> Result<bool, InfraError> {
+        Ok(documents::Entity::update_many()
+            .filter(documents::Column::Id.eq(id.as_uuid()))
+            .filter(documents::Column::UserId.eq(owner.as_uuid()))
+            .col_expr(
+                documents::Column::ChunkCount,
+                Expr::col(documents::Column::ChunkCount),
+            )
+            .exec(txn)
+            .await
+            .map_err(infra)?
+            .rows_affected
+            == 1)
+    }
+
     async fn update(
         &self,
         owner: UserId,
@@ -297,24 +319,10 @@ impl DocumentRepository for SqlDocumentRepository {
         .await
     }
 
-    async fn replace_chunks(
-        &self,
-        owner: UserId,
-        id: DocumentId,
-        chunks: Vec<Chunk>,
-    ) -> Result<bool, InfraError> {
+    async fn clear_chunks(&self, owner: UserId, id: DocumentId) -> Result<bool, InfraError> {
         let txn = self.db.begin().await.map_err(infra)?;
         // Locks the document row (on Postgres) so a concurrent delete waits for us.
-        let exists = documents::Entity::update_many()
-            .filter(documents::Column::Id.eq(id.as_uuid()))
-            .filter(documents::Column::UserId.eq(owner.as_uuid()))
-            .col_expr(documents::Column::ChunkCount, Expr::value(0))
-            .exec(&txn)
-            .await
-            .map_err(infra)?
-            .rows_affected
-            == 1;
-        if !exists {
+        if !self.hold(&txn, owner, id).await? {
             let _ = txn.rollback().await;
             return Ok(false);
         }
@@ -323,6 +331,27 @@ impl DocumentRepository for SqlDocumentRepository {
             .exec(&txn)
             .await
             .map_err(infra)?;
+        documents::Entity::update_many()
+            .filter(documents::Column::Id.eq(id.as_uuid()))
+            .col_expr(documents::Column::ChunkCount, Expr::value(0))
+            .exec(&txn)
+            .await
+            .map_err(infra)?;
+        txn.commit().await.map_err(infra)?;
+        Ok(true)
+    }
+
+    async fn add_chunks(
+        &self,
+        owner: UserId,
+        id: DocumentId,
+        chunks: Vec<Chunk>,
+    ) -> Result<bool, InfraError> {
+        let txn = self.db.begin().await.map_err(infra)?;
+        if !self.hold(&txn, owner, id).await? {
+            let _ = txn.rollback().await;
+            return Ok(false);
+        }
         let mut rows = chunks.into_iter().map(chunk_row).peekable();
         while rows.peek().is_some() {
             let batch: Vec<chunks::ActiveModel> = rows.by_ref().take(INSERT_BATCH).collect();

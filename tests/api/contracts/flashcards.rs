@@ -14,6 +14,7 @@ use flashforge_domain::flashcards::{
     CardState, CardText, Flashcard, FlashcardId, FlashcardRepository, MemoryState, Rating,
     Recorded, Review, ReviewId, Schedule, StudySettings,
 };
+use flashforge_domain::knowledge::Fairness;
 use flashforge_domain::knowledge::{DocumentId, JobId, JobPayload, JobQueue, NewJob};
 use flashforge_memory::{
     InMemoryChatRepository, InMemoryFlashcardRepository, InMemoryGenerationRepository,
@@ -278,7 +279,7 @@ async fn generations_queue_their_job_round_trip_and_are_scoped(backend: Backend)
     // The job was queued with it.
     let claimed = f
         .jobs
-        .claim("w", now, now + Duration::seconds(60))
+        .claim("w", now, now + Duration::seconds(60), Fairness::default())
         .await
         .unwrap()
         .expect("the generation's job is queued");

@@ -8,8 +8,8 @@ use chrono::{Duration, SubsecRound, Utc};
 use flashforge_domain::accounts::{UserId, UserRepository};
 use flashforge_domain::chats::{ChatId, ChatName, ChatRepository, NewChat};
 use flashforge_domain::knowledge::{
-    BlobStore, Chunk, ChunkId, Created, DocumentId, DocumentRepository, DocumentStatus, FileName,
-    JobId, JobPayload, JobQueue, MediaType, NewDocument, NewJob,
+    BlobStore, Chunk, ChunkId, Created, DocumentId, DocumentRepository, DocumentStatus, Fairness,
+    FileName, JobId, JobPayload, JobQueue, MediaType, NewDocument, NewJob,
 };
 use flashforge_domain::pagination::{Limit, PageRequest};
 use flashforge_memory::{
@@ -126,7 +126,12 @@ async fn a_document_and_its_job_are_stored_together_and_duplicates_are_refused(b
     // Its job is queued.
     let claimed = f
         .jobs
-        .claim("w1", now(), now() + Duration::seconds(30))
+        .claim(
+            "w1",
+            now(),
+            now() + Duration::seconds(30),
+            Fairness::default(),
+        )
         .await
         .unwrap()
         .unwrap();
@@ -159,7 +164,12 @@ async fn a_document_and_its_job_are_stored_together_and_duplicates_are_refused(b
     ));
     assert!(
         f.jobs
-            .claim("w2", now(), now() + Duration::seconds(30))
+            .claim(
+                "w2",
+                now(),
+                now() + Duration::seconds(30),
+                Fairness::default()
+            )
             .await
             .unwrap()
             .is_none()
@@ -275,6 +285,76 @@ async fn documents_and_chunks_are_scoped_by_owner(backend: Backend) {
     );
 }
 
+/// Chunks arrive batch by batch: each batch is added whole or (for another owner's or a deleted
+/// document) not at all, a stored id is refused, and clearing starts again from nothing.
+async fn chunks_are_added_batch_by_batch_and_cleared(backend: Backend) {
+    let f = fixture(backend).await;
+    let (alice, chat) = f.user_and_chat("alice").await;
+    let (bob, _) = f.user_and_chat("bob").await;
+    let new = new_document(alice, chat, "a1", None);
+    let id = new.id;
+    f.documents.create(new, job_for(alice, id)).await.unwrap();
+    let all: Vec<Chunk> = (0..7)
+        .map(|i| chunk(alice, chat, id, i, &format!("part {i}")))
+        .collect();
+    assert!(f.documents.clear_chunks(alice, id).await.unwrap());
+    assert!(
+        f.documents
+            .add_chunks(alice, id, all[..4].to_vec())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !f.documents
+            .add_chunks(bob, id, all[4..].to_vec())
+            .await
+            .unwrap(),
+        "not bob's document"
+    );
+    assert!(!f.documents.clear_chunks(bob, id).await.unwrap());
+    assert!(
+        f.documents
+            .add_chunks(alice, id, all[3..5].to_vec())
+            .await
+            .is_err(),
+        "chunk 3 is stored already"
+    );
+    assert!(
+        f.documents
+            .add_chunks(alice, id, all[4..].to_vec())
+            .await
+            .unwrap()
+    );
+    let stored = f
+        .documents
+        .chunks(
+            alice,
+            id,
+            PageRequest::first(Limit::parse(Some(50)).unwrap()),
+        )
+        .await
+        .unwrap();
+    let texts: Vec<&str> = stored.items.iter().map(|c| c.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            "part 0", "part 1", "part 2", "part 3", "part 4", "part 5", "part 6"
+        ]
+    );
+
+    assert!(f.documents.clear_chunks(alice, id).await.unwrap());
+    assert!(f.documents.scan_chunks(None, 100).await.unwrap().is_empty());
+    assert!(f.documents.delete(alice, id).await.unwrap());
+    assert!(
+        !f.documents
+            .add_chunks(alice, id, all[..1].to_vec())
+            .await
+            .unwrap(),
+        "a deleted document takes no chunks"
+    );
+    assert!(f.documents.scan_chunks(None, 100).await.unwrap().is_empty());
+}
+
 async fn documents_are_found_together_each_once_and_only_the_owners(backend: Backend) {
     let f = fixture(backend).await;
     let (alice, chat) = f.user_and_chat("alice").await;
@@ -328,7 +408,12 @@ async fn concurrent_workers_never_take_the_same_job(backend: Backend) {
         workers.spawn(async move {
             let mut mine = Vec::new();
             while let Some(job) = jobs
-                .claim(&format!("w{w}"), now(), now() + Duration::seconds(60))
+                .claim(
+                    &format!("w{w}"),
+                    now(),
+                    now() + Duration::seconds(60),
+                    Fairness::default(),
+                )
                 .await
                 .unwrap()
             {
@@ -361,14 +446,19 @@ async fn leases_expire_failures_back_off_and_dead_jobs_stay_dead(backend: Backen
     let t0 = now();
     let job = f
         .jobs
-        .claim("w1", t0, t0 + Duration::seconds(30))
+        .claim("w1", t0, t0 + Duration::seconds(30), Fairness::default())
         .await
         .unwrap()
         .unwrap();
     // Held: nobody else gets it while the lease runs, and the holder can renew it.
     assert!(
         f.jobs
-            .claim("w2", t0 + Duration::seconds(10), t0 + Duration::seconds(40))
+            .claim(
+                "w2",
+                t0 + Duration::seconds(10),
+                t0 + Duration::seconds(40),
+                Fairness::default()
+            )
             .await
             .unwrap()
             .is_none()
@@ -387,7 +477,12 @@ async fn leases_expire_failures_back_off_and_dead_jobs_stay_dead(backend: Backen
     );
     assert!(
         f.jobs
-            .claim("w2", t0 + Duration::seconds(45), t0 + Duration::seconds(90))
+            .claim(
+                "w2",
+                t0 + Duration::seconds(45),
+                t0 + Duration::seconds(90),
+                Fairness::default()
+            )
             .await
             .unwrap()
             .is_none()
@@ -399,6 +494,7 @@ async fn leases_expire_failures_back_off_and_dead_jobs_stay_dead(backend: Backen
             "w2",
             t0 + Duration::seconds(61),
             t0 + Duration::seconds(120),
+            Fairness::default(),
         )
         .await
         .unwrap()
@@ -423,7 +519,8 @@ async fn leases_expire_failures_back_off_and_dead_jobs_stay_dead(backend: Backen
             .claim(
                 "w3",
                 t0 + Duration::seconds(199),
-                t0 + Duration::seconds(300)
+                t0 + Duration::seconds(300),
+                Fairness::default(),
             )
             .await
             .unwrap()
@@ -431,7 +528,12 @@ async fn leases_expire_failures_back_off_and_dead_jobs_stay_dead(backend: Backen
     );
     let third = f
         .jobs
-        .claim("w3", retry_at, retry_at + Duration::seconds(30))
+        .claim(
+            "w3",
+            retry_at,
+            retry_at + Duration::seconds(30),
+            Fairness::default(),
+        )
         .await
         .unwrap()
         .unwrap();
@@ -443,7 +545,8 @@ async fn leases_expire_failures_back_off_and_dead_jobs_stay_dead(backend: Backen
             .claim(
                 "w4",
                 retry_at + Duration::days(1),
-                retry_at + Duration::days(2)
+                retry_at + Duration::days(2),
+                Fairness::default(),
             )
             .await
             .unwrap()
@@ -451,6 +554,140 @@ async fn leases_expire_failures_back_off_and_dead_jobs_stay_dead(backend: Backen
     );
     let stats = f.jobs.stats(t0).await.unwrap();
     assert_eq!((stats.queued, stats.running, stats.dead), (0, 0, 1));
+}
+
+/// A job whose worker dies on every attempt: each claim counts an attempt, so after the last
+/// one's lease expires it is never claimed to run again — only once more, to be buried.
+async fn a_job_whose_worker_dies_every_time_is_claimed_only_to_be_buried(backend: Backend) {
+    let f = fixture(backend).await;
+    let (alice, _) = f.user_and_chat("alice").await;
+    f.jobs
+        .enqueue(job_for(alice, DocumentId::new()))
+        .await
+        .unwrap();
+    let t0 = now();
+    let at = |s: i64| t0 + Duration::seconds(s);
+    for attempt in 1..=3 {
+        let start = (attempt as i64 - 1) * 100;
+        assert!(
+            f.jobs
+                .claim_exhausted("reaper", at(start), at(start + 30))
+                .await
+                .unwrap()
+                .is_none(),
+            "attempt {attempt} is not exhausted"
+        );
+        let job = f
+            .jobs
+            .claim("w", at(start), at(start + 30), Fairness::default())
+            .await
+            .unwrap()
+            .expect("runnable");
+        assert_eq!(job.attempts, attempt);
+        // ...and the worker dies: no heartbeat, no outcome.
+    }
+    // Attempts used up: never run again, even long after.
+    assert!(
+        f.jobs
+            .claim("w", at(1000), at(1030), Fairness::default())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let stats = f.jobs.stats(at(1000)).await.unwrap();
+    assert_eq!((stats.queued, stats.running, stats.dead), (0, 1, 0));
+    let buried = f
+        .jobs
+        .claim_exhausted("reaper", at(1000), at(1030))
+        .await
+        .unwrap()
+        .expect("the exhausted job");
+    assert_eq!((buried.attempts, buried.max_attempts), (3, 3));
+    // Held by the reaper now: nobody else takes it meanwhile.
+    assert!(
+        f.jobs
+            .claim_exhausted("other", at(1010), at(1040))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        f.jobs
+            .fail(buried.id, "reaper", "worker died on every attempt", None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        f.jobs
+            .claim_exhausted("reaper", at(5000), at(5030))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let stats = f.jobs.stats(at(5000)).await.unwrap();
+    assert_eq!((stats.queued, stats.running, stats.dead), (0, 0, 1));
+}
+
+/// Workers are shared: the next job comes from the user with the fewest running, so Bob's one
+/// upload goes before Alice's backlog, and a per-user limit holds Alice to her share.
+async fn claims_share_the_workers_fairly_among_users(backend: Backend) {
+    let f = fixture(backend).await;
+    let (alice, _) = f.user_and_chat("alice").await;
+    let (bob, _) = f.user_and_chat("bob").await;
+    let t0 = now();
+    let at = |s: i64| t0 + Duration::seconds(s);
+    let mut alices = Vec::new();
+    for i in 0..5 {
+        let job = NewJob {
+            run_at: at(i),
+            ..job_for(alice, DocumentId::new())
+        };
+        alices.push(job.id);
+        f.jobs.enqueue(job).await.unwrap();
+    }
+    let bobs = NewJob {
+        run_at: at(10),
+        ..job_for(bob, DocumentId::new())
+    };
+    f.jobs.enqueue(bobs.clone()).await.unwrap();
+    let one_each = Fairness {
+        max_running_per_user: 1,
+    };
+    let claim = |worker: &'static str, fairness: Fairness| {
+        let jobs = f.jobs.clone();
+        async move {
+            jobs.claim(worker, at(20), at(80), fairness)
+                .await
+                .unwrap()
+                .map(|j| j.id)
+        }
+    };
+    // Both have nothing running: the oldest runnable job, Alice's first.
+    assert_eq!(claim("w1", one_each).await, Some(alices[0]));
+    // Alice has one running: Bob's, although Alice's others are older.
+    assert_eq!(claim("w2", one_each).await, Some(bobs.id));
+    // Each has one running, at the limit: nothing, though Alice has four waiting.
+    assert_eq!(claim("w3", one_each).await, None);
+    // Without a limit the tie (one running each) goes to the oldest waiting job.
+    assert_eq!(
+        claim("w3", Fairness::default()).await,
+        Some(alices[1]),
+        "no limit: Alice's next"
+    );
+    assert!(f.jobs.complete(alices[0], "w1").await.unwrap());
+    assert!(f.jobs.complete(alices[1], "w3").await.unwrap());
+    assert_eq!(claim("w1", one_each).await, Some(alices[2]));
+    // A running job whose lease expired counts as not running: it is runnable again.
+    let later = f
+        .jobs
+        .claim("w4", at(81), at(140), one_each)
+        .await
+        .unwrap()
+        .map(|j| (j.id, j.attempts));
+    assert!(
+        matches!(later, Some((id, 2)) if id == alices[2] || id == bobs.id),
+        "{later:?}"
+    );
 }
 
 async fn requeue_resets_a_document_and_queues_a_job_atomically(backend: Backend) {
@@ -462,7 +699,12 @@ async fn requeue_resets_a_document_and_queues_a_job_atomically(backend: Backend)
     f.documents.create(new, job_for(alice, id)).await.unwrap();
     let first = f
         .jobs
-        .claim("w", now(), now() + Duration::seconds(30))
+        .claim(
+            "w",
+            now(),
+            now() + Duration::seconds(30),
+            Fairness::default(),
+        )
         .await
         .unwrap()
         .unwrap();
@@ -479,7 +721,12 @@ async fn requeue_resets_a_document_and_queues_a_job_atomically(backend: Backend)
     );
     assert!(
         f.jobs
-            .claim("w", now(), now() + Duration::seconds(30))
+            .claim(
+                "w",
+                now(),
+                now() + Duration::seconds(30),
+                Fairness::default()
+            )
             .await
             .unwrap()
             .is_none()
@@ -494,7 +741,12 @@ async fn requeue_resets_a_document_and_queues_a_job_atomically(backend: Backend)
     assert_eq!((doc.status, doc.error), (DocumentStatus::Pending, None));
     assert!(
         f.jobs
-            .claim("w", now(), now() + Duration::seconds(30))
+            .claim(
+                "w",
+                now(),
+                now() + Duration::seconds(30),
+                Fairness::default()
+            )
             .await
             .unwrap()
             .is_some()
@@ -502,6 +754,9 @@ async fn requeue_resets_a_document_and_queues_a_job_atomically(backend: Backend)
 }
 
 on_every_backend!(
+    chunks_are_added_batch_by_batch_and_cleared,
+    a_job_whose_worker_dies_every_time_is_claimed_only_to_be_buried,
+    claims_share_the_workers_fairly_among_users,
     a_document_and_its_job_are_stored_together_and_duplicates_are_refused,
     documents_and_chunks_are_scoped_by_owner,
     documents_are_found_together_each_once_and_only_the_owners,
@@ -509,6 +764,58 @@ on_every_backend!(
     leases_expire_failures_back_off_and_dead_jobs_stay_dead,
     requeue_resets_a_document_and_queues_a_job_atomically,
 );
+
+/// Jobs queued before jobs named their owner get one from their payload when the schema is
+/// upgraded, so fair claiming counts them.
+mod job_owner_migration {
+    use flashforge_migration::{Migrator, MigratorTrait};
+    use flashforge_sql::sea_orm::{ConnectionTrait, Statement};
+
+    use super::*;
+
+    async fn backfills_the_owner_from_the_payload(backend: Backend) {
+        let (_storage, url) = Storage::create(backend).await;
+        let db = flashforge_sql::connect(&url, &Default::default())
+            .await
+            .unwrap();
+        Migrator::up(&db, Some(9)).await.unwrap();
+        let user = UserId::new();
+        let payload = serde_json::to_string(&JobPayload::IngestDocument {
+            user_id: user,
+            document_id: DocumentId::new(),
+        })
+        .unwrap();
+        let kind = db.get_database_backend();
+        db.execute_raw(Statement::from_sql_and_values(
+            kind,
+            "INSERT INTO jobs (id, kind, payload, status, attempts, max_attempts, run_at, \
+             created_at, updated_at) VALUES ($1, 'ingest_document', $2, 'queued', 0, 3, $3, $3, $3)",
+            [uuid::Uuid::now_v7().into(), payload.into(), now().into()],
+        ))
+        .await
+        .unwrap();
+        Migrator::up(&db, None).await.unwrap();
+        let row = db
+            .query_one_raw(Statement::from_string(kind, "SELECT user_id FROM jobs"))
+            .await
+            .unwrap()
+            .unwrap();
+        let owner: Option<uuid::Uuid> = row.try_get("", "user_id").unwrap();
+        assert_eq!(owner, Some(user.as_uuid()));
+    }
+
+    #[tokio::test]
+    async fn sqlite() {
+        backfills_the_owner_from_the_payload(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        if crate::helpers::postgres_or_skip().await {
+            backfills_the_owner_from_the_payload(Backend::Postgres).await;
+        }
+    }
+}
 
 /// The blob store contract, on every adapter.
 mod blobs {

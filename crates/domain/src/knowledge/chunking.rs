@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use text_splitter::{ChunkConfig, ChunkSizer, MarkdownSplitter, TextSplitter};
 
+use super::bounds::OverLimit;
 use super::models::{Chunk, ChunkId, Document, MediaType};
 use super::ports::{ExtractedPage, TokenCounter};
 
@@ -67,13 +68,15 @@ impl<'a> CharOffsets<'a> {
     }
 }
 
-/// Splits pages into chunks with deterministic ids, page numbers and character ranges.
+/// Splits pages into chunks with deterministic ids, page numbers and character ranges; stops
+/// with [`OverLimit::Chunks`] as soon as there would be more than `max_chunks`.
 pub fn chunk_pages(
     document: &Document,
     pages: &[ExtractedPage],
     counter: Arc<dyn TokenCounter>,
     settings: ChunkSettings,
-) -> Vec<Chunk> {
+    max_chunks: u32,
+) -> Result<Vec<Chunk>, OverLimit> {
     let max = settings.max_tokens.max(1);
     let overlap = settings.overlap_tokens.min(max.saturating_sub(1));
     let config = || {
@@ -84,6 +87,9 @@ pub fn chunk_pages(
     };
     let mut chunks = Vec::new();
     let mut push = |page: u32, char_offset: usize, text: &str| {
+        if chunks.len() >= max_chunks as usize {
+            return Err(OverLimit::Chunks { limit: max_chunks });
+        }
         let index = chunks.len() as u32;
         let length = text.chars().count();
         chunks.push(Chunk {
@@ -97,6 +103,7 @@ pub fn chunk_pages(
             char_end: (char_offset + length) as u32,
             text: text.to_string(),
         });
+        Ok(())
     };
     match document.media_type {
         MediaType::Markdown => {
@@ -104,7 +111,7 @@ pub fn chunk_pages(
             for page in pages {
                 let mut offsets = CharOffsets::new(&page.text);
                 for (byte_offset, chunk) in splitter.chunk_indices(&page.text) {
-                    push(page.number, offsets.at(byte_offset), chunk);
+                    push(page.number, offsets.at(byte_offset), chunk)?;
                 }
             }
         }
@@ -113,12 +120,12 @@ pub fn chunk_pages(
             for page in pages {
                 let mut offsets = CharOffsets::new(&page.text);
                 for (byte_offset, chunk) in splitter.chunk_indices(&page.text) {
-                    push(page.number, offsets.at(byte_offset), chunk);
+                    push(page.number, offsets.at(byte_offset), chunk)?;
                 }
             }
         }
     }
-    chunks
+    Ok(chunks)
 }
 
 /// The pages of a text file: parts separated by form feeds, numbered from 1.
@@ -171,7 +178,8 @@ mod tests {
             max_tokens: 50,
             overlap_tokens: 20,
         };
-        let chunks = chunk_pages(&doc, &pages, Arc::new(ApproximateTokens), settings);
+        let chunks =
+            chunk_pages(&doc, &pages, Arc::new(ApproximateTokens), settings, 1000).unwrap();
         assert!(chunks.len() > 3);
         for (i, chunk) in chunks.iter().enumerate() {
             assert_eq!(chunk.index as usize, i);
@@ -191,7 +199,13 @@ mod tests {
         // Same input, same chunks.
         assert_eq!(
             chunks,
-            chunk_pages(&doc, &pages, Arc::new(ApproximateTokens), settings)
+            chunk_pages(&doc, &pages, Arc::new(ApproximateTokens), settings, 1000).unwrap()
+        );
+        // One chunk fewer than it makes is refused, naming the limit.
+        let limit = chunks.len() as u32 - 1;
+        assert_eq!(
+            chunk_pages(&doc, &pages, Arc::new(ApproximateTokens), settings, limit),
+            Err(OverLimit::Chunks { limit })
         );
     }
 
@@ -226,7 +240,9 @@ mod tests {
             &text_pages(&text),
             Arc::new(ApproximateTokens),
             settings,
-        );
+            100,
+        )
+        .unwrap();
         assert!(
             chunks.iter().any(|c| c.text.starts_with("# Genetics")),
             "{chunks:#?}"

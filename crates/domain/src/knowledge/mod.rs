@@ -1,6 +1,7 @@
 //! The knowledge base: the course material uploaded into chats, made searchable by meaning and
 //! by words, and the passages the assistant and the flashcard generator draw on.
 
+mod bounds;
 mod chunking;
 mod inspect;
 mod models;
@@ -8,7 +9,8 @@ mod ports;
 mod service;
 pub mod sparse;
 
-pub use crate::jobs::{Job, JobPayload, JobQueue, NewJob, QueueStats};
+pub use crate::jobs::{Fairness, Job, JobPayload, JobQueue, NewJob, QueueStats};
+pub use bounds::{ExtractionLimits, OverLimit, PageBudget, bounded_text_pages, grouped};
 pub use chunking::{ChunkSettings, chunk_pages, text_pages};
 pub use inspect::{InspectError, Inspection, Inspector, hex, inspect};
 pub use models::{
@@ -17,8 +19,8 @@ pub use models::{
     chat_blob_prefix, user_blob_prefix,
 };
 pub use ports::{
-    ApproximateTokens, BlobStore, BlobStream, Created, DocumentRepository, Embedder,
-    EmbeddingModel, ExtractError, ExtractedPage, IndexedChunk, NewDocument, PdfExtractor,
+    ApproximateTokens, BlobStore, BlobStream, CHUNK_WRITE_BATCH, Created, DocumentRepository,
+    Embedder, EmbeddingModel, ExtractError, ExtractedPage, IndexedChunk, NewDocument, PdfExtractor,
     ScoredChunk, SparseVector, TokenCounter, VectorIndex, VectorPoint, VectorQuery,
 };
 pub use service::{

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use futures_util::stream::BoxStream;
 use serde::{Deserialize, Serialize};
 
+use super::bounds::{ExtractionLimits, OverLimit};
 use super::models::{
     Chunk, ChunkCursor, ChunkId, Document, DocumentCursor, DocumentId, DocumentStatus, FileName,
     MediaType, Scope,
@@ -43,6 +44,9 @@ pub enum Created {
     /// The chat already has these bytes (or the user already used this idempotency key).
     Existing(Document),
 }
+
+/// The most chunks written in one transaction.
+pub const CHUNK_WRITE_BATCH: usize = 256;
 
 /// Stores documents and their chunks. Every method is scoped by the owner.
 #[async_trait]
@@ -104,14 +108,42 @@ pub trait DocumentRepository: Send + Sync {
         at: DateTime<Utc>,
     ) -> Result<bool, InfraError>;
 
-    /// Replaces every chunk of the document with `chunks`, atomically; `Ok(false)` when the
+    /// Deletes every chunk of the document and sets its chunk count to 0; `Ok(false)` when the
     /// document is gone.
-    async fn replace_chunks(
+    async fn clear_chunks(&self, owner: UserId, id: DocumentId) -> Result<bool, InfraError>;
+
+    /// Adds `chunks` (a batch of a few hundred at most) to the document in one short
+    /// transaction, so that a long ingestion never holds the database's writer for long;
+    /// `Ok(false)`, with nothing written, when the document is gone. A chunk id already stored
+    /// is an error.
+    async fn add_chunks(
         &self,
         owner: UserId,
         id: DocumentId,
         chunks: Vec<Chunk>,
     ) -> Result<bool, InfraError>;
+
+    /// Replaces every chunk of the document with `chunks`: [`Self::clear_chunks`], then
+    /// [`Self::add_chunks`] in batches of [`CHUNK_WRITE_BATCH`]. Not atomic: a reader may see
+    /// part of the chunks while it runs (the document is not `completed` meanwhile).
+    async fn replace_chunks(
+        &self,
+        owner: UserId,
+        id: DocumentId,
+        chunks: Vec<Chunk>,
+    ) -> Result<bool, InfraError> {
+        if !self.clear_chunks(owner, id).await? {
+            return Ok(false);
+        }
+        let mut chunks = chunks.into_iter().peekable();
+        while chunks.peek().is_some() {
+            let batch: Vec<Chunk> = chunks.by_ref().take(CHUNK_WRITE_BATCH).collect();
+            if !self.add_chunks(owner, id, batch).await? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
 
     /// Marks the document completed with its counts.
     async fn complete(
@@ -203,13 +235,23 @@ pub enum ExtractError {
     TimedOut(u64),
     #[error("the PDF reader crashed on this file")]
     Crashed,
+    /// Past a bound of [`ExtractionLimits`]: found while reading, before the rest was read.
+    #[error(transparent)]
+    OverLimit(#[from] OverLimit),
 }
 
 /// Extracts the text of PDFs, page by page. Implementations must survive any input: a parser
 /// that panics or hangs on a malformed file ends in an error, never in a crash or a stuck job.
+/// They MUST check `limits` while reading — the page count before the first page, the
+/// characters page by page — and stop with [`ExtractError::OverLimit`] at the first bound
+/// passed, so that no file makes more work or memory than the limits allow.
 #[async_trait]
 pub trait PdfExtractor: Send + Sync {
-    async fn extract(&self, bytes: Bytes) -> Result<Vec<ExtractedPage>, ExtractError>;
+    async fn extract(
+        &self,
+        bytes: Bytes,
+        limits: &ExtractionLimits,
+    ) -> Result<Vec<ExtractedPage>, ExtractError>;
 }
 
 /// Counts tokens the way an embedding model does, to size chunks.

@@ -8,7 +8,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::Notify;
 
-use super::chunking::{ChunkSettings, chunk_pages, text_pages};
+use super::bounds::{ExtractionLimits, bounded_text_pages};
+use super::chunking::{ChunkSettings, chunk_pages};
 use super::inspect::{InspectError, Inspection};
 use super::models::{
     Chunk, ChunkCursor, ChunkId, Document, DocumentCursor, DocumentId, DocumentStatus, FileName,
@@ -43,6 +44,8 @@ pub struct KnowledgeSettings {
     pub default_search_limit: u32,
     pub max_search_limit: u32,
     pub max_query_chars: usize,
+    /// What one document may become.
+    pub limits: ExtractionLimits,
 }
 
 impl Default for KnowledgeSettings {
@@ -57,6 +60,7 @@ impl Default for KnowledgeSettings {
             default_search_limit: 10,
             max_search_limit: 50,
             max_query_chars: 1000,
+            limits: ExtractionLimits::default(),
         }
     }
 }
@@ -530,8 +534,10 @@ impl KnowledgeBase {
             .collect())
     }
 
-    /// Extract → chunk → embed in batches → index → completed. Chunk ids are derived from the
-    /// document and the chunk's index, so running it again writes the same rows and points.
+    /// Extract → chunk → embed in batches → index → completed, within the extraction limits
+    /// at every step. Chunk ids are derived from the document and the chunk's index, so running
+    /// it again writes the same rows and points. Each batch's rows go in a short transaction of
+    /// their own, so a long document never holds the database's writer for long.
     async fn ingest(&self, user: UserId, id: DocumentId) -> Result<(), Failure> {
         let documents = &self.ports.documents;
         let Some(doc) = documents.find(user, id).await? else {
@@ -551,19 +557,22 @@ impl KnowledgeBase {
             .ok_or_else(|| {
                 Failure::Permanent("the original file is missing from storage".into())
             })?;
+        let limits = self.settings.limits;
         let stage = std::time::Instant::now();
         let pages = match doc.media_type {
             MediaType::Pdf => self
                 .ports
                 .pdf
-                .extract(bytes)
+                .extract(bytes, &limits)
                 .await
                 .map_err(|e| Failure::Permanent(e.to_string()))?,
-            MediaType::Text | MediaType::Markdown => {
+            MediaType::Text | MediaType::Markdown => tokio::task::spawn_blocking(move || {
                 let text = std::str::from_utf8(&bytes)
                     .map_err(|_| Failure::Permanent("the file is not UTF-8 text".into()))?;
-                text_pages(text)
-            }
+                bounded_text_pages(text, &limits).map_err(|e| Failure::Permanent(e.to_string()))
+            })
+            .await
+            .map_err(|_| Failure::Permanent("reading the text failed".into()))??,
         };
         record_stage("extract", stage);
         let pages_total = pages.len() as u32;
@@ -574,15 +583,17 @@ impl KnowledgeBase {
         let counter = self.ports.embedder.token_counter();
         let settings = self.settings.chunking;
         let chunk_doc = doc.clone();
-        let chunks =
-            tokio::task::spawn_blocking(move || chunk_pages(&chunk_doc, &pages, counter, settings))
-                .await
-                .map_err(|_| Failure::Permanent("splitting the text into chunks failed".into()))?;
+        let chunks = tokio::task::spawn_blocking(move || {
+            chunk_pages(&chunk_doc, &pages, counter, settings, limits.max_chunks)
+        })
+        .await
+        .map_err(|_| Failure::Permanent("splitting the text into chunks failed".into()))?
+        .map_err(|e| Failure::Permanent(e.to_string()))?;
         record_stage("chunk", stage);
         if chunks.is_empty() {
             return Err(Failure::Permanent("the file contains no text".into()));
         }
-        if !documents.replace_chunks(user, id, chunks.clone()).await? {
+        if !documents.clear_chunks(user, id).await? {
             return Ok(());
         }
         let scope = Scope::document(user, doc.chat_id, id);
@@ -600,6 +611,13 @@ impl KnowledgeBase {
                     vectors.len(),
                     batch.len()
                 )));
+            }
+            // Rows before points: a point always has its row, so a search never finds a
+            // passage it cannot show.
+            if !documents.add_chunks(user, id, batch.to_vec()).await? {
+                // Deleted while it was being processed: take its points back out.
+                self.ports.index.delete(scope).await?;
+                return Ok(());
             }
             let points = batch
                 .iter()
@@ -879,7 +897,24 @@ impl JobHandler for KnowledgeBase {
         self.mark(job, DocumentStatus::Pending, note).await
     }
 
+    /// The document fails, and nothing of it stays searchable: chunks and points of the
+    /// attempts that got part-way are removed.
     async fn gave_up(&self, job: &Job, reason: &str) -> Result<(), InfraError> {
+        if let JobPayload::IngestDocument {
+            user_id,
+            document_id,
+        } = &job.payload
+            && let Some(doc) = self.ports.documents.find(*user_id, *document_id).await?
+        {
+            self.ports
+                .documents
+                .clear_chunks(doc.user_id, doc.id)
+                .await?;
+            self.ports
+                .index
+                .delete(Scope::document(doc.user_id, doc.chat_id, doc.id))
+                .await?;
+        }
         self.mark(job, DocumentStatus::Failed, reason).await
     }
 }

@@ -10,6 +10,8 @@ pub struct Model {
     pub payload: String,
     /// The request that queued the job.
     pub request_id: Option<String>,
+    /// The user the job works for (from its payload), for fair claiming.
+    pub user_id: Option<Uuid>,
     pub status: String,
     pub attempts: i32,
     pub max_attempts: i32,
