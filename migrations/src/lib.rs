@@ -13,6 +13,7 @@ mod m20261126_000007_create_study_settings;
 mod m20261126_000008_create_flashcard_generations;
 mod m20261126_000009_add_job_request_id;
 mod m20261202_000010_add_job_owner;
+mod m20261202_000011_add_usage_counts;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000008_create_flashcard_generations::Migration),
             Box::new(m20261126_000009_add_job_request_id::Migration),
             Box::new(m20261202_000010_add_job_owner::Migration),
+            Box::new(m20261202_000011_add_usage_counts::Migration),
         ]
     }
 }

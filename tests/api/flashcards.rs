@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestApp, problem, spawn_app};
 
-async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> reqwest::Response {
+pub async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> reqwest::Response {
     app.authed(Method::POST, path, token)
         .json(&body)
         .send()

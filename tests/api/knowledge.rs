@@ -1113,6 +1113,14 @@ async fn reconcile_removes_orphan_points_and_requeues_unindexed_documents() {
         },
         Arc::new(SystemClock),
         KnowledgeSettings::default(),
+        Arc::new(flashforge_domain::quotas::Quotas::new(
+            Arc::new(flashforge_domain::quotas::StoreUsage {
+                documents: documents.clone(),
+                cards: Arc::new(flashforge_memory::InMemoryFlashcardRepository::new()),
+                jobs: jobs.clone(),
+            }),
+            Default::default(),
+        )),
     );
     let (user, chat, id) = (UserId::new(), ChatId::new(), DocumentId::new());
     let now = chrono::Utc::now();

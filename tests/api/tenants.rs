@@ -6,10 +6,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, spawn_app, spawn_app_configured};
-use crate::knowledge::{HookedEmbedder, fixture, ingested, search};
+use crate::flashcards::post;
+use crate::helpers::{Backend, TestApp, problem, spawn_app, spawn_app_configured};
+use crate::knowledge::{HookedEmbedder, fixture, ingested, search, upload};
 
 /// Every chunk of a document, through the API.
 async fn chunk_count(app: &TestApp, token: &str, chat: &str, id: &str) -> usize {
@@ -232,7 +233,239 @@ async fn a_job_past_its_time_limit_fails_and_frees_the_worker(backend: Backend) 
     assert_eq!(next["status"], "completed", "{next}");
 }
 
+/// `quota` of the caller's usage report.
+async fn quota_use(app: &TestApp, token: &str, name: &str) -> Value {
+    let usage = app.get_json("/api/v1/me/usage", token).await;
+    usage["quotas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["name"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {usage}"))
+        .clone()
+}
+
+/// Checks a 403 `quota_exceeded` answer and what it says of the quota.
+async fn over_quota(response: reqwest::Response, name: &str, limit: u64, used: u64, adding: u64) {
+    let body = problem(response, 403).await;
+    assert_eq!(body["code"], "quota_exceeded", "{body}");
+    assert_eq!(body["type"], "urn:flashforge:problem:quota_exceeded");
+    assert_eq!(
+        body["quota"],
+        json!({"name": name, "limit": limit, "used": used, "adding": adding}),
+        "{body}"
+    );
+}
+
+/// Documents, stored bytes and cards each have a quota: a write past one is refused whole with
+/// 403 `quota_exceeded` naming it, nothing of it is stored, and room given back by a delete can
+/// be used again. A duplicate upload is not a new document and does not count.
+async fn quotas_refuse_whole_writes_and_name_the_quota(backend: Backend) {
+    let app = spawn_app_configured(
+        backend,
+        Default::default(),
+        &[
+            ("FLASHFORGE__QUOTAS__DOCUMENTS", "2"),
+            ("FLASHFORGE__QUOTAS__STORAGE_MB", "1"),
+            ("FLASHFORGE__QUOTAS__CARDS", "3"),
+        ],
+    )
+    .await;
+    let token = app.signed_up("quota.keeper").await.access;
+    let chat = app.create_chat(&token, "Quotas").await;
+    assert_eq!(
+        quota_use(&app, &token, "documents").await,
+        json!({"name": "documents", "used": 0, "limit": 2})
+    );
+    assert_eq!(
+        quota_use(&app, &token, "queued_jobs").await["limit"],
+        100,
+        "the default"
+    );
+
+    let a = ingested(&app, &token, &chat, "a.txt", b"Alpha particles.".to_vec()).await;
+    let b = ingested(&app, &token, &chat, "b.txt", b"Beta decay.".to_vec()).await;
+    over_quota(
+        upload(&app, &token, &chat, "c.txt", b"Gamma rays.".to_vec()).await,
+        "documents",
+        2,
+        2,
+        1,
+    )
+    .await;
+    // The same bytes again are the existing document, not a new one.
+    let again = upload(
+        &app,
+        &token,
+        &chat,
+        "a-again.txt",
+        b"Alpha particles.".to_vec(),
+    )
+    .await;
+    assert_eq!(again.status(), 200);
+    let listed =
+        crate::helpers::every_page(&app, &token, &format!("/api/v1/chats/{chat}/documents"), 50)
+            .await;
+    assert_eq!(listed.len(), 2, "nothing stored past the quota");
+
+    // Room given back, then the bytes quota: 1 MiB.
+    let b_id = b["id"].as_str().unwrap();
+    let gone = app
+        .authed(
+            Method::DELETE,
+            &format!("/api/v1/chats/{chat}/documents/{b_id}"),
+            &token,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 204);
+    let a_bytes = a["size_bytes"].as_u64().unwrap();
+    let big = "Delta ".repeat(1024 * 1024 / 6 + 100).into_bytes();
+    let big_len = big.len() as u64;
+    over_quota(
+        upload(&app, &token, &chat, "big.txt", big).await,
+        "storage_bytes",
+        1024 * 1024,
+        a_bytes,
+        big_len,
+    )
+    .await;
+    assert_eq!(
+        quota_use(&app, &token, "storage_bytes").await,
+        json!({"name": "storage_bytes", "used": a_bytes, "limit": 1024 * 1024})
+    );
+    let small = upload(&app, &token, &chat, "c.txt", b"Gamma rays.".to_vec()).await;
+    assert_eq!(small.status(), 202);
+
+    // Cards: two, then a bulk of two is refused whole, so is an import; one more fits.
+    let cards = format!("/api/v1/chats/{chat}/flashcards");
+    let card = |q: &str| json!({"question": q, "answer": "yes"});
+    for q in ["One?", "Two?"] {
+        assert_eq!(post(&app, &token, &cards, card(q)).await.status(), 201);
+    }
+    over_quota(
+        post(
+            &app,
+            &token,
+            &format!("{cards}/bulk"),
+            json!({"cards": [card("Three?"), card("Four?")]}),
+        )
+        .await,
+        "cards",
+        3,
+        2,
+        2,
+    )
+    .await;
+    let import = app
+        .authed(Method::POST, &format!("{cards}/import"), &token)
+        .header("content-type", "text/csv")
+        .body("question,answer\nThree?,yes\nFour?,yes\n")
+        .send()
+        .await
+        .unwrap();
+    over_quota(import, "cards", 3, 2, 2).await;
+    let third = post(&app, &token, &cards, card("Three?")).await;
+    assert_eq!(third.status(), 201);
+    let third: Value = third.json().await.unwrap();
+    over_quota(
+        post(&app, &token, &cards, card("Four?")).await,
+        "cards",
+        3,
+        3,
+        1,
+    )
+    .await;
+    let listed = crate::helpers::every_page(&app, &token, &cards, 50).await;
+    assert_eq!(listed.len(), 3);
+    let id = third["id"].as_str().unwrap();
+    let deleted = app
+        .authed(Method::DELETE, &format!("/api/v1/flashcards/{id}"), &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    assert_eq!(
+        post(&app, &token, &cards, card("Four?")).await.status(),
+        201
+    );
+    assert_eq!(
+        quota_use(&app, &token, "cards").await,
+        json!({"name": "cards", "used": 3, "limit": 3})
+    );
+    // Another user has quotas of their own.
+    let other = app.signed_up("quota.other").await.access;
+    let theirs = app.create_chat(&other, "Theirs").await;
+    let response = post(
+        &app,
+        &other,
+        &format!("/api/v1/chats/{theirs}/flashcards"),
+        card("Mine?"),
+    )
+    .await;
+    assert_eq!(response.status(), 201);
+}
+
+/// Jobs waiting or running, and the passages of a user's documents, have quotas too: an upload
+/// while the quota of jobs is used is refused; a document whose passages would pass the quota
+/// fails with the quota as its reason and keeps none.
+async fn queued_jobs_and_passages_have_quotas_too(backend: Backend) {
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let waiting = gate.clone();
+    let hooks = HookedEmbedder::hooks(move || {
+        let gate = waiting.clone();
+        Box::pin(async move {
+            drop(gate.acquire().await.expect("the gate stays open"));
+            Ok(())
+        })
+    });
+    let app = spawn_app_configured(
+        backend,
+        hooks,
+        &[
+            ("FLASHFORGE__QUOTAS__QUEUED_JOBS", "1"),
+            ("FLASHFORGE__QUOTAS__CHUNKS", "3"),
+            ("FLASHFORGE__KNOWLEDGE__CHUNK_TOKENS", "16"),
+            ("FLASHFORGE__KNOWLEDGE__CHUNK_OVERLAP_TOKENS", "0"),
+        ],
+    )
+    .await;
+    let token = app.signed_up("queue.keeper").await.access;
+    let chat = app.create_chat(&token, "Queue").await;
+    let first = upload(&app, &token, &chat, "one.txt", b"Mitosis.".to_vec()).await;
+    assert_eq!(first.status(), 202);
+    let first: Value = first.json().await.unwrap();
+    over_quota(
+        upload(&app, &token, &chat, "two.txt", b"Meiosis.".to_vec()).await,
+        "queued_jobs",
+        1,
+        1,
+        1,
+    )
+    .await;
+    gate.add_permits(1_000);
+    let done = crate::knowledge::settled(&app, &token, &chat, first["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    let long = "Ribosomes translate messenger RNA into proteins. ".repeat(10);
+    let failed = ingested(&app, &token, &chat, "long.txt", long.into_bytes()).await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    let reason = failed["error"].as_str().unwrap();
+    assert!(
+        reason.starts_with("this would pass your quota of 3 passages: you have 1 and this adds"),
+        "{reason}"
+    );
+    let id = failed["id"].as_str().unwrap();
+    assert_eq!(chunk_count(&app, &token, &chat, id).await, 0);
+    assert_eq!(
+        quota_use(&app, &token, "chunks").await,
+        json!({"name": "chunks", "used": 1, "limit": 3})
+    );
+}
+
 on_every_backend!(
+    quotas_refuse_whole_writes_and_name_the_quota,
+    queued_jobs_and_passages_have_quotas_too,
     a_job_past_its_time_limit_fails_and_frees_the_worker,
     a_page_per_form_feed_fails_at_once_naming_the_limit,
     every_extraction_limit_fails_the_document_with_its_reason,

@@ -23,6 +23,8 @@ pub enum ErrorKind {
     Unauthenticated,
     /// The caller has sent too much; try again later.
     RateLimited,
+    /// The write would pass one of the caller's quotas (403); see [`DomainError::quota`].
+    QuotaExceeded,
     /// A dependency (database, vector index, model server) is down or timed out.
     Unavailable,
     /// An upstream service we called on the caller's behalf failed (502).
@@ -43,8 +45,12 @@ pub trait DomainError: std::error::Error + Send + Sync + 'static {
     fn field_errors(&self) -> &[FieldError] {
         &[]
     }
-    /// For [`ErrorKind::RateLimited`]: when the caller may try again.
+    /// For [`ErrorKind::RateLimited`] (and a busy dependency): when the caller may try again.
     fn retry_after(&self) -> Option<std::time::Duration> {
+        None
+    }
+    /// For [`ErrorKind::QuotaExceeded`]: which quota, its limit and the use.
+    fn quota(&self) -> Option<&crate::quotas::QuotaExceeded> {
         None
     }
 }

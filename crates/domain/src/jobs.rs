@@ -146,6 +146,9 @@ pub trait JobQueue: Send + Sync {
     ) -> Result<bool, InfraError>;
 
     async fn stats(&self, now: DateTime<Utc>) -> Result<QueueStats, InfraError>;
+
+    /// How many of `owner`'s jobs are queued or running (what the queued-jobs quota counts).
+    async fn pending(&self, owner: UserId) -> Result<u64, InfraError>;
 }
 
 /// Why a job attempt failed.

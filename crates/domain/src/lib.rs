@@ -19,6 +19,7 @@ pub mod jobs;
 pub mod knowledge;
 pub mod limits;
 pub mod pagination;
+pub mod quotas;
 pub mod services;
 
 pub use error::{DomainError, ErrorKind, FieldError, InfraError, ValidationErrors};

@@ -22,6 +22,7 @@ use crate::health::{HealthCheck, Readiness};
 use crate::jobs::{JobHandlers, JobPolicy, JobRunner, JobSettings};
 use crate::knowledge::{KnowledgeBase, KnowledgePorts, KnowledgeSettings};
 use crate::limits::{RateLimitPolicy, RateLimitStore, RateLimits};
+use crate::quotas::{QuotaPolicy, Quotas, StoreUsage};
 
 /// Every adapter a process needs, as trait objects so that they can be mixed at run time.
 #[derive(Clone)]
@@ -55,6 +56,7 @@ pub struct ServiceSettings {
     pub assistant: AssistantSettings,
     pub knowledge: KnowledgeSettings,
     pub jobs: JobPolicy,
+    pub quotas: QuotaPolicy,
     pub rate_limits: RateLimitPolicy,
     pub readiness_timeout: Duration,
 }
@@ -66,6 +68,7 @@ impl Default for ServiceSettings {
             assistant: AssistantSettings::default(),
             knowledge: KnowledgeSettings::default(),
             jobs: JobPolicy::default(),
+            quotas: QuotaPolicy::default(),
             rate_limits: RateLimitPolicy::default(),
             readiness_timeout: Duration::from_secs(2),
         }
@@ -82,6 +85,8 @@ pub struct Services {
     /// Runs the background jobs (ingestion, large flashcard generations).
     pub jobs: Arc<JobRunner>,
     pub limits: Arc<RateLimits>,
+    /// Per-user quotas and their use.
+    pub quotas: Arc<Quotas>,
     pub readiness: Readiness,
 }
 
@@ -99,11 +104,20 @@ impl Services {
             policy: settings.jobs,
         };
         let max_attempts = settings.knowledge.max_attempts;
+        let quotas = Arc::new(Quotas::new(
+            Arc::new(StoreUsage {
+                documents: documents.clone(),
+                cards: ports.flashcards.clone(),
+                jobs: queue.clone(),
+            }),
+            settings.quotas,
+        ));
         let knowledge = Arc::new(KnowledgeBase::new(
             ports.chats.clone(),
             ports.knowledge,
             ports.clock.clone(),
             settings.knowledge,
+            quotas.clone(),
         ));
         let queued = knowledge.job_queued();
         let passages = ports
@@ -120,6 +134,7 @@ impl Services {
             clock: ports.clock.clone(),
             queued: queued.clone(),
             max_attempts,
+            quotas: quotas.clone(),
         }));
         let jobs = Arc::new(JobRunner::new(
             queue,
@@ -160,6 +175,7 @@ impl Services {
             flashcards,
             jobs,
             limits,
+            quotas,
             readiness: Readiness::new(ports.health_checks, settings.readiness_timeout),
         }
     }

@@ -7,7 +7,7 @@ use actix_web::{App, HttpResponse, web};
 use swagger_ui_dist::{ApiDefinition, OpenApiSource};
 use utoipa::OpenApi;
 
-use crate::problem::{Problem, ProblemField};
+use crate::problem::{Problem, ProblemField, ProblemQuota};
 use crate::routes;
 
 /// Where the document is served.
@@ -20,7 +20,7 @@ pub const SPEC_PATH: &str = "/api/v1/openapi.json";
         description = "Study from your own material: upload it, search it, talk with an assistant that cites it, and review flashcards on an FSRS schedule.\n\nEvery error is an RFC 9457 `application/problem+json` body with a stable `code`. Lists are cursor-paginated (`?limit=&cursor=` → `{items, next_cursor}`).",
         license(name = "Apache-2.0")
     ),
-    components(schemas(Problem, ProblemField)),
+    components(schemas(Problem, ProblemField, ProblemQuota)),
     modifiers(&BearerAuth),
     tags(
         (name = "health", description = "Liveness and readiness"),

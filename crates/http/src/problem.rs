@@ -35,6 +35,22 @@ pub struct Problem {
     /// One entry per invalid field (422 only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<ProblemField>,
+    /// The quota the request would pass (403 `quota_exceeded` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quota: Option<ProblemQuota>,
+}
+
+/// A quota a request would pass, and the caller's use of it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProblemQuota {
+    /// `storage_bytes`, `documents`, `chunks`, `cards` or `queued_jobs`.
+    pub name: String,
+    /// The most the caller may have.
+    pub limit: u64,
+    /// What the caller has now.
+    pub used: u64,
+    /// What the request would have added.
+    pub adding: u64,
 }
 
 /// One invalid field of a request.
@@ -56,6 +72,7 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
         ErrorKind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
         ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorKind::QuotaExceeded => StatusCode::FORBIDDEN,
         ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::UpstreamFailed => StatusCode::BAD_GATEWAY,
         ErrorKind::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
@@ -72,6 +89,7 @@ pub struct ApiError {
     errors: Vec<ProblemField>,
     /// Seconds until a rate-limited caller may try again (`Retry-After`).
     retry_after: Option<u64>,
+    quota: Option<Box<ProblemQuota>>,
     /// Where and for which request it happened, when known before the error left the app.
     context: Option<Box<(String, Option<String>)>>,
 }
@@ -84,6 +102,7 @@ impl ApiError {
             detail: detail.into(),
             errors: Vec::new(),
             retry_after: None,
+            quota: None,
             context: None,
         }
     }
@@ -113,6 +132,7 @@ impl ApiError {
                 })
                 .collect(),
             retry_after: None,
+            quota: None,
             context: None,
         }
     }
@@ -155,6 +175,7 @@ impl ApiError {
         let (code, detail) = match status.as_u16() {
             400 => ("bad_request", "The request could not be read."),
             401 => ("unauthenticated", "Authentication is required."),
+            403 => ("forbidden", "This request is not allowed."),
             404 => return Self::not_found(),
             405 => return Self::method_not_allowed(),
             408 => ("request_timeout", "The request took too long to arrive."),
@@ -209,6 +230,7 @@ impl ApiError {
             code: self.code.to_string(),
             request_id: request_id.map(str::to_string),
             errors: self.errors.clone(),
+            quota: self.quota.as_deref().cloned(),
         }
     }
 
@@ -287,6 +309,14 @@ impl<E: DomainError> From<E> for ApiError {
             ),
         };
         api.retry_after = retry_after;
+        api.quota = error.quota().map(|q| {
+            Box::new(ProblemQuota {
+                name: q.quota.as_str().to_string(),
+                limit: q.limit,
+                used: q.used,
+                adding: q.adding,
+            })
+        });
         api
     }
 }
@@ -332,6 +362,7 @@ mod tests {
             (ErrorKind::Conflict, 409),
             (ErrorKind::Unauthenticated, 401),
             (ErrorKind::RateLimited, 429),
+            (ErrorKind::QuotaExceeded, 403),
             (ErrorKind::Unavailable, 503),
             (ErrorKind::Internal, 500),
             (ErrorKind::UpstreamFailed, 502),

@@ -14,6 +14,7 @@ use flashforge_domain::knowledge::{
     DocumentStatus, Fairness, FileName, Job, JobId, JobQueue, NewDocument, NewJob, QueueStats,
 };
 use flashforge_domain::pagination::{Page, PageRequest};
+use flashforge_domain::quotas::DocumentUsage;
 use parking_lot::RwLock;
 
 #[derive(Default)]
@@ -340,6 +341,17 @@ impl DocumentRepository for InMemoryDocumentRepository {
             .collect())
     }
 
+    async fn usage(&self, owner: UserId) -> Result<DocumentUsage, InfraError> {
+        let store = self.store.read();
+        let mut usage = DocumentUsage::default();
+        for (doc, _) in store.documents.values().filter(|(d, _)| d.user_id == owner) {
+            usage.documents += 1;
+            usage.storage_bytes += doc.size_bytes;
+            usage.chunks += store.chunks.get(&doc.id).map_or(0, |c| c.len() as u64);
+        }
+        Ok(usage)
+    }
+
     async fn scan_chunks(
         &self,
         after: Option<ChunkId>,
@@ -528,6 +540,18 @@ impl JobQueue for InMemoryJobQueue {
                 None => j.state = JobState::Dead,
             }
         }))
+    }
+
+    async fn pending(&self, owner: UserId) -> Result<u64, InfraError> {
+        Ok(self
+            .jobs
+            .read()
+            .values()
+            .filter(|j| {
+                j.job.payload.owner() == owner
+                    && matches!(j.state, JobState::Queued | JobState::Running)
+            })
+            .count() as u64)
     }
 
     async fn stats(&self, _now: DateTime<Utc>) -> Result<QueueStats, InfraError> {

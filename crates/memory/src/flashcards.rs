@@ -8,8 +8,8 @@ use flashforge_domain::InfraError;
 use flashforge_domain::accounts::UserId;
 use flashforge_domain::chats::ChatId;
 use flashforge_domain::flashcards::{
-    CardCursor, CardFilter, CardState, Flashcard, FlashcardId, FlashcardRepository, Recorded,
-    Review, StudySettings,
+    CardCursor, CardFilter, CardState, CardsStored, Flashcard, FlashcardId, FlashcardRepository,
+    Recorded, Review, StudySettings,
 };
 use flashforge_domain::pagination::{Page, PageRequest};
 use parking_lot::RwLock;
@@ -74,12 +74,30 @@ fn matches(card: &Flashcard, filter: &CardFilter) -> bool {
 
 #[async_trait]
 impl FlashcardRepository for InMemoryFlashcardRepository {
-    async fn create_many(&self, cards: Vec<Flashcard>) -> Result<(), InfraError> {
+    async fn create_many(
+        &self,
+        owner: UserId,
+        cards: Vec<Flashcard>,
+        max_cards: u64,
+    ) -> Result<CardsStored, InfraError> {
+        if cards.iter().any(|c| c.user_id != owner) {
+            return Err(InfraError::internal("create_many got another user's card"));
+        }
+        // One lock for the count and the insert: concurrent writes cannot pass the quota.
         let mut store = self.store.write();
+        let have = store.cards.values().filter(|c| c.user_id == owner).count() as u64;
+        if max_cards > 0 && have + cards.len() as u64 > max_cards {
+            return Ok(CardsStored::OverQuota { cards: have });
+        }
         for card in cards {
             store.cards.insert(card.id, card);
         }
-        Ok(())
+        Ok(CardsStored::Stored)
+    }
+
+    async fn card_count(&self, owner: UserId) -> Result<u64, InfraError> {
+        let store = self.store.read();
+        Ok(store.cards.values().filter(|c| c.user_id == owner).count() as u64)
     }
 
     async fn find(&self, owner: UserId, id: FlashcardId) -> Result<Option<Flashcard>, InfraError> {

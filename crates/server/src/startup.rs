@@ -377,6 +377,7 @@ pub fn service_settings(settings: &Settings) -> ServiceSettings {
         },
         knowledge: knowledge_settings(settings),
         jobs: settings.worker.policy(),
+        quotas: settings.quotas.policy(),
         rate_limits: settings.rate_limit.policy(),
         readiness_timeout: Duration::from_millis(settings.health.readiness_timeout_ms),
     }

@@ -13,6 +13,7 @@ use flashforge_domain::knowledge::{
     DocumentStatus, FileName, MediaType, NewDocument, NewJob,
 };
 use flashforge_domain::pagination::{Page, PageRequest};
+use flashforge_domain::quotas::DocumentUsage;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
@@ -532,6 +533,35 @@ impl DocumentRepository for SqlDocumentRepository {
                 Some((to_chunk(row), FileName::from_stored(name)))
             })
             .collect())
+    }
+
+    async fn usage(&self, owner: UserId) -> Result<DocumentUsage, InfraError> {
+        use sea_orm::{FromQueryResult, PaginatorTrait};
+        #[derive(FromQueryResult)]
+        struct Totals {
+            documents: i64,
+            bytes: i64,
+        }
+        let backend = self.db.get_database_backend();
+        let totals = Totals::find_by_statement(sea_orm::Statement::from_sql_and_values(
+            backend,
+            "SELECT COUNT(*) AS documents, CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) AS bytes \
+             FROM documents WHERE user_id = $1",
+            [owner.as_uuid().into()],
+        ))
+        .one(&self.db)
+        .await
+        .map_err(infra)?;
+        let chunks = chunks::Entity::find()
+            .filter(chunks::Column::UserId.eq(owner.as_uuid()))
+            .count(&self.db)
+            .await
+            .map_err(infra)?;
+        Ok(DocumentUsage {
+            documents: totals.as_ref().map_or(0, |t| t.documents.max(0) as u64),
+            storage_bytes: totals.as_ref().map_or(0, |t| t.bytes.max(0) as u64),
+            chunks,
+        })
     }
 
     async fn scan_chunks(

@@ -8,7 +8,7 @@ use flashforge_domain::InfraError;
 use flashforge_domain::accounts::UserId;
 use flashforge_domain::chats::ChatId;
 use flashforge_domain::flashcards::{
-    CardCursor, CardFilter, CardSource, CardState, CardText, Flashcard, FlashcardId,
+    CardCursor, CardFilter, CardSource, CardState, CardText, CardsStored, Flashcard, FlashcardId,
     FlashcardRepository, MemoryState, Rating, Recorded, Review, ReviewId, Schedule, StudySettings,
     Tag,
 };
@@ -20,7 +20,7 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationDef, TransactionTrait,
 };
 
-use crate::entities::{flashcards, reviews, study_settings};
+use crate::entities::{flashcards, reviews, study_settings, users};
 use crate::errors::{corrupt, infra, is_unique_violation};
 
 pub struct SqlFlashcardRepository {
@@ -30,6 +30,37 @@ pub struct SqlFlashcardRepository {
 impl SqlFlashcardRepository {
     pub fn new(db: DatabaseConnection) -> Self {
         Self { db }
+    }
+
+    /// Deletes `owner`'s cards matching `which` and takes them off the owner's count, in one
+    /// transaction; how many went.
+    async fn delete_counted(
+        &self,
+        owner: UserId,
+        which: impl sea_orm::sea_query::IntoCondition + Send,
+    ) -> Result<u64, InfraError> {
+        use sea_orm::sea_query::ExprTrait;
+        let txn = self.db.begin().await.map_err(infra)?;
+        let deleted = flashcards::Entity::delete_many()
+            .filter(flashcards::Column::UserId.eq(owner.as_uuid()))
+            .filter(which)
+            .exec(&txn)
+            .await
+            .map_err(infra)?
+            .rows_affected;
+        if deleted > 0 {
+            users::Entity::update_many()
+                .filter(users::Column::Id.eq(owner.as_uuid()))
+                .col_expr(
+                    users::Column::CardCount,
+                    Expr::col(users::Column::CardCount).sub(deleted as i64),
+                )
+                .exec(&txn)
+                .await
+                .map_err(infra)?;
+        }
+        txn.commit().await.map_err(infra)?;
+        Ok(deleted)
     }
 }
 
@@ -145,9 +176,40 @@ fn like_pattern(text: &str) -> String {
 
 #[async_trait]
 impl FlashcardRepository for SqlFlashcardRepository {
-    async fn create_many(&self, cards: Vec<Flashcard>) -> Result<(), InfraError> {
+    async fn create_many(
+        &self,
+        owner: UserId,
+        cards: Vec<Flashcard>,
+        max_cards: u64,
+    ) -> Result<CardsStored, InfraError> {
+        use sea_orm::sea_query::ExprTrait;
+        if cards.iter().any(|c| c.user_id != owner) {
+            return Err(InfraError::internal("create_many got another user's card"));
+        }
         let rows = cards.iter().map(row).collect::<Result<Vec<_>, _>>()?;
+        let adding = rows.len() as i64;
         let txn = self.db.begin().await.map_err(infra)?;
+        // The owner's row first: it holds the count, and locking it (on Postgres) makes
+        // concurrent writes of one user's cards take turns, so the quota is exact.
+        let mut count = users::Entity::update_many()
+            .filter(users::Column::Id.eq(owner.as_uuid()))
+            .col_expr(
+                users::Column::CardCount,
+                Expr::col(users::Column::CardCount).add(adding),
+            );
+        if max_cards > 0 {
+            count = count.filter(
+                Expr::col(users::Column::CardCount)
+                    .add(adding)
+                    .lte(i64::try_from(max_cards).unwrap_or(i64::MAX)),
+            );
+        }
+        if count.exec(&txn).await.map_err(infra)?.rows_affected == 0 {
+            let _ = txn.rollback().await;
+            return Ok(CardsStored::OverQuota {
+                cards: self.card_count(owner).await?,
+            });
+        }
         let mut rows = rows.into_iter().peekable();
         while rows.peek().is_some() {
             let batch: Vec<_> = rows.by_ref().take(200).collect();
@@ -156,7 +218,19 @@ impl FlashcardRepository for SqlFlashcardRepository {
                 .await
                 .map_err(infra)?;
         }
-        txn.commit().await.map_err(infra)
+        txn.commit().await.map_err(infra)?;
+        Ok(CardsStored::Stored)
+    }
+
+    async fn card_count(&self, owner: UserId) -> Result<u64, InfraError> {
+        let count = users::Entity::find_by_id(owner.as_uuid())
+            .select_only()
+            .column(users::Column::CardCount)
+            .into_tuple::<i64>()
+            .one(&self.db)
+            .await
+            .map_err(infra)?;
+        Ok(count.unwrap_or(0).max(0) as u64)
     }
 
     async fn find(&self, owner: UserId, id: FlashcardId) -> Result<Option<Flashcard>, InfraError> {
@@ -287,33 +361,19 @@ impl FlashcardRepository for SqlFlashcardRepository {
     }
 
     async fn delete(&self, owner: UserId, id: FlashcardId) -> Result<bool, InfraError> {
-        Ok(flashcards::Entity::delete_many()
-            .filter(flashcards::Column::Id.eq(id.as_uuid()))
-            .filter(flashcards::Column::UserId.eq(owner.as_uuid()))
-            .exec(&self.db)
-            .await
-            .map_err(infra)?
-            .rows_affected
+        Ok(self
+            .delete_counted(owner, flashcards::Column::Id.eq(id.as_uuid()))
+            .await?
             == 1)
     }
 
     async fn delete_chat(&self, owner: UserId, chat: ChatId) -> Result<u64, InfraError> {
-        Ok(flashcards::Entity::delete_many()
-            .filter(flashcards::Column::ChatId.eq(chat.as_uuid()))
-            .filter(flashcards::Column::UserId.eq(owner.as_uuid()))
-            .exec(&self.db)
+        self.delete_counted(owner, flashcards::Column::ChatId.eq(chat.as_uuid()))
             .await
-            .map_err(infra)?
-            .rows_affected)
     }
 
     async fn delete_user(&self, owner: UserId) -> Result<u64, InfraError> {
-        Ok(flashcards::Entity::delete_many()
-            .filter(flashcards::Column::UserId.eq(owner.as_uuid()))
-            .exec(&self.db)
-            .await
-            .map_err(infra)?
-            .rows_affected)
+        self.delete_counted(owner, Condition::all()).await
     }
 
     async fn record_review(

@@ -9,6 +9,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use flashforge_domain::InfraError;
+use flashforge_domain::accounts::UserId;
 use flashforge_domain::knowledge::{
     Fairness, Job, JobId, JobPayload, JobQueue, NewJob, QueueStats,
 };
@@ -306,6 +307,15 @@ impl JobQueue for SqlJobQueue {
             None => update.col_expr(jobs::Column::Status, Expr::value(DEAD)),
         };
         Ok(update.exec(&self.db).await.map_err(infra)?.rows_affected == 1)
+    }
+
+    async fn pending(&self, owner: UserId) -> Result<u64, InfraError> {
+        jobs::Entity::find()
+            .filter(jobs::Column::UserId.eq(owner.as_uuid()))
+            .filter(jobs::Column::Status.is_in([QUEUED, RUNNING]))
+            .count(&self.db)
+            .await
+            .map_err(infra)
     }
 
     async fn stats(&self, _now: DateTime<Utc>) -> Result<QueueStats, InfraError> {

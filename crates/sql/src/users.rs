@@ -54,6 +54,7 @@ impl UserRepository for SqlUserRepository {
             created_at: Set(new.created_at),
             updated_at: Set(new.created_at),
             last_login_at: Set(None),
+            card_count: Set(0),
         };
         match row.insert(&self.db).await {
             Ok(row) => Ok(to_user(&row)?),

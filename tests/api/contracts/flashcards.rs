@@ -11,8 +11,8 @@ use flashforge_domain::flashcards::{
     GenerationStatus,
 };
 use flashforge_domain::flashcards::{
-    CardState, CardText, Flashcard, FlashcardId, FlashcardRepository, MemoryState, Rating,
-    Recorded, Review, ReviewId, Schedule, StudySettings,
+    CardState, CardText, CardsStored, Flashcard, FlashcardId, FlashcardRepository, MemoryState,
+    Rating, Recorded, Review, ReviewId, Schedule, StudySettings,
 };
 use flashforge_domain::knowledge::Fairness;
 use flashforge_domain::knowledge::{DocumentId, JobId, JobPayload, JobQueue, NewJob};
@@ -156,7 +156,10 @@ fn reviewed(mut card: Flashcard, key: Option<&str>) -> (Flashcard, Review) {
 async fn racing_reviews_apply_once_and_keys_replay(backend: Backend) {
     let (_s, cards, alice, _bob, chat) = fixture(backend).await;
     let original = card(alice, chat, 0);
-    cards.create_many(vec![original.clone()]).await.unwrap();
+    cards
+        .create_many(alice, vec![original.clone()], 0)
+        .await
+        .unwrap();
     let (a, review_a) = reviewed(original.clone(), Some("key-a"));
     let (b, review_b) = reviewed(original.clone(), Some("key-b"));
     let (first, second) = tokio::join!(
@@ -210,12 +213,16 @@ async fn cards_are_scoped_and_the_due_queue_is_ordered(backend: Backend) {
     let mut suspended = card(alice, chat, -20);
     suspended.suspended = true;
     cards
-        .create_many(vec![
-            soon.clone(),
-            sooner.clone(),
-            later.clone(),
-            suspended.clone(),
-        ])
+        .create_many(
+            alice,
+            vec![
+                soon.clone(),
+                sooner.clone(),
+                later.clone(),
+                suspended.clone(),
+            ],
+            0,
+        )
         .await
         .unwrap();
     let now = Utc::now();
@@ -342,7 +349,10 @@ async fn generations_queue_their_job_round_trip_and_are_scoped(backend: Backend)
 async fn a_card_comes_with_its_owners_settings(backend: Backend) {
     let (_s, cards, alice, bob, chat) = fixture(backend).await;
     let mine = card(alice, chat, 0);
-    cards.create_many(vec![mine.clone()]).await.unwrap();
+    cards
+        .create_many(alice, vec![mine.clone()], 0)
+        .await
+        .unwrap();
     assert_eq!(
         cards.find_with_settings(alice, mine.id).await.unwrap(),
         Some((mine.clone(), None))
@@ -373,7 +383,71 @@ async fn a_card_comes_with_its_owners_settings(backend: Backend) {
     );
 }
 
+/// The card count a quota checks is exact: simultaneous writes of one user never pass the
+/// limit together, a refused write stores nothing, and deletes of a card, a chat's cards and a
+/// user's cards give their room back. Another user cannot delete them.
+async fn the_card_quota_is_exact_under_simultaneous_writes(backend: Backend) {
+    let f = full_fixture(backend).await;
+    let (cards, alice, bob, chat) = (f.cards.clone(), f.alice, f.bob, f.chat);
+    let mut writers = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let cards = cards.clone();
+        writers.spawn(async move {
+            let three = (0..3).map(|_| card(alice, chat, 0)).collect();
+            cards.create_many(alice, three, 10).await.unwrap()
+        });
+    }
+    let (mut stored, mut refused) = (0, 0);
+    while let Some(outcome) = writers.join_next().await {
+        match outcome.unwrap() {
+            CardsStored::Stored => stored += 1,
+            CardsStored::OverQuota { cards } => {
+                assert!(cards <= 10, "{cards}");
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!(
+        (stored, refused),
+        (3, 5),
+        "three writes of three fit in ten"
+    );
+    assert_eq!(cards.card_count(alice).await.unwrap(), 9);
+    assert_eq!(cards.count_cards(alice).await.unwrap().0, 9);
+    assert_eq!(
+        cards
+            .create_many(alice, vec![card(alice, chat, 0), card(alice, chat, 0)], 10)
+            .await
+            .unwrap(),
+        CardsStored::OverQuota { cards: 9 }
+    );
+    let one = card(alice, chat, 0);
+    assert_eq!(
+        cards
+            .create_many(alice, vec![one.clone()], 10)
+            .await
+            .unwrap(),
+        CardsStored::Stored
+    );
+    assert_eq!(cards.card_count(alice).await.unwrap(), 10);
+    assert!(cards.delete(alice, one.id).await.unwrap());
+    assert!(!cards.delete(bob, one.id).await.unwrap());
+    assert_eq!(cards.card_count(alice).await.unwrap(), 9);
+    assert_eq!(cards.card_count(bob).await.unwrap(), 0);
+    assert_eq!(cards.delete_chat(alice, chat).await.unwrap(), 9);
+    assert_eq!(cards.card_count(alice).await.unwrap(), 0);
+    let again: Vec<Flashcard> = (0..10).map(|_| card(alice, chat, 0)).collect();
+    assert_eq!(
+        cards.create_many(alice, again, 10).await.unwrap(),
+        CardsStored::Stored
+    );
+    assert_eq!(cards.delete_user(alice).await.unwrap(), 10);
+    assert_eq!(cards.card_count(alice).await.unwrap(), 0);
+    assert_eq!(cards.count_cards(alice).await.unwrap().0, 0);
+}
+
 on_every_backend!(
+    the_card_quota_is_exact_under_simultaneous_writes,
     a_card_comes_with_its_owners_settings,
     racing_reviews_apply_once_and_keys_replay,
     cards_are_scoped_and_the_due_queue_is_ordered,

@@ -754,6 +754,7 @@ async fn requeue_resets_a_document_and_queues_a_job_atomically(backend: Backend)
 }
 
 on_every_backend!(
+    usage_counts_each_owners_documents_chunks_and_pending_jobs,
     chunks_are_added_batch_by_batch_and_cleared,
     a_job_whose_worker_dies_every_time_is_claimed_only_to_be_buried,
     claims_share_the_workers_fairly_among_users,
@@ -764,6 +765,66 @@ on_every_backend!(
     leases_expire_failures_back_off_and_dead_jobs_stay_dead,
     requeue_resets_a_document_and_queues_a_job_atomically,
 );
+
+/// What quotas count: each owner's documents, their bytes and chunks, and their jobs waiting
+/// or running — nobody else's.
+async fn usage_counts_each_owners_documents_chunks_and_pending_jobs(backend: Backend) {
+    let f = fixture(backend).await;
+    let (alice, chat) = f.user_and_chat("alice").await;
+    let (bob, bobs_chat) = f.user_and_chat("bob").await;
+    let empty = f.documents.usage(alice).await.unwrap();
+    assert_eq!(
+        (empty.documents, empty.storage_bytes, empty.chunks),
+        (0, 0, 0)
+    );
+    assert_eq!(f.jobs.pending(alice).await.unwrap(), 0);
+    let first = new_document(alice, chat, "u1", None);
+    let second = NewDocument {
+        size_bytes: 5_000_000_000,
+        ..new_document(alice, chat, "u2", None)
+    };
+    let (a, b) = (first.id, second.id);
+    f.documents.create(first, job_for(alice, a)).await.unwrap();
+    f.documents.create(second, job_for(alice, b)).await.unwrap();
+    let bobs = new_document(bob, bobs_chat, "u3", None);
+    let bobs_id = bobs.id;
+    f.documents
+        .create(bobs, job_for(bob, bobs_id))
+        .await
+        .unwrap();
+    let chunks: Vec<Chunk> = (0..4).map(|i| chunk(alice, chat, a, i, "x")).collect();
+    assert!(f.documents.replace_chunks(alice, a, chunks).await.unwrap());
+    let usage = f.documents.usage(alice).await.unwrap();
+    let one = new_document(alice, chat, "zz", None).size_bytes;
+    assert_eq!(
+        (usage.documents, usage.storage_bytes, usage.chunks),
+        (2, one + 5_000_000_000, 4)
+    );
+    assert_eq!(f.jobs.pending(alice).await.unwrap(), 2);
+    assert_eq!(f.jobs.pending(bob).await.unwrap(), 1);
+    // Running still counts; done does not.
+    let job = f
+        .jobs
+        .claim(
+            "w",
+            now(),
+            now() + Duration::seconds(30),
+            Fairness::default(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let owner = job.payload.owner();
+    let before = f.jobs.pending(owner).await.unwrap();
+    assert!(f.jobs.complete(job.id, "w").await.unwrap());
+    assert_eq!(f.jobs.pending(owner).await.unwrap(), before - 1);
+    assert!(f.documents.delete(alice, a).await.unwrap());
+    let usage = f.documents.usage(alice).await.unwrap();
+    assert_eq!(
+        (usage.documents, usage.storage_bytes, usage.chunks),
+        (1, 5_000_000_000, 0)
+    );
+}
 
 /// Jobs queued before jobs named their owner get one from their payload when the schema is
 /// upgraded, so fair claiming counts them.

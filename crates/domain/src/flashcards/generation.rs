@@ -248,6 +248,7 @@ impl Flashcards {
             run_at: now,
             request_id: crate::context::request_id(),
         };
+        self.quotas.check_job(owner).await?;
         self.generations.create(&generation, job).await?;
         self.queued.notify_waiters();
         tracing::info!(generation = %generation.id, batches, "flashcard generation queued");
@@ -452,7 +453,7 @@ impl Flashcards {
             })
             .map(|card| card.into_card(owner, chat, &tag, now))
             .collect();
-        self.cards.create_many(cards.clone()).await?;
+        self.store(owner, cards.clone()).await?;
         let saved = self.study_all(owner, cards, now).await?;
         Ok((drafts, Some(saved)))
     }
@@ -575,7 +576,7 @@ impl Flashcards {
                 })
                 .map(|card| card.into_card(owner, generation.chat_id, &tag, now))
                 .collect();
-            self.cards.create_many(cards).await?;
+            self.store(owner, cards).await?;
         }
         self.complete(generation).await?;
         Ok(())

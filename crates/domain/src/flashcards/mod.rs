@@ -14,7 +14,7 @@ pub use models::{
     MAX_BULK_CARDS, MAX_QUESTION_CHARS, MAX_QUOTE_CHARS, MAX_TAGS, Review, ReviewId, StudySettings,
     Tag,
 };
-pub use ports::{FlashcardRepository, GenerationRepository, Recorded};
+pub use ports::{CardsStored, FlashcardRepository, GenerationRepository, Recorded};
 pub use scheduling::{
     CardState, MemoryModel, MemoryState, NextState, Rating, Schedule, Scheduler, SchedulerSettings,
 };

@@ -23,11 +23,32 @@ pub enum Recorded {
     Stale,
 }
 
+/// What storing cards did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CardsStored {
+    Stored,
+    /// Storing them would pass the owner's card quota: nothing was stored; the owner has
+    /// `cards` cards.
+    OverQuota {
+        cards: u64,
+    },
+}
+
 /// Stores cards and their review log. Every method is scoped by the owner.
 #[async_trait]
 pub trait FlashcardRepository: Send + Sync {
-    /// Stores every card or none.
-    async fn create_many(&self, cards: Vec<Flashcard>) -> Result<(), InfraError>;
+    /// Stores every card of `owner` or none: none when the owner would then have more than
+    /// `max_cards` cards (0: no limit). The count is exact under concurrent writes: it is kept
+    /// in the same transaction as every card stored or deleted. Every card MUST be `owner`'s.
+    async fn create_many(
+        &self,
+        owner: UserId,
+        cards: Vec<Flashcard>,
+        max_cards: u64,
+    ) -> Result<CardsStored, InfraError>;
+
+    /// How many cards `owner` has (the count [`Self::create_many`] checks).
+    async fn card_count(&self, owner: UserId) -> Result<u64, InfraError>;
 
     async fn find(&self, owner: UserId, id: FlashcardId) -> Result<Option<Flashcard>, InfraError>;
 

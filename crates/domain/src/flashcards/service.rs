@@ -9,7 +9,7 @@ use super::models::{
     CardCursor, CardFilter, CardSource, CardText, Flashcard, FlashcardId, MAX_ANSWER_CHARS,
     MAX_BULK_CARDS, MAX_QUESTION_CHARS, MAX_QUOTE_CHARS, Review, ReviewId, StudySettings, Tag,
 };
-use super::ports::{FlashcardRepository, GenerationRepository, Recorded};
+use super::ports::{CardsStored, FlashcardRepository, GenerationRepository, Recorded};
 use super::scheduling::CardState;
 use super::scheduling::{MemoryModel, Rating, Schedule, Scheduler, SchedulerSettings};
 use crate::accounts::{Principal, UserData, UserId};
@@ -18,6 +18,7 @@ use crate::clock::Clock;
 use crate::error::{DomainError, ErrorKind, FieldError, InfraError, ValidationErrors};
 use crate::knowledge::{ChunkId, DocumentId, DocumentRepository};
 use crate::pagination::{Page, PageRequest};
+use crate::quotas::{QuotaCheckError, QuotaExceeded, QuotaName, Quotas};
 
 /// The most cards one generation makes.
 pub const MAX_GENERATE: u32 = 200;
@@ -81,7 +82,18 @@ pub enum FlashcardError {
     #[error("the language model could not make flashcards")]
     Upstream(bool),
     #[error(transparent)]
+    Quota(#[from] QuotaExceeded),
+    #[error(transparent)]
     Infra(#[from] InfraError),
+}
+
+impl From<QuotaCheckError> for FlashcardError {
+    fn from(error: QuotaCheckError) -> Self {
+        match error {
+            QuotaCheckError::Exceeded(e) => Self::Quota(e),
+            QuotaCheckError::Infra(e) => Self::Infra(e),
+        }
+    }
 }
 
 impl DomainError for FlashcardError {
@@ -94,6 +106,7 @@ impl DomainError for FlashcardError {
             Self::NotEnoughReviews(e) => e.kind(),
             Self::Upstream(true) => ErrorKind::UpstreamTimeout,
             Self::Upstream(false) => ErrorKind::UpstreamFailed,
+            Self::Quota(e) => e.kind(),
             Self::Infra(e) => e.kind(),
         }
     }
@@ -109,7 +122,14 @@ impl DomainError for FlashcardError {
             Self::NotEnoughReviews(_) => "not_enough_reviews",
             Self::Upstream(true) => "upstream_timeout",
             Self::Upstream(false) => "upstream_failed",
+            Self::Quota(e) => e.code(),
             Self::Infra(e) => e.code(),
+        }
+    }
+    fn quota(&self) -> Option<&QuotaExceeded> {
+        match self {
+            Self::Quota(e) => Some(e),
+            _ => None,
         }
     }
     fn field_errors(&self) -> &[FieldError] {
@@ -242,6 +262,7 @@ pub struct Flashcards {
     pub(super) queued: Arc<tokio::sync::Notify>,
     /// Attempts of a generation job before it fails for good.
     pub(super) max_attempts: u32,
+    pub(super) quotas: Arc<Quotas>,
     settings: SchedulerSettings,
 }
 
@@ -261,6 +282,7 @@ pub struct FlashcardPorts {
     /// Signalled when a job is queued (shared with the job runner).
     pub queued: Arc<tokio::sync::Notify>,
     pub max_attempts: u32,
+    pub quotas: Arc<Quotas>,
 }
 
 impl Flashcards {
@@ -276,6 +298,7 @@ impl Flashcards {
             clock: ports.clock,
             queued: ports.queued,
             max_attempts: ports.max_attempts,
+            quotas: ports.quotas,
             settings: SchedulerSettings::default(),
         }
     }
@@ -554,6 +577,26 @@ impl Flashcards {
         })
     }
 
+    /// Stores `owner`'s new cards, all or none: none when they would pass the card quota.
+    pub(super) async fn store(
+        &self,
+        owner: UserId,
+        cards: Vec<Flashcard>,
+    ) -> Result<(), FlashcardError> {
+        let adding = cards.len() as u64;
+        let limit = self.quotas.policy().cards;
+        match self.cards.create_many(owner, cards, limit).await? {
+            CardsStored::Stored => Ok(()),
+            CardsStored::OverQuota { cards } => Err(QuotaExceeded {
+                quota: QuotaName::Cards,
+                limit,
+                used: cards,
+                adding,
+            }
+            .into()),
+        }
+    }
+
     /// Creates cards, all or none (at most 500).
     pub async fn create(
         &self,
@@ -599,7 +642,7 @@ impl Flashcards {
             })
             .collect();
         self.check_sources(who.user_id, chat, &sources).await?;
-        self.cards.create_many(cards.clone()).await?;
+        self.store(who.user_id, cards.clone()).await?;
         self.study_all(who.user_id, cards, now).await
     }
 
@@ -636,7 +679,7 @@ impl Flashcards {
         }
         let imported = cards.len();
         if !cards.is_empty() {
-            self.cards.create_many(cards).await?;
+            self.store(who.user_id, cards).await?;
         }
         Ok((imported, problems))
     }

@@ -189,6 +189,9 @@ pub trait DocumentRepository: Send + Sync {
         ids: &[ChunkId],
     ) -> Result<Vec<(Chunk, FileName)>, InfraError>;
 
+    /// How many documents `owner` has, their bytes and their chunks.
+    async fn usage(&self, owner: UserId) -> Result<crate::quotas::DocumentUsage, InfraError>;
+
     /// Every chunk of every user, by id, `limit` at a time (for reconcile and reindex).
     async fn scan_chunks(
         &self,

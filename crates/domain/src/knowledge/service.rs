@@ -27,6 +27,7 @@ use crate::clock::Clock;
 use crate::error::{DomainError, ErrorKind, FieldError, InfraError, ValidationErrors};
 use crate::jobs::{Failure, Job, JobHandler, JobPayload, JobQueue, NewJob};
 use crate::pagination::{Page, PageRequest};
+use crate::quotas::{QuotaCheckError, QuotaExceeded, Quotas};
 
 /// The knobs of the knowledge base.
 #[derive(Debug, Clone)]
@@ -80,7 +81,18 @@ pub enum KnowledgeError {
     #[error("this Idempotency-Key was already used for a different file")]
     IdempotencyKeyReused,
     #[error(transparent)]
+    Quota(#[from] QuotaExceeded),
+    #[error(transparent)]
     Infra(#[from] InfraError),
+}
+
+impl From<QuotaCheckError> for KnowledgeError {
+    fn from(error: QuotaCheckError) -> Self {
+        match error {
+            QuotaCheckError::Exceeded(e) => Self::Quota(e),
+            QuotaCheckError::Infra(e) => Self::Infra(e),
+        }
+    }
 }
 
 impl From<InspectError> for KnowledgeError {
@@ -105,6 +117,7 @@ impl DomainError for KnowledgeError {
             Self::Upload(InspectError::Unsupported) => ErrorKind::UnsupportedMediaType,
             Self::Upload(InspectError::Empty) => ErrorKind::InvalidInput,
             Self::NotRetryable(_) | Self::IdempotencyKeyReused => ErrorKind::Conflict,
+            Self::Quota(e) => e.kind(),
             Self::Infra(e) => e.kind(),
         }
     }
@@ -118,7 +131,14 @@ impl DomainError for KnowledgeError {
             Self::Upload(InspectError::Empty) => "empty_file",
             Self::NotRetryable(_) => "document_not_retryable",
             Self::IdempotencyKeyReused => "idempotency_key_reused",
+            Self::Quota(e) => e.code(),
             Self::Infra(e) => e.code(),
+        }
+    }
+    fn quota(&self) -> Option<&QuotaExceeded> {
+        match self {
+            Self::Quota(e) => Some(e),
+            _ => None,
         }
     }
     fn field_errors(&self) -> &[FieldError] {
@@ -174,6 +194,7 @@ pub struct KnowledgeBase {
     ports: KnowledgePorts,
     clock: Arc<dyn Clock>,
     settings: KnowledgeSettings,
+    quotas: Arc<Quotas>,
     /// Woken when a job is queued, so an in-process worker starts at once.
     queued: Arc<Notify>,
 }
@@ -184,12 +205,14 @@ impl KnowledgeBase {
         ports: KnowledgePorts,
         clock: Arc<dyn Clock>,
         settings: KnowledgeSettings,
+        quotas: Arc<Quotas>,
     ) -> Self {
         Self {
             chats,
             ports,
             clock,
             settings,
+            quotas,
             queued: Arc::new(Notify::new()),
         }
     }
@@ -273,6 +296,9 @@ impl KnowledgeBase {
             self.remove(&existing).await?;
         }
 
+        self.quotas
+            .check_upload(who.user_id, upload.inspection.size_bytes)
+            .await?;
         let id = DocumentId::new();
         let key = super::models::blob_key(who.user_id, chat, id);
         self.ports.blobs.put_file(&key, upload.path).await?;
@@ -395,6 +421,7 @@ impl KnowledgeBase {
         if doc.status != DocumentStatus::Failed {
             return Err(KnowledgeError::NotRetryable(doc.status));
         }
+        self.quotas.check_job(who.user_id).await?;
         let requeued = self
             .ports
             .documents
@@ -595,6 +622,13 @@ impl KnowledgeBase {
         }
         if !documents.clear_chunks(user, id).await? {
             return Ok(());
+        }
+        match self.quotas.check_chunks(user, chunks.len() as u64).await {
+            Ok(()) => {}
+            Err(QuotaCheckError::Exceeded(over)) => {
+                return Err(Failure::Permanent(over.to_string()));
+            }
+            Err(QuotaCheckError::Infra(e)) => return Err(e.into()),
         }
         let scope = Scope::document(user, doc.chat_id, id);
         // Points of an earlier attempt that made more chunks would outlive it otherwise.

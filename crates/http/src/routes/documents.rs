@@ -286,6 +286,7 @@ async fn receive(
         (status = 202, description = "Stored and queued for ingestion", body = DocumentBody),
         (status = 200, description = "The chat already holds these bytes (or the key was used): that document", body = DocumentBody),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "It would pass one of the caller's quotas (`quota_exceeded`, naming it); nothing was stored", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such chat of the caller", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The Idempotency-Key was used for other bytes", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Larger than the maximum", body = Problem, content_type = "application/problem+json"),
@@ -530,6 +531,7 @@ pub async fn delete_document(
     responses(
         (status = 202, description = "Queued again; now `pending`", body = DocumentBody),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "It would pass one of the caller's quotas (`quota_exceeded`, naming it); nothing was stored", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such document of the caller", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The document has not failed", body = Problem, content_type = "application/problem+json")
     )

@@ -239,6 +239,7 @@ fn card_path(id: Uuid) -> FlashcardId {
     responses(
         (status = 201, description = "The new card, due now; `Location` names it", body = CardBody),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "It would pass one of the caller's quotas (`quota_exceeded`, naming it); nothing was stored", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such chat of the caller", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad fields", body = Problem, content_type = "application/problem+json")
     )
@@ -274,6 +275,7 @@ pub async fn create_card(
     responses(
         (status = 201, description = "Every card, in the order sent", body = CardsBody),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "It would pass one of the caller's quotas (`quota_exceeded`, naming it); nothing was stored", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such chat of the caller", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad fields, named `cards[i].field`; nothing was created", body = Problem, content_type = "application/problem+json")
     )
@@ -830,6 +832,7 @@ pub struct ImportBody {
     responses(
         (status = 200, description = "How many rows were imported, and the rows that were not", body = ImportBody),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "It would pass one of the caller's quotas (`quota_exceeded`, naming it); nothing was stored", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such chat of the caller", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Larger than the body limit", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not CSV with a question and an answer column, or too many rows", body = Problem, content_type = "application/problem+json")
@@ -1021,6 +1024,7 @@ impl From<Generation> for GenerationBody {
         (status = 202, description = "Queued; `Location` names the generation to poll", body = GenerationBody),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "It would pass one of the caller's quotas (`quota_exceeded`, naming it); nothing was stored", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such chat of the caller", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not exactly one of document_id, chunk_ids, text and topic; a document not completed; chunks of another chat; a bad count", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "The language model failed", body = Problem, content_type = "application/problem+json"),

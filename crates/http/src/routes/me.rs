@@ -3,8 +3,9 @@
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use flashforge_domain::Services;
 use flashforge_domain::accounts::{PasswordChange, ProfileChanges};
+use flashforge_domain::quotas::QuotaName;
 use secrecy::SecretString;
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
 use super::auth::UserBody;
@@ -57,6 +58,78 @@ pub async fn me(
 ) -> Result<HttpResponse, ApiError> {
     let user = services.accounts.me(who.0).await?;
     Ok(HttpResponse::Ok().json(UserBody::from(user)))
+}
+
+/// A quota's name.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum QuotaNameBody {
+    /// Bytes of original files kept.
+    StorageBytes,
+    /// Documents, in every chat.
+    Documents,
+    /// Searchable passages of the documents.
+    Chunks,
+    /// Flashcards, in every chat.
+    Cards,
+    /// Ingestions and generations waiting or running.
+    QueuedJobs,
+}
+
+impl From<QuotaName> for QuotaNameBody {
+    fn from(name: QuotaName) -> Self {
+        match name {
+            QuotaName::StorageBytes => Self::StorageBytes,
+            QuotaName::Documents => Self::Documents,
+            QuotaName::Chunks => Self::Chunks,
+            QuotaName::Cards => Self::Cards,
+            QuotaName::QueuedJobs => Self::QueuedJobs,
+        }
+    }
+}
+
+/// One quota and the caller's use of it.
+#[derive(Serialize, ToSchema)]
+pub struct QuotaBody {
+    pub name: QuotaNameBody,
+    /// What the caller has now.
+    pub used: u64,
+    /// The most the caller may have; `null`: no limit.
+    pub limit: Option<u64>,
+}
+
+/// The caller's use of every quota. A write that would pass one is refused with 403
+/// `quota_exceeded` naming it.
+#[derive(Serialize, ToSchema)]
+pub struct UsageBody {
+    pub quotas: Vec<QuotaBody>,
+}
+
+/// What the caller uses of each quota.
+#[utoipa::path(
+    tag = "me",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = UsageBody),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[get("/me/usage")]
+pub async fn usage(
+    services: web::Data<Services>,
+    who: Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    let quotas = services.quotas.usage(who.0.user_id).await?;
+    Ok(HttpResponse::Ok().json(UsageBody {
+        quotas: quotas
+            .into_iter()
+            .map(|q| QuotaBody {
+                name: q.name.into(),
+                used: q.used,
+                limit: q.limit,
+            })
+            .collect(),
+    }))
 }
 
 /// Changes the username or e-mail address.

@@ -41,6 +41,7 @@ where
                 .service(auth::sessions)
                 .service(auth::end_session)
                 .service(me::me)
+                .service(me::usage)
                 .service(me::update_me)
                 .service(me::change_password)
                 .service(me::delete_me)

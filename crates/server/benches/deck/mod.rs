@@ -42,7 +42,7 @@ pub async fn seed(
                 }
             })
             .collect();
-        cards.create_many(batch_cards).await.unwrap();
+        cards.create_many(owner, batch_cards, 0).await.unwrap();
     }
     ids.sort();
     ids.reverse();
