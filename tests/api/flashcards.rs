@@ -819,12 +819,43 @@ async fn optimizing_needs_enough_reviews_and_says_how_many(backend: Backend) {
     );
 }
 
-/// Four hundred reviews spread over months (made offline, sent with `reviewed_at`), then the
-/// optimizer fits parameters that schedule the cards from then on.
+/// A clock a test moves by hand.
+pub struct TestClock(parking_lot::Mutex<chrono::DateTime<chrono::Utc>>);
+
+impl TestClock {
+    pub fn at(at: chrono::DateTime<chrono::Utc>) -> std::sync::Arc<Self> {
+        std::sync::Arc::new(Self(parking_lot::Mutex::new(at)))
+    }
+    pub fn set(&self, at: chrono::DateTime<chrono::Utc>) {
+        *self.0.lock() = at;
+    }
+}
+
+impl flashforge_domain::clock::Clock for TestClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        use chrono::SubsecRound;
+        self.0.lock().trunc_subsecs(6)
+    }
+}
+
+/// Four hundred reviews spread over months (the cards made five months ago, each review sent
+/// with its `reviewed_at`), then the optimizer fits parameters that schedule the cards from
+/// then on.
 #[tokio::test]
 async fn optimizing_a_long_review_log_personalizes_scheduling() {
-    let app = spawn_app(Backend::Memory).await;
+    let start = chrono::Utc::now() - chrono::Duration::days(150);
+    let clock = TestClock::at(chrono::Utc::now());
+    let app = crate::helpers::spawn_app_with(
+        Backend::Memory,
+        flashforge::Hooks {
+            clock: Some(clock.clone()),
+            ..Default::default()
+        },
+    )
+    .await;
     let token = app.signed_up("diligent").await.access;
+    // The chat and its cards were made five months ago.
+    clock.set(start);
     let chat = app.create_chat(&token, "Long haul").await;
     let cards: Vec<Value> = (0..100)
         .map(|i| json!({"question": format!("q{i}"), "answer": "a"}))
@@ -839,12 +870,13 @@ async fn optimizing_a_long_review_log_personalizes_scheduling() {
     .json()
     .await
     .unwrap();
-    let start = chrono::Utc::now() - chrono::Duration::days(150);
+    // The reviews reach the server now, made offline over the months before.
+    clock.set(chrono::Utc::now());
     for (i, card) in created["items"].as_array().unwrap().iter().enumerate() {
         let id = card["id"].as_str().unwrap();
         for (step, days) in [0i64, 1, 4, 13, 40].into_iter().enumerate() {
             let rating = if (i + step) % 7 == 0 { "again" } else { "good" };
-            let at = start + chrono::Duration::days(days) + chrono::Duration::minutes(i as i64);
+            let at = start + chrono::Duration::days(days) + chrono::Duration::minutes(i as i64 + 1);
             let response = app
                 .authed(
                     Method::POST,

@@ -463,7 +463,245 @@ async fn queued_jobs_and_passages_have_quotas_too(backend: Backend) {
     );
 }
 
+/// While a large document is ingested (thousands of passages written batch by batch), another
+/// user's writes all succeed, with a p99 well under a second.
+async fn a_neighbours_writes_stay_fast_during_a_large_ingestion(backend: Backend) {
+    let app = spawn_app_configured(
+        backend,
+        Default::default(),
+        &[
+            ("FLASHFORGE__KNOWLEDGE__CHUNK_TOKENS", "16"),
+            ("FLASHFORGE__KNOWLEDGE__CHUNK_OVERLAP_TOKENS", "0"),
+        ],
+    )
+    .await;
+    let owner = app.signed_up("big.reader").await.access;
+    let chat = app.create_chat(&owner, "Big").await;
+    // About 6,000 passages of 16 tokens.
+    let text: String = (0..6000)
+        .map(|i| format!("Sentence {i} tells of cells and their parts. "))
+        .collect();
+    let response = upload(&app, &owner, &chat, "big.txt", text.into_bytes()).await;
+    assert_eq!(response.status(), 202);
+    let doc: Value = response.json().await.unwrap();
+    let path = format!(
+        "/api/v1/chats/{chat}/documents/{}",
+        doc["id"].as_str().unwrap()
+    );
+
+    let neighbour = app.signed_up("neighbour").await.access;
+    let their_chat = app.create_chat(&neighbour, "Mine").await;
+    let cards = format!("/api/v1/chats/{their_chat}/flashcards");
+    let mut latencies = Vec::new();
+    let mut during = 0;
+    let started = Instant::now();
+    let settled = loop {
+        let status = app.get_json(&path, &owner).await["status"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        if status == "completed" || status == "failed" {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "still {status}"
+        );
+        if status == "processing" {
+            during += 1;
+        }
+        for (i, write) in [
+            post(
+                &app,
+                &neighbour,
+                &cards,
+                json!({"question": "Q?", "answer": "A"}),
+            ),
+            post(
+                &app,
+                &neighbour,
+                "/api/v1/chats",
+                json!({"name": "Another"}),
+            ),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let sent = Instant::now();
+            let response = write.await;
+            latencies.push(sent.elapsed());
+            assert!(
+                response.status().is_success(),
+                "write {i} answered {}",
+                response.status()
+            );
+        }
+    };
+    assert_eq!(settled, "completed");
+    assert!(
+        during >= 3,
+        "the writes ran while it was processed ({during} rounds)"
+    );
+    latencies.sort();
+    let p99 = latencies[latencies.len() * 99 / 100];
+    println!(
+        "{backend:?}: {} neighbour writes during the ingestion, p99 {p99:?}",
+        latencies.len()
+    );
+    assert!(p99 < Duration::from_secs(1), "p99 {p99:?}");
+}
+
+/// SQLite: a write that finds another connection holding the write lock past the busy timeout
+/// answers 503 with `Retry-After` — never 500 — and works once the lock is gone.
+#[tokio::test]
+async fn a_busy_sqlite_database_is_503_with_retry_after_not_500() {
+    let app = spawn_app_configured(
+        Backend::Sqlite,
+        Default::default(),
+        &[("FLASHFORGE__DATABASE__BUSY_TIMEOUT_MS", "200")],
+    )
+    .await;
+    let token = app.signed_up("busy.bee").await.access;
+    let url = app.storage().database_url().unwrap();
+    let holder = flashforge_sql::connect(&url, &Default::default())
+        .await
+        .unwrap();
+    let lock = holder.get_sqlite_connection_pool().acquire().await;
+    let mut lock = lock.unwrap();
+    use flashforge_sql::sea_orm::sqlx::Executor;
+    lock.execute("BEGIN EXCLUSIVE").await.unwrap();
+    let response = post(&app, &token, "/api/v1/chats", json!({"name": "Blocked"})).await;
+    assert_eq!(
+        response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("1")
+    );
+    let body = problem(response, 503).await;
+    assert_eq!(body["code"], "dependency_unavailable");
+    // Reading goes on meanwhile (WAL).
+    let chats = app
+        .authed(Method::GET, "/api/v1/chats", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(chats.status(), 200);
+    lock.execute("COMMIT").await.unwrap();
+    let response = post(&app, &token, "/api/v1/chats", json!({"name": "Free"})).await;
+    assert_eq!(response.status(), 201);
+}
+
+/// A review cannot be dated before its card existed (nor, past the clock skew allowed, after
+/// now): a backdated log would teach the optimizer a history that never happened.
+async fn reviews_dated_before_their_card_existed_are_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.signed_up("time.traveller").await.access;
+    let chat = app.create_chat(&token, "Then").await;
+    let card: Value = post(
+        &app,
+        &token,
+        &format!("/api/v1/chats/{chat}/flashcards"),
+        json!({"question": "When?", "answer": "Now"}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let id = card["id"].as_str().unwrap();
+    let review = |at: chrono::DateTime<chrono::Utc>| {
+        app.authed(
+            Method::POST,
+            &format!("/api/v1/flashcards/{id}/reviews"),
+            &token,
+        )
+        .json(&json!({"rating": "good", "reviewed_at": at}))
+        .send()
+    };
+    let yesterday = chrono::Utc::now() - chrono::Duration::days(1);
+    let body = problem(review(yesterday).await.unwrap(), 422).await;
+    assert_eq!(body["errors"][0]["field"], "reviewed_at");
+    assert_eq!(
+        body["errors"][0]["message"],
+        "must not be before the card was created"
+    );
+    let later = chrono::Utc::now() + chrono::Duration::hours(1);
+    problem(review(later).await.unwrap(), 422).await;
+    let card_now = app
+        .get_json(&format!("/api/v1/flashcards/{id}"), &token)
+        .await;
+    assert_eq!(card_now["reps"], 0, "nothing refused was applied");
+    // A moment ahead (clock skew) is taken as now.
+    let skewed = chrono::Utc::now() + chrono::Duration::seconds(30);
+    let applied = review(skewed).await.unwrap();
+    assert_eq!(applied.status(), 200);
+    let applied: Value = applied.json().await.unwrap();
+    let last: chrono::DateTime<chrono::Utc> = applied["last_reviewed_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(last <= chrono::Utc::now(), "{last} is in the future");
+}
+
+/// One optimization per user at a time, across instances: while another holds the user's slot
+/// (here: another instance, through the shared Redis store) the request answers 409.
+#[tokio::test]
+async fn a_second_optimization_of_one_user_waits_for_the_first() {
+    let Some(url) = crate::helpers::redis_or_skip().await else {
+        return;
+    };
+    let prefix = format!("ff:test:{}:", uuid::Uuid::now_v7().simple());
+    let app = spawn_app_configured(
+        Backend::Memory,
+        Default::default(),
+        &[
+            ("FLASHFORGE__RATE_LIMIT__REDIS_URL", url.as_str()),
+            ("FLASHFORGE__RATE_LIMIT__KEY_PREFIX", prefix.as_str()),
+        ],
+    )
+    .await;
+    let tokens = app.signed_up("optimizer").await;
+    let me = app.get_json("/api/v1/me", &tokens.access).await;
+    let key = format!(
+        "{prefix}count:exclusive:optimize:user:{}",
+        me["id"].as_str().unwrap()
+    );
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut redis = client.get_multiplexed_async_connection().await.unwrap();
+    let optimize = || {
+        app.authed(Method::POST, "/api/v1/study/optimize", &tokens.access)
+            .send()
+    };
+    // Another instance is optimizing this user.
+    let _: () = redis::cmd("SET")
+        .arg(&key)
+        .arg(1)
+        .arg("EX")
+        .arg(60)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let body = problem(optimize().await.unwrap(), 409).await;
+    assert_eq!(body["code"], "optimization_running");
+    // Done there: this one runs (and finds too few reviews), then frees the slot again.
+    let _: () = redis::cmd("DEL")
+        .arg(&key)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let body = problem(optimize().await.unwrap(), 422).await;
+    assert_eq!(body["errors"][0]["field"], "reviews", "{body}");
+    let body = problem(optimize().await.unwrap(), 422).await;
+    assert_eq!(
+        body["errors"][0]["field"], "reviews",
+        "the slot was given back: {body}"
+    );
+}
+
 on_every_backend!(
+    reviews_dated_before_their_card_existed_are_refused,
+    a_neighbours_writes_stay_fast_during_a_large_ingestion,
     quotas_refuse_whole_writes_and_name_the_quota,
     queued_jobs_and_passages_have_quotas_too,
     a_job_past_its_time_limit_fails_and_frees_the_worker,

@@ -13,6 +13,7 @@
 mod collection;
 mod markdown;
 
+use std::collections::HashSet;
 use std::io::{Cursor, Write};
 use std::path::Path;
 
@@ -100,13 +101,18 @@ pub enum AnkiError {
 /// (a UTC midnight) to the due instant. Anki shifts it on import so that it stays as many days
 /// after the importing day; since the package does not know the user's time zone, a card can land
 /// one day early in the user's own calendar.
+///
+/// The work that grows with the deck (rendering, checksums, tags, compression) runs on the
+/// blocking pool, never on the caller's async thread.
 pub async fn write_apkg(
     deck_name: &str,
-    cards: &[AnkiCard],
+    cards: Vec<AnkiCard>,
     now: DateTime<Utc>,
 ) -> Result<Vec<u8>, AnkiError> {
     let deck_name = normalize_deck_name(deck_name)?;
-    let content = Content::build(&deck_name, cards, now)?;
+    let content = tokio::task::spawn_blocking(move || Content::build(&deck_name, &cards, now))
+        .await
+        .map_err(|e| AnkiError::Task(e.to_string()))??;
 
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("collection.anki2");
@@ -168,7 +174,7 @@ fn normalize_deck_name(name: &str) -> Result<String, AnkiError> {
 
 /// Anki's tag string: `" tag1 tag2 "`, or empty without tags.
 fn tag_string(tags: &[String]) -> String {
-    let mut seen: Vec<String> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::with_capacity(tags.len());
     let mut out = String::new();
     for tag in tags {
         let tag: String = tag
@@ -177,11 +183,9 @@ fn tag_string(tags: &[String]) -> String {
             .filter(|c| !c.is_control() || c.is_whitespace())
             .map(|c| if c.is_whitespace() { '_' } else { c })
             .collect();
-        let folded = tag.to_lowercase();
-        if tag.is_empty() || seen.contains(&folded) {
+        if tag.is_empty() || !seen.insert(tag.to_lowercase()) {
             continue;
         }
-        seen.push(folded);
         out.push(' ');
         out.push_str(&tag);
     }
@@ -280,7 +284,9 @@ impl Content {
 
         let mut rows = Vec::with_capacity(cards.len());
         let mut new_position = 0i64;
+        // Every tag once, in first-seen order: a set to look up, a list to keep the order.
         let mut all_tags: Vec<String> = Vec::new();
+        let mut known_tags: HashSet<String> = HashSet::new();
         for (index, card) in cards.iter().enumerate() {
             let offset = i64::try_from(index)
                 .ok()
@@ -294,7 +300,7 @@ impl Content {
             let sfld = markdown::strip_html(&front);
             let tags = tag_string(&card.tags);
             for tag in tags.split_whitespace() {
-                if !all_tags.iter().any(|t| t == tag) {
+                if known_tags.insert(tag.to_owned()) {
                     all_tags.push(tag.to_owned());
                 }
             }
@@ -545,7 +551,7 @@ mod tests {
 
     #[tokio::test]
     async fn package_holds_the_collection_and_empty_media() {
-        let apkg = write_apkg("Biology", &sample(), now()).await.unwrap();
+        let apkg = write_apkg("Biology", sample(), now()).await.unwrap();
         let unpacked = unpack(&apkg).await;
         assert_eq!(unpacked.names, ["collection.anki2", "media"]);
         assert_eq!(unpacked.media, "{}");
@@ -583,7 +589,9 @@ mod tests {
     #[tokio::test]
     async fn col_row_has_schema_11_one_model_and_the_deck() {
         let cards = sample();
-        let apkg = write_apkg("Biology::Cells", &cards, now()).await.unwrap();
+        let apkg = write_apkg("Biology::Cells", cards.clone(), now())
+            .await
+            .unwrap();
         let db = unpack(&apkg).await.db;
 
         let col = rows(&db, "SELECT * FROM col").await;
@@ -650,9 +658,34 @@ mod tests {
         assert!(card_rows.iter().all(|c| note_ids.contains(&int(c, "nid"))));
     }
 
+    /// Tens of thousands of distinct tags (each card its own, plus one shared): every tag
+    /// listed once in the collection, each note's own kept — and built in linear time.
+    #[tokio::test]
+    async fn many_distinct_tags_are_each_listed_once() {
+        let cards: Vec<AnkiCard> = (0..20_000u128)
+            .map(|n| AnkiCard {
+                tags: vec![format!("topic-{n}"), "shared".into(), format!("TOPIC-{n}")],
+                ..card(n, "Q", "A")
+            })
+            .collect();
+        let apkg = write_apkg("Tags", cards, now()).await.unwrap();
+        let db = unpack(&apkg).await.db;
+        let col = &rows(&db, "SELECT tags FROM col").await[0];
+        let tags = json(col, "tags");
+        let tags = tags.as_object().unwrap();
+        assert_eq!(tags.len(), 20_001);
+        assert!(tags.contains_key("shared") && tags.contains_key("topic-19999"));
+        let note = &rows(&db, "SELECT tags FROM notes ORDER BY id LIMIT 1").await[0];
+        assert_eq!(
+            text(note, "tags"),
+            " topic-0 shared ",
+            "case-folded repeats dropped"
+        );
+    }
+
     #[tokio::test]
     async fn notes_hold_rendered_fields_sort_field_checksum_and_tags() {
-        let apkg = write_apkg("Biology", &sample(), now()).await.unwrap();
+        let apkg = write_apkg("Biology", sample(), now()).await.unwrap();
         let db = unpack(&apkg).await.db;
         let notes = rows(&db, "SELECT * FROM notes ORDER BY id").await;
 
@@ -684,7 +717,7 @@ mod tests {
 
     #[tokio::test]
     async fn review_cards_keep_their_schedule_and_others_are_new_in_order() {
-        let apkg = write_apkg("Biology", &sample(), now()).await.unwrap();
+        let apkg = write_apkg("Biology", sample(), now()).await.unwrap();
         let db = unpack(&apkg).await.db;
         let cards = rows(&db, "SELECT * FROM cards ORDER BY id").await;
         let get = |i: usize, column: &str| int(&cards[i], column);
@@ -720,7 +753,7 @@ mod tests {
             lapses: 0,
             review: true,
         });
-        let apkg = write_apkg("Deck", &[overdue], now()).await.unwrap();
+        let apkg = write_apkg("Deck", vec![overdue], now()).await.unwrap();
         let db = unpack(&apkg).await.db;
         let crt = int(&rows(&db, "SELECT crt FROM col").await[0], "crt");
         let card = &rows(&db, "SELECT due, ivl FROM cards").await[0];
@@ -751,9 +784,9 @@ mod tests {
                 .map(|r| text(r, "guid"))
                 .collect::<Vec<_>>()
         };
-        let first = guids(write_apkg("Biology", &cards, now()).await.unwrap()).await;
+        let first = guids(write_apkg("Biology", cards.clone(), now()).await.unwrap()).await;
         let later = now() + Duration::days(30);
-        let second = guids(write_apkg("Other", &cards, later).await.unwrap()).await;
+        let second = guids(write_apkg("Other", cards.clone(), later).await.unwrap()).await;
         assert_eq!(first, second);
         let mut unique = first.clone();
         unique.sort();
@@ -761,7 +794,7 @@ mod tests {
         assert_eq!(unique.len(), cards.len());
         assert!(first.iter().all(|g| g.len() <= 22));
         let other = guids(
-            write_apkg("Biology", &[card(99, "Q", "A")], now())
+            write_apkg("Biology", vec![card(99, "Q", "A")], now())
                 .await
                 .unwrap(),
         )
@@ -774,7 +807,7 @@ mod tests {
         for name in ["", "   ", "\u{1f}"] {
             assert!(
                 matches!(
-                    write_apkg(name, &sample(), now()).await,
+                    write_apkg(name, sample(), now()).await,
                     Err(AnkiError::EmptyDeckName)
                 ),
                 "{name:?}"
@@ -783,13 +816,15 @@ mod tests {
         for name in ["A::::B", "A::", "::A", "A:: ::B"] {
             assert!(
                 matches!(
-                    write_apkg(name, &sample(), now()).await,
+                    write_apkg(name, sample(), now()).await,
                     Err(AnkiError::EmptyDeckNamePart(_))
                 ),
                 "{name:?}"
             );
         }
-        let apkg = write_apkg(" Biology :: Cells ", &[], now()).await.unwrap();
+        let apkg = write_apkg(" Biology :: Cells ", Vec::new(), now())
+            .await
+            .unwrap();
         let db = unpack(&apkg).await.db;
         let decks = json(&rows(&db, "SELECT decks FROM col").await[0], "decks");
         let names: Vec<&str> = decks
@@ -803,7 +838,7 @@ mod tests {
 
     #[tokio::test]
     async fn field_separators_in_the_input_cannot_add_fields() {
-        let apkg = write_apkg("Deck", &[card(1, "a\x1fb", "\x1fc")], now())
+        let apkg = write_apkg("Deck", vec![card(1, "a\x1fb", "\x1fc")], now())
             .await
             .unwrap();
         let db = unpack(&apkg).await.db;
@@ -813,11 +848,11 @@ mod tests {
 
     #[tokio::test]
     async fn an_empty_card_list_and_blank_cards_still_write_a_package() {
-        let apkg = write_apkg("Empty", &[], now()).await.unwrap();
+        let apkg = write_apkg("Empty", Vec::new(), now()).await.unwrap();
         let db = unpack(&apkg).await.db;
         assert!(rows(&db, "SELECT id FROM notes").await.is_empty());
 
-        let apkg = write_apkg("Blank", &[card(1, "", "  ")], now())
+        let apkg = write_apkg("Blank", vec![card(1, "", "  ")], now())
             .await
             .unwrap();
         let db = unpack(&apkg).await.db;

@@ -266,6 +266,66 @@ impl RateLimits {
     }
 }
 
+impl RateLimits {
+    /// Takes the single slot of `key` for at most `lease` (a holder that dies frees it then):
+    /// `false` while another holder has it. Shared across instances with a shared store; fails
+    /// open when the store does.
+    pub async fn acquire_exclusive(&self, key: &str, lease: Duration) -> bool {
+        match self
+            .store
+            .increment(&format!("exclusive:{key}"), lease)
+            .await
+        {
+            Ok((count, _)) => count == 1,
+            Err(e) => {
+                fail_open(&e);
+                true
+            }
+        }
+    }
+
+    /// Gives the slot of `key` back.
+    pub async fn release_exclusive(&self, key: &str) {
+        if let Err(e) = self.store.reset(&format!("exclusive:{key}")).await {
+            fail_open(&e);
+        }
+    }
+}
+
+/// Holds an exclusive slot ([`RateLimits::acquire_exclusive`]) and gives it back when dropped,
+/// however the work that held it ended.
+pub struct Exclusive {
+    limits: Option<Arc<RateLimits>>,
+    key: String,
+}
+
+impl Exclusive {
+    pub fn new(limits: Arc<RateLimits>, key: String) -> Self {
+        Self {
+            limits: Some(limits),
+            key,
+        }
+    }
+
+    /// Gives the slot back now (dropping it gives it back soon after, in a task of its own).
+    pub async fn release(mut self) {
+        if let Some(limits) = self.limits.take() {
+            limits.release_exclusive(&self.key).await;
+        }
+    }
+}
+
+impl Drop for Exclusive {
+    fn drop(&mut self) {
+        if let (Some(limits), Ok(runtime)) =
+            (self.limits.take(), tokio::runtime::Handle::try_current())
+        {
+            let key = std::mem::take(&mut self.key);
+            runtime.spawn(async move { limits.release_exclusive(&key).await });
+        }
+    }
+}
+
 fn fail_open(error: &InfraError) {
     tracing::warn!(error = %crate::error::chain(error), "rate-limit store failed; allowing the request");
 }

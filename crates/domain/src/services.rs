@@ -135,6 +135,7 @@ impl Services {
             queued: queued.clone(),
             max_attempts,
             quotas: quotas.clone(),
+            limits: limits.clone(),
         }));
         let jobs = Arc::new(JobRunner::new(
             queue,

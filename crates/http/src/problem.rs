@@ -308,7 +308,11 @@ impl<E: DomainError> From<E> for ApiError {
                 capitalize(&error.to_string()),
             ),
         };
-        api.retry_after = retry_after;
+        // A busy or unreachable dependency: worth trying again shortly.
+        api.retry_after = match (retry_after, api.status) {
+            (None, StatusCode::SERVICE_UNAVAILABLE) => Some(1),
+            (given, _) => given,
+        };
         api.quota = error.quota().map(|q| {
             Box::new(ProblemQuota {
                 name: q.quota.as_str().to_string(),
@@ -414,7 +418,14 @@ mod tests {
         );
 
         let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
-        let problem = ApiError::from(InfraError::unavailable(Store(denied))).to_problem("/x", None);
+        let unavailable = ApiError::from(InfraError::unavailable(Store(denied)));
+        let response = unavailable.render("/x", None);
+        assert_eq!(
+            response.headers().get("retry-after").map(|v| v.as_bytes()),
+            Some(&b"1"[..]),
+            "a 503 says when to try again"
+        );
+        let problem = unavailable.to_problem("/x", None);
         assert_eq!(
             (problem.status, problem.code.as_str()),
             (503, "dependency_unavailable")

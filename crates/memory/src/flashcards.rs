@@ -250,6 +250,14 @@ impl FlashcardRepository for InMemoryFlashcardRepository {
             .collect())
     }
 
+    async fn recent_reviews(&self, owner: UserId, limit: u64) -> Result<Vec<Review>, InfraError> {
+        let mut all = self.reviews(owner);
+        let keep = all
+            .len()
+            .saturating_sub(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(all.split_off(keep))
+    }
+
     async fn settings(&self, owner: UserId) -> Result<Option<StudySettings>, InfraError> {
         Ok(self.store.read().settings.get(&owner).cloned())
     }

@@ -202,6 +202,8 @@ pub struct DatabaseSettings {
     pub max_connections: u32,
     pub min_connections: u32,
     pub acquire_timeout_secs: u64,
+    /// SQLite: how long a write waits for another writer before the request answers 503.
+    pub busy_timeout_ms: u64,
     pub idle_timeout_secs: u64,
     pub max_lifetime_secs: u64,
     pub migrate_on_start: bool,
@@ -236,6 +238,7 @@ impl DatabaseSettings {
             acquire_timeout: Duration::from_secs(self.acquire_timeout_secs),
             idle_timeout: Duration::from_secs(self.idle_timeout_secs),
             max_lifetime: Duration::from_secs(self.max_lifetime_secs),
+            busy_timeout: Duration::from_millis(self.busy_timeout_ms),
         }
     }
 }
@@ -782,6 +785,12 @@ impl Settings {
             bad(
                 "database.min_connections",
                 "must not exceed database.max_connections".into(),
+            );
+        }
+        if d.busy_timeout_ms == 0 || d.busy_timeout_ms > 60_000 {
+            bad(
+                "database.busy_timeout_ms",
+                "must be between 1 and 60000".into(),
             );
         }
         if d.acquire_timeout_secs == 0 {

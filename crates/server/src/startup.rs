@@ -95,6 +95,8 @@ pub struct Hooks {
     pub passages: Option<Arc<dyn PassageSearch>>,
     /// An embedder to use instead of the configured one.
     pub embedder: Option<Arc<dyn Embedder>>,
+    /// A clock to use instead of the system's (a test that lives through months of reviews).
+    pub clock: Option<Arc<dyn flashforge_domain::clock::Clock>>,
 }
 
 impl Default for Hooks {
@@ -106,6 +108,7 @@ impl Default for Hooks {
             language_model: None,
             passages: None,
             embedder: None,
+            clock: None,
         }
     }
 }
@@ -451,6 +454,9 @@ impl Application {
         }
         if let Some(passages) = &hooks.passages {
             backend.ports.passages = Some(passages.clone());
+        }
+        if let Some(clock) = &hooks.clock {
+            backend.ports.clock = clock.clone();
         }
         let services = Arc::new(Services::new(
             backend.ports.clone(),

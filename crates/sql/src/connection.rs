@@ -14,6 +14,9 @@ pub struct DatabaseOptions {
     pub acquire_timeout: Duration,
     pub idle_timeout: Duration,
     pub max_lifetime: Duration,
+    /// SQLite: how long a statement waits for another connection's write lock (SQLite retries
+    /// in the meantime); past it the statement fails as `Unavailable` (503, `Retry-After`).
+    pub busy_timeout: Duration,
 }
 
 impl Default for DatabaseOptions {
@@ -24,6 +27,7 @@ impl Default for DatabaseOptions {
             acquire_timeout: Duration::from_secs(5),
             idle_timeout: Duration::from_secs(600),
             max_lifetime: Duration::from_secs(1800),
+            busy_timeout: Duration::from_secs(2),
         }
     }
 }
@@ -40,6 +44,7 @@ pub async fn connect(url: &str, options: &DatabaseOptions) -> Result<DatabaseCon
         std::fs::create_dir_all(folder)
             .map_err(|e| DbErr::Custom(format!("cannot create the SQLite folder: {e}")))?;
     }
+    let busy_timeout = options.busy_timeout;
     let mut connect = ConnectOptions::new(url.to_string());
     connect
         .max_connections(options.max_connections)
@@ -51,9 +56,9 @@ pub async fn connect(url: &str, options: &DatabaseOptions) -> Result<DatabaseCon
         .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR)
         // Statements may carry secrets in their values; they are never logged.
         .sqlx_logging(false)
-        .map_sqlx_sqlite_opts(|opts| {
+        .map_sqlx_sqlite_opts(move |opts| {
             opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
-                .busy_timeout(Duration::from_secs(5))
+                .busy_timeout(busy_timeout)
                 .foreign_keys(true)
         });
     Database::connect(connect).await

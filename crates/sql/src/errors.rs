@@ -25,9 +25,12 @@ fn is_connection_error(error: &sea_orm::sqlx::Error) -> bool {
         | Error::PoolTimedOut
         | Error::PoolClosed
         | Error::WorkerCrashed => true,
-        // The server ended or refused the session rather than failing the statement: the
-        // statement itself was fine, and a new connection will run it.
-        Error::Database(e) => e.code().is_some_and(|code| is_connection_sqlstate(&code)),
+        // The server ended or refused the session rather than failing the statement, or (SQLite)
+        // another connection held the write lock past the busy timeout: the statement itself
+        // was fine, and running it again later will work.
+        Error::Database(e) => e
+            .code()
+            .is_some_and(|code| is_connection_sqlstate(&code) || is_sqlite_busy(&code)),
         _ => false,
     }
 }
@@ -39,6 +42,13 @@ fn is_connection_error(error: &sea_orm::sqlx::Error) -> bool {
 /// numbers without a leading zero, so none of them matches.
 fn is_connection_sqlstate(code: &str) -> bool {
     code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
+}
+
+/// SQLite's SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes (`5 | n << 8`:
+/// 261 BUSY_RECOVERY, 517 BUSY_SNAPSHOT, 773 BUSY_TIMEOUT, 262 LOCKED_SHAREDCACHE, …). Postgres
+/// SQLSTATEs have five characters and never parse as these.
+fn is_sqlite_busy(code: &str) -> bool {
+    code.len() < 5 && code.parse::<u32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6))
 }
 
 /// Whether the statement broke a unique index (a duplicate row).
@@ -53,7 +63,17 @@ pub(crate) fn corrupt(table: &str, what: impl std::fmt::Display) -> InfraError {
 
 #[cfg(test)]
 mod tests {
-    use super::is_connection_sqlstate;
+    use super::{is_connection_sqlstate, is_sqlite_busy};
+
+    #[test]
+    fn sqlite_busy_and_locked_are_recognised_and_nothing_else() {
+        for code in ["5", "6", "261", "517", "773", "262"] {
+            assert!(is_sqlite_busy(code), "{code}");
+        }
+        for code in ["1", "19", "2067", "8", "08006", "23505", "00005"] {
+            assert!(!is_sqlite_busy(code), "{code}");
+        }
+    }
 
     #[test]
     fn a_dropped_or_refused_session_is_a_connection_failure_and_a_bad_statement_is_not() {

@@ -527,6 +527,22 @@ impl FlashcardRepository for SqlFlashcardRepository {
             .collect()
     }
 
+    async fn recent_reviews(&self, owner: UserId, limit: u64) -> Result<Vec<Review>, InfraError> {
+        let mut recent = reviews::Entity::find()
+            .filter(reviews::Column::UserId.eq(owner.as_uuid()))
+            .order_by_desc(reviews::Column::ReviewedAt)
+            .order_by_desc(reviews::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await
+            .map_err(infra)?
+            .into_iter()
+            .map(to_review)
+            .collect::<Result<Vec<_>, _>>()?;
+        recent.reverse();
+        Ok(recent)
+    }
+
     async fn settings(&self, owner: UserId) -> Result<Option<StudySettings>, InfraError> {
         study_settings::Entity::find_by_id(owner.as_uuid())
             .one(&self.db)

@@ -102,3 +102,64 @@ async fn blocks_keep_the_longer_duration_and_reset_clears_everything() {
         );
     }
 }
+
+/// An exclusive slot (one optimization per user at a time): one holder among many racing, the
+/// slot free again once released or once a holder that never released it has been gone for
+/// its lease.
+#[tokio::test]
+async fn an_exclusive_slot_has_one_holder_until_released_or_its_lease_ends() {
+    use flashforge_domain::limits::{Exclusive, RateLimitPolicy, RateLimits};
+    for (name, store) in stores().await {
+        let limits = Arc::new(RateLimits::new(store, RateLimitPolicy::default()));
+        let racers: Vec<_> = (0..10)
+            .map(|_| {
+                let limits = limits.clone();
+                tokio::spawn(async move {
+                    limits
+                        .acquire_exclusive("job:a", Duration::from_secs(30))
+                        .await
+                })
+            })
+            .collect();
+        let mut holders = 0;
+        for racer in racers {
+            holders += usize::from(racer.await.unwrap());
+        }
+        assert_eq!(holders, 1, "{name}");
+        // Another key is its own slot.
+        assert!(
+            limits
+                .acquire_exclusive("job:b", Duration::from_secs(30))
+                .await,
+            "{name}"
+        );
+        // Released by dropping the guard (the work ended, however).
+        drop(Exclusive::new(limits.clone(), "job:a".into()));
+        let mut free = false;
+        for _ in 0..50 {
+            if limits
+                .acquire_exclusive("job:a", Duration::from_millis(300))
+                .await
+            {
+                free = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(free, "{name}: released");
+        // Held by one that never gives it back: free after its lease.
+        assert!(
+            !limits
+                .acquire_exclusive("job:a", Duration::from_millis(300))
+                .await,
+            "{name}"
+        );
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert!(
+            limits
+                .acquire_exclusive("job:a", Duration::from_millis(300))
+                .await,
+            "{name}: the lease ended"
+        );
+    }
+}

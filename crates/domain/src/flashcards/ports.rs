@@ -115,6 +115,9 @@ pub trait FlashcardRepository: Send + Sync {
         since: Option<DateTime<Utc>>,
     ) -> Result<Vec<Review>, InfraError>;
 
+    /// `owner`'s `limit` most recent reviews, oldest first.
+    async fn recent_reviews(&self, owner: UserId, limit: u64) -> Result<Vec<Review>, InfraError>;
+
     async fn settings(&self, owner: UserId) -> Result<Option<StudySettings>, InfraError>;
 
     async fn save_settings(

@@ -53,6 +53,12 @@ pub const MAX_IMPORT_ROWS: usize = 5_000;
 /// Reviews on a later day than the card's previous one that the optimizer needs.
 pub const MIN_OPTIMIZE_REVIEWS: usize = 400;
 
+/// The most recent reviews an optimization reads.
+pub const OPTIMIZE_REVIEW_WINDOW: u64 = 20_000;
+
+/// The longest history of one card an optimization trains on (its first reviews).
+pub const OPTIMIZE_CARD_HISTORY: usize = 64;
+
 /// The desired retention when the user has not chosen one.
 pub const DEFAULT_RETENTION: f32 = 0.9;
 /// The most cards a due queue answers at once.
@@ -81,6 +87,8 @@ pub enum FlashcardError {
     /// The language model failed (`true`: it timed out).
     #[error("the language model could not make flashcards")]
     Upstream(bool),
+    #[error("an optimization of your parameters is already running; try again when it ends")]
+    OptimizationRunning,
     #[error(transparent)]
     Quota(#[from] QuotaExceeded),
     #[error(transparent)]
@@ -101,7 +109,9 @@ impl DomainError for FlashcardError {
         match self {
             Self::ChatNotFound | Self::NotFound | Self::GenerationNotFound => ErrorKind::NotFound,
             Self::Invalid(e) => e.kind(),
-            Self::Conflict | Self::IdempotencyKeyReused => ErrorKind::Conflict,
+            Self::Conflict | Self::IdempotencyKeyReused | Self::OptimizationRunning => {
+                ErrorKind::Conflict
+            }
             Self::Scheduling(_) => ErrorKind::Internal,
             Self::NotEnoughReviews(e) => e.kind(),
             Self::Upstream(true) => ErrorKind::UpstreamTimeout,
@@ -117,6 +127,7 @@ impl DomainError for FlashcardError {
             Self::GenerationNotFound => "generation_not_found",
             Self::Invalid(e) => e.code(),
             Self::Conflict => "review_conflict",
+            Self::OptimizationRunning => "optimization_running",
             Self::IdempotencyKeyReused => "idempotency_key_reused",
             Self::Scheduling(_) => "internal_error",
             Self::NotEnoughReviews(_) => "not_enough_reviews",
@@ -263,6 +274,7 @@ pub struct Flashcards {
     /// Attempts of a generation job before it fails for good.
     pub(super) max_attempts: u32,
     pub(super) quotas: Arc<Quotas>,
+    limits: Arc<crate::limits::RateLimits>,
     settings: SchedulerSettings,
 }
 
@@ -283,6 +295,8 @@ pub struct FlashcardPorts {
     pub queued: Arc<tokio::sync::Notify>,
     pub max_attempts: u32,
     pub quotas: Arc<Quotas>,
+    /// Keeps expensive work to one at a time per user.
+    pub limits: Arc<crate::limits::RateLimits>,
 }
 
 impl Flashcards {
@@ -299,6 +313,7 @@ impl Flashcards {
             queued: ports.queued,
             max_attempts: ports.max_attempts,
             quotas: ports.quotas,
+            limits: ports.limits,
             settings: SchedulerSettings::default(),
         }
     }
@@ -343,17 +358,50 @@ impl Flashcards {
 
     /// Fits FSRS parameters to the caller's review log (once it holds enough reviews) and uses
     /// them for their cards from now on. Returns the settings and how many reviews were used.
+    ///
+    /// Bounded whatever the log holds: one optimization per user at a time (another answers
+    /// 409), the [`OPTIMIZE_REVIEW_WINDOW`] most recent reviews, and at most
+    /// [`OPTIMIZE_CARD_HISTORY`] reviews of one card (a card's training items grow with the
+    /// square of its history).
     pub async fn optimize(&self, who: Principal) -> Result<(StudySettings, usize), FlashcardError> {
-        let reviews = self.cards.reviews_since(who.user_id, None).await?;
-        let mut by_card: std::collections::BTreeMap<FlashcardId, Vec<(Rating, u32)>> =
+        let key = format!("optimize:user:{}", who.user_id);
+        if !self
+            .limits
+            .acquire_exclusive(&key, std::time::Duration::from_secs(600))
+            .await
+        {
+            return Err(FlashcardError::OptimizationRunning);
+        }
+        // Released however the request ends (a client that goes away drops this future).
+        let slot = crate::limits::Exclusive::new(self.limits.clone(), key);
+        let fitted = self.fit_parameters(who).await;
+        slot.release().await;
+        fitted
+    }
+
+    async fn fit_parameters(
+        &self,
+        who: Principal,
+    ) -> Result<(StudySettings, usize), FlashcardError> {
+        let reviews = self
+            .cards
+            .recent_reviews(who.user_id, OPTIMIZE_REVIEW_WINDOW)
+            .await?;
+        // A card's history counts only from its first review (of a new card): one cut off by
+        // the window would start mid-way and teach the model a wrong first step.
+        let mut by_card: std::collections::BTreeMap<FlashcardId, Option<Vec<(Rating, u32)>>> =
             std::collections::BTreeMap::new();
         for review in &reviews {
-            by_card
+            let history = by_card
                 .entry(review.card_id)
-                .or_default()
-                .push((review.rating, review.elapsed_days));
+                .or_insert_with(|| (review.state_before == CardState::New).then(Vec::new));
+            if let Some(history) = history
+                && history.len() < OPTIMIZE_CARD_HISTORY
+            {
+                history.push((review.rating, review.elapsed_days));
+            }
         }
-        let histories: Vec<Vec<(Rating, u32)>> = by_card.into_values().collect();
+        let histories: Vec<Vec<(Rating, u32)>> = by_card.into_values().flatten().collect();
         let usable = histories
             .iter()
             .map(|h| h.iter().skip(1).filter(|(_, days)| *days > 0).count())
@@ -840,6 +888,14 @@ impl Flashcards {
         let mut errors = ValidationErrors::new();
         if at > now + Duration::minutes(5) {
             errors.push(FieldError::new("reviewed_at", "must not be in the future"));
+        }
+        // Within the clock skew allowed above, a time ahead of ours is taken as now.
+        let at = at.min(now.max(card.schedule.last_reviewed_at.unwrap_or(now)));
+        if at < card.created_at {
+            errors.push(FieldError::new(
+                "reviewed_at",
+                "must not be before the card was created",
+            ));
         }
         if let Some(last) = card.schedule.last_reviewed_at
             && at < last

@@ -112,7 +112,8 @@ pub struct ReviewRequest {
     /// `again`, `hard`, `good` or `easy`.
     #[schema(example = "good")]
     pub rating: String,
-    /// When the review happened (offline study); default: now.
+    /// When the review happened (offline study); default: now. Not before the card was created
+    /// or its last review, and not in the future (a few minutes of clock skew are taken as now).
     pub reviewed_at: Option<DateTime<Utc>>,
     /// Time spent on the card.
     #[schema(maximum = 86400000)]
@@ -678,6 +679,7 @@ pub struct OptimizedBody {
     responses(
         (status = 200, body = OptimizedBody),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "An optimization of the caller's parameters is already running (`optimization_running`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not enough reviews yet; `errors` says how many more", body = Problem, content_type = "application/problem+json")
     )
 )]
@@ -743,6 +745,21 @@ pub async fn export_cards(
             ))
             .body(bytes));
     }
+    // A large deck is real work: off the async thread.
+    let bytes = web::block(move || csv_export(&cards))
+        .await
+        .map_err(|_| ApiError::internal())??;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Content-Type", "text/csv; charset=utf-8"))
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"flashcards-{chat}.csv\""),
+        ))
+        .body(bytes))
+}
+
+/// The cards as CSV: a header row, then question, answer and space-separated tags per card.
+fn csv_export(cards: &[Flashcard]) -> Result<Vec<u8>, ApiError> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     let internal = |e: csv::Error| {
         tracing::error!(error = %e, "writing CSV failed");
@@ -751,7 +768,7 @@ pub async fn export_cards(
     writer
         .write_record(["question", "answer", "tags"])
         .map_err(internal)?;
-    for card in &cards {
+    for card in cards {
         let tags: Vec<&str> = card.tags.iter().map(Tag::as_str).collect();
         writer
             .write_record([
@@ -761,16 +778,9 @@ pub async fn export_cards(
             ])
             .map_err(internal)?;
     }
-    let bytes = writer
+    writer
         .into_inner()
-        .map_err(|e| internal(e.into_error().into()))?;
-    Ok(HttpResponse::Ok()
-        .insert_header(("Content-Type", "text/csv; charset=utf-8"))
-        .insert_header((
-            "Content-Disposition",
-            format!("attachment; filename=\"flashcards-{chat}.csv\""),
-        ))
-        .body(bytes))
+        .map_err(|e| internal(e.into_error().into()))
 }
 
 /// The cards as an Anki deck: review-state cards keep their due date, interval, reps and lapses;
@@ -799,7 +809,7 @@ async fn anki_package(deck: &str, cards: &[Flashcard]) -> Result<Vec<u8>, ApiErr
             }
         })
         .collect();
-    flashforge_anki::write_apkg(deck, &notes, Utc::now())
+    flashforge_anki::write_apkg(deck, notes, Utc::now())
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "writing the Anki package failed");
@@ -848,11 +858,31 @@ pub async fn import_cards(
     let chat = chat_path(chat_id.into_inner());
     // Another user's chat answers 404 before the file is looked at.
     services.flashcards.check_chat(who.0, chat).await?;
+    // Parsing up to 5,000 rows is real work: off the async thread.
+    let rows = web::block(move || csv_rows(&body))
+        .await
+        .map_err(|_| ApiError::internal())??;
+    let (imported, errors) = services.flashcards.import(who.0, chat, rows).await?;
+    Ok(HttpResponse::Ok().json(ImportBody {
+        imported,
+        errors: errors
+            .into_iter()
+            .map(|(row, e)| ImportErrorBody {
+                row,
+                field: e.field,
+                message: e.message,
+            })
+            .collect(),
+    }))
+}
+
+/// The rows of an imported CSV file; reading stops once there are more than can be imported.
+fn csv_rows(body: &[u8]) -> Result<Vec<CardInput>, ApiError> {
     let bad = |message: String| ApiError::from(ValidationErrors::single("file", message));
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .trim(csv::Trim::Headers)
-        .from_reader(body.as_ref());
+        .from_reader(body);
     let headers = reader
         .headers()
         .map_err(|e| bad(format!("is not CSV: {e}")))?
@@ -882,18 +912,7 @@ pub async fn import_cards(
             source: None,
         });
     }
-    let (imported, errors) = services.flashcards.import(who.0, chat, rows).await?;
-    Ok(HttpResponse::Ok().json(ImportBody {
-        imported,
-        errors: errors
-            .into_iter()
-            .map(|(row, e)| ImportErrorBody {
-                row,
-                field: e.field,
-                message: e.message,
-            })
-            .collect(),
-    }))
+    Ok(rows)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
