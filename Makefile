@@ -2,7 +2,7 @@
 CARGO ?= cargo
 SHELL := /bin/bash
 
-.PHONY: help run models release test lint fmt clippy migrate docs docs-check bench-auth bench-assistant bench-knowledge bench-flashcards bench-load bench bench-all schemathesis check-deploy clean
+.PHONY: help run models release test lint fmt clippy migrate docs docs-check bench-auth bench-assistant bench-knowledge bench-flashcards bench-fairness bench-load bench bench-all schemathesis check-deploy clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -51,12 +51,15 @@ bench-knowledge: models ## Knowledge-base benchmark: 100-page PDF ingestion brea
 bench-flashcards: ## Flashcards benchmark: 100k cards on Postgres, list first vs 90%-deep page, due queue, query plans
 	$(CARGO) bench -p flashforge --bench flashcards
 
+bench-fairness: models ## Fairness benchmark: one user's upload behind another's backlog of 50, against one document alone (SQLite and Postgres)
+	$(CARGO) bench -p flashforge --bench fairness
+
 bench-load: models ## The load benchmark: the release server on Postgres under wrk, scenario by scenario, with the ratios (pgbench, deep page, raw search, raw ingestion) and memory
 	$(CARGO) bench -p flashforge --bench load
 
-bench: bench-load ## The load benchmark (docs/BENCHMARKS.md)
+bench: bench-load bench-fairness ## The load and fairness benchmarks (docs/BENCHMARKS.md)
 
-bench-all: bench-load bench-auth bench-assistant bench-knowledge bench-flashcards ## Every benchmark
+bench-all: bench-load bench-fairness bench-auth bench-assistant bench-knowledge bench-flashcards ## Every benchmark
 
 schemathesis: ## Schema-driven API testing against the debug binary (EXAMPLES=200 for the long pass)
 	scripts/schemathesis.sh $${EXAMPLES:-5}

@@ -30,6 +30,7 @@ pub fn knowledge_settings(settings: &Settings) -> KnowledgeSettings {
             overlap_tokens: k.chunk_overlap_tokens,
         },
         embed_batch: k.embed_batch,
+        embed_concurrency: k.embed_concurrency,
         max_attempts: k.max_attempts,
         lease: Duration::from_secs(k.lease_secs),
         retry_backoff: Duration::from_secs(k.retry_backoff_secs),

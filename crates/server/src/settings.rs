@@ -482,6 +482,8 @@ pub struct KnowledgeConfig {
     pub chunk_tokens: usize,
     pub chunk_overlap_tokens: usize,
     pub embed_batch: usize,
+    /// Ingestion embedding calls at once in one process; they take turns, lightest user first.
+    pub embed_concurrency: usize,
     pub max_attempts: u32,
     pub lease_secs: u64,
     pub retry_backoff_secs: u64,
@@ -1067,6 +1069,12 @@ impl Settings {
         }
         if k.embed_batch == 0 || k.embed_batch > 2048 {
             bad("knowledge.embed_batch", "must be between 1 and 2048".into());
+        }
+        if k.embed_concurrency == 0 || k.embed_concurrency > 64 {
+            bad(
+                "knowledge.embed_concurrency",
+                "must be between 1 and 64".into(),
+            );
         }
         if k.max_attempts == 0 || k.max_attempts > 100 {
             bad("knowledge.max_attempts", "must be between 1 and 100".into());

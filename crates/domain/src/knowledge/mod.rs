@@ -3,6 +3,7 @@
 
 mod bounds;
 mod chunking;
+mod fair;
 mod inspect;
 mod models;
 mod ports;
@@ -12,6 +13,7 @@ pub mod sparse;
 pub use crate::jobs::{Fairness, Job, JobPayload, JobQueue, NewJob, QueueStats};
 pub use bounds::{ExtractionLimits, OverLimit, PageBudget, bounded_text_pages, grouped};
 pub use chunking::{ChunkSettings, chunk_pages, text_pages};
+pub use fair::FairGate;
 pub use inspect::{InspectError, Inspection, Inspector, hex, inspect};
 pub use models::{
     Chunk, ChunkCursor, ChunkId, Document, DocumentCursor, DocumentId, DocumentStatus, FileName,

@@ -36,6 +36,9 @@ pub struct KnowledgeSettings {
     pub chunking: ChunkSettings,
     /// Texts per embedding call.
     pub embed_batch: usize,
+    /// Ingestion embedding calls running at once in this process (they take turns, the user
+    /// with the least work waiting first).
+    pub embed_concurrency: usize,
     /// Attempts per ingestion job before it is marked dead.
     pub max_attempts: u32,
     /// How long a claimed job is held without a heartbeat.
@@ -55,6 +58,7 @@ impl Default for KnowledgeSettings {
             max_upload_bytes: 50 * 1024 * 1024,
             chunking: ChunkSettings::default(),
             embed_batch: 32,
+            embed_concurrency: 1,
             max_attempts: 5,
             lease: Duration::from_secs(60),
             retry_backoff: Duration::from_secs(5),
@@ -195,6 +199,8 @@ pub struct KnowledgeBase {
     clock: Arc<dyn Clock>,
     settings: KnowledgeSettings,
     quotas: Arc<Quotas>,
+    /// Turns at the embedder for ingestion jobs.
+    embed_gate: super::fair::FairGate,
     /// Woken when a job is queued, so an in-process worker starts at once.
     queued: Arc<Notify>,
 }
@@ -211,6 +217,7 @@ impl KnowledgeBase {
             chats,
             ports,
             clock,
+            embed_gate: super::fair::FairGate::new(settings.embed_concurrency),
             settings,
             quotas,
             queued: Arc::new(Notify::new()),
@@ -633,12 +640,16 @@ impl KnowledgeBase {
         let scope = Scope::document(user, doc.chat_id, id);
         // Points of an earlier attempt that made more chunks would outlive it otherwise.
         self.ports.index.delete(scope).await?;
+        // The user's work waiting decides who embeds next: the lightest first.
+        let waiting = self.ports.jobs.pending(user).await?;
         let batches: Vec<&[Chunk]> = chunks.chunks(self.settings.embed_batch.max(1)).collect();
         for (number, batch) in batches.iter().enumerate() {
             let texts: Vec<String> = batch.iter().map(|c| c.text.clone()).collect();
+            let turn = self.embed_gate.turn(waiting).await;
             let stage = std::time::Instant::now();
             let vectors = self.ports.embedder.embed(&texts).await?;
             record_stage("embed", stage);
+            drop(turn);
             if vectors.len() != batch.len() {
                 return Err(Failure::Transient(format!(
                     "the embedder returned {} vectors for {} texts",
