@@ -109,8 +109,15 @@ async fn an_unknown_user_and_a_wrong_password_get_the_same_401(backend: Backend)
     assert_eq!(wrong["code"], "invalid_credentials");
 }
 
+/// Without the grace window for retries (`auth.refresh_grace_secs = 0`; tests/api/abuse.rs
+/// has it): an old token presented again is theft.
 async fn refresh_rotates_and_a_reused_token_ends_the_session(backend: Backend) {
-    let app = spawn_app(backend).await;
+    let app = crate::helpers::spawn_app_configured(
+        backend,
+        Default::default(),
+        &[("FLASHFORGE__AUTH__REFRESH_GRACE_SECS", "0")],
+    )
+    .await;
     let first = app.signed_up("rotor").await;
     let refresh = |token: String| {
         let app = &app;

@@ -9,6 +9,7 @@
 #[macro_use]
 mod helpers;
 
+mod abuse;
 mod accounts;
 mod accounts_service;
 mod chats;

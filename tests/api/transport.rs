@@ -173,6 +173,19 @@ async fn the_redirect_listener_sends_plain_http_to_https(backend: Backend) {
         response.headers()["location"],
         format!("https://127.0.0.1:{https_port}/api/v1/me?x=1").as_str()
     );
+    // Headers anyone can send never pick the target: no open redirect.
+    let response = client(None)
+        .get(format!("http://127.0.0.1:{redirect_port}/login"))
+        .header("x-forwarded-host", "evil.example")
+        .header("forwarded", "host=evil.example;proto=https")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 308);
+    assert_eq!(
+        response.headers()["location"],
+        format!("https://127.0.0.1:{https_port}/login").as_str()
+    );
 }
 
 on_every_backend!(

@@ -21,7 +21,7 @@ use crate::accounts::{
 use crate::assistant::{Completion, LanguageModel, LlmError, Prompt, StreamEvent, Usage};
 use crate::error::InfraError;
 use crate::knowledge::{Embedder, EmbeddingModel, TokenCounter};
-use crate::pagination::{Limit, Page, PageRequest};
+use crate::pagination::{Page, PageRequest};
 
 /// A key-value cache with expiry. Implementations: in-process, Redis.
 #[async_trait]
@@ -29,6 +29,15 @@ pub trait Cache: Send + Sync {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, InfraError>;
     async fn set(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), InfraError>;
     async fn delete(&self, key: &str) -> Result<(), InfraError>;
+
+    /// The values of `keys`, in order (one round trip where the store can).
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, InfraError> {
+        let mut values = Vec::with_capacity(keys.len());
+        for key in keys {
+            values.push(self.get(key).await?);
+        }
+        Ok(values)
+    }
 }
 
 /// A cache used fail-open, with hits, misses and errors counted per use.
@@ -65,6 +74,25 @@ impl CacheLayer {
         }
     }
 
+    /// The values under `keys`, in order; all `None` on a failing cache.
+    pub async fn get_many_bytes(
+        &self,
+        name: &'static str,
+        keys: &[String],
+    ) -> Vec<Option<Vec<u8>>> {
+        match self.cache.get_many(keys).await {
+            Ok(values) => {
+                Self::count(name, if values[0].is_some() { "hit" } else { "miss" });
+                values
+            }
+            Err(error) => {
+                Self::count(name, "error");
+                tracing::warn!(cache = name, error = %crate::error::chain(&error), "cache unavailable; going without");
+                vec![None; keys.len()]
+            }
+        }
+    }
+
     pub async fn get<T: DeserializeOwned>(&self, name: &'static str, key: &str) -> Option<T> {
         let bytes = self.get_bytes(name, key).await?;
         serde_json::from_slice(&bytes).ok()
@@ -92,43 +120,73 @@ impl CacheLayer {
     }
 }
 
-/// The session lookup behind authentication, cached by session id. Revoking, rotating into
-/// reuse and deleting remove the entries they end.
+/// The session lookup behind authentication, cached by session id.
+///
+/// Revocation is immediate: every revoking write (logout, logout-all, a password change, an
+/// account deletion, a refresh token used twice) marks the user's sessions revoked *after* the
+/// database has the change — in the shared cache (other instances) and in this process (where
+/// no cache eviction can lose it) — and a cached session read before the mark is not believed:
+/// it is read again from the database. So no request that starts after a revocation returned
+/// is accepted on the revoked session, whatever raced with it.
 pub struct CachedSessions {
     inner: Arc<dyn SessionRepository>,
     cache: CacheLayer,
     ttl: Duration,
+    /// Users' last revocations seen by this process, kept as long as a cached entry can live.
+    revoked: parking_lot::Mutex<std::collections::HashMap<UserId, DateTime<Utc>>>,
 }
+
+/// A cached session, with when its row was read.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CachedSession {
+    session: Session,
+    read_at: DateTime<Utc>,
+}
+
+/// Clocks of instances may differ by this much: an entry read this close to a revocation is
+/// read again.
+const REVOCATION_SKEW: chrono::Duration = chrono::Duration::seconds(2);
 
 impl CachedSessions {
     pub fn new(inner: Arc<dyn SessionRepository>, cache: CacheLayer, ttl: Duration) -> Self {
-        Self { inner, cache, ttl }
+        Self {
+            inner,
+            cache,
+            ttl,
+            revoked: parking_lot::Mutex::new(std::collections::HashMap::new()),
+        }
     }
 
     fn key(id: SessionId) -> String {
         format!("session:{id}")
     }
 
-    /// Removes the entries of every active session of `user` (before they are revoked).
-    async fn forget_user(&self, user: UserId, now: DateTime<Utc>) -> Result<(), InfraError> {
-        let limit = Limit::parse(Some(crate::pagination::MAX_PAGE_LIMIT)).unwrap_or_default();
-        let mut after = None;
-        loop {
-            let page = self
-                .inner
-                .list_active(user, PageRequest { limit, after }, now)
-                .await?;
-            for session in &page.items {
-                self.cache
-                    .invalidate("session", &Self::key(session.id))
-                    .await;
-            }
-            match page.items.last() {
-                Some(last) if page.next_cursor.is_some() => after = Some(last.id.as_uuid()),
-                _ => return Ok(()),
-            }
-        }
+    fn revoked_key(user: UserId) -> String {
+        format!("sessions-revoked:{user}")
     }
+
+    /// Marks `user`'s sessions revoked as of now (called after the database changed).
+    async fn mark_revoked(&self, user: UserId) {
+        let now = Utc::now();
+        let keep = to_chrono(self.ttl) + REVOCATION_SKEW * 2;
+        {
+            let mut revoked = self.revoked.lock();
+            revoked.retain(|_, at| now - *at < keep);
+            revoked.insert(user, now);
+        }
+        self.cache
+            .put(
+                "session",
+                &Self::revoked_key(user),
+                &now,
+                self.ttl + Duration::from_secs(5),
+            )
+            .await;
+    }
+}
+
+fn to_chrono(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }
 
 #[async_trait]
@@ -147,15 +205,14 @@ impl SessionRepository for CachedSessions {
         next: &RefreshTokenHash,
         now: DateTime<Utc>,
         next_expires_at: DateTime<Utc>,
+        grace: Duration,
     ) -> Result<Rotation, InfraError> {
         let rotation = self
             .inner
-            .rotate(presented, next, now, next_expires_at)
+            .rotate(presented, next, now, next_expires_at, grace)
             .await?;
-        if let Rotation::Reused { session_id, .. } = &rotation {
-            self.cache
-                .invalidate("session", &Self::key(*session_id))
-                .await;
+        if let Rotation::Reused { user_id, .. } = &rotation {
+            self.mark_revoked(*user_id).await;
         }
         Ok(rotation)
     }
@@ -167,16 +224,35 @@ impl SessionRepository for CachedSessions {
         now: DateTime<Utc>,
     ) -> Result<Option<Session>, InfraError> {
         let key = Self::key(id);
-        if let Some(session) = self.cache.get::<Session>("session", &key).await {
+        let [entry, mark] = <[Option<Vec<u8>>; 2]>::try_from(
+            self.cache
+                .get_many_bytes("session", &[key.clone(), Self::revoked_key(user)])
+                .await,
+        )
+        .unwrap_or_default();
+        let shared_mark: Option<DateTime<Utc>> =
+            mark.and_then(|bytes| serde_json::from_slice(&bytes).ok());
+        let local_mark = self.revoked.lock().get(&user).copied();
+        let revoked_at = shared_mark.max(local_mark);
+        if let Some(cached) = entry.and_then(|b| serde_json::from_slice::<CachedSession>(&b).ok())
+            && revoked_at.is_none_or(|at| cached.read_at > at + REVOCATION_SKEW)
+        {
+            let session = cached.session;
             return Ok((session.user_id == user && session.is_active(now)).then_some(session));
         }
+        // Taken before the read: a revocation after it makes the entry stale.
+        let read_at = Utc::now();
         let found = self.inner.find_active(user, id, now).await?;
         if let Some(session) = &found {
             // Never longer than the session itself has to live.
             let left = (session.expires_at - now).to_std().unwrap_or_default();
             let ttl = self.ttl.min(left);
             if !ttl.is_zero() {
-                self.cache.put("session", &key, session, ttl).await;
+                let cached = CachedSession {
+                    session: session.clone(),
+                    read_at,
+                };
+                self.cache.put("session", &key, &cached, ttl).await;
             }
         }
         Ok(found)
@@ -199,6 +275,7 @@ impl SessionRepository for CachedSessions {
     ) -> Result<bool, InfraError> {
         let revoked = self.inner.revoke(user, id, now).await?;
         if revoked {
+            self.mark_revoked(user).await;
             self.cache.invalidate("session", &Self::key(id)).await;
         }
         Ok(revoked)
@@ -210,13 +287,15 @@ impl SessionRepository for CachedSessions {
         keep: Option<SessionId>,
         now: DateTime<Utc>,
     ) -> Result<u64, InfraError> {
-        self.forget_user(user, now).await?;
-        self.inner.revoke_all(user, keep, now).await
+        let ended = self.inner.revoke_all(user, keep, now).await?;
+        self.mark_revoked(user).await;
+        Ok(ended)
     }
 
     async fn delete_for_user(&self, user: UserId) -> Result<u64, InfraError> {
-        self.forget_user(user, Utc::now()).await?;
-        self.inner.delete_for_user(user).await
+        let deleted = self.inner.delete_for_user(user).await?;
+        self.mark_revoked(user).await;
+        Ok(deleted)
     }
 
     async fn purge_ended(&self, before: DateTime<Utc>) -> Result<u64, InfraError> {

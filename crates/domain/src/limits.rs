@@ -1,6 +1,22 @@
-//! Rate limits: fixed-window budgets and exponential back-off after failed logins, over a
-//! counter store that is in-process by default and shared (Redis) across instances when
-//! configured.
+//! Rate limits: fixed-window budgets and back-off after failed logins, over a counter store
+//! that is in-process by default and shared (Redis) across instances when configured.
+//!
+//! Logins (and the password confirmations of a password change or an account deletion) are
+//! throttled on three keys, so that nobody can lock an account's owner out:
+//! - the account *and* the client's address together: after a few failures this pair backs off
+//!   hard (429), doubling — whoever is failing there, owner or not, waits;
+//! - the client's address alone (one person's failures behind a campus NAT): the address slows
+//!   down — an attempt is held back for a while, then tried — but is never refused outright,
+//!   so a correct password from there still logs in;
+//! - the account alone (a guesser spread over many addresses): the same slow-down for every
+//!   address, so guessing gets slower while the owner, from an address that has not been
+//!   failing, still logs in. A proof-of-work or CAPTCHA step is the documented extension point
+//!   for this signal ([`LoginChallenge`]).
+//!
+//! Every attempt is reserved before the password is checked (atomically, in process and in
+//! Redis) and given back when it succeeds, so parallel guesses count like sequential ones.
+//! Addresses are keyed by [`address_key`]: an IPv6 address by its /64 (configurable), so one
+//! subscriber cannot rotate addresses past a limit.
 //!
 //! When the store fails, limits fail open (the request goes on, the failure is logged): an
 //! outage of the limiter must not become an outage of the service.
@@ -28,6 +44,89 @@ pub trait RateLimitStore: Send + Sync {
 
     /// Forgets the counter and any block at `key`.
     async fn reset(&self, key: &str) -> Result<(), InfraError>;
+
+    /// Reserves one attempt at `key`, atomically: while an earlier attempt's hold is in force,
+    /// refuses with the time it has left (and counts nothing) — unless `force`, which counts
+    /// the attempt anyway (one that waited its turn); otherwise counts the attempt and holds
+    /// the key for [`Backoff::hold_after`] of the new count, from now. The count lives for
+    /// `window` from the first attempt. MUST be atomic: of concurrent reservations, only those
+    /// a sequential order would allow get through.
+    async fn reserve(
+        &self,
+        key: &str,
+        backoff: Backoff,
+        window: Duration,
+        force: bool,
+    ) -> Result<Reserved, InfraError>;
+
+    /// Gives back one attempt reserved at `key` (it succeeded) and lifts the hold it set; with
+    /// `forget`, the whole count goes.
+    async fn give_back(&self, key: &str, forget: bool) -> Result<(), InfraError>;
+}
+
+/// How attempts at one key are held back: none for the first `free - 1`, then `base` after the
+/// `free`-th, doubling with every further one, at most `max`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    pub free: u64,
+    pub base: Duration,
+    pub max: Duration,
+}
+
+impl Backoff {
+    /// The hold after `attempts` attempts.
+    pub fn hold_after(&self, attempts: u64) -> Duration {
+        if attempts < self.free.max(1) {
+            return Duration::ZERO;
+        }
+        let doublings = u32::try_from(attempts - self.free.max(1))
+            .unwrap_or(u32::MAX)
+            .min(30);
+        self.base.saturating_mul(1u32 << doublings).min(self.max)
+    }
+}
+
+/// What a reservation did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reserved {
+    /// Counted: this is the `attempts`-th attempt in the window.
+    Granted { attempts: u64 },
+    /// An earlier attempt's hold is in force for `retry_after`; nothing was counted.
+    Held { retry_after: Duration },
+}
+
+/// The key of a client address for limits: an IPv4 address (or an IPv4-mapped IPv6 one) as it
+/// is, an IPv6 address as its network of `ipv6_prefix` bits (`2001:db8:1:2::/64`), since one
+/// subscriber usually holds a whole /64 and could rotate through it.
+pub fn address_key(ip: std::net::IpAddr, ipv6_prefix: u8) -> String {
+    use std::net::IpAddr;
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return v4.to_string();
+            }
+            let prefix = ipv6_prefix.clamp(1, 128);
+            let mask = if prefix == 128 {
+                u128::MAX
+            } else {
+                !(u128::MAX >> prefix)
+            };
+            let network = std::net::Ipv6Addr::from(u128::from(v6) & mask);
+            format!("{network}/{prefix}")
+        }
+    }
+}
+
+/// A step a login may have to pass when its account is under attack — a proof of work, a
+/// CAPTCHA. None is built in: the account-wide signal slows guessing down instead. An
+/// implementation is asked whether a step is due and, when it is, the login answers 429 with
+/// the code `login_challenge_required` until the client has passed it (out of this service's
+/// scope: a front-end or gateway that sets the proof).
+pub trait LoginChallenge: Send + Sync {
+    /// Whether a login to an account with `failures` recent failures from every address must
+    /// pass the step.
+    fn required(&self, failures: u64) -> bool;
 }
 
 /// The answer to a request over budget.
@@ -79,16 +178,23 @@ impl Quota {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RateLimitPolicy {
     pub enabled: bool,
-    /// Failed logins (per account, and per client IP) tolerated before back-off starts.
+    /// Failed logins of one account from one address tolerated before that pair backs off.
     pub login_failures_before_backoff: u64,
     /// The first back-off; each further failure doubles it.
     pub login_backoff_base: Duration,
     pub login_backoff_max: Duration,
     /// How long failures are remembered.
     pub login_failure_window: Duration,
+    /// Failed logins from one address (any account), or of one account (any address), before
+    /// further attempts there are slowed down.
+    pub login_failures_before_slowdown: u64,
+    /// The longest an attempt is held back by the slow-down; a longer wait is a 429.
+    pub login_slowdown_max: Duration,
     pub registrations_per_ip: Quota,
     pub reads_per_client: Quota,
     pub writes_per_client: Quota,
+    /// The bits of an IPv6 address that name its client (see [`address_key`]).
+    pub ipv6_prefix: u8,
 }
 
 impl Default for RateLimitPolicy {
@@ -99,9 +205,12 @@ impl Default for RateLimitPolicy {
             login_backoff_base: Duration::from_secs(1),
             login_backoff_max: Duration::from_secs(15 * 60),
             login_failure_window: Duration::from_secs(3600),
+            login_failures_before_slowdown: 20,
+            login_slowdown_max: Duration::from_secs(10),
             registrations_per_ip: Quota::per_hour(20),
             reads_per_client: Quota::per_minute(600),
             writes_per_client: Quota::per_minute(120),
+            ipv6_prefix: 64,
         }
     }
 }
@@ -122,15 +231,25 @@ impl RouteClass {
     }
 }
 
+/// The most login attempts waiting out a slow-down at one key in one process; more are a flood
+/// and refused (429).
+pub const MAX_SLOWED: usize = 16;
+
 /// Applies the policy over a store.
 pub struct RateLimits {
     store: Arc<dyn RateLimitStore>,
     policy: RateLimitPolicy,
+    /// Attempts waiting out a slow-down, by key (this process's).
+    slowed: parking_lot::Mutex<std::collections::HashMap<String, usize>>,
 }
 
 impl RateLimits {
     pub fn new(store: Arc<dyn RateLimitStore>, policy: RateLimitPolicy) -> Self {
-        Self { store, policy }
+        Self {
+            store,
+            policy,
+            slowed: parking_lot::Mutex::new(std::collections::HashMap::new()),
+        }
     }
 
     /// Counts one event against `quota` under `key`.
@@ -172,97 +291,164 @@ impl RateLimits {
         .await
     }
 
-    /// Whether a login for `account` (its canonical username) from `ip` may be tried now.
-    pub async fn login_allowed(&self, account: &str, ip: Option<&str>) -> Result<(), Limited> {
-        if !self.policy.enabled {
-            return Ok(());
-        }
-        let mut keys = vec![format!("login-block:user:{account}")];
-        if let Some(ip) = ip {
-            keys.push(format!("login-block:ip:{ip}"));
-        }
-        let mut longest: Option<Duration> = None;
-        for key in keys {
-            match self.store.blocked_for(&key).await {
-                Ok(Some(left)) => longest = Some(longest.map_or(left, |l| l.max(left))),
-                Ok(None) => {}
-                Err(e) => fail_open(&e),
-            }
-        }
-        match longest {
-            Some(retry_after) => {
-                metrics::counter!("rate_limit_rejections_total", "policy" => "login").increment(1);
-                Err(Limited {
-                    retry_after: retry_after.max(Duration::from_secs(1)),
-                })
-            }
-            None => Ok(()),
-        }
+    /// The key of a client address (IPv6 by its network), for budgets keyed by address.
+    pub fn address(&self, ip: std::net::IpAddr) -> String {
+        address_key(ip, self.policy.ipv6_prefix)
     }
 
-    /// Counts a failed login against the account and the IP; past the threshold, each further
-    /// failure blocks them for twice as long as the one before.
-    pub async fn login_failed(&self, account: &str, ip: Option<&str>) {
+    /// Reserves a login attempt (or a password confirmation) for `account` (its canonical
+    /// username) from `address` ([`RateLimits::address`]) before the password is checked.
+    /// Refused with 429 while this account has been failing from this address; held back (up
+    /// to `login_slowdown_max`) while the address, or the account, has been failing a lot.
+    /// The caller reports the outcome: [`LoginAttempt::succeeded`] gives the attempt back; a
+    /// failure needs nothing more (it was counted when reserved).
+    pub async fn login_attempt(
+        &self,
+        account: &str,
+        address: Option<&str>,
+    ) -> Result<LoginAttempt<'_>, Limited> {
+        let attempt = LoginAttempt {
+            limits: self,
+            pair: format!("login:pair:{account}|{}", address.unwrap_or("-")),
+            address: address.map(|a| format!("login:addr:{a}")),
+            account: format!("login:acct:{account}"),
+        };
         if !self.policy.enabled {
+            return Ok(attempt);
+        }
+        let window = self.policy.login_failure_window;
+        let pair = Backoff {
+            free: self.policy.login_failures_before_backoff,
+            base: self.policy.login_backoff_base,
+            max: self.policy.login_backoff_max,
+        };
+        // The first attempt from this address at this account in the window: whoever it is,
+        // it has not been failing here, so the account-wide slow-down never refuses it.
+        let mut clean = true;
+        match self.store.reserve(&attempt.pair, pair, window, false).await {
+            Ok(Reserved::Granted { attempts }) => clean = attempts == 1,
+            Ok(Reserved::Held { retry_after }) => {
+                metrics::counter!("rate_limit_rejections_total", "policy" => "login").increment(1);
+                return Err(Limited {
+                    retry_after: retry_after.max(Duration::from_secs(1)),
+                });
+            }
+            Err(e) => fail_open(&e),
+        }
+        let slow = Backoff {
+            free: self.policy.login_failures_before_slowdown,
+            base: self.policy.login_backoff_base,
+            max: self.policy.login_slowdown_max,
+        };
+        let wide = [
+            (attempt.address.as_deref(), false),
+            (Some(attempt.account.as_str()), clean),
+        ];
+        for (key, exempt) in wide {
+            let Some(key) = key else { continue };
+            if let Err(limited) = self.slowed(key, slow, exempt).await {
+                attempt.cancel(key).await;
+                return Err(limited);
+            }
+        }
+        Ok(attempt)
+    }
+
+    /// An attempt at a key that slows down rather than refuses: while the key is held, the
+    /// attempt waits out the hold (at most `login_slowdown_max`) and then goes on, counted. Only
+    /// a flood is refused: more than [`MAX_SLOWED`] attempts waiting at one key in this process
+    /// — unless `exempt` (the account-wide key, for an address that has not been failing there).
+    async fn slowed(&self, key: &str, backoff: Backoff, exempt: bool) -> Result<(), Limited> {
+        let window = self.policy.login_failure_window;
+        let retry_after = match self.store.reserve(key, backoff, window, false).await {
+            Ok(Reserved::Granted { .. }) => return Ok(()),
+            Ok(Reserved::Held { retry_after }) => retry_after.min(self.policy.login_slowdown_max),
+            Err(e) => {
+                fail_open(&e);
+                return Ok(());
+            }
+        };
+        {
+            let mut waiting = self.slowed.lock();
+            let count = waiting.entry(key.to_string()).or_insert(0);
+            if *count >= MAX_SLOWED && !exempt {
+                metrics::counter!("rate_limit_rejections_total", "policy" => "login").increment(1);
+                return Err(Limited {
+                    retry_after: retry_after.max(Duration::from_secs(1)),
+                });
+            }
+            *count += 1;
+        }
+        metrics::counter!("login_slowdowns_total").increment(1);
+        tokio::time::sleep(retry_after).await;
+        {
+            let mut waiting = self.slowed.lock();
+            if let Some(count) = waiting.get_mut(key) {
+                *count -= 1;
+                if *count == 0 {
+                    waiting.remove(key);
+                }
+            }
+        }
+        if let Err(e) = self.store.reserve(key, backoff, window, true).await {
+            fail_open(&e);
+        }
+        Ok(())
+    }
+
+    /// The hold after `failures` failures of one account from one address: none up to the
+    /// threshold, then base, 2×base, 4×base…
+    pub fn backoff(&self, failures: u64) -> Option<Duration> {
+        let hold = Backoff {
+            free: self.policy.login_failures_before_backoff,
+            base: self.policy.login_backoff_base,
+            max: self.policy.login_backoff_max,
+        }
+        .hold_after(failures);
+        (!hold.is_zero()).then_some(hold)
+    }
+}
+
+/// A reserved login attempt; see [`RateLimits::login_attempt`].
+pub struct LoginAttempt<'a> {
+    limits: &'a RateLimits,
+    pair: String,
+    address: Option<String>,
+    account: String,
+}
+
+impl LoginAttempt<'_> {
+    /// The password was right: the pair's and the account's failures are forgotten (the
+    /// owner is in), the address gets this attempt back (one good password does not excuse
+    /// a spray across accounts from there).
+    pub async fn succeeded(self) {
+        if !self.limits.policy.enabled {
             return;
         }
-        let mut subjects = vec![format!("user:{account}")];
-        if let Some(ip) = ip {
-            subjects.push(format!("ip:{ip}"));
-        }
-        for subject in subjects {
-            let failures = match self
-                .store
-                .increment(
-                    &format!("login-fail:{subject}"),
-                    self.policy.login_failure_window,
-                )
-                .await
-            {
-                Ok((count, _)) => count,
-                Err(e) => {
-                    fail_open(&e);
-                    continue;
-                }
-            };
-            if let Some(block) = self.backoff(failures)
-                && let Err(e) = self
-                    .store
-                    .block(&format!("login-block:{subject}"), block)
-                    .await
+        for (key, forget) in [(Some(&self.pair), true), (Some(&self.account), true)]
+            .into_iter()
+            .chain([(self.address.as_ref(), false)])
+        {
+            if let Some(key) = key
+                && let Err(e) = self.limits.store.give_back(key, forget).await
             {
                 fail_open(&e);
             }
         }
     }
 
-    /// A successful login clears the account's failures (not the IP's: one good password does
-    /// not excuse a spray across accounts).
-    pub async fn login_succeeded(&self, account: &str) {
-        for key in [
-            format!("login-fail:user:{account}"),
-            format!("login-block:user:{account}"),
-        ] {
-            if let Err(e) = self.store.reset(&key).await {
+    /// Gives back what was reserved before a later key refused the attempt (so a refused
+    /// attempt does not count as a failure).
+    async fn cancel(&self, refused: &str) {
+        let reserved = [Some(&self.pair), self.address.as_ref(), Some(&self.account)];
+        for key in reserved.into_iter().flatten() {
+            if key == refused {
+                return;
+            }
+            if let Err(e) = self.limits.store.give_back(key, false).await {
                 fail_open(&e);
             }
         }
-    }
-
-    /// The block after `failures` failures: none up to the threshold, then base, 2×base, 4×base…
-    pub fn backoff(&self, failures: u64) -> Option<Duration> {
-        let threshold = self.policy.login_failures_before_backoff;
-        if failures < threshold {
-            return None;
-        }
-        let doublings = u32::try_from(failures - threshold)
-            .unwrap_or(u32::MAX)
-            .min(30);
-        let block = self
-            .policy
-            .login_backoff_base
-            .saturating_mul(1u32 << doublings);
-        Some(block.min(self.policy.login_backoff_max))
     }
 }
 
@@ -350,6 +536,18 @@ mod tests {
         async fn reset(&self, _: &str) -> Result<(), InfraError> {
             Err(InfraError::unavailable("down"))
         }
+        async fn reserve(
+            &self,
+            _: &str,
+            _: Backoff,
+            _: Duration,
+            _: bool,
+        ) -> Result<Reserved, InfraError> {
+            Err(InfraError::unavailable("down"))
+        }
+        async fn give_back(&self, _: &str, _: bool) -> Result<(), InfraError> {
+            Err(InfraError::unavailable("down"))
+        }
     }
 
     #[test]
@@ -367,8 +565,47 @@ mod tests {
     async fn a_failing_store_lets_requests_through() {
         let limits = RateLimits::new(Arc::new(NoStore), RateLimitPolicy::default());
         assert!(limits.hit("k", Quota::per_minute(0)).await.is_ok());
-        assert!(limits.login_allowed("a", Some("1.2.3.4")).await.is_ok());
-        limits.login_failed("a", Some("1.2.3.4")).await;
+        let attempt = limits.login_attempt("a", Some("1.2.3.4")).await;
+        assert!(attempt.is_ok());
+        if let Ok(attempt) = attempt {
+            attempt.succeeded().await;
+        }
+    }
+
+    #[test]
+    fn ipv6_addresses_are_keyed_by_their_network_and_ipv4_as_they_are() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        assert_eq!(address_key(ip("203.0.113.7"), 64), "203.0.113.7");
+        assert_eq!(address_key(ip("::ffff:203.0.113.7"), 64), "203.0.113.7");
+        assert_eq!(
+            address_key(ip("2001:db8:1:2:aaaa:bbbb:cccc:dddd"), 64),
+            "2001:db8:1:2::/64"
+        );
+        assert_eq!(
+            address_key(ip("2001:db8:1:2:ffff::1"), 64),
+            address_key(ip("2001:db8:1:2::9"), 64),
+            "one /64, one key"
+        );
+        assert_ne!(
+            address_key(ip("2001:db8:1:3::1"), 64),
+            address_key(ip("2001:db8:1:2::1"), 64)
+        );
+        assert_eq!(address_key(ip("2001:db8::1"), 128), "2001:db8::1/128");
+        assert_eq!(
+            address_key(ip("2001:db8:ff00::1"), 40),
+            "2001:db8:ff00::/40"
+        );
+    }
+
+    #[test]
+    fn holds_start_at_the_free_count_and_double() {
+        let backoff = Backoff {
+            free: 3,
+            base: Duration::from_secs(2),
+            max: Duration::from_secs(10),
+        };
+        let holds: Vec<u64> = (1..=7).map(|n| backoff.hold_after(n).as_secs()).collect();
+        assert_eq!(holds, [0, 0, 2, 4, 8, 10, 10]);
     }
 
     #[test]

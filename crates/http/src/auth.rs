@@ -65,7 +65,7 @@ pub fn route_class(method: &Method) -> RouteClass {
 }
 
 /// The token of an `Authorization: Bearer <token>` header.
-fn bearer_token(req: &HttpRequest) -> Option<String> {
+pub fn bearer_token(req: &HttpRequest) -> Option<String> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme

@@ -90,11 +90,18 @@ pub async fn request_context(
     let trusted = security
         .as_ref()
         .map_or(&[][..], |s| &s.trusted_proxies[..]);
-    let forwarded_for = req
+    // Every X-Forwarded-For line, in order: a proxy may add its own line instead of appending.
+    let forwarded_for: Vec<&str> = req
         .headers()
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok());
-    let client_ip = resolve_client_ip(req.peer_addr().map(|a| a.ip()), forwarded_for, trusted);
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let forwarded_for = (!forwarded_for.is_empty()).then(|| forwarded_for.join(","));
+    let client_ip = resolve_client_ip(
+        req.peer_addr().map(|a| a.ip()),
+        forwarded_for.as_deref(),
+        trusted,
+    );
     req.extensions_mut().insert(ClientIp(client_ip));
     let method = req.method().clone();
     // Unmatched requests are logged with their path (cut short) to show what clients look for.
@@ -262,17 +269,29 @@ fn unmetered(path: &str) -> bool {
         || path == "/metrics"
 }
 
+/// The per-address budget of the route's class — for requests that are not authenticated.
+/// A request with a valid access token counts against its user's budget instead (spent by
+/// [`crate::auth::Authenticated`]), so the neighbours behind one address do not share one.
 pub async fn rate_limit(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let ip = req.extensions().get::<ClientIp>().and_then(|c| c.0);
+    let services = req.app_data::<web::Data<Services>>().cloned();
+    let authenticated = || {
+        let token = crate::auth::bearer_token(req.request());
+        matches!((&services, token), (Some(s), Some(t)) if s.accounts.token_verifies(&t))
+    };
     if !unmetered(req.path())
-        && let Some(services) = req.app_data::<web::Data<Services>>().cloned()
+        && let Some(services) = services.clone()
         && let Some(ip) = ip
+        && !authenticated()
         && let Err(limited) = services
             .limits
-            .request(&format!("ip:{ip}"), route_class(req.method()))
+            .request(
+                &format!("ip:{}", services.limits.address(ip)),
+                route_class(req.method()),
+            )
             .await
     {
         let error = ApiError::from(limited);

@@ -15,7 +15,8 @@ use parking_lot::Mutex;
 struct Token {
     session_id: SessionId,
     expires_at: DateTime<Utc>,
-    rotated: bool,
+    /// When it was exchanged for its successor.
+    rotated_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Default)]
@@ -55,7 +56,7 @@ impl SessionRepository for InMemorySessionRepository {
             Token {
                 session_id: token.session_id,
                 expires_at: token.expires_at,
-                rotated: false,
+                rotated_at: None,
             },
         );
         Ok(session)
@@ -67,9 +68,14 @@ impl SessionRepository for InMemorySessionRepository {
         next: &RefreshTokenHash,
         now: DateTime<Utc>,
         next_expires_at: DateTime<Utc>,
+        grace: std::time::Duration,
     ) -> Result<Rotation, InfraError> {
         let mut guard = self.state.lock();
         let state = &mut *guard;
+        let successor_unused = state
+            .tokens
+            .get(next)
+            .map(|t| (t.session_id, t.rotated_at.is_none()));
         let Some(token) = state.tokens.get_mut(presented) else {
             return Ok(Rotation::Invalid);
         };
@@ -79,7 +85,14 @@ impl SessionRepository for InMemorySessionRepository {
         if !session.is_active(now) {
             return Ok(Rotation::Invalid);
         }
-        if token.rotated {
+        if let Some(rotated_at) = token.rotated_at {
+            let grace = chrono::Duration::from_std(grace).unwrap_or_default();
+            if now - rotated_at <= grace && successor_unused == Some((session.id, true)) {
+                return Ok(Rotation::Retried {
+                    session: session.clone(),
+                    rotated_at,
+                });
+            }
             session.revoked_at = Some(now);
             return Ok(Rotation::Reused {
                 session_id: session.id,
@@ -89,7 +102,7 @@ impl SessionRepository for InMemorySessionRepository {
         if token.expires_at <= now {
             return Ok(Rotation::Invalid);
         }
-        token.rotated = true;
+        token.rotated_at = Some(now);
         session.last_used_at = now;
         let session = session.clone();
         state.tokens.insert(
@@ -97,7 +110,7 @@ impl SessionRepository for InMemorySessionRepository {
             Token {
                 session_id: session.id,
                 expires_at: next_expires_at,
-                rotated: false,
+                rotated_at: None,
             },
         );
         Ok(Rotation::Rotated(session))

@@ -11,7 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use flashforge_domain::InfraError;
 use flashforge_domain::health::HealthCheck;
-use flashforge_domain::limits::RateLimitStore;
+use flashforge_domain::limits::{Backoff, RateLimitStore, Reserved};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 
@@ -33,6 +33,38 @@ if ttl < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], '1', 'PX', ARGV[1]) e
 return 1
 ";
 
+/// Reserves an attempt: refuses while the hold (`h`, ms since the epoch, Redis's clock) is in
+/// force; otherwise counts the attempt (`c`, living for the window from the first) and sets the
+/// hold the new count earns: none below ARGV[1] attempts, then ARGV[2] ms doubling up to
+/// ARGV[3]; ARGV[5] = 1 counts the attempt even while held. Answers {1, count} or {0, ms left}.
+const RESERVE: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local hold = tonumber(redis.call('HGET', KEYS[1], 'h') or '0')
+if hold > now and ARGV[5] ~= '1' then return {0, hold - now} end
+local count = redis.call('HINCRBY', KEYS[1], 'c', 1)
+local window = tonumber(ARGV[4])
+if count == 1 then redis.call('PEXPIRE', KEYS[1], window) end
+local free = math.max(tonumber(ARGV[1]), 1)
+local wait = 0
+if count >= free then
+  wait = math.min(tonumber(ARGV[2]) * (2 ^ math.min(count - free, 30)), tonumber(ARGV[3]))
+end
+redis.call('HSET', KEYS[1], 'h', now + wait)
+if redis.call('PTTL', KEYS[1]) < wait then redis.call('PEXPIRE', KEYS[1], wait) end
+return {1, count}
+";
+
+/// Gives an attempt back (ARGV[1] = 1: forgets the key).
+const GIVE_BACK: &str = r"
+if ARGV[1] == '1' then return redis.call('DEL', KEYS[1]) end
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local count = redis.call('HINCRBY', KEYS[1], 'c', -1)
+if count < 0 then redis.call('HSET', KEYS[1], 'c', 0) end
+redis.call('HSET', KEYS[1], 'h', 0)
+return 1
+";
+
 /// Rate-limit counters in Redis.
 #[derive(Clone)]
 pub struct RedisRateLimitStore {
@@ -41,6 +73,8 @@ pub struct RedisRateLimitStore {
     timeout: Duration,
     increment: Script,
     block: Script,
+    reserve: Script,
+    give_back: Script,
 }
 
 impl RedisRateLimitStore {
@@ -64,6 +98,8 @@ impl RedisRateLimitStore {
             timeout,
             increment: Script::new(INCREMENT),
             block: Script::new(BLOCK),
+            reserve: Script::new(RESERVE),
+            give_back: Script::new(GIVE_BACK),
         })
     }
 
@@ -128,8 +164,51 @@ impl RateLimitStore for RedisRateLimitStore {
 
     async fn reset(&self, key: &str) -> Result<(), InfraError> {
         let mut connection = self.connection.clone();
-        let keys = [self.key("count", key), self.key("block", key)];
+        let keys = [
+            self.key("count", key),
+            self.key("block", key),
+            self.key("attempts", key),
+        ];
         let _: i64 = self.bounded(connection.del(&keys)).await?;
+        Ok(())
+    }
+
+    async fn reserve(
+        &self,
+        key: &str,
+        backoff: Backoff,
+        window: Duration,
+        force: bool,
+    ) -> Result<Reserved, InfraError> {
+        let mut connection = self.connection.clone();
+        let mut invocation = self.reserve.key(self.key("attempts", key));
+        invocation
+            .arg(backoff.free)
+            .arg(millis(backoff.base))
+            .arg(millis(backoff.max))
+            .arg(millis(window))
+            .arg(if force { "1" } else { "0" });
+        let (granted, value): (i64, i64) = self
+            .bounded(invocation.invoke_async(&mut connection))
+            .await?;
+        Ok(if granted == 1 {
+            Reserved::Granted {
+                attempts: value.max(0) as u64,
+            }
+        } else {
+            Reserved::Held {
+                retry_after: Duration::from_millis(value.max(0) as u64),
+            }
+        })
+    }
+
+    async fn give_back(&self, key: &str, forget: bool) -> Result<(), InfraError> {
+        let mut connection = self.connection.clone();
+        let mut invocation = self.give_back.key(self.key("attempts", key));
+        invocation.arg(if forget { "1" } else { "0" });
+        let _: i64 = self
+            .bounded(invocation.invoke_async(&mut connection))
+            .await?;
         Ok(())
     }
 }

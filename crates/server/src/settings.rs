@@ -278,6 +278,8 @@ pub struct AuthSettings {
     pub jwt_leeway_secs: u64,
     pub access_token_ttl_secs: u64,
     pub refresh_token_ttl_secs: u64,
+    /// A refresh token presented again this soon after its rotation gets the same new pair.
+    pub refresh_grace_secs: u64,
     pub session_max_age_secs: u64,
     /// zxcvbn score (0–4) a new password needs.
     pub password_min_score: u8,
@@ -337,9 +339,15 @@ pub struct RateLimitSettings {
     pub login_backoff_base_secs: u64,
     pub login_backoff_max_secs: u64,
     pub login_failure_window_secs: u64,
+    /// Failures from one address (any account), or of one account (any address), before
+    /// logins there are slowed down; and the longest such a hold lasts.
+    pub login_failures_before_slowdown: u64,
+    pub login_slowdown_max_secs: u64,
     pub registrations_per_ip_per_hour: u64,
     pub reads_per_minute: u64,
     pub writes_per_minute: u64,
+    /// The bits of an IPv6 address that name one client in every per-address limit.
+    pub ipv6_prefix: u8,
 }
 
 impl RateLimitSettings {
@@ -351,9 +359,12 @@ impl RateLimitSettings {
             login_backoff_base: Duration::from_secs(self.login_backoff_base_secs),
             login_backoff_max: Duration::from_secs(self.login_backoff_max_secs),
             login_failure_window: Duration::from_secs(self.login_failure_window_secs),
+            login_failures_before_slowdown: self.login_failures_before_slowdown,
+            login_slowdown_max: Duration::from_secs(self.login_slowdown_max_secs),
             registrations_per_ip: Quota::per_hour(self.registrations_per_ip_per_hour),
             reads_per_client: Quota::per_minute(self.reads_per_minute),
             writes_per_client: Quota::per_minute(self.writes_per_minute),
+            ipv6_prefix: self.ipv6_prefix,
         }
     }
 
@@ -727,6 +738,14 @@ impl Settings {
         let mut bad = |key: &str, message: String| problems.push((key.to_string(), message));
 
         let s = &self.server;
+        if s.behind_tls_proxy && s.trusted_proxies.is_empty() {
+            let why = "server.behind_tls_proxy is on but server.trusted_proxies is empty: every client would share the proxy's address (one login back-off and one request budget for everyone). Set FLASHFORGE__SERVER__TRUSTED_PROXIES to the proxies' addresses or ranges (comma-separated)";
+            if self.environment == Environment::Production {
+                bad("server.trusted_proxies", why.into());
+            } else {
+                notes.warnings.push(why.into());
+            }
+        }
         if s.host.trim().is_empty() {
             bad("server.host", "must not be empty".into());
         }
@@ -833,6 +852,12 @@ impl Settings {
                 "must be between 1 and 86400".into(),
             );
         }
+        if a.refresh_grace_secs > 120 {
+            bad(
+                "auth.refresh_grace_secs",
+                "must be at most 120 (0 turns the grace off)".into(),
+            );
+        }
         if a.refresh_token_ttl_secs == 0 {
             bad("auth.refresh_token_ttl_secs", "must be more than 0".into());
         }
@@ -936,6 +961,24 @@ impl Settings {
             if value == 0 {
                 bad(key, "must be more than 0".into());
             }
+        }
+        if r.login_failures_before_slowdown < r.login_failures_before_backoff {
+            bad(
+                "rate_limit.login_failures_before_slowdown",
+                "must be at least rate_limit.login_failures_before_backoff (an address or account as a whole is allowed at least what one pair of them is)".into(),
+            );
+        }
+        if r.login_slowdown_max_secs == 0 || r.login_slowdown_max_secs > 60 {
+            bad(
+                "rate_limit.login_slowdown_max_secs",
+                "must be between 1 and 60 (a login held back longer is a 429)".into(),
+            );
+        }
+        if !(32..=128).contains(&r.ipv6_prefix) {
+            bad(
+                "rate_limit.ipv6_prefix",
+                "must be between 32 and 128 (64: one subscriber's network)".into(),
+            );
         }
         if let Some(url) = r.redis_url()
             && !(url.starts_with("redis://") || url.starts_with("rediss://"))
@@ -1382,6 +1425,36 @@ mod tests {
         assert!(check_jwt_secret(long_placeholder).is_err());
         assert!(check_jwt_secret(&"a".repeat(40)).is_err());
         assert!(check_jwt_secret(GOOD_SECRET).is_ok());
+    }
+
+    #[test]
+    fn a_tls_proxy_without_trusted_proxies_is_an_error_in_production_and_a_warning_elsewhere() {
+        let secret = [("FLASHFORGE__AUTH__JWT_SECRET", GOOD_SECRET)];
+        let err =
+            Settings::load_from(Environment::Production, &config(), vars(&secret)).unwrap_err();
+        assert!(
+            err.problems
+                .iter()
+                .any(|(k, _)| k == "server.trusted_proxies"),
+            "{err}"
+        );
+        let mut trusted = secret.to_vec();
+        trusted.push(("FLASHFORGE__SERVER__TRUSTED_PROXIES", "10.0.0.0/8"));
+        let (_, notes) =
+            Settings::load_from(Environment::Production, &config(), vars(&trusted)).unwrap();
+        assert!(
+            notes
+                .warnings
+                .iter()
+                .all(|w| !w.contains("trusted_proxies"))
+        );
+        let (_, notes) =
+            Settings::load_from(Environment::Staging, &config(), vars(&secret)).unwrap();
+        assert!(
+            notes.warnings.iter().any(|w| w.contains("trusted_proxies")),
+            "{:?}",
+            notes.warnings
+        );
     }
 
     #[test]

@@ -360,6 +360,27 @@ pub fn jwt_tokens(auth: &AuthSettings) -> Result<JwtTokens, String> {
     )
 }
 
+/// The key refresh-token successors are derived with: from the signing key (the HS256 secret
+/// or the private key file), so that every instance derives the same successor.
+fn rotation_key(settings: &Settings) -> flashforge_domain::accounts::RotationKey {
+    use sha2::{Digest, Sha256};
+    let material = match (
+        &settings.auth.jwt_secret,
+        &settings.auth.jwt_private_key_file,
+    ) {
+        (Some(secret), _) if !secret.expose().is_empty() => secret.expose().as_bytes().to_vec(),
+        (_, Some(path)) => match std::fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(_) => return flashforge_domain::accounts::RotationKey::random(),
+        },
+        _ => return flashforge_domain::accounts::RotationKey::random(),
+    };
+    let mut hasher = Sha256::new();
+    hasher.update(b"flashforge refresh-token rotation v1\0");
+    hasher.update(&material);
+    flashforge_domain::accounts::RotationKey::new(hasher.finalize().into())
+}
+
 /// The service settings from the configuration.
 pub fn service_settings(settings: &Settings) -> ServiceSettings {
     ServiceSettings {
@@ -370,6 +391,8 @@ pub fn service_settings(settings: &Settings) -> ServiceSettings {
             },
             refresh_token_ttl: Duration::from_secs(settings.auth.refresh_token_ttl_secs),
             session_max_age: Duration::from_secs(settings.auth.session_max_age_secs),
+            refresh_grace: Duration::from_secs(settings.auth.refresh_grace_secs),
+            rotation_key: rotation_key(settings),
         },
         assistant: AssistantSettings {
             passages: settings.assistant.passages,

@@ -32,6 +32,24 @@ pub fn server_config(server: &ServerSettings) -> Result<rustls::ServerConfig, St
         .map_err(|e| format!("certificate and key do not fit together: {e}"))
 }
 
+/// The host part of a `Host` header, if it is a plain name, an IPv4 address or a bracketed IPv6
+/// address (its port dropped); anything else (a user part, a path, odd characters) is `None`.
+fn redirect_host(header: &str) -> Option<String> {
+    let host = if let Some(rest) = header.strip_prefix('[') {
+        let (inside, _) = rest.split_once(']')?;
+        inside.parse::<std::net::Ipv6Addr>().ok()?;
+        return Some(format!("[{inside}]"));
+    } else {
+        header.split(':').next()?
+    };
+    let plain = !host.is_empty()
+        && host.len() <= 253
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+    plain.then(|| host.to_ascii_lowercase())
+}
+
 /// A plain-HTTP server on `port` answering every request with a 308 to the same path over HTTPS
 /// on `https_port`. Returns it and the port it bound.
 pub fn redirect_server(host: &str, port: u16, https_port: u16) -> std::io::Result<(Server, u16)> {
@@ -39,13 +57,14 @@ pub fn redirect_server(host: &str, port: u16, https_port: u16) -> std::io::Resul
     let bound = listener.local_addr()?.port();
     let server = HttpServer::new(move || {
         App::new().default_service(web::to(move |req: HttpRequest| async move {
+            // The request's own `Host`, never `X-Forwarded-Host` or `Forwarded` (which anyone can
+            // send: an open redirect), and only when it is a plain host name or address.
             let host = req
-                .connection_info()
-                .host()
-                .split(':')
-                .next()
-                .unwrap_or("localhost")
-                .to_string();
+                .headers()
+                .get(actix_web::http::header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .and_then(redirect_host)
+                .unwrap_or_else(|| "localhost".to_string());
             let target = format!(
                 "https://{host}:{https_port}{}",
                 req.uri()
@@ -63,4 +82,32 @@ pub fn redirect_server(host: &str, port: u16, https_port: u16) -> std::io::Resul
     .listen(listener)?
     .run();
     Ok((server, bound))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redirect_host;
+
+    #[test]
+    fn only_plain_hosts_make_a_redirect_target() {
+        assert_eq!(
+            redirect_host("Study.Example.com:8080").as_deref(),
+            Some("study.example.com")
+        );
+        assert_eq!(redirect_host("203.0.113.7").as_deref(), Some("203.0.113.7"));
+        assert_eq!(
+            redirect_host("[2001:db8::1]:80").as_deref(),
+            Some("[2001:db8::1]")
+        );
+        for bad in [
+            "evil.com/path",
+            "user@evil.com",
+            "",
+            "a b",
+            "[nonsense]",
+            "ex%61mple.com",
+        ] {
+            assert_eq!(redirect_host(bad), None, "{bad}");
+        }
+    }
 }

@@ -100,6 +100,7 @@ impl SessionRepository for SqlSessionRepository {
         next: &RefreshTokenHash,
         now: DateTime<Utc>,
         next_expires_at: DateTime<Utc>,
+        grace: std::time::Duration,
     ) -> Result<Rotation, InfraError> {
         let txn = self.db.begin().await.map_err(infra)?;
         let active_sessions = Query::select()
@@ -153,7 +154,25 @@ impl SessionRepository for SqlSessionRepository {
             Rotation::Rotated(to_session(session))
         } else {
             let session = to_session(session);
-            if session.is_active(now) && token.rotated_at.is_some() {
+            let grace = chrono::Duration::from_std(grace).unwrap_or_default();
+            let retry = match token.rotated_at {
+                Some(rotated_at) if session.is_active(now) && now - rotated_at <= grace => {
+                    // The successor must still be the session's unused token.
+                    refresh_tokens::Entity::find_by_id(next.as_str().to_string())
+                        .one(&txn)
+                        .await
+                        .map_err(infra)?
+                        .filter(|t| t.session_id == token.session_id && t.rotated_at.is_none())
+                        .map(|_| rotated_at)
+                }
+                _ => None,
+            };
+            if let Some(rotated_at) = retry {
+                Rotation::Retried {
+                    session,
+                    rotated_at,
+                }
+            } else if session.is_active(now) && token.rotated_at.is_some() {
                 revoke_in(&txn, session.id.as_uuid(), now).await?;
                 Rotation::Reused {
                     session_id: session.id,

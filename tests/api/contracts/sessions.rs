@@ -85,6 +85,9 @@ impl Fixture {
     }
 }
 
+/// No grace window: a token presented again is reuse, at once.
+const NO_GRACE: std::time::Duration = std::time::Duration::ZERO;
+
 fn fresh() -> RefreshTokenHash {
     RefreshToken::generate().unwrap().hash()
 }
@@ -128,7 +131,7 @@ async fn rotation_happens_once_and_reuse_revokes_the_session(backend: Backend) {
     let second = fresh();
     match f
         .sessions
-        .rotate(&first, &second, now(), now() + Duration::days(14))
+        .rotate(&first, &second, now(), now() + Duration::days(14), NO_GRACE)
         .await
         .unwrap()
     {
@@ -138,7 +141,7 @@ async fn rotation_happens_once_and_reuse_revokes_the_session(backend: Backend) {
     let third = fresh();
     assert_eq!(
         f.sessions
-            .rotate(&first, &third, now(), now() + Duration::days(14))
+            .rotate(&first, &third, now(), now() + Duration::days(14), NO_GRACE)
             .await
             .unwrap(),
         Rotation::Reused {
@@ -156,7 +159,13 @@ async fn rotation_happens_once_and_reuse_revokes_the_session(backend: Backend) {
     );
     assert_eq!(
         f.sessions
-            .rotate(&second, &fresh(), now(), now() + Duration::days(14))
+            .rotate(
+                &second,
+                &fresh(),
+                now(),
+                now() + Duration::days(14),
+                NO_GRACE
+            )
             .await
             .unwrap(),
         Rotation::Invalid,
@@ -174,7 +183,13 @@ async fn racing_rotations_of_one_token_let_exactly_one_win(backend: Backend) {
             let token = token.clone();
             tokio::spawn(async move {
                 sessions
-                    .rotate(&token, &fresh(), now(), now() + Duration::days(14))
+                    .rotate(
+                        &token,
+                        &fresh(),
+                        now(),
+                        now() + Duration::days(14),
+                        NO_GRACE,
+                    )
                     .await
             })
         })
@@ -183,7 +198,7 @@ async fn racing_rotations_of_one_token_let_exactly_one_win(backend: Backend) {
     for attempt in attempts {
         match attempt.await.unwrap().unwrap() {
             Rotation::Rotated(_) => rotated += 1,
-            Rotation::Reused { .. } | Rotation::Invalid => {}
+            Rotation::Reused { .. } | Rotation::Invalid | Rotation::Retried { .. } => {}
         }
     }
     assert_eq!(rotated, 1);
@@ -194,7 +209,13 @@ async fn unknown_expired_and_revoked_tokens_are_invalid(backend: Backend) {
     let alice = f.user("alice").await;
     assert_eq!(
         f.sessions
-            .rotate(&fresh(), &fresh(), now(), now() + Duration::days(1))
+            .rotate(
+                &fresh(),
+                &fresh(),
+                now(),
+                now() + Duration::days(1),
+                NO_GRACE
+            )
             .await
             .unwrap(),
         Rotation::Invalid
@@ -207,7 +228,8 @@ async fn unknown_expired_and_revoked_tokens_are_invalid(backend: Backend) {
                 &token,
                 &fresh(),
                 now() + Duration::days(15),
-                now() + Duration::days(16)
+                now() + Duration::days(16),
+                NO_GRACE
             )
             .await
             .unwrap(),
@@ -216,7 +238,7 @@ async fn unknown_expired_and_revoked_tokens_are_invalid(backend: Backend) {
     assert!(f.sessions.revoke(alice, id, now()).await.unwrap());
     assert_eq!(
         f.sessions
-            .rotate(&token, &fresh(), now(), now() + Duration::days(1))
+            .rotate(&token, &fresh(), now(), now() + Duration::days(1), NO_GRACE)
             .await
             .unwrap(),
         Rotation::Invalid
@@ -233,7 +255,13 @@ async fn unknown_expired_and_revoked_tokens_are_invalid(backend: Backend) {
     );
     assert_eq!(
         f.sessions
-            .rotate(&short_token, &fresh(), later, later + Duration::days(1))
+            .rotate(
+                &short_token,
+                &fresh(),
+                later,
+                later + Duration::days(1),
+                NO_GRACE
+            )
             .await
             .unwrap(),
         Rotation::Invalid
@@ -338,7 +366,122 @@ async fn purging_removes_only_sessions_that_ended_before_the_cutoff(backend: Bac
     );
 }
 
+/// A retry within the grace window (the client lost the answer): the same successor, nothing
+/// revoked — while the successor is unused. Past the window, or after the successor was used,
+/// the old token is reuse and the session ends.
+async fn a_retry_within_the_grace_window_gets_the_same_successor(backend: Backend) {
+    let grace = std::time::Duration::from_secs(10);
+    let f = fixture(backend).await;
+    let alice = f.user("alice").await;
+    let (id, first) = f.login(alice, Duration::days(30)).await;
+    let second = fresh();
+    let t0 = now();
+    let Rotation::Rotated(_) = f
+        .sessions
+        .rotate(&first, &second, t0, t0 + Duration::days(14), grace)
+        .await
+        .unwrap()
+    else {
+        panic!("the first use rotates");
+    };
+    match f
+        .sessions
+        .rotate(
+            &first,
+            &second,
+            t0 + Duration::seconds(3),
+            t0 + Duration::days(14),
+            grace,
+        )
+        .await
+        .unwrap()
+    {
+        Rotation::Retried {
+            session,
+            rotated_at,
+        } => {
+            assert_eq!(session.id, id);
+            assert_eq!(rotated_at, t0);
+        }
+        other => panic!("expected Retried, got {other:?}"),
+    }
+    // The session lives on and the successor works.
+    assert!(
+        f.sessions
+            .find_active(alice, id, now())
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let third = fresh();
+    let Rotation::Rotated(_) = f
+        .sessions
+        .rotate(
+            &second,
+            &third,
+            t0 + Duration::seconds(4),
+            t0 + Duration::days(14),
+            grace,
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("the successor rotates");
+    };
+    // The successor was used: the old token again is reuse, even within the window.
+    assert!(matches!(
+        f.sessions
+            .rotate(
+                &first,
+                &second,
+                t0 + Duration::seconds(5),
+                t0 + Duration::days(14),
+                grace
+            )
+            .await
+            .unwrap(),
+        Rotation::Reused { .. }
+    ));
+    assert!(
+        f.sessions
+            .find_active(alice, id, now())
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Past the window: reuse.
+    let (id, first) = f.login(alice, Duration::days(30)).await;
+    let second = fresh();
+    let t1 = now();
+    f.sessions
+        .rotate(&first, &second, t1, t1 + Duration::days(14), grace)
+        .await
+        .unwrap();
+    assert!(matches!(
+        f.sessions
+            .rotate(
+                &first,
+                &second,
+                t1 + Duration::seconds(11),
+                t1 + Duration::days(14),
+                grace
+            )
+            .await
+            .unwrap(),
+        Rotation::Reused { .. }
+    ));
+    assert!(
+        f.sessions
+            .find_active(alice, id, now())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
 on_every_backend!(
+    a_retry_within_the_grace_window_gets_the_same_successor,
     a_created_session_is_active_for_its_owner_only,
     rotation_happens_once_and_reuse_revokes_the_session,
     racing_rotations_of_one_token_let_exactly_one_win,

@@ -14,7 +14,8 @@ pub use ports::{
 };
 pub use service::{
     AccountError, AccountSettings, Accounts, AuthError, LoginCommand, LoginError, PasswordChange,
-    Principal, ProfileChanges, RefreshError, RegisterCommand, RegisterError, TokenPair,
+    Principal, ProfileChanges, RefreshError, RegisterCommand, RegisterError, RotationKey,
+    TokenPair,
 };
 pub use sessions::{
     ClientInfo, NewRefreshToken, NewSession, RefreshToken, RefreshTokenHash, Rotation, Session,

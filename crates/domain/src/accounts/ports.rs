@@ -103,18 +103,23 @@ pub trait SessionRepository: Send + Sync {
         token: NewRefreshToken,
     ) -> Result<Session, InfraError>;
 
-    /// Exchanges the token whose hash is `presented` for `next`, atomically.
+    /// Exchanges the token whose hash is `presented` for `next`, atomically. `next` is derived
+    /// from the presented token (the same on every retry of it).
     ///
-    /// MUST return [`Rotation::Rotated`] at most once per token, even when calls race; the
-    /// loser and any later call with the same token MUST get [`Rotation::Reused`], and the
-    /// session MUST then be revoked. Unknown or expired tokens, and tokens of a revoked or
-    /// expired session, MUST give [`Rotation::Invalid`]. `next` expires at `next_expires_at`.
+    /// MUST return [`Rotation::Rotated`] at most once per token, even when calls race. A token
+    /// presented again no later than `grace` after its rotation, whose successor `next` is still
+    /// the session's unused token, MUST give [`Rotation::Retried`] and change nothing (a client
+    /// retrying a refresh whose answer it lost, RFC 9700 §4.14.2). Any other later call with the
+    /// same token MUST get [`Rotation::Reused`], and the session MUST then be revoked. Unknown
+    /// or expired tokens, and tokens of a revoked or expired session, MUST give
+    /// [`Rotation::Invalid`]. `next` expires at `next_expires_at`.
     async fn rotate(
         &self,
         presented: &RefreshTokenHash,
         next: &RefreshTokenHash,
         now: DateTime<Utc>,
         next_expires_at: DateTime<Utc>,
+        grace: std::time::Duration,
     ) -> Result<Rotation, InfraError>;
 
     /// The session if it is `user`'s and active at `now`, else `Ok(None)`.

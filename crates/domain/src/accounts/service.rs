@@ -33,6 +33,46 @@ pub struct AccountSettings {
     pub refresh_token_ttl: Duration,
     /// A session ends this long after login, however often it is refreshed.
     pub session_max_age: Duration,
+    /// A refresh token presented again this soon after its rotation (a client retrying a
+    /// refresh whose answer it lost) gets the same new pair instead of revoking the session.
+    pub refresh_grace: Duration,
+    /// The key successors of refresh tokens are derived with (so that a retry gets the same
+    /// one): secret, from the server's signing key.
+    pub rotation_key: RotationKey,
+}
+
+/// The secret that derives a refresh token's successor from it.
+#[derive(Clone)]
+pub struct RotationKey([u8; 32]);
+
+impl RotationKey {
+    pub fn new(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// A key of this process only (tests, experiments).
+    pub fn random() -> Self {
+        let mut bytes = [0u8; 32];
+        let _ = getrandom::fill(&mut bytes);
+        Self(bytes)
+    }
+
+    /// The successor of `token`: HMAC-SHA256 under the key, URL-safe base64 (256 bits).
+    fn successor(&self, token: &str) -> RefreshToken {
+        use base64::Engine as _;
+        use hmac::{Hmac, Mac};
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.0)
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        mac.update(token.as_bytes());
+        let bytes = mac.finalize().into_bytes();
+        RefreshToken::from_client(&base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+    }
+}
+
+impl std::fmt::Debug for RotationKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RotationKey([REDACTED])")
+    }
 }
 
 impl Default for AccountSettings {
@@ -41,6 +81,8 @@ impl Default for AccountSettings {
             password_policy: PasswordPolicy::default(),
             refresh_token_ttl: Duration::from_secs(14 * 24 * 3600),
             session_max_age: Duration::from_secs(90 * 24 * 3600),
+            refresh_grace: Duration::from_secs(10),
+            rotation_key: RotationKey::random(),
         }
     }
 }
@@ -340,7 +382,7 @@ impl Accounts {
         client: &ClientInfo,
     ) -> Result<(User, TokenPair), RegisterError> {
         if let Some(ip) = client.ip {
-            self.limits.registration(&ip.to_string()).await?;
+            self.limits.registration(&self.limits.address(ip)).await?;
         }
         let mut errors = ValidationErrors::new();
         let username = errors.check(Username::parse(&command.username));
@@ -391,13 +433,16 @@ impl Accounts {
     }
 
     /// Checks the credentials. An unknown user and a wrong password get the same error after the
-    /// same work (a hash verification either way); failures back off per account and per IP.
+    /// same work (a hash verification either way). The attempt is reserved before the check
+    /// (so parallel guesses count) on the account from this address, the address and the
+    /// account ([`RateLimits::login_attempt`]): failures from one address back off there
+    /// without locking the owner out from another.
     pub async fn login(
         &self,
         command: LoginCommand,
         client: &ClientInfo,
     ) -> Result<(User, TokenPair), LoginError> {
-        let ip = client.ip.map(|ip| ip.to_string());
+        let address = client.ip.map(|ip| self.limits.address(ip));
         // Any string can be tried; only its canonical form keys the throttle.
         let canonical = Username::parse(&command.username)
             .map(|u| u.canonical())
@@ -409,11 +454,13 @@ impl Accounts {
                     .collect::<String>()
                     .to_lowercase()
             });
-        self.limits.login_allowed(&canonical, ip.as_deref()).await?;
+        let attempt = self
+            .limits
+            .login_attempt(&canonical, address.as_deref())
+            .await?;
 
         let raw = command.password.expose_secret();
         if raw.is_empty() || raw.chars().count() > 1024 {
-            self.limits.login_failed(&canonical, ip.as_deref()).await;
             return Err(LoginError::InvalidCredentials);
         }
         let password = PasswordPolicy {
@@ -440,10 +487,9 @@ impl Accounts {
             password_hash,
         }) = stored.filter(|_| verified)
         else {
-            self.limits.login_failed(&canonical, ip.as_deref()).await;
             return Err(LoginError::InvalidCredentials);
         };
-        self.limits.login_succeeded(&canonical).await;
+        attempt.succeeded().await;
 
         let rehashed = if self.hasher.needs_rehash(&password_hash) {
             Some(self.hasher.hash(&password).await?)
@@ -496,38 +542,67 @@ impl Accounts {
     }
 
     fn access_token(&self, session: &Session, now: DateTime<Utc>) -> Result<String, InfraError> {
+        self.access_token_with_id(session, now, Uuid::now_v7())
+    }
+
+    fn access_token_with_id(
+        &self,
+        session: &Session,
+        issued_at: DateTime<Utc>,
+        token_id: Uuid,
+    ) -> Result<String, InfraError> {
         self.tokens.issue(&AccessClaims {
             user_id: session.user_id,
             session_id: session.id,
-            token_id: Uuid::now_v7(),
-            issued_at: now,
-            expires_at: now + to_chrono(self.tokens.lifetime()),
+            token_id,
+            issued_at,
+            expires_at: issued_at + to_chrono(self.tokens.lifetime()),
         })
     }
 
-    /// Exchanges a refresh token for a new pair. A token used twice revokes its session.
+    /// Exchanges a refresh token for a new pair. A token used twice revokes its session —
+    /// unless it comes back within `refresh_grace` of its rotation while its successor is still
+    /// unused (the client lost the answer and retried): then the answer is the same pair.
     pub async fn refresh(&self, presented: &str) -> Result<TokenPair, RefreshError> {
         if presented.is_empty() || presented.len() > 256 {
             return Err(RefreshError::InvalidToken);
         }
         let now = self.clock.now();
-        let next = RefreshToken::generate()?;
+        // Derived, not drawn: a retry of this refresh derives the same successor.
+        let next = self.settings.rotation_key.successor(presented);
+        let next_hash = next.hash();
         let rotation = self
             .sessions
             .rotate(
                 &RefreshToken::from_client(presented).hash(),
-                &next.hash(),
+                &next_hash,
                 now,
                 now + to_chrono(self.settings.refresh_token_ttl),
+                self.settings.refresh_grace,
             )
             .await?;
+        // The access token of a rotation is the same on its retry too: issued at the rotation,
+        // with an id derived from the successor.
+        let token_id = Uuid::new_v5(&Uuid::NAMESPACE_OID, next_hash.as_str().as_bytes());
         match rotation {
             Rotation::Rotated(session) => Ok(TokenPair {
-                access_token: self.access_token(&session, now)?,
+                access_token: self.access_token_with_id(&session, now, token_id)?,
                 refresh_token: next,
                 expires_in: self.tokens.lifetime(),
                 session_id: session.id,
             }),
+            Rotation::Retried {
+                session,
+                rotated_at,
+            } => {
+                tracing::info!(user_id = %session.user_id, session_id = %session.id, "a refresh was retried within the grace window: same pair");
+                Ok(TokenPair {
+                    access_token: self.access_token_with_id(&session, rotated_at, token_id)?,
+                    refresh_token: next,
+                    expires_in: self.tokens.lifetime(),
+                    session_id: session.id,
+                })
+            }
             Rotation::Reused {
                 session_id,
                 user_id,
@@ -537,6 +612,12 @@ impl Accounts {
             }
             Rotation::Invalid => Err(RefreshError::InvalidToken),
         }
+    }
+
+    /// Whether `token` is an access token this service issued and that has not expired (its
+    /// signature and claims only; [`Accounts::authenticate`] also checks its session).
+    pub fn token_verifies(&self, token: &str) -> bool {
+        self.tokens.verify(token).is_ok()
     }
 
     /// The caller behind an access token, if the token is valid and its session still active.
@@ -596,12 +677,14 @@ impl Accounts {
             .ok_or(AccountError::NotFound)
     }
 
-    /// Verifies `password` as the caller's current one; wrong guesses count as failed logins.
+    /// Verifies `password` as the caller's current one; wrong guesses count as failed logins
+    /// from the caller's address.
     async fn confirm_password(
         &self,
         who: Principal,
         password: SecretString,
         field: &str,
+        client: &ClientInfo,
     ) -> Result<StoredUser, AccountError> {
         let stored = self
             .users
@@ -609,7 +692,11 @@ impl Accounts {
             .await?
             .ok_or(AccountError::NotFound)?;
         let account = stored.user.username.canonical();
-        self.limits.login_allowed(&account, None).await?;
+        let address = client.ip.map(|ip| self.limits.address(ip));
+        let attempt = self
+            .limits
+            .login_attempt(&account, address.as_deref())
+            .await?;
         let wrong = || ValidationErrors::single(field, "is not your current password");
         let password = PasswordPolicy {
             min_chars: 1,
@@ -618,9 +705,9 @@ impl Accounts {
         .parse(password)
         .map_err(|_| wrong())?;
         if !self.hasher.verify(&password, &stored.password_hash).await? {
-            self.limits.login_failed(&account, None).await;
             return Err(wrong().into());
         }
+        attempt.succeeded().await;
         Ok(stored)
     }
 
@@ -629,9 +716,10 @@ impl Accounts {
         &self,
         who: Principal,
         change: PasswordChange,
+        client: &ClientInfo,
     ) -> Result<(), AccountError> {
         let stored = self
-            .confirm_password(who, change.current_password, "current_password")
+            .confirm_password(who, change.current_password, "current_password", client)
             .await?;
         let mut context = vec![stored.user.username.as_str()];
         if let Some(email) = &stored.user.email {
@@ -662,8 +750,10 @@ impl Accounts {
         &self,
         who: Principal,
         password: SecretString,
+        client: &ClientInfo,
     ) -> Result<(), AccountError> {
-        self.confirm_password(who, password, "password").await?;
+        self.confirm_password(who, password, "password", client)
+            .await?;
         for data in &self.user_data {
             let deleted = data.delete_user_data(who.user_id).await?;
             tracing::debug!(user_id = %who.user_id, kind = data.name(), deleted, "user data deleted");

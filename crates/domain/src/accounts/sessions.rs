@@ -138,6 +138,13 @@ pub struct NewRefreshToken {
 pub enum Rotation {
     /// The token was current: it is retired, the new one stored, and the session touched.
     Rotated(Session),
+    /// The token was rotated a moment ago (within the grace window) and its successor is still
+    /// unused: a client retrying a refresh whose answer it lost. Nothing changed; the answer is
+    /// the successor again, as issued at `rotated_at`.
+    Retried {
+        session: Session,
+        rotated_at: DateTime<Utc>,
+    },
     /// The token had already been rotated: its session is now revoked.
     Reused {
         session_id: SessionId,

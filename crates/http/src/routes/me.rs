@@ -1,6 +1,6 @@
 //! The caller's own account.
 
-use actix_web::{HttpResponse, delete, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use flashforge_domain::Services;
 use flashforge_domain::accounts::{PasswordChange, ProfileChanges};
 use flashforge_domain::quotas::QuotaName;
@@ -9,7 +9,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
 use super::auth::UserBody;
-use crate::auth::Authenticated;
+use crate::auth::{Authenticated, client_info};
 use crate::problem::{ApiError, Problem};
 
 /// Changes to the profile. A field left out stays as it is; `"email": null` removes the address.
@@ -178,6 +178,7 @@ pub async fn update_me(
 )]
 #[post("/me/password")]
 pub async fn change_password(
+    req: HttpRequest,
     services: web::Data<Services>,
     who: Authenticated,
     body: web::Json<PasswordChangeRequest>,
@@ -191,6 +192,7 @@ pub async fn change_password(
                 current_password: SecretString::from(body.current_password),
                 new_password: SecretString::from(body.new_password),
             },
+            &client_info(&req),
         )
         .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -204,18 +206,24 @@ pub async fn change_password(
     responses(
         (status = 204, description = "Deleted"),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The password is wrong", body = Problem, content_type = "application/problem+json")
+        (status = 422, description = "The password is wrong", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many wrong passwords from this address", body = Problem, content_type = "application/problem+json")
     )
 )]
 #[delete("/me")]
 pub async fn delete_me(
+    req: HttpRequest,
     services: web::Data<Services>,
     who: Authenticated,
     body: web::Json<DeleteAccountRequest>,
 ) -> Result<HttpResponse, ApiError> {
     services
         .accounts
-        .delete_account(who.0, SecretString::from(body.into_inner().password))
+        .delete_account(
+            who.0,
+            SecretString::from(body.into_inner().password),
+            &client_info(&req),
+        )
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
