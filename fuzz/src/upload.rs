@@ -34,7 +34,7 @@ use flashforge_memory::{
     ExactVectorIndex, HashEmbedder, InMemoryBlobStore, InMemoryChatRepository,
     InMemoryDocumentRepository, InMemoryFlashcardRepository, InMemoryGenerationRepository,
     InMemoryJobQueue, InMemoryMessageRepository, InMemoryRateLimitStore, InMemorySessionRepository,
-    InMemoryUserRepository, ScriptedModel,
+    InMemoryUsageLedger, InMemoryUserRepository, ScriptedModel,
 };
 
 /// The largest file the fuzzed app accepts: small, so that streaming past the limit (413) is
@@ -102,6 +102,7 @@ pub fn services() -> Arc<Services> {
         memory_model: Arc::new(NoMemoryModel),
         passages: None,
         language_model: Arc::new(ScriptedModel::new()),
+        usage_ledger: Arc::new(InMemoryUsageLedger::new()),
         password_hasher: Arc::new(
             Argon2Hasher::new(Argon2Settings {
                 memory_kib: 1024,

@@ -14,6 +14,7 @@ mod m20261126_000008_create_flashcard_generations;
 mod m20261126_000009_add_job_request_id;
 mod m20261202_000010_add_job_owner;
 mod m20261202_000011_add_usage_counts;
+mod m20261202_000012_create_model_usage;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000009_add_job_request_id::Migration),
             Box::new(m20261202_000010_add_job_owner::Migration),
             Box::new(m20261202_000011_add_usage_counts::Migration),
+            Box::new(m20261202_000012_create_model_usage::Migration),
         ]
     }
 }

@@ -267,9 +267,19 @@ async fn killed_postgres_connections_answer_503_and_the_app_recovers_without_a_r
         unavailable > ready_down,
         "no API request failed during the outage: nothing was checked"
     );
-    assert!(ready_down > 0, "readiness never reported the database down");
-    // Once recovered, it stays so: every request after the recovery point succeeded.
-    let late_failures: Vec<&&Outcome> = failed.iter().filter(|o| o.sent > recovered_at).collect();
+    // Readiness checks at most once a second, so between kills it may well find the database
+    // answering; when it did not, it named the database (above). That it reports a dependency
+    // down at all is tests/api/health.rs's.
+    // Once recovered, it stays so: every request after the recovery point succeeded (readiness
+    // may repeat its last check's result for up to a second: it checks at most that often).
+    let late_failures: Vec<&&Outcome> = failed
+        .iter()
+        .filter(|o| o.sent > recovered_at)
+        .filter(|o| {
+            o.what != "GET /health/ready"
+                || o.sent > recovered_at + flashforge_domain::health::READINESS_FRESH_FOR
+        })
+        .collect();
     assert!(
         late_failures.is_empty(),
         "failures after recovery: {late_failures:?}"

@@ -186,6 +186,7 @@ async fn multipart_upload_inputs_never_answer_5xx() {
         limits: flashforge_http::Limits {
             json_bytes: settings.server.json_limit_bytes,
             body_bytes: settings.server.body_limit_bytes,
+            ..Default::default()
         },
         security: flashforge_http::HttpSecurity {
             max_header_bytes: settings.server.max_header_bytes,

@@ -54,7 +54,7 @@ impl PassageSearch for FixedPassages {
     }
 }
 
-async fn setup(
+pub(crate) async fn setup(
     backend: Backend,
     model: Arc<ScriptedModel>,
     overrides: &[(&str, &str)],
@@ -74,7 +74,7 @@ async fn setup(
     (app, me, chat)
 }
 
-async fn send(app: &TestApp, me: &Tokens, chat: &str, body: Value) -> reqwest::Response {
+pub(crate) async fn send(app: &TestApp, me: &Tokens, chat: &str, body: Value) -> reqwest::Response {
     app.authed(
         Method::POST,
         &format!("/api/v1/chats/{chat}/messages"),
@@ -87,7 +87,12 @@ async fn send(app: &TestApp, me: &Tokens, chat: &str, body: Value) -> reqwest::R
 }
 
 /// Sends a message asking for the answer as server-sent events.
-async fn send_streaming(app: &TestApp, me: &Tokens, chat: &str, body: Value) -> reqwest::Response {
+pub(crate) async fn send_streaming(
+    app: &TestApp,
+    me: &Tokens,
+    chat: &str,
+    body: Value,
+) -> reqwest::Response {
     app.authed(
         Method::POST,
         &format!("/api/v1/chats/{chat}/messages"),
@@ -100,7 +105,7 @@ async fn send_streaming(app: &TestApp, me: &Tokens, chat: &str, body: Value) -> 
     .unwrap()
 }
 
-async fn list(app: &TestApp, me: &Tokens, chat: &str) -> Vec<Value> {
+pub(crate) async fn list(app: &TestApp, me: &Tokens, chat: &str) -> Vec<Value> {
     let page: Value = app
         .get_json(&format!("/api/v1/chats/{chat}/messages"), &me.access)
         .await;
@@ -108,7 +113,7 @@ async fn list(app: &TestApp, me: &Tokens, chat: &str) -> Vec<Value> {
 }
 
 /// `POST …/messages/{answer}/regenerate`, with `body` when given.
-async fn regenerate_answer(
+pub(crate) async fn regenerate_answer(
     app: &TestApp,
     me: &Tokens,
     chat: &str,
@@ -127,7 +132,7 @@ async fn regenerate_answer(
 }
 
 /// `PATCH …/messages/{message}`: an edit.
-async fn edit_message(
+pub(crate) async fn edit_message(
     app: &TestApp,
     me: &Tokens,
     chat: &str,
@@ -146,7 +151,7 @@ async fn edit_message(
 }
 
 /// The contents of the chat's messages, oldest first.
-async fn contents(app: &TestApp, me: &Tokens, chat: &str) -> Vec<String> {
+pub(crate) async fn contents(app: &TestApp, me: &Tokens, chat: &str) -> Vec<String> {
     list(app, me, chat)
         .await
         .iter()
@@ -221,7 +226,7 @@ async fn without_a_model_the_offline_assistant_says_so(backend: Backend) {
 }
 
 /// Reads an SSE body into `(id, event, data)` triples.
-fn events(body: &str) -> Vec<(u64, String, Value)> {
+pub(crate) fn events(body: &str) -> Vec<(u64, String, Value)> {
     body.split("\n\n")
         .filter(|block| !block.trim().is_empty())
         .map(|block| {
@@ -343,10 +348,15 @@ async fn a_failing_provider_is_502_or_504_and_leaves_no_half_answer(backend: Bac
 }
 
 async fn the_daily_token_budget_answers_429_when_spent(backend: Backend) {
+    // A call reserves its prompt (~200 tokens here) and max_tokens (50) of answer: the first
+    // fits 300 tokens, the second does not.
     let (app, me, chat) = setup(
         backend,
         Arc::new(ScriptedModel::new()),
-        &[("FLASHFORGE__ASSISTANT__DAILY_TOKEN_BUDGET", "1")],
+        &[
+            ("FLASHFORGE__ASSISTANT__DAILY_TOKEN_BUDGET", "300"),
+            ("FLASHFORGE__LLM__MAX_TOKENS", "50"),
+        ],
     )
     .await;
     let first = send(&app, &me, &chat, json!({"content": "first"})).await;

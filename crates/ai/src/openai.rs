@@ -26,8 +26,13 @@ pub struct OpenAiSettings {
     pub api_key: Option<String>,
     /// The default model.
     pub model: String,
-    /// The models clients may ask for; empty: whatever the provider lists.
+    /// The models clients may ask for; empty: whatever the provider lists (or, with
+    /// `listed_only`, the default model alone).
     pub models: Vec<String>,
+    /// Never offer models the configuration does not list (production).
+    pub listed_only: bool,
+    /// `max_tokens` of every request: the longest answer the model may write.
+    pub max_tokens: u32,
     /// For a whole answer; for a stream, the wait for the first byte and between pieces.
     pub timeout: Duration,
     /// Retries after a 429, a 5xx, a timeout or a refused connection.
@@ -196,6 +201,9 @@ impl LanguageModel for OpenAiModel {
         if !self.settings.models.is_empty() {
             return Ok(self.settings.models.clone());
         }
+        if self.settings.listed_only {
+            return Ok(vec![self.settings.model.clone()]);
+        }
         self.listed
             .get_or_try_init(|| async {
                 let mut request = self.http.get(self.url("/models"));
@@ -229,7 +237,12 @@ impl LanguageModel for OpenAiModel {
 
     async fn complete(&self, prompt: &Prompt) -> Result<Completion, LlmError> {
         let model = self.model_of(prompt);
-        let body = json!({"model": model, "messages": Self::messages(prompt), "stream": false});
+        let body = json!({
+            "model": model,
+            "messages": Self::messages(prompt),
+            "stream": false,
+            "max_tokens": self.settings.max_tokens
+        });
         let answer = self
             .body_json(self.post("/chat/completions", &body).await?)
             .await?;
@@ -253,7 +266,8 @@ impl LanguageModel for OpenAiModel {
             "model": model,
             "messages": Self::messages(prompt),
             "stream": true,
-            "stream_options": {"include_usage": true}
+            "stream_options": {"include_usage": true},
+            "max_tokens": self.settings.max_tokens
         });
         let response = self.post("/chat/completions", &body).await?;
         let idle = self.settings.timeout;
@@ -344,6 +358,7 @@ impl LanguageModel for OpenAiModel {
             "model": self.model_of(prompt),
             "messages": Self::messages(prompt),
             "stream": false,
+            "max_tokens": self.settings.max_tokens,
             "response_format": {
                 "type": "json_schema",
                 "json_schema": {"name": schema_name, "schema": schema, "strict": true}
@@ -375,6 +390,8 @@ mod tests {
             api_key: Some("sk-test".into()),
             model: "mock-model".into(),
             models: Vec::new(),
+            listed_only: false,
+            max_tokens: 321,
             timeout: Duration::from_millis(500),
             max_retries: 2,
             retry_base: Duration::from_millis(10),
@@ -418,7 +435,7 @@ mod tests {
             .and(path("/v1/chat/completions"))
             .and(bearer_token("sk-test"))
             .and(body_partial_json(
-                json!({"model": "mock-model", "stream": false}),
+                json!({"model": "mock-model", "stream": false, "max_tokens": 321}),
             ))
             .respond_with(
                 ResponseTemplate::new(200)
@@ -547,7 +564,7 @@ mod tests {
         ]);
         Mock::given(method("POST"))
             .and(body_partial_json(
-                json!({"stream": true, "stream_options": {"include_usage": true}}),
+                json!({"stream": true, "stream_options": {"include_usage": true}, "max_tokens": 321}),
             ))
             .respond_with(
                 ResponseTemplate::new(200)
@@ -610,10 +627,37 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn listed_only_offers_the_configured_models_and_never_asks_the_provider() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/v1/models"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"object": "list", "data": [{"id": "gpt-expensive"}]})),
+            )
+            .expect(0)
+            .mount(&server)
+            .await;
+        let only_default = OpenAiModel::new(OpenAiSettings {
+            listed_only: true,
+            ..settings(&server)
+        })
+        .unwrap();
+        assert_eq!(only_default.models().await.unwrap(), ["mock-model"]);
+        let listed = OpenAiModel::new(OpenAiSettings {
+            listed_only: true,
+            models: vec!["mock-model".into(), "mock-small".into()],
+            ..settings(&server)
+        })
+        .unwrap();
+        assert_eq!(listed.models().await.unwrap(), ["mock-model", "mock-small"]);
+    }
+
+    #[tokio::test]
     async fn structured_output_asks_for_the_schema_and_parses_the_json() {
         let server = MockServer::start().await;
         Mock::given(method("POST"))
-            .and(body_partial_json(json!({"response_format": {"type": "json_schema", "json_schema": {"name": "cards", "strict": true}}})))
+            .and(body_partial_json(json!({"max_tokens": 321, "response_format": {"type": "json_schema", "json_schema": {"name": "cards", "strict": true}}})))
             .respond_with(ResponseTemplate::new(200).set_body_json(answer(r#"{"flashcards":[{"question":"Q","answer":"A"}]}"#)))
             .mount(&server)
             .await;

@@ -41,11 +41,17 @@ pub struct ReadinessReport {
     pub dependencies: Vec<DependencyStatus>,
 }
 
-/// Checks every dependency concurrently, each within a time limit.
+/// How long a dependency check's result answers readiness probes: whatever the probe rate,
+/// the dependencies are checked at most once in this time.
+pub const READINESS_FRESH_FOR: Duration = Duration::from_secs(1);
+
+/// Checks every dependency concurrently, each within a time limit; one check at a time, its
+/// result reused for [`READINESS_FRESH_FOR`].
 pub struct Readiness {
     checks: Vec<Arc<dyn HealthCheck>>,
     timeout: Duration,
     stopping: AtomicBool,
+    last: tokio::sync::Mutex<Option<(Instant, Vec<DependencyStatus>)>>,
 }
 
 impl Readiness {
@@ -54,6 +60,7 @@ impl Readiness {
             checks,
             timeout,
             stopping: AtomicBool::new(false),
+            last: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -63,7 +70,31 @@ impl Readiness {
     }
 
     pub async fn check(&self) -> ReadinessReport {
-        let dependencies = join_all(self.checks.iter().map(|check| async move {
+        let dependencies = {
+            // Probes that arrive while a check runs wait for it and share its result.
+            let mut last = self.last.lock().await;
+            match &*last {
+                Some((at, dependencies)) if at.elapsed() < READINESS_FRESH_FOR => {
+                    dependencies.clone()
+                }
+                _ => {
+                    let dependencies = self.check_now().await;
+                    *last = Some((Instant::now(), dependencies.clone()));
+                    dependencies
+                }
+            }
+        };
+        let stopping = self.stopping.load(Ordering::SeqCst);
+        let ready = !stopping && dependencies.iter().all(|d| d.up || !d.required);
+        ReadinessReport {
+            ready,
+            stopping,
+            dependencies,
+        }
+    }
+
+    async fn check_now(&self) -> Vec<DependencyStatus> {
+        join_all(self.checks.iter().map(|check| async move {
             let started = Instant::now();
             let outcome = tokio::time::timeout(self.timeout, check.check()).await;
             let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -89,14 +120,7 @@ impl Readiness {
                 latency_ms: (latency_ms * 1000.0).round() / 1000.0,
             }
         }))
-        .await;
-        let stopping = self.stopping.load(Ordering::SeqCst);
-        let ready = !stopping && dependencies.iter().all(|d| d.up || !d.required);
-        ReadinessReport {
-            ready,
-            stopping,
-            dependencies,
-        }
+        .await
     }
 }
 
@@ -169,5 +193,44 @@ mod tests {
         let report = readiness.check().await;
         assert!(!report.ready);
         assert!(report.dependencies[0].latency_ms < 1_000.0);
+    }
+
+    struct Counting(std::sync::atomic::AtomicUsize);
+
+    #[async_trait]
+    impl HealthCheck for Counting {
+        fn name(&self) -> &str {
+            "counting"
+        }
+        fn required(&self) -> bool {
+            true
+        }
+        async fn check(&self) -> Result<(), String> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_probe_storm_checks_the_dependencies_once_a_second() {
+        let counting = Arc::new(Counting(std::sync::atomic::AtomicUsize::new(0)));
+        let readiness = Readiness::new(vec![counting.clone()], Duration::from_secs(1));
+        let storm = join_all((0..200).map(|_| readiness.check())).await;
+        assert!(storm.iter().all(|r| r.ready));
+        for _ in 0..50 {
+            assert!(readiness.check().await.ready);
+        }
+        assert_eq!(counting.0.load(Ordering::SeqCst), 1);
+        tokio::time::sleep(READINESS_FRESH_FOR).await;
+        readiness.check().await;
+        assert_eq!(
+            counting.0.load(Ordering::SeqCst),
+            2,
+            "a stale result is checked again"
+        );
+        // Stopping is never cached.
+        readiness.set_stopping();
+        assert!(!readiness.check().await.ready);
     }
 }

@@ -21,6 +21,7 @@ pub mod limits;
 pub mod pagination;
 pub mod quotas;
 pub mod services;
+pub mod spend;
 
 pub use error::{DomainError, ErrorKind, FieldError, InfraError, ValidationErrors};
 pub use services::{Ports, ServiceSettings, Services};

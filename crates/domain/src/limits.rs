@@ -409,6 +409,23 @@ impl RateLimits {
     }
 }
 
+/// A reserved attempt at a shared secret; see [`RateLimits::secret_attempt`].
+pub struct SecretAttempt<'a> {
+    limits: &'a RateLimits,
+    key: String,
+}
+
+impl SecretAttempt<'_> {
+    /// The secret was right: the address's failures are forgotten.
+    pub async fn succeeded(self) {
+        if self.limits.policy.enabled
+            && let Err(e) = self.limits.store.give_back(&self.key, true).await
+        {
+            fail_open(&e);
+        }
+    }
+}
+
 /// A reserved login attempt; see [`RateLimits::login_attempt`].
 pub struct LoginAttempt<'a> {
     limits: &'a RateLimits,
@@ -453,6 +470,47 @@ impl LoginAttempt<'_> {
 }
 
 impl RateLimits {
+    /// Reserves an attempt at the shared secret `secret` (the `/metrics` token, say) from
+    /// `address`, throttled like a login from one address: refused (429) while the address has
+    /// been failing, with the login back-off. Report a right secret with
+    /// [`SecretAttempt::succeeded`]; a wrong one was counted when reserved.
+    pub async fn secret_attempt(
+        &self,
+        secret: &str,
+        address: Option<&str>,
+    ) -> Result<SecretAttempt<'_>, Limited> {
+        let attempt = SecretAttempt {
+            limits: self,
+            key: format!("secret:{secret}:{}", address.unwrap_or("-")),
+        };
+        if !self.policy.enabled {
+            return Ok(attempt);
+        }
+        let backoff = Backoff {
+            free: self.policy.login_failures_before_backoff,
+            base: self.policy.login_backoff_base,
+            max: self.policy.login_backoff_max,
+        };
+        let window = self.policy.login_failure_window;
+        match self
+            .store
+            .reserve(&attempt.key, backoff, window, false)
+            .await
+        {
+            Ok(Reserved::Granted { .. }) => Ok(attempt),
+            Ok(Reserved::Held { retry_after }) => {
+                metrics::counter!("rate_limit_rejections_total", "policy" => "secret").increment(1);
+                Err(Limited {
+                    retry_after: retry_after.max(Duration::from_secs(1)),
+                })
+            }
+            Err(e) => {
+                fail_open(&e);
+                Ok(attempt)
+            }
+        }
+    }
+
     /// Takes the single slot of `key` for at most `lease` (a holder that dies frees it then):
     /// `false` while another holder has it. Shared across instances with a shared store; fails
     /// open when the store does.

@@ -23,6 +23,7 @@ use crate::jobs::{JobHandlers, JobPolicy, JobRunner, JobSettings};
 use crate::knowledge::{KnowledgeBase, KnowledgePorts, KnowledgeSettings};
 use crate::limits::{RateLimitPolicy, RateLimitStore, RateLimits};
 use crate::quotas::{QuotaPolicy, Quotas, StoreUsage};
+use crate::spend::{ModelSpend, SpendSettings, UsageLedger};
 
 /// Every adapter a process needs, as trait objects so that they can be mixed at run time.
 #[derive(Clone)]
@@ -40,6 +41,8 @@ pub struct Ports {
     /// Retrieval for the assistant instead of the knowledge base's own (the harness's).
     pub passages: Option<Arc<dyn PassageSearch>>,
     pub language_model: Arc<dyn LanguageModel>,
+    /// The ledger of model calls and the daily token counters.
+    pub usage_ledger: Arc<dyn UsageLedger>,
     pub password_hasher: Arc<dyn PasswordHasher>,
     pub password_strength: Arc<dyn PasswordStrength>,
     pub access_tokens: Arc<dyn AccessTokens>,
@@ -58,6 +61,7 @@ pub struct ServiceSettings {
     pub jobs: JobPolicy,
     pub quotas: QuotaPolicy,
     pub rate_limits: RateLimitPolicy,
+    pub spend: SpendSettings,
     pub readiness_timeout: Duration,
 }
 
@@ -70,6 +74,7 @@ impl Default for ServiceSettings {
             jobs: JobPolicy::default(),
             quotas: QuotaPolicy::default(),
             rate_limits: RateLimitPolicy::default(),
+            spend: SpendSettings::default(),
             readiness_timeout: Duration::from_secs(2),
         }
     }
@@ -87,6 +92,8 @@ pub struct Services {
     pub limits: Arc<RateLimits>,
     /// Per-user quotas and their use.
     pub quotas: Arc<Quotas>,
+    /// Model token budgets, concurrent model calls and the usage ledger.
+    pub spend: Arc<ModelSpend>,
     pub readiness: Readiness,
 }
 
@@ -120,6 +127,11 @@ impl Services {
             quotas.clone(),
         ));
         let queued = knowledge.job_queued();
+        let spend = Arc::new(ModelSpend::new(
+            ports.usage_ledger,
+            ports.clock.clone(),
+            settings.spend,
+        ));
         let passages = ports
             .passages
             .unwrap_or_else(|| knowledge.clone() as Arc<dyn PassageSearch>);
@@ -131,6 +143,7 @@ impl Services {
             passages: passages.clone(),
             model: ports.memory_model,
             language_model: ports.language_model.clone(),
+            spend: spend.clone(),
             clock: ports.clock.clone(),
             queued: queued.clone(),
             max_attempts,
@@ -160,12 +173,14 @@ impl Services {
             )
             .with_user_data(knowledge.clone())
             .with_user_data(flashcards.clone())
+            .with_user_data(spend.clone())
             .with_user_data(Arc::new(ChatData(ports.chats.clone()))),
             assistant: Arc::new(Assistant::new(
                 ports.chats.clone(),
                 ports.messages,
                 passages,
                 ports.language_model,
+                spend.clone(),
                 ports.clock.clone(),
                 settings.assistant,
             )),
@@ -177,6 +192,7 @@ impl Services {
             jobs,
             limits,
             quotas,
+            spend,
             readiness: Readiness::new(ports.health_checks, settings.readiness_timeout),
         }
     }

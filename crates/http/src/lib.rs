@@ -15,6 +15,7 @@ pub mod problem;
 pub mod routes;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
@@ -24,13 +25,19 @@ use flashforge_domain::Services;
 
 pub use problem::{ApiError, Problem};
 
-/// Size limits on request bodies.
+/// Limits on request bodies and on how long connections may be held.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// The largest JSON body accepted, in bytes.
     pub json_bytes: usize,
     /// The largest body of any other kind, in bytes.
     pub body_bytes: usize,
+    /// A body that makes no progress for this long is cut off (408).
+    pub body_timeout: Duration,
+    /// While a stream waits for its next event, a comment line this often.
+    pub sse_keepalive: Duration,
+    /// A stream that has sent no event for this long ends.
+    pub sse_idle: Duration,
 }
 
 impl Default for Limits {
@@ -38,6 +45,9 @@ impl Default for Limits {
         Self {
             json_bytes: 64 * 1024,
             body_bytes: 1024 * 1024,
+            body_timeout: Duration::from_secs(30),
+            sse_keepalive: Duration::from_secs(15),
+            sse_idle: Duration::from_secs(120),
         }
     }
 }
@@ -122,6 +132,7 @@ pub fn create_app(
         .into_app()
         .app_data(web::Data::from(state.services.clone()))
         .app_data(web::Data::new(state.security.clone()))
+        .app_data(web::Data::new(state.limits))
         .app_data(web::Data::new(metrics::MetricsGate(state.metrics.clone())))
         .app_data(extract::json_config(state.limits.json_bytes))
         .app_data(extract::payload_config(state.limits.body_bytes))
@@ -132,6 +143,7 @@ pub fn create_app(
         .configure(extra)
         .default_service(web::to(routes::fallback))
         .wrap(from_fn(middleware::catch_panics))
+        .wrap(from_fn(middleware::body_timeout))
         .wrap(from_fn(middleware::header_limit))
         .wrap(from_fn(middleware::rate_limit))
         .wrap(cors(&state.security))

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use async_trait::async_trait;
 
 use crate::problem::ApiError;
@@ -34,13 +34,26 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// The metrics, for the holder of the token. Wrong tokens are throttled per client address
+/// like failed logins (429 with `Retry-After` while the address has been failing), so the token
+/// cannot be guessed at request rate.
 pub async fn metrics(
     req: HttpRequest,
     gate: web::Data<MetricsGate>,
+    services: web::Data<flashforge_domain::Services>,
 ) -> Result<HttpResponse, ApiError> {
     let Some(endpoint) = &gate.0 else {
         return Err(ApiError::not_found());
     };
+    let address = req
+        .extensions()
+        .get::<crate::auth::ClientIp>()
+        .and_then(|c| c.0)
+        .map(|ip| services.limits.address(ip));
+    let attempt = services
+        .limits
+        .secret_attempt("metrics", address.as_deref())
+        .await?;
     let presented = req
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)
@@ -50,6 +63,7 @@ pub async fn metrics(
     if !same(presented.as_bytes(), endpoint.token.as_bytes()) {
         return Err(ApiError::not_found());
     }
+    attempt.succeeded().await;
     Ok(HttpResponse::Ok()
         .content_type(CONTENT_TYPE)
         .body(endpoint.source.render().await))

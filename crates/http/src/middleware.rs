@@ -7,7 +7,8 @@
 //! 3. [`problem_responses`]: every failure leaves as a problem+json body naming the request.
 //! 4. CORS (actix-cors), from configuration.
 //! 5. [`rate_limit`]: the per-IP request budget of the route's class (reads, writes).
-//! 6. [`catch_panics`]: a panicking handler becomes a 500, not a dropped connection.
+//! 6. [`body_timeout`]: a request body that stops arriving is cut off with 408.
+//! 7. [`catch_panics`]: a panicking handler becomes a 500, not a dropped connection.
 
 use std::panic::AssertUnwindSafe;
 use std::time::Instant;
@@ -327,6 +328,74 @@ pub async fn header_limit(
     next.call(req)
         .await
         .map(ServiceResponse::map_into_boxed_body)
+}
+
+/// Cuts off a request body that makes no progress for [`crate::Limits::body_timeout`]: the
+/// handler's read fails and the answer is 408 in the problem format, so a client trickling a
+/// login or an upload holds a connection (and whatever the handler holds) for that long at most.
+/// The head has its own limit (`client_request_timeout`).
+pub async fn body_timeout(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use actix_web::dev::Payload;
+    use actix_web::error::PayloadError;
+    use futures_util::StreamExt;
+
+    let timeout = req
+        .app_data::<web::Data<crate::Limits>>()
+        .map_or(crate::Limits::default().body_timeout, |l| l.body_timeout);
+    let stalled = Arc::new(AtomicBool::new(false));
+    let payload = req.take_payload();
+    let flag = stalled.clone();
+    let guarded = futures_util::stream::unfold(Some(payload), move |payload| {
+        let flag = flag.clone();
+        async move {
+            let mut payload = payload?;
+            match tokio::time::timeout(timeout, payload.next()).await {
+                Ok(Some(item)) => Some((item, Some(payload))),
+                Ok(None) => None,
+                Err(_) => {
+                    flag.store(true, Ordering::SeqCst);
+                    let error = std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "the request body stopped arriving",
+                    );
+                    Some((Err(PayloadError::Io(error)), None))
+                }
+            }
+        }
+    });
+    // Fused: body readers (multipart, say) may poll again after the end.
+    req.set_payload(Payload::Stream {
+        payload: Box::pin(guarded.fuse()),
+    });
+    let outcome = next.call(req).await;
+    if !stalled.load(Ordering::SeqCst) {
+        return outcome.map(ServiceResponse::map_into_boxed_body);
+    }
+    let error = ApiError::new(
+        actix_web::http::StatusCode::REQUEST_TIMEOUT,
+        "body_timeout",
+        format!(
+            "the request body stopped arriving for {} s",
+            timeout.as_secs().max(1)
+        ),
+    );
+    match outcome {
+        Ok(res) => {
+            let (http_req, _) = res.into_parts();
+            let mut response = HttpResponse::from_error(error);
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            Ok(ServiceResponse::new(http_req, response))
+        }
+        Err(_) => Err(error.into()),
+    }
 }
 
 pub async fn catch_panics(

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+
 use flashforge_domain::InfraError;
 use flashforge_domain::accounts::UserId;
 use flashforge_domain::assistant::{Message, MessageCursor, MessageId, MessageRepository};
@@ -128,21 +128,5 @@ impl MessageRepository for InMemoryMessageRepository {
         messages.push(message.clone());
         messages.sort_by_key(|m| m.id);
         Ok(message)
-    }
-
-    async fn tokens_used_since(
-        &self,
-        owner: UserId,
-        since: DateTime<Utc>,
-    ) -> Result<u64, InfraError> {
-        Ok(self
-            .by_chat
-            .read()
-            .values()
-            .flatten()
-            .filter(|m| m.user_id == owner && m.created_at >= since)
-            .filter_map(|m| m.usage)
-            .map(|u| u.total())
-            .sum())
     }
 }

@@ -152,6 +152,12 @@ pub struct ServerSettings {
     pub shutdown_delay_ms: u64,
     pub keep_alive_secs: u64,
     pub client_request_timeout_ms: u64,
+    /// A request body that makes no progress for this long is cut off (408).
+    pub body_timeout_secs: u64,
+    /// While an answer streams, a comment line this often keeps proxies from closing it.
+    pub sse_keepalive_secs: u64,
+    /// A stream that has sent no event for this long ends.
+    pub sse_idle_timeout_secs: u64,
     /// The most bytes of header names and values one request may carry.
     pub max_header_bytes: usize,
     pub json_limit_bytes: usize,
@@ -384,8 +390,11 @@ pub struct AssistantConfig {
     pub history_messages: u64,
     pub history_chars: usize,
     pub max_message_chars: usize,
-    /// Tokens a user's answers may use per UTC day; 0 for no limit.
+    /// Tokens a user's model calls (answers and flashcard generations) may use per UTC day;
+    /// 0 for no limit.
     pub daily_token_budget: u64,
+    /// A streamed answer nobody follows for this long is stopped and its tokens counted.
+    pub abandoned_stream_secs: u64,
 }
 
 /// Which language model answers.
@@ -413,6 +422,10 @@ pub struct LlmSettings {
     pub models: Vec<String>,
     pub timeout_secs: u64,
     pub max_retries: u32,
+    /// `max_tokens` of every request: the longest answer a model may write.
+    pub max_tokens: u32,
+    /// Model calls one user may have under way at once (per process); 0 for no limit.
+    pub max_concurrent_calls_per_user: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -773,6 +786,24 @@ impl Settings {
                 "must be between 1024 and 131072 (the HTTP parser's own bound)".into(),
             );
         }
+        if s.body_timeout_secs == 0 || s.body_timeout_secs > 3600 {
+            bad(
+                "server.body_timeout_secs",
+                "must be between 1 and 3600".into(),
+            );
+        }
+        if s.sse_keepalive_secs == 0 || s.sse_keepalive_secs > 300 {
+            bad(
+                "server.sse_keepalive_secs",
+                "must be between 1 and 300".into(),
+            );
+        }
+        if s.sse_idle_timeout_secs < s.sse_keepalive_secs || s.sse_idle_timeout_secs > 3600 {
+            bad(
+                "server.sse_idle_timeout_secs",
+                "must be at least server.sse_keepalive_secs and at most 3600".into(),
+            );
+        }
         if s.client_request_timeout_ms == 0 {
             bad(
                 "server.client_request_timeout_ms",
@@ -1089,6 +1120,21 @@ impl Settings {
         }
         if llm.max_retries > 10 {
             bad("llm.max_retries", "must be at most 10".into());
+        }
+        if llm.max_tokens == 0 || llm.max_tokens > 200_000 {
+            bad("llm.max_tokens", "must be between 1 and 200000".into());
+        }
+        if llm.max_concurrent_calls_per_user > 1000 {
+            bad(
+                "llm.max_concurrent_calls_per_user",
+                "must be at most 1000 (0 for no limit)".into(),
+            );
+        }
+        if asst.abandoned_stream_secs == 0 || asst.abandoned_stream_secs > 3600 {
+            bad(
+                "assistant.abandoned_stream_secs",
+                "must be between 1 and 3600".into(),
+            );
         }
 
         let k = &self.knowledge;

@@ -20,19 +20,21 @@ use flashforge_domain::clock::SystemClock;
 use flashforge_domain::health::HealthCheck;
 use flashforge_domain::knowledge::{DocumentRepository, Embedder, JobQueue};
 use flashforge_domain::limits::RateLimitStore;
+use flashforge_domain::spend::SpendSettings;
 use flashforge_domain::{Ports, ServiceSettings, Services};
 use flashforge_http::metrics::{MetricsEndpoint, MetricsSource};
 use flashforge_http::{AppState, ExtraRoutes, HttpSecurity, Limits, create_app, no_extra_routes};
 use flashforge_memory::{
     InMemoryChatRepository, InMemoryDocumentRepository, InMemoryFlashcardRepository,
     InMemoryGenerationRepository, InMemoryJobQueue, InMemoryMessageRepository,
-    InMemoryRateLimitStore, InMemorySessionRepository, InMemoryUserRepository,
+    InMemoryRateLimitStore, InMemorySessionRepository, InMemoryUsageLedger, InMemoryUserRepository,
 };
 use flashforge_redis::{RedisHealthCheck, RedisRateLimitStore};
 use flashforge_sql::{
     DatabaseConnection, Migration, SqlChatRepository, SqlDocumentRepository,
     SqlFlashcardRepository, SqlGenerationRepository, SqlHealthCheck, SqlJobQueue,
-    SqlMessageRepository, SqlSessionRepository, SqlUserRepository, connect, migrate,
+    SqlMessageRepository, SqlSessionRepository, SqlUsageLedger, SqlUserRepository, connect,
+    migrate,
 };
 
 use crate::knowledge::{knowledge_ports, knowledge_settings};
@@ -66,7 +68,13 @@ pub enum StartupError {
 }
 
 /// The configured language model.
-pub fn language_model(llm: &LlmSettings) -> Result<Arc<dyn LanguageModel>, String> {
+///
+/// With `listed_only` (production), clients may pick only the models `llm.models` lists (the
+/// default model when it lists none), never whatever else the provider offers.
+pub fn language_model(
+    llm: &LlmSettings,
+    listed_only: bool,
+) -> Result<Arc<dyn LanguageModel>, String> {
     Ok(match llm.provider {
         LlmProvider::Offline => Arc::new(OfflineModel),
         LlmProvider::Openai => Arc::new(OpenAiModel::new(OpenAiSettings {
@@ -74,6 +82,8 @@ pub fn language_model(llm: &LlmSettings) -> Result<Arc<dyn LanguageModel>, Strin
             api_key: llm.api_key.as_ref().map(|k| k.expose().to_string()),
             model: llm.model.clone(),
             models: llm.models.clone(),
+            listed_only,
+            max_tokens: llm.max_tokens,
             timeout: Duration::from_secs(llm.timeout_secs),
             max_retries: llm.max_retries,
             retry_base: Duration::from_millis(500),
@@ -169,6 +179,7 @@ pub async fn compose_with(
                 sessions: Arc::new(InMemorySessionRepository::new()),
                 chats: Arc::new(InMemoryChatRepository::with_messages(messages.clone())),
                 messages,
+                ledger: Arc::new(InMemoryUsageLedger::new()),
                 documents: Arc::new(InMemoryDocumentRepository::new(jobs.clone())),
                 jobs,
                 database: None,
@@ -189,6 +200,7 @@ pub async fn compose_with(
                 sessions: Arc::new(SqlSessionRepository::new(db.clone())),
                 chats: Arc::new(SqlChatRepository::new(db.clone())),
                 messages: Arc::new(SqlMessageRepository::new(db.clone())),
+                ledger: Arc::new(SqlUsageLedger::new(db.clone())),
                 documents: Arc::new(SqlDocumentRepository::new(db.clone())),
                 jobs: Arc::new(SqlJobQueue::new(db.clone())),
                 database: Some(db),
@@ -217,7 +229,11 @@ pub async fn compose_with(
             ttl(settings.cache.user_ttl_secs),
         ));
     let language_model = instrument_model(
-        language_model(&settings.llm).map_err(StartupError::Llm)?,
+        language_model(
+            &settings.llm,
+            settings.environment == crate::settings::Environment::Production,
+        )
+        .map_err(StartupError::Llm)?,
         &cache,
         settings,
     );
@@ -239,6 +255,7 @@ pub async fn compose_with(
             ),
             passages: None,
             language_model,
+            usage_ledger: storage.ledger,
             password_hasher: Arc::new(hasher),
             password_strength,
             access_tokens,
@@ -302,6 +319,7 @@ struct Storage {
     sessions: Arc<dyn flashforge_domain::accounts::SessionRepository>,
     chats: Arc<dyn flashforge_domain::chats::ChatRepository>,
     messages: Arc<dyn MessageRepository>,
+    ledger: Arc<dyn flashforge_domain::spend::UsageLedger>,
     documents: Arc<dyn DocumentRepository>,
     jobs: Arc<dyn JobQueue>,
     flashcards: Arc<dyn flashforge_domain::flashcards::FlashcardRepository>,
@@ -399,12 +417,17 @@ pub fn service_settings(settings: &Settings) -> ServiceSettings {
             history_messages: settings.assistant.history_messages,
             history_chars: settings.assistant.history_chars,
             max_message_chars: settings.assistant.max_message_chars,
-            daily_token_budget: settings.assistant.daily_token_budget,
+            abandoned_after: Duration::from_secs(settings.assistant.abandoned_stream_secs),
         },
         knowledge: knowledge_settings(settings),
         jobs: settings.worker.policy(),
         quotas: settings.quotas.policy(),
         rate_limits: settings.rate_limit.policy(),
+        spend: SpendSettings {
+            daily_tokens: settings.assistant.daily_token_budget,
+            max_completion_tokens: settings.llm.max_tokens,
+            max_concurrent_calls: settings.llm.max_concurrent_calls_per_user,
+        },
         readiness_timeout: Duration::from_millis(settings.health.readiness_timeout_ms),
     }
 }
@@ -518,6 +541,9 @@ impl Application {
             limits: Limits {
                 json_bytes: settings.server.json_limit_bytes,
                 body_bytes: settings.server.body_limit_bytes,
+                body_timeout: Duration::from_secs(settings.server.body_timeout_secs),
+                sse_keepalive: Duration::from_secs(settings.server.sse_keepalive_secs),
+                sse_idle: Duration::from_secs(settings.server.sse_idle_timeout_secs),
             },
             security: HttpSecurity {
                 trusted_proxies: settings.server.trusted_proxies.clone(),

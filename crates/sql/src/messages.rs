@@ -1,7 +1,7 @@
 //! [`MessageRepository`] on sea-orm.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+
 use flashforge_domain::InfraError;
 use flashforge_domain::accounts::UserId;
 use flashforge_domain::assistant::{
@@ -11,8 +11,8 @@ use flashforge_domain::chats::ChatId;
 use flashforge_domain::pagination::{Page, PageRequest};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait,
-    FromQueryResult, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
 
 use crate::entities::messages;
@@ -82,11 +82,6 @@ fn delete_after(
         .filter(messages::Column::ChatId.eq(chat.as_uuid()))
         .filter(messages::Column::UserId.eq(owner.as_uuid()))
         .filter(messages::Column::Id.gt(id.as_uuid()))
-}
-
-#[derive(FromQueryResult)]
-struct TokenSum {
-    tokens: Option<i64>,
 }
 
 #[async_trait]
@@ -199,25 +194,5 @@ impl MessageRepository for SqlMessageRepository {
         row(&message)?.insert(&txn).await.map_err(infra)?;
         txn.commit().await.map_err(infra)?;
         Ok(message)
-    }
-
-    async fn tokens_used_since(
-        &self,
-        owner: UserId,
-        since: DateTime<Utc>,
-    ) -> Result<u64, InfraError> {
-        let sum = messages::Entity::find()
-            .select_only()
-            .column_as(
-                Expr::cust("CAST(COALESCE(SUM(COALESCE(prompt_tokens, 0) + COALESCE(completion_tokens, 0)), 0) AS BIGINT)"),
-                "tokens",
-            )
-            .filter(messages::Column::UserId.eq(owner.as_uuid()))
-            .filter(messages::Column::CreatedAt.gte(since))
-            .into_model::<TokenSum>()
-            .one(&self.db)
-            .await
-            .map_err(infra)?;
-        Ok(sum.and_then(|s| s.tokens).map_or(0, |t| t.max(0) as u64))
     }
 }

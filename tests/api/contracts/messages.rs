@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, SubsecRound, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use flashforge_domain::accounts::{UserId, UserRepository};
 use flashforge_domain::assistant::{
     Citation, Message, MessageId, MessageRepository, MessageStatus, Role, Usage,
@@ -253,44 +253,8 @@ async fn replacing_after_a_message_swaps_what_follows_for_one_new_message(backen
     );
 }
 
-async fn tokens_are_summed_per_owner_since_a_moment(backend: Backend) {
-    let f = fixture(backend).await;
-    let (alice, bob) = (f.user("alice").await, f.user("bob").await);
-    let (chat, bobs) = (f.chat(alice).await, f.chat(bob).await);
-    let yesterday = now() - Duration::days(1);
-    f.messages
-        .append(message(
-            alice,
-            chat,
-            Role::Assistant,
-            "old",
-            yesterday,
-            true,
-        ))
-        .await
-        .unwrap();
-    f.say(alice, chat, Role::User, "no usage").await;
-    f.say(alice, chat, Role::Assistant, "A1").await;
-    f.say(alice, chat, Role::Assistant, "A2").await;
-    f.say(bob, bobs, Role::Assistant, "bob's").await;
-    let since = now() - Duration::hours(1);
-    assert_eq!(
-        f.messages.tokens_used_since(alice, since).await.unwrap(),
-        240
-    );
-    assert_eq!(
-        f.messages
-            .tokens_used_since(alice, yesterday)
-            .await
-            .unwrap(),
-        360
-    );
-    assert_eq!(f.messages.tokens_used_since(bob, since).await.unwrap(), 120);
-}
-
 on_every_backend!(
     messages_are_stored_in_order_and_scoped_by_owner,
     a_rewrite_changes_the_message_and_drops_what_followed_in_that_chat,
     replacing_after_a_message_swaps_what_follows_for_one_new_message,
-    tokens_are_summed_per_owner_since_a_moment,
 );

@@ -4,6 +4,7 @@
 mod chats;
 mod flashcards;
 mod knowledge;
+mod ledger;
 mod limits;
 mod messages;
 mod sessions;

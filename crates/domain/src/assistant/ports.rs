@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+
 use futures_util::stream::BoxStream;
 use uuid::Uuid;
 
@@ -58,13 +58,6 @@ pub trait MessageRepository: Send + Sync {
         after: super::models::MessageId,
         message: Message,
     ) -> Result<Message, InfraError>;
-
-    /// Tokens `owner`'s answers have used since `since`.
-    async fn tokens_used_since(
-        &self,
-        owner: UserId,
-        since: DateTime<Utc>,
-    ) -> Result<u64, InfraError>;
 }
 
 /// A passage of the chat's material, as retrieval found it.

@@ -1,10 +1,10 @@
 //! Sending a message and getting a grounded answer, whole or streamed.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Days, Utc};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use tokio::sync::Notify;
@@ -21,6 +21,7 @@ use crate::clock::Clock;
 use crate::error::{DomainError, ErrorKind, FieldError, InfraError, ValidationErrors};
 use crate::limits::Limited;
 use crate::pagination::{Page, PageRequest};
+use crate::spend::{ModelSpend, Purpose, Reservation, SpendError, Spent};
 
 /// How answers are grounded and bounded, from configuration.
 #[derive(Debug, Clone)]
@@ -32,8 +33,10 @@ pub struct AssistantSettings {
     pub history_chars: usize,
     /// The longest message a user may send.
     pub max_message_chars: usize,
-    /// Tokens a user's answers may use per UTC day; 0 for no limit.
-    pub daily_token_budget: u64,
+    /// A streamed answer nobody has followed for this long is stopped (what was written is
+    /// kept, as `incomplete`, and its tokens are counted); a client that lost its connection
+    /// has this long to resume it.
+    pub abandoned_after: Duration,
 }
 
 impl Default for AssistantSettings {
@@ -43,7 +46,7 @@ impl Default for AssistantSettings {
             history_messages: 20,
             history_chars: 12_000,
             max_message_chars: 8_000,
-            daily_token_budget: 0,
+            abandoned_after: Duration::from_secs(10),
         }
     }
 }
@@ -60,8 +63,12 @@ pub enum AssistantError {
     NotLastAnswer,
     #[error(transparent)]
     Invalid(#[from] ValidationErrors),
-    #[error("today's token budget is spent")]
+    #[error("today's model token budget is spent")]
     BudgetSpent(Limited),
+    #[error("too many model calls of yours are under way; try again when one ends")]
+    Busy(Limited),
+    #[error("the answer was stopped: nobody was reading it")]
+    Abandoned,
     #[error("{0}")]
     Model(LlmError),
     #[error(transparent)]
@@ -74,7 +81,8 @@ impl DomainError for AssistantError {
             Self::ChatNotFound | Self::MessageNotFound => ErrorKind::NotFound,
             Self::NotLastAnswer => ErrorKind::Conflict,
             Self::Invalid(e) => e.kind(),
-            Self::BudgetSpent(_) => ErrorKind::RateLimited,
+            Self::BudgetSpent(_) | Self::Busy(_) => ErrorKind::RateLimited,
+            Self::Abandoned => ErrorKind::Conflict,
             Self::Model(LlmError::Timeout) => ErrorKind::UpstreamTimeout,
             Self::Model(LlmError::Unavailable(_)) => ErrorKind::UpstreamFailed,
             Self::Model(LlmError::Rejected(_)) => ErrorKind::UpstreamFailed,
@@ -88,6 +96,8 @@ impl DomainError for AssistantError {
             Self::NotLastAnswer => "not_last_answer",
             Self::Invalid(e) => e.code(),
             Self::BudgetSpent(_) => "token_budget_spent",
+            Self::Busy(_) => "model_calls_busy",
+            Self::Abandoned => "answer_abandoned",
             Self::Model(LlmError::Timeout) => "model_timeout",
             Self::Model(LlmError::Unavailable(_)) => "model_unavailable",
             Self::Model(LlmError::Rejected(_)) => "model_rejected",
@@ -102,7 +112,7 @@ impl DomainError for AssistantError {
     }
     fn retry_after(&self) -> Option<Duration> {
         match self {
-            Self::BudgetSpent(l) => Some(l.retry_after),
+            Self::BudgetSpent(l) | Self::Busy(l) => Some(l.retry_after),
             _ => None,
         }
     }
@@ -132,9 +142,24 @@ pub struct InFlight {
     chat: ChatId,
     log: Mutex<Vec<AnswerEvent>>,
     changed: Notify,
+    /// Clients following the answer now.
+    watchers: AtomicUsize,
+    /// Since when nobody has followed it (from the start, until the first client does).
+    unwatched_since: Mutex<Option<Instant>>,
 }
 
 impl InFlight {
+    fn new(owner: UserId, chat: ChatId) -> Self {
+        Self {
+            owner,
+            chat,
+            log: Mutex::new(Vec::new()),
+            changed: Notify::new(),
+            watchers: AtomicUsize::new(0),
+            unwatched_since: Mutex::new(Some(Instant::now())),
+        }
+    }
+
     fn push(&self, event: AnswerEvent) {
         self.log
             .lock()
@@ -143,35 +168,94 @@ impl InFlight {
         self.changed.notify_waiters();
     }
 
-    /// The events from index `from` on, as they come, ending after `Done` or `Failed`.
+    /// Whether nobody has followed the answer for `grace`.
+    fn abandoned(&self, grace: Duration) -> bool {
+        self.watchers.load(Ordering::SeqCst) == 0
+            && self
+                .unwatched_since
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_some_and(|since| since.elapsed() >= grace)
+    }
+
+    fn watch(self: &Arc<Self>) -> Watch {
+        self.watchers.fetch_add(1, Ordering::SeqCst);
+        *self
+            .unwatched_since
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = None;
+        Watch(self.clone())
+    }
+
+    /// The events from index `from` on, as they come, ending after `Done` or `Failed`. Past
+    /// the end of a finished answer, only its last event.
     pub fn follow(self: Arc<Self>, from: usize) -> BoxStream<'static, (usize, AnswerEvent)> {
-        futures_util::stream::unfold((self, from, false), |(log, next, over)| async move {
+        let watch = self.watch();
+        futures_util::stream::unfold((watch, from, false), |(watch, next, over)| async move {
             if over {
                 return None;
             }
+            let log = &watch.0;
             loop {
                 let found = {
                     let notified = log.changed.notified();
                     tokio::pin!(notified);
                     notified.as_mut().enable();
-                    let event = log
-                        .log
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .get(next)
-                        .cloned();
-                    if event.is_none() {
-                        notified.await;
+                    let (event, last) = {
+                        let events = log.log.lock().unwrap_or_else(|e| e.into_inner());
+                        let last = events
+                            .last()
+                            .filter(|e| is_terminal(e))
+                            .map(|e| (events.len() - 1, e.clone()));
+                        (events.get(next).cloned().map(|e| (next, e)), last)
+                    };
+                    match (event, last) {
+                        (Some(found), _) => Some(found),
+                        // Asked for more than a finished answer has: it ends at once.
+                        (None, Some(last)) => Some(last),
+                        (None, None) => {
+                            notified.await;
+                            None
+                        }
                     }
-                    event
                 };
-                if let Some(event) = found {
-                    let over = matches!(event, AnswerEvent::Done(_) | AnswerEvent::Failed(_));
-                    return Some(((next, event), (log, next + 1, over)));
+                if let Some((index, event)) = found {
+                    let over = is_terminal(&event);
+                    return Some(((index, event), (watch, index + 1, over)));
                 }
             }
         })
         .boxed()
+    }
+}
+
+fn is_terminal(event: &AnswerEvent) -> bool {
+    matches!(event, AnswerEvent::Done(_) | AnswerEvent::Failed(_))
+}
+
+/// A client following an answer; counted until dropped.
+#[derive(Debug)]
+struct Watch(Arc<InFlight>);
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        if self.0.watchers.fetch_sub(1, Ordering::SeqCst) == 1 {
+            *self
+                .0
+                .unwatched_since
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        }
+    }
+}
+
+impl From<SpendError> for AssistantError {
+    fn from(error: SpendError) -> Self {
+        match error {
+            SpendError::BudgetSpent(l) => Self::BudgetSpent(l),
+            SpendError::Busy(l) => Self::Busy(l),
+            SpendError::Infra(e) => Self::Infra(e),
+        }
     }
 }
 
@@ -192,6 +276,7 @@ pub struct Assistant {
     messages: Arc<dyn MessageRepository>,
     passages: Arc<dyn PassageSearch>,
     model: Arc<dyn LanguageModel>,
+    spend: Arc<ModelSpend>,
     clock: Arc<dyn Clock>,
     settings: AssistantSettings,
 }
@@ -232,6 +317,7 @@ impl Assistant {
         messages: Arc<dyn MessageRepository>,
         passages: Arc<dyn PassageSearch>,
         model: Arc<dyn LanguageModel>,
+        spend: Arc<ModelSpend>,
         clock: Arc<dyn Clock>,
         settings: AssistantSettings,
     ) -> Self {
@@ -241,6 +327,7 @@ impl Assistant {
             messages,
             passages,
             model,
+            spend,
             clock,
             settings,
         }
@@ -297,24 +384,6 @@ impl Assistant {
         Ok(())
     }
 
-    async fn check_budget(&self, who: Principal) -> Result<(), AssistantError> {
-        if self.settings.daily_token_budget == 0 {
-            return Ok(());
-        }
-        let now = self.clock.now();
-        let midnight = start_of_day(now);
-        let used = self
-            .messages
-            .tokens_used_since(who.user_id, midnight)
-            .await?;
-        if used >= self.settings.daily_token_budget {
-            let next = midnight.checked_add_days(Days::new(1)).unwrap_or(midnight);
-            let retry_after = (next - now).to_std().unwrap_or(Duration::from_secs(60));
-            return Err(AssistantError::BudgetSpent(Limited { retry_after }));
-        }
-        Ok(())
-    }
-
     /// The prompt for `question`, with the conversation before it and the chat's best passages.
     async fn prompt_for(
         &self,
@@ -323,23 +392,7 @@ impl Assistant {
         question: &Message,
         model: Option<String>,
     ) -> Result<Prompt, AssistantError> {
-        // The question and, when it is being regenerated, its old answer come after the history.
-        let wanted = self.settings.history_messages;
-        let mut earlier: Vec<Message> = self
-            .messages
-            .recent(who.user_id, chat, wanted + 2)
-            .await?
-            .into_iter()
-            .filter(|m| m.id < question.id)
-            .collect();
-        earlier.drain(..earlier.len().saturating_sub(wanted as usize));
-        let history = fit_history(earlier, self.settings.history_chars)
-            .into_iter()
-            .map(|m| Turn {
-                role: m.role,
-                content: m.content,
-            })
-            .collect();
+        let history = self.history_for(who, chat, question).await?;
         let passages = self
             .passages
             .search(who.user_id, chat, &question.content, self.settings.passages)
@@ -360,12 +413,40 @@ impl Assistant {
         })
     }
 
+    /// The conversation before `question` that fits the prompt.
+    async fn history_for(
+        &self,
+        who: Principal,
+        chat: ChatId,
+        question: &Message,
+    ) -> Result<Vec<Turn>, AssistantError> {
+        // The question and, when it is being regenerated, its old answer come after the history.
+        let wanted = self.settings.history_messages;
+        let mut earlier: Vec<Message> = self
+            .messages
+            .recent(who.user_id, chat, wanted + 2)
+            .await?
+            .into_iter()
+            .filter(|m| m.id < question.id)
+            .collect();
+        earlier.drain(..earlier.len().saturating_sub(wanted as usize));
+        Ok(fit_history(earlier, self.settings.history_chars)
+            .into_iter()
+            .map(|m| Turn {
+                role: m.role,
+                content: m.content,
+            })
+            .collect())
+    }
+
+    /// Validates `ask`, builds its prompt and reserves what answering can cost. A new question
+    /// or an edit is stored only once the reservation holds: a spent budget changes nothing.
     async fn prepare(
         &self,
         who: Principal,
         chat: ChatId,
         ask: Ask,
-    ) -> Result<Prepared, AssistantError> {
+    ) -> Result<(Prepared, Reservation), AssistantError> {
         let mut errors = ValidationErrors::new();
         let (content, model) = match &ask {
             Ask::New { content, model } => (Some(content.as_str()), model),
@@ -381,28 +462,23 @@ impl Assistant {
             .find(who.user_id, chat)
             .await?
             .ok_or(AssistantError::ChatNotFound)?;
-        self.check_budget(who).await?;
 
         let now = self.clock.now();
-        let (question, replacing) = match ask.clone() {
+        let (question, replacing, purpose, store) = match ask.clone() {
             Ask::New { content, .. } => {
-                let question = self
-                    .messages
-                    .append(Message {
-                        id: MessageId::new(),
-                        chat_id: chat,
-                        user_id: who.user_id,
-                        role: Role::User,
-                        content,
-                        citations: Vec::new(),
-                        model: None,
-                        usage: None,
-                        status: MessageStatus::Complete,
-                        created_at: now,
-                    })
-                    .await?;
-                self.chats.touch(who.user_id, chat, now).await?;
-                (question, None)
+                let question = Message {
+                    id: MessageId::new(),
+                    chat_id: chat,
+                    user_id: who.user_id,
+                    role: Role::User,
+                    content,
+                    citations: Vec::new(),
+                    model: None,
+                    usage: None,
+                    status: MessageStatus::Complete,
+                    created_at: now,
+                };
+                (question, None, Purpose::Answer, Store::Append)
             }
             Ask::Regenerate { answer, .. } => {
                 let last_two = self.messages.recent(who.user_id, chat, 2).await?;
@@ -424,7 +500,7 @@ impl Assistant {
                     return Err(AssistantError::NotLastAnswer);
                 };
                 let after = question.id;
-                (question, Some(after))
+                (question, Some(after), Purpose::Regeneration, Store::Nothing)
             }
             Ask::Edit {
                 message, content, ..
@@ -440,41 +516,80 @@ impl Assistant {
                     )
                     .into());
                 }
+                question.content = content;
+                (question, None, Purpose::Edit, Store::Rewrite)
+            }
+        };
+        let mut prompt = self.prompt_for(who, chat, &question, model.clone()).await?;
+        let reservation = self.spend.reserve(who.user_id, purpose, &prompt).await?;
+        let question = match store {
+            Store::Append => {
+                let question = self.messages.append(question).await?;
+                self.chats.touch(who.user_id, chat, now).await?;
+                question
+            }
+            Store::Rewrite => {
                 if !self
                     .messages
-                    .rewrite(who.user_id, chat, message, &content)
+                    .rewrite(who.user_id, chat, question.id, &question.content)
                     .await?
                 {
                     return Err(AssistantError::MessageNotFound);
                 }
                 self.chats.touch(who.user_id, chat, now).await?;
-                question.content = content;
-                (question, None)
+                // What followed the message is gone now: the history is read again.
+                prompt.history = self.history_for(who, chat, &question).await?;
+                question
             }
+            Store::Nothing => question,
         };
-        let prompt = self.prompt_for(who, chat, &question, model.clone()).await?;
-        Ok(Prepared {
-            question,
-            prompt,
-            replacing,
-        })
+        Ok((
+            Prepared {
+                question,
+                prompt,
+                replacing,
+            },
+            reservation,
+        ))
+    }
+
+    fn model_asked(&self, prompt: &Prompt) -> String {
+        prompt
+            .model
+            .clone()
+            .unwrap_or_else(|| self.model.default_model().to_string())
     }
 
     /// Stores the question, asks the model with the chat's best passages and the conversation
     /// that fits, and stores the answer with its citations and usage. When the model fails, the
-    /// question stays stored and no answer is; a regenerated answer's predecessor stays.
+    /// question stays stored and no answer is; a regenerated answer's predecessor stays. The
+    /// call is recorded in the usage ledger either way.
     pub async fn send(
         &self,
         who: Principal,
         chat: ChatId,
         ask: Ask,
     ) -> Result<Exchange, AssistantError> {
-        let prepared = self.prepare(who, chat, ask).await?;
-        let completion = self
-            .model
-            .complete(&prepared.prompt)
-            .await
-            .map_err(AssistantError::Model)?;
+        let (prepared, mut reservation) = self.prepare(who, chat, ask).await?;
+        let asked = self.model_asked(&prepared.prompt);
+        reservation.started(&asked);
+        let outcome = self.model.complete(&prepared.prompt).await;
+        let spent = match &outcome {
+            Ok(completion) => Spent {
+                model: completion.model.clone(),
+                usage: Some(completion.usage),
+                completion_chars: completion.text.chars().count(),
+                refused: false,
+            },
+            Err(e) => Spent {
+                model: asked,
+                usage: None,
+                completion_chars: 0,
+                refused: matches!(e, LlmError::Rejected(_)),
+            },
+        };
+        settle(reservation, spent).await;
+        let completion = outcome.map_err(AssistantError::Model)?;
         let answer = store_answer(
             &*self.messages,
             &*self.chats,
@@ -494,26 +609,37 @@ impl Assistant {
     }
 
     /// Like [`Self::send`], streamed. The answer is written to the end and stored even when the
-    /// receiver goes away (the client disconnected).
+    /// receiver goes away for a moment (a client may resume it), but one that nobody follows
+    /// for [`AssistantSettings::abandoned_after`] is stopped: what was written is stored as
+    /// `incomplete` and its tokens are counted.
     pub async fn send_streaming(
         self: &Arc<Self>,
         who: Principal,
         chat: ChatId,
         ask: Ask,
     ) -> Result<AnswerStream, AssistantError> {
-        let prepared = self.prepare(who, chat, ask).await?;
-        let mut upstream = self
-            .model
-            .stream(&prepared.prompt)
-            .await
-            .map_err(AssistantError::Model)?;
+        let (prepared, mut reservation) = self.prepare(who, chat, ask).await?;
+        let asked = self.model_asked(&prepared.prompt);
+        reservation.started(&asked);
+        let mut upstream = match self.model.stream(&prepared.prompt).await {
+            Ok(upstream) => upstream,
+            Err(e) => {
+                let refused = matches!(e, LlmError::Rejected(_));
+                settle(
+                    reservation,
+                    Spent {
+                        model: asked,
+                        usage: None,
+                        completion_chars: 0,
+                        refused,
+                    },
+                )
+                .await;
+                return Err(AssistantError::Model(e));
+            }
+        };
         let answer_id = MessageId::new();
-        let events = Arc::new(InFlight {
-            owner: who.user_id,
-            chat,
-            log: Mutex::new(Vec::new()),
-            changed: Notify::new(),
-        });
+        let events = Arc::new(InFlight::new(who.user_id, chat));
         self.in_flight
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -521,60 +647,94 @@ impl Assistant {
         let question = prepared.question.clone();
         let this = self.clone();
         let log = events.clone();
+        let grace = self.settings.abandoned_after;
         tokio::spawn(async move {
             let mut text = String::new();
-            let mut finished: Option<(String, Usage)> = None;
-            let mut failure = None;
-            while let Some(event) = upstream.next().await {
-                match event {
-                    Ok(StreamEvent::Delta(piece)) => {
-                        text.push_str(&piece);
-                        log.push(AnswerEvent::Delta(piece));
-                    }
-                    Ok(StreamEvent::Done { model, usage }) => {
-                        finished = Some((model, usage));
-                        break;
-                    }
-                    Err(e) => {
-                        failure = Some(e);
-                        break;
+            let mut check = tokio::time::interval(
+                grace.clamp(Duration::from_millis(50), Duration::from_secs(1)),
+            );
+            let ending = loop {
+                tokio::select! {
+                    event = upstream.next() => match event {
+                        Some(Ok(StreamEvent::Delta(piece))) => {
+                            text.push_str(&piece);
+                            log.push(AnswerEvent::Delta(piece));
+                        }
+                        Some(Ok(StreamEvent::Done { model, usage })) => {
+                            break Ending::Finished(model, usage);
+                        }
+                        Some(Err(e)) => break Ending::Failed(e),
+                        None => {
+                            break Ending::Failed(LlmError::Unavailable(
+                                "the answer stream ended early".into(),
+                            ));
+                        }
+                    },
+                    _ = check.tick() => {
+                        if log.abandoned(grace) {
+                            break Ending::Abandoned;
+                        }
                     }
                 }
-            }
-            let (model, usage, status) = match &finished {
-                Some((model, usage)) => {
-                    (Some(model.clone()), Some(*usage), MessageStatus::Complete)
-                }
-                None => (None, None, MessageStatus::Incomplete),
             };
-            let failure = failure.or_else(|| {
-                finished
-                    .is_none()
-                    .then(|| LlmError::Unavailable("the answer stream ended early".into()))
-            });
+            // Closing the provider's stream stops the answer being written (and paid for).
+            drop(upstream);
+            let spent = match &ending {
+                Ending::Finished(model, usage) => Spent {
+                    model: model.clone(),
+                    usage: Some(*usage),
+                    completion_chars: text.chars().count(),
+                    refused: false,
+                },
+                Ending::Failed(_) | Ending::Abandoned => Spent {
+                    model: asked,
+                    usage: None,
+                    completion_chars: text.chars().count(),
+                    refused: false,
+                },
+            };
+            settle(reservation, spent).await;
+            let (model, usage, status, failure) = match ending {
+                Ending::Finished(model, usage) => {
+                    (Some(model), Some(usage), MessageStatus::Complete, None)
+                }
+                Ending::Failed(e) => (
+                    None,
+                    None,
+                    MessageStatus::Incomplete,
+                    Some(AssistantError::Model(e)),
+                ),
+                Ending::Abandoned => (
+                    None,
+                    None,
+                    MessageStatus::Incomplete,
+                    Some(AssistantError::Abandoned),
+                ),
+            };
             // Nothing written and a failure: store nothing, as `send` does. A regeneration cut
             // part-way stores nothing either: the answer it would replace stays.
-            let last = if failure.is_some() && (text.is_empty() || prepared.replacing.is_some()) {
-                AnswerEvent::Failed(Arc::new(AssistantError::Model(
-                    failure.unwrap_or(LlmError::Timeout),
-                )))
-            } else {
-                let stored = store_answer(
-                    &*this.messages,
-                    &*this.chats,
-                    &*this.clock,
-                    &prepared,
-                    answer_id,
-                    text,
-                    model,
-                    usage,
-                    status,
-                )
-                .await;
-                match (stored, failure) {
-                    (Ok(answer), None) => AnswerEvent::Done(Box::new(answer)),
-                    (Ok(_), Some(e)) => AnswerEvent::Failed(Arc::new(AssistantError::Model(e))),
-                    (Err(e), _) => AnswerEvent::Failed(Arc::new(AssistantError::Infra(e))),
+            let last = match failure {
+                Some(failure) if text.is_empty() || prepared.replacing.is_some() => {
+                    AnswerEvent::Failed(Arc::new(failure))
+                }
+                failure => {
+                    let stored = store_answer(
+                        &*this.messages,
+                        &*this.chats,
+                        &*this.clock,
+                        &prepared,
+                        answer_id,
+                        text,
+                        model,
+                        usage,
+                        status,
+                    )
+                    .await;
+                    match (stored, failure) {
+                        (Ok(answer), None) => AnswerEvent::Done(Box::new(answer)),
+                        (Ok(_), Some(e)) => AnswerEvent::Failed(Arc::new(e)),
+                        (Err(e), _) => AnswerEvent::Failed(Arc::new(AssistantError::Infra(e))),
+                    }
                 }
             };
             log.push(last);
@@ -659,9 +819,26 @@ async fn store_answer(
     Ok(answer)
 }
 
-fn start_of_day(now: DateTime<Utc>) -> DateTime<Utc> {
-    now.date_naive()
-        .and_hms_opt(0, 0, 0)
-        .map(|t| t.and_utc())
-        .unwrap_or(now)
+/// What preparing an answer stores once the model call is reserved.
+enum Store {
+    /// A new question.
+    Append,
+    /// An edited question (everything after it goes).
+    Rewrite,
+    /// Nothing (a regeneration).
+    Nothing,
+}
+
+/// How a streamed answer ended.
+enum Ending {
+    Finished(String, Usage),
+    Failed(LlmError),
+    Abandoned,
+}
+
+/// Records a model call in the ledger; a failure to record is logged, not the caller's.
+async fn settle(reservation: Reservation, spent: Spent) {
+    if let Err(e) = reservation.settle(spent).await {
+        tracing::error!(error = %e, "cannot record a model call in the usage ledger");
+    }
 }

@@ -25,6 +25,7 @@ use crate::error::{FieldError, InfraError, ValidationErrors};
 use crate::jobs::{Failure, Job, JobHandler, JobId, JobPayload, NewJob};
 use crate::knowledge::{Chunk, ChunkId, DocumentId, DocumentStatus};
 use crate::pagination::{Limit, MAX_PAGE_LIMIT, PageRequest};
+use crate::spend::{Purpose, SpendError, Spent};
 
 /// Chunks per language-model call (one batch).
 pub const GENERATE_BATCH_CHUNKS: usize = 40;
@@ -71,7 +72,9 @@ impl Flashcards {
             ));
         }
         let material = self.material(who.user_id, chat, &request).await?;
-        let (generator, drafts) = self.draft(&material, request.count).await?;
+        let (generator, drafts) = self
+            .draft(who.user_id, Purpose::Flashcards, &material, request.count)
+            .await?;
         let (drafts, saved) = self
             .keep(
                 who.user_id,
@@ -333,6 +336,8 @@ impl Flashcards {
     /// offline when it cannot write structured output; links each to its chunk.
     async fn draft(
         &self,
+        owner: UserId,
+        purpose: Purpose,
         material: &Material,
         count: u32,
     ) -> Result<(Generator, Vec<(Draft, Option<CardSource>)>), FlashcardError> {
@@ -367,11 +372,30 @@ impl Flashcards {
             question: format!("Write {count} flashcards from these passages."),
             model: None,
         };
-        let (generator, drafts) = match self
+        let mut reservation = self
+            .spend
+            .reserve(owner, purpose, &prompt)
+            .await
+            .map_err(FlashcardError::Spend)?;
+        let asked = self.language_model.default_model().to_string();
+        reservation.started(&asked);
+        let outcome = self
             .language_model
             .complete_structured(&prompt, "flashcards", &making::schema())
-            .await
-        {
+            .await;
+        let spent = Spent {
+            model: asked,
+            usage: outcome.as_ref().ok().map(|(_, usage)| *usage),
+            completion_chars: outcome
+                .as_ref()
+                .map(|(value, _)| value.to_string().chars().count())
+                .unwrap_or(0),
+            refused: matches!(outcome, Err(LlmError::Rejected(_))),
+        };
+        if let Err(e) = reservation.settle(spent).await {
+            tracing::error!(error = %e, "cannot record a model call in the usage ledger");
+        }
+        let (generator, drafts) = match outcome {
             Ok((value, _usage)) => (
                 Generator::LanguageModel,
                 making::parse_answer(&value, chunks),
@@ -505,7 +529,10 @@ impl Flashcards {
         let mut generator = Generator::LanguageModel;
         let mut drafts = Vec::new();
         for batch in &batches {
-            let (made_by, made) = self.draft(batch, share).await.map_err(failure)?;
+            let (made_by, made) = self
+                .draft(owner, Purpose::BackgroundFlashcards, batch, share)
+                .await
+                .map_err(failure)?;
             generator = made_by;
             drafts.extend(made);
             generation.batches_done += 1;
@@ -653,6 +680,10 @@ fn failure(error: FlashcardError) -> Failure {
             Failure::Transient("the language model did not answer in time".into())
         }
         FlashcardError::Upstream(false) => Failure::Transient("the language model failed".into()),
+        FlashcardError::Spend(SpendError::Busy(_)) => {
+            Failure::Transient("other model calls of the user were under way".into())
+        }
+        FlashcardError::Spend(SpendError::Infra(e)) => Failure::from(e),
         FlashcardError::Infra(e) => Failure::from(e),
         other => Failure::Permanent(other.to_string()),
     }

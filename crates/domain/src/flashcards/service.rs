@@ -89,6 +89,9 @@ pub enum FlashcardError {
     Upstream(bool),
     #[error("an optimization of your parameters is already running; try again when it ends")]
     OptimizationRunning,
+    /// The model's token budget or its concurrent calls.
+    #[error(transparent)]
+    Spend(crate::spend::SpendError),
     #[error(transparent)]
     Quota(#[from] QuotaExceeded),
     #[error(transparent)]
@@ -117,6 +120,8 @@ impl DomainError for FlashcardError {
             Self::Upstream(true) => ErrorKind::UpstreamTimeout,
             Self::Upstream(false) => ErrorKind::UpstreamFailed,
             Self::Quota(e) => e.kind(),
+            Self::Spend(crate::spend::SpendError::Infra(e)) => e.kind(),
+            Self::Spend(_) => ErrorKind::RateLimited,
             Self::Infra(e) => e.kind(),
         }
     }
@@ -134,7 +139,18 @@ impl DomainError for FlashcardError {
             Self::Upstream(true) => "upstream_timeout",
             Self::Upstream(false) => "upstream_failed",
             Self::Quota(e) => e.code(),
+            Self::Spend(crate::spend::SpendError::BudgetSpent(_)) => "token_budget_spent",
+            Self::Spend(crate::spend::SpendError::Busy(_)) => "model_calls_busy",
+            Self::Spend(crate::spend::SpendError::Infra(e)) => e.code(),
             Self::Infra(e) => e.code(),
+        }
+    }
+    fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Self::Spend(
+                crate::spend::SpendError::BudgetSpent(l) | crate::spend::SpendError::Busy(l),
+            ) => Some(l.retry_after),
+            _ => None,
         }
     }
     fn quota(&self) -> Option<&QuotaExceeded> {
@@ -262,6 +278,7 @@ fn source(prefix: &str, input: SourceInput, errors: &mut ValidationErrors) -> Op
 /// Cards of the chats, their reviews and the due queue.
 pub struct Flashcards {
     pub(super) language_model: Arc<dyn crate::assistant::LanguageModel>,
+    pub(super) spend: Arc<crate::spend::ModelSpend>,
     pub(super) chats: Arc<dyn ChatRepository>,
     pub(super) cards: Arc<dyn FlashcardRepository>,
     pub(super) generations: Arc<dyn GenerationRepository>,
@@ -290,6 +307,8 @@ pub struct FlashcardPorts {
     pub passages: Arc<dyn crate::assistant::PassageSearch>,
     pub model: Arc<dyn MemoryModel>,
     pub language_model: Arc<dyn crate::assistant::LanguageModel>,
+    /// Budgets and records the language model's calls.
+    pub spend: Arc<crate::spend::ModelSpend>,
     pub clock: Arc<dyn Clock>,
     /// Signalled when a job is queued (shared with the job runner).
     pub queued: Arc<tokio::sync::Notify>,
@@ -303,6 +322,7 @@ impl Flashcards {
     pub fn new(ports: FlashcardPorts) -> Self {
         Self {
             language_model: ports.language_model,
+            spend: ports.spend,
             chats: ports.chats,
             cards: ports.cards,
             generations: ports.generations,

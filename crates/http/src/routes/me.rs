@@ -103,9 +103,22 @@ pub struct QuotaBody {
 #[derive(Serialize, ToSchema)]
 pub struct UsageBody {
     pub quotas: Vec<QuotaBody>,
+    pub model_tokens: ModelTokensBody,
 }
 
-/// What the caller uses of each quota.
+/// The caller's language-model tokens today (answers and flashcard generations, from the usage
+/// ledger, with calls under way counted at their worst case until they end). Over the budget,
+/// model calls answer 429 `token_budget_spent` until `resets_at`.
+#[derive(Serialize, ToSchema)]
+pub struct ModelTokensBody {
+    pub used: u64,
+    /// Tokens per UTC day; `null`: no limit.
+    pub limit: Option<u64>,
+    /// When today's count starts again (midnight UTC).
+    pub resets_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// What the caller uses of each quota, and of today's model token budget.
 #[utoipa::path(
     tag = "me",
     security(("bearer" = [])),
@@ -120,7 +133,13 @@ pub async fn usage(
     who: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
     let quotas = services.quotas.usage(who.0.user_id).await?;
+    let tokens = services.spend.today(who.0.user_id).await?;
     Ok(HttpResponse::Ok().json(UsageBody {
+        model_tokens: ModelTokensBody {
+            used: tokens.used,
+            limit: (tokens.limit > 0).then_some(tokens.limit),
+            resets_at: tokens.resets_at,
+        },
         quotas: quotas
             .into_iter()
             .map(|q| QuotaBody {

@@ -9,10 +9,12 @@ use flashforge_domain::assistant::{
     AnswerEvent, Ask, Citation, Message, MessageCursor, MessageId, Usage,
 };
 use flashforge_domain::chats::ChatId;
+use futures_util::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::Limits;
 use crate::auth::Authenticated;
 use crate::pagination::{PageBody, PageQuery};
 use crate::problem::{ApiError, Problem};
@@ -241,7 +243,37 @@ async fn answer(
         .chain(events);
     Ok(event_stream()
         .insert_header(("x-answer-id", answer.answer_id.to_string()))
-        .streaming(stream))
+        .streaming(kept_alive(stream, limits(req))))
+}
+
+fn limits(req: &HttpRequest) -> Limits {
+    req.app_data::<web::Data<Limits>>()
+        .map_or_else(Limits::default, |l| *l.get_ref())
+}
+
+/// `events` with a comment line every `sse_keepalive` while the next event is awaited (proxies
+/// close connections that look idle), ending when no event came for `sse_idle`.
+fn kept_alive<S>(events: S, limits: Limits) -> impl Stream<Item = Result<Bytes, actix_web::Error>>
+where
+    S: Stream<Item = Result<Bytes, actix_web::Error>> + 'static,
+{
+    let (every, idle) = (limits.sse_keepalive, limits.sse_idle);
+    futures_util::stream::unfold(
+        (Box::pin(events), tokio::time::Instant::now()),
+        move |(mut events, last)| async move {
+            let quiet_until = (last + idle).min(tokio::time::Instant::now() + every);
+            match tokio::time::timeout_at(quiet_until, events.next()).await {
+                Ok(Some(item)) => Some((item, (events, tokio::time::Instant::now()))),
+                Ok(None) => None,
+                Err(_) if last.elapsed() >= idle => {
+                    tracing::info!("an event stream sent nothing for its idle time; closed");
+                    None
+                }
+                Err(_) => Some((Ok(Bytes::from_static(b": keep-alive\n\n")), (events, last))),
+            }
+        },
+    )
+    .fuse()
 }
 
 fn event_stream() -> actix_web::HttpResponseBuilder {
@@ -334,7 +366,10 @@ pub async fn resume_stream(
             from,
         )
         .await?;
-    Ok(event_stream().streaming(answer_events(req.path().to_string(), events)))
+    Ok(event_stream().streaming(kept_alive(
+        answer_events(req.path().to_string(), events),
+        limits(&req),
+    )))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -419,5 +454,3 @@ pub async fn edit_message(
     };
     answer(&req, &services, who, ChatId::from_uuid(chat), ask).await
 }
-
-use futures_util::StreamExt as _;
