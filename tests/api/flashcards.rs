@@ -1060,6 +1060,90 @@ async fn anki_package_holds_the_chats_cards(app: &TestApp, token: &str, chat: &s
     assert_eq!(reviewed[0].try_get::<i64>("", "reps").unwrap(), 3);
 }
 
+/// Cells that a spreadsheet would run as a formula are exported with a leading `'` (OWASP CSV
+/// injection) and come back as they were when imported.
+async fn csv_cells_never_start_a_formula(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.signed_up("csv.formula").await.access;
+    let chat = app.create_chat(&token, "Formulas").await;
+    let hostile = [
+        ("=HYPERLINK(\"http://evil.example\",\"x\")", "+1"),
+        ("@SUM(A1:A2)", "-5 degrees"),
+        ("-1 + 2 = ?", "plain answer"),
+    ];
+    for (question, answer) in hostile {
+        create_card(
+            &app,
+            &token,
+            &chat,
+            json!({"question": question, "answer": answer}),
+        )
+        .await;
+    }
+    let exported = app
+        .authed(
+            Method::GET,
+            &format!("/api/v1/chats/{chat}/flashcards/export?format=csv"),
+            &token,
+        )
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut reader = csv::Reader::from_reader(exported.as_bytes());
+    for record in reader.records() {
+        let record = record.unwrap();
+        for cell in record.iter().filter(|c| !c.is_empty()) {
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "{cell:?} in {exported}"
+            );
+        }
+    }
+    assert!(exported.contains("'=HYPERLINK"), "{exported}");
+    assert!(exported.contains("'-5 degrees"), "{exported}");
+
+    let other = app.create_chat(&token, "Back").await;
+    let report: Value = app
+        .authed(
+            Method::POST,
+            &format!("/api/v1/chats/{other}/flashcards/import"),
+            &token,
+        )
+        .header("Content-Type", "text/csv")
+        .body(exported)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(report["imported"], 3, "{report}");
+    let imported = app
+        .get_json(&format!("/api/v1/chats/{other}/flashcards"), &token)
+        .await;
+    let mut pairs: Vec<(String, String)> = imported["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["question"].as_str().unwrap().to_string(),
+                c["answer"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    pairs.sort();
+    let mut expected: Vec<(String, String)> = hostile
+        .iter()
+        .map(|(q, a)| (q.to_string(), a.to_string()))
+        .collect();
+    expected.sort();
+    assert_eq!(pairs, expected);
+}
+
 async fn csv_export_and_import_round_trip_with_row_errors(backend: Backend) {
     let app = spawn_app(backend).await;
     let token = app.signed_up("csv.user").await.access;
@@ -1768,6 +1852,7 @@ on_every_backend!(
     retention_settings_shape_intervals_and_stats_count_reviews,
     optimizing_needs_enough_reviews_and_says_how_many,
     csv_export_and_import_round_trip_with_row_errors,
+    csv_cells_never_start_a_formula,
     offline_generation_makes_sourced_cards_from_a_document,
     a_long_document_generates_in_the_background_with_a_status_to_poll,
     cards_are_made_from_chosen_chunks_or_a_topic,

@@ -997,7 +997,18 @@ async fn transient_failures_are_retried_with_back_off_then_given_up(backend: Bac
     assert_eq!(failed["status"], "failed");
     let error = failed["error"].as_str().unwrap();
     assert!(error.contains("gave up after 3 attempts"), "{error}");
-    assert!(error.contains("refused the connection"), "{error}");
+    // A stable reason for the user; the cause is in the log only.
+    assert!(
+        error.contains(flashforge_domain::jobs::UNAVAILABLE_REASON),
+        "{error}"
+    );
+    assert!(!error.contains("refused the connection"), "{error}");
+    assert!(
+        crate::helpers::captured_log()
+            .contents()
+            .contains("embedding server refused the connection"),
+        "the cause is logged"
+    );
 }
 
 on_every_backend!(

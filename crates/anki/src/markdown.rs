@@ -10,8 +10,10 @@ use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd, html};
 ///   inside it stays as typed.
 /// - Tables and `~~strikethrough~~` are rendered; `$…$` and `$$…$$` become MathJax's `\(…\)`
 ///   and `\[…\]`, which Anki renders.
-/// - Links and images keep only `http`, `https` and `mailto` addresses (and scheme-less relative
-///   ones); any other scheme (`javascript:`, `data:`, …) leaves the link text or image alt text.
+/// - Links keep only `http`, `https` and `mailto` addresses (and scheme-less relative ones); any
+///   other scheme (`javascript:`, `data:`, …) leaves the link text. Images keep only the deck's
+///   own media (a relative file name): a remote image leaves its alt text, so a deck never
+///   makes Anki fetch anything.
 /// - A field that is a single paragraph loses its `<p>` wrapper, as fields typed in Anki do.
 pub(crate) fn to_html(markdown: &str) -> String {
     let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_MATH;
@@ -23,11 +25,13 @@ pub(crate) fn to_html(markdown: &str) -> String {
             Event::InlineMath(math) => events.push(Event::Text(format!("\\({math}\\)").into())),
             Event::DisplayMath(math) => events.push(Event::Text(format!("\\[{math}\\]").into())),
             Event::Start(tag @ (Tag::Link { .. } | Tag::Image { .. })) => {
-                let url = match &tag {
-                    Tag::Link { dest_url, .. } | Tag::Image { dest_url, .. } => dest_url.as_ref(),
-                    _ => "",
+                let keep = match &tag {
+                    Tag::Link { dest_url, .. } => is_safe_url(dest_url),
+                    // Anki loads images when a card is shown: only the deck's own media, never
+                    // an address elsewhere (a tracking pixel, a request to a private network).
+                    Tag::Image { dest_url, .. } => is_local_media(dest_url),
+                    _ => false,
                 };
-                let keep = is_safe_url(url);
                 kept_links.push(keep);
                 if keep {
                     events.push(Event::Start(tag));
@@ -92,6 +96,16 @@ fn is_safe_url(url: &str) -> bool {
             matches!(scheme.as_str(), "http" | "https" | "mailto")
         }
     }
+}
+
+/// Whether an image address names a file of the deck's media: no scheme, no host.
+fn is_local_media(url: &str) -> bool {
+    let url = url.trim();
+    !url.is_empty()
+        && !url.starts_with("//")
+        && !url.starts_with('\\')
+        && is_safe_url(url)
+        && !url[..url.find(['/', '?', '#']).unwrap_or(url.len())].contains(':')
 }
 
 /// The text of an HTML field without its tags, with entities decoded (whitespace kept as it is):
@@ -252,6 +266,24 @@ mod tests {
             to_html("![alt text](data:image/png;base64,AAAA)"),
             "alt text"
         );
+    }
+
+    #[test]
+    fn only_the_decks_own_images_are_kept_never_remote_ones() {
+        assert_eq!(
+            to_html("![a cell](cell.png)"),
+            "<img src=\"cell.png\" alt=\"a cell\" />"
+        );
+        for remote in [
+            "![pixel](https://tracker.example/p.gif)",
+            "![pixel](http://10.0.0.1/admin.png)",
+            "![pixel](//tracker.example/p.gif)",
+            "![pixel](HTTPS://tracker.example/p.gif)",
+        ] {
+            assert_eq!(to_html(remote), "pixel", "{remote}");
+        }
+        // A link is clicked, not fetched: http(s) links stay.
+        assert!(to_html("[ref](https://example.com/x)").contains("href"));
     }
 
     #[test]

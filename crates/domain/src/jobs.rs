@@ -162,9 +162,24 @@ pub enum Failure {
     LeaseLost,
 }
 
+/// What a user reads when a dependency failed: the cause (a connection string, a path, a
+/// driver's message) is for the log, never for the document or generation the user sees.
+pub const UNAVAILABLE_REASON: &str = "a service FlashForge depends on was unavailable";
+/// What a user reads when something unexpected failed.
+pub const INTERNAL_REASON: &str = "an internal error occurred";
+
 impl From<InfraError> for Failure {
+    /// A stable reason for the user; the whole chain goes to the log, inside the job's span
+    /// (its id and the id of the request that queued it).
     fn from(error: InfraError) -> Self {
-        Failure::Transient(crate::error::chain(&error))
+        tracing::warn!(error = %crate::error::chain(&error), "a job step failed");
+        Failure::Transient(
+            match error {
+                InfraError::Unavailable(_) => UNAVAILABLE_REASON,
+                InfraError::Internal(_) => INTERNAL_REASON,
+            }
+            .to_string(),
+        )
     }
 }
 

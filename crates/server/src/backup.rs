@@ -162,12 +162,17 @@ pub async fn backup(settings: &Settings, out: &Path) -> Result<Manifest, String>
         std::fs::remove_dir_all(&partial)
             .map_err(|e| format!("cannot remove the stale {}: {e}", partial.display()))?;
     }
-    std::fs::create_dir(&partial)
+    // Only the owner may enter it (the backup holds every user's data, hashes included).
+    private_dir_builder()
+        .create(&partial)
         .map_err(|e| format!("cannot create {}: {e}", partial.display()))?;
     let partial = partial
         .canonicalize()
         .map_err(|e| format!("cannot resolve {}: {e}", partial.display()))?;
-    match write_backup(settings, kind, &partial).await {
+    match write_backup(settings, kind, &partial)
+        .await
+        .and_then(|manifest| restrict(&partial).map(|()| manifest))
+    {
         Ok(manifest) => {
             std::fs::rename(&partial, out).map_err(|e| {
                 format!(
@@ -1183,6 +1188,48 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| format!("the backup's file work stopped: {e}"))?
+}
+
+/// A folder builder that makes folders only their owner can enter (0700).
+fn private_dir_builder() -> std::fs::DirBuilder {
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder
+}
+
+/// Makes every folder under `dir` (and `dir`) 0700 and every file 0600: a backup is readable by
+/// the account that wrote it only, whatever the umask or the tools that wrote its parts.
+fn restrict(dir: &Path) -> Result<(), String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let set = |path: &Path, mode: u32| {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+                .map_err(|e| format!("cannot restrict {}: {e}", path.display()))
+        };
+        let mut pending = vec![dir.to_path_buf()];
+        while let Some(folder) = pending.pop() {
+            set(&folder, 0o700)?;
+            for entry in read_dir(&folder)? {
+                let path = entry.path();
+                let file_type = entry
+                    .file_type()
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                if file_type.is_dir() {
+                    pending.push(path);
+                } else if file_type.is_file() {
+                    set(&path, 0o600)?;
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
 }
 
 fn create_dir(dir: &Path) -> Result<(), String> {

@@ -1386,6 +1386,18 @@ fn backup_and_restore_round_trip(
     for entry in files.values() {
         assert_eq!(entry["sha256"].as_str().unwrap().len(), 64);
     }
+    // Only the account that wrote it can read it: folders 0700, files 0600.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode =
+            |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&backup), 0o700);
+        assert_eq!(mode(&backup.join("manifest.json")), 0o600);
+        for file in files.keys() {
+            assert_eq!(mode(&backup.join(file)), 0o600, "{file}");
+        }
+        assert_eq!(mode(&backup.join("blobs")), 0o700);
+    }
 
     // Not into a folder that holds something: the backup there is left as it was.
     let manifest_bytes = std::fs::read(backup.join("manifest.json")).unwrap();

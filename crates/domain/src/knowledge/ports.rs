@@ -232,7 +232,8 @@ pub enum ExtractError {
     Encrypted,
     #[error("the PDF has no text layer (scanned pages?); upload a PDF with selectable text")]
     NoText,
-    #[error("the PDF could not be read: {0}")]
+    /// The parser's message is kept for the log; the user reads a stable reason.
+    #[error("the PDF could not be read; it may be damaged")]
     Malformed(String),
     #[error("reading the PDF took longer than {0} seconds")]
     TimedOut(u64),

@@ -16,8 +16,8 @@ use super::models::{
     JobId, MediaType, Scope, SearchHit, SearchMode, chat_blob_prefix, user_blob_prefix,
 };
 use super::ports::{
-    BlobStore, BlobStream, Created, DocumentRepository, Embedder, NewDocument, PdfExtractor,
-    VectorIndex, VectorPoint, VectorQuery,
+    BlobStore, BlobStream, Created, DocumentRepository, Embedder, ExtractError, NewDocument,
+    PdfExtractor, VectorIndex, VectorPoint, VectorQuery,
 };
 use super::sparse;
 use crate::accounts::{Principal, UserData, UserId};
@@ -594,12 +594,12 @@ impl KnowledgeBase {
         let limits = self.settings.limits;
         let stage = std::time::Instant::now();
         let pages = match doc.media_type {
-            MediaType::Pdf => self
-                .ports
-                .pdf
-                .extract(bytes, &limits)
-                .await
-                .map_err(|e| Failure::Permanent(e.to_string()))?,
+            MediaType::Pdf => self.ports.pdf.extract(bytes, &limits).await.map_err(|e| {
+                if let ExtractError::Malformed(detail) = &e {
+                    tracing::warn!(document = %id, detail, "a PDF could not be parsed");
+                }
+                Failure::Permanent(e.to_string())
+            })?,
             MediaType::Text | MediaType::Markdown => tokio::task::spawn_blocking(move || {
                 let text = std::str::from_utf8(&bytes)
                     .map_err(|_| Failure::Permanent("the file is not UTF-8 text".into()))?;

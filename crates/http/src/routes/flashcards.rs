@@ -772,9 +772,9 @@ fn csv_export(cards: &[Flashcard]) -> Result<Vec<u8>, ApiError> {
         let tags: Vec<&str> = card.tags.iter().map(Tag::as_str).collect();
         writer
             .write_record([
-                card.question.as_str(),
-                card.answer.as_str(),
-                &tags.join(" "),
+                inert_cell(card.question.as_str()).as_ref(),
+                inert_cell(card.answer.as_str()).as_ref(),
+                inert_cell(&tags.join(" ")).as_ref(),
             ])
             .map_err(internal)?;
     }
@@ -876,6 +876,27 @@ pub async fn import_cards(
     }))
 }
 
+/// The first characters that make a spreadsheet read a cell as a formula (OWASP, CSV
+/// injection).
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// A cell a spreadsheet shows as text: one that would start a formula gets a leading `'`.
+fn inert_cell(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.starts_with(FORMULA_STARTS) {
+        format!("'{text}").into()
+    } else {
+        text.into()
+    }
+}
+
+/// A cell as exported by [`inert_cell`], back to what it was.
+fn imported_cell(text: &str) -> &str {
+    match text.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(FORMULA_STARTS) => rest,
+        _ => text,
+    }
+}
+
 /// The rows of an imported CSV file; reading stops once there are more than can be imported.
 fn csv_rows(body: &[u8]) -> Result<Vec<CardInput>, ApiError> {
     let bad = |message: String| ApiError::from(ValidationErrors::single("file", message));
@@ -901,7 +922,7 @@ fn csv_rows(body: &[u8]) -> Result<Vec<CardInput>, ApiError> {
             break;
         }
         let record = record.map_err(|e| bad(format!("is not valid CSV: {e}")))?;
-        let cell = |i: usize| record.get(i).unwrap_or_default().to_string();
+        let cell = |i: usize| imported_cell(record.get(i).unwrap_or_default()).to_string();
         rows.push(CardInput {
             question: cell(question),
             answer: cell(answer),
