@@ -395,3 +395,63 @@ on_every_backend!(
     no_request_is_accepted_after_a_revocation_returns,
     a_retried_refresh_gets_the_same_pair,
 );
+
+/// The same with the limits in Redis, shared by every instance: the reservation is one script.
+mod with_redis {
+    use super::*;
+
+    async fn app_with_redis_limits(url: &str) -> TestApp {
+        let prefix = format!("ff:test:{}:", uuid::Uuid::now_v7().simple());
+        spawn_app_configured(
+            Backend::Memory,
+            Default::default(),
+            &[
+                BEHIND_A_PROXY,
+                ("FLASHFORGE__RATE_LIMIT__REDIS_URL", url),
+                ("FLASHFORGE__RATE_LIMIT__KEY_PREFIX", &prefix),
+            ],
+        )
+        .await
+    }
+
+    #[tokio::test]
+    async fn parallel_guesses_count_and_the_owner_still_logs_in() {
+        let Some(url) = crate::helpers::redis_or_skip().await else {
+            return;
+        };
+        let app = app_with_redis_limits(&url).await;
+        app.signed_up("target").await;
+        let guesses: Vec<_> = (0..20)
+            .map(|_| login_from(&app, "198.51.100.77", "target", "nope-nope"))
+            .collect();
+        let statuses: Vec<u16> = futures_util::future::join_all(guesses)
+            .await
+            .iter()
+            .map(|r| r.status().as_u16())
+            .collect();
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 401).count(),
+            5,
+            "{statuses:?}"
+        );
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 429).count(),
+            15,
+            "{statuses:?}"
+        );
+        // Refused from the guessing address, even with the right password …
+        assert_eq!(
+            login_from(&app, "198.51.100.77", "target", PASSWORD)
+                .await
+                .status(),
+            429
+        );
+        // … while the owner, elsewhere, logs in.
+        assert_eq!(
+            login_from(&app, "203.0.113.20", "target", PASSWORD)
+                .await
+                .status(),
+            200
+        );
+    }
+}

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use flashforge_domain::limits::RateLimitStore;
+use flashforge_domain::limits::{Backoff, RateLimitStore, Reserved};
 use flashforge_memory::InMemoryRateLimitStore;
 use flashforge_redis::RedisRateLimitStore;
 
@@ -160,6 +160,105 @@ async fn an_exclusive_slot_has_one_holder_until_released_or_its_lease_ends() {
                 .acquire_exclusive("job:a", Duration::from_millis(300))
                 .await,
             "{name}: the lease ended"
+        );
+    }
+}
+
+const BACKOFF: Backoff = Backoff {
+    free: 3,
+    base: Duration::from_secs(60),
+    max: Duration::from_secs(600),
+};
+
+#[tokio::test]
+async fn concurrent_reservations_pass_as_a_sequential_order_would() {
+    for (name, store) in stores().await {
+        // Twenty at once: the first three are counted, the third sets the hold, and every other
+        // is refused with what it has left — nothing more is counted.
+        let tasks: Vec<_> = (0..20)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    store
+                        .reserve("guess", BACKOFF, Duration::from_secs(600), false)
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        let mut granted = Vec::new();
+        let mut held = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Reserved::Granted { attempts } => granted.push(attempts),
+                Reserved::Held { retry_after } => {
+                    assert!(
+                        retry_after > Duration::from_secs(50),
+                        "{name}: {retry_after:?}"
+                    );
+                    held += 1;
+                }
+            }
+        }
+        granted.sort();
+        assert_eq!(granted, [1, 2, 3], "{name}");
+        assert_eq!(held, 17, "{name}");
+        // One that waited its turn is counted anyway.
+        assert_eq!(
+            store
+                .reserve("guess", BACKOFF, Duration::from_secs(600), true)
+                .await
+                .unwrap(),
+            Reserved::Granted { attempts: 4 },
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn giving_back_lifts_the_hold_and_forgetting_clears_the_count() {
+    for (name, store) in stores().await {
+        let window = Duration::from_secs(600);
+        for _ in 0..3 {
+            store
+                .reserve("owner", BACKOFF, window, false)
+                .await
+                .unwrap();
+        }
+        assert!(matches!(
+            store
+                .reserve("owner", BACKOFF, window, false)
+                .await
+                .unwrap(),
+            Reserved::Held { .. }
+        ));
+        // The third attempt succeeded after all: one count back, the hold lifted.
+        store.give_back("owner", false).await.unwrap();
+        assert_eq!(
+            store
+                .reserve("owner", BACKOFF, window, false)
+                .await
+                .unwrap(),
+            Reserved::Granted { attempts: 3 },
+            "{name}"
+        );
+        store.give_back("owner", true).await.unwrap();
+        assert_eq!(
+            store
+                .reserve("owner", BACKOFF, window, false)
+                .await
+                .unwrap(),
+            Reserved::Granted { attempts: 1 },
+            "{name}: forgotten"
+        );
+        // Keys are independent.
+        assert_eq!(
+            store
+                .reserve("other", BACKOFF, window, false)
+                .await
+                .unwrap(),
+            Reserved::Granted { attempts: 1 },
+            "{name}"
         );
     }
 }
