@@ -82,7 +82,8 @@ impl CacheLayer {
     ) -> Vec<Option<Vec<u8>>> {
         match self.cache.get_many(keys).await {
             Ok(values) => {
-                Self::count(name, if values[0].is_some() { "hit" } else { "miss" });
+                let hit = values.first().is_some_and(Option::is_some);
+                Self::count(name, if hit { "hit" } else { "miss" });
                 values
             }
             Err(error) => {

@@ -84,6 +84,20 @@ impl Cache for RedisCache {
         self.bounded(manager.get(self.key(key))).await
     }
 
+    /// One round trip (`MGET`) for all of them: a session check reads the session and its
+    /// user's revocation mark together.
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, InfraError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut manager = self.manager().await?;
+        let mut command = redis::cmd("MGET");
+        for key in keys {
+            command.arg(self.key(key));
+        }
+        self.bounded(command.query_async(&mut manager)).await
+    }
+
     async fn set(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), InfraError> {
         let mut manager = self.manager().await?;
         let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);

@@ -1,6 +1,7 @@
 //! Contract suites: one per port, run against every adapter of that port. An adapter that
 //! passes keeps the promises its port's doc comments make.
 
+mod cache;
 mod chats;
 mod flashcards;
 mod knowledge;
