@@ -463,7 +463,7 @@ mod tests {
             messages[0]["content"]
                 .as_str()
                 .unwrap()
-                .contains("[1] (bio.pdf, page 3)")
+                .contains("<passage number=\"1\" source=\"bio.pdf, page 3\">")
         );
         assert_eq!(messages[1]["content"], "Hi");
         assert_eq!(messages[2]["content"], "What makes ATP?");

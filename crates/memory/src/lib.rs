@@ -2,11 +2,14 @@
 //! adapters (the shared contract suites in `tests/api/contracts` prove it) and lose everything
 //! when the process ends.
 
+mod blobs;
 mod cache;
 mod chats;
 mod documents;
+mod embedder;
 mod flashcards;
 mod generations;
+mod jobs;
 mod ledger;
 mod limits;
 mod messages;
@@ -15,15 +18,18 @@ mod sessions;
 mod users;
 mod vectors;
 
+pub use blobs::InMemoryBlobStore;
 pub use cache::InProcessCache;
 pub use chats::InMemoryChatRepository;
-pub use documents::{InMemoryDocumentRepository, InMemoryJobQueue};
+pub use documents::InMemoryDocumentRepository;
+pub use embedder::HashEmbedder;
 pub use flashcards::InMemoryFlashcardRepository;
 pub use generations::InMemoryGenerationRepository;
+pub use jobs::InMemoryJobQueue;
 pub use ledger::InMemoryUsageLedger;
 pub use limits::InMemoryRateLimitStore;
 pub use messages::InMemoryMessageRepository;
 pub use scripted::{Reply, ScriptedModel};
 pub use sessions::InMemorySessionRepository;
 pub use users::InMemoryUserRepository;
-pub use vectors::{ExactVectorIndex, HashEmbedder, InMemoryBlobStore, cosine};
+pub use vectors::{ExactVectorIndex, cosine};

@@ -1,17 +1,14 @@
-//! An exact vector index in memory (cosine by brute force, BM25 with IDF computed over the
-//! stored points), a deterministic embedder and a blob store: the harness's knowledge base.
+//! An exact vector index in memory: cosine by brute force, BM25 with IDF computed over the
+//! stored points — the reference the approximate indexes are measured by.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
-use std::sync::Arc;
 
 use async_trait::async_trait;
-use bytes::Bytes;
 use flashforge_domain::InfraError;
 use flashforge_domain::accounts::UserId;
 use flashforge_domain::knowledge::{
-    ApproximateTokens, BlobStore, BlobStream, ChunkId, Embedder, EmbeddingModel, IndexedChunk,
-    Scope, ScoredChunk, TokenCounter, VectorIndex, VectorPoint, VectorQuery, sparse,
+    ChunkId, EmbeddingModel, IndexedChunk, Scope, ScoredChunk, VectorIndex, VectorPoint,
+    VectorQuery, sparse,
 };
 use parking_lot::RwLock;
 
@@ -184,102 +181,5 @@ impl VectorIndex for ExactVectorIndex {
                 user_id: p.user_id,
             })
             .collect())
-    }
-}
-
-/// A deterministic embedder for the harness: each word adds a fixed pseudo-random unit vector
-/// (hashed from the word), so texts sharing words are close. Not a language model: it knows
-/// nothing of meaning, only of shared words.
-pub struct HashEmbedder {
-    model: EmbeddingModel,
-}
-
-impl HashEmbedder {
-    pub fn new(dimension: usize) -> Self {
-        Self {
-            model: EmbeddingModel {
-                name: format!("hash-{dimension}"),
-                dimension,
-            },
-        }
-    }
-
-    pub fn embed_one(&self, text: &str) -> Vec<f32> {
-        let mut vector = vec![0f32; self.model.dimension];
-        for term in sparse::terms(text) {
-            let mut state = u64::from(sparse::term_id(&term)) | 1;
-            for value in vector.iter_mut() {
-                // xorshift64*
-                state ^= state >> 12;
-                state ^= state << 25;
-                state ^= state >> 27;
-                let bits = state.wrapping_mul(0x2545_f491_4f6c_dd1d);
-                *value += (bits >> 40) as f32 / (1u64 << 23) as f32 - 1.0;
-            }
-        }
-        let norm = vector.iter().map(|v| v * v).sum::<f32>().sqrt();
-        if norm > 0.0 {
-            vector.iter_mut().for_each(|v| *v /= norm);
-        }
-        vector
-    }
-}
-
-#[async_trait]
-impl Embedder for HashEmbedder {
-    fn model(&self) -> &EmbeddingModel {
-        &self.model
-    }
-
-    fn token_counter(&self) -> Arc<dyn TokenCounter> {
-        Arc::new(ApproximateTokens)
-    }
-
-    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, InfraError> {
-        Ok(texts.iter().map(|t| self.embed_one(t)).collect())
-    }
-}
-
-/// Blobs in a map.
-#[derive(Default)]
-pub struct InMemoryBlobStore {
-    blobs: RwLock<BTreeMap<String, Bytes>>,
-}
-
-impl InMemoryBlobStore {
-    pub fn new() -> Self {
-        Self::default()
-    }
-}
-
-#[async_trait]
-impl BlobStore for InMemoryBlobStore {
-    async fn put_file(&self, key: &str, path: &Path) -> Result<(), InfraError> {
-        let bytes = tokio::fs::read(path).await.map_err(InfraError::internal)?;
-        self.blobs
-            .write()
-            .insert(key.to_string(), Bytes::from(bytes));
-        Ok(())
-    }
-
-    async fn get(&self, key: &str) -> Result<Option<Bytes>, InfraError> {
-        Ok(self.blobs.read().get(key).cloned())
-    }
-
-    async fn open(&self, key: &str) -> Result<Option<BlobStream>, InfraError> {
-        let bytes = self.blobs.read().get(key).cloned();
-        Ok(bytes.map(|b| Box::pin(futures_util::stream::once(async move { Ok(b) })) as BlobStream))
-    }
-
-    async fn delete(&self, key: &str) -> Result<(), InfraError> {
-        self.blobs.write().remove(key);
-        Ok(())
-    }
-
-    async fn delete_prefix(&self, prefix: &str) -> Result<u64, InfraError> {
-        let mut blobs = self.blobs.write();
-        let before = blobs.len();
-        blobs.retain(|key, _| !key.starts_with(prefix));
-        Ok((before - blobs.len()) as u64)
     }
 }

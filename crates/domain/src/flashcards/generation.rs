@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::generate::{self as making, Draft, Generator};
+use super::drafting::{self as making, Draft, Generator};
 use super::models::{
     CardSource, CardText, Flashcard, FlashcardId, GeneratedCard, Generation, GenerationId,
     GenerationRequest, GenerationStatus, MAX_ANSWER_CHARS, MAX_QUESTION_CHARS, MAX_QUOTE_CHARS,

@@ -1,6 +1,6 @@
 //! Flashcards and their study: cards linked to the passages they came from, scheduled with FSRS.
 
-pub mod generate;
+pub mod drafting;
 mod generation;
 mod models;
 mod ports;

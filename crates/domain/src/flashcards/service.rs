@@ -41,8 +41,8 @@ pub struct GenerateInput {
 /// Generated cards: saved (with their ids) or drafts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GeneratedCards {
-    pub generator: super::generate::Generator,
-    pub drafts: Vec<(super::generate::Draft, Option<CardSource>)>,
+    pub generator: super::drafting::Generator,
+    pub drafts: Vec<(super::drafting::Draft, Option<CardSource>)>,
     /// The saved cards, in the order of `drafts`, when `save` was asked.
     pub saved: Option<Vec<StudyCard>>,
 }
