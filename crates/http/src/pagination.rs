@@ -23,23 +23,33 @@ pub struct PageQuery {
 impl PageQuery {
     /// Validates both parameters for a list ordered by keys of type `K`.
     pub fn parse<K: DeserializeOwned>(&self) -> Result<PageRequest<K>, ApiError> {
-        let limit = match self.limit.as_deref().map(str::parse::<u32>) {
-            None => None,
-            Some(Ok(n)) => Some(n),
-            Some(Err(_)) => {
-                // Report it alongside any cursor problem.
-                let mut errors = ValidationErrors::new();
-                errors.push(FieldError::new(
-                    "limit",
-                    "must be a whole number between 1 and 200",
-                ));
-                if let Some(raw) = self.cursor.as_deref() {
-                    let _ = errors.check(flashforge_domain::pagination::Cursor::decode::<K>(raw));
-                }
-                return Err(errors.into());
+        let mut errors = ValidationErrors::new();
+        let limit = parse_limit(self.limit.as_deref(), 200, &mut errors);
+        if !errors.is_empty() {
+            // Report it alongside any cursor problem.
+            if let Some(raw) = self.cursor.as_deref() {
+                let _ = errors.check(flashforge_domain::pagination::Cursor::decode::<K>(raw));
             }
-        };
+            return Err(errors.into());
+        }
         Ok(PageRequest::parse(limit, self.cursor.as_deref())?)
+    }
+}
+
+/// A `limit` query parameter: `None` when absent, the number when it is a whole number (its
+/// range is checked where it is used), and otherwise a field error naming `limit` and the range
+/// `1..=max` in `errors`.
+pub fn parse_limit(raw: Option<&str>, max: u32, errors: &mut ValidationErrors) -> Option<u32> {
+    match raw.map(str::parse::<u32>) {
+        None => None,
+        Some(Ok(n)) => Some(n),
+        Some(Err(_)) => {
+            errors.push(FieldError::new(
+                "limit",
+                format!("must be a whole number between 1 and {max}"),
+            ));
+            None
+        }
     }
 }
 

@@ -553,17 +553,7 @@ fn parse_search(query: &SearchQuery) -> Result<(String, SearchMode, Option<u32>)
         None => Some(SearchMode::Hybrid),
         Some(raw) => errors.check(SearchMode::parse(raw)),
     };
-    let limit = match query.limit.as_deref().map(str::parse::<u32>) {
-        None => None,
-        Some(Ok(n)) => Some(n),
-        Some(Err(_)) => {
-            errors.push(FieldError::new(
-                "limit",
-                "must be a whole number between 1 and 50",
-            ));
-            None
-        }
-    };
+    let limit = crate::pagination::parse_limit(query.limit.as_deref(), 50, &mut errors);
     let q = match query.q.as_deref() {
         Some(q) => q.to_string(),
         None => {

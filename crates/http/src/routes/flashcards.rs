@@ -519,17 +519,11 @@ pub async fn due(
     who: Authenticated,
     query: web::Query<DueQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = match query.limit.as_deref().map(str::parse::<u32>) {
-        None => None,
-        Some(Ok(n)) => Some(n),
-        Some(Err(_)) => {
-            return Err(ValidationErrors::single(
-                "limit",
-                "must be a whole number between 1 and 500",
-            )
-            .into());
-        }
-    };
+    let mut errors = ValidationErrors::new();
+    let limit = crate::pagination::parse_limit(query.limit.as_deref(), 500, &mut errors);
+    if !errors.is_empty() {
+        return Err(errors.into());
+    }
     let cards = services
         .flashcards
         .due(who.0, query.chat_id.map(ChatId::from_uuid), limit)
