@@ -1006,7 +1006,7 @@ fn sqlite_file(url: &str) -> Option<PathBuf> {
 }
 
 async fn connect(settings: &Settings) -> Result<DatabaseConnection, String> {
-    crate::startup::open_database(settings)
+    crate::database::open_database(settings)
         .await
         .map_err(|e| e.to_string())
 }

@@ -2,6 +2,7 @@
 //! background worker. `main.rs` is the command line over it; the test harness uses it directly.
 
 pub mod backup;
+pub mod database;
 pub mod knowledge;
 pub mod metrics;
 pub mod settings;

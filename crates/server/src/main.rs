@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use flashforge::database::open_database;
 use flashforge::settings::{DatabaseKind, LoadNotes, Settings};
-use flashforge::startup::{Application, open_database, reconcile, reindex, run_worker};
+use flashforge::startup::{Application, reconcile, reindex, run_worker};
 use flashforge::telemetry;
 use flashforge_domain::knowledge::ExtractionLimits;
 use flashforge_sql::Migration;

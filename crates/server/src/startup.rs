@@ -33,10 +33,10 @@ use flashforge_redis::{RedisHealthCheck, RedisRateLimitStore};
 use flashforge_sql::{
     DatabaseConnection, Migration, SqlChatRepository, SqlDocumentRepository,
     SqlFlashcardRepository, SqlGenerationRepository, SqlHealthCheck, SqlJobQueue,
-    SqlMessageRepository, SqlSessionRepository, SqlUsageLedger, SqlUserRepository, connect,
-    migrate,
+    SqlMessageRepository, SqlSessionRepository, SqlUsageLedger, SqlUserRepository, migrate,
 };
 
+use crate::database::open_database;
 use crate::knowledge::{knowledge_ports, knowledge_settings};
 use crate::metrics::{MeteredEmbedder, MeteredModel, ProcessMetrics};
 use crate::settings::{AuthSettings, DatabaseKind, LlmProvider, LlmSettings, Settings};
@@ -186,7 +186,9 @@ pub async fn compose_with(
             }
         }
         Some(DatabaseKind::Postgres | DatabaseKind::Sqlite) => {
-            let db = open_database(settings).await?;
+            let db = open_database(settings)
+                .await
+                .map_err(|e| StartupError::Database(e.to_string()))?;
             if settings.database.migrate_on_start {
                 migrate(&db, Migration::Up)
                     .await
@@ -430,13 +432,6 @@ pub fn service_settings(settings: &Settings) -> ServiceSettings {
         },
         readiness_timeout: Duration::from_millis(settings.health.readiness_timeout_ms),
     }
-}
-
-/// Opens the configured database without touching its schema.
-pub async fn open_database(settings: &Settings) -> Result<DatabaseConnection, StartupError> {
-    connect(settings.database.url.expose(), &settings.database.pool())
-        .await
-        .map_err(|e| StartupError::Database(format!("cannot connect: {e}")))
 }
 
 /// The background tasks of this process: the sweep of ended sessions and `worker.concurrency`
