@@ -1061,6 +1061,7 @@ impl From<Generation> for GenerationBody {
         (status = 403, description = "It would pass one of the caller's quotas (`quota_exceeded`, naming it); nothing was stored", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such chat of the caller", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not exactly one of document_id, chunk_ids, text and topic; a document not completed; chunks of another chat; a bad count", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "A rate limit was reached, today's model-token budget is spent (`token_budget_spent`, until midnight UTC) or too many of the caller's model calls are under way (`model_calls_busy`); `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "The language model failed", body = Problem, content_type = "application/problem+json"),
         (status = 504, description = "The language model did not answer in time", body = Problem, content_type = "application/problem+json")
     )

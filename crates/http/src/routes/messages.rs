@@ -185,7 +185,7 @@ fn sse(id: u64, event: &str, data: &impl Serialize) -> Bytes {
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such chat of the caller", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Empty or too long, or an unknown model", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Today's token budget is spent; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "A rate limit was reached, today's model-token budget is spent (`token_budget_spent`, until midnight UTC) or too many of the caller's model calls are under way (`model_calls_busy`); `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "The model provider failed; the question is stored", body = Problem, content_type = "application/problem+json"),
         (status = 504, description = "The model provider timed out; the question is stored", body = Problem, content_type = "application/problem+json")
     )
@@ -401,6 +401,7 @@ pub struct EditMessageRequest {
         (status = 201, description = "The question and its new answer", body = ExchangeBody),
         (status = 404, description = "No such chat or message of the caller", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not the chat's last answer", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "A rate limit was reached, today's model-token budget is spent (`token_budget_spent`, until midnight UTC) or too many of the caller's model calls are under way (`model_calls_busy`); `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "The model provider failed", body = Problem, content_type = "application/problem+json")
     )
 )]
@@ -434,6 +435,7 @@ pub async fn regenerate(
         (status = 201, description = "The edited message and its new answer", body = ExchangeBody),
         (status = 404, description = "No such chat or message of the caller", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad content, or not a user message", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "A rate limit was reached, today's model-token budget is spent (`token_budget_spent`, until midnight UTC) or too many of the caller's model calls are under way (`model_calls_busy`); `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "The model provider failed", body = Problem, content_type = "application/problem+json")
     )
 )]
