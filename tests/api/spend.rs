@@ -358,6 +358,10 @@ async fn a_request_body_that_stops_arriving_is_408(backend: Backend) {
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("application/problem+json"), "{answer}");
     assert!(answer.contains("body_timeout"), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("connection: close"),
+        "the half-read connection is not reused: {answer}"
+    );
 }
 
 struct Counting(Arc<AtomicUsize>);

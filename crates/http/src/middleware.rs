@@ -389,9 +389,10 @@ pub async fn body_timeout(
         Ok(res) => {
             let (http_req, _) = res.into_parts();
             let mut response = HttpResponse::from_error(error);
+            // The rest of the body may still come: the connection cannot serve another request.
             response
-                .headers_mut()
-                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                .head_mut()
+                .set_connection_type(actix_web::http::ConnectionType::Close);
             Ok(ServiceResponse::new(http_req, response))
         }
         Err(_) => Err(error.into()),
