@@ -1,0 +1,242 @@
+//! Flashcards over HTTP: CRUD, bulk create, reviews (FSRS), the due queue, export and import,
+//! and generation from the chat's material.
+
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use flashforge_domain::Services;
+use flashforge_domain::chats::ChatId;
+use flashforge_domain::flashcards::{
+    CardCursor, CardFilter, CardInput, CardPatch, CardSource, CardState, Flashcard, FlashcardId,
+    Generated, Generation, GenerationId, MAX_IMPORT_ROWS, Rating, ReviewInput, SourceInput,
+    StudyCard, Tag,
+};
+use flashforge_domain::{FieldError, ValidationErrors};
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::Authenticated;
+use crate::pagination::{PageBody, PageQuery};
+use crate::problem::{ApiError, Problem};
+
+/// The passage a card came from.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+pub struct SourceBody {
+    pub document_id: Uuid,
+    pub chunk_id: Option<Uuid>,
+    /// 1-based.
+    #[schema(minimum = 1)]
+    pub page: Option<u32>,
+    #[schema(max_length = 1000)]
+    pub quote: Option<String>,
+}
+
+impl From<SourceBody> for SourceInput {
+    fn from(s: SourceBody) -> Self {
+        Self {
+            document_id: s.document_id,
+            chunk_id: s.chunk_id,
+            page: s.page,
+            quote: s.quote,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewCardRequest {
+    /// Markdown, 1–2000 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 2000,
+        example = "What do mitochondria produce?"
+    )]
+    pub question: String,
+    /// Markdown, 1–5000 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 5000,
+        example = "ATP, by oxidative phosphorylation."
+    )]
+    pub answer: String,
+    /// Up to 20 tags of letters, digits and `-_:./`.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub suspended: bool,
+    pub source: Option<SourceBody>,
+}
+
+impl From<NewCardRequest> for CardInput {
+    fn from(r: NewCardRequest) -> Self {
+        Self {
+            question: r.question,
+            answer: r.answer,
+            tags: r.tags,
+            suspended: r.suspended,
+            source: r.source.map(Into::into),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct BulkCardsRequest {
+    /// 1–500 cards, created all or none.
+    pub cards: Vec<NewCardRequest>,
+}
+
+/// A present-but-null field is `Some(None)`; an absent one `None`.
+fn double_option<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// Changes to a card; a field left out stays as it is; `"source": null` removes the source.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CardPatchRequest {
+    #[schema(min_length = 1, max_length = 2000)]
+    pub question: Option<String>,
+    #[schema(min_length = 1, max_length = 5000)]
+    pub answer: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub suspended: Option<bool>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<SourceBody>)]
+    pub source: Option<Option<SourceBody>>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ReviewRequest {
+    /// `again`, `hard`, `good` or `easy`.
+    #[schema(example = "good")]
+    pub rating: String,
+    /// When the review happened (offline study); default: now. Not before the card was created
+    /// or its last review, and not in the future (a few minutes of clock skew are taken as now).
+    pub reviewed_at: Option<DateTime<Utc>>,
+    /// Time spent on the card.
+    #[schema(maximum = 86400000)]
+    pub duration_ms: Option<u32>,
+}
+
+/// When the card would next be due after each rating, in seconds from now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NextIntervalsBody {
+    pub again: i64,
+    pub hard: i64,
+    pub good: i64,
+    pub easy: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CardBody {
+    pub id: Uuid,
+    pub chat_id: Uuid,
+    pub question: String,
+    pub answer: String,
+    pub tags: Vec<String>,
+    pub suspended: bool,
+    pub source: Option<SourceBody>,
+    /// `available`, or `missing` once the source document was deleted or replaced; null
+    /// without a source.
+    pub source_status: Option<String>,
+    /// `new`, `learning`, `review` or `relearning`.
+    pub state: String,
+    pub due: DateTime<Utc>,
+    /// FSRS stability (days until recall falls to 90 %); null before the first review.
+    pub stability: Option<f32>,
+    /// FSRS difficulty, 1–10; null before the first review.
+    pub difficulty: Option<f32>,
+    pub reps: u32,
+    pub lapses: u32,
+    pub last_reviewed_at: Option<DateTime<Utc>>,
+    pub next_intervals: NextIntervalsBody,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<StudyCard> for CardBody {
+    fn from(study: StudyCard) -> Self {
+        let card = study.card;
+        let source_status = study.source_status.map(|s| s.as_str().to_string());
+        let [again, hard, good, easy] = study.next_intervals.map(|d| d.num_seconds());
+        Self {
+            id: card.id.as_uuid(),
+            chat_id: card.chat_id.as_uuid(),
+            question: card.question.as_str().to_string(),
+            answer: card.answer.as_str().to_string(),
+            tags: card.tags.iter().map(|t| t.as_str().to_string()).collect(),
+            suspended: card.suspended,
+            source: card.source.map(|s| SourceBody {
+                document_id: s.document_id.as_uuid(),
+                chunk_id: s.chunk_id.map(|c| c.as_uuid()),
+                page: s.page,
+                quote: s.quote,
+            }),
+            source_status,
+            state: card.schedule.state.as_str().to_string(),
+            due: card.schedule.due,
+            stability: card.schedule.memory.map(|m| m.stability),
+            difficulty: card.schedule.memory.map(|m| m.difficulty),
+            reps: card.schedule.reps,
+            lapses: card.schedule.lapses,
+            last_reviewed_at: card.schedule.last_reviewed_at,
+            next_intervals: NextIntervalsBody {
+                again,
+                hard,
+                good,
+                easy,
+            },
+            created_at: card.created_at,
+            updated_at: card.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CardsBody {
+    pub items: Vec<CardBody>,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CardListFilter {
+    /// Only cards with this tag.
+    pub tag: Option<String>,
+    /// Only cards in this state: `new`, `learning`, `review`, `relearning`.
+    pub state: Option<String>,
+    /// `true`: only cards due now.
+    pub due: Option<bool>,
+    /// Only cards whose question or answer contains this text (1–200 characters).
+    #[param(max_length = 200)]
+    pub text: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DueQuery {
+    /// Only this chat's cards.
+    pub chat_id: Option<Uuid>,
+    /// 1–500, default 50.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
+    pub limit: Option<String>,
+}
+
+fn chat_path(id: Uuid) -> ChatId {
+    ChatId::from_uuid(id)
+}
+
+fn card_path(id: Uuid) -> FlashcardId {
+    FlashcardId::from_uuid(id)
+}
+
+mod cards;
+mod generation;
+mod interchange;
+mod study;
+
+pub use cards::*;
+pub use generation::*;
+pub use interchange::*;
+pub use study::*;

@@ -1,0 +1,191 @@
+//! Study across chats: the due queue, the study settings, statistics and the optimizer.
+
+use super::*;
+
+/// The cards due now across the caller's chats (or one chat), soonest first.
+#[utoipa::path(
+    tag = "study",
+    security(("bearer" = [])),
+    params(DueQuery),
+    responses(
+        (status = 200, description = "Due cards", body = CardsBody),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such chat of the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad `limit`", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[get("/study/due")]
+pub async fn due(
+    services: web::Data<Services>,
+    who: Authenticated,
+    query: web::Query<DueQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let mut errors = ValidationErrors::new();
+    let limit = crate::pagination::parse_limit(query.limit.as_deref(), 500, &mut errors);
+    if !errors.is_empty() {
+        return Err(errors.into());
+    }
+    let cards = services
+        .flashcards
+        .due(who.0, query.chat_id.map(ChatId::from_uuid), limit)
+        .await?;
+    Ok(HttpResponse::Ok().json(CardsBody {
+        items: cards.into_iter().map(CardBody::from).collect(),
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StudySettingsBody {
+    /// The probability of recall reviews aim for.
+    pub desired_retention: f32,
+    /// Whether FSRS parameters fitted to the caller's reviews are in use.
+    pub personalized: bool,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+impl From<flashforge_domain::flashcards::StudySettings> for StudySettingsBody {
+    fn from(s: flashforge_domain::flashcards::StudySettings) -> Self {
+        Self {
+            desired_retention: s.desired_retention,
+            personalized: !s.parameters.is_empty(),
+            updated_at: s.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct StudySettingsPatch {
+    /// 0.70–0.99: higher means more reviews and fewer lapses.
+    #[schema(minimum = 0.7, maximum = 0.99, example = 0.9)]
+    pub desired_retention: f32,
+}
+
+/// The caller's study settings.
+#[utoipa::path(
+    tag = "study",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = StudySettingsBody),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[get("/study/settings")]
+pub async fn study_settings(
+    services: web::Data<Services>,
+    who: Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    let settings = services.flashcards.settings(who.0).await?;
+    Ok(HttpResponse::Ok().json(StudySettingsBody::from(settings)))
+}
+
+/// Sets the caller's desired retention.
+#[utoipa::path(
+    tag = "study",
+    security(("bearer" = [])),
+    request_body = StudySettingsPatch,
+    responses(
+        (status = 200, body = StudySettingsBody),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Out of range", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[patch("/study/settings")]
+pub async fn update_study_settings(
+    services: web::Data<Services>,
+    who: Authenticated,
+    body: web::Json<StudySettingsPatch>,
+) -> Result<HttpResponse, ApiError> {
+    let settings = services
+        .flashcards
+        .set_desired_retention(who.0, body.desired_retention)
+        .await?;
+    Ok(HttpResponse::Ok().json(StudySettingsBody::from(settings)))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DayCountBody {
+    pub date: chrono::NaiveDate,
+    pub reviews: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StudyStatsBody {
+    pub due_now: u64,
+    /// Due before the end of today (UTC).
+    pub due_today: u64,
+    pub total_cards: u64,
+    pub new_cards: u64,
+    pub reviews_today: u64,
+    /// The last 30 UTC days, oldest first.
+    pub reviews_per_day: Vec<DayCountBody>,
+    /// Of the last 30 days' reviews of cards in review, the share not answered `again`; null
+    /// before there is any.
+    pub true_retention: Option<f32>,
+    /// How many reviews `true_retention` is measured on.
+    pub retention_reviews: u64,
+    pub desired_retention: f32,
+}
+
+/// Due counts, reviews per day and true retention.
+#[utoipa::path(
+    tag = "study",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = StudyStatsBody),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[get("/study/stats")]
+pub async fn study_stats(
+    services: web::Data<Services>,
+    who: Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    let stats = services.flashcards.stats(who.0).await?;
+    Ok(HttpResponse::Ok().json(StudyStatsBody {
+        due_now: stats.due_now,
+        due_today: stats.due_today,
+        total_cards: stats.total_cards,
+        new_cards: stats.new_cards,
+        reviews_today: stats.reviews_today,
+        reviews_per_day: stats
+            .reviews_per_day
+            .into_iter()
+            .map(|(date, reviews)| DayCountBody { date, reviews })
+            .collect(),
+        true_retention: stats.true_retention,
+        retention_reviews: stats.retention_reviews,
+        desired_retention: stats.desired_retention,
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OptimizedBody {
+    pub settings: StudySettingsBody,
+    /// How many reviews the parameters were fitted to.
+    pub reviews_used: usize,
+}
+
+/// Fits the caller's FSRS parameters to their review log with the fsrs optimizer; from then on
+/// their cards are scheduled with them. Needs enough reviews, and says how many more when there
+/// are not.
+#[utoipa::path(
+    tag = "study",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = OptimizedBody),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "An optimization of the caller's parameters is already running (`optimization_running`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not enough reviews yet; `errors` says how many more", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[post("/study/optimize")]
+pub async fn optimize(
+    services: web::Data<Services>,
+    who: Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    let (settings, reviews_used) = services.flashcards.optimize(who.0).await?;
+    Ok(HttpResponse::Ok().json(OptimizedBody {
+        settings: settings.into(),
+        reviews_used,
+    }))
+}
