@@ -1,0 +1,232 @@
+//! Files: copying, checksums, permissions, paths.
+
+use super::*;
+
+// ---------------------------------------------------------------------------------------------
+// Files
+
+pub(super) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| format!("the backup's file work stopped: {e}"))?
+}
+
+/// A folder builder that makes folders only their owner can enter (0700).
+pub(super) fn private_dir_builder() -> std::fs::DirBuilder {
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder
+}
+
+/// Makes every folder under `dir` (and `dir`) 0700 and every file 0600: a backup is readable by
+/// the account that wrote it only, whatever the umask or the tools that wrote its parts.
+pub(super) fn restrict(dir: &Path) -> Result<(), String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let set = |path: &Path, mode: u32| {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+                .map_err(|e| format!("cannot restrict {}: {e}", path.display()))
+        };
+        let mut pending = vec![dir.to_path_buf()];
+        while let Some(folder) = pending.pop() {
+            set(&folder, 0o700)?;
+            for entry in read_dir(&folder)? {
+                let path = entry.path();
+                let file_type = entry
+                    .file_type()
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                if file_type.is_dir() {
+                    pending.push(path);
+                } else if file_type.is_file() {
+                    set(&path, 0o600)?;
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+pub(super) fn create_dir(dir: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))
+}
+
+pub(super) fn read_dir(dir: &Path) -> Result<Vec<std::fs::DirEntry>, String> {
+    std::fs::read_dir(dir)
+        .and_then(|entries| entries.collect())
+        .map_err(|e| format!("cannot read {}: {e}", dir.display()))
+}
+
+/// Whether `dir` has an entry whose name passes `counts` (a missing folder has none).
+pub(super) fn has_entries(dir: &Path, counts: impl Fn(&str) -> bool) -> Result<bool, String> {
+    if !dir.exists() {
+        return Ok(false);
+    }
+    Ok(read_dir(dir)?
+        .iter()
+        .any(|entry| counts(&entry.file_name().to_string_lossy())))
+}
+
+/// Removes everything in `dir` but the entries `keep` names.
+pub(super) fn clear_dir(dir: &Path, keep: &dyn Fn(&str) -> bool) -> Result<(), String> {
+    if !dir.exists() {
+        return Ok(());
+    }
+    for entry in read_dir(dir)? {
+        if keep(&entry.file_name().to_string_lossy()) {
+            continue;
+        }
+        let path = entry.path();
+        let removed = if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        removed.map_err(|e| format!("cannot remove {}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Copies the files and folders under `from` into `to` (created as needed), leaving out those
+/// whose path relative to `from` `skip` names; symbolic links are not followed. Returns the
+/// files and bytes copied.
+pub(super) fn copy_tree(
+    from: &Path,
+    to: &Path,
+    skip: &dyn Fn(&Path) -> bool,
+) -> Result<(u64, u64), String> {
+    let mut files = 0;
+    let mut bytes = 0;
+    let mut pending = vec![PathBuf::new()];
+    while let Some(relative) = pending.pop() {
+        create_dir(&to.join(&relative))?;
+        for entry in read_dir(&from.join(&relative))? {
+            let path = relative.join(entry.file_name());
+            if skip(&path) {
+                continue;
+            }
+            let file_type = entry
+                .file_type()
+                .map_err(|e| format!("cannot read {}: {e}", entry.path().display()))?;
+            if file_type.is_dir() {
+                pending.push(path);
+            } else if file_type.is_file() {
+                let target = to.join(&path);
+                bytes += std::fs::copy(entry.path(), &target).map_err(|e| {
+                    format!(
+                        "cannot copy {} to {}: {e}",
+                        entry.path().display(),
+                        target.display()
+                    )
+                })?;
+                files += 1;
+            } else {
+                tracing::warn!(path = %entry.path().display(), "not a file or folder: not copied");
+            }
+        }
+    }
+    Ok((files, bytes))
+}
+
+/// The size and sha256 of every file under `dir` but the manifest, by `/`-separated relative
+/// path. With `sync`, each file is also flushed to disk (the backup is about to be declared
+/// complete).
+pub(super) fn checksums(dir: &Path, sync: bool) -> Result<BTreeMap<String, FileEntry>, String> {
+    let mut out = BTreeMap::new();
+    let mut pending = vec![PathBuf::new()];
+    while let Some(relative) = pending.pop() {
+        for entry in read_dir(&dir.join(&relative))? {
+            let path = relative.join(entry.file_name());
+            let file_type = entry
+                .file_type()
+                .map_err(|e| format!("cannot read {}: {e}", entry.path().display()))?;
+            if file_type.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            if path == Path::new(MANIFEST_FILE) {
+                continue;
+            }
+            let name = path
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
+            out.insert(name, hash_file(&entry.path(), sync)?);
+        }
+    }
+    Ok(out)
+}
+
+pub(super) fn hash_file(path: &Path, sync: bool) -> Result<FileEntry, String> {
+    let fail = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
+    let mut file = File::open(path).map_err(fail)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 256 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n = file.read(&mut buffer).map_err(fail)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+        size += n as u64;
+    }
+    if sync {
+        file.sync_all().map_err(fail)?;
+    }
+    let sha256 = flashforge_domain::knowledge::hex(&hasher.finalize());
+    Ok(FileEntry { size, sha256 })
+}
+
+/// Refuses when `path` (the backup) and the deployment's folders lie inside one another: a
+/// backup would copy itself, a `--force` restore would delete what it restores.
+pub(super) fn refuse_overlaps(settings: &Settings, path: &Path, what: &str) -> Result<(), String> {
+    let mut folders: Vec<(&str, PathBuf)> = Vec::new();
+    if settings.vector.provider == VectorProvider::Embedded {
+        folders.push(("vector.dir", settings.vector.dir.clone()));
+    }
+    if settings.storage.blobs == BlobBackend::Local {
+        folders.push(("storage.blob_dir", settings.storage.blob_dir.clone()));
+    }
+    let path = absolute(path);
+    for (key, folder) in &folders {
+        let folder = absolute(folder);
+        if path.starts_with(&folder) || folder.starts_with(&path) {
+            return Err(format!(
+                "{what} ({}) and {key} ({}) lie inside one another: keep backups apart from the \
+                 deployment's folders",
+                path.display(),
+                folder.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `path` made absolute, with its existing part resolved through symbolic links.
+pub(super) fn absolute(path: &Path) -> PathBuf {
+    let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut existing = path.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(resolved) = existing.canonicalize() {
+            return rest.iter().rev().fold(resolved, |acc, part| acc.join(part));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                existing = parent;
+            }
+            _ => return path,
+        }
+    }
+}

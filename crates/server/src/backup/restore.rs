@@ -1,0 +1,356 @@
+//! Restoring a backup: verify, check the target, restore each part, compare the counts.
+
+use super::*;
+
+// ---------------------------------------------------------------------------------------------
+// Restore
+
+/// What a restore did.
+#[derive(Debug, Clone)]
+pub struct RestoreReport {
+    pub manifest: Manifest,
+    /// Rows per table after the restore.
+    pub counts: BTreeMap<String, u64>,
+    /// What the operator should know or do next.
+    pub notes: Vec<String>,
+}
+
+/// Restores the backup in `dir` into the configured deployment. Refuses a corrupt backup and,
+/// without `force`, a deployment that already holds data. The server must not be running.
+pub async fn restore(
+    settings: &Settings,
+    dir: &Path,
+    force: bool,
+) -> Result<RestoreReport, String> {
+    let manifest = read_manifest(dir)?;
+    {
+        let dir = dir.to_path_buf();
+        let manifest = manifest.clone();
+        blocking(move || verify(&dir, &manifest)).await?;
+    }
+    let kind = dump_kind(settings)?;
+    if kind != manifest.database.kind {
+        return Err(format!(
+            "this backup holds a {} database, but database.url names a {} one",
+            manifest.database.kind.as_str(),
+            kind.as_str()
+        ));
+    }
+    let s = &settings.storage;
+    if manifest.blobs.copied && s.blobs != BlobBackend::Local {
+        return Err(format!(
+            "this backup holds {} uploaded files, but storage.blobs is {:?}: restore into a \
+             deployment with storage.blobs = \"local\" (and copy the folder to the bucket \
+             afterwards if you move to S3)",
+            manifest.blobs.files, s.blobs
+        ));
+    }
+    refuse_overlaps(settings, dir, "the backup")?;
+
+    // Held until the end: no server or worker may open the index meanwhile, and a running one
+    // is found here.
+    let _lock = if settings.vector.provider == VectorProvider::Embedded {
+        Some(
+            crate::knowledge::lock_index_dir(&settings.vector.dir).map_err(|e| {
+                format!("{e}. Stop the server and workers of this deployment before a restore")
+            })?,
+        )
+    } else {
+        None
+    };
+
+    let target = occupancy(settings, kind).await?;
+    if !target.holds_data.is_empty() && !force {
+        return Err(format!(
+            "the deployment is not empty ({}); nothing was changed. To replace it with the \
+             backup, stop the server and run `flashforge restore {} --force`",
+            target.holds_data.join("; "),
+            dir.display()
+        ));
+    }
+
+    let mut notes = Vec::new();
+    match kind {
+        DumpKind::Postgres => {
+            let mut args: Vec<OsString> = vec![
+                "--exit-on-error".into(),
+                "--single-transaction".into(),
+                "--no-owner".into(),
+                "--no-privileges".into(),
+            ];
+            if target.has_schema {
+                args.push("--clean".into());
+                args.push("--if-exists".into());
+            }
+            let url = settings.database.url.expose().to_string();
+            let file = dir.join(&manifest.database.file);
+            blocking(move || run_pg("pg_restore", args, &url, Some(&file))).await?;
+        }
+        DumpKind::Sqlite => {
+            let to = sqlite_file(settings.database.url.expose())
+                .ok_or("database.url names no SQLite file")?;
+            let from = dir.join(&manifest.database.file);
+            blocking(move || restore_sqlite_file(&from, &to)).await?;
+        }
+    }
+    {
+        let settings = settings.clone();
+        let dir = dir.to_path_buf();
+        let manifest = manifest.clone();
+        notes.extend(blocking(move || restore_files(&settings, &dir, &manifest, force)).await?);
+    }
+
+    let db = connect(settings).await?;
+    let counts = table_counts(&db).await;
+    let _ = db.close().await;
+    let counts = counts?;
+    let mismatches: Vec<String> = manifest
+        .database
+        .counts
+        .iter()
+        .filter(|(table, n)| counts.get(*table) != Some(n))
+        .map(|(table, n)| {
+            format!(
+                "{table}: {n} in the backup, {} restored",
+                counts.get(table).map_or("none".to_string(), u64::to_string)
+            )
+        })
+        .collect();
+    if !mismatches.is_empty() {
+        return Err(format!(
+            "the restored database does not match the backup: {}",
+            mismatches.join("; ")
+        ));
+    }
+    Ok(RestoreReport {
+        manifest,
+        counts,
+        notes,
+    })
+}
+
+pub(super) fn read_manifest(dir: &Path) -> Result<Manifest, String> {
+    let path = dir.join(MANIFEST_FILE);
+    let text = std::fs::read(&path).map_err(|e| {
+        format!(
+            "{} is not a backup: cannot read {}: {e}",
+            dir.display(),
+            path.display()
+        )
+    })?;
+    let version: serde_json::Value = serde_json::from_slice(&text)
+        .map_err(|e| format!("{} is not valid JSON: {e}", path.display()))?;
+    if version["format_version"] != FORMAT_VERSION {
+        return Err(format!(
+            "{} has format_version {}; this flashforge reads version {FORMAT_VERSION}",
+            path.display(),
+            version["format_version"]
+        ));
+    }
+    serde_json::from_value(version).map_err(|e| format!("{} is malformed: {e}", path.display()))
+}
+
+/// Every file the manifest lists is there with its size and checksum, and nothing else is.
+pub(super) fn verify(dir: &Path, manifest: &Manifest) -> Result<(), String> {
+    for name in manifest.files.keys() {
+        let safe = Path::new(name)
+            .components()
+            .all(|c| matches!(c, Component::Normal(_)));
+        if !safe {
+            return Err(format!(
+                "the manifest names `{name}`, which is outside the backup"
+            ));
+        }
+    }
+    if !manifest.files.contains_key(&manifest.database.file) {
+        return Err(format!(
+            "the manifest does not list the database file {}",
+            manifest.database.file
+        ));
+    }
+    let found = checksums(dir, false)?;
+    for (name, expected) in &manifest.files {
+        match found.get(name) {
+            None => return Err(format!("the backup is incomplete: {name} is missing")),
+            Some(actual) if actual != expected => {
+                return Err(format!(
+                    "the backup is corrupt: {name} does not match its checksum in the manifest \
+                     ({} bytes, sha256 {}; expected {} bytes, sha256 {})",
+                    actual.size, actual.sha256, expected.size, expected.sha256
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(extra) = found
+        .keys()
+        .find(|name| !manifest.files.contains_key(*name))
+    {
+        return Err(format!(
+            "the backup holds {extra}, which its manifest does not list"
+        ));
+    }
+    Ok(())
+}
+
+/// What the target deployment already holds.
+pub(super) struct Occupancy {
+    /// Why it is not empty, one reason each.
+    pub(super) holds_data: Vec<String>,
+    /// The database has tables (a restore must replace them).
+    pub(super) has_schema: bool,
+}
+
+pub(super) async fn occupancy(settings: &Settings, kind: DumpKind) -> Result<Occupancy, String> {
+    let mut holds_data = Vec::new();
+    let database_exists = match kind {
+        DumpKind::Postgres => true,
+        DumpKind::Sqlite => sqlite_file(settings.database.url.expose()).is_some_and(|p| p.exists()),
+    };
+    let mut has_schema = false;
+    if database_exists {
+        let db = connect(settings).await?;
+        let found = async {
+            let tables = table_names(&db).await?;
+            let users = if tables.iter().any(|t| t == "users") {
+                count_rows(&db, "users").await?
+            } else {
+                0
+            };
+            Ok::<_, String>((!tables.is_empty(), users))
+        }
+        .await;
+        let _ = db.close().await;
+        let (schema, users) = found?;
+        has_schema = schema;
+        if users > 0 {
+            holds_data.push(format!("the database has {users} user(s)"));
+        }
+    }
+    if settings.vector.provider == VectorProvider::Embedded
+        && has_entries(&settings.vector.dir, |name| name != INDEX_LOCK_FILE)?
+    {
+        holds_data.push(format!(
+            "{} holds a vector index",
+            settings.vector.dir.display()
+        ));
+    }
+    if settings.storage.blobs == BlobBackend::Local
+        && has_entries(&settings.storage.blob_dir, |_| true)?
+    {
+        holds_data.push(format!(
+            "{} holds files",
+            settings.storage.blob_dir.display()
+        ));
+    }
+    Ok(Occupancy {
+        holds_data,
+        has_schema,
+    })
+}
+
+/// Puts the copy in place of the configured SQLite file, with no stale journal beside it.
+pub(super) fn restore_sqlite_file(from: &Path, to: &Path) -> Result<(), String> {
+    if let Some(parent) = to.parent().filter(|p| !p.as_os_str().is_empty()) {
+        create_dir(parent)?;
+    }
+    let with_suffix = |suffix: &str| {
+        let mut name = to.as_os_str().to_owned();
+        name.push(suffix);
+        PathBuf::from(name)
+    };
+    let temporary = with_suffix(".restoring");
+    std::fs::copy(from, &temporary).map_err(|e| {
+        format!(
+            "cannot copy {} to {}: {e}",
+            from.display(),
+            temporary.display()
+        )
+    })?;
+    File::open(&temporary)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| format!("cannot write {}: {e}", temporary.display()))?;
+    // A write-ahead log of the replaced database would be replayed into the restored one.
+    for suffix in ["-wal", "-shm", "-journal"] {
+        let stale = with_suffix(suffix);
+        if stale.exists() {
+            std::fs::remove_file(&stale)
+                .map_err(|e| format!("cannot remove {}: {e}", stale.display()))?;
+        }
+    }
+    std::fs::rename(&temporary, to).map_err(|e| {
+        format!(
+            "cannot move {} to {}: {e}",
+            temporary.display(),
+            to.display()
+        )
+    })
+}
+
+/// The index and the blobs, into the configured folders; with `force`, emptied first.
+pub(super) fn restore_files(
+    settings: &Settings,
+    dir: &Path,
+    manifest: &Manifest,
+    force: bool,
+) -> Result<Vec<String>, String> {
+    let mut notes = Vec::new();
+    let v = &settings.vector;
+    match v.provider {
+        VectorProvider::Embedded => {
+            if force {
+                clear_dir(&v.dir, &|name| name == INDEX_LOCK_FILE)?;
+            }
+            if manifest.index.copied {
+                create_dir(&v.dir)?;
+                copy_tree(&dir.join(INDEX_DIR), &v.dir, &|_| false)?;
+                if manifest.index.note.is_some() {
+                    notes.push(
+                        "the index was copied while a server was running: run `flashforge kb \
+                         reconcile` to check it against the chunks"
+                            .to_string(),
+                    );
+                }
+            } else {
+                notes.push(format!(
+                    "the backup has no copy of the vector index (it was {:?}): rebuild it from the \
+                     restored chunks with `flashforge kb reindex` before starting the server",
+                    manifest.index.kind
+                ));
+            }
+        }
+        VectorProvider::Qdrant => notes.push(
+            "vector.provider is qdrant: the index is not part of the backup; rebuild it from \
+             the restored chunks with `flashforge kb reindex`"
+                .to_string(),
+        ),
+        VectorProvider::Memory => {
+            notes.push("vector.provider is memory: no index to restore".to_string());
+        }
+    }
+    let s = &settings.storage;
+    match (s.blobs, manifest.blobs.copied) {
+        (BlobBackend::Local, copied) => {
+            if force {
+                clear_dir(&s.blob_dir, &|_| false)?;
+            }
+            if copied {
+                create_dir(&s.blob_dir)?;
+                copy_tree(&dir.join(BLOBS_DIR), &s.blob_dir, &|_| false)?;
+            } else if manifest.blobs.kind == BlobBackend::S3 {
+                notes.push(
+                    "the backup's uploaded files were in an S3 bucket and are not in it: copy \
+                     them into storage.blob_dir from the bucket"
+                        .to_string(),
+                );
+            }
+        }
+        (BlobBackend::S3, _) => notes.push(format!(
+            "storage.blobs is s3: the uploaded files stay in the bucket `{}`; if it must go back \
+             to the backup's time, restore it from the bucket's versioning or replication",
+            s.s3_bucket
+        )),
+        (BlobBackend::Memory, _) => {}
+    }
+    Ok(notes)
+}

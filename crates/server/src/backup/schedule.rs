@@ -1,0 +1,122 @@
+//! The worker's scheduled backups and their pruning.
+
+use super::*;
+
+// ---------------------------------------------------------------------------------------------
+// Scheduled backups
+
+/// Every `backup.interval_hours`: a backup into `backup.dir/<UTC time>`, then the oldest beyond
+/// `backup.keep` are deleted. Due-ness is read from the newest folder, so a restart does not
+/// take an extra backup, and a lock file in `backup.dir` keeps two workers from taking the same
+/// one.
+pub struct ScheduledBackup {
+    settings: Settings,
+    every: Duration,
+}
+
+impl ScheduledBackup {
+    pub fn new(settings: Settings) -> Self {
+        let every = Duration::from_secs(settings.backup.interval_hours.saturating_mul(3600));
+        Self { settings, every }
+    }
+}
+
+#[async_trait]
+impl Task for ScheduledBackup {
+    fn name(&self) -> &str {
+        "backup"
+    }
+
+    fn interval(&self) -> Duration {
+        self.every.min(SCHEDULE_CHECK)
+    }
+
+    async fn run_once(&self) -> Result<(), String> {
+        let dir = self.settings.backup.dir.clone();
+        create_dir(&dir)?;
+        let lock_path = dir.join(".lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| format!("cannot open {}: {e}", lock_path.display()))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            // Another process is taking one.
+            Err(std::fs::TryLockError::WouldBlock) => return Ok(()),
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(format!("cannot lock {}: {e}", lock_path.display()));
+            }
+        }
+        let now = Utc::now();
+        let every = chrono::Duration::from_std(self.every).unwrap_or(chrono::Duration::MAX);
+        let stamped = stamped_backups(&dir)?;
+        if let Some((newest, _)) = stamped.last()
+            && now.signed_duration_since(*newest) < every
+        {
+            return Ok(());
+        }
+        let out = dir.join(now.format(STAMP_FORMAT).to_string());
+        let manifest = backup(&self.settings, &out).await?;
+        tracing::info!(
+            dir = %out.display(),
+            files = manifest.files.len(),
+            "scheduled backup written"
+        );
+        let removed = prune(&dir, self.settings.backup.keep, now)?;
+        if removed > 0 {
+            tracing::info!(
+                removed,
+                keep = self.settings.backup.keep,
+                "old backups deleted"
+            );
+        }
+        drop(lock);
+        Ok(())
+    }
+}
+
+/// The folders of scheduled backups in `dir`, oldest first.
+pub(super) fn stamped_backups(dir: &Path) -> Result<Vec<(DateTime<Utc>, PathBuf)>, String> {
+    let mut out = Vec::new();
+    for entry in read_dir(dir)? {
+        let path = entry.path();
+        let stamp = entry
+            .file_name()
+            .to_str()
+            .and_then(|name| NaiveDateTime::parse_from_str(name, STAMP_FORMAT).ok());
+        if let Some(stamp) = stamp
+            && path.is_dir()
+        {
+            out.push((stamp.and_utc(), path));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Deletes the scheduled backups beyond the newest `keep`, and what interrupted ones left more
+/// than a day ago. Other folders in `dir` are left alone. Returns how many backups went.
+pub(super) fn prune(dir: &Path, keep: usize, now: DateTime<Utc>) -> Result<usize, String> {
+    let stamped = stamped_backups(dir)?;
+    let excess = stamped.len().saturating_sub(keep);
+    for (_, path) in &stamped[..excess] {
+        std::fs::remove_dir_all(path)
+            .map_err(|e| format!("cannot delete the old backup {}: {e}", path.display()))?;
+    }
+    for entry in read_dir(dir)? {
+        let name = entry.file_name();
+        let stale = name
+            .to_str()
+            .and_then(|n| n.strip_suffix(".partial"))
+            .and_then(|n| NaiveDateTime::parse_from_str(n, STAMP_FORMAT).ok())
+            .is_some_and(|stamp| {
+                now.signed_duration_since(stamp.and_utc()) > chrono::Duration::days(1)
+            });
+        if stale {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+    Ok(excess)
+}
