@@ -42,3 +42,18 @@ macro_rules! uuid_id {
 }
 
 pub(crate) use uuid_id;
+
+// The ids a background job names, here rather than in their areas so that the job queue
+// (`crate::jobs`) and the areas whose work it runs do not import each other.
+uuid_id!(
+    /// An uploaded file of a chat.
+    DocumentId
+);
+uuid_id!(
+    /// A flashcard generation that runs in the background.
+    GenerationId
+);
+uuid_id!(
+    /// A queued unit of background work.
+    JobId
+);

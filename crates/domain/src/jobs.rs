@@ -13,9 +13,8 @@ use tokio::sync::Notify;
 use crate::accounts::UserId;
 use crate::clock::Clock;
 use crate::error::InfraError;
-use crate::flashcards::GenerationId;
-use crate::knowledge::DocumentId;
-pub use crate::knowledge::JobId;
+pub use crate::ids::JobId;
+use crate::ids::{DocumentId, GenerationId};
 
 /// What a job does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

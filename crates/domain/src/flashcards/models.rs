@@ -182,10 +182,7 @@ impl Default for StudySettings {
     }
 }
 
-uuid_id!(
-    /// A flashcard generation that runs in the background.
-    GenerationId
-);
+pub use crate::ids::GenerationId;
 
 /// Where a background generation is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,16 +6,8 @@ use serde::{Deserialize, Serialize};
 use crate::accounts::UserId;
 use crate::chats::ChatId;
 use crate::error::FieldError;
-use crate::ids::uuid_id;
 
-uuid_id!(
-    /// An uploaded file of a chat.
-    DocumentId
-);
-uuid_id!(
-    /// A queued unit of background work.
-    JobId
-);
+pub use crate::ids::{DocumentId, JobId};
 
 /// A chunk of a document's text. Its id is derived from the document and the chunk's index, so
 /// that re-running an ingestion writes the same ids (no duplicate chunks or vectors).
