@@ -80,17 +80,27 @@ pub fn bearer_token(req: &HttpRequest) -> Option<String> {
 #[derive(Debug, Clone, Copy)]
 pub struct Authenticated(pub Principal);
 
+/// The claims of the request's access token, verified by the rate-limit layer.
+#[derive(Debug, Clone)]
+pub struct VerifiedClaims(pub flashforge_domain::accounts::AccessClaims);
+
 impl FromRequest for Authenticated {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let services = req.app_data::<web::Data<Services>>().cloned();
-        let token = bearer_token(req);
+        let verified = req.extensions().get::<VerifiedClaims>().cloned();
+        let token = verified.is_none().then(|| bearer_token(req)).flatten();
         let class = route_class(req.method());
         Box::pin(async move {
             let services = services.ok_or_else(ApiError::internal)?;
-            let principal = services.accounts.authenticate(token.as_deref()).await?;
+            let principal = match verified {
+                Some(VerifiedClaims(claims)) => {
+                    services.accounts.authenticate_claims(claims).await?
+                }
+                None => services.accounts.authenticate(token.as_deref()).await?,
+            };
             services
                 .limits
                 .request(&format!("user:{}", principal.user_id), class)

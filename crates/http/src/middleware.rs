@@ -279,14 +279,20 @@ pub async fn rate_limit(
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let ip = req.extensions().get::<ClientIp>().and_then(|c| c.0);
     let services = req.app_data::<web::Data<Services>>().cloned();
-    let authenticated = || {
-        let token = crate::auth::bearer_token(req.request());
-        matches!((&services, token), (Some(s), Some(t)) if s.accounts.token_verifies(&t))
-    };
+    // Verified once here; `Authenticated` reads the claims instead of verifying again.
+    let verified = services.as_ref().and_then(|s| {
+        let token = crate::auth::bearer_token(req.request())?;
+        s.accounts.verify_token(&token).ok()
+    });
+    let authenticated = verified.is_some();
+    if let Some(claims) = verified {
+        req.extensions_mut()
+            .insert(crate::auth::VerifiedClaims(claims));
+    }
     if !unmetered(req.path())
         && let Some(services) = services.clone()
         && let Some(ip) = ip
-        && !authenticated()
+        && !authenticated
         && let Err(limited) = services
             .limits
             .request(

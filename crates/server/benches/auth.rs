@@ -165,21 +165,26 @@ async fn scenario(max_concurrent_hashes: usize) {
         logins as f64 / elapsed.as_secs_f64(),
         elapsed.as_secs_f64()
     );
+    print_latencies(&idle, &storm);
+}
+
+/// `GET /me` idle and under the storm, and the ratio of their p99s.
+fn print_latencies(idle: &[Duration], storm: &[Duration]) {
     println!(
         "  GET /me idle:        p50 {}  p99 {}  ({} requests)",
-        ms(percentile(&idle, 0.5)),
-        ms(percentile(&idle, 0.99)),
+        ms(percentile(idle, 0.5)),
+        ms(percentile(idle, 0.99)),
         idle.len()
     );
     println!(
         "  GET /me login storm: p50 {}  p99 {}  ({} requests)",
-        ms(percentile(&storm, 0.5)),
-        ms(percentile(&storm, 0.99)),
+        ms(percentile(storm, 0.5)),
+        ms(percentile(storm, 0.99)),
         storm.len()
     );
     println!(
         "  p99 storm / idle: {:.2} (goal <= 2.0)",
-        percentile(&storm, 0.99).as_secs_f64() / percentile(&idle, 0.99).as_secs_f64()
+        percentile(storm, 0.99).as_secs_f64() / percentile(idle, 0.99).as_secs_f64()
     );
 }
 
@@ -277,22 +282,7 @@ async fn storm_from_many_addresses() {
         "  attempts: {:.0}/s — 200: {ok}, 401: {wrong}, 429: {limited}, other: {other} in {elapsed:.1} s",
         (ok + wrong + limited + other) as f64 / elapsed
     );
-    println!(
-        "  GET /me idle:        p50 {}  p99 {}  ({} requests)",
-        ms(percentile(&idle, 0.5)),
-        ms(percentile(&idle, 0.99)),
-        idle.len()
-    );
-    println!(
-        "  GET /me login storm: p50 {}  p99 {}  ({} requests)",
-        ms(percentile(&storm, 0.5)),
-        ms(percentile(&storm, 0.99)),
-        storm.len()
-    );
-    println!(
-        "  p99 storm / idle: {:.2} (goal <= 2.0)",
-        percentile(&storm, 0.99).as_secs_f64() / percentile(&idle, 0.99).as_secs_f64()
-    );
+    print_latencies(&idle, &storm);
 }
 
 #[tokio::main]

@@ -616,17 +616,23 @@ impl Accounts {
 
     /// Whether `token` is an access token this service issued and that has not expired (its
     /// signature and claims only; [`Accounts::authenticate`] also checks its session).
-    pub fn token_verifies(&self, token: &str) -> bool {
-        self.tokens.verify(token).is_ok()
+    /// The claims of a well-signed, unexpired access token (its session is not checked).
+    pub fn verify_token(&self, token: &str) -> Result<AccessClaims, AuthError> {
+        self.tokens.verify(token).map_err(|rejection| {
+            tracing::debug!(reason = %rejection, "access token refused");
+            AuthError::InvalidToken(rejection)
+        })
     }
 
     /// The caller behind an access token, if the token is valid and its session still active.
     pub async fn authenticate(&self, access_token: Option<&str>) -> Result<Principal, AuthError> {
         let token = access_token.ok_or(AuthError::MissingToken)?;
-        let claims = self.tokens.verify(token).map_err(|rejection| {
-            tracing::debug!(reason = %rejection, "access token refused");
-            AuthError::InvalidToken(rejection)
-        })?;
+        self.authenticate_claims(self.verify_token(token)?).await
+    }
+
+    /// The caller behind claims [`Self::verify_token`] accepted, if their session is still
+    /// active.
+    pub async fn authenticate_claims(&self, claims: AccessClaims) -> Result<Principal, AuthError> {
         let now = self.clock.now();
         self.sessions
             .find_active(claims.user_id, claims.session_id, now)
