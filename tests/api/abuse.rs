@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, PASSWORD, TestApp, problem, spawn_app_configured};
+use crate::helpers::{Backend, PASSWORD, TestApp, problem, spawn_app_configured, text_of};
 
 /// The test client stands in for a proxy: what it says in `X-Forwarded-For` is believed.
 const BEHIND_A_PROXY: (&str, &str) = ("FLASHFORGE__SERVER__TRUSTED_PROXIES", "127.0.0.1/32");
@@ -364,7 +364,7 @@ async fn a_retried_refresh_gets_the_same_pair(backend: Backend) {
     assert_eq!(a["access_token"], b["access_token"]);
     let retried: Value = refresh(first.refresh.clone()).await.json().await.unwrap();
     assert_eq!(retried, a, "a retry a moment later: the same pair");
-    let access = a["access_token"].as_str().unwrap();
+    let access = text_of(&a, "access_token");
     assert_eq!(
         app.authed(Method::GET, "/api/v1/me", access)
             .send()
@@ -374,12 +374,12 @@ async fn a_retried_refresh_gets_the_same_pair(backend: Backend) {
         200
     );
     // The new token is used; then the old one comes back: theft, the family ends.
-    let next = refresh(a["refresh_token"].as_str().unwrap().to_string()).await;
+    let next = refresh(text_of(&a, "refresh_token").to_string()).await;
     assert_eq!(next.status(), 200);
     let next: Value = next.json().await.unwrap();
     problem(refresh(first.refresh.clone()).await, 401).await;
     problem(
-        refresh(next["refresh_token"].as_str().unwrap().to_string()).await,
+        refresh(text_of(&next, "refresh_token").to_string()).await,
         401,
     )
     .await;

@@ -4,7 +4,9 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, PASSWORD, TestApp, problem, spawn_app};
+use crate::helpers::{
+    Backend, PASSWORD, TestApp, array_of, id_of, items_of, problem, spawn_app, text_of,
+};
 
 async fn registering_returns_the_user_and_a_working_token_pair(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -17,7 +19,7 @@ async fn registering_returns_the_user_and_a_working_token_pair(backend: Backend)
     assert_eq!(response.status(), 201);
     assert_eq!(response.headers()["cache-control"], "no-store");
     let body: Value = response.json().await.unwrap();
-    let id = uuid::Uuid::parse_str(body["user"]["id"].as_str().unwrap()).unwrap();
+    let id = uuid::Uuid::parse_str(id_of(&body["user"])).unwrap();
     assert_eq!(id.get_version_num(), 7, "ids are UUIDv7");
     assert_eq!(body["user"]["username"], "ada.lovelace");
     assert_eq!(body["user"]["email"], "ada@example.com");
@@ -26,11 +28,7 @@ async fn registering_returns_the_user_and_a_working_token_pair(backend: Backend)
     assert!(!body.to_string().contains(PASSWORD));
 
     let me: Value = app
-        .authed(
-            Method::GET,
-            "/api/v1/me",
-            body["access_token"].as_str().unwrap(),
-        )
+        .authed(Method::GET, "/api/v1/me", text_of(&body, "access_token"))
         .send()
         .await
         .unwrap()
@@ -60,7 +58,7 @@ async fn a_guessable_password_is_a_422_that_says_how_to_fix_it(backend: Backend)
     let app = spawn_app(backend).await;
     for weak in ["password1234", "qwertyuiop123", "margaret.hamilton1"] {
         let body = problem(app.register("margaret.hamilton", weak).await, 422).await;
-        let message = body["errors"][0]["message"].as_str().unwrap();
+        let message = text_of(&body["errors"][0], "message");
         assert_eq!(body["errors"][0]["field"], "password");
         assert!(message.contains("too easy to guess"), "{weak}: {message}");
     }
@@ -74,11 +72,7 @@ async fn login_returns_a_new_session_and_records_the_time(backend: Backend) {
     let body: Value = response.json().await.unwrap();
     assert!(body["user"]["last_login_at"].is_string());
     let me: Value = app
-        .authed(
-            Method::GET,
-            "/api/v1/me",
-            body["access_token"].as_str().unwrap(),
-        )
+        .authed(Method::GET, "/api/v1/me", text_of(&body, "access_token"))
         .send()
         .await
         .unwrap()
@@ -129,18 +123,14 @@ async fn refresh_rotates_and_a_reused_token_ends_the_session(backend: Backend) {
     let rotated = refresh(first.refresh.clone()).await;
     assert_eq!(rotated.status(), 200);
     let second: Value = rotated.json().await.unwrap();
-    let second_refresh = second["refresh_token"].as_str().unwrap().to_string();
+    let second_refresh = text_of(&second, "refresh_token").to_string();
     assert_ne!(second_refresh, first.refresh);
     assert_eq!(
-        app.authed(
-            Method::GET,
-            "/api/v1/me",
-            second["access_token"].as_str().unwrap()
-        )
-        .send()
-        .await
-        .unwrap()
-        .status(),
+        app.authed(Method::GET, "/api/v1/me", text_of(&second, "access_token"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
         200
     );
 
@@ -149,11 +139,7 @@ async fn refresh_rotates_and_a_reused_token_ends_the_session(backend: Backend) {
     assert_eq!(body["code"], "invalid_refresh_token");
     problem(refresh(second_refresh).await, 401).await;
     let me = app
-        .authed(
-            Method::GET,
-            "/api/v1/me",
-            second["access_token"].as_str().unwrap(),
-        )
+        .authed(Method::GET, "/api/v1/me", text_of(&second, "access_token"))
         .send()
         .await
         .unwrap();
@@ -240,7 +226,7 @@ async fn sessions_are_listed_newest_first_with_their_client_and_paged(backend: B
     let first: Value = app
         .get_json("/api/v1/auth/sessions?limit=2", &current.access)
         .await;
-    let items = first["items"].as_array().unwrap();
+    let items = items_of(&first);
     assert_eq!(items.len(), 2);
     assert_eq!(items[0]["current"], true, "newest first: this session");
     assert_eq!(items[1]["user_agent"], "Tablet/2");
@@ -252,7 +238,7 @@ async fn sessions_are_listed_newest_first_with_their_client_and_paged(backend: B
             &current.access,
         )
         .await;
-    let rest = second["items"].as_array().unwrap();
+    let rest = items_of(&second);
     assert_eq!(rest.len(), 2);
     assert_eq!(rest[0]["user_agent"], "Phone/1");
     assert!(second["next_cursor"].is_null());
@@ -274,13 +260,10 @@ async fn a_session_can_be_ended_by_id(backend: Backend) {
     let old = app.signed_up("closer").await;
     let current = app.logged_in("closer").await;
     let list: Value = app.get_json("/api/v1/auth/sessions", &current.access).await;
-    let other = list["items"]
-        .as_array()
-        .unwrap()
+    let other = items_of(&list)
         .iter()
         .find(|s| s["current"] == false)
-        .unwrap()["id"]
-        .as_str()
+        .map(id_of)
         .unwrap()
         .to_string();
     let ended = app
@@ -357,7 +340,7 @@ async fn the_profile_can_be_changed(backend: Backend) {
         422,
     )
     .await;
-    assert_eq!(invalid["errors"].as_array().unwrap().len(), 2);
+    assert_eq!(array_of(&invalid, "errors").len(), 2);
     // The new name logs in.
     assert_eq!(app.login("kjohnson", PASSWORD).await.status(), 200);
 }
@@ -431,14 +414,12 @@ async fn material_of(app: &TestApp, who: &crate::helpers::Tokens) -> (String, St
         .await
         .unwrap();
     assert_eq!(asked.status(), 201);
-    let card = crate::flashcards::create_card(
-        app,
-        &who.access,
+    let card = app.create_card(&who.access,
         &chat,
         json!({"question": "Mitochondria make?", "answer": "ATP", "source": {"document_id": document["id"]}}),
     )
     .await;
-    let card = card["id"].as_str().unwrap().to_string();
+    let card = id_of(&card).to_string();
     let reviewed = app
         .authed(
             Method::POST,
@@ -502,17 +483,12 @@ async fn deleting_the_account_removes_everything_it_owned_and_nothing_else(backe
     let app = spawn_app(backend).await;
     let leaving = app.signed_up("leaving.all").await;
     let staying = app.signed_up("staying.on").await;
-    let id_of = |tokens: &crate::helpers::Tokens| {
+    let user_id_of = |tokens: &crate::helpers::Tokens| {
         let token = tokens.access.clone();
         let app = &app;
-        async move {
-            app.get_json("/api/v1/me", &token).await["id"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        }
+        async move { id_of(&app.get_json("/api/v1/me", &token).await).to_string() }
     };
-    let (leaving_id, staying_id) = (id_of(&leaving).await, id_of(&staying).await);
+    let (leaving_id, staying_id) = (user_id_of(&leaving).await, user_id_of(&staying).await);
     material_of(&app, &leaving).await;
     let (chat, card) = material_of(&app, &staying).await;
 
@@ -531,11 +507,11 @@ async fn deleting_the_account_removes_everything_it_owned_and_nothing_else(backe
             &staying.access,
         )
         .await;
-    assert!(!hits["hits"].as_array().unwrap().is_empty(), "{hits}");
+    assert!(!array_of(&hits, "hits").is_empty(), "{hits}");
     let messages = app
         .get_json(&format!("/api/v1/chats/{chat}/messages"), &staying.access)
         .await;
-    assert_eq!(messages["items"].as_array().unwrap().len(), 2);
+    assert_eq!(items_of(&messages).len(), 2);
     let got = app
         .get_json(&format!("/api/v1/flashcards/{card}"), &staying.access)
         .await;
@@ -656,7 +632,7 @@ async fn the_prototype_routes_still_work_and_say_they_are_deprecated(backend: Ba
     assert!(profile.headers().contains_key("deprecation"));
     let body: Value = profile.json().await.unwrap();
     assert_eq!(body["username"], "oldclient");
-    assert!(uuid::Uuid::parse_str(body["user_id"].as_str().unwrap()).is_ok());
+    assert!(uuid::Uuid::parse_str(text_of(&body, "user_id")).is_ok());
     problem(app.get("/api/profile").await, 401).await;
 
     // The old routes refuse what the new ones refuse, in the same problem format.

@@ -12,8 +12,8 @@ use flashforge_auth::{
 };
 use flashforge_domain::InfraError;
 use flashforge_domain::accounts::{
-    AccountSettings, Accounts, ClientInfo, LoginCommand, LoginError, Password, PasswordHash,
-    PasswordHasher, RegisterCommand, UserRepository, Username,
+    AccountPorts, AccountSettings, Accounts, ClientInfo, LoginCommand, LoginError, Password,
+    PasswordHash, PasswordHasher, RegisterCommand, UserRepository, Username,
 };
 use flashforge_domain::clock::SystemClock;
 use flashforge_domain::limits::{RateLimitPolicy, RateLimits};
@@ -69,19 +69,21 @@ fn accounts(users: Arc<InMemoryUserRepository>, hasher: Arc<Counting>) -> Accoun
     )
     .unwrap();
     Accounts::new(
-        users,
-        Arc::new(InMemorySessionRepository::new()),
-        hasher,
-        Arc::new(ZxcvbnStrength::default()),
-        Arc::new(tokens),
-        Arc::new(RateLimits::new(
-            Arc::new(InMemoryRateLimitStore::new()),
-            RateLimitPolicy {
-                enabled: false,
-                ..RateLimitPolicy::default()
-            },
-        )),
-        Arc::new(SystemClock),
+        AccountPorts {
+            users,
+            sessions: Arc::new(InMemorySessionRepository::new()),
+            hasher,
+            strength: Arc::new(ZxcvbnStrength::default()),
+            tokens: Arc::new(tokens),
+            limits: Arc::new(RateLimits::new(
+                Arc::new(InMemoryRateLimitStore::new()),
+                RateLimitPolicy {
+                    enabled: false,
+                    ..RateLimitPolicy::default()
+                },
+            )),
+            clock: Arc::new(SystemClock),
+        },
         AccountSettings::default(),
     )
 }

@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, problem, spawn_app};
+use crate::helpers::{Backend, TestApp, id_of, items_of, problem, spawn_app, text_of};
 
 async fn create(app: &TestApp, token: &str, name: &str) -> Value {
     let response = app
@@ -15,10 +15,7 @@ async fn create(app: &TestApp, token: &str, name: &str) -> Value {
     assert_eq!(response.status(), 201);
     let location = response.headers()["location"].to_str().unwrap().to_string();
     let body: Value = response.json().await.unwrap();
-    assert_eq!(
-        location,
-        format!("/api/v1/chats/{}", body["id"].as_str().unwrap())
-    );
+    assert_eq!(location, format!("/api/v1/chats/{}", id_of(&body)));
     body
 }
 
@@ -28,7 +25,7 @@ async fn a_chat_is_created_read_renamed_archived_and_deleted(backend: Backend) {
     let chat = create(&app, &me.access, "  Cell biology ").await;
     assert_eq!(chat["name"], "Cell biology");
     assert_eq!(chat["archived"], false);
-    let id = chat["id"].as_str().unwrap();
+    let id = id_of(&chat);
     let path = format!("/api/v1/chats/{id}");
 
     let read: Value = app.get_json(&path, &me.access).await;
@@ -71,7 +68,7 @@ async fn bad_names_are_422(backend: Backend) {
     let app = spawn_app(backend).await;
     let me = app.signed_up("namer").await;
     let kept = create(&app, &me.access, "kept as it is").await;
-    let id = kept["id"].as_str().unwrap();
+    let id = id_of(&kept);
     for name in ["", "   ", &"x".repeat(256), "tab\there", "line\nbreak"] {
         let response = app
             .authed(Method::POST, "/api/v1/chats", &me.access)
@@ -94,12 +91,7 @@ async fn bad_names_are_422(backend: Backend) {
         "y".repeat(255)
     );
     let list: Value = app.get_json("/api/v1/chats", &me.access).await;
-    let names: Vec<&str> = list["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["name"].as_str().unwrap())
-        .collect();
+    let names: Vec<&str> = items_of(&list).iter().map(|c| text_of(c, "name")).collect();
     assert_eq!(names.len(), 2);
     assert!(names.contains(&"kept as it is"));
     let missing = app
@@ -135,14 +127,8 @@ async fn the_list_is_newest_first_paged_and_filtered(backend: Backend) {
     let mut path = "/api/v1/chats?limit=2".to_string();
     loop {
         let page: Value = app.get_json(&path, &me.access).await;
-        assert!(page["items"].as_array().unwrap().len() <= 2);
-        seen.extend(
-            page["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|c| c["id"].clone()),
-        );
+        assert!(items_of(&page).len() <= 2);
+        seen.extend(items_of(&page).iter().map(|c| c["id"].clone()));
         match page["next_cursor"].as_str() {
             Some(cursor) => path = format!("/api/v1/chats?limit=2&cursor={cursor}"),
             None => break,
@@ -157,12 +143,12 @@ async fn the_list_is_newest_first_paged_and_filtered(backend: Backend) {
     let archived: Value = app
         .get_json("/api/v1/chats?archived=true", &me.access)
         .await;
-    assert_eq!(archived["items"].as_array().unwrap().len(), 1);
+    assert_eq!(items_of(&archived).len(), 1);
     assert_eq!(archived["items"][0]["id"], ids[2]);
     let active: Value = app
         .get_json("/api/v1/chats?archived=false", &me.access)
         .await;
-    assert_eq!(active["items"].as_array().unwrap().len(), 4);
+    assert_eq!(items_of(&active).len(), 4);
 
     let bad = app
         .authed(Method::GET, "/api/v1/chats?archived=maybe", &me.access)

@@ -4,7 +4,7 @@ use actix_web::web;
 use flashforge::Hooks;
 use serde_json::json;
 
-use crate::helpers::{Backend, problem, spawn_app, spawn_app_with};
+use crate::helpers::{Backend, array_of, problem, spawn_app, spawn_app_with, text_of};
 
 async fn unknown_route_answers_404_problem(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -57,13 +57,11 @@ async fn failed_validation_answers_422_with_one_entry_per_bad_field(backend: Bac
         .await;
     let body = problem(response, 422).await;
     assert_eq!(body["code"], "validation_failed");
-    let mut fields: Vec<&str> = body["errors"]
-        .as_array()
-        .unwrap()
+    let mut fields: Vec<&str> = array_of(&body, "errors")
         .iter()
         .map(|e| {
             assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()));
-            e["field"].as_str().unwrap()
+            text_of(e, "field")
         })
         .collect();
     fields.sort_unstable();

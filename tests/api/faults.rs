@@ -21,6 +21,7 @@ use flashforge_domain::knowledge::NewJob;
 use flashforge_domain::pagination::{Limit, PageRequest};
 use flashforge_domain::{InfraError, Services};
 use flashforge_sql::sea_orm::{ConnectionTrait, Database};
+use flashforge_tests::database::admin_url;
 
 /// No request may take longer than this, outage or not.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -39,11 +40,6 @@ struct Outcome {
     status: u16,
     content_type: String,
     body: serde_json::Value,
-}
-
-fn admin_url() -> String {
-    std::env::var("FLASHFORGE_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

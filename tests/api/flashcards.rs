@@ -4,7 +4,9 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, problem, spawn_app};
+use crate::helpers::{
+    Backend, TestApp, array_of, body_of, fields_of, id_of, items_of, problem, spawn_app, text_of,
+};
 
 pub async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> reqwest::Response {
     app.authed(Method::POST, path, token)
@@ -12,18 +14,6 @@ pub async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> reqwes
         .send()
         .await
         .expect("request sent")
-}
-
-pub async fn create_card(app: &TestApp, token: &str, chat: &str, body: Value) -> Value {
-    let response = post(
-        app,
-        token,
-        &format!("/api/v1/chats/{chat}/flashcards"),
-        body,
-    )
-    .await;
-    assert_eq!(response.status(), 201);
-    response.json().await.unwrap()
 }
 
 /// Reviews `card` with `rating` (4.2 s spent), under an idempotency key if one is given.
@@ -59,19 +49,19 @@ async fn cards_are_created_listed_edited_and_deleted(backend: Backend) {
         crate::knowledge::NOTES.as_bytes().to_vec(),
     )
     .await;
-    let document = doc["id"].as_str().unwrap();
-    let card = create_card(
-        &app,
-        &token,
-        &chat,
-        json!({
-            "question": "  What do **mitochondria** produce?  ",
-            "answer": "ATP",
-            "tags": ["Cells", "energy", "cells"],
-            "source": {"document_id": document, "page": 3, "quote": "Mitochondria produce ATP."}
-        }),
-    )
-    .await;
+    let document = id_of(&doc);
+    let card = app
+        .create_card(
+            &token,
+            &chat,
+            json!({
+                "question": "  What do **mitochondria** produce?  ",
+                "answer": "ATP",
+                "tags": ["Cells", "energy", "cells"],
+                "source": {"document_id": document, "page": 3, "quote": "Mitochondria produce ATP."}
+            }),
+        )
+        .await;
     assert_eq!(card["question"], "What do **mitochondria** produce?");
     assert_eq!(card["tags"], json!(["cells", "energy"]));
     assert_eq!(card["state"], "new");
@@ -83,7 +73,7 @@ async fn cards_are_created_listed_edited_and_deleted(backend: Backend) {
     assert_eq!(card["next_intervals"]["again"], 60);
     assert_eq!(card["next_intervals"]["good"], 600);
     assert!(card["next_intervals"]["easy"].as_i64().unwrap() >= 86_400);
-    let id = card["id"].as_str().unwrap();
+    let id = id_of(&card);
 
     let got = app
         .get_json(&format!("/api/v1/flashcards/{id}"), &token)
@@ -97,7 +87,7 @@ async fn cards_are_created_listed_edited_and_deleted(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(edited.status(), 200);
-    let edited: Value = edited.json().await.unwrap();
+    let edited: Value = body_of(edited).await;
     assert_eq!(edited["answer"], "ATP (adenosine triphosphate)");
     assert_eq!(edited["question"], card["question"]);
     assert_eq!(edited["suspended"], true);
@@ -111,12 +101,7 @@ async fn cards_are_created_listed_edited_and_deleted(backend: Backend) {
         .await
         .unwrap();
     let body = problem(bad, 422).await;
-    let fields: Vec<&str> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = fields_of(&body);
     assert_eq!(fields, ["question", "tags"]);
 
     let deleted = app
@@ -141,7 +126,7 @@ async fn a_listed_cards_source_reads_missing_once_its_document_is_deleted(backen
     for name in ["kept.md", "deleted.md"] {
         let text = format!("{}\n{name}", crate::knowledge::NOTES);
         let doc = crate::knowledge::ingested(&app, &token, &chat, name, text.into_bytes()).await;
-        documents.push(doc["id"].as_str().unwrap().to_string());
+        documents.push(id_of(&doc).to_string());
     }
     let mut questions = Vec::new();
     for (i, source) in [
@@ -158,7 +143,7 @@ async fn a_listed_cards_source_reads_missing_once_its_document_is_deleted(backen
         if let Some(document) = source {
             body["source"] = json!({"document_id": document, "page": 1});
         }
-        create_card(&app, &token, &chat, body).await;
+        app.create_card(&token, &chat, body).await;
         questions.push(question);
     }
     let deleted = app
@@ -175,11 +160,9 @@ async fn a_listed_cards_source_reads_missing_once_its_document_is_deleted(backen
     let page = app
         .get_json(&format!("/api/v1/chats/{chat}/flashcards?limit=10"), &token)
         .await;
-    let status: std::collections::HashMap<&str, &Value> = page["items"]
-        .as_array()
-        .unwrap()
+    let status: std::collections::HashMap<&str, &Value> = items_of(&page)
         .iter()
-        .map(|c| (c["question"].as_str().unwrap(), &c["source_status"]))
+        .map(|c| (text_of(c, "question"), &c["source_status"]))
         .collect();
     assert_eq!(status.len(), 4);
     assert_eq!(status[questions[0].as_str()], "available");
@@ -201,22 +184,10 @@ async fn card_fields_over_their_limits_are_422_by_field(backend: Backend) {
         crate::knowledge::NOTES.as_bytes().to_vec(),
     )
     .await;
-    let document = doc["id"].as_str().unwrap();
-    let card = create_card(
-        &app,
-        &token,
-        &chat,
-        json!({"question": "kept?", "answer": "yes"}),
-    )
-    .await;
-    let fields = |body: Value| -> Vec<String> {
-        body["errors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["field"].as_str().unwrap().to_string())
-            .collect()
-    };
+    let document = id_of(&doc);
+    let card = app
+        .create_card(&token, &chat, json!({"question": "kept?", "answer": "yes"}))
+        .await;
     let tags: Vec<String> = (0..21).map(|i| format!("tag-{i}")).collect();
     let fine = json!({"question": "q?", "answer": "a", "source": {"document_id": document}});
     for (body, field) in [
@@ -248,7 +219,7 @@ async fn card_fields_over_their_limits_are_422_by_field(backend: Backend) {
             body,
         )
         .await;
-        assert_eq!(fields(problem(response, 422).await), [field]);
+        assert_eq!(fields_of(&problem(response, 422).await), [field]);
     }
     let bulk = post(
         &app,
@@ -257,27 +228,23 @@ async fn card_fields_over_their_limits_are_422_by_field(backend: Backend) {
         json!({"cards": [fine, {"question": "q?", "answer": "a", "source": {"document_id": document, "page": 0}}]}),
     )
     .await;
-    assert_eq!(fields(problem(bulk, 422).await), ["cards[1].source.page"]);
+    assert_eq!(
+        fields_of(&problem(bulk, 422).await),
+        ["cards[1].source.page"]
+    );
     let review = post(
         &app,
         &token,
-        &format!(
-            "/api/v1/flashcards/{}/reviews",
-            card["id"].as_str().unwrap()
-        ),
+        &format!("/api/v1/flashcards/{}/reviews", id_of(&card)),
         json!({"rating": "good", "duration_ms": 24 * 3600 * 1000 + 1}),
     )
     .await;
-    assert_eq!(fields(problem(review, 422).await), ["duration_ms"]);
+    assert_eq!(fields_of(&problem(review, 422).await), ["duration_ms"]);
 
     let list = app
         .get_json(&format!("/api/v1/chats/{chat}/flashcards"), &token)
         .await;
-    assert_eq!(
-        list["items"].as_array().unwrap().len(),
-        1,
-        "nothing refused was stored"
-    );
+    assert_eq!(items_of(&list).len(), 1, "nothing refused was stored");
     assert_eq!(
         list["items"][0]["reps"], 0,
         "the refused review was not applied"
@@ -301,21 +268,12 @@ async fn bulk_create_is_all_or_nothing_and_lists_filter(backend: Backend) {
     )
     .await;
     let body = problem(bad, 422).await;
-    let fields: Vec<&str> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = fields_of(&body);
     assert_eq!(fields, ["cards[1].question", "cards[2].answer"]);
     let list = app
         .get_json(&format!("/api/v1/chats/{chat}/flashcards"), &token)
         .await;
-    assert_eq!(
-        list["items"].as_array().unwrap().len(),
-        0,
-        "nothing was created"
-    );
+    assert_eq!(items_of(&list).len(), 0, "nothing was created");
 
     let too_many: Vec<Value> = (0..501)
         .map(|i| json!({"question": format!("q{i}"), "answer": "a"}))
@@ -335,8 +293,8 @@ async fn bulk_create_is_all_or_nothing_and_lists_filter(backend: Backend) {
         .collect();
     let created = post(&app, &token, &path, json!({"cards": cards})).await;
     assert_eq!(created.status(), 201);
-    let created: Value = created.json().await.unwrap();
-    assert_eq!(created["items"].as_array().unwrap().len(), 30);
+    let created: Value = body_of(created).await;
+    assert_eq!(items_of(&created).len(), 30);
 
     // Keyset pages, newest first, no overlap.
     let mut seen = std::collections::HashSet::new();
@@ -347,8 +305,8 @@ async fn bulk_create_is_all_or_nothing_and_lists_filter(backend: Backend) {
             None => format!("/api/v1/chats/{chat}/flashcards?limit=7"),
         };
         let page = app.get_json(&url, &token).await;
-        for item in page["items"].as_array().unwrap() {
-            assert!(seen.insert(item["id"].as_str().unwrap().to_string()));
+        for item in items_of(&page) {
+            assert!(seen.insert(id_of(item).to_string()));
         }
         match page["next_cursor"].as_str() {
             Some(next) => cursor = Some(next.to_string()),
@@ -363,29 +321,25 @@ async fn bulk_create_is_all_or_nothing_and_lists_filter(backend: Backend) {
             &token,
         )
         .await;
-    assert_eq!(tagged["items"].as_array().unwrap().len(), 10);
+    assert_eq!(items_of(&tagged).len(), 10);
     let text = app
         .get_json(
             &format!("/api/v1/chats/{chat}/flashcards?text=ANSWER%2012"),
             &token,
         )
         .await;
-    assert_eq!(text["items"].as_array().unwrap().len(), 1);
+    assert_eq!(items_of(&text).len(), 1);
     let percent = app
         .get_json(&format!("/api/v1/chats/{chat}/flashcards?text=%25"), &token)
         .await;
-    assert_eq!(
-        percent["items"].as_array().unwrap().len(),
-        0,
-        "% is a literal character"
-    );
+    assert_eq!(items_of(&percent).len(), 0, "% is a literal character");
     let new = app
         .get_json(
             &format!("/api/v1/chats/{chat}/flashcards?state=new&due=true&limit=200"),
             &token,
         )
         .await;
-    assert_eq!(new["items"].as_array().unwrap().len(), 30);
+    assert_eq!(items_of(&new).len(), 30);
     for bad in ["state=old", "tag=a%20b", "limit=0", "text="] {
         let response = app
             .authed(
@@ -404,14 +358,10 @@ async fn reviews_schedule_with_fsrs_and_apply_once(backend: Backend) {
     let app = spawn_app(backend).await;
     let token = app.signed_up("reviewer").await.access;
     let chat = app.create_chat(&token, "Study").await;
-    let card = create_card(
-        &app,
-        &token,
-        &chat,
-        json!({"question": "2+2?", "answer": "4"}),
-    )
-    .await;
-    let id = card["id"].as_str().unwrap();
+    let card = app
+        .create_card(&token, &chat, json!({"question": "2+2?", "answer": "4"}))
+        .await;
+    let id = id_of(&card);
     let review = |rating: &'static str, key: Option<&'static str>| {
         let (app, token, id) = (&app, &token, id.to_string());
         async move { review_card(app, token, &id, rating, key).await }
@@ -419,7 +369,7 @@ async fn reviews_schedule_with_fsrs_and_apply_once(backend: Backend) {
 
     let first = review("good", Some("r-1")).await;
     assert_eq!(first.status(), 200);
-    let first: Value = first.json().await.unwrap();
+    let first: Value = body_of(first).await;
     assert_eq!(first["state"], "learning");
     assert_eq!(first["reps"], 1);
     assert!(first["stability"].as_f64().unwrap() > 0.0);
@@ -435,43 +385,25 @@ async fn reviews_schedule_with_fsrs_and_apply_once(backend: Backend) {
     assert_eq!(lapse["lapses"], 1);
 
     // The same key on another card: a conflict, nothing applied.
-    let other = create_card(
-        &app,
-        &token,
-        &chat,
-        json!({"question": "3+3?", "answer": "6"}),
-    )
-    .await;
-    let reused = review_card(
-        &app,
-        &token,
-        other["id"].as_str().unwrap(),
-        "easy",
-        Some("r-1"),
-    )
-    .await;
+    let other = app
+        .create_card(&token, &chat, json!({"question": "3+3?", "answer": "6"}))
+        .await;
+    let reused = review_card(&app, &token, id_of(&other), "easy", Some("r-1")).await;
     problem(reused, 409).await;
 
     // Keys are the caller's own: another user's review with the same key is applied.
     let stranger = app.signed_up("reviewer.two").await.access;
     let their_chat = app.create_chat(&stranger, "Theirs").await;
-    let theirs = create_card(
-        &app,
-        &stranger,
-        &their_chat,
-        json!({"question": "4+4?", "answer": "8"}),
-    )
-    .await;
-    let applied = review_card(
-        &app,
-        &stranger,
-        theirs["id"].as_str().unwrap(),
-        "good",
-        Some("r-1"),
-    )
-    .await;
+    let theirs = app
+        .create_card(
+            &stranger,
+            &their_chat,
+            json!({"question": "4+4?", "answer": "8"}),
+        )
+        .await;
+    let applied = review_card(&app, &stranger, id_of(&theirs), "good", Some("r-1")).await;
     assert_eq!(applied.status(), 200);
-    assert_eq!(applied.json::<Value>().await.unwrap()["reps"], 1);
+    assert_eq!(body_of::<Value>(applied).await["reps"], 1);
 
     problem(review("perfect", None).await, 422).await;
     let future = app
@@ -504,14 +436,10 @@ async fn simultaneous_reviews_apply_whole_or_answer_409(backend: Backend) {
     let app = spawn_app(backend).await;
     let token = app.signed_up("racer").await.access;
     let chat = app.create_chat(&token, "Race").await;
-    let card = create_card(
-        &app,
-        &token,
-        &chat,
-        json!({"question": "1+1?", "answer": "2"}),
-    )
-    .await;
-    let id = card["id"].as_str().unwrap();
+    let card = app
+        .create_card(&token, &chat, json!({"question": "1+1?", "answer": "2"}))
+        .await;
+    let id = id_of(&card);
     let responses =
         futures_util::future::join_all((0..8).map(|_| review_card(&app, &token, id, "good", None)))
             .await;
@@ -525,10 +453,7 @@ async fn simultaneous_reviews_apply_whole_or_answer_409(backend: Backend) {
     }
     assert!(applied >= 1);
     let after = app
-        .get_json(
-            &format!("/api/v1/flashcards/{}", card["id"].as_str().unwrap()),
-            &token,
-        )
+        .get_json(&format!("/api/v1/flashcards/{}", id_of(&card)), &token)
         .await;
     assert_eq!(after["reps"], applied, "every applied review counted once");
     let stats = app.get_json("/api/v1/study/stats", &token).await;
@@ -545,14 +470,10 @@ async fn the_card_list_filters_by_state_and_due(backend: Backend) {
     let chat = app.create_chat(&token, "States").await;
     let mut ids = Vec::new();
     for question in ["untouched?", "learning?", "known?", "forgotten?"] {
-        let card = create_card(
-            &app,
-            &token,
-            &chat,
-            json!({"question": question, "answer": "a"}),
-        )
-        .await;
-        ids.push(card["id"].as_str().unwrap().to_string());
+        let card = app
+            .create_card(&token, &chat, json!({"question": question, "answer": "a"}))
+            .await;
+        ids.push(id_of(&card).to_string());
     }
     assert_eq!(
         review_card(&app, &token, &ids[1], "good", None)
@@ -585,11 +506,9 @@ async fn the_card_list_filters_by_state_and_due(backend: Backend) {
         let token = token.clone();
         async move {
             let page = app.get_json(&path, &token).await;
-            let mut got: Vec<String> = page["items"]
-                .as_array()
-                .unwrap()
+            let mut got: Vec<String> = items_of(&page)
                 .iter()
-                .map(|c| c["question"].as_str().unwrap().to_string())
+                .map(|c| text_of(c, "question").to_string())
                 .collect();
             got.sort();
             got
@@ -612,24 +531,25 @@ async fn the_due_queue_spans_chats_and_skips_suspended_and_future_cards(backend:
     let token = app.signed_up("due").await.access;
     let a = app.create_chat(&token, "A").await;
     let b = app.create_chat(&token, "B").await;
-    let in_a = create_card(&app, &token, &a, json!({"question": "a?", "answer": "a"})).await;
-    create_card(&app, &token, &b, json!({"question": "b?", "answer": "b"})).await;
-    create_card(
-        &app,
+    let in_a = app
+        .create_card(&token, &a, json!({"question": "a?", "answer": "a"}))
+        .await;
+    app.create_card(&token, &b, json!({"question": "b?", "answer": "b"}))
+        .await;
+    app.create_card(
         &token,
         &b,
         json!({"question": "s?", "answer": "s", "suspended": true}),
     )
     .await;
-    let later = create_card(&app, &token, &b, json!({"question": "l?", "answer": "l"})).await;
+    let later = app
+        .create_card(&token, &b, json!({"question": "l?", "answer": "l"}))
+        .await;
     // Easy sends it days ahead: not due now.
     let reviewed = app
         .authed(
             Method::POST,
-            &format!(
-                "/api/v1/flashcards/{}/reviews",
-                later["id"].as_str().unwrap()
-            ),
+            &format!("/api/v1/flashcards/{}/reviews", id_of(&later)),
             &token,
         )
         .json(&json!({"rating": "easy"}))
@@ -639,20 +559,18 @@ async fn the_due_queue_spans_chats_and_skips_suspended_and_future_cards(backend:
     assert_eq!(reviewed.status(), 200);
 
     let due = app.get_json("/api/v1/study/due", &token).await;
-    let questions: Vec<&str> = due["items"]
-        .as_array()
-        .unwrap()
+    let questions: Vec<&str> = items_of(&due)
         .iter()
-        .map(|c| c["question"].as_str().unwrap())
+        .map(|c| text_of(c, "question"))
         .collect();
     assert_eq!(questions, ["a?", "b?"]);
     let only_a = app
         .get_json(&format!("/api/v1/study/due?chat_id={a}"), &token)
         .await;
     assert_eq!(only_a["items"][0]["id"], in_a["id"]);
-    assert_eq!(only_a["items"].as_array().unwrap().len(), 1);
+    assert_eq!(items_of(&only_a).len(), 1);
     let one = app.get_json("/api/v1/study/due?limit=1", &token).await;
-    assert_eq!(one["items"].as_array().unwrap().len(), 1);
+    assert_eq!(items_of(&one).len(), 1);
     for bad in ["limit=0", "limit=501", "limit=x"] {
         let response = app
             .authed(Method::GET, &format!("/api/v1/study/due?{bad}"), &token)
@@ -683,7 +601,7 @@ async fn the_due_queue_spans_chats_and_skips_suspended_and_future_cards(backend:
     let response = app
         .authed(
             Method::GET,
-            &format!("/api/v1/flashcards/{}", in_a["id"].as_str().unwrap()),
+            &format!("/api/v1/flashcards/{}", id_of(&in_a)),
             &token,
         )
         .send()
@@ -702,8 +620,10 @@ async fn retention_settings_shape_intervals_and_stats_count_reviews(backend: Bac
 
     // Two cards in review; the same history, then a higher desired retention for one user's
     // next intervals: shorter.
-    let card = create_card(&app, &token, &chat, json!({"question": "q", "answer": "a"})).await;
-    let id = card["id"].as_str().unwrap();
+    let card = app
+        .create_card(&token, &chat, json!({"question": "q", "answer": "a"}))
+        .await;
+    let id = id_of(&card);
     let review = |rating: &'static str| {
         let app = &app;
         let token = &token;
@@ -719,7 +639,7 @@ async fn retention_settings_shape_intervals_and_stats_count_reviews(backend: Bac
                 .await
                 .unwrap();
             assert_eq!(response.status(), 200);
-            response.json::<Value>().await.unwrap()
+            body_of::<Value>(response).await
         }
     };
     let easy = review("easy").await;
@@ -767,18 +687,13 @@ async fn retention_settings_shape_intervals_and_stats_count_reviews(backend: Bac
     // The due time is in the future: a review "then" is refused; review now instead.
     assert_eq!(next.status(), 422);
     review("again").await;
-    create_card(
-        &app,
-        &token,
-        &chat,
-        json!({"question": "q2", "answer": "a2"}),
-    )
-    .await;
+    app.create_card(&token, &chat, json!({"question": "q2", "answer": "a2"}))
+        .await;
     let stats = app.get_json("/api/v1/study/stats", &token).await;
     assert_eq!(stats["total_cards"], 2);
     assert_eq!(stats["new_cards"], 1);
     assert_eq!(stats["reviews_today"], 2);
-    assert_eq!(stats["reviews_per_day"].as_array().unwrap().len(), 30);
+    assert_eq!(array_of(&stats, "reviews_per_day").len(), 30);
     assert_eq!(stats["reviews_per_day"][29]["reviews"], 2);
     assert_eq!(stats["retention_reviews"], 1);
     assert_eq!(stats["true_retention"], 0.0);
@@ -791,7 +706,7 @@ async fn retention_settings_shape_intervals_and_stats_count_reviews(backend: Bac
     let forgotten = app
         .get_json(&format!("/api/v1/flashcards/{id}"), &token)
         .await;
-    let due = chrono::DateTime::parse_from_rfc3339(forgotten["due"].as_str().unwrap()).unwrap();
+    let due = chrono::DateTime::parse_from_rfc3339(text_of(&forgotten, "due")).unwrap();
     let today = due.date_naive() == chrono::Utc::now().date_naive();
     assert_eq!(stats["due_today"], if today { 2 } else { 1 });
     let other = app.signed_up("stats.other").await.access;
@@ -811,10 +726,7 @@ async fn optimizing_needs_enough_reviews_and_says_how_many(backend: Backend) {
     let body = problem(response, 422).await;
     assert_eq!(body["errors"][0]["field"], "reviews");
     assert!(
-        body["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("400 more"),
+        text_of(&body["errors"][0], "message").contains("400 more"),
         "{body}"
     );
 }
@@ -872,8 +784,8 @@ async fn optimizing_a_long_review_log_personalizes_scheduling() {
     .unwrap();
     // The reviews reach the server now, made offline over the months before.
     clock.set(chrono::Utc::now());
-    for (i, card) in created["items"].as_array().unwrap().iter().enumerate() {
-        let id = card["id"].as_str().unwrap();
+    for (i, card) in items_of(&created).iter().enumerate() {
+        let id = id_of(card);
         for (step, days) in [0i64, 1, 4, 13, 40].into_iter().enumerate() {
             let rating = if (i + step) % 7 == 0 { "again" } else { "good" };
             let at = start + chrono::Duration::days(days) + chrono::Duration::minutes(i as i64 + 1);
@@ -896,17 +808,14 @@ async fn optimizing_a_long_review_log_personalizes_scheduling() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let optimized: Value = response.json().await.unwrap();
+    let optimized: Value = body_of(response).await;
     assert_eq!(optimized["reviews_used"], 400);
     assert_eq!(optimized["settings"]["personalized"], true);
     let settings = app.get_json("/api/v1/study/settings", &token).await;
     assert_eq!(settings["personalized"], true);
     let card = app
         .get_json(
-            &format!(
-                "/api/v1/flashcards/{}",
-                created["items"][1]["id"].as_str().unwrap()
-            ),
+            &format!("/api/v1/flashcards/{}", id_of(&created["items"][1])),
             &token,
         )
         .await;
@@ -924,13 +833,10 @@ async fn anki_package_holds_the_chats_cards(app: &TestApp, token: &str, chat: &s
     let cards = app
         .get_json(&format!("/api/v1/chats/{chat}/flashcards"), token)
         .await;
-    let studied = cards["items"]
-        .as_array()
-        .unwrap()
+    let studied = items_of(&cards)
         .iter()
         .find(|c| c["question"] == "Second")
-        .unwrap()["id"]
-        .as_str()
+        .map(id_of)
         .unwrap()
         .to_string();
     for rating in ["good", "good", "easy"] {
@@ -1072,8 +978,7 @@ async fn csv_cells_never_start_a_formula(backend: Backend) {
         ("-1 + 2 = ?", "plain answer"),
     ];
     for (question, answer) in hostile {
-        create_card(
-            &app,
+        app.create_card(
             &token,
             &chat,
             json!({"question": question, "answer": answer}),
@@ -1124,14 +1029,12 @@ async fn csv_cells_never_start_a_formula(backend: Backend) {
     let imported = app
         .get_json(&format!("/api/v1/chats/{other}/flashcards"), &token)
         .await;
-    let mut pairs: Vec<(String, String)> = imported["items"]
-        .as_array()
-        .unwrap()
+    let mut pairs: Vec<(String, String)> = items_of(&imported)
         .iter()
         .map(|c| {
             (
-                c["question"].as_str().unwrap().to_string(),
-                c["answer"].as_str().unwrap().to_string(),
+                text_of(c, "question").to_string(),
+                text_of(c, "answer").to_string(),
             )
         })
         .collect();
@@ -1148,9 +1051,8 @@ async fn csv_export_and_import_round_trip_with_row_errors(backend: Backend) {
     let app = spawn_app(backend).await;
     let token = app.signed_up("csv.user").await.access;
     let chat = app.create_chat(&token, "CSV").await;
-    create_card(&app, &token, &chat, json!({"question": "What is \"ATP\", briefly?", "answer": "Energy,\nin a molecule", "tags": ["cells", "energy"]})).await;
-    create_card(
-        &app,
+    app.create_card(&token, &chat, json!({"question": "What is \"ATP\", briefly?", "answer": "Energy,\nin a molecule", "tags": ["cells", "energy"]})).await;
+    app.create_card(
         &token,
         &chat,
         json!({"question": "Second", "answer": "Two"}),
@@ -1206,23 +1108,19 @@ async fn csv_export_and_import_round_trip_with_row_errors(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let report: Value = response.json().await.unwrap();
+    let report: Value = body_of(response).await;
     assert_eq!(report["imported"], 2, "{report}");
-    let rows: Vec<(u64, &str)> = report["errors"]
-        .as_array()
-        .unwrap()
+    let rows: Vec<(u64, &str)> = array_of(&report, "errors")
         .iter()
-        .map(|e| (e["row"].as_u64().unwrap(), e["field"].as_str().unwrap()))
+        .map(|e| (e["row"].as_u64().unwrap(), text_of(e, "field")))
         .collect();
     assert_eq!(rows, [(3, "question"), (4, "answer"), (5, "tags")]);
     let imported = app
         .get_json(&format!("/api/v1/chats/{other}/flashcards"), &token)
         .await;
-    let mut questions: Vec<&str> = imported["items"]
-        .as_array()
-        .unwrap()
+    let mut questions: Vec<&str> = items_of(&imported)
         .iter()
-        .map(|c| c["question"].as_str().unwrap())
+        .map(|c| text_of(c, "question"))
         .collect();
     questions.sort();
     assert_eq!(questions, ["Second", "What is \"ATP\", briefly?"]);
@@ -1251,10 +1149,7 @@ async fn csv_export_and_import_round_trip_with_row_errors(backend: Backend) {
     }
     let body = problem(import(many.into_bytes()).await.unwrap(), 422).await;
     assert!(
-        body["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("5000"),
+        text_of(&body["errors"][0], "message").contains("5000"),
         "{body}"
     );
     let huge = format!("question,answer\n{}", "q,a\n".repeat(300_000)).into_bytes();
@@ -1265,11 +1160,7 @@ async fn csv_export_and_import_round_trip_with_row_errors(backend: Backend) {
             &token,
         )
         .await;
-    assert_eq!(
-        after["items"].as_array().unwrap().len(),
-        2,
-        "only the first import's cards"
-    );
+    assert_eq!(items_of(&after).len(), 2, "only the first import's cards");
 }
 
 async fn offline_generation_makes_sourced_cards_from_a_document(backend: Backend) {
@@ -1293,14 +1184,14 @@ async fn offline_generation_makes_sourced_cards_from_a_document(backend: Backend
     )
     .await;
     assert_eq!(response.status(), 200);
-    let drafts: Value = response.json().await.unwrap();
+    let drafts: Value = body_of(response).await;
     assert_eq!(drafts["generator"], "offline");
     assert_eq!(drafts["cards"], Value::Null, "not saved unless asked");
-    let items = drafts["drafts"].as_array().unwrap();
+    let items = array_of(&drafts, "drafts");
     assert!(!items.is_empty() && items.len() <= 5, "{drafts}");
     for draft in items {
         assert_eq!(draft["source"]["document_id"], doc["id"]);
-        let quote = draft["source"]["quote"].as_str().unwrap();
+        let quote = text_of(&draft["source"], "quote");
         assert!(
             crate::knowledge::NOTES.contains(quote),
             "quotes are the material's own: {quote}"
@@ -1317,7 +1208,7 @@ async fn offline_generation_makes_sourced_cards_from_a_document(backend: Backend
     .json()
     .await
     .unwrap();
-    let cards = saved["cards"].as_array().unwrap();
+    let cards = array_of(&saved, "cards");
     assert_eq!(cards.len(), items.len());
     assert_eq!(cards[0]["tags"], json!(["generated:offline"]));
     assert_eq!(cards[0]["source_status"], "available");
@@ -1332,7 +1223,7 @@ async fn offline_generation_makes_sourced_cards_from_a_document(backend: Backend
     .json()
     .await
     .unwrap();
-    assert_eq!(again["drafts"].as_array().unwrap().len(), 0, "{again}");
+    assert_eq!(array_of(&again, "drafts").len(), 0, "{again}");
 
     for bad in [
         json!({"count": 5}),
@@ -1370,10 +1261,7 @@ async fn language_model_generation_uses_structured_output() {
     .await;
     let chunks = app
         .get_json(
-            &format!(
-                "/api/v1/chats/{chat}/documents/{}/chunks",
-                doc["id"].as_str().unwrap()
-            ),
+            &format!("/api/v1/chats/{chat}/documents/{}/chunks", id_of(&doc)),
             &token,
         )
         .await;
@@ -1392,9 +1280,9 @@ async fn language_model_generation_uses_structured_output() {
     )
     .await;
     assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
+    let body: Value = body_of(response).await;
     assert_eq!(body["generator"], "language_model");
-    let drafts = body["drafts"].as_array().unwrap();
+    let drafts = array_of(&body, "drafts");
     assert_eq!(drafts.len(), 2, "{body}");
     assert_eq!(drafts[0]["source"]["chunk_id"], chunk["id"]);
     assert_eq!(drafts[0]["source"]["page"], chunk["page"]);
@@ -1444,9 +1332,9 @@ async fn language_model_generation_uses_structured_output() {
     )
     .await;
     assert_eq!(offline.status(), 200);
-    let body: Value = offline.json().await.unwrap();
+    let body: Value = body_of(offline).await;
     assert_eq!(body["generator"], "offline");
-    assert!(!body["drafts"].as_array().unwrap().is_empty(), "{body}");
+    assert!(!array_of(&body, "drafts").is_empty(), "{body}");
 }
 
 /// Material long enough for several batches: each sentence defines its own term.
@@ -1504,13 +1392,10 @@ async fn a_long_document_generates_in_the_background_with_a_status_to_poll(backe
         .to_str()
         .unwrap()
         .to_string();
-    let queued: Value = response.json().await.unwrap();
+    let queued: Value = body_of(response).await;
     assert_eq!(
         location,
-        format!(
-            "/api/v1/flashcards/generations/{}",
-            queued["id"].as_str().unwrap()
-        )
+        format!("/api/v1/flashcards/generations/{}", id_of(&queued))
     );
     assert!(
         queued["status"] == "queued" || queued["status"] == "running",
@@ -1526,24 +1411,21 @@ async fn a_long_document_generates_in_the_background_with_a_status_to_poll(backe
         done["progress"]["batches_done"],
         done["progress"]["batches_total"]
     );
-    let cards = done["cards"].as_array().unwrap();
+    let cards = array_of(&done, "cards");
     assert_eq!(cards.len(), 60, "the material holds 700 definitions");
     let mut pages_seen = std::collections::HashSet::new();
     for card in cards {
         assert_eq!(card["source"]["document_id"], doc["id"]);
-        let quote = card["source"]["quote"].as_str().unwrap();
+        let quote = text_of(&card["source"], "quote");
         assert!(long_notes().contains(quote), "{quote}");
-        pages_seen.insert(card["source"]["chunk_id"].as_str().unwrap().to_string());
+        pages_seen.insert(text_of(&card["source"], "chunk_id").to_string());
         assert!(card["card_id"].is_string(), "saved: {card}");
     }
     assert!(pages_seen.len() > 1, "cards come from several chunks");
     // The saved cards are the chat's cards.
     let card = app
         .get_json(
-            &format!(
-                "/api/v1/flashcards/{}",
-                cards[0]["card_id"].as_str().unwrap()
-            ),
+            &format!("/api/v1/flashcards/{}", text_of(&cards[0], "card_id")),
             &token,
         )
         .await;
@@ -1555,7 +1437,7 @@ async fn a_long_document_generates_in_the_background_with_a_status_to_poll(backe
             &token,
         )
         .await;
-    assert_eq!(listed["items"].as_array().unwrap().len(), 60);
+    assert_eq!(items_of(&listed).len(), 60);
 
     // Many cards from short material also go to the background.
     let response = post(
@@ -1604,10 +1486,7 @@ async fn cards_are_made_from_chosen_chunks_or_a_topic(backend: Backend) {
     .await;
     let chunks = app
         .get_json(
-            &format!(
-                "/api/v1/chats/{chat}/documents/{}/chunks",
-                doc["id"].as_str().unwrap()
-            ),
+            &format!("/api/v1/chats/{chat}/documents/{}/chunks", id_of(&doc)),
             &token,
         )
         .await;
@@ -1621,8 +1500,8 @@ async fn cards_are_made_from_chosen_chunks_or_a_topic(backend: Backend) {
     )
     .await;
     assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
-    let drafts = body["drafts"].as_array().unwrap();
+    let body: Value = body_of(response).await;
+    let drafts = array_of(&body, "drafts");
     assert!(!drafts.is_empty(), "{body}");
     for draft in drafts {
         assert_eq!(
@@ -1639,9 +1518,9 @@ async fn cards_are_made_from_chosen_chunks_or_a_topic(backend: Backend) {
     )
     .await;
     assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
-    assert!(!body["drafts"].as_array().unwrap().is_empty(), "{body}");
-    for draft in body["drafts"].as_array().unwrap() {
+    let body: Value = body_of(response).await;
+    assert!(!array_of(&body, "drafts").is_empty(), "{body}");
+    for draft in array_of(&body, "drafts") {
         assert_eq!(draft["source"]["document_id"], doc["id"]);
     }
 
@@ -1721,7 +1600,7 @@ async fn a_background_generation_retries_and_fails_with_its_reason() {
     let location = response.headers()["location"].to_str().unwrap().to_string();
     let failed = finished(&app, &token, &location).await;
     assert_eq!(failed["status"], "failed", "{failed}");
-    let error = failed["error"].as_str().unwrap();
+    let error = text_of(&failed, "error");
     assert!(error.contains("gave up after 2 attempts"), "{error}");
     assert_eq!(model.prompts().len(), 2, "one call per attempt");
 
@@ -1747,7 +1626,7 @@ async fn a_background_generation_retries_and_fails_with_its_reason() {
     let done = finished(&app, &token, &location).await;
     assert_eq!(done["status"], "completed", "{done}");
     assert_eq!(done["generator"], "language_model");
-    assert_eq!(done["cards"].as_array().unwrap().len(), 55);
+    assert_eq!(array_of(&done, "cards").len(), 55);
     assert_eq!(
         done["cards"][0]["card_id"],
         Value::Null,
@@ -1787,10 +1666,7 @@ async fn a_provider_writes_cards_with_structured_output(backend: Backend) {
     .await;
     let chunks = app
         .get_json(
-            &format!(
-                "/api/v1/chats/{chat}/documents/{}/chunks",
-                doc["id"].as_str().unwrap()
-            ),
+            &format!("/api/v1/chats/{chat}/documents/{}/chunks", id_of(&doc)),
             &token,
         )
         .await;
@@ -1822,9 +1698,9 @@ async fn a_provider_writes_cards_with_structured_output(backend: Backend) {
     )
     .await;
     assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
+    let body: Value = body_of(response).await;
     assert_eq!(body["generator"], "language_model");
-    let cards = body["cards"].as_array().unwrap();
+    let cards = array_of(&body, "cards");
     assert_eq!(cards.len(), 2, "{body}");
     assert_eq!(cards[0]["question"], "What do mitochondria make?");
     assert_eq!(cards[0]["source"]["chunk_id"], chunk["id"]);
@@ -1835,7 +1711,7 @@ async fn a_provider_writes_cards_with_structured_output(backend: Backend) {
     let requests = server.received_requests().await.unwrap();
     let sent: Value = serde_json::from_slice(&requests[0].body).unwrap();
     assert!(
-        sent.to_string().contains(chunk["id"].as_str().unwrap()),
+        sent.to_string().contains(id_of(chunk)),
         "the chunk id is in the prompt"
     );
 }

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use flashforge::Hooks;
 use flashforge_domain::health::HealthCheck;
 
-use crate::helpers::{Backend, spawn_app, spawn_app_with};
+use crate::helpers::{Backend, array_of, spawn_app, spawn_app_with, text_of};
 
 async fn live_answers_alive(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -22,8 +22,8 @@ async fn ready_reports_each_dependency_with_its_latency(backend: Backend) {
     assert_eq!(response.status(), 200);
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["status"], "ready");
-    let checks = body["checks"].as_array().unwrap();
-    let names: Vec<&str> = checks.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    let checks = array_of(&body, "checks");
+    let names: Vec<&str> = checks.iter().map(|c| text_of(c, "name")).collect();
     if backend == Backend::Memory {
         assert_eq!(
             names,
@@ -65,9 +65,7 @@ async fn ready_answers_503_when_a_required_dependency_is_down(backend: Backend) 
     assert_eq!(response.status(), 503);
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["status"], "unready");
-    let down = body["checks"]
-        .as_array()
-        .unwrap()
+    let down = array_of(&body, "checks")
         .iter()
         .find(|c| c["name"] == "model_server")
         .expect("the failing dependency is listed");
@@ -84,7 +82,7 @@ async fn the_prototype_health_route_keeps_its_shape(backend: Backend) {
     assert_eq!(response.status(), 200);
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["status"], "healthy");
-    let timestamp = body["timestamp"].as_str().unwrap();
+    let timestamp = text_of(&body, "timestamp");
     assert!(chrono::DateTime::parse_from_rfc3339(timestamp).is_ok());
 }
 

@@ -1,29 +1,24 @@
-//! `spawn_app()`, test databases, the captured log, and the macro that runs a test on every
-//! backend.
+//! What only the end-to-end tests use: `spawn_app()` (a [`TestApp`] on a backend's throwaway
+//! storage), the captured log, the macro that runs a test on every backend, and helpers that
+//! read answers. The shared test kit (`flashforge_tests`: databases, settings, clients) is
+//! re-exported here.
 
-use std::path::PathBuf;
+use std::io::Write;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
-use actix_web::dev::ServerHandle;
-use flashforge::settings::{Environment, LogFormat, LogSettings, Settings};
-use flashforge::startup::{Application, Hooks};
+use flashforge::settings::{LogFormat, LogSettings};
+use flashforge::startup::Hooks;
 use flashforge::telemetry;
-use flashforge_sql::DatabaseConnection;
+use flashforge_tests::server::Running;
 use parking_lot::Mutex;
-use sea_orm_shim::{ConnectionTrait, Database};
-use tokio::sync::OnceCell;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 
-/// sea-orm through the sql adapter crate, so the harness needs no extra dependency.
-mod sea_orm_shim {
-    pub use flashforge_sql::sea_orm::{ConnectionTrait, Database};
-}
-
-/// The JWT secret of every test process; the log test proves it never reaches the log.
-pub const TEST_JWT_SECRET: &str = "t3st-Only_9fQ2xLmZ8rVb4Nw7Kc1Hd6Jp0Sg5Ye";
-
-/// The password every test account uses: long, and not guessable by zxcvbn.
-pub const PASSWORD: &str = "correct horse battery staple";
+pub use flashforge_tests::client::{Api, client, problem};
+pub use flashforge_tests::database::{
+    Backend, Storage, TestDatabase, local_files, migrated_database, postgres_or_skip, redis_or_skip,
+};
+pub use flashforge_tests::settings::{PASSWORD, TEST_JWT_SECRET, test_settings};
 
 /// A session's tokens.
 #[derive(Debug, Clone)]
@@ -33,26 +28,12 @@ pub struct Tokens {
 }
 
 impl Tokens {
-    pub fn from_body(body: &serde_json::Value) -> Self {
+    pub fn from_body(body: &Value) -> Self {
         Self {
-            access: body["access_token"]
-                .as_str()
-                .expect("access_token")
-                .to_string(),
-            refresh: body["refresh_token"]
-                .as_str()
-                .expect("refresh_token")
-                .to_string(),
+            access: text_of(body, "access_token").to_string(),
+            refresh: text_of(body, "refresh_token").to_string(),
         }
     }
-}
-
-/// The adapters a test runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Memory,
-    Sqlite,
-    Postgres,
 }
 
 /// Writes each listed `async fn name(backend: Backend)` as three tests, `memory::name`,
@@ -89,188 +70,6 @@ macro_rules! on_every_backend {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Postgres
-
-fn admin_url() -> String {
-    std::env::var("FLASHFORGE_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
-}
-
-/// Whether Postgres cases run. Without a server they are skipped with a notice on stderr
-/// (written past the test harness's capture), or fail when `FLASHFORGE_REQUIRE_POSTGRES=1`.
-pub async fn postgres_or_skip() -> bool {
-    static AVAILABLE: OnceCell<bool> = OnceCell::const_new();
-    let available = *AVAILABLE
-        .get_or_init(|| async {
-            let connect = Database::connect(admin_url());
-            matches!(
-                tokio::time::timeout(Duration::from_secs(5), connect).await,
-                Ok(Ok(_))
-            )
-        })
-        .await;
-    if available {
-        return true;
-    }
-    if std::env::var("FLASHFORGE_REQUIRE_POSTGRES").as_deref() == Ok("1") {
-        panic!(
-            "FLASHFORGE_REQUIRE_POSTGRES=1 but Postgres does not answer at {}",
-            admin_url()
-        );
-    }
-    static NOTICE: OnceLock<()> = OnceLock::new();
-    NOTICE.get_or_init(|| {
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n!!!!!!!! POSTGRES IS NOT ANSWERING at {}: every postgres::* test is SKIPPED (passes without running). Set FLASHFORGE_REQUIRE_POSTGRES=1 to make this an error. !!!!!!!!\n",
-            admin_url()
-        );
-    });
-    false
-}
-
-/// The Redis URL for tests that need one, or `None` (with a notice) when it does not answer,
-/// unless `FLASHFORGE_REQUIRE_REDIS=1`, which makes that a failure.
-pub async fn redis_or_skip() -> Option<String> {
-    let url = std::env::var("FLASHFORGE_TEST_REDIS_URL")
-        .unwrap_or_else(|_| "redis://127.0.0.1:6379/0".to_string());
-    let store = flashforge_redis::RedisRateLimitStore::connect(
-        &url,
-        "ff:probe:",
-        Duration::from_millis(500),
-    )
-    .await;
-    if store.is_ok() {
-        return Some(url);
-    }
-    if std::env::var("FLASHFORGE_REQUIRE_REDIS").as_deref() == Ok("1") {
-        panic!("FLASHFORGE_REQUIRE_REDIS=1 but Redis does not answer at {url}");
-    }
-    let _ = writeln!(
-        std::io::stderr(),
-        "\n!!!!!!!! REDIS IS NOT ANSWERING at {url}: this Redis test is SKIPPED. Set FLASHFORGE_REQUIRE_REDIS=1 to make this an error. !!!!!!!!\n"
-    );
-    None
-}
-
-/// A uniquely named Postgres database, dropped when the test ends.
-pub struct TestDatabase {
-    name: String,
-    pub url: String,
-}
-
-impl TestDatabase {
-    pub async fn create() -> Self {
-        let name = format!("ff_test_{}", uuid::Uuid::now_v7().simple());
-        let admin = Database::connect(admin_url())
-            .await
-            .expect("connect to Postgres as admin");
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("create the test database");
-        let _ = admin.close().await;
-        let admin = admin_url();
-        let (base, query) = match admin.split_once('?') {
-            Some((base, query)) => (base.to_string(), format!("?{query}")),
-            None => (admin.clone(), String::new()),
-        };
-        let (server, _) = base.rsplit_once('/').expect("admin URL names a database");
-        let url = format!("{server}/{name}{query}");
-        Self { name, url }
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        // Drop can't await: do it on a thread with its own runtime.
-        let _ = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            runtime.block_on(async move {
-                if let Ok(admin) = Database::connect(admin_url()).await {
-                    let _ = admin
-                        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .await;
-                    let _ = admin.close().await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
-/// Keeps a test's storage alive (dropping it removes it): a Postgres database or a SQLite
-/// folder, each with a folder for the vector index and blobs.
-pub enum Storage {
-    None,
-    Sqlite(tempfile::TempDir),
-    Postgres(TestDatabase, tempfile::TempDir),
-}
-
-impl Storage {
-    /// Fresh storage for `backend` and the URL to reach it.
-    pub async fn create(backend: Backend) -> (Self, String) {
-        match backend {
-            Backend::Memory => (Storage::None, "memory://".to_string()),
-            Backend::Sqlite => {
-                let storage = Storage::Sqlite(tempfile::tempdir().expect("temp dir"));
-                let url = storage.database_url().expect("a SQLite file");
-                (storage, url)
-            }
-            Backend::Postgres => {
-                let db = TestDatabase::create().await;
-                let url = db.url.clone();
-                (
-                    Storage::Postgres(db, tempfile::tempdir().expect("temp dir")),
-                    url,
-                )
-            }
-        }
-    }
-
-    /// The database of the real backends.
-    pub fn database_url(&self) -> Option<String> {
-        match self {
-            Storage::None => None,
-            Storage::Sqlite(dir) => Some(format!(
-                "sqlite://{}/flashforge.db?mode=rwc",
-                dir.path().display()
-            )),
-            Storage::Postgres(db, _) => Some(db.url.clone()),
-        }
-    }
-
-    /// Where the real backends keep their vector index and blobs.
-    pub fn files_dir(&self) -> Option<&std::path::Path> {
-        match self {
-            Storage::None => None,
-            Storage::Sqlite(dir) | Storage::Postgres(_, dir) => Some(dir.path()),
-        }
-    }
-}
-
-/// An open, migrated database for adapter tests, or `None` for the memory backend.
-pub async fn migrated_database(backend: Backend) -> (Storage, Option<DatabaseConnection>) {
-    let (storage, url) = Storage::create(backend).await;
-    if backend == Backend::Memory {
-        return (storage, None);
-    }
-    let db = flashforge_sql::connect(&url, &Default::default())
-        .await
-        .expect("connect");
-    flashforge_sql::migrate(&db, flashforge_sql::Migration::Up)
-        .await
-        .expect("migrate");
-    (storage, Some(db))
-}
-
-// ---------------------------------------------------------------------------------------------
 // Logs
 
 /// Every log line of this test process, as JSON, at trace level for every target.
@@ -296,8 +95,6 @@ impl Write for CapturedLog {
     }
 }
 
-use std::io::Write;
-
 /// The process-wide log capture, installed on first use.
 pub fn captured_log() -> CapturedLog {
     static LOG: OnceLock<CapturedLog> = OnceLock::new();
@@ -320,42 +117,6 @@ pub fn captured_log() -> CapturedLog {
 // ---------------------------------------------------------------------------------------------
 // The app
 
-pub fn config_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../config"))
-}
-
-/// The test configuration for `database_url`, with `overrides` as `FLASHFORGE__…` variables.
-pub fn test_settings(database_url: &str, overrides: &[(&str, &str)]) -> Settings {
-    let mut vars = vec![
-        (
-            "FLASHFORGE__AUTH__JWT_SECRET".to_string(),
-            TEST_JWT_SECRET.to_string(),
-        ),
-        (
-            "FLASHFORGE__DATABASE__URL".to_string(),
-            database_url.to_string(),
-        ),
-        (
-            "FLASHFORGE__DATABASE__MAX_CONNECTIONS".to_string(),
-            "5".to_string(),
-        ),
-        ("FLASHFORGE__SERVER__PORT".to_string(), "0".to_string()),
-        ("FLASHFORGE__SERVER__WORKERS".to_string(), "1".to_string()),
-        (
-            "FLASHFORGE__SERVER__SHUTDOWN_TIMEOUT_SECS".to_string(),
-            "5".to_string(),
-        ),
-    ];
-    vars.extend(
-        overrides
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string())),
-    );
-    Settings::load_from(Environment::Test, &config_dir(), vars)
-        .expect("test settings are valid")
-        .0
-}
-
 /// A running FlashForge on a free port, with its own storage.
 pub struct TestApp {
     pub address: String,
@@ -364,7 +125,7 @@ pub struct TestApp {
     /// The metrics listener's port, when `metrics.bind` is set.
     pub metrics_port: Option<u16>,
     pub client: reqwest::Client,
-    handle: ServerHandle,
+    server: Running,
     storage: Storage,
 }
 
@@ -386,7 +147,7 @@ impl TestApp {
             .expect("request sent")
     }
 
-    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
         self.client
             .post(self.url(path))
             .json(body)
@@ -411,22 +172,23 @@ impl TestApp {
         .await
     }
 
+    /// The kit's API client for this app.
+    pub fn api(&self) -> Api {
+        Api::at(self.client.clone(), &self.address)
+    }
+
     /// Registers `username` and returns its access and refresh tokens.
     pub async fn signed_up(&self, username: &str) -> Tokens {
-        let response = self.register(username, PASSWORD).await;
-        assert_eq!(response.status(), 201, "register {username}");
-        Tokens::from_body(&response.json().await.expect("JSON"))
+        Tokens::from_body(&self.api().register(username).await)
     }
 
     /// Logs `username` in (with [`PASSWORD`]) and returns the new session's tokens.
     pub async fn logged_in(&self, username: &str) -> Tokens {
-        let response = self.login(username, PASSWORD).await;
-        assert_eq!(response.status(), 200, "login {username}");
-        Tokens::from_body(&response.json().await.expect("JSON"))
+        Tokens::from_body(&self.api().session(username).await)
     }
 
     /// `GET path` with the bearer token, as JSON.
-    pub async fn get_json(&self, path: &str, token: &str) -> serde_json::Value {
+    pub async fn get_json(&self, path: &str, token: &str) -> Value {
         self.authed(reqwest::Method::GET, path, token)
             .send()
             .await
@@ -438,15 +200,23 @@ impl TestApp {
 
     /// A new chat of the token's user; its id.
     pub async fn create_chat(&self, token: &str, name: &str) -> String {
-        let chat = self
-            .authed(reqwest::Method::POST, "/api/v1/chats", token)
-            .json(&serde_json::json!({ "name": name }))
+        self.api().chat(token, name).await
+    }
+
+    /// A new card in `chat` made of `body`, which must answer 201; the card.
+    pub async fn create_card(&self, token: &str, chat: &str, body: Value) -> Value {
+        let response = self
+            .authed(
+                reqwest::Method::POST,
+                &format!("/api/v1/chats/{chat}/flashcards"),
+                token,
+            )
+            .json(&body)
             .send()
             .await
             .expect("request sent");
-        assert_eq!(chat.status(), 201, "create chat {name}");
-        let chat: serde_json::Value = chat.json().await.expect("JSON body");
-        chat["id"].as_str().expect("chat id").to_string()
+        assert_eq!(response.status(), 201);
+        body_of(response).await
     }
 
     /// A request with the bearer token.
@@ -464,8 +234,7 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        // Sends the stop command at once; the returned future only waits for completion.
-        let _stopping = self.handle.stop(false);
+        self.server.signal_stop();
     }
 }
 
@@ -489,104 +258,62 @@ pub async fn spawn_app_configured(
     let (storage, url) = Storage::create(backend).await;
     // The real backends run on the real adapters: the embedded Qdrant engine and blobs in a
     // folder. Memory keeps the in-memory index and blobs of config/test.toml.
-    let mut all: Vec<(String, String)> = Vec::new();
-    if let Some(dir) = storage.files_dir() {
-        all.push(("FLASHFORGE__VECTOR__PROVIDER".into(), "embedded".into()));
-        all.push((
-            "FLASHFORGE__VECTOR__DIR".into(),
-            dir.join("index").display().to_string(),
-        ));
-        all.push(("FLASHFORGE__STORAGE__BLOBS".into(), "local".into()));
-        all.push((
-            "FLASHFORGE__STORAGE__BLOB_DIR".into(),
-            dir.join("blobs").display().to_string(),
-        ));
-    }
-    all.extend(
-        overrides
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string())),
-    );
-    let all: Vec<(&str, &str)> = all.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let settings = test_settings(&url, &all);
-    let hooks = Hooks {
-        handle_signals: false,
-        ..hooks
-    };
-    let settings_tls = settings.server.tls_enabled();
-    let app = Application::build_with(settings, hooks)
-        .await
-        .expect("the app starts");
-    let scheme = if settings_tls { "https" } else { "http" };
-    let address = format!("{scheme}://127.0.0.1:{}", app.port());
-    let redirect_port = app.redirect_port();
-    let metrics_port = app.metrics_port();
-    let handle = app.handle();
-    tokio::spawn(app.run_until_stopped());
+    let mut all: Vec<(&str, String)> = storage.files_dir().map(local_files).unwrap_or_default();
+    all.extend(overrides.iter().map(|(k, v)| (*k, v.to_string())));
+    let all: Vec<(&str, &str)> = all.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let server = Running::start(test_settings(&url, &all), hooks).await;
     TestApp {
-        address,
-        redirect_port,
-        metrics_port,
+        address: server.address.clone(),
+        redirect_port: server.redirect_port,
+        metrics_port: server.metrics_port,
         client: client(None),
-        handle,
+        server,
         storage,
     }
 }
 
-/// An HTTP client that follows no redirects; with `root`, it trusts that certificate (PEM).
-pub fn client(root: Option<&str>) -> reqwest::Client {
-    // reqwest is built without a bundled crypto provider; the process uses ring, like the server.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut builder = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
-    if let Some(pem) = root {
-        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-        let mut roots = rustls::RootCertStore::empty();
-        use rustls::pki_types::pem::PemObject;
-        for der in rustls::pki_types::CertificateDer::pem_slice_iter(pem.as_bytes()) {
-            roots.add(der.expect("PEM certificate")).expect("root");
-        }
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("protocols")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        builder = builder.use_preconfigured_tls(tls);
-    }
-    builder.build().expect("client")
+// ---------------------------------------------------------------------------------------------
+// Reading answers
+
+/// The `id` of the resource an answer describes (a card, a chat, a document…).
+pub fn id_of(doc: &Value) -> &str {
+    text_of(doc, "id")
 }
 
-/// Reads a problem+json answer, checking the parts every problem has.
-pub async fn problem(response: reqwest::Response, status: u16) -> serde_json::Value {
-    assert_eq!(response.status().as_u16(), status, "status");
-    assert_eq!(
-        response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok()),
-        Some("application/problem+json")
-    );
-    let request_id = response
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .expect("every answer has a request id");
-    let body: serde_json::Value = response.json().await.expect("problem body is JSON");
-    assert_eq!(body["status"], status);
-    assert_eq!(body["request_id"], request_id.as_str());
-    for field in ["type", "title", "detail", "instance", "code"] {
-        assert!(body[field].is_string(), "problem lacks `{field}`: {body}");
-    }
-    body
+/// The string at `doc[field]`; a test failure when it is missing or not a string.
+pub fn text_of<'a>(doc: &'a Value, field: &str) -> &'a str {
+    doc[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("`{field}` is not a string in {doc}"))
+}
+
+/// The array at `doc[field]`; a test failure when it is missing or not an array.
+pub fn array_of<'a>(doc: &'a Value, field: &str) -> &'a [Value] {
+    doc[field]
+        .as_array()
+        .unwrap_or_else(|| panic!("`{field}` is not an array in {doc}"))
+}
+
+/// The `items` of a page.
+pub fn items_of(page: &Value) -> &[Value] {
+    array_of(page, "items")
+}
+
+/// The fields a 422 problem's `errors` name, in order.
+pub fn fields_of(problem: &Value) -> Vec<String> {
+    array_of(problem, "errors")
+        .iter()
+        .map(|e| text_of(e, "field").to_string())
+        .collect()
+}
+
+/// A response's JSON body as `T`.
+pub async fn body_of<T: DeserializeOwned>(response: reqwest::Response) -> T {
+    response.json().await.expect("JSON body")
 }
 
 /// Every item of `path` (a list with `?limit=&cursor=`), following `next_cursor` page by page.
-pub async fn every_page(
-    app: &TestApp,
-    token: &str,
-    path: &str,
-    limit: u32,
-) -> Vec<serde_json::Value> {
+pub async fn every_page(app: &TestApp, token: &str, path: &str, limit: u32) -> Vec<Value> {
     let mut items = Vec::new();
     let mut cursor: Option<String> = None;
     let separator = if path.contains('?') { '&' } else { '?' };
@@ -596,7 +323,7 @@ pub async fn every_page(
             url.push_str(&format!("&cursor={cursor}"));
         }
         let page = app.get_json(&url, token).await;
-        let got = page["items"].as_array().unwrap();
+        let got = items_of(&page);
         assert!(got.len() <= limit as usize, "{url}: {} items", got.len());
         items.extend(got.iter().cloned());
         match page["next_cursor"].as_str() {
@@ -612,7 +339,7 @@ pub struct Operation {
     pub method: reqwest::Method,
     /// As documented, with `{parameters}`.
     pub path: String,
-    pub spec: serde_json::Value,
+    pub spec: Value,
 }
 
 impl Operation {
@@ -652,7 +379,7 @@ impl Operation {
 impl TestApp {
     /// Every operation of `/api/v1/openapi.json`.
     pub async fn operations(&self) -> Vec<Operation> {
-        let doc: serde_json::Value = self.get("/api/v1/openapi.json").await.json().await.unwrap();
+        let doc: Value = self.get("/api/v1/openapi.json").await.json().await.unwrap();
         let mut all = Vec::new();
         for (path, operations) in doc["paths"].as_object().unwrap() {
             for (method, spec) in operations.as_object().unwrap() {

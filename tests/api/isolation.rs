@@ -5,7 +5,9 @@
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::helpers::{Backend, TestApp, Tokens, problem, spawn_app};
+use crate::helpers::{
+    Backend, TestApp, Tokens, array_of, id_of, items_of, problem, spawn_app, text_of,
+};
 
 /// Every route that names a resource by id, with `{id}` for the id, and the kind of resource.
 const ROUTES: &[(&str, &str)] = &[
@@ -69,7 +71,7 @@ impl Resources {
             .json()
             .await
             .unwrap();
-        let chat_id = chat["id"].as_str().unwrap().to_string();
+        let chat_id = id_of(&chat).to_string();
         let exchange: Value = app
             .authed(
                 Method::POST,
@@ -91,13 +93,13 @@ impl Resources {
             crate::knowledge::NOTES.as_bytes().to_vec(),
         )
         .await;
-        let card = crate::flashcards::create_card(
-            app,
-            &owner.access,
-            &chat_id,
-            serde_json::json!({"question": "private?", "answer": "yes"}),
-        )
-        .await;
+        let card = app
+            .create_card(
+                &owner.access,
+                &chat_id,
+                serde_json::json!({"question": "private?", "answer": "yes"}),
+            )
+            .await;
         // More cards than a request makes at once: a background generation.
         let generation: Value = app
             .authed(
@@ -113,11 +115,11 @@ impl Resources {
             .await
             .unwrap();
         Self {
-            generation: generation["id"].as_str().unwrap().to_string(),
-            card: card["id"].as_str().unwrap().to_string(),
-            document: document["id"].as_str().unwrap().to_string(),
-            session: sessions["items"][0]["id"].as_str().unwrap().to_string(),
-            message: exchange["answer"]["id"].as_str().unwrap().to_string(),
+            generation: id_of(&generation).to_string(),
+            card: id_of(&card).to_string(),
+            document: id_of(&document).to_string(),
+            session: id_of(&sessions["items"][0]).to_string(),
+            message: id_of(&exchange["answer"]).to_string(),
             chat: chat_id,
         }
     }
@@ -150,12 +152,12 @@ impl Resources {
         let chats = get("/api/v1/chats".into()).await;
         let mut messages = Vec::new();
         let mut documents = Vec::new();
-        for chat in chats["items"].as_array().unwrap() {
-            let id = chat["id"].as_str().unwrap();
+        for chat in items_of(&chats) {
+            let id = id_of(chat);
             messages.push(get(format!("/api/v1/chats/{id}/messages")).await);
             let docs = get(format!("/api/v1/chats/{id}/documents")).await;
-            for doc in docs["items"].as_array().unwrap() {
-                let doc_id = doc["id"].as_str().unwrap();
+            for doc in items_of(&docs) {
+                let doc_id = id_of(doc);
                 documents.push(get(format!("/api/v1/chats/{id}/documents/{doc_id}/chunks")).await);
             }
             documents.push(docs);
@@ -163,12 +165,7 @@ impl Resources {
             documents.push(get(format!("/api/v1/chats/{id}/flashcards")).await);
         }
         // `last_used_at` may move with the owner's own requests; ids and states may not.
-        let ids: Vec<&Value> = sessions["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| &s["id"])
-            .collect();
+        let ids: Vec<&Value> = items_of(&sessions).iter().map(|s| &s["id"]).collect();
         serde_json::json!({"sessions": ids, "me": me, "chats": chats, "messages": messages, "documents": documents})
     }
 }
@@ -272,7 +269,7 @@ async fn another_users_ids_in_a_body_are_refused_as_unknown(backend: Backend) {
             &owner.access,
         )
         .await;
-    let chunk = chunks["items"][0]["id"].as_str().unwrap().to_string();
+    let chunk = id_of(&chunks["items"][0]).to_string();
     let own_chat = app.create_chat(&intruder.access, "mine").await;
     let post = |path: String, body: Value| {
         app.authed(Method::POST, &path, &intruder.access)
@@ -280,14 +277,12 @@ async fn another_users_ids_in_a_body_are_refused_as_unknown(backend: Backend) {
             .send()
     };
     let field_errors = |body: &Value| -> Vec<(String, String)> {
-        body["errors"]
-            .as_array()
-            .unwrap()
+        array_of(body, "errors")
             .iter()
             .map(|e| {
                 (
-                    e["field"].as_str().unwrap().to_string(),
-                    e["message"].as_str().unwrap().to_string(),
+                    text_of(e, "field").to_string(),
+                    text_of(e, "message").to_string(),
                 )
             })
             .collect()

@@ -7,7 +7,10 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::helpers::{Backend, TestApp, problem, spawn_app, spawn_app_configured};
+use crate::helpers::{
+    Backend, TestApp, array_of, body_of, id_of, items_of, problem, spawn_app, spawn_app_configured,
+    text_of,
+};
 
 pub fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(format!(
@@ -61,21 +64,11 @@ pub async fn upload_with(
 
 /// Polls the document until it is `completed` or `failed`.
 pub async fn settled(app: &TestApp, token: &str, chat: &str, id: &str) -> Value {
-    let started = Instant::now();
-    loop {
-        let doc = app
-            .get_json(&format!("/api/v1/chats/{chat}/documents/{id}"), token)
-            .await;
-        let status = doc["status"].as_str().unwrap_or_default().to_string();
-        if status == "completed" || status == "failed" {
-            return doc;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "document still {status} after 60 s: {doc}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let path = format!("/chats/{chat}/documents/{id}");
+    let every = Duration::from_millis(50);
+    app.api()
+        .settled(token, &path, every, Duration::from_secs(60))
+        .await
 }
 
 /// Uploads and waits; returns the settled document.
@@ -84,7 +77,7 @@ pub async fn ingested(app: &TestApp, token: &str, chat: &str, name: &str, bytes:
     assert_eq!(response.status(), 202, "upload {name}");
     let doc: Value = response.json().await.unwrap();
     assert_eq!(doc["status"], "pending");
-    settled(app, token, chat, doc["id"].as_str().unwrap()).await
+    settled(app, token, chat, id_of(&doc)).await
 }
 
 /// A request with the bearer token and no body.
@@ -112,7 +105,7 @@ async fn a_text_upload_is_ingested_and_found_on_its_page(backend: Backend) {
     assert_eq!(doc["progress"]["pages_done"], 2);
     assert_eq!(doc["size_bytes"], NOTES.len());
     assert!(doc["chunk_count"].as_u64().unwrap() >= 2);
-    let id = doc["id"].as_str().unwrap();
+    let id = id_of(&doc);
 
     for mode in ["keyword", "semantic", "hybrid"] {
         let found = search(
@@ -126,7 +119,7 @@ async fn a_text_upload_is_ingested_and_found_on_its_page(backend: Backend) {
         assert_eq!(top["document_id"], id, "{mode}: {found}");
         assert_eq!(top["page"], 2, "{mode}: {found}");
         assert_eq!(top["file_name"], "notes.txt");
-        assert!(top["text"].as_str().unwrap().contains("Mendel"));
+        assert!(text_of(top, "text").contains("Mendel"));
     }
     // Hybrid is the default.
     let found = search(
@@ -145,7 +138,7 @@ async fn a_text_upload_is_ingested_and_found_on_its_page(backend: Backend) {
             &token,
         )
         .await;
-    assert_eq!(chunks["items"].as_array().unwrap().len(), 1);
+    assert_eq!(items_of(&chunks).len(), 1);
     assert_eq!(chunks["items"][0]["index"], 0);
     assert_eq!(chunks["items"][0]["page"], 1);
     let next = chunks["next_cursor"].as_str().expect("a second page");
@@ -188,7 +181,7 @@ async fn a_text_upload_is_ingested_and_found_on_its_page(backend: Backend) {
             &token,
         )
         .await;
-    assert_eq!(none["items"].as_array().unwrap().len(), 0);
+    assert_eq!(items_of(&none).len(), 0);
 
     // Pages of two, followed to the end: every document once, with the filter kept.
     let mut uploaded = vec![id.to_string()];
@@ -201,7 +194,7 @@ async fn a_text_upload_is_ingested_and_found_on_its_page(backend: Backend) {
             format!("more notes {i}").into_bytes(),
         )
         .await;
-        uploaded.push(doc["id"].as_str().unwrap().to_string());
+        uploaded.push(id_of(&doc).to_string());
     }
     for path in [
         format!("/api/v1/chats/{chat}/documents"),
@@ -210,7 +203,7 @@ async fn a_text_upload_is_ingested_and_found_on_its_page(backend: Backend) {
         let mut listed: Vec<String> = crate::helpers::every_page(&app, &token, &path, 2)
             .await
             .iter()
-            .map(|d| d["id"].as_str().unwrap().to_string())
+            .map(|d| id_of(d).to_string())
             .collect();
         listed.sort();
         let mut expected = uploaded.clone();
@@ -237,7 +230,7 @@ async fn downloads_carry_the_uploaded_name_safely(backend: Backend) {
         doc["file_name"], "Заметки \"v2\";.md",
         "the last path segment is kept"
     );
-    let id = doc["id"].as_str().unwrap();
+    let id = id_of(&doc);
     let file = send(
         &app,
         Method::GET,
@@ -273,7 +266,7 @@ async fn downloads_carry_the_uploaded_name_safely(backend: Backend) {
     assert_eq!(file.headers()["x-content-type-options"], "nosniff");
 
     let pdf = ingested(&app, &token, &chat, "table.pdf", fixture("table.pdf")).await;
-    let id = pdf["id"].as_str().unwrap();
+    let id = id_of(&pdf);
     let file = send(
         &app,
         Method::GET,
@@ -342,17 +335,14 @@ async fn duplicates_return_the_existing_document_unless_replaced(backend: Backen
     let old = app
         .authed(
             Method::GET,
-            &format!(
-                "/api/v1/chats/{chat}/documents/{}",
-                first["id"].as_str().unwrap()
-            ),
+            &format!("/api/v1/chats/{chat}/documents/{}", id_of(&first)),
             &token,
         )
         .send()
         .await
         .unwrap();
     problem(old, 404).await;
-    let done = settled(&app, &token, &chat, replaced["id"].as_str().unwrap()).await;
+    let done = settled(&app, &token, &chat, id_of(&replaced)).await;
     assert_eq!(done["status"], "completed");
     let found = search(
         &app,
@@ -360,7 +350,7 @@ async fn duplicates_return_the_existing_document_unless_replaced(backend: Backen
         &format!("/api/v1/chats/{chat}/search?q=Mendel"),
     )
     .await;
-    for hit in found["hits"].as_array().unwrap() {
+    for hit in array_of(&found, "hits") {
         assert_eq!(
             hit["document_id"], replaced["id"],
             "the replaced document is gone from search"
@@ -446,7 +436,7 @@ async fn an_idempotency_key_makes_a_retried_upload_safe(backend: Backend) {
     );
     let list = app.get_json(&path, &token).await;
     assert_eq!(
-        list["items"].as_array().unwrap().len(),
+        items_of(&list).len(),
         1,
         "one document, whatever the retries"
     );
@@ -560,11 +550,7 @@ async fn bad_uploads_get_clear_answers_and_store_nothing(backend: Backend) {
     problem(response, 404).await;
 
     let list = app.get_json(&path, &token).await;
-    assert_eq!(
-        list["items"].as_array().unwrap().len(),
-        0,
-        "nothing was stored: {list}"
-    );
+    assert_eq!(items_of(&list).len(), 0, "nothing was stored: {list}");
     let response = send(&app, Method::GET, &format!("{path}?status=done"), &token).await;
     problem(response, 422).await;
 }
@@ -576,13 +562,13 @@ async fn unreadable_pdfs_fail_with_a_reason_and_can_be_retried(backend: Backend)
     let encrypted = ingested(&app, &token, &chat, "locked.pdf", fixture("encrypted.pdf")).await;
     assert_eq!(encrypted["status"], "failed");
     assert!(
-        encrypted["error"].as_str().unwrap().contains("encrypted"),
+        text_of(&encrypted, "error").contains("encrypted"),
         "{encrypted}"
     );
     let scanned = ingested(&app, &token, &chat, "scan.pdf", fixture("image-only.pdf")).await;
     assert_eq!(scanned["status"], "failed");
     assert!(
-        scanned["error"].as_str().unwrap().contains("no text layer"),
+        text_of(&scanned, "error").contains("no text layer"),
         "{scanned}"
     );
     let mut truncated = fixture("table.pdf");
@@ -590,7 +576,7 @@ async fn unreadable_pdfs_fail_with_a_reason_and_can_be_retried(backend: Backend)
     let broken = ingested(&app, &token, &chat, "cut.pdf", truncated).await;
     assert_eq!(broken["status"], "failed", "{broken}");
 
-    let id = encrypted["id"].as_str().unwrap();
+    let id = id_of(&encrypted);
     let retry = send(
         &app,
         Method::POST,
@@ -609,7 +595,7 @@ async fn unreadable_pdfs_fail_with_a_reason_and_can_be_retried(backend: Backend)
     );
 
     let good = ingested(&app, &token, &chat, "ok.txt", b"plain words".to_vec()).await;
-    let good_id = good["id"].as_str().unwrap();
+    let good_id = id_of(&good);
     let response = send(
         &app,
         Method::POST,
@@ -634,7 +620,7 @@ async fn a_deleted_document_is_never_found_again(backend: Backend) {
     )
     .await;
     let gone = ingested(&app, &token, &chat, "gone.md", NOTES.as_bytes().to_vec()).await;
-    let id = gone["id"].as_str().unwrap();
+    let id = id_of(&gone);
     let before = search(
         &app,
         &token,
@@ -660,7 +646,7 @@ async fn a_deleted_document_is_never_found_again(backend: Backend) {
             ),
         )
         .await;
-        for hit in after["hits"].as_array().unwrap() {
+        for hit in array_of(&after, "hits") {
             assert_ne!(hit["document_id"], id, "{mode}: {after}");
             assert_eq!(hit["document_id"], keep["id"]);
         }
@@ -690,7 +676,7 @@ async fn a_deleted_document_is_never_found_again(backend: Backend) {
         "/api/v1/search?q=photosynthesis%20chloroplasts",
     )
     .await;
-    assert_eq!(all["hits"].as_array().unwrap().len(), 0, "{all}");
+    assert_eq!(array_of(&all, "hits").len(), 0, "{all}");
 }
 
 async fn search_spans_the_callers_chats_and_nobody_elses(backend: Backend) {
@@ -726,11 +712,9 @@ async fn search_spans_the_callers_chats_and_nobody_elses(backend: Backend) {
     .await;
 
     let all = search(&app, &alice, "/api/v1/search?q=enzymes&mode=keyword").await;
-    let chats: std::collections::BTreeSet<&str> = all["hits"]
-        .as_array()
-        .unwrap()
+    let chats: std::collections::BTreeSet<&str> = array_of(&all, "hits")
         .iter()
-        .map(|h| h["chat_id"].as_str().unwrap())
+        .map(|h| text_of(h, "chat_id"))
         .collect();
     assert_eq!(
         chats,
@@ -743,17 +727,13 @@ async fn search_spans_the_callers_chats_and_nobody_elses(backend: Backend) {
     )
     .await;
     assert!(
-        one["hits"]
-            .as_array()
-            .unwrap()
+        array_of(&one, "hits")
             .iter()
             .all(|h| h["chat_id"] == biology.as_str())
     );
     let bobs_view = search(&app, &bob, "/api/v1/search?q=enzymes%20activation%20Vienna").await;
     assert!(
-        bobs_view["hits"]
-            .as_array()
-            .unwrap()
+        array_of(&bobs_view, "hits")
             .iter()
             .all(|h| h["chat_id"] == bobs.as_str())
     );
@@ -784,7 +764,7 @@ async fn search_spans_the_callers_chats_and_nobody_elses(backend: Backend) {
         problem(response, 422).await;
     }
     let limited = search(&app, &alice, "/api/v1/search?q=enzymes&limit=1").await;
-    assert_eq!(limited["hits"].as_array().unwrap().len(), 1);
+    assert_eq!(array_of(&limited, "hits").len(), 1);
 }
 
 async fn the_assistant_answers_from_uploaded_material_with_citations(backend: Backend) {
@@ -804,7 +784,7 @@ async fn the_assistant_answers_from_uploaded_material_with_citations(backend: Ba
         .unwrap();
     assert_eq!(response.status(), 201);
     let exchange: Value = response.json().await.unwrap();
-    let citations = exchange["answer"]["citations"].as_array().unwrap();
+    let citations = array_of(&exchange["answer"], "citations");
     assert!(!citations.is_empty(), "{exchange}");
     assert_eq!(citations[0]["document_id"], doc["id"]);
     assert_eq!(citations[0]["page"], 2);
@@ -876,10 +856,7 @@ async fn a_document_reads_processing_while_it_is_ingested(backend: Backend) {
     let chat = app.create_chat(&token, "Slow").await;
     let response = upload(&app, &token, &chat, "notes.md", NOTES.as_bytes().to_vec()).await;
     assert_eq!(response.status(), 202);
-    let id = response.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = id_of(&body_of(response).await).to_string();
     let path = format!("/api/v1/chats/{chat}/documents/{id}");
     let started = Instant::now();
     let doc = loop {
@@ -898,12 +875,7 @@ async fn a_document_reads_processing_while_it_is_ingested(backend: Backend) {
     let listed = |status: &'static str| {
         let (app, token) = (&app, token.clone());
         let path = format!("/api/v1/chats/{chat}/documents?status={status}");
-        async move {
-            app.get_json(&path, &token).await["items"]
-                .as_array()
-                .unwrap()
-                .len()
-        }
+        async move { items_of(&app.get_json(&path, &token).await).len() }
     };
     assert_eq!(listed("processing").await, 1);
     assert_eq!(listed("pending").await, 0);
@@ -956,7 +928,7 @@ async fn transient_failures_are_retried_with_back_off_then_given_up(backend: Bac
     )
     .await;
     let doc: Value = response.json().await.unwrap();
-    let id = doc["id"].as_str().unwrap();
+    let id = id_of(&doc);
     let started = Instant::now();
     let mut saw_retry_note = false;
     let done = loop {
@@ -995,7 +967,7 @@ async fn transient_failures_are_retried_with_back_off_then_given_up(backend: Bac
     )
     .await;
     assert_eq!(failed["status"], "failed");
-    let error = failed["error"].as_str().unwrap();
+    let error = text_of(&failed, "error");
     assert!(error.contains("gave up after 3 attempts"), "{error}");
     // A stable reason for the user; the cause is in the log only.
     assert!(
@@ -1026,27 +998,16 @@ on_every_backend!(
     transient_failures_are_retried_with_back_off_then_given_up,
 );
 
-/// The real embedding model's folder, or `None` (with a notice) when it was not fetched.
+/// The real embedding model's folder, or `None` (with a notice) when it was not fetched,
+/// unless `FLASHFORGE_REQUIRE_MODEL=1`, which makes that a failure.
 pub fn model_dir() -> Option<std::path::PathBuf> {
-    let dir = std::env::var_os("FLASHFORGE_MODEL_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../models/all-MiniLM-L6-v2"
-            ))
-        });
+    let dir = flashforge_tests::settings::model_dir();
     if dir.join("model.safetensors").is_file() {
         return Some(dir);
     }
-    assert!(
-        std::env::var("FLASHFORGE_REQUIRE_MODEL").as_deref() != Ok("1"),
-        "FLASHFORGE_REQUIRE_MODEL=1 but {} holds no model: run `make models`",
-        dir.display()
-    );
-    eprintln!(
-        "skipping: model files not found in {} (run make models)",
-        dir.display()
+    flashforge_tests::skip::skip(
+        "FLASHFORGE_REQUIRE_MODEL",
+        &format!("{} holds no model: run `make models`", dir.display()),
     );
     None
 }
@@ -1097,8 +1058,8 @@ async fn reconcile_removes_orphan_points_and_requeues_unindexed_documents() {
     use flashforge_domain::clock::SystemClock;
     use flashforge_domain::knowledge::{
         Chunk, ChunkId, DocumentId, DocumentRepository, DocumentStatus, Embedder, FileName, JobId,
-        JobPayload, JobQueue, KnowledgeBase, KnowledgePorts, KnowledgeSettings, MediaType,
-        NewDocument, NewJob, Scope, SparseVector, VectorIndex, VectorPoint,
+        JobPayload, JobQueue, KnowledgeBase, KnowledgeBasePorts, KnowledgePorts, KnowledgeSettings,
+        MediaType, NewDocument, NewJob, Scope, SparseVector, VectorIndex, VectorPoint,
     };
     use flashforge_memory::{
         ExactVectorIndex, HashEmbedder, InMemoryBlobStore, InMemoryChatRepository,
@@ -1110,28 +1071,30 @@ async fn reconcile_removes_orphan_points_and_requeues_unindexed_documents() {
     let embedder = Arc::new(HashEmbedder::new(16));
     let index = Arc::new(ExactVectorIndex::new(embedder.model().clone()));
     let kb = KnowledgeBase::new(
-        Arc::new(InMemoryChatRepository::new()),
-        KnowledgePorts {
-            documents: documents.clone(),
-            jobs: jobs.clone(),
-            blobs: Arc::new(InMemoryBlobStore::new()),
-            embedder: embedder.clone(),
-            index: index.clone(),
-            pdf: Arc::new(flashforge_files::LopdfExtractor::new(
-                flashforge_files::Isolation::Thread,
-                Duration::from_secs(5),
+        KnowledgeBasePorts {
+            store: KnowledgePorts {
+                documents: documents.clone(),
+                jobs: jobs.clone(),
+                blobs: Arc::new(InMemoryBlobStore::new()),
+                embedder: embedder.clone(),
+                index: index.clone(),
+                pdf: Arc::new(flashforge_files::LopdfExtractor::new(
+                    flashforge_files::Isolation::Thread,
+                    Duration::from_secs(5),
+                )),
+            },
+            chats: Arc::new(InMemoryChatRepository::new()),
+            clock: Arc::new(SystemClock),
+            quotas: Arc::new(flashforge_domain::quotas::Quotas::new(
+                Arc::new(flashforge_domain::quotas::StoreUsage {
+                    documents: documents.clone(),
+                    cards: Arc::new(flashforge_memory::InMemoryFlashcardRepository::new()),
+                    jobs: jobs.clone(),
+                }),
+                Default::default(),
             )),
         },
-        Arc::new(SystemClock),
         KnowledgeSettings::default(),
-        Arc::new(flashforge_domain::quotas::Quotas::new(
-            Arc::new(flashforge_domain::quotas::StoreUsage {
-                documents: documents.clone(),
-                cards: Arc::new(flashforge_memory::InMemoryFlashcardRepository::new()),
-                jobs: jobs.clone(),
-            }),
-            Default::default(),
-        )),
     );
     let (user, chat, id) = (UserId::new(), ChatId::new(), DocumentId::new());
     let now = chrono::Utc::now();
@@ -1288,12 +1251,12 @@ async fn mutated_pdfs_each_end_completed_or_failed() {
         // Identical mutants (rare) answer 200 with the first; everything else is accepted.
         assert!(status == 202 || status == 200, "mutant {i}: {status}");
         let doc: Value = response.json().await.unwrap();
-        ids.push(doc["id"].as_str().unwrap().to_string());
+        ids.push(id_of(&doc).to_string());
     }
     let (mut completed, mut failed) = (0, 0);
     for id in &ids {
         let doc = settled(&app, &token, &chat, id).await;
-        match doc["status"].as_str().unwrap() {
+        match text_of(&doc, "status") {
             "completed" => completed += 1,
             _ => {
                 assert!(

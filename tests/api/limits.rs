@@ -7,7 +7,7 @@ use flashforge::Hooks;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{Backend, PASSWORD, problem, spawn_app_configured};
+use crate::helpers::{Backend, PASSWORD, array_of, items_of, problem, spawn_app_configured};
 
 const LOW_LOGIN_THRESHOLD: &[(&str, &str)] = &[
     ("FLASHFORGE__RATE_LIMIT__LOGIN_FAILURES_BEFORE_BACKOFF", "3"),
@@ -256,11 +256,7 @@ async fn the_write_budget_is_separate_from_the_read_budget(backend: Backend) {
     assert!(last.headers().contains_key("retry-after"));
     assert_eq!(problem(last, 429).await["code"], "rate_limited");
     let chats = app.get_json("/api/v1/chats", &tokens.access).await;
-    assert_eq!(
-        chats["items"].as_array().unwrap().len(),
-        4,
-        "the refused write did nothing"
-    );
+    assert_eq!(items_of(&chats).len(), 4, "the refused write did nothing");
 }
 
 on_every_backend!(
@@ -290,9 +286,7 @@ async fn two_instances_share_limits_through_redis() {
     let b = spawn_app_configured(Backend::Memory, Hooks::default(), &overrides).await;
     // Redis shows up in readiness, as optional.
     let ready: serde_json::Value = a.get("/health/ready").await.json().await.unwrap();
-    let redis = ready["checks"]
-        .as_array()
-        .unwrap()
+    let redis = array_of(&ready, "checks")
         .iter()
         .find(|c| c["name"] == "redis")
         .expect("redis is checked");

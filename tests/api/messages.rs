@@ -14,7 +14,10 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{Backend, TestApp, Tokens, problem, spawn_app, spawn_app_configured};
+use crate::helpers::{
+    Backend, TestApp, Tokens, array_of, id_of, items_of, problem, spawn_app, spawn_app_configured,
+    text_of,
+};
 
 /// Two fixed passages for any question.
 struct FixedPassages(Vec<Passage>);
@@ -109,7 +112,7 @@ pub(crate) async fn list(app: &TestApp, me: &Tokens, chat: &str) -> Vec<Value> {
     let page: Value = app
         .get_json(&format!("/api/v1/chats/{chat}/messages"), &me.access)
         .await;
-    page["items"].as_array().unwrap().clone()
+    items_of(&page).to_vec()
 }
 
 /// `POST …/messages/{answer}/regenerate`, with `body` when given.
@@ -155,7 +158,7 @@ pub(crate) async fn contents(app: &TestApp, me: &Tokens, chat: &str) -> Vec<Stri
     list(app, me, chat)
         .await
         .iter()
-        .map(|m| m["content"].as_str().unwrap().to_string())
+        .map(|m| text_of(m, "content").to_string())
         .collect()
 }
 
@@ -173,7 +176,7 @@ async fn an_answer_is_grounded_cited_and_stored_after_its_question(backend: Back
     assert_eq!(answer["status"], "complete");
     assert_eq!(answer["model"], ScriptedModel::NAME);
     assert!(answer["usage"]["prompt_tokens"].as_u64().unwrap() > 0);
-    let citations = answer["citations"].as_array().unwrap();
+    let citations = array_of(answer, "citations");
     assert_eq!(
         citations.len(),
         1,
@@ -201,10 +204,7 @@ async fn an_answer_is_grounded_cited_and_stored_after_its_question(backend: Back
     assert_eq!(history[0].content, "What makes ATP?");
 
     let messages = list(&app, &me, &chat).await;
-    let roles: Vec<&str> = messages
-        .iter()
-        .map(|m| m["role"].as_str().unwrap())
-        .collect();
+    let roles: Vec<&str> = messages.iter().map(|m| text_of(m, "role")).collect();
     assert_eq!(roles, ["user", "assistant", "user", "assistant"]);
     assert_eq!(messages[1]["id"], answer["id"]);
 }
@@ -218,7 +218,7 @@ async fn without_a_model_the_offline_assistant_says_so(backend: Backend) {
         .json()
         .await
         .unwrap();
-    let text = body["answer"]["content"].as_str().unwrap();
+    let text = text_of(&body["answer"], "content");
     assert!(text.contains("No language model is configured"), "{text}");
     assert_eq!(body["answer"]["model"], "offline-extractive");
     let models: Value = app.get_json("/api/v1/models", &me.access).await;
@@ -274,8 +274,8 @@ async fn answers_stream_as_server_sent_events(backend: Backend) {
         .filter(|e| e.1 == "delta")
         .map(|e| e.2["text"].as_str().unwrap())
         .collect();
-    assert_eq!(streamed, done["answer"]["content"].as_str().unwrap());
-    assert_eq!(done["answer"]["citations"].as_array().unwrap().len(), 1);
+    assert_eq!(streamed, text_of(&done["answer"], "content"));
+    assert_eq!(array_of(&done["answer"], "citations").len(), 1);
     let stored = list(&app, &me, &chat).await;
     assert_eq!(stored.len(), 2);
     assert_eq!(stored[1]["content"], done["answer"]["content"]);
@@ -424,7 +424,7 @@ async fn bad_messages_are_422_and_other_chats_404(backend: Backend) {
     )
     .await;
     let models: Value = app.get_json("/api/v1/models", &me.access).await;
-    assert_eq!(models["models"].as_array().unwrap().len(), 2);
+    assert_eq!(array_of(&models, "models").len(), 2);
 
     // An edit and a regeneration check the same fields, and change nothing when refused.
     let before = contents(&app, &me, &chat).await;
@@ -480,7 +480,7 @@ async fn messages_page_in_order_and_talking_moves_the_chat_up(backend: Backend) 
         3,
     )
     .await;
-    let contents: Vec<&str> = all.iter().map(|m| m["content"].as_str().unwrap()).collect();
+    let contents: Vec<&str> = all.iter().map(|m| text_of(m, "content")).collect();
     let expected: Vec<String> = (0..4)
         .flat_map(|i| [format!("question {i}"), format!("answer {i}")])
         .collect();
@@ -503,10 +503,8 @@ async fn messages_page_in_order_and_talking_moves_the_chat_up(backend: Backend) 
         "the chat talked in comes first"
     );
     let activity = |i: usize| {
-        chrono::DateTime::parse_from_rfc3339(
-            chats["items"][i]["last_activity_at"].as_str().unwrap(),
-        )
-        .unwrap()
+        chrono::DateTime::parse_from_rfc3339(text_of(&chats["items"][i], "last_activity_at"))
+            .unwrap()
     };
     assert!(activity(0) > activity(1));
 }
@@ -645,7 +643,7 @@ async fn a_failed_regeneration_keeps_the_old_answer_and_a_failed_edit_keeps_the_
             Method::POST,
             &format!(
                 "/api/v1/chats/{chat}/messages/{}/regenerate",
-                two["answer"]["id"].as_str().unwrap()
+                id_of(&two["answer"])
             ),
             &me.access,
         )
@@ -665,7 +663,7 @@ async fn a_failed_regeneration_keeps_the_old_answer_and_a_failed_edit_keeps_the_
             Method::POST,
             &format!(
                 "/api/v1/chats/{chat}/messages/{}/regenerate",
-                two["answer"]["id"].as_str().unwrap()
+                id_of(&two["answer"])
             ),
             &me.access,
         )
@@ -764,7 +762,7 @@ async fn a_dropped_stream_resumes_after_the_last_event_id(backend: Backend) {
         .filter(|e| e.1 == "delta")
         .map(|e| e.2["text"].as_str().unwrap())
         .collect();
-    assert_eq!(text, done["answer"]["content"].as_str().unwrap());
+    assert_eq!(text, text_of(&done["answer"], "content"));
     assert_eq!(done["answer"]["id"], answer_id.as_str());
 
     // Another user cannot follow it, even knowing both ids.
@@ -795,7 +793,7 @@ async fn a_dropped_stream_resumes_after_the_last_event_id(backend: Backend) {
         )
         .send()
     };
-    let replay = stream_of(whole["answer"]["id"].as_str().unwrap())
+    let replay = stream_of(id_of(&whole["answer"]))
         .await
         .unwrap()
         .text()
@@ -805,9 +803,7 @@ async fn a_dropped_stream_resumes_after_the_last_event_id(backend: Backend) {
     assert_eq!(replay.len(), 1, "{replay:?}");
     assert_eq!(replay[0].1, "done");
     assert_eq!(replay[0].2["answer"], whole["answer"]);
-    let question = stream_of(whole["question"]["id"].as_str().unwrap())
-        .await
-        .unwrap();
+    let question = stream_of(id_of(&whole["question"])).await.unwrap();
     assert_eq!(problem(question, 404).await["code"], "message_not_found");
 }
 
@@ -862,7 +858,7 @@ mod provider {
             .json()
             .await
             .unwrap();
-        (app, me, chat["id"].as_str().unwrap().to_string())
+        (app, me, id_of(&chat).to_string())
     }
 
     pub async fn a_provider_answers_whole_and_streamed(backend: Backend) {

@@ -5,10 +5,12 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use flashforge_tests::process::free_port;
+use flashforge_tests::skip::skip;
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::helpers::{Backend, TestApp, Tokens, problem, spawn_app, spawn_app_configured};
+use crate::helpers::{Backend, TestApp, Tokens, id_of, problem, spawn_app, spawn_app_configured};
 
 const TOKEN: &str = "a-metrics-token-of-some-length";
 
@@ -151,7 +153,7 @@ async fn a_jobs_log_lines_carry_the_request_id_that_queued_it() {
         .unwrap();
     assert_eq!(response.status(), 202);
     let doc: Value = response.json().await.unwrap();
-    crate::knowledge::settled(&app, &me.access, &chat, doc["id"].as_str().unwrap()).await;
+    crate::knowledge::settled(&app, &me.access, &chat, id_of(&doc)).await;
     let contents = log.contents();
     let job_lines: Vec<&str> = contents
         .lines()
@@ -162,7 +164,7 @@ async fn a_jobs_log_lines_carry_the_request_id_that_queued_it() {
 
 async fn revoke(app: &TestApp, me: &Tokens) {
     let sessions = app.get_json("/api/v1/auth/sessions", &me.access).await;
-    let id = sessions["items"][0]["id"].as_str().unwrap();
+    let id = id_of(&sessions["items"][0]);
     let response = app
         .authed(
             Method::DELETE,
@@ -303,26 +305,13 @@ impl Drop for OwnRedis {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Redis stops: requests go on (uncached, counted as cache errors); Redis comes back: the cache
 /// is used again, without restarting FlashForge.
 #[tokio::test]
 async fn requests_go_on_while_the_cache_redis_is_away_and_use_it_again_when_it_returns() {
     let port = free_port();
     let Some(mut redis) = OwnRedis::start(port) else {
-        if std::env::var("FLASHFORGE_REQUIRE_REDIS").as_deref() == Ok("1") {
-            panic!("FLASHFORGE_REQUIRE_REDIS=1 but redis-server cannot be started");
-        }
-        eprintln!(
-            "\n!!!!!!!! redis-server cannot be started: this Redis test is SKIPPED !!!!!!!!\n"
-        );
+        skip("FLASHFORGE_REQUIRE_REDIS", "redis-server cannot be started");
         return;
     };
     let url = redis.url();

@@ -6,7 +6,7 @@ use flashforge_domain::pagination::Page;
 use flashforge_http::ApiError;
 use flashforge_http::pagination::{PageBody, PageQuery};
 
-use crate::helpers::{Backend, problem, spawn_app_with};
+use crate::helpers::{Backend, array_of, items_of, problem, spawn_app_with};
 
 async fn numbers(query: web::Query<PageQuery>) -> Result<HttpResponse, ApiError> {
     let request = query.parse::<u32>()?;
@@ -39,13 +39,7 @@ async fn following_next_cursor_walks_the_whole_list_once(backend: Backend) {
     let mut path = "/__test/numbers?limit=10".to_string();
     loop {
         let body: serde_json::Value = app.get(&path).await.json().await.unwrap();
-        seen.extend(
-            body["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_u64().unwrap()),
-        );
+        seen.extend(items_of(&body).iter().map(|v| v.as_u64().unwrap()));
         match body["next_cursor"].as_str() {
             Some(cursor) => path = format!("/__test/numbers?limit=10&cursor={cursor}"),
             None => break,
@@ -57,7 +51,7 @@ async fn following_next_cursor_walks_the_whole_list_once(backend: Backend) {
 async fn the_default_limit_applies_when_none_is_given(backend: Backend) {
     let app = spawn(backend).await;
     let body: serde_json::Value = app.get("/__test/numbers").await.json().await.unwrap();
-    assert_eq!(body["items"].as_array().unwrap().len(), 25);
+    assert_eq!(items_of(&body).len(), 25);
     assert!(body["next_cursor"].is_null());
 }
 
@@ -76,7 +70,7 @@ async fn a_bad_cursor_or_limit_answers_422_naming_each(backend: Backend) {
     }
 
     let body = problem(app.get("/__test/numbers?limit=0&cursor=zz").await, 422).await;
-    assert_eq!(body["errors"].as_array().unwrap().len(), 2);
+    assert_eq!(array_of(&body, "errors").len(), 2);
 }
 
 on_every_backend!(

@@ -14,7 +14,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{Backend, TestApp, Tokens, problem, spawn_app_configured};
+use crate::helpers::{Backend, TestApp, Tokens, problem, spawn_app_configured, text_of};
 use crate::messages::{
     contents, edit_message, events, list, regenerate_answer, send, send_streaming, setup,
 };
@@ -36,7 +36,7 @@ async fn every_model_call_is_in_the_ledger_and_nothing_resets_it(backend: Backen
     let today = tokens_today(&app, &me).await;
     assert_eq!(today["used"], 0);
     assert_eq!(today["limit"], Value::Null);
-    assert!(today["resets_at"].as_str().unwrap().contains("T00:00:00"));
+    assert!(text_of(&today, "resets_at").contains("T00:00:00"));
 
     let first: Value = send(&app, &me, &chat, json!({"content": "What makes ATP?"}))
         .await
@@ -198,7 +198,7 @@ async fn an_abandoned_stream_is_stopped_and_counted(backend: Backend) {
         }
     }
     assert_eq!(stored.len(), 2, "what was written is kept");
-    let kept = stored[1]["content"].as_str().unwrap();
+    let kept = text_of(&stored[1], "content");
     assert_eq!(stored[1]["status"], "incomplete");
     assert!(
         kept.len() < LONG_ANSWER.len() && LONG_ANSWER.starts_with(kept),

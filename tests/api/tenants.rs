@@ -9,7 +9,9 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::flashcards::post;
-use crate::helpers::{Backend, TestApp, problem, spawn_app, spawn_app_configured};
+use crate::helpers::{
+    Backend, TestApp, array_of, id_of, problem, spawn_app, spawn_app_configured, text_of,
+};
 use crate::knowledge::{HookedEmbedder, fixture, ingested, search, upload};
 
 /// Every chunk of a document, through the API.
@@ -47,7 +49,7 @@ async fn a_page_per_form_feed_fails_at_once_naming_the_limit(backend: Backend) {
         "{doc}"
     );
     assert!(took < Duration::from_secs(15), "took {took:?}");
-    let id = doc["id"].as_str().unwrap();
+    let id = id_of(&doc);
     assert_eq!(chunk_count(&app, &token, &chat, id).await, 0);
 
     // The worker is free: the next upload completes.
@@ -106,7 +108,7 @@ async fn every_extraction_limit_fails_the_document_with_its_reason(backend: Back
         let doc = ingested(&app, &token, &chat, name, bytes).await;
         assert_eq!(doc["status"], "failed", "{name}: {doc}");
         assert_eq!(doc["error"], reason, "{name}");
-        let id = doc["id"].as_str().unwrap();
+        let id = id_of(&doc);
         assert_eq!(chunk_count(&app, &token, &chat, id).await, 0, "{name}");
     }
     // Under every limit: completed.
@@ -156,7 +158,7 @@ async fn a_document_that_fails_part_way_keeps_nothing_half_indexed(backend: Back
     let doc = ingested(&app, &token, &chat, "part.txt", text.into_bytes()).await;
     assert_eq!(doc["status"], "failed", "{doc}");
     assert!(calls.load(Ordering::SeqCst) >= 2, "it got part-way");
-    let id = doc["id"].as_str().unwrap();
+    let id = id_of(&doc);
     assert_eq!(chunk_count(&app, &token, &chat, id).await, 0);
     let hits = search(
         &app,
@@ -164,7 +166,7 @@ async fn a_document_that_fails_part_way_keeps_nothing_half_indexed(backend: Back
         &format!("/api/v1/chats/{chat}/search?q=chloroplasts%20sunlight&mode=keyword"),
     )
     .await;
-    assert_eq!(hits["hits"].as_array().unwrap().len(), 0, "{hits}");
+    assert_eq!(array_of(&hits, "hits").len(), 0, "{hits}");
     // A failed document is still there to retry or delete.
     let response = app
         .authed(
@@ -236,9 +238,7 @@ async fn a_job_past_its_time_limit_fails_and_frees_the_worker(backend: Backend) 
 /// `quota` of the caller's usage report.
 async fn quota_use(app: &TestApp, token: &str, name: &str) -> Value {
     let usage = app.get_json("/api/v1/me/usage", token).await;
-    usage["quotas"]
-        .as_array()
-        .unwrap()
+    array_of(&usage, "quotas")
         .iter()
         .find(|q| q["name"] == name)
         .unwrap_or_else(|| panic!("no {name} in {usage}"))
@@ -309,7 +309,7 @@ async fn quotas_refuse_whole_writes_and_name_the_quota(backend: Backend) {
     assert_eq!(listed.len(), 2, "nothing stored past the quota");
 
     // Room given back, then the bytes quota: 1 MiB.
-    let b_id = b["id"].as_str().unwrap();
+    let b_id = id_of(&b);
     let gone = app
         .authed(
             Method::DELETE,
@@ -379,7 +379,7 @@ async fn quotas_refuse_whole_writes_and_name_the_quota(backend: Backend) {
     .await;
     let listed = crate::helpers::every_page(&app, &token, &cards, 50).await;
     assert_eq!(listed.len(), 3);
-    let id = third["id"].as_str().unwrap();
+    let id = id_of(&third);
     let deleted = app
         .authed(Method::DELETE, &format!("/api/v1/flashcards/{id}"), &token)
         .send()
@@ -445,17 +445,17 @@ async fn queued_jobs_and_passages_have_quotas_too(backend: Backend) {
     )
     .await;
     gate.add_permits(1_000);
-    let done = crate::knowledge::settled(&app, &token, &chat, first["id"].as_str().unwrap()).await;
+    let done = crate::knowledge::settled(&app, &token, &chat, id_of(&first)).await;
     assert_eq!(done["status"], "completed", "{done}");
     let long = "Ribosomes translate messenger RNA into proteins. ".repeat(10);
     let failed = ingested(&app, &token, &chat, "long.txt", long.into_bytes()).await;
     assert_eq!(failed["status"], "failed", "{failed}");
-    let reason = failed["error"].as_str().unwrap();
+    let reason = text_of(&failed, "error");
     assert!(
         reason.starts_with("this would pass your quota of 3 passages: you have 1 and this adds"),
         "{reason}"
     );
-    let id = failed["id"].as_str().unwrap();
+    let id = id_of(&failed);
     assert_eq!(chunk_count(&app, &token, &chat, id).await, 0);
     assert_eq!(
         quota_use(&app, &token, "chunks").await,
@@ -484,10 +484,7 @@ async fn a_neighbours_writes_stay_fast_during_a_large_ingestion(backend: Backend
     let response = upload(&app, &owner, &chat, "big.txt", text.into_bytes()).await;
     assert_eq!(response.status(), 202);
     let doc: Value = response.json().await.unwrap();
-    let path = format!(
-        "/api/v1/chats/{chat}/documents/{}",
-        doc["id"].as_str().unwrap()
-    );
+    let path = format!("/api/v1/chats/{chat}/documents/{}", id_of(&doc));
 
     let neighbour = app.signed_up("neighbour").await.access;
     let their_chat = app.create_chat(&neighbour, "Mine").await;
@@ -496,10 +493,7 @@ async fn a_neighbours_writes_stay_fast_during_a_large_ingestion(backend: Backend
     let mut during = 0;
     let started = Instant::now();
     let settled = loop {
-        let status = app.get_json(&path, &owner).await["status"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let status = text_of(&app.get_json(&path, &owner).await, "status").to_string();
         if status == "completed" || status == "failed" {
             break status;
         }
@@ -608,7 +602,7 @@ async fn reviews_dated_before_their_card_existed_are_refused(backend: Backend) {
     .json()
     .await
     .unwrap();
-    let id = card["id"].as_str().unwrap();
+    let id = id_of(&card);
     let review = |at: chrono::DateTime<chrono::Utc>| {
         app.authed(
             Method::POST,
@@ -636,11 +630,8 @@ async fn reviews_dated_before_their_card_existed_are_refused(backend: Backend) {
     let applied = review(skewed).await.unwrap();
     assert_eq!(applied.status(), 200);
     let applied: Value = applied.json().await.unwrap();
-    let last: chrono::DateTime<chrono::Utc> = applied["last_reviewed_at"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let last: chrono::DateTime<chrono::Utc> =
+        text_of(&applied, "last_reviewed_at").parse().unwrap();
     assert!(last <= chrono::Utc::now(), "{last} is in the future");
 }
 
@@ -663,10 +654,7 @@ async fn a_second_optimization_of_one_user_waits_for_the_first() {
     .await;
     let tokens = app.signed_up("optimizer").await;
     let me = app.get_json("/api/v1/me", &tokens.access).await;
-    let key = format!(
-        "{prefix}count:exclusive:optimize:user:{}",
-        me["id"].as_str().unwrap()
-    );
+    let key = format!("{prefix}count:exclusive:optimize:user:{}", id_of(&me));
     let client = redis::Client::open(url.as_str()).unwrap();
     let mut redis = client.get_multiplexed_async_connection().await.unwrap();
     let optimize = || {

@@ -10,7 +10,7 @@ use flashforge_domain::accounts::{AccessClaims, AccessTokens, SessionId, UserId}
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TEST_JWT_SECRET, TestApp, problem, spawn_app};
+use crate::helpers::{Backend, TEST_JWT_SECRET, TestApp, problem, spawn_app, text_of};
 
 fn issuer(secret: &str, audience: &str) -> JwtTokens {
     JwtTokens::new(
@@ -35,8 +35,8 @@ fn claims_of(app_token: &str) -> Value {
 fn claims(body: &Value, issued_offset_secs: i64, ttl_secs: i64) -> AccessClaims {
     let now = Utc::now() + chrono::Duration::seconds(issued_offset_secs);
     AccessClaims {
-        user_id: UserId::from_uuid(body["sub"].as_str().unwrap().parse().unwrap()),
-        session_id: SessionId::from_uuid(body["sid"].as_str().unwrap().parse().unwrap()),
+        user_id: UserId::from_uuid(text_of(body, "sub").parse().unwrap()),
+        session_id: SessionId::from_uuid(text_of(body, "sid").parse().unwrap()),
         token_id: uuid::Uuid::now_v7(),
         issued_at: now,
         expires_at: now + chrono::Duration::seconds(ttl_secs),

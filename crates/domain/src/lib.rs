@@ -22,6 +22,7 @@ pub mod pagination;
 pub mod quotas;
 pub mod services;
 pub mod spend;
+mod text;
 
-pub use error::{DomainError, ErrorKind, FieldError, InfraError, ValidationErrors};
+pub use error::{Code, DomainError, ErrorKind, FieldError, InfraError, ValidationErrors};
 pub use services::{Ports, ServiceSettings, Services};

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::error::{DomainError, ErrorKind, InfraError};
+use crate::error::{Code, DomainError, InfraError};
 
 /// Counters with lifetimes, keyed by string.
 #[async_trait]
@@ -141,11 +141,8 @@ fn retry_after_secs(d: Duration) -> u64 {
 }
 
 impl DomainError for Limited {
-    fn kind(&self) -> ErrorKind {
-        ErrorKind::RateLimited
-    }
-    fn code(&self) -> &'static str {
-        "rate_limited"
+    fn code(&self) -> Code {
+        Code::RateLimited
     }
     fn retry_after(&self) -> Option<Duration> {
         Some(self.retry_after)

@@ -12,60 +12,13 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde::Serialize;
 
 use crate::accounts::UserId;
-use crate::error::{DomainError, ErrorKind, InfraError};
+use crate::error::InfraError;
+pub use crate::error::{QuotaExceeded, QuotaName};
 use crate::flashcards::FlashcardRepository;
 use crate::jobs::JobQueue;
 use crate::knowledge::DocumentRepository;
-
-/// Each quota a user has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum QuotaName {
-    /// Bytes of original files kept.
-    StorageBytes,
-    /// Documents, in every chat.
-    Documents,
-    /// Passages (chunks) of the documents, searchable.
-    Chunks,
-    /// Flashcards, in every chat.
-    Cards,
-    /// Ingestions and generations waiting or running.
-    QueuedJobs,
-}
-
-impl QuotaName {
-    pub const ALL: [QuotaName; 5] = [
-        QuotaName::StorageBytes,
-        QuotaName::Documents,
-        QuotaName::Chunks,
-        QuotaName::Cards,
-        QuotaName::QueuedJobs,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            QuotaName::StorageBytes => "storage_bytes",
-            QuotaName::Documents => "documents",
-            QuotaName::Chunks => "chunks",
-            QuotaName::Cards => "cards",
-            QuotaName::QueuedJobs => "queued_jobs",
-        }
-    }
-
-    /// What is counted, for sentences.
-    fn noun(self) -> &'static str {
-        match self {
-            QuotaName::StorageBytes => "bytes of files",
-            QuotaName::Documents => "documents",
-            QuotaName::Chunks => "passages",
-            QuotaName::Cards => "flashcards",
-            QuotaName::QueuedJobs => "jobs waiting or running",
-        }
-    }
-}
 
 /// The limits, from configuration; 0 means none.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -101,34 +54,6 @@ impl QuotaPolicy {
             });
         }
         Ok(())
-    }
-}
-
-/// A write that would pass a quota. Nothing of it was stored.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "this would pass your quota of {} {}: you have {} and this adds {}",
-    crate::knowledge::grouped(*limit),
-    quota.noun(),
-    crate::knowledge::grouped(*used),
-    crate::knowledge::grouped(*adding)
-)]
-pub struct QuotaExceeded {
-    pub quota: QuotaName,
-    pub limit: u64,
-    pub used: u64,
-    pub adding: u64,
-}
-
-impl DomainError for QuotaExceeded {
-    fn kind(&self) -> ErrorKind {
-        ErrorKind::QuotaExceeded
-    }
-    fn code(&self) -> &'static str {
-        "quota_exceeded"
-    }
-    fn quota(&self) -> Option<&QuotaExceeded> {
-        Some(self)
     }
 }
 
@@ -256,6 +181,7 @@ pub enum QuotaCheckError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::{DomainError, ErrorKind};
 
     #[test]
     fn a_quota_of_zero_is_no_quota_and_the_limit_itself_is_allowed() {

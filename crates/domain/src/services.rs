@@ -7,20 +7,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::accounts::{
-    AccessTokens, AccountSettings, Accounts, PasswordHasher, PasswordStrength, SessionRepository,
-    UserRepository,
+    AccessTokens, AccountPorts, AccountSettings, Accounts, PasswordHasher, PasswordStrength,
+    SessionRepository, UserRepository,
 };
 use crate::assistant::{
-    Assistant, AssistantSettings, LanguageModel, MessageRepository, PassageSearch,
+    Assistant, AssistantPorts, AssistantSettings, LanguageModel, MessageRepository, PassageSearch,
 };
-use crate::chats::{ChatData, ChatRepository, Chats};
+use crate::chats::{ChatData, ChatPorts, ChatRepository, Chats};
 use crate::clock::Clock;
 use crate::flashcards::{
-    FlashcardPorts, FlashcardRepository, Flashcards, GenerationRepository, MemoryModel,
+    DeckPackager, FlashcardPorts, FlashcardRepository, FlashcardSettings, Flashcards,
+    GenerationRepository, MemoryModel,
 };
 use crate::health::{HealthCheck, Readiness};
 use crate::jobs::{JobHandlers, JobPolicy, JobRunner, JobSettings};
-use crate::knowledge::{KnowledgeBase, KnowledgePorts, KnowledgeSettings};
+use crate::knowledge::{KnowledgeBase, KnowledgeBasePorts, KnowledgePorts, KnowledgeSettings};
 use crate::limits::{RateLimitPolicy, RateLimitStore, RateLimits};
 use crate::quotas::{QuotaPolicy, Quotas, StoreUsage};
 use crate::spend::{ModelSpend, SpendSettings, UsageLedger};
@@ -36,6 +37,8 @@ pub struct Ports {
     pub knowledge: KnowledgePorts,
     pub flashcards: Arc<dyn FlashcardRepository>,
     pub generations: Arc<dyn GenerationRepository>,
+    /// Writes decks as Anki packages.
+    pub deck_packager: Arc<dyn DeckPackager>,
     /// The spaced-repetition memory model (FSRS).
     pub memory_model: Arc<dyn MemoryModel>,
     /// Retrieval for the assistant instead of the knowledge base's own (the harness's).
@@ -120,11 +123,13 @@ impl Services {
             settings.quotas,
         ));
         let knowledge = Arc::new(KnowledgeBase::new(
-            ports.chats.clone(),
-            ports.knowledge,
-            ports.clock.clone(),
+            KnowledgeBasePorts {
+                store: ports.knowledge,
+                chats: ports.chats.clone(),
+                clock: ports.clock.clone(),
+                quotas: quotas.clone(),
+            },
             settings.knowledge,
-            quotas.clone(),
         ));
         let queued = knowledge.job_queued();
         let spend = Arc::new(ModelSpend::new(
@@ -135,21 +140,24 @@ impl Services {
         let passages = ports
             .passages
             .unwrap_or_else(|| knowledge.clone() as Arc<dyn PassageSearch>);
-        let flashcards = Arc::new(Flashcards::new(FlashcardPorts {
-            chats: ports.chats.clone(),
-            cards: ports.flashcards,
-            generations: ports.generations,
-            documents,
-            passages: passages.clone(),
-            model: ports.memory_model,
-            language_model: ports.language_model.clone(),
-            spend: spend.clone(),
-            clock: ports.clock.clone(),
-            queued: queued.clone(),
-            max_attempts,
-            quotas: quotas.clone(),
-            limits: limits.clone(),
-        }));
+        let flashcards = Arc::new(Flashcards::new(
+            FlashcardPorts {
+                chats: ports.chats.clone(),
+                cards: ports.flashcards,
+                generations: ports.generations,
+                documents,
+                passages: passages.clone(),
+                model: ports.memory_model,
+                language_model: ports.language_model.clone(),
+                spend: spend.clone(),
+                clock: ports.clock.clone(),
+                queued: queued.clone(),
+                quotas: quotas.clone(),
+                packager: ports.deck_packager,
+                limits: limits.clone(),
+            },
+            FlashcardSettings { max_attempts },
+        ));
         let jobs = Arc::new(JobRunner::new(
             queue,
             JobHandlers {
@@ -162,13 +170,15 @@ impl Services {
         ));
         Self {
             accounts: Accounts::new(
-                ports.users,
-                ports.sessions,
-                ports.password_hasher,
-                ports.password_strength,
-                ports.access_tokens,
-                limits.clone(),
-                ports.clock.clone(),
+                AccountPorts {
+                    users: ports.users,
+                    sessions: ports.sessions,
+                    hasher: ports.password_hasher,
+                    strength: ports.password_strength,
+                    tokens: ports.access_tokens,
+                    limits: limits.clone(),
+                    clock: ports.clock.clone(),
+                },
                 settings.accounts,
             )
             .with_user_data(knowledge.clone())
@@ -176,17 +186,22 @@ impl Services {
             .with_user_data(spend.clone())
             .with_user_data(Arc::new(ChatData(ports.chats.clone()))),
             assistant: Arc::new(Assistant::new(
-                ports.chats.clone(),
-                ports.messages,
-                passages,
-                ports.language_model,
-                spend.clone(),
-                ports.clock.clone(),
+                AssistantPorts {
+                    chats: ports.chats.clone(),
+                    messages: ports.messages,
+                    passages,
+                    model: ports.language_model,
+                    spend: spend.clone(),
+                    clock: ports.clock.clone(),
+                },
                 settings.assistant,
             )),
-            chats: Chats::new(ports.chats, ports.clock)
-                .with_contents(knowledge.clone())
-                .with_contents(flashcards.clone()),
+            chats: Chats::new(ChatPorts {
+                chats: ports.chats,
+                clock: ports.clock,
+            })
+            .with_contents(knowledge.clone())
+            .with_contents(flashcards.clone()),
             knowledge,
             flashcards,
             jobs,

@@ -4,18 +4,25 @@
 //! domain error to an unknown route, a malformed body or a panic, leaves as one RFC 9457
 //! `application/problem+json` body ([`problem`]). Routes and the OpenAPI document come from the
 //! same declarations ([`openapi`]).
+//!
+//! Modules import in one direction only, from the top down: this file composes the app;
+//! [`openapi`] assembles the document from [`routes`]; routes, [`middleware`] and [`metrics`]
+//! use [`auth`], [`extract`], [`pagination`] and [`responses`]; all of them use [`problem`];
+//! [`constants`] and [`settings`] are leaves.
 
 pub mod auth;
+pub mod constants;
 pub mod extract;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod pagination;
 pub mod problem;
+pub mod responses;
 pub mod routes;
+pub mod settings;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
@@ -24,47 +31,7 @@ use actix_web::{App, web};
 use flashforge_domain::Services;
 
 pub use problem::{ApiError, Problem};
-
-/// Limits on request bodies and on how long connections may be held.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    /// The largest JSON body accepted, in bytes.
-    pub json_bytes: usize,
-    /// The largest body of any other kind, in bytes.
-    pub body_bytes: usize,
-    /// A body that makes no progress for this long is cut off (408).
-    pub body_timeout: Duration,
-    /// While a stream waits for its next event, a comment line this often.
-    pub sse_keepalive: Duration,
-    /// A stream that has sent no event for this long ends.
-    pub sse_idle: Duration,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            json_bytes: 64 * 1024,
-            body_bytes: 1024 * 1024,
-            body_timeout: Duration::from_secs(30),
-            sse_keepalive: Duration::from_secs(15),
-            sse_idle: Duration::from_secs(120),
-        }
-    }
-}
-
-/// Transport security settings.
-#[derive(Debug, Clone, Default)]
-pub struct HttpSecurity {
-    /// Proxies whose `X-Forwarded-For` is believed.
-    pub trusted_proxies: Vec<ipnet::IpNet>,
-    /// Origins a browser may call the API from; `*` allows any (never with credentials).
-    pub cors_allowed_origins: Vec<String>,
-    pub cors_allow_credentials: bool,
-    /// Send `Strict-Transport-Security` (TLS here, or a TLS proxy in front).
-    pub hsts: bool,
-    /// The most bytes of header names and values a request may carry (431 beyond).
-    pub max_header_bytes: usize,
-}
+pub use settings::{HttpSecurity, Limits};
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -128,7 +95,7 @@ pub fn create_app(
         InitError = (),
     >,
 > {
-    routes::mount(App::new().service(openapi::spec_service()))
+    openapi::documented_app(App::new().service(openapi::spec_service()))
         .into_app()
         .app_data(web::Data::from(state.services.clone()))
         .app_data(web::Data::new(state.security.clone()))

@@ -24,12 +24,11 @@ use tracing::Instrument;
 use actix_web::web;
 use flashforge_domain::Services;
 
-use crate::HttpSecurity;
 use crate::auth::{ClientIp, resolve_client_ip, route_class};
+pub use crate::constants::REQUEST_ID;
+use crate::constants::SPEC_PATH;
 use crate::problem::{ApiError, PROBLEM_JSON};
-
-/// The header a request id travels in, both ways.
-pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+use crate::settings::{HttpSecurity, Limits};
 
 /// The id of the request being served, in the request's extensions.
 #[derive(Debug, Clone)]
@@ -266,7 +265,7 @@ pub async fn security_headers(
 fn unmetered(path: &str) -> bool {
     path.starts_with("/health")
         || path.starts_with("/docs")
-        || path == crate::openapi::SPEC_PATH
+        || path == SPEC_PATH
         || path == "/metrics"
 }
 
@@ -336,7 +335,7 @@ pub async fn header_limit(
         .map(ServiceResponse::map_into_boxed_body)
 }
 
-/// Cuts off a request body that makes no progress for [`crate::Limits::body_timeout`]: the
+/// Cuts off a request body that makes no progress for [`Limits::body_timeout`]: the
 /// handler's read fails and the answer is 408 in the problem format, so a client trickling a
 /// login or an upload holds a connection (and whatever the handler holds) for that long at most.
 /// The head has its own limit (`client_request_timeout`).
@@ -352,8 +351,8 @@ pub async fn body_timeout(
     use futures_util::StreamExt;
 
     let timeout = req
-        .app_data::<web::Data<crate::Limits>>()
-        .map_or(crate::Limits::default().body_timeout, |l| l.body_timeout);
+        .app_data::<web::Data<Limits>>()
+        .map_or(Limits::default().body_timeout, |l| l.body_timeout);
     let stalled = Arc::new(AtomicBool::new(false));
     let payload = req.take_payload();
     let flag = stalled.clone();

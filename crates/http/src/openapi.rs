@@ -1,17 +1,19 @@
-//! The OpenAPI 3.1 document, the route serving it, and the offline docs page.
+//! The OpenAPI 3.1 document, the route serving it, and the offline docs page. It sits above
+//! [`routes`]: routes declare their operations, this module assembles the document from them.
 
 use std::sync::OnceLock;
 
-use actix_web::dev::HttpServiceFactory;
+use actix_web::dev::{HttpServiceFactory, ServiceFactory, ServiceRequest};
 use actix_web::{App, HttpResponse, web};
 use swagger_ui_dist::{ApiDefinition, OpenApiSource};
 use utoipa::OpenApi;
+use utoipa_actix_web::{AppExt, UtoipaApp};
 
-use crate::problem::{Problem, ProblemField, ProblemQuota};
-use crate::routes;
+pub use crate::constants::SPEC_PATH;
+use flashforge_domain::Code;
 
-/// Where the document is served.
-pub const SPEC_PATH: &str = "/api/v1/openapi.json";
+use crate::problem::{Problem, ProblemField, ProblemQuota, status_of};
+use crate::{responses, routes};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -56,15 +58,68 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-/// The parts of the document no route declares: info, tags, shared schemas.
+/// The parts of the document no route declares: info, tags, shared schemas and the shared
+/// responses ([`responses`]).
 pub fn base() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
+    let mut document = ApiDoc::openapi();
+    responses::register(document.components.get_or_insert_with(Default::default));
+    document
+}
+
+/// Writes the table of error codes ([`Code`]) into the description of `Problem.code`: each
+/// code, its status and what it means.
+fn list_error_codes(document: &mut utoipa::openapi::OpenApi) {
+    use std::fmt::Write as _;
+    use utoipa::openapi::{RefOr, Schema};
+
+    let Some(RefOr::T(Schema::Object(problem))) = document
+        .components
+        .as_mut()
+        .and_then(|c| c.schemas.get_mut("Problem"))
+    else {
+        return;
+    };
+    let Some(RefOr::T(Schema::Object(code))) = problem.properties.get_mut("code") else {
+        return;
+    };
+    let mut table = String::from(
+        "A stable machine-readable code; clients may branch on it. The service's codes:\n\n\
+         | code | status | meaning |\n|---|---|---|\n",
+    );
+    for each in Code::ALL {
+        let _ = writeln!(
+            table,
+            "| `{}` | {} | {} |",
+            each.as_str(),
+            status_of(each.kind()).as_u16(),
+            each.meaning()
+        );
+    }
+    table.push_str(
+        "\nA request the server cannot take at all answers with a code named after its status: \
+         `bad_request`, `malformed_json`, `unreadable_body`, `not_found` (no such route), \
+         `method_not_allowed`, `request_timeout`, `body_timeout`, `length_required`, \
+         `payload_too_large`, `uri_too_long`, `unsupported_media_type`, `multipart_required`, \
+         `bad_multipart`, `headers_too_large`, `storage_full`.",
+    );
+    code.description = Some(table);
+}
+
+/// `app` with every documented route registered ([`routes::mount`]), its document started from
+/// [`base`].
+pub fn documented_app<T>(app: App<T>) -> UtoipaApp<T>
+where
+    T: ServiceFactory<ServiceRequest, Config = (), Error = actix_web::Error, InitError = ()>,
+{
+    routes::mount(app.into_utoipa_app().openapi(base()))
 }
 
 /// The whole document, as the running server serves it.
 pub fn document() -> utoipa::openapi::OpenApi {
-    let mut document = routes::mount(App::new()).split_for_parts().1;
+    let mut document = documented_app(App::new()).split_for_parts().1;
     add_common_responses(&mut document);
+    // After the routes: their schemas replace the components the base declared.
+    list_error_codes(&mut document);
     document
 }
 
@@ -218,4 +273,28 @@ pub(crate) fn docs_service() -> impl HttpServiceFactory {
         title: Some("FlashForge API"),
     });
     (redirect, index, init, assets)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_problem_schema_lists_every_error_code_with_its_status() {
+        let document = serde_json::to_value(document()).unwrap();
+        let listed =
+            document["components"]["schemas"]["Problem"]["properties"]["code"]["description"]
+                .as_str()
+                .unwrap()
+                .to_string();
+        for code in Code::ALL {
+            let row = format!(
+                "| `{}` | {} |",
+                code.as_str(),
+                status_of(code.kind()).as_u16()
+            );
+            assert!(listed.contains(&row), "{row} is not listed");
+        }
+        assert!(listed.contains("| `chat_not_found` | 404 |"));
+    }
 }

@@ -10,6 +10,8 @@ use flashforge_domain::{DomainError, ErrorKind, FieldError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::constants::REQUEST_ID;
+
 /// The media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -240,7 +242,7 @@ impl ApiError {
         let mut response = HttpResponse::build(self.status);
         response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
         if let Some(id) = request_id.and_then(|id| HeaderValue::from_str(id).ok()) {
-            response.insert_header((crate::middleware::REQUEST_ID, id));
+            response.insert_header((REQUEST_ID, id));
         }
         if let Some(seconds) = self.retry_after {
             response.insert_header((header::RETRY_AFTER, seconds.to_string()));
@@ -292,19 +294,19 @@ impl<E: DomainError> From<E> for ApiError {
             | ErrorKind::Unavailable
             | ErrorKind::UpstreamFailed
             | ErrorKind::UpstreamTimeout => {
-                tracing::error!(code = error.code(), error = %cause_chain(&error), "request failed");
+                tracing::error!(code = error.code().as_str(), error = %cause_chain(&error), "request failed");
                 if matches!(kind, ErrorKind::Internal | ErrorKind::Unavailable)
                     && out_of_space(&error)
                 {
                     return Self::storage_full();
                 }
                 let mut api = Self::from_status(status_of(kind));
-                api.code = error.code();
+                api.code = error.code().as_str();
                 api
             }
             _ => Self::new(
                 status_of(kind),
-                error.code(),
+                error.code().as_str(),
                 capitalize(&error.to_string()),
             ),
         };

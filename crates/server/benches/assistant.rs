@@ -13,7 +13,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use flashforge_tests::client::Api;
+use serde_json::json;
 use wiremock::matchers::{body_partial_json, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -133,27 +134,9 @@ async fn main() {
         .pool_max_idle_per_host(64)
         .build()
         .unwrap();
-    let registered: Value = client
-        .post(format!("{address}/api/v1/auth/register"))
-        .json(&json!({"username": "bencher", "password": "correct horse battery staple"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = registered["access_token"].as_str().unwrap().to_string();
-    let chat: Value = client
-        .post(format!("{address}/api/v1/chats"))
-        .bearer_auth(&token)
-        .json(&json!({"name": "bench"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let chat = chat["id"].as_str().unwrap().to_string();
+    let api = Api::at(client.clone(), &address);
+    let token = api.sign_up("bencher").await;
+    let chat = api.chat(&token, "bench").await;
 
     // Warm up both paths.
     provider_ttfb(&client, &provider, 10).await;

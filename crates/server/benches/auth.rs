@@ -20,10 +20,11 @@ use std::time::{Duration, Instant};
 
 use flashforge_auth::{Argon2Hasher, Argon2Settings};
 use flashforge_domain::accounts::{PasswordHasher, PasswordPolicy};
+use flashforge_tests::client::Api;
+use flashforge_tests::settings::PASSWORD;
 use secrecy::SecretString;
-use serde_json::{Value, json};
+use serde_json::json;
 
-const PASSWORD: &str = "correct horse battery staple";
 /// How long each latency series runs.
 const MEASURE: Duration = Duration::from_secs(5);
 
@@ -65,17 +66,9 @@ async fn start(max_concurrent_hashes: usize) -> (String, reqwest::Client) {
     (address, client)
 }
 
+/// Registers `name`; its access token.
 async fn register(address: &str, client: &reqwest::Client, name: &str) -> String {
-    let body: Value = client
-        .post(format!("{address}/api/v1/auth/register"))
-        .json(&json!({"username": name, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["access_token"].as_str().unwrap().to_string()
+    Api::at(client.clone(), address).sign_up(name).await
 }
 
 /// Sequential `GET /me`, one at a time, for `period`.

@@ -22,7 +22,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use flashforge_tests::client::Api;
+use flashforge_tests::database::{TestDatabase, local_files, postgres_answers, sqlite_url};
+use flashforge_tests::settings::model_dir;
+use serde_json::Value;
 
 /// A's backlog.
 const BACKLOG: usize = 50;
@@ -40,106 +43,48 @@ fn document(n: usize) -> Vec<u8> {
         .into_bytes()
 }
 
-struct Client {
-    http: reqwest::Client,
-    address: String,
-}
+/// The calls the benchmark makes, through the kit's API client.
+struct Client(Api);
 
 impl Client {
     /// A new user with a chat: their token and the chat's id.
     async fn user(&self, name: &str) -> (String, String) {
-        let registered: Value = self
-            .http
-            .post(format!("{}/api/v1/auth/register", self.address))
-            .json(&json!({"username": name, "password": "correct horse battery staple"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let token = registered["access_token"].as_str().unwrap().to_string();
-        let chat: Value = self
-            .http
-            .post(format!("{}/api/v1/chats", self.address))
-            .bearer_auth(&token)
-            .json(&json!({"name": "material"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        (token, chat["id"].as_str().unwrap().to_string())
+        let token = self.0.sign_up(name).await;
+        let chat = self.0.chat(&token, "material").await;
+        (token, chat)
     }
 
-    /// Uploads; the document's address.
+    /// Uploads; the document's path.
     async fn upload(&self, token: &str, chat: &str, bytes: Vec<u8>) -> String {
-        let form = reqwest::multipart::Form::new().part(
-            "file",
-            reqwest::multipart::Part::bytes(bytes).file_name("notes.txt"),
-        );
-        let response = self
-            .http
-            .post(format!("{}/api/v1/chats/{chat}/documents", self.address))
-            .bearer_auth(token)
-            .multipart(form)
-            .send()
-            .await
-            .unwrap();
+        let response = self.0.upload(token, chat, "notes.txt", bytes).await;
         assert_eq!(response.status(), 202, "upload");
         let doc: Value = response.json().await.unwrap();
-        format!(
-            "{}/api/v1/chats/{chat}/documents/{}",
-            self.address,
-            doc["id"].as_str().unwrap()
-        )
+        format!("/chats/{chat}/documents/{}", doc["id"].as_str().unwrap())
     }
 
     async fn completed(&self, token: &str, path: &str) {
-        loop {
-            let doc: Value = self
-                .http
-                .get(path)
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            match doc["status"].as_str().unwrap() {
-                "completed" => return,
-                "failed" => panic!("the document failed: {doc}"),
-                _ => tokio::time::sleep(Duration::from_millis(10)).await,
-            }
-        }
+        let every = Duration::from_millis(10);
+        let doc = self.0.settled(token, path, every, Duration::MAX).await;
+        assert_eq!(doc["status"], "completed", "the document failed: {doc}");
     }
 }
 
 /// Both times on one database.
 async fn measure(database_url: &str, data: &std::path::Path) -> (Duration, Duration) {
-    let index = data.join("index").display().to_string();
-    let blobs = data.join("blobs").display().to_string();
-    let model = common::model_dir().display().to_string();
-    let server = common::start(&[
-        ("FLASHFORGE__DATABASE__URL", database_url),
-        ("FLASHFORGE__VECTOR__PROVIDER", "embedded"),
-        ("FLASHFORGE__VECTOR__DIR", &index),
-        ("FLASHFORGE__STORAGE__BLOBS", "local"),
-        ("FLASHFORGE__STORAGE__BLOB_DIR", &blobs),
+    let files = local_files(data);
+    let model = model_dir().display().to_string();
+    let mut vars: Vec<(&str, &str)> = vec![("FLASHFORGE__DATABASE__URL", database_url)];
+    vars.extend(files.iter().map(|(k, v)| (*k, v.as_str())));
+    vars.extend([
         ("FLASHFORGE__EMBEDDING__PROVIDER", "local"),
         ("FLASHFORGE__EMBEDDING__MODEL_DIR", &model),
         // The defaults of config/default.toml, said here so that the numbers name them.
         ("FLASHFORGE__WORKER__CONCURRENCY", "2"),
         ("FLASHFORGE__WORKER__MAX_RUNNING_PER_USER", "1"),
         ("FLASHFORGE__WORKER__POLL_INTERVAL_MS", "1000"),
-    ])
-    .await;
-    let client = Client {
-        http: reqwest::Client::new(),
-        address: server.address.clone(),
-    };
+    ]);
+    let server = common::start(&vars).await;
+    let client = Client(Api::at(reqwest::Client::new(), &server.address));
     // Warm the model up, as a running server is.
     let (token, chat) = client.user("warm").await;
     let path = client.upload(&token, &chat, document(10_000)).await;
@@ -192,14 +137,13 @@ async fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     println!("fairness: B's upload behind A's backlog of {BACKLOG} documents (~10 passages each)");
     let data = tempfile::tempdir().unwrap();
-    let sqlite = format!("sqlite://{}/bench.db?mode=rwc", data.path().display());
+    let sqlite = sqlite_url(&data.path().join("bench.db"));
     report("sqlite", measure(&sqlite, data.path()).await);
-    match common::postgres_database("ff_bench_fair").await {
-        Some(db) => {
-            let data = tempfile::tempdir().unwrap();
-            report("postgres", measure(&db.url, data.path()).await);
-            db.drop().await;
-        }
-        None => println!("postgres  skipped: it does not answer at FLASHFORGE_TEST_POSTGRES_URL"),
+    if postgres_answers().await {
+        let db = TestDatabase::create_prefixed("ff_bench_fair").await;
+        let data = tempfile::tempdir().unwrap();
+        report("postgres", measure(&db.url, data.path()).await);
+    } else {
+        println!("postgres  skipped: it does not answer at FLASHFORGE_TEST_POSTGRES_URL");
     }
 }

@@ -17,7 +17,8 @@ use flashforge_domain::chats::ChatId;
 use flashforge_domain::pagination::Cursor;
 use flashforge_sql::SqlFlashcardRepository;
 use flashforge_sql::sea_orm::{ConnectionTrait, Statement};
-use serde_json::{Value, json};
+use flashforge_tests::client::Api;
+use flashforge_tests::database::TestDatabase;
 
 const CARDS: usize = 100_000;
 
@@ -51,44 +52,15 @@ async fn plan(db: &flashforge_sql::DatabaseConnection, sql: String) -> String {
 #[tokio::main]
 async fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let admin_url = std::env::var("FLASHFORGE_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let name = format!("ff_bench_cards_{}", std::process::id());
-    let admin = flashforge_sql::connect(&admin_url, &Default::default())
-        .await
-        .unwrap();
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await
-        .unwrap();
-    let url = match admin_url.rsplit_once('/') {
-        Some((base, _)) => format!("{base}/{name}"),
-        None => panic!("FLASHFORGE_TEST_POSTGRES_URL needs a database name"),
-    };
+    let database = TestDatabase::create_prefixed("ff_bench_cards").await;
+    let url = database.url.clone();
     let address = start_server(&[("FLASHFORGE__DATABASE__URL", &url)]).await;
     let client = reqwest::Client::new();
-    let registered: Value = client
-        .post(format!("{address}/api/v1/auth/register"))
-        .json(&json!({"username": "student", "password": "correct horse battery staple"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let api = Api::at(client.clone(), &address);
+    let registered = api.register("student").await;
     let token = registered["access_token"].as_str().unwrap().to_string();
     let user = registered["user"]["id"].as_str().unwrap().to_string();
-    let chat: Value = client
-        .post(format!("{address}/api/v1/chats"))
-        .bearer_auth(&token)
-        .json(&json!({"name": "everything"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let chat_id = chat["id"].as_str().unwrap().to_string();
+    let chat_id = api.chat(&token, "everything").await;
 
     // 100k cards, due over the next 100 days (1 % due now), straight into the repository.
     let db = flashforge_sql::connect(&url, &Default::default())
@@ -154,7 +126,5 @@ async fn main() {
     println!("  plan, deep page:\n{list_plan}");
     println!("  plan, due queue:\n{due_plan}");
     let _ = db.close().await;
-    let _ = admin
-        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .await;
+    drop(database);
 }

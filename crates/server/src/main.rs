@@ -176,9 +176,13 @@ async fn run(command: Command, settings: Settings, notes: LoadNotes) -> ExitCode
         Command::Worker => run_worker(settings).await.map_err(|e| e.to_string()),
         Command::Migrate { action } => migrate(settings, action).await,
         Command::Kb { action } => kb(settings, action).await,
-        Command::Backup { out } => flashforge::backup::backup_command(&settings, out).await,
+        Command::Backup { out } => flashforge::backup::backup_command(&settings, out)
+            .await
+            .map_err(|e| e.to_string()),
         Command::Restore { dir, force } => {
-            flashforge::backup::restore_command(&settings, &dir, force).await
+            flashforge::backup::restore_command(&settings, &dir, force)
+                .await
+                .map_err(|e| e.to_string())
         }
         Command::Config { .. } | Command::Openapi | Command::ExtractPdf { .. } => Ok(()),
     };

@@ -1,6 +1,7 @@
 //! HTTPS with rustls from PEM files, and the optional plain-HTTP listener that redirects to it.
 
 use std::net::TcpListener;
+use std::path::{Path, PathBuf};
 
 use actix_web::dev::Server;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
@@ -9,27 +10,53 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::settings::ServerSettings;
 
+/// Why the TLS configuration cannot be built from the configured files.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("both server.tls_cert_file and server.tls_key_file are needed")]
+    MissingFiles,
+    /// A PEM file cannot be read, or holds no valid PEM.
+    #[error("{}: {source}", path.display())]
+    Pem {
+        path: PathBuf,
+        #[source]
+        source: rustls::pki_types::pem::Error,
+    },
+    #[error("{} holds no certificate", path.display())]
+    NoCertificate { path: PathBuf },
+    /// The crypto provider offers none of the protocol versions asked for.
+    #[error("{0}")]
+    Protocols(#[source] rustls::Error),
+    #[error("certificate and key do not fit together: {0}")]
+    Mismatch(#[source] rustls::Error),
+}
+
 /// A rustls server configuration (TLS 1.2 and 1.3, ring) from the configured files.
-pub fn server_config(server: &ServerSettings) -> Result<rustls::ServerConfig, String> {
+pub fn server_config(server: &ServerSettings) -> Result<rustls::ServerConfig, TlsError> {
     let (Some(cert_file), Some(key_file)) = (&server.tls_cert_file, &server.tls_key_file) else {
-        return Err("both server.tls_cert_file and server.tls_key_file are needed".into());
+        return Err(TlsError::MissingFiles);
+    };
+    let pem = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| TlsError::Pem { path, source }
     };
     let certs = CertificateDer::pem_file_iter(cert_file)
-        .map_err(|e| format!("{}: {e}", cert_file.display()))?
+        .map_err(pem(cert_file))?
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("{}: {e}", cert_file.display()))?;
+        .map_err(pem(cert_file))?;
     if certs.is_empty() {
-        return Err(format!("{} holds no certificate", cert_file.display()));
+        return Err(TlsError::NoCertificate {
+            path: cert_file.clone(),
+        });
     }
-    let key = PrivateKeyDer::from_pem_file(key_file)
-        .map_err(|e| format!("{}: {e}", key_file.display()))?;
+    let key = PrivateKeyDer::from_pem_file(key_file).map_err(pem(key_file))?;
     let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
     rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
+        .map_err(TlsError::Protocols)?
         .with_no_client_auth()
         .with_single_cert(certs, key)
-        .map_err(|e| format!("certificate and key do not fit together: {e}"))
+        .map_err(TlsError::Mismatch)
 }
 
 /// The host part of a `Host` header, if it is a plain name, an IPv4 address or a bracketed IPv6

@@ -5,10 +5,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+use flashforge_sql::sea_orm::{ConnectionTrait, QueryResult, Statement};
+use flashforge_tests::client::Api;
+use flashforge_tests::database::{Storage, local_files, postgres_or_skip, sqlite_url};
+use flashforge_tests::process::{Process, free_port, kill, raw_get, wait_exit, wait_until_live};
 
 #[path = "cli/faults.rs"]
 mod faults;
@@ -19,27 +24,12 @@ mod scale;
 
 const BIN: &str = env!("CARGO_BIN_EXE_flashforge");
 const GOOD_SECRET: &str = "cli-T3st_8yHq2Lx7Vm4Rz9Kw1Nb6Pd3Sf0Jg";
-
-fn config_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../config"))
-}
+/// How often a test asks whether a document is ingested.
+const POLL: Duration = Duration::from_millis(50);
 
 /// A command for the binary with a clean FLASHFORGE environment.
 fn flashforge(env: &str, vars: &[(&str, &str)]) -> Command {
-    let mut command = Command::new(BIN);
-    for (key, _) in std::env::vars() {
-        if key.starts_with("FLASHFORGE") || key == "RUST_LOG" {
-            command.env_remove(key);
-        }
-    }
-    command
-        .env("FLASHFORGE_ENV", env)
-        .env("FLASHFORGE_CONFIG_DIR", config_dir())
-        .stdin(Stdio::null());
-    for (key, value) in vars {
-        command.env(key, value);
-    }
-    command
+    flashforge_tests::process::command(BIN, env, vars)
 }
 
 fn run(env: &str, vars: &[(&str, &str)], args: &[&str]) -> Output {
@@ -122,7 +112,7 @@ fn config_check_prints_the_effective_config_with_secrets_redacted() {
 #[test]
 fn migrate_applies_and_reports_the_schema_of_a_sqlite_file() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/nested/ff.db?mode=rwc", dir.path().display());
+    let url = sqlite_url(&dir.path().join("nested/ff.db"));
     let vars = [
         ("FLASHFORGE__DATABASE__URL", url.as_str()),
         ("FLASHFORGE__AUTH__JWT_SECRET", GOOD_SECRET),
@@ -154,34 +144,6 @@ fn migrate_applies_and_reports_the_schema_of_a_sqlite_file() {
     assert!(last.ends_with("\tpending"), "{after}");
     assert!(earlier.iter().all(|l| l.ends_with("\tapplied")), "{after}");
     assert!(after.contains("create_users\tapplied"), "{after}");
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_until_live(port: u16, child: &mut Child) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("server exited early: {status}");
-        }
-        if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) {
-            let _ = stream
-                .write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-            let mut answer = String::new();
-            let _ = stream.read_to_string(&mut answer);
-            if answer.starts_with("HTTP/1.1 200") {
-                return;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("server did not come up");
 }
 
 /// A request whose body is still arriving when SIGTERM lands is served in full, and the process
@@ -270,14 +232,7 @@ fn sigterm_lets_a_slow_request_in_flight_complete() {
 
 /// One request on a connection of its own: the status and the body.
 fn get(port: u16, path: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
+    let answer = raw_get(port, path).unwrap();
     let status = answer
         .split_whitespace()
         .nth(1)
@@ -349,171 +304,41 @@ fn sigterm_with_a_shutdown_delay_reports_stopping_and_keeps_serving_until_it_end
     );
 }
 
-/// A client of the API at `base` (`http://…/api/v1`) for the tests that drive real processes.
-struct Api {
-    client: reqwest::Client,
-    base: String,
-}
-
-impl Api {
-    fn new(port: u16) -> Self {
-        Self {
-            // No pooled connections: a test may start a new process on the same port.
-            client: reqwest::Client::builder()
-                .pool_max_idle_per_host(0)
-                .build()
-                .unwrap(),
-            base: format!("http://127.0.0.1:{port}/api/v1"),
-        }
-    }
-
-    async fn json(&self, request: reqwest::RequestBuilder) -> serde_json::Value {
-        request.send().await.unwrap().json().await.unwrap()
-    }
-
-    /// Registers `username`; its access token.
-    async fn sign_up(&self, username: &str) -> String {
-        let body =
-            serde_json::json!({"username": username, "password": "correct horse battery staple"});
-        let tokens = self
-            .json(
-                self.client
-                    .post(format!("{}/auth/register", self.base))
-                    .json(&body),
-            )
-            .await;
-        tokens["access_token"].as_str().unwrap().to_string()
-    }
-
-    /// A new chat; its id.
-    async fn chat(&self, token: &str, name: &str) -> String {
-        let request = self
-            .client
-            .post(format!("{}/chats", self.base))
-            .bearer_auth(token)
-            .json(&serde_json::json!({ "name": name }));
-        self.json(request).await["id"].as_str().unwrap().to_string()
-    }
-
-    /// Uploads `bytes` into `chat`; the response.
-    async fn upload(
-        &self,
-        token: &str,
-        chat: &str,
-        name: &str,
-        bytes: Vec<u8>,
-    ) -> reqwest::Response {
-        let form = reqwest::multipart::Form::new().part(
-            "file",
-            reqwest::multipart::Part::bytes(bytes).file_name(name.to_string()),
-        );
-        self.client
-            .post(format!("{}/chats/{chat}/documents", self.base))
-            .bearer_auth(token)
-            .multipart(form)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    async fn get(&self, token: &str, path: &str) -> serde_json::Value {
-        self.json(
-            self.client
-                .get(format!("{}{path}", self.base))
-                .bearer_auth(token),
-        )
-        .await
-    }
-}
-
-/// A child process that is killed if the test ends (or fails) while it still runs.
-struct Process(Child);
-
-impl std::ops::Deref for Process {
-    type Target = Child;
-    fn deref(&self) -> &Child {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Process {
-    fn deref_mut(&mut self) -> &mut Child {
-        &mut self.0
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-fn kill(child: &Child, signal: &str) {
-    let status = Command::new("kill")
-        .args([signal, &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
-fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(exit) = child.try_wait().unwrap() {
-            return exit;
-        }
-        assert!(Instant::now() < deadline, "did not exit in {within:?}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// (status, pages_done, chunk_count) of every document, oldest first, read from SQLite.
-fn documents(runtime: &tokio::runtime::Runtime, url: &str) -> Vec<(String, i64, i64)> {
-    use flashforge_sql::sea_orm::{ConnectionTrait, Statement};
+/// The rows `sql` answers from the database at `url`.
+fn rows(runtime: &tokio::runtime::Runtime, url: &str, sql: &str) -> Vec<QueryResult> {
     runtime.block_on(async {
         let db = flashforge_sql::connect(url, &Default::default())
             .await
             .unwrap();
         let rows = db
-            .query_all_raw(Statement::from_string(
-                db.get_database_backend(),
-                "SELECT status, pages_done, chunk_count FROM documents ORDER BY id",
-            ))
+            .query_all_raw(Statement::from_string(db.get_database_backend(), sql))
             .await
             .unwrap();
-        let out = rows
-            .iter()
-            .map(|r| {
-                (
-                    r.try_get::<String>("", "status").unwrap(),
-                    r.try_get::<i64>("", "pages_done").unwrap(),
-                    r.try_get::<i64>("", "chunk_count").unwrap(),
-                )
-            })
-            .collect();
         let _ = db.close().await;
-        out
+        rows
     })
 }
 
+/// (status, pages_done, chunk_count) of every document, oldest first, read from SQLite.
+fn documents(runtime: &tokio::runtime::Runtime, url: &str) -> Vec<(String, i64, i64)> {
+    let sql = "SELECT status, pages_done, chunk_count FROM documents ORDER BY id";
+    rows(runtime, url, sql)
+        .iter()
+        .map(|r| {
+            (
+                r.try_get::<String>("", "status").unwrap(),
+                r.try_get::<i64>("", "pages_done").unwrap(),
+                r.try_get::<i64>("", "chunk_count").unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// The first column of the first row of `sql`, as a number.
 fn count(runtime: &tokio::runtime::Runtime, url: &str, sql: &str) -> i64 {
-    use flashforge_sql::sea_orm::{ConnectionTrait, Statement};
-    runtime.block_on(async {
-        let db = flashforge_sql::connect(url, &Default::default())
-            .await
-            .unwrap();
-        let row = db
-            .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
-            .await
-            .unwrap()
-            .unwrap();
-        let n = row.try_get_by_index::<i64>(0).unwrap();
-        let _ = db.close().await;
-        n
-    })
+    rows(runtime, url, sql)[0]
+        .try_get_by_index::<i64>(0)
+        .unwrap()
 }
 
 /// A worker killed with SIGKILL in the middle of an ingestion: a new worker takes the job over
@@ -522,29 +347,24 @@ fn count(runtime: &tokio::runtime::Runtime, url: &str, sql: &str) -> i64 {
 #[test]
 fn a_worker_killed_mid_ingestion_is_taken_over_without_duplicates() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/ff.db?mode=rwc", dir.path().display());
-    let index = dir.path().join("index").display().to_string();
-    let blobs = dir.path().join("blobs").display().to_string();
+    let url = sqlite_url(&dir.path().join("ff.db"));
+    let files = local_files(dir.path());
     let port = free_port().to_string();
-    let vars: Vec<(&str, &str)> = vec![
+    let mut vars: Vec<(&str, &str)> = vec![
         ("FLASHFORGE__DATABASE__URL", &url),
         ("FLASHFORGE__AUTH__JWT_SECRET", GOOD_SECRET),
         ("FLASHFORGE__SERVER__PORT", &port),
-        ("FLASHFORGE__VECTOR__PROVIDER", "embedded"),
-        ("FLASHFORGE__VECTOR__DIR", &index),
-        ("FLASHFORGE__STORAGE__BLOBS", "local"),
-        ("FLASHFORGE__STORAGE__BLOB_DIR", &blobs),
+    ];
+    vars.extend(files.iter().map(|(k, v)| (*k, v.as_str())));
+    vars.extend([
         ("FLASHFORGE__EMBEDDING__PROVIDER", "hash"),
         // Chunks embedded and indexed one at a time: slow enough to be caught mid-way.
         ("FLASHFORGE__KNOWLEDGE__EMBED_BATCH", "1"),
         ("FLASHFORGE__KNOWLEDGE__LEASE_SECS", "2"),
         // The real guard: the PDF is parsed by a child `flashforge extract-pdf`.
         ("FLASHFORGE__KNOWLEDGE__PDF_ISOLATION", "process"),
-    ];
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    ]);
+    let runtime = current_thread_runtime();
 
     // Upload through the API with its in-process worker off, then stop it.
     let mut api_vars = vars.clone();
@@ -672,20 +492,9 @@ fn a_worker_killed_mid_ingestion_is_taken_over_without_duplicates() {
 
 /// The first column of the first row of `sql`, as text.
 fn text_of(runtime: &tokio::runtime::Runtime, url: &str, sql: &str) -> String {
-    use flashforge_sql::sea_orm::{ConnectionTrait, Statement};
-    runtime.block_on(async {
-        let db = flashforge_sql::connect(url, &Default::default())
-            .await
-            .unwrap();
-        let row = db
-            .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
-            .await
-            .unwrap()
-            .unwrap();
-        let text = row.try_get_by_index::<String>(0).unwrap();
-        let _ = db.close().await;
-        text
-    })
+    rows(runtime, url, sql)[0]
+        .try_get_by_index::<String>(0)
+        .unwrap()
 }
 
 /// A file that kills its worker (out of memory, say) on every attempt: each claim counts an
@@ -694,23 +503,21 @@ fn text_of(runtime: &tokio::runtime::Runtime, url: &str, sql: &str) -> String {
 #[test]
 fn a_job_whose_worker_is_killed_on_every_attempt_ends_dead_and_its_document_failed() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/ff.db?mode=rwc", dir.path().display());
-    let index = dir.path().join("index").display().to_string();
-    let blobs = dir.path().join("blobs").display().to_string();
+    let url = sqlite_url(&dir.path().join("ff.db"));
+    let files = local_files(dir.path());
     let port = free_port().to_string();
-    let vars: Vec<(&str, &str)> = vec![
+    let mut vars: Vec<(&str, &str)> = vec![
         ("FLASHFORGE__DATABASE__URL", &url),
         ("FLASHFORGE__AUTH__JWT_SECRET", GOOD_SECRET),
         ("FLASHFORGE__SERVER__PORT", &port),
-        ("FLASHFORGE__VECTOR__PROVIDER", "embedded"),
-        ("FLASHFORGE__VECTOR__DIR", &index),
-        ("FLASHFORGE__STORAGE__BLOBS", "local"),
-        ("FLASHFORGE__STORAGE__BLOB_DIR", &blobs),
+    ];
+    vars.extend(files.iter().map(|(k, v)| (*k, v.as_str())));
+    vars.extend([
         ("FLASHFORGE__EMBEDDING__PROVIDER", "hash"),
         ("FLASHFORGE__KNOWLEDGE__EMBED_BATCH", "1"),
         ("FLASHFORGE__KNOWLEDGE__LEASE_SECS", "1"),
         ("FLASHFORGE__KNOWLEDGE__MAX_ATTEMPTS", "2"),
-    ];
+    ]);
     let runtime = current_thread_runtime();
     let mut api_vars = vars.clone();
     api_vars.push(("FLASHFORGE__WORKER__ENABLED", "false"));
@@ -797,23 +604,21 @@ fn a_job_whose_worker_is_killed_on_every_attempt_ends_dead_and_its_document_fail
 #[test]
 fn a_model_change_needs_kb_reindex_which_rebuilds_the_index() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/ff.db?mode=rwc", dir.path().display());
-    let index = dir.path().join("index").display().to_string();
-    let blobs = dir.path().join("blobs").display().to_string();
+    let url = sqlite_url(&dir.path().join("ff.db"));
     let port = free_port();
     let port_text = port.to_string();
     let vars = |dimension: &'static str| -> Vec<(&str, String)> {
-        vec![
+        let mut vars = vec![
             ("FLASHFORGE__DATABASE__URL", url.clone()),
             ("FLASHFORGE__AUTH__JWT_SECRET", GOOD_SECRET.into()),
             ("FLASHFORGE__SERVER__PORT", port_text.clone()),
-            ("FLASHFORGE__VECTOR__PROVIDER", "embedded".into()),
-            ("FLASHFORGE__VECTOR__DIR", index.clone()),
-            ("FLASHFORGE__STORAGE__BLOBS", "local".into()),
-            ("FLASHFORGE__STORAGE__BLOB_DIR", blobs.clone()),
+        ];
+        vars.extend(local_files(dir.path()));
+        vars.extend([
             ("FLASHFORGE__EMBEDDING__PROVIDER", "hash".into()),
             ("FLASHFORGE__EMBEDDING__DIMENSION", dimension.into()),
-        ]
+        ]);
+        vars
     };
     let as_refs = |v: &[(&'static str, String)]| -> Vec<(&'static str, String)> { v.to_vec() };
     let spawn = |v: Vec<(&'static str, String)>, args: &[&str]| {
@@ -827,10 +632,7 @@ fn a_model_change_needs_kb_reindex_which_rebuilds_the_index() {
                 .unwrap(),
         )
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = current_thread_runtime();
     let api = Api::new(port);
 
     let mut server = spawn(as_refs(&vars("384")), &["serve"]);
@@ -846,12 +648,8 @@ fn a_model_change_needs_kb_reindex_which_rebuilds_the_index() {
             .await
             .unwrap();
         let path = format!("/chats/{chat}/documents/{}", doc["id"].as_str().unwrap());
-        for _ in 0..600 {
-            if api.get(&token, &path).await["status"] == "completed" {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        api.settled(&token, &path, POLL, Duration::from_secs(30))
+            .await;
         (token, chat)
     });
     kill(&server, "-TERM");
@@ -904,55 +702,49 @@ fn a_model_change_needs_kb_reindex_which_rebuilds_the_index() {
 /// One deployment: a database, an embedded vector index and a local blob folder, with its own
 /// temp folder and port.
 struct Deployment {
+    storage: Storage,
     url: String,
-    files: tempfile::TempDir,
     port: u16,
 }
 
 impl Deployment {
     fn sqlite() -> Self {
-        let files = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}/ff.db?mode=rwc", files.path().display());
+        Self::on(Storage::sqlite())
+    }
+
+    fn postgres(runtime: &tokio::runtime::Runtime) -> Self {
+        Self::on(runtime.block_on(Storage::postgres()))
+    }
+
+    fn on(storage: Storage) -> Self {
         Self {
-            url,
-            files,
+            url: storage.database_url().unwrap(),
+            storage,
             port: free_port(),
         }
     }
 
-    fn postgres(database: &PgDatabase) -> Self {
-        Self {
-            url: database.url.clone(),
-            files: tempfile::tempdir().unwrap(),
-            port: free_port(),
-        }
+    fn files(&self) -> &std::path::Path {
+        self.storage.files_dir().unwrap()
     }
 
     fn index_dir(&self) -> PathBuf {
-        self.files.path().join("index")
+        self.files().join("index")
     }
 
     fn blob_dir(&self) -> PathBuf {
-        self.files.path().join("blobs")
+        self.files().join("blobs")
     }
 
     fn vars(&self) -> Vec<(&'static str, String)> {
-        vec![
+        let mut vars = vec![
             ("FLASHFORGE__DATABASE__URL", self.url.clone()),
             ("FLASHFORGE__AUTH__JWT_SECRET", GOOD_SECRET.into()),
             ("FLASHFORGE__SERVER__PORT", self.port.to_string()),
-            ("FLASHFORGE__VECTOR__PROVIDER", "embedded".into()),
-            (
-                "FLASHFORGE__VECTOR__DIR",
-                self.index_dir().display().to_string(),
-            ),
-            ("FLASHFORGE__STORAGE__BLOBS", "local".into()),
-            (
-                "FLASHFORGE__STORAGE__BLOB_DIR",
-                self.blob_dir().display().to_string(),
-            ),
-            ("FLASHFORGE__EMBEDDING__PROVIDER", "hash".into()),
-        ]
+        ];
+        vars.extend(local_files(self.files()));
+        vars.push(("FLASHFORGE__EMBEDDING__PROVIDER", "hash".into()));
+        vars
     }
 
     fn command(&self, extra: &[(&str, &str)]) -> Command {
@@ -981,8 +773,8 @@ impl Deployment {
 
     /// Nothing was written: no database file or tables, no index, no blobs.
     fn is_untouched(&self, runtime: &tokio::runtime::Runtime) -> bool {
-        let database_empty = if self.url.starts_with("sqlite:") {
-            !self.files.path().join("ff.db").exists()
+        let database_empty = if let Some(file) = self.storage.sqlite_file() {
+            !file.exists()
         } else {
             count(
                 runtime,
@@ -1008,147 +800,6 @@ fn stop(mut server: Process) {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn postgres_admin_url() -> String {
-    std::env::var("FLASHFORGE_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
-}
-
-/// Whether the Postgres cases run: without a server they are skipped with a notice, or fail
-/// when `FLASHFORGE_REQUIRE_POSTGRES=1`.
-fn postgres_or_skip(runtime: &tokio::runtime::Runtime) -> bool {
-    let admin = postgres_admin_url();
-    let up = runtime.block_on(async {
-        let options = flashforge_sql::DatabaseOptions::default();
-        let connect = flashforge_sql::connect(&admin, &options);
-        match tokio::time::timeout(Duration::from_secs(5), connect).await {
-            Ok(Ok(db)) => {
-                let _ = db.close().await;
-                true
-            }
-            _ => false,
-        }
-    });
-    if !up {
-        assert!(
-            std::env::var("FLASHFORGE_REQUIRE_POSTGRES").as_deref() != Ok("1"),
-            "FLASHFORGE_REQUIRE_POSTGRES=1 but Postgres does not answer at {admin}"
-        );
-        eprintln!(
-            "\n!!!!!!!! POSTGRES IS NOT ANSWERING at {admin}: this Postgres test is SKIPPED. Set FLASHFORGE_REQUIRE_POSTGRES=1 to make this an error. !!!!!!!!\n"
-        );
-    }
-    up
-}
-
-/// A uniquely named Postgres database, dropped when the test ends.
-struct PgDatabase {
-    name: String,
-    url: String,
-}
-
-impl PgDatabase {
-    fn create(runtime: &tokio::runtime::Runtime) -> Self {
-        use flashforge_sql::sea_orm::ConnectionTrait;
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let name = format!("ff_cli_{}_{nanos}", std::process::id());
-        let admin = postgres_admin_url();
-        runtime.block_on(async {
-            let db = flashforge_sql::connect(&admin, &Default::default())
-                .await
-                .unwrap();
-            db.execute_unprepared(&format!("CREATE DATABASE {name}"))
-                .await
-                .unwrap();
-            let _ = db.close().await;
-        });
-        let (base, query) = admin.split_once('?').unwrap_or((admin.as_str(), ""));
-        let (server, _) = base.rsplit_once('/').unwrap();
-        let query = if query.is_empty() {
-            String::new()
-        } else {
-            format!("?{query}")
-        };
-        let url = format!("{server}/{name}{query}");
-        Self { name, url }
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        // A test's runtime may be gone or busy: drop it from a thread of its own.
-        let _ = std::thread::spawn(move || {
-            use flashforge_sql::sea_orm::ConnectionTrait;
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            runtime.block_on(async {
-                if let Ok(db) =
-                    flashforge_sql::connect(&postgres_admin_url(), &Default::default()).await
-                {
-                    let _ = db
-                        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .await;
-                    let _ = db.close().await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
-impl Api {
-    async fn send(&self, request: reqwest::RequestBuilder) -> (u16, serde_json::Value) {
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        let body = response.json().await.unwrap_or(serde_json::Value::Null);
-        (status, body)
-    }
-
-    async fn login(&self, username: &str) -> String {
-        let body =
-            serde_json::json!({"username": username, "password": "correct horse battery staple"});
-        let (status, tokens) = self
-            .send(
-                self.client
-                    .post(format!("{}/auth/login", self.base))
-                    .json(&body),
-            )
-            .await;
-        assert_eq!(status, 200, "login of {username}: {tokens}");
-        tokens["access_token"].as_str().unwrap().to_string()
-    }
-
-    /// A GET that must answer 200: its JSON (or, for a file, its text).
-    async fn get_ok(&self, token: &str, path: &str) -> serde_json::Value {
-        let response = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status();
-        let is_json = response
-            .headers()
-            .get("content-type")
-            .is_some_and(|v| v.to_str().unwrap_or_default().contains("json"));
-        let body = if is_json {
-            response.json().await.unwrap()
-        } else {
-            serde_json::Value::String(response.text().await.unwrap())
-        };
-        assert_eq!(status, 200, "GET {path}: {body}");
-        body
-    }
 }
 
 /// What one user made before the backup.
@@ -1199,17 +850,10 @@ async fn make_material(api: &Api) -> Vec<Material> {
         let document: serde_json::Value = response.json().await.unwrap();
         let document = document["id"].as_str().unwrap().to_string();
         let path = format!("/chats/{chat}/documents/{document}");
-        let mut ingested = false;
-        for _ in 0..600 {
-            let status = api.get_ok(&token, &path).await["status"].clone();
-            assert_ne!(status, "failed");
-            if status == "completed" {
-                ingested = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        assert!(ingested, "{file} was not ingested");
+        let doc = api
+            .settled(&token, &path, POLL, Duration::from_secs(30))
+            .await;
+        assert_eq!(doc["status"], "completed", "{file} was not ingested: {doc}");
         let mut ids = Vec::new();
         for (question, answer) in cards {
             let (status, card) = api
@@ -1288,6 +932,27 @@ fn assert_same_answers(
     for (key, answer) in before {
         assert_eq!(answer, &after[key], "{key} differs after the restore");
     }
+}
+
+/// Every regular file under `dir`.
+fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_dir() {
+                pending.push(entry.path());
+            } else {
+                files.push(entry.path());
+            }
+        }
+    }
+    files.sort();
+    files
 }
 
 fn manifest(dir: &std::path::Path) -> serde_json::Value {
@@ -1502,19 +1167,7 @@ fn backup_and_restore_round_trip(
     );
     assert_eq!(sessions(), backed_up_sessions);
     let blobs = files.keys().filter(|f| f.starts_with("blobs/")).count();
-    let mut restored_blobs = 0;
-    let mut pending = vec![target.blob_dir()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let entry = entry.unwrap();
-            if entry.file_type().unwrap().is_dir() {
-                pending.push(entry.path());
-            } else {
-                restored_blobs += 1;
-            }
-        }
-    }
-    assert_eq!(restored_blobs, blobs);
+    assert_eq!(files_under(&target.blob_dir()).len(), blobs);
     assert!(target.index_dir().join("index.json").is_file());
 }
 
@@ -1536,13 +1189,11 @@ fn backup_and_restore_round_trip_on_sqlite() {
 #[test]
 fn backup_and_restore_round_trip_on_postgres() {
     let runtime = current_thread_runtime();
-    if !postgres_or_skip(&runtime) {
+    if !runtime.block_on(postgres_or_skip()) {
         return;
     }
-    let source_db = PgDatabase::create(&runtime);
-    let target_db = PgDatabase::create(&runtime);
-    let source = Deployment::postgres(&source_db);
-    let target = Deployment::postgres(&target_db);
+    let source = Deployment::postgres(&runtime);
+    let target = Deployment::postgres(&runtime);
     backup_and_restore_round_trip(&runtime, &source, &target, "database.dump");
 }
 

@@ -144,14 +144,26 @@ fn assert_close(got: &[ScoredChunk], want: &[ScoredChunk]) {
 /// Runs the whole scenario against an empty index of [`model`].
 pub(crate) async fn exercise(index: &dyn VectorIndex) {
     let f = fixture();
-    let p = &f.points;
-    let alice = Scope::user(f.alice);
-    let bob = Scope::user(f.bob);
     assert_eq!(index.model(), &model());
 
-    index.upsert(p.clone()).await.unwrap();
+    index.upsert(f.points.clone()).await.unwrap();
 
-    // count, by user, chat and document; another user's chat under Alice counts nothing
+    counts(index, &f).await;
+    dense_search(index, &f).await;
+    sparse_search(index, &f).await;
+    wrong_dimension(index, &f).await;
+    retrieve(index, &f).await;
+    scan(index, &f).await;
+    upsert_replaces(index, &f).await;
+    delete_chunks(index, &f).await;
+    delete_by_scope(index, &f).await;
+    let _ = (f.d3, f.a1);
+}
+
+/// Count, by user, chat and document; another user's chat under Alice counts nothing.
+async fn counts(index: &dyn VectorIndex, f: &Fixture) {
+    let alice = Scope::user(f.alice);
+    let bob = Scope::user(f.bob);
     assert_eq!(index.count(alice).await.unwrap(), 5);
     assert_eq!(index.count(bob).await.unwrap(), 3);
     assert_eq!(index.count(Scope::chat(f.alice, f.a1)).await.unwrap(), 3);
@@ -171,8 +183,13 @@ pub(crate) async fn exercise(index: &dyn VectorIndex) {
             .unwrap(),
         0
     );
+}
 
-    // dense: best first, cosine, only the owner's points although Bob's vectors are equal
+/// Dense: best first, cosine, only the owner's points although Bob's vectors are equal.
+async fn dense_search(index: &dyn VectorIndex, f: &Fixture) {
+    let p = &f.points;
+    let alice = Scope::user(f.alice);
+    let bob = Scope::user(f.bob);
     let found = index
         .search(alice, VectorQuery::Dense(axis(0)), 10)
         .await
@@ -228,8 +245,13 @@ pub(crate) async fn exercise(index: &dyn VectorIndex) {
         .await
         .unwrap();
     assert!(found.is_empty(), "{found:?}");
+}
 
-    // sparse: BM25 with IDF over the whole index, as the exact index computes it
+/// Sparse: BM25 with IDF over the whole index, as the exact index computes it.
+async fn sparse_search(index: &dyn VectorIndex, f: &Fixture) {
+    let p = &f.points;
+    let alice = Scope::user(f.alice);
+    let bob = Scope::user(f.bob);
     let query = sparse::encode_query("photosynthesis light");
     let found = index
         .search(alice, VectorQuery::Sparse(query.clone()), 10)
@@ -266,8 +288,12 @@ pub(crate) async fn exercise(index: &dyn VectorIndex) {
         .await
         .unwrap();
     assert!(found.is_empty());
+}
 
-    // a vector of the wrong dimension is refused
+/// A vector of the wrong dimension is refused.
+async fn wrong_dimension(index: &dyn VectorIndex, f: &Fixture) {
+    let p = &f.points;
+    let alice = Scope::user(f.alice);
     assert!(
         index
             .search(alice, VectorQuery::Dense(vec![1.0; DIMENSION + 1]), 10)
@@ -277,8 +303,11 @@ pub(crate) async fn exercise(index: &dyn VectorIndex) {
     let mut wrong = p[0].clone();
     wrong.dense.push(0.0);
     assert!(index.upsert(vec![wrong]).await.is_err());
+}
 
-    // retrieve: the owner's ids that exist, in the order asked
+/// Retrieve: the owner's ids that exist, in the order asked.
+async fn retrieve(index: &dyn VectorIndex, f: &Fixture) {
+    let p = &f.points;
     let missing = ChunkId::derive(DocumentId::new(), 0);
     let got = index
         .retrieve(
@@ -289,8 +318,11 @@ pub(crate) async fn exercise(index: &dyn VectorIndex) {
         .unwrap();
     assert_eq!(got, [p[3].chunk_id, p[0].chunk_id]);
     assert!(index.retrieve(f.alice, &[]).await.unwrap().is_empty());
+}
 
-    // scan: every point by id, in pages
+/// Scan: every point by id, in pages.
+async fn scan(index: &dyn VectorIndex, f: &Fixture) {
+    let p = &f.points;
     let mut all: Vec<_> = p.iter().map(|q| (q.chunk_id, q.user_id)).collect();
     all.sort();
     let mut scanned = Vec::new();
@@ -311,8 +343,13 @@ pub(crate) async fn exercise(index: &dyn VectorIndex) {
         tail.iter().map(|c| c.chunk_id).collect::<Vec<_>>(),
         [all[6].0, all[7].0]
     );
+}
 
-    // upserting the same ids replaces the points: no duplicates, new vectors
+/// Upserting the same ids replaces the points: no duplicates, new vectors.
+async fn upsert_replaces(index: &dyn VectorIndex, f: &Fixture) {
+    let p = &f.points;
+    let alice = Scope::user(f.alice);
+    let bob = Scope::user(f.bob);
     let mut moved: Vec<VectorPoint> = p[..5].to_vec();
     for (n, point) in moved.iter_mut().enumerate() {
         point.dense = axis(n + 3);
@@ -326,8 +363,13 @@ pub(crate) async fn exercise(index: &dyn VectorIndex) {
         .unwrap();
     assert_eq!(ids(&found), [p[0].chunk_id]);
     assert_eq!(index.scan(None, 100).await.unwrap().len(), 8);
+}
 
-    // delete_chunks: only the owner's
+/// `delete_chunks`: only the owner's.
+async fn delete_chunks(index: &dyn VectorIndex, f: &Fixture) {
+    let p = &f.points;
+    let alice = Scope::user(f.alice);
+    let bob = Scope::user(f.bob);
     index.delete_chunks(f.bob, &[p[0].chunk_id]).await.unwrap();
     assert_eq!(index.count(alice).await.unwrap(), 5);
     index
@@ -344,8 +386,13 @@ pub(crate) async fn exercise(index: &dyn VectorIndex) {
             .is_empty()
     );
     index.delete_chunks(f.alice, &[]).await.unwrap();
+}
 
-    // delete by scope
+/// Delete by scope.
+async fn delete_by_scope(index: &dyn VectorIndex, f: &Fixture) {
+    let p = &f.points;
+    let alice = Scope::user(f.alice);
+    let bob = Scope::user(f.bob);
     index
         .delete(Scope::document(f.alice, f.a2, f.d2))
         .await
@@ -371,5 +418,4 @@ pub(crate) async fn exercise(index: &dyn VectorIndex) {
     assert_eq!(left, want);
     index.delete(alice).await.unwrap();
     assert!(index.scan(None, 100).await.unwrap().is_empty());
-    let _ = (f.d3, f.a1);
 }

@@ -1,10 +1,12 @@
 //! Accounts: who a user is, how they prove it, and the sessions they hold.
 
+mod error;
 mod models;
 mod ports;
 mod service;
 mod sessions;
 
+pub use error::{AccountError, AuthError, LoginError, RefreshError, RegisterError};
 pub use models::{
     Email, NewUser, Password, PasswordHash, PasswordPolicy, StoredUser, User, UserId, Username,
 };
@@ -13,9 +15,8 @@ pub use ports::{
     SessionRepository, TokenRejection, UserChanges, UserData, UserRepository,
 };
 pub use service::{
-    AccountError, AccountSettings, Accounts, AuthError, LoginCommand, LoginError, PasswordChange,
-    Principal, ProfileChanges, RefreshError, RegisterCommand, RegisterError, RotationKey,
-    TokenPair,
+    AccountPorts, AccountSettings, Accounts, LoginCommand, PasswordChange, Principal,
+    ProfileChanges, RegisterCommand, RotationKey, TokenPair,
 };
 pub use sessions::{
     ClientInfo, NewRefreshToken, NewSession, RefreshToken, RefreshTokenHash, Rotation, Session,

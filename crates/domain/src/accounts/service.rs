@@ -9,20 +9,21 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
+use super::error::{AccountError, AuthError, LoginError, RefreshError, RegisterError};
 use super::models::{
     Email, NewUser, Password, PasswordHash, PasswordPolicy, StoredUser, User, UserId, Username,
 };
 use super::ports::{
     AccessClaims, AccessTokens, CreateUserError, PasswordHasher, PasswordStrength,
-    SessionRepository, TokenRejection, UserChanges, UserData, UserRepository,
+    SessionRepository, UserChanges, UserData, UserRepository,
 };
 use super::sessions::{
     ClientInfo, NewRefreshToken, NewSession, RefreshToken, Rotation, Session, SessionCursor,
     SessionId,
 };
 use crate::clock::Clock;
-use crate::error::{DomainError, ErrorKind, FieldError, InfraError, ValidationErrors};
-use crate::limits::{Limited, RateLimits};
+use crate::error::{FieldError, InfraError, ValidationErrors};
+use crate::limits::RateLimits;
 use crate::pagination::{Page, PageRequest};
 
 /// Lifetimes and rules of accounts, from configuration.
@@ -132,176 +133,17 @@ pub struct Principal {
     pub session_id: SessionId,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum RegisterError {
-    #[error(transparent)]
-    Invalid(#[from] ValidationErrors),
-    #[error("username already taken")]
-    UsernameTaken,
-    #[error(transparent)]
-    Limited(#[from] Limited),
-    #[error(transparent)]
-    Infra(#[from] InfraError),
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum LoginError {
-    /// Unknown user and wrong password look the same, on purpose.
-    #[error("wrong username or password")]
-    InvalidCredentials,
-    #[error(transparent)]
-    Limited(#[from] Limited),
-    #[error(transparent)]
-    Infra(#[from] InfraError),
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum RefreshError {
-    #[error("the refresh token is invalid, expired or revoked; log in again")]
-    InvalidToken,
-    #[error(transparent)]
-    Infra(#[from] InfraError),
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum AuthError {
-    #[error("an access token is required: send `Authorization: Bearer <token>`")]
-    MissingToken,
-    #[error("the access token is invalid or expired")]
-    InvalidToken(TokenRejection),
-    #[error("the session of this access token has ended; log in again")]
-    SessionEnded,
-    #[error(transparent)]
-    Infra(#[from] InfraError),
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum AccountError {
-    #[error("not found")]
-    NotFound,
-    #[error(transparent)]
-    Invalid(#[from] ValidationErrors),
-    #[error("username already taken")]
-    UsernameTaken,
-    #[error(transparent)]
-    Limited(#[from] Limited),
-    #[error(transparent)]
-    Infra(#[from] InfraError),
-}
-
-macro_rules! passthrough {
-    ($e:expr, $($variant:ident => ($kind:expr, $code:literal)),* ; $($inner:ident),*) => {
-        match $e {
-            $(Self::$variant => ($kind, $code),)*
-            $(Self::$inner(e) => (e.kind(), e.code()),)*
-        }
-    };
-}
-
-impl DomainError for RegisterError {
-    fn kind(&self) -> ErrorKind {
-        self.kind_code().0
-    }
-    fn code(&self) -> &'static str {
-        self.kind_code().1
-    }
-    fn field_errors(&self) -> &[FieldError] {
-        match self {
-            Self::Invalid(e) => e.fields(),
-            _ => &[],
-        }
-    }
-    fn retry_after(&self) -> Option<Duration> {
-        match self {
-            Self::Limited(l) => l.retry_after(),
-            _ => None,
-        }
-    }
-}
-
-impl RegisterError {
-    fn kind_code(&self) -> (ErrorKind, &'static str) {
-        passthrough!(self, UsernameTaken => (ErrorKind::Conflict, "username_taken"); Invalid, Limited, Infra)
-    }
-}
-
-impl DomainError for LoginError {
-    fn kind(&self) -> ErrorKind {
-        passthrough!(self, InvalidCredentials => (ErrorKind::Unauthenticated, "invalid_credentials"); Limited, Infra).0
-    }
-    fn code(&self) -> &'static str {
-        passthrough!(self, InvalidCredentials => (ErrorKind::Unauthenticated, "invalid_credentials"); Limited, Infra).1
-    }
-    fn retry_after(&self) -> Option<Duration> {
-        match self {
-            Self::Limited(l) => l.retry_after(),
-            _ => None,
-        }
-    }
-}
-
-impl DomainError for RefreshError {
-    fn kind(&self) -> ErrorKind {
-        passthrough!(self, InvalidToken => (ErrorKind::Unauthenticated, "invalid_refresh_token"); Infra).0
-    }
-    fn code(&self) -> &'static str {
-        passthrough!(self, InvalidToken => (ErrorKind::Unauthenticated, "invalid_refresh_token"); Infra).1
-    }
-}
-
-impl DomainError for AuthError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            Self::Infra(e) => e.kind(),
-            _ => ErrorKind::Unauthenticated,
-        }
-    }
-    fn code(&self) -> &'static str {
-        match self {
-            Self::MissingToken => "missing_token",
-            Self::InvalidToken(_) | Self::SessionEnded => "invalid_token",
-            Self::Infra(e) => e.code(),
-        }
-    }
-}
-
-impl DomainError for AccountError {
-    fn kind(&self) -> ErrorKind {
-        self.kind_code().0
-    }
-    fn code(&self) -> &'static str {
-        self.kind_code().1
-    }
-    fn field_errors(&self) -> &[FieldError] {
-        match self {
-            Self::Invalid(e) => e.fields(),
-            _ => &[],
-        }
-    }
-    fn retry_after(&self) -> Option<Duration> {
-        match self {
-            Self::Limited(l) => l.retry_after(),
-            _ => None,
-        }
-    }
-}
-
-impl AccountError {
-    fn kind_code(&self) -> (ErrorKind, &'static str) {
-        passthrough!(self,
-            NotFound => (ErrorKind::NotFound, "not_found"),
-            UsernameTaken => (ErrorKind::Conflict, "username_taken");
-            Invalid, Limited, Infra)
-    }
-}
-
-impl From<CreateUserError> for AccountError {
-    fn from(e: CreateUserError) -> Self {
-        match e {
-            CreateUserError::Duplicate => Self::UsernameTaken,
-            CreateUserError::Infra(e) => Self::Infra(e),
-        }
-    }
+/// What the accounts service is built from.
+#[derive(Clone)]
+pub struct AccountPorts {
+    pub users: Arc<dyn UserRepository>,
+    pub sessions: Arc<dyn SessionRepository>,
+    pub hasher: Arc<dyn PasswordHasher>,
+    pub strength: Arc<dyn PasswordStrength>,
+    pub tokens: Arc<dyn AccessTokens>,
+    /// Budgets of logins, registrations and password changes.
+    pub limits: Arc<RateLimits>,
+    pub clock: Arc<dyn Clock>,
 }
 
 /// Everything the accounts service needs.
@@ -325,25 +167,15 @@ fn to_chrono(d: Duration) -> chrono::Duration {
 }
 
 impl Accounts {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        users: Arc<dyn UserRepository>,
-        sessions: Arc<dyn SessionRepository>,
-        hasher: Arc<dyn PasswordHasher>,
-        strength: Arc<dyn PasswordStrength>,
-        tokens: Arc<dyn AccessTokens>,
-        limits: Arc<RateLimits>,
-        clock: Arc<dyn Clock>,
-        settings: AccountSettings,
-    ) -> Self {
+    pub fn new(ports: AccountPorts, settings: AccountSettings) -> Self {
         Self {
-            users,
-            sessions,
-            hasher,
-            strength,
-            tokens,
-            limits,
-            clock,
+            users: ports.users,
+            sessions: ports.sessions,
+            hasher: ports.hasher,
+            strength: ports.strength,
+            tokens: ports.tokens,
+            limits: ports.limits,
+            clock: ports.clock,
             settings,
             user_data: Vec::new(),
             dummy_hash: OnceCell::new(),

@@ -1,11 +1,16 @@
 //! The assistant: a chat's messages, and answers grounded in the chat's own material, with
 //! citations, from a language model behind the [`LanguageModel`] port.
 
+mod error;
+mod in_flight;
 mod models;
 mod ports;
 mod prompt;
 mod service;
+mod streaming;
 
+pub use error::AssistantError;
+pub use in_flight::{AnswerEvent, AnswerStream, InFlight};
 pub use models::{
     Citation, Message, MessageCursor, MessageId, MessageStatus, NewMessage, Role, Usage,
 };
@@ -14,7 +19,4 @@ pub use ports::{
     Prompt, PromptPassage, StreamEvent, Turn,
 };
 pub use prompt::{cite, fit_history};
-pub use service::{
-    AnswerEvent, AnswerStream, Ask, Assistant, AssistantError, AssistantSettings, Exchange,
-    InFlight,
-};
+pub use service::{Ask, Assistant, AssistantPorts, AssistantSettings, Exchange};

@@ -1,27 +1,22 @@
 //! Sending a message and getting a grounded answer, whole or streamed.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use futures_util::StreamExt;
-use futures_util::stream::BoxStream;
-use tokio::sync::Notify;
-
+use super::error::AssistantError;
+use super::in_flight::InFlight;
 use super::models::{Message, MessageCursor, MessageId, MessageStatus, Role, Usage};
 use super::ports::{
-    LanguageModel, LlmError, MessageRepository, PassageSearch, Prompt, PromptPassage, StreamEvent,
-    Turn,
+    LanguageModel, LlmError, MessageRepository, PassageSearch, Prompt, PromptPassage, Turn,
 };
 use super::prompt::{cite, fit_history};
-use crate::accounts::{Principal, UserId};
+use crate::accounts::Principal;
 use crate::chats::{ChatId, ChatRepository};
 use crate::clock::Clock;
-use crate::error::{DomainError, ErrorKind, FieldError, InfraError, ValidationErrors};
-use crate::limits::Limited;
+use crate::error::{FieldError, InfraError, ValidationErrors};
 use crate::pagination::{Page, PageRequest};
-use crate::spend::{ModelSpend, Purpose, Reservation, SpendError, Spent};
+use crate::spend::{ModelSpend, Purpose, Reservation, Spent};
 
 /// How answers are grounded and bounded, from configuration.
 #[derive(Debug, Clone)]
@@ -53,71 +48,6 @@ impl Default for AssistantSettings {
 
 const INSTRUCTIONS: &str = "You are FlashForge, a study assistant. Answer from the numbered passages of the student's own material below. Cite every statement that comes from a passage with its number in square brackets, like [1] or [2, 3]. If the passages do not contain the answer, say so plainly and answer from general knowledge only if the student asks you to. Be concise and precise.";
 
-#[derive(Debug, thiserror::Error)]
-pub enum AssistantError {
-    #[error("chat not found")]
-    ChatNotFound,
-    #[error("message not found")]
-    MessageNotFound,
-    #[error("only the last answer of a chat can be regenerated")]
-    NotLastAnswer,
-    #[error(transparent)]
-    Invalid(#[from] ValidationErrors),
-    #[error("today's model token budget is spent")]
-    BudgetSpent(Limited),
-    #[error("too many model calls of yours are under way; try again when one ends")]
-    Busy(Limited),
-    #[error("the answer was stopped: nobody was reading it")]
-    Abandoned,
-    #[error("{0}")]
-    Model(LlmError),
-    #[error(transparent)]
-    Infra(#[from] InfraError),
-}
-
-impl DomainError for AssistantError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            Self::ChatNotFound | Self::MessageNotFound => ErrorKind::NotFound,
-            Self::NotLastAnswer => ErrorKind::Conflict,
-            Self::Invalid(e) => e.kind(),
-            Self::BudgetSpent(_) | Self::Busy(_) => ErrorKind::RateLimited,
-            Self::Abandoned => ErrorKind::Conflict,
-            Self::Model(LlmError::Timeout) => ErrorKind::UpstreamTimeout,
-            Self::Model(LlmError::Unavailable(_)) => ErrorKind::UpstreamFailed,
-            Self::Model(LlmError::Rejected(_)) => ErrorKind::UpstreamFailed,
-            Self::Infra(e) => e.kind(),
-        }
-    }
-    fn code(&self) -> &'static str {
-        match self {
-            Self::ChatNotFound => "chat_not_found",
-            Self::MessageNotFound => "message_not_found",
-            Self::NotLastAnswer => "not_last_answer",
-            Self::Invalid(e) => e.code(),
-            Self::BudgetSpent(_) => "token_budget_spent",
-            Self::Busy(_) => "model_calls_busy",
-            Self::Abandoned => "answer_abandoned",
-            Self::Model(LlmError::Timeout) => "model_timeout",
-            Self::Model(LlmError::Unavailable(_)) => "model_unavailable",
-            Self::Model(LlmError::Rejected(_)) => "model_rejected",
-            Self::Infra(e) => e.code(),
-        }
-    }
-    fn field_errors(&self) -> &[FieldError] {
-        match self {
-            Self::Invalid(e) => e.fields(),
-            _ => &[],
-        }
-    }
-    fn retry_after(&self) -> Option<Duration> {
-        match self {
-            Self::BudgetSpent(l) | Self::Busy(l) => Some(l.retry_after),
-            _ => None,
-        }
-    }
-}
-
 /// A question and its answer, as stored.
 #[derive(Debug, Clone)]
 pub struct Exchange {
@@ -125,160 +55,29 @@ pub struct Exchange {
     pub answer: Message,
 }
 
-/// One event of an answer being written: pieces of text, then the stored answer, or the
-/// failure (with whatever was written stored as `incomplete`).
-#[derive(Debug, Clone)]
-pub enum AnswerEvent {
-    Delta(String),
-    Done(Box<Message>),
-    Failed(Arc<AssistantError>),
+/// What the assistant is built from.
+#[derive(Clone)]
+pub struct AssistantPorts {
+    pub chats: Arc<dyn ChatRepository>,
+    pub messages: Arc<dyn MessageRepository>,
+    /// Finds the passages an answer is grounded in.
+    pub passages: Arc<dyn PassageSearch>,
+    pub model: Arc<dyn LanguageModel>,
+    /// Budgets and records the language model's calls.
+    pub spend: Arc<ModelSpend>,
+    pub clock: Arc<dyn Clock>,
 }
-
-/// An answer being written: every event so far, for the client that asked and for any client
-/// that reconnects (`Last-Event-ID`).
-#[derive(Debug)]
-pub struct InFlight {
-    owner: UserId,
-    chat: ChatId,
-    log: Mutex<Vec<AnswerEvent>>,
-    changed: Notify,
-    /// Clients following the answer now.
-    watchers: AtomicUsize,
-    /// Since when nobody has followed it (from the start, until the first client does).
-    unwatched_since: Mutex<Option<Instant>>,
-}
-
-impl InFlight {
-    fn new(owner: UserId, chat: ChatId) -> Self {
-        Self {
-            owner,
-            chat,
-            log: Mutex::new(Vec::new()),
-            changed: Notify::new(),
-            watchers: AtomicUsize::new(0),
-            unwatched_since: Mutex::new(Some(Instant::now())),
-        }
-    }
-
-    fn push(&self, event: AnswerEvent) {
-        self.log
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(event);
-        self.changed.notify_waiters();
-    }
-
-    /// Whether nobody has followed the answer for `grace`.
-    fn abandoned(&self, grace: Duration) -> bool {
-        self.watchers.load(Ordering::SeqCst) == 0
-            && self
-                .unwatched_since
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .is_some_and(|since| since.elapsed() >= grace)
-    }
-
-    fn watch(self: &Arc<Self>) -> Watch {
-        self.watchers.fetch_add(1, Ordering::SeqCst);
-        *self
-            .unwatched_since
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = None;
-        Watch(self.clone())
-    }
-
-    /// The events from index `from` on, as they come, ending after `Done` or `Failed`. Past
-    /// the end of a finished answer, only its last event.
-    pub fn follow(self: Arc<Self>, from: usize) -> BoxStream<'static, (usize, AnswerEvent)> {
-        let watch = self.watch();
-        futures_util::stream::unfold((watch, from, false), |(watch, next, over)| async move {
-            if over {
-                return None;
-            }
-            let log = &watch.0;
-            loop {
-                let found = {
-                    let notified = log.changed.notified();
-                    tokio::pin!(notified);
-                    notified.as_mut().enable();
-                    let (event, last) = {
-                        let events = log.log.lock().unwrap_or_else(|e| e.into_inner());
-                        let last = events
-                            .last()
-                            .filter(|e| is_terminal(e))
-                            .map(|e| (events.len() - 1, e.clone()));
-                        (events.get(next).cloned().map(|e| (next, e)), last)
-                    };
-                    match (event, last) {
-                        (Some(found), _) => Some(found),
-                        // Asked for more than a finished answer has: it ends at once.
-                        (None, Some(last)) => Some(last),
-                        (None, None) => {
-                            notified.await;
-                            None
-                        }
-                    }
-                };
-                if let Some((index, event)) = found {
-                    let over = is_terminal(&event);
-                    return Some(((index, event), (watch, index + 1, over)));
-                }
-            }
-        })
-        .boxed()
-    }
-}
-
-fn is_terminal(event: &AnswerEvent) -> bool {
-    matches!(event, AnswerEvent::Done(_) | AnswerEvent::Failed(_))
-}
-
-/// A client following an answer; counted until dropped.
-#[derive(Debug)]
-struct Watch(Arc<InFlight>);
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        if self.0.watchers.fetch_sub(1, Ordering::SeqCst) == 1 {
-            *self
-                .0
-                .unwatched_since
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
-        }
-    }
-}
-
-impl From<SpendError> for AssistantError {
-    fn from(error: SpendError) -> Self {
-        match error {
-            SpendError::BudgetSpent(l) => Self::BudgetSpent(l),
-            SpendError::Busy(l) => Self::Busy(l),
-            SpendError::Infra(e) => Self::Infra(e),
-        }
-    }
-}
-
-/// A streamed answer: the stored question, the id the answer will have, and its events.
-pub struct AnswerStream {
-    pub question: Message,
-    pub answer_id: MessageId,
-    pub events: Arc<InFlight>,
-}
-
-/// How long a finished answer stays replayable after its last event.
-const REPLAYABLE_FOR: Duration = Duration::from_secs(120);
 
 /// Messages and answers.
 pub struct Assistant {
-    in_flight: Mutex<HashMap<MessageId, Arc<InFlight>>>,
-    chats: Arc<dyn ChatRepository>,
-    messages: Arc<dyn MessageRepository>,
-    passages: Arc<dyn PassageSearch>,
-    model: Arc<dyn LanguageModel>,
-    spend: Arc<ModelSpend>,
-    clock: Arc<dyn Clock>,
-    settings: AssistantSettings,
+    pub(super) in_flight: Mutex<HashMap<MessageId, Arc<InFlight>>>,
+    pub(super) chats: Arc<dyn ChatRepository>,
+    pub(super) messages: Arc<dyn MessageRepository>,
+    pub(super) passages: Arc<dyn PassageSearch>,
+    pub(super) model: Arc<dyn LanguageModel>,
+    pub(super) spend: Arc<ModelSpend>,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) settings: AssistantSettings,
 }
 
 /// What to answer.
@@ -303,32 +102,24 @@ pub enum Ask {
 }
 
 /// What a validated request prepared: the stored question and the prompt to answer it.
-struct Prepared {
-    question: Message,
-    prompt: Prompt,
+pub(super) struct Prepared {
+    pub(super) question: Message,
+    pub(super) prompt: Prompt,
     /// A regeneration: the answer, once there is one, replaces every message after this one.
     /// Until then the old answer stays, so a failing model loses nothing.
-    replacing: Option<MessageId>,
+    pub(super) replacing: Option<MessageId>,
 }
 
 impl Assistant {
-    pub fn new(
-        chats: Arc<dyn ChatRepository>,
-        messages: Arc<dyn MessageRepository>,
-        passages: Arc<dyn PassageSearch>,
-        model: Arc<dyn LanguageModel>,
-        spend: Arc<ModelSpend>,
-        clock: Arc<dyn Clock>,
-        settings: AssistantSettings,
-    ) -> Self {
+    pub fn new(ports: AssistantPorts, settings: AssistantSettings) -> Self {
         Self {
             in_flight: Mutex::new(HashMap::new()),
-            chats,
-            messages,
-            passages,
-            model,
-            spend,
-            clock,
+            chats: ports.chats,
+            messages: ports.messages,
+            passages: ports.passages,
+            model: ports.model,
+            spend: ports.spend,
+            clock: ports.clock,
             settings,
         }
     }
@@ -441,7 +232,7 @@ impl Assistant {
 
     /// Validates `ask`, builds its prompt and reserves what answering can cost. A new question
     /// or an edit is stored only once the reservation holds: a spent budget changes nothing.
-    async fn prepare(
+    pub(super) async fn prepare(
         &self,
         who: Principal,
         chat: ChatId,
@@ -553,7 +344,7 @@ impl Assistant {
         ))
     }
 
-    fn model_asked(&self, prompt: &Prompt) -> String {
+    pub(super) fn model_asked(&self, prompt: &Prompt) -> String {
         prompt
             .model
             .clone()
@@ -607,184 +398,10 @@ impl Assistant {
             answer,
         })
     }
-
-    /// Like [`Self::send`], streamed. The answer is written to the end and stored even when the
-    /// receiver goes away for a moment (a client may resume it), but one that nobody follows
-    /// for [`AssistantSettings::abandoned_after`] is stopped: what was written is stored as
-    /// `incomplete` and its tokens are counted.
-    pub async fn send_streaming(
-        self: &Arc<Self>,
-        who: Principal,
-        chat: ChatId,
-        ask: Ask,
-    ) -> Result<AnswerStream, AssistantError> {
-        let (prepared, mut reservation) = self.prepare(who, chat, ask).await?;
-        let asked = self.model_asked(&prepared.prompt);
-        reservation.started(&asked);
-        let mut upstream = match self.model.stream(&prepared.prompt).await {
-            Ok(upstream) => upstream,
-            Err(e) => {
-                let refused = matches!(e, LlmError::Rejected(_));
-                settle(
-                    reservation,
-                    Spent {
-                        model: asked,
-                        usage: None,
-                        completion_chars: 0,
-                        refused,
-                    },
-                )
-                .await;
-                return Err(AssistantError::Model(e));
-            }
-        };
-        let answer_id = MessageId::new();
-        let events = Arc::new(InFlight::new(who.user_id, chat));
-        self.in_flight
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(answer_id, events.clone());
-        let question = prepared.question.clone();
-        let this = self.clone();
-        let log = events.clone();
-        let grace = self.settings.abandoned_after;
-        tokio::spawn(async move {
-            let mut text = String::new();
-            let mut check = tokio::time::interval(
-                grace.clamp(Duration::from_millis(50), Duration::from_secs(1)),
-            );
-            let ending = loop {
-                tokio::select! {
-                    event = upstream.next() => match event {
-                        Some(Ok(StreamEvent::Delta(piece))) => {
-                            text.push_str(&piece);
-                            log.push(AnswerEvent::Delta(piece));
-                        }
-                        Some(Ok(StreamEvent::Done { model, usage })) => {
-                            break Ending::Finished(model, usage);
-                        }
-                        Some(Err(e)) => break Ending::Failed(e),
-                        None => {
-                            break Ending::Failed(LlmError::Unavailable(
-                                "the answer stream ended early".into(),
-                            ));
-                        }
-                    },
-                    _ = check.tick() => {
-                        if log.abandoned(grace) {
-                            break Ending::Abandoned;
-                        }
-                    }
-                }
-            };
-            // Closing the provider's stream stops the answer being written (and paid for).
-            drop(upstream);
-            let spent = match &ending {
-                Ending::Finished(model, usage) => Spent {
-                    model: model.clone(),
-                    usage: Some(*usage),
-                    completion_chars: text.chars().count(),
-                    refused: false,
-                },
-                Ending::Failed(_) | Ending::Abandoned => Spent {
-                    model: asked,
-                    usage: None,
-                    completion_chars: text.chars().count(),
-                    refused: false,
-                },
-            };
-            settle(reservation, spent).await;
-            let (model, usage, status, failure) = match ending {
-                Ending::Finished(model, usage) => {
-                    (Some(model), Some(usage), MessageStatus::Complete, None)
-                }
-                Ending::Failed(e) => (
-                    None,
-                    None,
-                    MessageStatus::Incomplete,
-                    Some(AssistantError::Model(e)),
-                ),
-                Ending::Abandoned => (
-                    None,
-                    None,
-                    MessageStatus::Incomplete,
-                    Some(AssistantError::Abandoned),
-                ),
-            };
-            // Nothing written and a failure: store nothing, as `send` does. A regeneration cut
-            // part-way stores nothing either: the answer it would replace stays.
-            let last = match failure {
-                Some(failure) if text.is_empty() || prepared.replacing.is_some() => {
-                    AnswerEvent::Failed(Arc::new(failure))
-                }
-                failure => {
-                    let stored = store_answer(
-                        &*this.messages,
-                        &*this.chats,
-                        &*this.clock,
-                        &prepared,
-                        answer_id,
-                        text,
-                        model,
-                        usage,
-                        status,
-                    )
-                    .await;
-                    match (stored, failure) {
-                        (Ok(answer), None) => AnswerEvent::Done(Box::new(answer)),
-                        (Ok(_), Some(e)) => AnswerEvent::Failed(Arc::new(e)),
-                        (Err(e), _) => AnswerEvent::Failed(Arc::new(AssistantError::Infra(e))),
-                    }
-                }
-            };
-            log.push(last);
-            tokio::time::sleep(REPLAYABLE_FOR).await;
-            this.in_flight
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&answer_id);
-        });
-        Ok(AnswerStream {
-            question,
-            answer_id,
-            events,
-        })
-    }
-
-    /// The events of `owner`'s answer `answer` from index `from` on: live while it is being
-    /// written, replayed for a while after, and afterwards the stored answer as one `Done`.
-    pub async fn resume(
-        &self,
-        who: Principal,
-        chat: ChatId,
-        answer: MessageId,
-        from: usize,
-    ) -> Result<BoxStream<'static, (usize, AnswerEvent)>, AssistantError> {
-        self.chats
-            .find(who.user_id, chat)
-            .await?
-            .ok_or(AssistantError::ChatNotFound)?;
-        let live = self
-            .in_flight
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&answer)
-            .cloned();
-        if let Some(events) = live.filter(|e| e.owner == who.user_id && e.chat == chat) {
-            return Ok(events.follow(from));
-        }
-        let stored = self
-            .messages
-            .find(who.user_id, chat, answer)
-            .await?
-            .filter(|m| m.role == Role::Assistant)
-            .ok_or(AssistantError::MessageNotFound)?;
-        Ok(futures_util::stream::iter([(from, AnswerEvent::Done(Box::new(stored)))]).boxed())
-    }
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn store_answer(
+pub(super) async fn store_answer(
     messages: &dyn MessageRepository,
     chats: &dyn ChatRepository,
     clock: &dyn Clock,
@@ -829,15 +446,8 @@ enum Store {
     Nothing,
 }
 
-/// How a streamed answer ended.
-enum Ending {
-    Finished(String, Usage),
-    Failed(LlmError),
-    Abandoned,
-}
-
 /// Records a model call in the ledger; a failure to record is logged, not the caller's.
-async fn settle(reservation: Reservation, spent: Spent) {
+pub(super) async fn settle(reservation: Reservation, spent: Spent) {
     if let Err(e) = reservation.settle(spent).await {
         tracing::error!(error = %e, "cannot record a model call in the usage ledger");
     }

@@ -7,4 +7,4 @@ mod service;
 
 pub use models::{Chat, ChatChanges, ChatCursor, ChatFilter, ChatId, ChatName, NewChat};
 pub use ports::{ChatContents, ChatData, ChatRepository};
-pub use service::{ChatError, ChatUpdate, Chats};
+pub use service::{ChatError, ChatPorts, ChatUpdate, Chats};

@@ -4,7 +4,7 @@ use super::models::{Chat, ChatChanges, ChatCursor, ChatFilter, ChatId, ChatName,
 use super::ports::{ChatContents, ChatRepository};
 use crate::accounts::Principal;
 use crate::clock::Clock;
-use crate::error::{DomainError, ErrorKind, FieldError, InfraError, ValidationErrors};
+use crate::error::{Code, DomainError, InfraError, ValidationErrors};
 use crate::pagination::{Page, PageRequest};
 
 #[derive(Debug, thiserror::Error)]
@@ -18,24 +18,18 @@ pub enum ChatError {
 }
 
 impl DomainError for ChatError {
-    fn kind(&self) -> ErrorKind {
+    fn code(&self) -> Code {
         match self {
-            Self::NotFound => ErrorKind::NotFound,
-            Self::Invalid(e) => e.kind(),
-            Self::Infra(e) => e.kind(),
-        }
-    }
-    fn code(&self) -> &'static str {
-        match self {
-            Self::NotFound => "chat_not_found",
+            Self::NotFound => Code::ChatNotFound,
             Self::Invalid(e) => e.code(),
             Self::Infra(e) => e.code(),
         }
     }
-    fn field_errors(&self) -> &[FieldError] {
+    fn wrapped(&self) -> Option<&dyn DomainError> {
         match self {
-            Self::Invalid(e) => e.fields(),
-            _ => &[],
+            Self::Invalid(e) => Some(e),
+            Self::Infra(e) => Some(e),
+            Self::NotFound => None,
         }
     }
 }
@@ -47,6 +41,13 @@ pub struct ChatUpdate {
     pub archived: Option<bool>,
 }
 
+/// What the chats service is built from.
+#[derive(Clone)]
+pub struct ChatPorts {
+    pub chats: Arc<dyn ChatRepository>,
+    pub clock: Arc<dyn Clock>,
+}
+
 /// Creates, lists, changes and deletes the caller's chats.
 pub struct Chats {
     chats: Arc<dyn ChatRepository>,
@@ -55,10 +56,10 @@ pub struct Chats {
 }
 
 impl Chats {
-    pub fn new(chats: Arc<dyn ChatRepository>, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(ports: ChatPorts) -> Self {
         Self {
-            chats,
-            clock,
+            chats: ports.chats,
+            clock: ports.clock,
             contents: Vec::new(),
         }
     }

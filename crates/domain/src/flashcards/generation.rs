@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::drafting::{self as making, Draft, Generator};
+use super::error::FlashcardError;
 use super::models::{
     CardSource, CardText, Flashcard, FlashcardId, GeneratedCard, Generation, GenerationId,
     GenerationRequest, GenerationStatus, MAX_ANSWER_CHARS, MAX_QUESTION_CHARS, MAX_QUOTE_CHARS,
@@ -15,8 +16,8 @@ use super::models::{
 };
 use super::scheduling::Schedule;
 use super::service::{
-    FlashcardError, Flashcards, GenerateInput, GeneratedCards, MAX_GENERATE,
-    MAX_GENERATE_TEXT_CHARS, MAX_TOPIC_CHARS, StudyCard,
+    Flashcards, GenerateInput, GeneratedCards, MAX_GENERATE, MAX_GENERATE_TEXT_CHARS,
+    MAX_TOPIC_CHARS, StudyCard,
 };
 use crate::accounts::{Principal, UserId};
 use crate::assistant::{LlmError, Prompt, PromptPassage};

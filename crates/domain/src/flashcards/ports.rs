@@ -144,3 +144,15 @@ pub trait GenerationRepository: Send + Sync {
 
     async fn delete_user(&self, owner: UserId) -> Result<u64, InfraError>;
 }
+
+/// Writes cards as an Anki package.
+#[async_trait]
+pub trait DeckPackager: Send + Sync {
+    /// The `.apkg` file of a deck named `deck` holding `cards`, made at `now`.
+    async fn package(
+        &self,
+        deck: &str,
+        cards: &[Flashcard],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<u8>, InfraError>;
+}

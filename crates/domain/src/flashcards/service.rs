@@ -5,20 +5,20 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 
+use super::error::FlashcardError;
 use super::models::{
     CardCursor, CardFilter, CardSource, CardText, Flashcard, FlashcardId, MAX_ANSWER_CHARS,
-    MAX_BULK_CARDS, MAX_QUESTION_CHARS, MAX_QUOTE_CHARS, Review, ReviewId, StudySettings, Tag,
+    MAX_BULK_CARDS, MAX_QUESTION_CHARS, MAX_QUOTE_CHARS, StudySettings, Tag,
 };
-use super::ports::{CardsStored, FlashcardRepository, GenerationRepository, Recorded};
-use super::scheduling::CardState;
-use super::scheduling::{MemoryModel, Rating, Schedule, Scheduler, SchedulerSettings};
+use super::ports::{CardsStored, DeckPackager, FlashcardRepository, GenerationRepository};
+use super::scheduling::{MemoryModel, Schedule, Scheduler, SchedulerSettings};
 use crate::accounts::{Principal, UserData, UserId};
 use crate::chats::{ChatContents, ChatId, ChatRepository};
 use crate::clock::Clock;
-use crate::error::{DomainError, ErrorKind, FieldError, InfraError, ValidationErrors};
+use crate::error::{FieldError, InfraError, ValidationErrors};
 use crate::knowledge::{ChunkId, DocumentId, DocumentRepository};
 use crate::pagination::{Page, PageRequest};
-use crate::quotas::{QuotaCheckError, QuotaExceeded, QuotaName, Quotas};
+use crate::quotas::{QuotaExceeded, QuotaName, Quotas};
 
 /// The most cards one generation makes.
 pub const MAX_GENERATE: u32 = 200;
@@ -50,123 +50,6 @@ pub struct GeneratedCards {
 /// The most rows one import may hold.
 pub const MAX_IMPORT_ROWS: usize = 5_000;
 
-/// Reviews on a later day than the card's previous one that the optimizer needs.
-pub const MIN_OPTIMIZE_REVIEWS: usize = 400;
-
-/// The most recent reviews an optimization reads.
-pub const OPTIMIZE_REVIEW_WINDOW: u64 = 20_000;
-
-/// The longest history of one card an optimization trains on (its first reviews).
-pub const OPTIMIZE_CARD_HISTORY: usize = 64;
-
-/// The desired retention when the user has not chosen one.
-pub const DEFAULT_RETENTION: f32 = 0.9;
-/// The most cards a due queue answers at once.
-pub const MAX_DUE_LIMIT: u32 = 500;
-
-#[derive(Debug, thiserror::Error)]
-pub enum FlashcardError {
-    #[error("chat not found")]
-    ChatNotFound,
-    #[error("flashcard not found")]
-    NotFound,
-    #[error("generation not found")]
-    GenerationNotFound,
-    #[error(transparent)]
-    Invalid(#[from] ValidationErrors),
-    #[error(
-        "the card was reviewed at the same moment by another request; reload it and review again"
-    )]
-    Conflict,
-    #[error("this Idempotency-Key was already used for a review of another card")]
-    IdempotencyKeyReused,
-    #[error("scheduling failed: {0}")]
-    Scheduling(String),
-    #[error("{0}")]
-    NotEnoughReviews(ValidationErrors),
-    /// The language model failed (`true`: it timed out).
-    #[error("the language model could not make flashcards")]
-    Upstream(bool),
-    #[error("an optimization of your parameters is already running; try again when it ends")]
-    OptimizationRunning,
-    /// The model's token budget or its concurrent calls.
-    #[error(transparent)]
-    Spend(crate::spend::SpendError),
-    #[error(transparent)]
-    Quota(#[from] QuotaExceeded),
-    #[error(transparent)]
-    Infra(#[from] InfraError),
-}
-
-impl From<QuotaCheckError> for FlashcardError {
-    fn from(error: QuotaCheckError) -> Self {
-        match error {
-            QuotaCheckError::Exceeded(e) => Self::Quota(e),
-            QuotaCheckError::Infra(e) => Self::Infra(e),
-        }
-    }
-}
-
-impl DomainError for FlashcardError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            Self::ChatNotFound | Self::NotFound | Self::GenerationNotFound => ErrorKind::NotFound,
-            Self::Invalid(e) => e.kind(),
-            Self::Conflict | Self::IdempotencyKeyReused | Self::OptimizationRunning => {
-                ErrorKind::Conflict
-            }
-            Self::Scheduling(_) => ErrorKind::Internal,
-            Self::NotEnoughReviews(e) => e.kind(),
-            Self::Upstream(true) => ErrorKind::UpstreamTimeout,
-            Self::Upstream(false) => ErrorKind::UpstreamFailed,
-            Self::Quota(e) => e.kind(),
-            Self::Spend(crate::spend::SpendError::Infra(e)) => e.kind(),
-            Self::Spend(_) => ErrorKind::RateLimited,
-            Self::Infra(e) => e.kind(),
-        }
-    }
-    fn code(&self) -> &'static str {
-        match self {
-            Self::ChatNotFound => "chat_not_found",
-            Self::NotFound => "flashcard_not_found",
-            Self::GenerationNotFound => "generation_not_found",
-            Self::Invalid(e) => e.code(),
-            Self::Conflict => "review_conflict",
-            Self::OptimizationRunning => "optimization_running",
-            Self::IdempotencyKeyReused => "idempotency_key_reused",
-            Self::Scheduling(_) => "internal_error",
-            Self::NotEnoughReviews(_) => "not_enough_reviews",
-            Self::Upstream(true) => "upstream_timeout",
-            Self::Upstream(false) => "upstream_failed",
-            Self::Quota(e) => e.code(),
-            Self::Spend(crate::spend::SpendError::BudgetSpent(_)) => "token_budget_spent",
-            Self::Spend(crate::spend::SpendError::Busy(_)) => "model_calls_busy",
-            Self::Spend(crate::spend::SpendError::Infra(e)) => e.code(),
-            Self::Infra(e) => e.code(),
-        }
-    }
-    fn retry_after(&self) -> Option<std::time::Duration> {
-        match self {
-            Self::Spend(
-                crate::spend::SpendError::BudgetSpent(l) | crate::spend::SpendError::Busy(l),
-            ) => Some(l.retry_after),
-            _ => None,
-        }
-    }
-    fn quota(&self) -> Option<&QuotaExceeded> {
-        match self {
-            Self::Quota(e) => Some(e),
-            _ => None,
-        }
-    }
-    fn field_errors(&self) -> &[FieldError] {
-        match self {
-            Self::Invalid(e) | Self::NotEnoughReviews(e) => e.fields(),
-            _ => &[],
-        }
-    }
-}
-
 /// A card as the client sends it.
 #[derive(Debug, Clone, Default)]
 pub struct CardInput {
@@ -196,15 +79,6 @@ pub struct CardPatch {
     pub source: Option<Option<SourceInput>>,
 }
 
-/// A review as the client sends it.
-#[derive(Debug, Clone)]
-pub struct ReviewInput {
-    pub rating: Rating,
-    pub reviewed_at: Option<DateTime<Utc>>,
-    pub duration_ms: Option<u32>,
-    pub idempotency_key: Option<String>,
-}
-
 /// Whether a card's source document is still there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SourceStatus {
@@ -220,24 +94,6 @@ impl SourceStatus {
             SourceStatus::Missing => "missing",
         }
     }
-}
-
-/// The caller's study at a glance.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StudyStats {
-    pub due_now: u64,
-    /// Due before the end of today (UTC).
-    pub due_today: u64,
-    pub total_cards: u64,
-    pub new_cards: u64,
-    pub reviews_today: u64,
-    /// Reviews per UTC day, the last 30 days, oldest first.
-    pub reviews_per_day: Vec<(chrono::NaiveDate, u64)>,
-    /// Of the reviews of cards in review (not learning), the share not answered `again`, over
-    /// the last 30 days; `None` before there is any.
-    pub true_retention: Option<f32>,
-    pub retention_reviews: u64,
-    pub desired_retention: f32,
 }
 
 /// A card, when it would be due after each rating, and whether its source is still there.
@@ -284,15 +140,23 @@ pub struct Flashcards {
     pub(super) generations: Arc<dyn GenerationRepository>,
     pub(super) documents: Arc<dyn DocumentRepository>,
     pub(super) passages: Arc<dyn crate::assistant::PassageSearch>,
-    model: Arc<dyn MemoryModel>,
+    pub(super) model: Arc<dyn MemoryModel>,
     pub(super) clock: Arc<dyn Clock>,
     /// Woken when a generation job is queued, so an in-process worker starts at once.
     pub(super) queued: Arc<tokio::sync::Notify>,
     /// Attempts of a generation job before it fails for good.
     pub(super) max_attempts: u32,
     pub(super) quotas: Arc<Quotas>,
-    limits: Arc<crate::limits::RateLimits>,
-    settings: SchedulerSettings,
+    pub(super) packager: Arc<dyn DeckPackager>,
+    pub(super) limits: Arc<crate::limits::RateLimits>,
+    pub(super) settings: SchedulerSettings,
+}
+
+/// The knobs of the flashcard service.
+#[derive(Debug, Clone, Copy)]
+pub struct FlashcardSettings {
+    /// Attempts of a generation job before it fails for good.
+    pub max_attempts: u32,
 }
 
 /// The adapters the flashcard service runs on.
@@ -312,14 +176,15 @@ pub struct FlashcardPorts {
     pub clock: Arc<dyn Clock>,
     /// Signalled when a job is queued (shared with the job runner).
     pub queued: Arc<tokio::sync::Notify>,
-    pub max_attempts: u32,
     pub quotas: Arc<Quotas>,
+    /// Writes decks as Anki packages.
+    pub packager: Arc<dyn DeckPackager>,
     /// Keeps expensive work to one at a time per user.
     pub limits: Arc<crate::limits::RateLimits>,
 }
 
 impl Flashcards {
-    pub fn new(ports: FlashcardPorts) -> Self {
+    pub fn new(ports: FlashcardPorts, settings: FlashcardSettings) -> Self {
         Self {
             language_model: ports.language_model,
             spend: ports.spend,
@@ -331,14 +196,15 @@ impl Flashcards {
             model: ports.model,
             clock: ports.clock,
             queued: ports.queued,
-            max_attempts: ports.max_attempts,
+            max_attempts: settings.max_attempts,
             quotas: ports.quotas,
+            packager: ports.packager,
             limits: ports.limits,
             settings: SchedulerSettings::default(),
         }
     }
 
-    fn scheduler<'a>(&'a self, study: &'a StudySettings) -> Scheduler<'a> {
+    pub(super) fn scheduler<'a>(&'a self, study: &'a StudySettings) -> Scheduler<'a> {
         Scheduler {
             model: self.model.as_ref(),
             settings: &self.settings,
@@ -347,144 +213,8 @@ impl Flashcards {
         }
     }
 
-    async fn study_settings(&self, owner: UserId) -> Result<StudySettings, InfraError> {
+    pub(super) async fn study_settings(&self, owner: UserId) -> Result<StudySettings, InfraError> {
         Ok(self.cards.settings(owner).await?.unwrap_or_default())
-    }
-
-    /// The caller's study settings (the defaults until they change one).
-    pub async fn settings(&self, who: Principal) -> Result<StudySettings, FlashcardError> {
-        Ok(self.study_settings(who.user_id).await?)
-    }
-
-    /// Sets the caller's desired retention (0.70–0.99).
-    pub async fn set_desired_retention(
-        &self,
-        who: Principal,
-        desired_retention: f32,
-    ) -> Result<StudySettings, FlashcardError> {
-        if !(0.70..=0.99).contains(&desired_retention) {
-            return Err(ValidationErrors::single(
-                "desired_retention",
-                "must be between 0.70 and 0.99",
-            )
-            .into());
-        }
-        let mut settings = self.study_settings(who.user_id).await?;
-        settings.desired_retention = desired_retention;
-        settings.updated_at = Some(self.clock.now());
-        self.cards.save_settings(who.user_id, &settings).await?;
-        Ok(settings)
-    }
-
-    /// Fits FSRS parameters to the caller's review log (once it holds enough reviews) and uses
-    /// them for their cards from now on. Returns the settings and how many reviews were used.
-    ///
-    /// Bounded whatever the log holds: one optimization per user at a time (another answers
-    /// 409), the [`OPTIMIZE_REVIEW_WINDOW`] most recent reviews, and at most
-    /// [`OPTIMIZE_CARD_HISTORY`] reviews of one card (a card's training items grow with the
-    /// square of its history).
-    pub async fn optimize(&self, who: Principal) -> Result<(StudySettings, usize), FlashcardError> {
-        let key = format!("optimize:user:{}", who.user_id);
-        if !self
-            .limits
-            .acquire_exclusive(&key, std::time::Duration::from_secs(600))
-            .await
-        {
-            return Err(FlashcardError::OptimizationRunning);
-        }
-        // Released however the request ends (a client that goes away drops this future).
-        let slot = crate::limits::Exclusive::new(self.limits.clone(), key);
-        let fitted = self.fit_parameters(who).await;
-        slot.release().await;
-        fitted
-    }
-
-    async fn fit_parameters(
-        &self,
-        who: Principal,
-    ) -> Result<(StudySettings, usize), FlashcardError> {
-        let reviews = self
-            .cards
-            .recent_reviews(who.user_id, OPTIMIZE_REVIEW_WINDOW)
-            .await?;
-        // A card's history counts only from its first review (of a new card): one cut off by
-        // the window would start mid-way and teach the model a wrong first step.
-        let mut by_card: std::collections::BTreeMap<FlashcardId, Option<Vec<(Rating, u32)>>> =
-            std::collections::BTreeMap::new();
-        for review in &reviews {
-            let history = by_card
-                .entry(review.card_id)
-                .or_insert_with(|| (review.state_before == CardState::New).then(Vec::new));
-            if let Some(history) = history
-                && history.len() < OPTIMIZE_CARD_HISTORY
-            {
-                history.push((review.rating, review.elapsed_days));
-            }
-        }
-        let histories: Vec<Vec<(Rating, u32)>> = by_card.into_values().flatten().collect();
-        let usable = histories
-            .iter()
-            .map(|h| h.iter().skip(1).filter(|(_, days)| *days > 0).count())
-            .sum::<usize>();
-        if usable < MIN_OPTIMIZE_REVIEWS {
-            return Err(FlashcardError::NotEnoughReviews(ValidationErrors::single(
-                "reviews",
-                format!(
-                    "the optimizer needs {MIN_OPTIMIZE_REVIEWS} reviews made on a later day than the card's previous one; you have {usable}, so {} more",
-                    MIN_OPTIMIZE_REVIEWS - usable
-                ),
-            )));
-        }
-        let model = self.model.clone();
-        let parameters = tokio::task::spawn_blocking(move || model.optimize(&histories))
-            .await
-            .map_err(|e| FlashcardError::Scheduling(e.to_string()))?
-            .map_err(FlashcardError::Scheduling)?;
-        let mut settings = self.study_settings(who.user_id).await?;
-        settings.parameters = parameters;
-        settings.updated_at = Some(self.clock.now());
-        self.cards.save_settings(who.user_id, &settings).await?;
-        Ok((settings, usable))
-    }
-
-    /// Due counts, review counts per day and true retention over the last 30 days.
-    pub async fn stats(&self, who: Principal) -> Result<StudyStats, FlashcardError> {
-        let owner = who.user_id;
-        let now = self.clock.now();
-        let today = now.date_naive();
-        let end_of_today = today
-            .succ_opt()
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
-            .map(|d| d.and_utc())
-            .unwrap_or(now);
-        let first_day = today - Duration::days(29);
-        let since = first_day.and_hms_opt(0, 0, 0).map(|d| d.and_utc());
-        let reviews = self.cards.reviews_since(owner, since).await?;
-        let mut per_day: std::collections::BTreeMap<chrono::NaiveDate, u64> = (0..30)
-            .map(|i| (first_day + Duration::days(i), 0))
-            .collect();
-        let (mut mature, mut recalled) = (0u64, 0u64);
-        for review in &reviews {
-            *per_day.entry(review.reviewed_at.date_naive()).or_default() += 1;
-            if review.state_before == CardState::Review {
-                mature += 1;
-                if review.rating != Rating::Again {
-                    recalled += 1;
-                }
-            }
-        }
-        let (total_cards, new_cards) = self.cards.count_cards(owner).await?;
-        Ok(StudyStats {
-            due_now: self.cards.count_due(owner, now).await?,
-            due_today: self.cards.count_due(owner, end_of_today).await?,
-            total_cards,
-            new_cards,
-            reviews_today: per_day.get(&today).copied().unwrap_or(0),
-            reviews_per_day: per_day.into_iter().collect(),
-            true_retention: (mature > 0).then(|| recalled as f32 / mature as f32),
-            retention_reviews: mature,
-            desired_retention: self.study_settings(owner).await?.desired_retention,
-        })
     }
 
     /// The chats (by document) of `owner`'s documents among `ids`; absent ones are left out.
@@ -555,7 +285,7 @@ impl Flashcards {
     }
 
     /// One card with its next intervals and its source's status, under `study`.
-    async fn study(
+    pub(super) async fn study(
         &self,
         card: Flashcard,
         now: DateTime<Utc>,
@@ -877,118 +607,6 @@ impl Flashcards {
         } else {
             Err(FlashcardError::NotFound)
         }
-    }
-
-    /// Records a review and schedules the card; a retried request with the same idempotency key
-    /// applies once.
-    pub async fn review(
-        &self,
-        who: Principal,
-        id: FlashcardId,
-        input: ReviewInput,
-    ) -> Result<StudyCard, FlashcardError> {
-        if let Some(key) = &input.idempotency_key {
-            crate::idempotency::check_key(key)?;
-        }
-        let (mut card, study) = self
-            .cards
-            .find_with_settings(who.user_id, id)
-            .await?
-            .ok_or(FlashcardError::NotFound)?;
-        let study = study.unwrap_or_default();
-        // Read after the card: a review that another request applied meanwhile is in the past.
-        // Without a time from the client, never before the last review (another instance's
-        // clock may be ahead).
-        let now = self.clock.now();
-        let at = input.reviewed_at.unwrap_or_else(|| {
-            card.schedule
-                .last_reviewed_at
-                .map_or(now, |last| now.max(last))
-        });
-        let mut errors = ValidationErrors::new();
-        if at > now + Duration::minutes(5) {
-            errors.push(FieldError::new("reviewed_at", "must not be in the future"));
-        }
-        // Within the clock skew allowed above, a time ahead of ours is taken as now.
-        let at = at.min(now.max(card.schedule.last_reviewed_at.unwrap_or(now)));
-        if at < card.created_at {
-            errors.push(FieldError::new(
-                "reviewed_at",
-                "must not be before the card was created",
-            ));
-        }
-        if let Some(last) = card.schedule.last_reviewed_at
-            && at < last
-        {
-            errors.push(FieldError::new(
-                "reviewed_at",
-                "must not be before the card's last review",
-            ));
-        }
-        if input.duration_ms.is_some_and(|d| d > 24 * 3600 * 1000) {
-            errors.push(FieldError::new("duration_ms", "must be at most a day"));
-        }
-        if !errors.is_empty() {
-            return Err(errors.into());
-        }
-        let before = card.schedule;
-        let after = self
-            .scheduler(&study)
-            .review(&before, input.rating, at)
-            .map_err(FlashcardError::Scheduling)?;
-        let memory = after.memory.unwrap_or(super::scheduling::MemoryState {
-            stability: 0.0,
-            difficulty: 0.0,
-        });
-        let review = Review {
-            id: ReviewId::new(),
-            card_id: card.id,
-            user_id: who.user_id,
-            rating: input.rating,
-            state_before: before.state,
-            reviewed_at: at,
-            elapsed_days: before
-                .last_reviewed_at
-                .map_or(0, |last| (at - last).num_days().max(0) as u32),
-            duration_ms: input.duration_ms,
-            stability: memory.stability,
-            difficulty: memory.difficulty,
-            idempotency_key: input.idempotency_key,
-        };
-        card.schedule = after;
-        card.updated_at = now;
-        match self.cards.record_review(&card, before.reps, review).await? {
-            Recorded::Applied => self.study(card, now, &study).await,
-            Recorded::Replayed(previous) if previous.card_id == id => self.get(who, id).await,
-            Recorded::Replayed(_) => Err(FlashcardError::IdempotencyKeyReused),
-            Recorded::Stale => Err(FlashcardError::Conflict),
-        }
-    }
-
-    /// The cards due now, soonest first, in one chat or all.
-    pub async fn due(
-        &self,
-        who: Principal,
-        chat: Option<ChatId>,
-        limit: Option<u32>,
-    ) -> Result<Vec<StudyCard>, FlashcardError> {
-        let limit = limit.unwrap_or(50);
-        if limit == 0 || limit > MAX_DUE_LIMIT {
-            return Err(ValidationErrors::single(
-                "limit",
-                format!("must be between 1 and {MAX_DUE_LIMIT}"),
-            )
-            .into());
-        }
-        if let Some(chat) = chat {
-            self.own_chat(who, chat).await?;
-        }
-        let now = self.clock.now();
-        let cards = self
-            .cards
-            .due(who.user_id, chat, now, u64::from(limit))
-            .await?;
-        self.study_all(who.user_id, cards, now).await
     }
 }
 

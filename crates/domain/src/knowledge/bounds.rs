@@ -4,7 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ports::ExtractedPage;
+pub use crate::text::grouped;
+
+use super::models::ExtractedPage;
 
 /// How much one document may hold. Every extractor and the chunker stop at these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,19 +45,6 @@ pub enum OverLimit {
     PageChars { page: u32, count: u64, limit: u64 },
     #[error("the file makes more than {} passages to index; the limit is {}", grouped(u64::from(*limit)), grouped(u64::from(*limit)))]
     Chunks { limit: u32 },
-}
-
-/// `1048577` as `1,048,577`.
-pub fn grouped(value: u64) -> String {
-    let digits = value.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
 }
 
 impl ExtractionLimits {

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use text_splitter::{ChunkConfig, ChunkSizer, MarkdownSplitter, TextSplitter};
 
 use super::bounds::OverLimit;
+use super::models::ExtractedPage;
 use super::models::{Chunk, ChunkId, Document, MediaType};
-use super::ports::{ExtractedPage, TokenCounter};
+use super::ports::TokenCounter;
 
 /// How chunks are sized.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

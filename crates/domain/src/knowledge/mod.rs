@@ -3,7 +3,9 @@
 
 mod bounds;
 mod chunking;
+mod error;
 mod fair;
+mod ingestion;
 mod inspect;
 mod models;
 mod ports;
@@ -13,19 +15,20 @@ pub mod sparse;
 pub use crate::jobs::{Fairness, Job, JobPayload, JobQueue, NewJob, QueueStats};
 pub use bounds::{ExtractionLimits, OverLimit, PageBudget, bounded_text_pages, grouped};
 pub use chunking::{ChunkSettings, chunk_pages, text_pages};
+pub use error::KnowledgeError;
 pub use fair::FairGate;
 pub use inspect::{InspectError, Inspection, Inspector, hex, inspect};
 pub use models::{
-    Chunk, ChunkCursor, ChunkId, Document, DocumentCursor, DocumentId, DocumentStatus, FileName,
-    JobId, MAX_FILE_NAME_CHARS, MediaType, Scope, SearchHit, SearchMode, blob_key,
-    chat_blob_prefix, user_blob_prefix,
+    Chunk, ChunkCursor, ChunkId, Document, DocumentCursor, DocumentId, DocumentStatus,
+    ExtractedPage, FileName, JobId, MAX_FILE_NAME_CHARS, MediaType, Scope, SearchHit, SearchMode,
+    blob_key, chat_blob_prefix, user_blob_prefix,
 };
 pub use ports::{
     ApproximateTokens, BlobStore, BlobStream, CHUNK_WRITE_BATCH, Created, DocumentRepository,
-    Embedder, EmbeddingModel, ExtractError, ExtractedPage, IndexedChunk, NewDocument, PdfExtractor,
-    ScoredChunk, SparseVector, TokenCounter, VectorIndex, VectorPoint, VectorQuery,
+    Embedder, EmbeddingModel, ExtractError, IndexedChunk, NewDocument, PdfExtractor, ScoredChunk,
+    SparseVector, TokenCounter, VectorIndex, VectorPoint, VectorQuery,
 };
 pub use service::{
-    KnowledgeBase, KnowledgeError, KnowledgePorts, KnowledgeSettings, ReconcileReport, Upload,
+    KnowledgeBase, KnowledgeBasePorts, KnowledgePorts, KnowledgeSettings, ReconcileReport, Upload,
     Uploaded, reciprocal_rank_fusion,
 };

@@ -277,6 +277,14 @@ impl Scope {
     }
 }
 
+/// The text of one page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtractedPage {
+    /// 1-based.
+    pub number: u32,
+    pub text: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

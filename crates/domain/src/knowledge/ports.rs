@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use super::bounds::{ExtractionLimits, OverLimit};
 use super::models::{
-    Chunk, ChunkCursor, ChunkId, Document, DocumentCursor, DocumentId, DocumentStatus, FileName,
-    MediaType, Scope,
+    Chunk, ChunkCursor, ChunkId, Document, DocumentCursor, DocumentId, DocumentStatus,
+    ExtractedPage, FileName, MediaType, Scope,
 };
 use crate::accounts::UserId;
 use crate::chats::ChatId;
@@ -215,14 +215,6 @@ pub trait BlobStore: Send + Sync {
     async fn delete(&self, key: &str) -> Result<(), InfraError>;
     /// Deletes every blob whose key starts with `prefix`; returns how many.
     async fn delete_prefix(&self, prefix: &str) -> Result<u64, InfraError>;
-}
-
-/// The text of one page.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExtractedPage {
-    /// 1-based.
-    pub number: u32,
-    pub text: String,
 }
 
 /// Why a PDF gave no text. Every one of these is final: retrying will not help.

@@ -8,26 +8,27 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::Notify;
 
-use super::bounds::{ExtractionLimits, bounded_text_pages};
-use super::chunking::{ChunkSettings, chunk_pages};
-use super::inspect::{InspectError, Inspection};
+use super::bounds::ExtractionLimits;
+use super::chunking::ChunkSettings;
+use super::error::KnowledgeError;
+use super::inspect::Inspection;
 use super::models::{
     Chunk, ChunkCursor, ChunkId, Document, DocumentCursor, DocumentId, DocumentStatus, FileName,
-    JobId, MediaType, Scope, SearchHit, SearchMode, chat_blob_prefix, user_blob_prefix,
+    JobId, Scope, SearchHit, SearchMode, chat_blob_prefix, user_blob_prefix,
 };
 use super::ports::{
-    BlobStore, BlobStream, Created, DocumentRepository, Embedder, ExtractError, NewDocument,
-    PdfExtractor, VectorIndex, VectorPoint, VectorQuery,
+    BlobStore, BlobStream, Created, DocumentRepository, Embedder, NewDocument, PdfExtractor,
+    VectorIndex, VectorPoint, VectorQuery,
 };
 use super::sparse;
 use crate::accounts::{Principal, UserData, UserId};
 use crate::assistant::{Passage, PassageSearch};
 use crate::chats::{ChatContents, ChatId, ChatRepository};
 use crate::clock::Clock;
-use crate::error::{DomainError, ErrorKind, FieldError, InfraError, ValidationErrors};
-use crate::jobs::{Failure, Job, JobHandler, JobPayload, JobQueue, NewJob};
+use crate::error::{FieldError, InfraError, ValidationErrors};
+use crate::jobs::{JobPayload, JobQueue, NewJob};
 use crate::pagination::{Page, PageRequest};
-use crate::quotas::{QuotaCheckError, QuotaExceeded, Quotas};
+use crate::quotas::Quotas;
 
 /// The knobs of the knowledge base.
 #[derive(Debug, Clone)]
@@ -66,89 +67,6 @@ impl Default for KnowledgeSettings {
             max_search_limit: 50,
             max_query_chars: 1000,
             limits: ExtractionLimits::default(),
-        }
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum KnowledgeError {
-    #[error("chat not found")]
-    ChatNotFound,
-    #[error("document not found")]
-    DocumentNotFound,
-    #[error(transparent)]
-    Invalid(#[from] ValidationErrors),
-    #[error("{0}")]
-    Upload(InspectError),
-    #[error("only a failed document can be retried; this one is {}", .0.as_str())]
-    NotRetryable(DocumentStatus),
-    #[error("this Idempotency-Key was already used for a different file")]
-    IdempotencyKeyReused,
-    #[error(transparent)]
-    Quota(#[from] QuotaExceeded),
-    #[error(transparent)]
-    Infra(#[from] InfraError),
-}
-
-impl From<QuotaCheckError> for KnowledgeError {
-    fn from(error: QuotaCheckError) -> Self {
-        match error {
-            QuotaCheckError::Exceeded(e) => Self::Quota(e),
-            QuotaCheckError::Infra(e) => Self::Infra(e),
-        }
-    }
-}
-
-impl From<InspectError> for KnowledgeError {
-    /// An empty file is an invalid field; too large and unsupported have their own statuses.
-    fn from(error: InspectError) -> Self {
-        match error {
-            InspectError::Empty => Self::Invalid(ValidationErrors::single(
-                "file",
-                "is empty: it has no bytes",
-            )),
-            other => Self::Upload(other),
-        }
-    }
-}
-
-impl DomainError for KnowledgeError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            Self::ChatNotFound | Self::DocumentNotFound => ErrorKind::NotFound,
-            Self::Invalid(e) => e.kind(),
-            Self::Upload(InspectError::TooLarge { .. }) => ErrorKind::PayloadTooLarge,
-            Self::Upload(InspectError::Unsupported) => ErrorKind::UnsupportedMediaType,
-            Self::Upload(InspectError::Empty) => ErrorKind::InvalidInput,
-            Self::NotRetryable(_) | Self::IdempotencyKeyReused => ErrorKind::Conflict,
-            Self::Quota(e) => e.kind(),
-            Self::Infra(e) => e.kind(),
-        }
-    }
-    fn code(&self) -> &'static str {
-        match self {
-            Self::ChatNotFound => "chat_not_found",
-            Self::DocumentNotFound => "document_not_found",
-            Self::Invalid(e) => e.code(),
-            Self::Upload(InspectError::TooLarge { .. }) => "file_too_large",
-            Self::Upload(InspectError::Unsupported) => "unsupported_file_type",
-            Self::Upload(InspectError::Empty) => "empty_file",
-            Self::NotRetryable(_) => "document_not_retryable",
-            Self::IdempotencyKeyReused => "idempotency_key_reused",
-            Self::Quota(e) => e.code(),
-            Self::Infra(e) => e.code(),
-        }
-    }
-    fn quota(&self) -> Option<&QuotaExceeded> {
-        match self {
-            Self::Quota(e) => Some(e),
-            _ => None,
-        }
-    }
-    fn field_errors(&self) -> &[FieldError] {
-        match self {
-            Self::Invalid(e) => e.fields(),
-            _ => &[],
         }
     }
 }
@@ -192,34 +110,38 @@ pub struct KnowledgePorts {
     pub pdf: Arc<dyn PdfExtractor>,
 }
 
+/// What the knowledge base is built from.
+#[derive(Clone)]
+pub struct KnowledgeBasePorts {
+    /// Its own adapters.
+    pub store: KnowledgePorts,
+    pub chats: Arc<dyn ChatRepository>,
+    pub clock: Arc<dyn Clock>,
+    pub quotas: Arc<Quotas>,
+}
+
 /// Uploads, ingestion, search and removal of the chats' material.
 pub struct KnowledgeBase {
-    chats: Arc<dyn ChatRepository>,
-    ports: KnowledgePorts,
-    clock: Arc<dyn Clock>,
-    settings: KnowledgeSettings,
-    quotas: Arc<Quotas>,
+    pub(super) chats: Arc<dyn ChatRepository>,
+    pub(super) ports: KnowledgePorts,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) settings: KnowledgeSettings,
+    pub(super) quotas: Arc<Quotas>,
     /// Turns at the embedder for ingestion jobs.
-    embed_gate: super::fair::FairGate,
+    pub(super) embed_gate: super::fair::FairGate,
     /// Woken when a job is queued, so an in-process worker starts at once.
-    queued: Arc<Notify>,
+    pub(super) queued: Arc<Notify>,
 }
 
 impl KnowledgeBase {
-    pub fn new(
-        chats: Arc<dyn ChatRepository>,
-        ports: KnowledgePorts,
-        clock: Arc<dyn Clock>,
-        settings: KnowledgeSettings,
-        quotas: Arc<Quotas>,
-    ) -> Self {
+    pub fn new(ports: KnowledgeBasePorts, settings: KnowledgeSettings) -> Self {
         Self {
-            chats,
-            ports,
-            clock,
+            chats: ports.chats,
+            ports: ports.store,
+            clock: ports.clock,
             embed_gate: super::fair::FairGate::new(settings.embed_concurrency),
             settings,
-            quotas,
+            quotas: ports.quotas,
             queued: Arc::new(Notify::new()),
         }
     }
@@ -568,138 +490,6 @@ impl KnowledgeBase {
             .collect())
     }
 
-    /// Extract → chunk → embed in batches → index → completed, within the extraction limits
-    /// at every step. Chunk ids are derived from the document and the chunk's index, so running
-    /// it again writes the same rows and points. Each batch's rows go in a short transaction of
-    /// their own, so a long document never holds the database's writer for long.
-    async fn ingest(&self, user: UserId, id: DocumentId) -> Result<(), Failure> {
-        let documents = &self.ports.documents;
-        let Some(doc) = documents.find(user, id).await? else {
-            return Ok(()); // deleted since it was queued
-        };
-        if doc.status == DocumentStatus::Completed {
-            return Ok(()); // finished before its worker could mark the job done
-        }
-        documents
-            .set_status(user, id, DocumentStatus::Processing, None, self.clock.now())
-            .await?;
-        let bytes = self
-            .ports
-            .blobs
-            .get(&doc.blob_key())
-            .await?
-            .ok_or_else(|| {
-                Failure::Permanent("the original file is missing from storage".into())
-            })?;
-        let limits = self.settings.limits;
-        let stage = std::time::Instant::now();
-        let pages = match doc.media_type {
-            MediaType::Pdf => self.ports.pdf.extract(bytes, &limits).await.map_err(|e| {
-                if let ExtractError::Malformed(detail) = &e {
-                    tracing::warn!(document = %id, detail, "a PDF could not be parsed");
-                }
-                Failure::Permanent(e.to_string())
-            })?,
-            MediaType::Text | MediaType::Markdown => tokio::task::spawn_blocking(move || {
-                let text = std::str::from_utf8(&bytes)
-                    .map_err(|_| Failure::Permanent("the file is not UTF-8 text".into()))?;
-                bounded_text_pages(text, &limits).map_err(|e| Failure::Permanent(e.to_string()))
-            })
-            .await
-            .map_err(|_| Failure::Permanent("reading the text failed".into()))??,
-        };
-        record_stage("extract", stage);
-        let pages_total = pages.len() as u32;
-        documents
-            .set_progress(user, id, 0, pages_total, self.clock.now())
-            .await?;
-        let stage = std::time::Instant::now();
-        let counter = self.ports.embedder.token_counter();
-        let settings = self.settings.chunking;
-        let chunk_doc = doc.clone();
-        let chunks = tokio::task::spawn_blocking(move || {
-            chunk_pages(&chunk_doc, &pages, counter, settings, limits.max_chunks)
-        })
-        .await
-        .map_err(|_| Failure::Permanent("splitting the text into chunks failed".into()))?
-        .map_err(|e| Failure::Permanent(e.to_string()))?;
-        record_stage("chunk", stage);
-        if chunks.is_empty() {
-            return Err(Failure::Permanent("the file contains no text".into()));
-        }
-        if !documents.clear_chunks(user, id).await? {
-            return Ok(());
-        }
-        match self.quotas.check_chunks(user, chunks.len() as u64).await {
-            Ok(()) => {}
-            Err(QuotaCheckError::Exceeded(over)) => {
-                return Err(Failure::Permanent(over.to_string()));
-            }
-            Err(QuotaCheckError::Infra(e)) => return Err(e.into()),
-        }
-        let scope = Scope::document(user, doc.chat_id, id);
-        // Points of an earlier attempt that made more chunks would outlive it otherwise.
-        self.ports.index.delete(scope).await?;
-        // The user's work waiting decides who embeds next: the lightest first.
-        let waiting = self.ports.jobs.pending(user).await?;
-        let batches: Vec<&[Chunk]> = chunks.chunks(self.settings.embed_batch.max(1)).collect();
-        for (number, batch) in batches.iter().enumerate() {
-            let texts: Vec<String> = batch.iter().map(|c| c.text.clone()).collect();
-            let turn = self.embed_gate.turn(waiting).await;
-            let stage = std::time::Instant::now();
-            let vectors = self.ports.embedder.embed(&texts).await?;
-            record_stage("embed", stage);
-            drop(turn);
-            if vectors.len() != batch.len() {
-                return Err(Failure::Transient(format!(
-                    "the embedder returned {} vectors for {} texts",
-                    vectors.len(),
-                    batch.len()
-                )));
-            }
-            // Rows before points: a point always has its row, so a search never finds a
-            // passage it cannot show.
-            if !documents.add_chunks(user, id, batch.to_vec()).await? {
-                // Deleted while it was being processed: take its points back out.
-                self.ports.index.delete(scope).await?;
-                return Ok(());
-            }
-            let points = batch
-                .iter()
-                .zip(vectors)
-                .map(|(chunk, dense)| VectorPoint {
-                    chunk_id: chunk.id,
-                    user_id: user,
-                    chat_id: doc.chat_id,
-                    document_id: id,
-                    dense,
-                    sparse: sparse::encode_document(&chunk.text),
-                })
-                .collect();
-            let stage = std::time::Instant::now();
-            self.ports.index.upsert(points).await?;
-            record_stage("index", stage);
-            // A page is done once its last chunk is indexed; the batch's last page may go on.
-            let done = if number + 1 == batches.len() {
-                pages_total
-            } else {
-                batch.last().map_or(0, |c| c.page.saturating_sub(1))
-            };
-            documents
-                .set_progress(user, id, done, pages_total, self.clock.now())
-                .await?;
-        }
-        let completed = documents
-            .complete(user, id, pages_total, chunks.len() as u32, self.clock.now())
-            .await?;
-        if !completed {
-            // Deleted while it was being processed: take its points back out.
-            self.ports.index.delete(scope).await?;
-        }
-        tracing::info!(document = %id, pages = pages_total, chunks = chunks.len(), "document ingested");
-        Ok(())
-    }
-
     /// Removes index points that have no chunk row, and queues again the completed documents
     /// whose chunks have no point.
     pub async fn reconcile(&self) -> Result<ReconcileReport, InfraError> {
@@ -913,70 +703,6 @@ impl UserData for KnowledgeBase {
             .delete_prefix(&user_blob_prefix(owner))
             .await?;
         self.ports.documents.delete_user(owner).await
-    }
-}
-
-/// Records how long an ingestion stage took (`ingestion_stage_seconds{stage}`).
-fn record_stage(stage: &'static str, started: std::time::Instant) {
-    metrics::histogram!("ingestion_stage_seconds", "stage" => stage)
-        .record(started.elapsed().as_secs_f64());
-}
-
-/// Ingestion jobs: the document's status follows the job's.
-#[async_trait]
-impl JobHandler for KnowledgeBase {
-    async fn run(&self, job: &Job) -> Result<(), Failure> {
-        match &job.payload {
-            JobPayload::IngestDocument {
-                user_id,
-                document_id,
-            } => self.ingest(*user_id, *document_id).await,
-            other => Err(Failure::Permanent(format!(
-                "the knowledge base does not run {} jobs",
-                other.kind()
-            ))),
-        }
-    }
-
-    async fn retrying(&self, job: &Job, note: &str) -> Result<(), InfraError> {
-        self.mark(job, DocumentStatus::Pending, note).await
-    }
-
-    /// The document fails, and nothing of it stays searchable: chunks and points of the
-    /// attempts that got part-way are removed.
-    async fn gave_up(&self, job: &Job, reason: &str) -> Result<(), InfraError> {
-        if let JobPayload::IngestDocument {
-            user_id,
-            document_id,
-        } = &job.payload
-            && let Some(doc) = self.ports.documents.find(*user_id, *document_id).await?
-        {
-            self.ports
-                .documents
-                .clear_chunks(doc.user_id, doc.id)
-                .await?;
-            self.ports
-                .index
-                .delete(Scope::document(doc.user_id, doc.chat_id, doc.id))
-                .await?;
-        }
-        self.mark(job, DocumentStatus::Failed, reason).await
-    }
-}
-
-impl KnowledgeBase {
-    async fn mark(&self, job: &Job, status: DocumentStatus, note: &str) -> Result<(), InfraError> {
-        if let JobPayload::IngestDocument {
-            user_id,
-            document_id,
-        } = &job.payload
-        {
-            self.ports
-                .documents
-                .set_status(*user_id, *document_id, status, Some(note), self.clock.now())
-                .await?;
-        }
-        Ok(())
     }
 }
 

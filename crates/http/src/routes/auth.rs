@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::auth::{Authenticated, client_info};
 use crate::pagination::{PageBody, PageQuery};
 use crate::problem::{ApiError, Problem};
+use crate::responses::{BadPage, NotAuthenticated, UsernameTaken};
 
 /// A new account. The password is never stored or logged, only its argon2id hash.
 #[derive(Deserialize, ToSchema)]
@@ -133,7 +134,7 @@ fn session_body(session: Session, current: SessionId) -> SessionBody {
     responses(
         (status = 201, description = "The account and its first token pair", body = AuthBody),
         (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The username is taken", body = Problem, content_type = "application/problem+json"),
+        (status = 409, response = UsernameTaken),
         (status = 413, description = "The body is too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not `application/json`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field is invalid; `errors` names each", body = Problem, content_type = "application/problem+json"),
@@ -221,7 +222,7 @@ pub async fn refresh(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "The session has ended"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json")
+        (status = 401, response = NotAuthenticated)
     )
 )]
 #[post("/auth/logout")]
@@ -239,7 +240,7 @@ pub async fn logout(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Every session has ended"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json")
+        (status = 401, response = NotAuthenticated)
     )
 )]
 #[post("/auth/logout-all")]
@@ -258,8 +259,8 @@ pub async fn logout_all(
     params(PageQuery),
     responses(
         (status = 200, description = "One page of sessions", body = PageBody<SessionBody>),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A bad `limit` or `cursor`", body = Problem, content_type = "application/problem+json")
+        (status = 401, response = NotAuthenticated),
+        (status = 422, response = BadPage)
     )
 )]
 #[get("/auth/sessions")]
@@ -281,7 +282,7 @@ pub async fn sessions(
     params(("id" = Uuid, Path, description = "The session's id")),
     responses(
         (status = 204, description = "The session has ended"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = NotAuthenticated),
         (status = 404, description = "No such session of the caller", body = Problem, content_type = "application/problem+json")
     )
 )]

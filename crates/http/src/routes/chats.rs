@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::auth::Authenticated;
 use crate::pagination::{PageBody, PageQuery};
 use crate::problem::{ApiError, Problem};
+use crate::responses::{BadChatName, NoSuchChat, NotAuthenticated};
 
 #[derive(Deserialize, ToSchema)]
 pub struct NewChatRequest {
@@ -65,8 +66,8 @@ impl From<Chat> for ChatBody {
     request_body = NewChatRequest,
     responses(
         (status = 201, description = "The new chat; `Location` names it", body = ChatBody),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A bad name", body = Problem, content_type = "application/problem+json")
+        (status = 401, response = NotAuthenticated),
+        (status = 422, response = BadChatName)
     )
 )]
 #[post("/chats")]
@@ -88,7 +89,7 @@ pub async fn create_chat(
     params(PageQuery, ChatListFilter),
     responses(
         (status = 200, description = "One page of chats", body = PageBody<ChatBody>),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = NotAuthenticated),
         (status = 422, description = "A bad `limit`, `cursor` or `archived`", body = Problem, content_type = "application/problem+json")
     )
 )]
@@ -120,8 +121,8 @@ pub async fn list_chats(
     params(("id" = Uuid, Path, description = "The chat's id")),
     responses(
         (status = 200, body = ChatBody),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such chat of the caller", body = Problem, content_type = "application/problem+json")
+        (status = 401, response = NotAuthenticated),
+        (status = 404, response = NoSuchChat)
     )
 )]
 #[get("/chats/{id}")]
@@ -145,9 +146,9 @@ pub async fn get_chat(
     request_body = ChatPatch,
     responses(
         (status = 200, body = ChatBody),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such chat of the caller", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A bad name", body = Problem, content_type = "application/problem+json")
+        (status = 401, response = NotAuthenticated),
+        (status = 404, response = NoSuchChat),
+        (status = 422, response = BadChatName)
     )
 )]
 #[patch("/chats/{id}")]
@@ -179,8 +180,8 @@ pub async fn update_chat(
     params(("id" = Uuid, Path, description = "The chat's id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such chat of the caller", body = Problem, content_type = "application/problem+json")
+        (status = 401, response = NotAuthenticated),
+        (status = 404, response = NoSuchChat)
     )
 )]
 #[delete("/chats/{id}")]

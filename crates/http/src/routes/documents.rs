@@ -21,6 +21,9 @@ use uuid::Uuid;
 use crate::auth::Authenticated;
 use crate::pagination::{PageBody, PageQuery};
 use crate::problem::{ApiError, Problem};
+use crate::responses::{
+    BadPage, BadSearch, NoSuchChat, NoSuchDocument, NotAuthenticated, QuotaExceeded,
+};
 
 /// Room for the multipart framing around the file.
 const MULTIPART_OVERHEAD: u64 = 64 * 1024;
@@ -285,9 +288,9 @@ async fn receive(
     responses(
         (status = 202, description = "Stored and queued for ingestion", body = DocumentBody),
         (status = 200, description = "The chat already holds these bytes (or the key was used): that document", body = DocumentBody),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "It would pass one of the caller's quotas (`quota_exceeded`, naming it); nothing was stored", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such chat of the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = NotAuthenticated),
+        (status = 403, response = QuotaExceeded),
+        (status = 404, response = NoSuchChat),
         (status = 409, description = "The Idempotency-Key was used for other bytes", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Larger than the maximum", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not PDF, text or Markdown", body = Problem, content_type = "application/problem+json"),
@@ -361,8 +364,8 @@ pub async fn upload(
     params(("chat_id" = Uuid, Path, description = "The chat's id"), PageQuery, DocumentFilter),
     responses(
         (status = 200, description = "One page of documents", body = PageBody<DocumentBody>),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such chat of the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = NotAuthenticated),
+        (status = 404, response = NoSuchChat),
         (status = 422, description = "A bad `limit`, `cursor` or `status`", body = Problem, content_type = "application/problem+json")
     )
 )]
@@ -401,8 +404,8 @@ fn ids(path: (Uuid, Uuid)) -> (ChatId, DocumentId) {
     params(("chat_id" = Uuid, Path, description = "The chat's id"), ("id" = Uuid, Path, description = "The document's id")),
     responses(
         (status = 200, body = DocumentBody),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such document of the caller", body = Problem, content_type = "application/problem+json")
+        (status = 401, response = NotAuthenticated),
+        (status = 404, response = NoSuchDocument)
     )
 )]
 #[get("/chats/{chat_id}/documents/{id}")]
@@ -423,9 +426,9 @@ pub async fn get_document(
     params(("chat_id" = Uuid, Path, description = "The chat's id"), ("id" = Uuid, Path, description = "The document's id"), PageQuery),
     responses(
         (status = 200, description = "One page of chunks", body = PageBody<ChunkBody>),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such document of the caller", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A bad `limit` or `cursor`", body = Problem, content_type = "application/problem+json")
+        (status = 401, response = NotAuthenticated),
+        (status = 404, response = NoSuchDocument),
+        (status = 422, response = BadPage)
     )
 )]
 #[get("/chats/{chat_id}/documents/{id}/chunks")]
@@ -478,8 +481,8 @@ fn attachment(name: &str) -> header::ContentDisposition {
     params(("chat_id" = Uuid, Path, description = "The chat's id"), ("id" = Uuid, Path, description = "The document's id")),
     responses(
         (status = 200, description = "The original bytes", content_type = "application/octet-stream"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such document of the caller", body = Problem, content_type = "application/problem+json")
+        (status = 401, response = NotAuthenticated),
+        (status = 404, response = NoSuchDocument)
     )
 )]
 #[get("/chats/{chat_id}/documents/{id}/file")]
@@ -508,8 +511,8 @@ pub async fn download(
     params(("chat_id" = Uuid, Path, description = "The chat's id"), ("id" = Uuid, Path, description = "The document's id")),
     responses(
         (status = 204, description = "Deleted; its text is no longer found by search"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such document of the caller", body = Problem, content_type = "application/problem+json")
+        (status = 401, response = NotAuthenticated),
+        (status = 404, response = NoSuchDocument)
     )
 )]
 #[delete("/chats/{chat_id}/documents/{id}")]
@@ -530,9 +533,9 @@ pub async fn delete_document(
     params(("chat_id" = Uuid, Path, description = "The chat's id"), ("id" = Uuid, Path, description = "The document's id")),
     responses(
         (status = 202, description = "Queued again; now `pending`", body = DocumentBody),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "It would pass one of the caller's quotas (`quota_exceeded`, naming it); nothing was stored", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such document of the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = NotAuthenticated),
+        (status = 403, response = QuotaExceeded),
+        (status = 404, response = NoSuchDocument),
         (status = 409, description = "The document has not failed", body = Problem, content_type = "application/problem+json")
     )
 )]
@@ -582,9 +585,9 @@ fn mode_name(mode: SearchMode) -> &'static str {
     params(("chat_id" = Uuid, Path, description = "The chat's id"), SearchQuery),
     responses(
         (status = 200, description = "The best passages first", body = SearchBody),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such chat of the caller", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A bad `q`, `limit` or `mode`", body = Problem, content_type = "application/problem+json")
+        (status = 401, response = NotAuthenticated),
+        (status = 404, response = NoSuchChat),
+        (status = 422, response = BadSearch)
     )
 )]
 #[get("/chats/{chat_id}/search")]
@@ -614,8 +617,8 @@ pub async fn search_chat(
     params(SearchQuery),
     responses(
         (status = 200, description = "The best passages first", body = SearchBody),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A bad `q`, `limit` or `mode`", body = Problem, content_type = "application/problem+json")
+        (status = 401, response = NotAuthenticated),
+        (status = 422, response = BadSearch)
     )
 )]
 #[get("/search")]

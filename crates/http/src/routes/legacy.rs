@@ -10,7 +10,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::{Authenticated, client_info};
-use crate::problem::{ApiError, Problem};
+use crate::problem::ApiError;
+use crate::responses::LegacyProblem;
 
 /// The prototype's credentials body.
 #[derive(Deserialize, ToSchema)]
@@ -46,8 +47,8 @@ fn deprecated(mut response: HttpResponseBuilder, successor: &str) -> HttpRespons
     request_body = LegacyCredentials,
     responses(
         (status = 201, body = LegacyToken),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json")
+        (status = 409, response = LegacyProblem),
+        (status = 422, response = LegacyProblem)
     )
 )]
 #[deprecated = "use POST /api/v1/auth/register"]
@@ -82,7 +83,7 @@ pub async fn register(
     request_body = LegacyCredentials,
     responses(
         (status = 200, body = LegacyToken),
-        (status = 401, body = Problem, content_type = "application/problem+json")
+        (status = 401, response = LegacyProblem)
     )
 )]
 #[deprecated = "use POST /api/v1/auth/login"]
@@ -116,7 +117,7 @@ pub async fn login(
     security(("bearer" = [])),
     responses(
         (status = 200, body = LegacyProfile),
-        (status = 401, body = Problem, content_type = "application/problem+json")
+        (status = 401, response = LegacyProblem)
     )
 )]
 #[deprecated = "use GET /api/v1/me"]

@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use super::auth::UserBody;
 use crate::auth::{Authenticated, client_info};
 use crate::problem::{ApiError, Problem};
+use crate::responses::{NotAuthenticated, UsernameTaken};
 
 /// Changes to the profile. A field left out stays as it is; `"email": null` removes the address.
 #[derive(Deserialize, ToSchema)]
@@ -48,7 +49,7 @@ pub struct DeleteAccountRequest {
     security(("bearer" = [])),
     responses(
         (status = 200, body = UserBody),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json")
+        (status = 401, response = NotAuthenticated)
     )
 )]
 #[get("/me")]
@@ -124,7 +125,7 @@ pub struct ModelTokensBody {
     security(("bearer" = [])),
     responses(
         (status = 200, body = UsageBody),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json")
+        (status = 401, response = NotAuthenticated)
     )
 )]
 #[get("/me/usage")]
@@ -158,8 +159,8 @@ pub async fn usage(
     request_body = ProfilePatch,
     responses(
         (status = 200, body = UserBody),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The username is taken", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = NotAuthenticated),
+        (status = 409, response = UsernameTaken),
         (status = 422, description = "A field is invalid", body = Problem, content_type = "application/problem+json")
     )
 )]
@@ -190,7 +191,7 @@ pub async fn update_me(
     request_body = PasswordChangeRequest,
     responses(
         (status = 204, description = "Changed"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = NotAuthenticated),
         (status = 422, description = "The current password is wrong, or the new one too weak", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many wrong current passwords", body = Problem, content_type = "application/problem+json")
     )
@@ -224,7 +225,7 @@ pub async fn change_password(
     request_body = DeleteAccountRequest,
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = NotAuthenticated),
         (status = 422, description = "The password is wrong", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many wrong passwords from this address", body = Problem, content_type = "application/problem+json")
     )

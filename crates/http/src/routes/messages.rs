@@ -14,10 +14,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::Limits;
 use crate::auth::Authenticated;
 use crate::pagination::{PageBody, PageQuery};
 use crate::problem::{ApiError, Problem};
+use crate::responses::{
+    ModelCallsLimited, NoSuchChat, NoSuchMessage, NotAuthenticated, ProviderFailed,
+};
+use crate::settings::Limits;
 
 #[derive(Deserialize, ToSchema)]
 pub struct NewMessageRequest {
@@ -119,7 +122,7 @@ pub struct ModelsBody {
     security(("bearer" = [])),
     responses(
         (status = 200, body = ModelsBody),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = NotAuthenticated),
         (status = 502, description = "The provider failed", body = Problem, content_type = "application/problem+json")
     )
 )]
@@ -139,8 +142,8 @@ pub async fn models(
     params(("id" = Uuid, Path, description = "The chat's id"), PageQuery),
     responses(
         (status = 200, body = PageBody<MessageBody>),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such chat of the caller", body = Problem, content_type = "application/problem+json")
+        (status = 401, response = NotAuthenticated),
+        (status = 404, response = NoSuchChat)
     )
 )]
 #[get("/chats/{id}/messages")]
@@ -182,10 +185,10 @@ fn sse(id: u64, event: &str, data: &impl Serialize) -> Bytes {
     responses(
         (status = 201, description = "The question and the answer, stored", body = ExchangeBody),
         (status = 200, description = "With `Accept: text/event-stream`: the answer as it is written", content_type = "text/event-stream"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such chat of the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = NotAuthenticated),
+        (status = 404, response = NoSuchChat),
         (status = 422, description = "Empty or too long, or an unknown model", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "A rate limit was reached, today's model-token budget is spent (`token_budget_spent`, until midnight UTC) or too many of the caller's model calls are under way (`model_calls_busy`); `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
+        (status = 429, response = ModelCallsLimited),
         (status = 502, description = "The model provider failed; the question is stored", body = Problem, content_type = "application/problem+json"),
         (status = 504, description = "The model provider timed out; the question is stored", body = Problem, content_type = "application/problem+json")
     )
@@ -320,10 +323,7 @@ impl std::fmt::Display for Shared {
 impl std::error::Error for Shared {}
 
 impl flashforge_domain::DomainError for Shared {
-    fn kind(&self) -> flashforge_domain::ErrorKind {
-        self.0.kind()
-    }
-    fn code(&self) -> &'static str {
+    fn code(&self) -> flashforge_domain::error::Code {
         self.0.code()
     }
 }
@@ -399,10 +399,10 @@ pub struct EditMessageRequest {
     request_body = RegenerateRequest,
     responses(
         (status = 201, description = "The question and its new answer", body = ExchangeBody),
-        (status = 404, description = "No such chat or message of the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 404, response = NoSuchMessage),
         (status = 409, description = "Not the chat's last answer", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "A rate limit was reached, today's model-token budget is spent (`token_budget_spent`, until midnight UTC) or too many of the caller's model calls are under way (`model_calls_busy`); `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
-        (status = 502, description = "The model provider failed", body = Problem, content_type = "application/problem+json")
+        (status = 429, response = ModelCallsLimited),
+        (status = 502, response = ProviderFailed)
     )
 )]
 #[post("/chats/{id}/messages/{message_id}/regenerate")]
@@ -433,10 +433,10 @@ pub async fn regenerate(
     request_body = EditMessageRequest,
     responses(
         (status = 201, description = "The edited message and its new answer", body = ExchangeBody),
-        (status = 404, description = "No such chat or message of the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 404, response = NoSuchMessage),
         (status = 422, description = "Bad content, or not a user message", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "A rate limit was reached, today's model-token budget is spent (`token_budget_spent`, until midnight UTC) or too many of the caller's model calls are under way (`model_calls_busy`); `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
-        (status = 502, description = "The model provider failed", body = Problem, content_type = "application/problem+json")
+        (status = 429, response = ModelCallsLimited),
+        (status = 502, response = ProviderFailed)
     )
 )]
 #[patch("/chats/{id}/messages/{message_id}")]

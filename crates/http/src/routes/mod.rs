@@ -14,21 +14,18 @@ pub mod messages;
 pub mod health;
 
 use actix_web::dev::{ServiceFactory, ServiceRequest};
-use actix_web::{App, HttpRequest, HttpResponse};
-use utoipa_actix_web::{AppExt, UtoipaApp, scope};
+use actix_web::{HttpRequest, HttpResponse};
+use utoipa_actix_web::{UtoipaApp, scope};
 
-use crate::openapi;
 use crate::problem::ApiError;
 
-/// Registers every documented route on `app`.
+/// Registers every documented route on `app`, adding each operation to its document.
 #[allow(deprecated)]
-pub fn mount<T>(app: App<T>) -> UtoipaApp<T>
+pub fn mount<T>(app: UtoipaApp<T>) -> UtoipaApp<T>
 where
     T: ServiceFactory<ServiceRequest, Config = (), Error = actix_web::Error, InitError = ()>,
 {
-    app.into_utoipa_app()
-        .openapi(openapi::base())
-        .service(health::live)
+    app.service(health::live)
         .service(health::ready)
         .service(health::legacy)
         .service(
@@ -65,22 +62,22 @@ where
                 .service(documents::retry_document)
                 .service(documents::search_chat)
                 .service(documents::search_all)
-                .service(flashcards::create_card)
-                .service(flashcards::create_cards)
-                .service(flashcards::list_cards)
-                .service(flashcards::get_card)
-                .service(flashcards::update_card)
-                .service(flashcards::delete_card)
-                .service(flashcards::review_card)
-                .service(flashcards::due)
-                .service(flashcards::study_settings)
-                .service(flashcards::update_study_settings)
-                .service(flashcards::study_stats)
-                .service(flashcards::optimize)
-                .service(flashcards::export_cards)
-                .service(flashcards::import_cards)
-                .service(flashcards::generate_cards)
-                .service(flashcards::get_generation),
+                .service(flashcards::cards::create_card)
+                .service(flashcards::cards::create_cards)
+                .service(flashcards::cards::list_cards)
+                .service(flashcards::cards::get_card)
+                .service(flashcards::cards::update_card)
+                .service(flashcards::cards::delete_card)
+                .service(flashcards::cards::review_card)
+                .service(flashcards::study::due)
+                .service(flashcards::study::study_settings)
+                .service(flashcards::study::update_study_settings)
+                .service(flashcards::study::study_stats)
+                .service(flashcards::study::optimize)
+                .service(flashcards::interchange::export_cards)
+                .service(flashcards::interchange::import_cards)
+                .service(flashcards::generation::generate_cards)
+                .service(flashcards::generation::get_generation),
         )
         .service(
             scope("/api")

@@ -6,7 +6,7 @@ use super::*;
 // The command line
 
 /// `flashforge backup [--out DIR]`: DIR defaults to `backup.dir/<UTC time>`.
-pub async fn backup_command(settings: &Settings, out: Option<PathBuf>) -> Result<(), String> {
+pub async fn backup_command(settings: &Settings, out: Option<PathBuf>) -> Result<(), BackupError> {
     let out = out.unwrap_or_else(|| {
         settings
             .backup
@@ -53,7 +53,11 @@ pub(super) fn print_part<K: std::fmt::Debug>(name: &str, part: &CopiedPart<K>) {
 }
 
 /// `flashforge restore DIR [--force]`.
-pub async fn restore_command(settings: &Settings, dir: &Path, force: bool) -> Result<(), String> {
+pub async fn restore_command(
+    settings: &Settings,
+    dir: &Path,
+    force: bool,
+) -> Result<(), BackupError> {
     let report = restore(settings, dir, force).await?;
     let m = &report.manifest;
     println!(

@@ -5,17 +5,14 @@ use super::*;
 // ---------------------------------------------------------------------------------------------
 // The database
 
-pub(super) fn dump_kind(settings: &Settings) -> Result<DumpKind, String> {
+pub(super) fn dump_kind(settings: &Settings) -> Result<DumpKind, BackupError> {
     match settings.database.kind() {
         Some(DatabaseKind::Postgres) => Ok(DumpKind::Postgres),
         Some(DatabaseKind::Sqlite) if sqlite_file(settings.database.url.expose()).is_some() => {
             Ok(DumpKind::Sqlite)
         }
-        Some(DatabaseKind::Sqlite | DatabaseKind::Memory) => Err(
-            "database.url is an in-memory database: there is nothing on disk to back up or restore"
-                .into(),
-        ),
-        None => Err("database.url names no supported database".into()),
+        Some(DatabaseKind::Sqlite | DatabaseKind::Memory) => Err(BackupError::InMemoryDatabase),
+        None => Err(BackupError::UnsupportedDatabase),
     }
 }
 
@@ -28,14 +25,12 @@ pub(super) fn sqlite_file(url: &str) -> Option<PathBuf> {
     (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
 }
 
-pub(super) async fn connect(settings: &Settings) -> Result<DatabaseConnection, String> {
-    crate::database::open_database(settings)
-        .await
-        .map_err(|e| e.to_string())
+pub(super) async fn connect(settings: &Settings) -> Result<DatabaseConnection, BackupError> {
+    Ok(crate::database::open_database(settings).await?)
 }
 
 /// A SQLite file opened read-only and immutable: no journal or lock files appear beside it.
-pub(super) async fn open_sqlite_read_only(path: &Path) -> Result<DatabaseConnection, String> {
+pub(super) async fn open_sqlite_read_only(path: &Path) -> Result<DatabaseConnection, BackupError> {
     let options = sea_orm::sqlx::sqlite::SqliteConnectOptions::new()
         .filename(path)
         .read_only(true)
@@ -44,11 +39,22 @@ pub(super) async fn open_sqlite_read_only(path: &Path) -> Result<DatabaseConnect
         .max_connections(1)
         .connect_with(options)
         .await
-        .map_err(|e| format!("cannot open the copy {}: {e}", path.display()))?;
+        .map_err(|source| BackupError::OpenCopy {
+            path: path.to_path_buf(),
+            source,
+        })?;
     Ok(sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
 }
 
-pub(super) async fn database_facts<C: ConnectionTrait>(db: &C) -> Result<DatabaseFacts, String> {
+/// What was read from the database beside the dump.
+pub(super) struct DatabaseFacts {
+    pub(super) latest_migration: Option<String>,
+    pub(super) counts: BTreeMap<String, u64>,
+}
+
+pub(super) async fn database_facts<C: ConnectionTrait>(
+    db: &C,
+) -> Result<DatabaseFacts, BackupError> {
     let counts = table_counts(db).await?;
     let latest_migration = if counts.contains_key("seaql_migrations") {
         scalar_text(
@@ -66,7 +72,7 @@ pub(super) async fn database_facts<C: ConnectionTrait>(db: &C) -> Result<Databas
 }
 
 /// The tables of the database (the current schema on Postgres), by name.
-pub(super) async fn table_names<C: ConnectionTrait>(db: &C) -> Result<Vec<String>, String> {
+pub(super) async fn table_names<C: ConnectionTrait>(db: &C) -> Result<Vec<String>, BackupError> {
     let backend = db.get_database_backend();
     let sql = match backend {
         DatabaseBackend::Postgres => {
@@ -79,16 +85,16 @@ pub(super) async fn table_names<C: ConnectionTrait>(db: &C) -> Result<Vec<String
     let rows = db
         .query_all_raw(Statement::from_string(backend, sql))
         .await
-        .map_err(|e| format!("cannot list the tables: {e}"))?;
+        .map_err(|e| BackupError::query("cannot list the tables", e))?;
     rows.iter()
-        .map(|row| row.try_get_by_index::<String>(0).map_err(|e| e.to_string()))
+        .map(|row| row.try_get_by_index::<String>(0).map_err(BackupError::Row))
         .collect()
 }
 
 /// Rows per table, for every table of the database.
 pub(super) async fn table_counts<C: ConnectionTrait>(
     db: &C,
-) -> Result<BTreeMap<String, u64>, String> {
+) -> Result<BTreeMap<String, u64>, BackupError> {
     let mut counts = BTreeMap::new();
     for table in table_names(db).await? {
         let n = count_rows(db, &table).await?;
@@ -97,31 +103,34 @@ pub(super) async fn table_counts<C: ConnectionTrait>(
     Ok(counts)
 }
 
-pub(super) async fn count_rows<C: ConnectionTrait>(db: &C, table: &str) -> Result<u64, String> {
+pub(super) async fn count_rows<C: ConnectionTrait>(
+    db: &C,
+    table: &str,
+) -> Result<u64, BackupError> {
     let quoted = table.replace('"', "\"\"");
     let sql = format!("SELECT COUNT(*) FROM \"{quoted}\"");
     let row = db
         .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
         .await
-        .map_err(|e| format!("cannot count the rows of {table}: {e}"))?
-        .ok_or_else(|| format!("cannot count the rows of {table}"))?;
+        .map_err(|e| BackupError::query(format!("cannot count the rows of {table}"), e))?
+        .ok_or_else(|| BackupError::Unexpected(format!("cannot count the rows of {table}")))?;
     let n = row
         .try_get_by_index::<i64>(0)
-        .map_err(|e| format!("cannot count the rows of {table}: {e}"))?;
+        .map_err(|e| BackupError::query(format!("cannot count the rows of {table}"), e))?;
     Ok(u64::try_from(n).unwrap_or_default())
 }
 
 pub(super) async fn scalar_text<C: ConnectionTrait>(
     db: &C,
     sql: &str,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, BackupError> {
     let row = db
         .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
         .await
-        .map_err(|e| format!("`{sql}` failed: {e}"))?;
+        .map_err(|e| BackupError::query(format!("`{sql}` failed"), e))?;
     row.map(|row| row.try_get_by_index::<String>(0))
         .transpose()
-        .map_err(|e| format!("`{sql}` failed: {e}"))
+        .map_err(|e| BackupError::query(format!("`{sql}` failed"), e))
 }
 
 /// Runs `pg_dump` or `pg_restore` on the database at `url`. A password in the URL goes to the
@@ -131,7 +140,7 @@ pub(super) fn run_pg(
     args: Vec<OsString>,
     url: &str,
     file: Option<&Path>,
-) -> Result<(), String> {
+) -> Result<(), BackupError> {
     let (url, password) = split_password(url);
     let mut command = std::process::Command::new(program);
     command
@@ -145,14 +154,12 @@ pub(super) fn run_pg(
     if let Some(password) = &password {
         command.env("PGPASSWORD", password);
     }
-    let output = command.output().map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            format!(
-                "{program} was not found: install the PostgreSQL client tools (the server's major \
-                 version or newer) on this machine"
-            )
+    let output = command.output().map_err(|source| {
+        let program = program.to_string();
+        if source.kind() == std::io::ErrorKind::NotFound {
+            BackupError::ToolMissing { program, source }
         } else {
-            format!("cannot run {program}: {e}")
+            BackupError::ToolStart { program, source }
         }
     })?;
     if output.status.success() {
@@ -162,7 +169,11 @@ pub(super) fn run_pg(
     if let Some(password) = password.filter(|p| !p.is_empty()) {
         stderr = stderr.replace(&password, "[REDACTED]");
     }
-    Err(format!("{program} failed ({}): {stderr}", output.status))
+    Err(BackupError::ToolFailed {
+        program: program.to_string(),
+        status: output.status,
+        stderr,
+    })
 }
 
 /// The URL without its password, and the password (percent-decoded).

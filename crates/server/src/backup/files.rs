@@ -6,11 +6,11 @@ use super::*;
 // Files
 
 pub(super) async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, String> + Send + 'static,
-) -> Result<T, String> {
+    work: impl FnOnce() -> Result<T, BackupError> + Send + 'static,
+) -> Result<T, BackupError> {
     tokio::task::spawn_blocking(work)
         .await
-        .map_err(|e| format!("the backup's file work stopped: {e}"))?
+        .map_err(BackupError::Stopped)?
 }
 
 /// A folder builder that makes folders only their owner can enter (0700).
@@ -26,13 +26,13 @@ pub(super) fn private_dir_builder() -> std::fs::DirBuilder {
 
 /// Makes every folder under `dir` (and `dir`) 0700 and every file 0600: a backup is readable by
 /// the account that wrote it only, whatever the umask or the tools that wrote its parts.
-pub(super) fn restrict(dir: &Path) -> Result<(), String> {
+pub(super) fn restrict(dir: &Path) -> Result<(), BackupError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         let set = |path: &Path, mode: u32| {
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-                .map_err(|e| format!("cannot restrict {}: {e}", path.display()))
+                .map_err(|e| BackupError::io(format!("cannot restrict {}", path.display()), e))
         };
         let mut pending = vec![dir.to_path_buf()];
         while let Some(folder) = pending.pop() {
@@ -41,7 +41,7 @@ pub(super) fn restrict(dir: &Path) -> Result<(), String> {
                 let path = entry.path();
                 let file_type = entry
                     .file_type()
-                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                    .map_err(|e| BackupError::io(format!("cannot read {}", path.display()), e))?;
                 if file_type.is_dir() {
                     pending.push(path);
                 } else if file_type.is_file() {
@@ -55,18 +55,19 @@ pub(super) fn restrict(dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
-pub(super) fn create_dir(dir: &Path) -> Result<(), String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))
+pub(super) fn create_dir(dir: &Path) -> Result<(), BackupError> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| BackupError::io(format!("cannot create {}", dir.display()), e))
 }
 
-pub(super) fn read_dir(dir: &Path) -> Result<Vec<std::fs::DirEntry>, String> {
+pub(super) fn read_dir(dir: &Path) -> Result<Vec<std::fs::DirEntry>, BackupError> {
     std::fs::read_dir(dir)
         .and_then(|entries| entries.collect())
-        .map_err(|e| format!("cannot read {}: {e}", dir.display()))
+        .map_err(|e| BackupError::io(format!("cannot read {}", dir.display()), e))
 }
 
 /// Whether `dir` has an entry whose name passes `counts` (a missing folder has none).
-pub(super) fn has_entries(dir: &Path, counts: impl Fn(&str) -> bool) -> Result<bool, String> {
+pub(super) fn has_entries(dir: &Path, counts: impl Fn(&str) -> bool) -> Result<bool, BackupError> {
     if !dir.exists() {
         return Ok(false);
     }
@@ -76,7 +77,7 @@ pub(super) fn has_entries(dir: &Path, counts: impl Fn(&str) -> bool) -> Result<b
 }
 
 /// Removes everything in `dir` but the entries `keep` names.
-pub(super) fn clear_dir(dir: &Path, keep: &dyn Fn(&str) -> bool) -> Result<(), String> {
+pub(super) fn clear_dir(dir: &Path, keep: &dyn Fn(&str) -> bool) -> Result<(), BackupError> {
     if !dir.exists() {
         return Ok(());
     }
@@ -90,7 +91,7 @@ pub(super) fn clear_dir(dir: &Path, keep: &dyn Fn(&str) -> bool) -> Result<(), S
         } else {
             std::fs::remove_file(&path)
         };
-        removed.map_err(|e| format!("cannot remove {}: {e}", path.display()))?;
+        removed.map_err(|e| BackupError::io(format!("cannot remove {}", path.display()), e))?;
     }
     Ok(())
 }
@@ -102,7 +103,7 @@ pub(super) fn copy_tree(
     from: &Path,
     to: &Path,
     skip: &dyn Fn(&Path) -> bool,
-) -> Result<(u64, u64), String> {
+) -> Result<(u64, u64), BackupError> {
     let mut files = 0;
     let mut bytes = 0;
     let mut pending = vec![PathBuf::new()];
@@ -113,18 +114,21 @@ pub(super) fn copy_tree(
             if skip(&path) {
                 continue;
             }
-            let file_type = entry
-                .file_type()
-                .map_err(|e| format!("cannot read {}: {e}", entry.path().display()))?;
+            let file_type = entry.file_type().map_err(|e| {
+                BackupError::io(format!("cannot read {}", entry.path().display()), e)
+            })?;
             if file_type.is_dir() {
                 pending.push(path);
             } else if file_type.is_file() {
                 let target = to.join(&path);
                 bytes += std::fs::copy(entry.path(), &target).map_err(|e| {
-                    format!(
-                        "cannot copy {} to {}: {e}",
-                        entry.path().display(),
-                        target.display()
+                    BackupError::io(
+                        format!(
+                            "cannot copy {} to {}",
+                            entry.path().display(),
+                            target.display()
+                        ),
+                        e,
                     )
                 })?;
                 files += 1;
@@ -139,15 +143,18 @@ pub(super) fn copy_tree(
 /// The size and sha256 of every file under `dir` but the manifest, by `/`-separated relative
 /// path. With `sync`, each file is also flushed to disk (the backup is about to be declared
 /// complete).
-pub(super) fn checksums(dir: &Path, sync: bool) -> Result<BTreeMap<String, FileEntry>, String> {
+pub(super) fn checksums(
+    dir: &Path,
+    sync: bool,
+) -> Result<BTreeMap<String, FileEntry>, BackupError> {
     let mut out = BTreeMap::new();
     let mut pending = vec![PathBuf::new()];
     while let Some(relative) = pending.pop() {
         for entry in read_dir(&dir.join(&relative))? {
             let path = relative.join(entry.file_name());
-            let file_type = entry
-                .file_type()
-                .map_err(|e| format!("cannot read {}: {e}", entry.path().display()))?;
+            let file_type = entry.file_type().map_err(|e| {
+                BackupError::io(format!("cannot read {}", entry.path().display()), e)
+            })?;
             if file_type.is_dir() {
                 pending.push(path);
                 continue;
@@ -166,8 +173,8 @@ pub(super) fn checksums(dir: &Path, sync: bool) -> Result<BTreeMap<String, FileE
     Ok(out)
 }
 
-pub(super) fn hash_file(path: &Path, sync: bool) -> Result<FileEntry, String> {
-    let fail = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
+pub(super) fn hash_file(path: &Path, sync: bool) -> Result<FileEntry, BackupError> {
+    let fail = |e| BackupError::io(format!("cannot read {}", path.display()), e);
     let mut file = File::open(path).map_err(fail)?;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 256 * 1024];
@@ -189,7 +196,11 @@ pub(super) fn hash_file(path: &Path, sync: bool) -> Result<FileEntry, String> {
 
 /// Refuses when `path` (the backup) and the deployment's folders lie inside one another: a
 /// backup would copy itself, a `--force` restore would delete what it restores.
-pub(super) fn refuse_overlaps(settings: &Settings, path: &Path, what: &str) -> Result<(), String> {
+pub(super) fn refuse_overlaps(
+    settings: &Settings,
+    path: &Path,
+    what: &str,
+) -> Result<(), BackupError> {
     let mut folders: Vec<(&str, PathBuf)> = Vec::new();
     if settings.vector.provider == VectorProvider::Embedded {
         folders.push(("vector.dir", settings.vector.dir.clone()));
@@ -201,12 +212,12 @@ pub(super) fn refuse_overlaps(settings: &Settings, path: &Path, what: &str) -> R
     for (key, folder) in &folders {
         let folder = absolute(folder);
         if path.starts_with(&folder) || folder.starts_with(&path) {
-            return Err(format!(
+            return Err(BackupError::Refused(format!(
                 "{what} ({}) and {key} ({}) lie inside one another: keep backups apart from the \
                  deployment's folders",
                 path.display(),
                 folder.display()
-            ));
+            )));
         }
     }
     Ok(())

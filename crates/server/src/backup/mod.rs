@@ -130,6 +130,7 @@ pub struct FileEntry {
 
 mod commands;
 mod database;
+mod error;
 mod files;
 mod restore;
 mod schedule;
@@ -137,6 +138,7 @@ mod write;
 
 pub use commands::*;
 use database::*;
+pub use error::BackupError;
 use files::*;
 pub use restore::*;
 pub use schedule::*;

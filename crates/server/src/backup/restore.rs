@@ -21,7 +21,7 @@ pub async fn restore(
     settings: &Settings,
     dir: &Path,
     force: bool,
-) -> Result<RestoreReport, String> {
+) -> Result<RestoreReport, BackupError> {
     let manifest = read_manifest(dir)?;
     {
         let dir = dir.to_path_buf();
@@ -30,20 +30,20 @@ pub async fn restore(
     }
     let kind = dump_kind(settings)?;
     if kind != manifest.database.kind {
-        return Err(format!(
+        return Err(BackupError::Refused(format!(
             "this backup holds a {} database, but database.url names a {} one",
             manifest.database.kind.as_str(),
             kind.as_str()
-        ));
+        )));
     }
     let s = &settings.storage;
     if manifest.blobs.copied && s.blobs != BlobBackend::Local {
-        return Err(format!(
+        return Err(BackupError::Refused(format!(
             "this backup holds {} uploaded files, but storage.blobs is {:?}: restore into a \
              deployment with storage.blobs = \"local\" (and copy the folder to the bucket \
              afterwards if you move to S3)",
             manifest.blobs.files, s.blobs
-        ));
+        )));
     }
     refuse_overlaps(settings, dir, "the backup")?;
 
@@ -52,7 +52,9 @@ pub async fn restore(
     let _lock = if settings.vector.provider == VectorProvider::Embedded {
         Some(
             crate::knowledge::lock_index_dir(&settings.vector.dir).map_err(|e| {
-                format!("{e}. Stop the server and workers of this deployment before a restore")
+                BackupError::Refused(format!(
+                    "{e}. Stop the server and workers of this deployment before a restore"
+                ))
             })?,
         )
     } else {
@@ -61,12 +63,12 @@ pub async fn restore(
 
     let target = occupancy(settings, kind).await?;
     if !target.holds_data.is_empty() && !force {
-        return Err(format!(
+        return Err(BackupError::Refused(format!(
             "the deployment is not empty ({}); nothing was changed. To replace it with the \
              backup, stop the server and run `flashforge restore {} --force`",
             target.holds_data.join("; "),
             dir.display()
-        ));
+        )));
     }
 
     let mut notes = Vec::new();
@@ -87,8 +89,8 @@ pub async fn restore(
             blocking(move || run_pg("pg_restore", args, &url, Some(&file))).await?;
         }
         DumpKind::Sqlite => {
-            let to = sqlite_file(settings.database.url.expose())
-                .ok_or("database.url names no SQLite file")?;
+            let to =
+                sqlite_file(settings.database.url.expose()).ok_or(BackupError::NoSqliteFile)?;
             let from = dir.join(&manifest.database.file);
             blocking(move || restore_sqlite_file(&from, &to)).await?;
         }
@@ -117,10 +119,10 @@ pub async fn restore(
         })
         .collect();
     if !mismatches.is_empty() {
-        return Err(format!(
+        return Err(BackupError::Unexpected(format!(
             "the restored database does not match the backup: {}",
             mismatches.join("; ")
-        ));
+        )));
     }
     Ok(RestoreReport {
         manifest,
@@ -129,55 +131,68 @@ pub async fn restore(
     })
 }
 
-pub(super) fn read_manifest(dir: &Path) -> Result<Manifest, String> {
+pub(super) fn read_manifest(dir: &Path) -> Result<Manifest, BackupError> {
     let path = dir.join(MANIFEST_FILE);
     let text = std::fs::read(&path).map_err(|e| {
-        format!(
-            "{} is not a backup: cannot read {}: {e}",
-            dir.display(),
-            path.display()
+        BackupError::io(
+            format!(
+                "{} is not a backup: cannot read {}",
+                dir.display(),
+                path.display()
+            ),
+            e,
         )
     })?;
-    let version: serde_json::Value = serde_json::from_slice(&text)
-        .map_err(|e| format!("{} is not valid JSON: {e}", path.display()))?;
+    let version: serde_json::Value =
+        serde_json::from_slice(&text).map_err(|source| BackupError::ReadManifest {
+            context: format!("{} is not valid JSON", path.display()),
+            source,
+        })?;
     if version["format_version"] != FORMAT_VERSION {
-        return Err(format!(
+        return Err(BackupError::Invalid(format!(
             "{} has format_version {}; this flashforge reads version {FORMAT_VERSION}",
             path.display(),
             version["format_version"]
-        ));
+        )));
     }
-    serde_json::from_value(version).map_err(|e| format!("{} is malformed: {e}", path.display()))
+    serde_json::from_value(version).map_err(|source| BackupError::ReadManifest {
+        context: format!("{} is malformed", path.display()),
+        source,
+    })
 }
 
 /// Every file the manifest lists is there with its size and checksum, and nothing else is.
-pub(super) fn verify(dir: &Path, manifest: &Manifest) -> Result<(), String> {
+pub(super) fn verify(dir: &Path, manifest: &Manifest) -> Result<(), BackupError> {
     for name in manifest.files.keys() {
         let safe = Path::new(name)
             .components()
             .all(|c| matches!(c, Component::Normal(_)));
         if !safe {
-            return Err(format!(
+            return Err(BackupError::Invalid(format!(
                 "the manifest names `{name}`, which is outside the backup"
-            ));
+            )));
         }
     }
     if !manifest.files.contains_key(&manifest.database.file) {
-        return Err(format!(
+        return Err(BackupError::Invalid(format!(
             "the manifest does not list the database file {}",
             manifest.database.file
-        ));
+        )));
     }
     let found = checksums(dir, false)?;
     for (name, expected) in &manifest.files {
         match found.get(name) {
-            None => return Err(format!("the backup is incomplete: {name} is missing")),
+            None => {
+                return Err(BackupError::Invalid(format!(
+                    "the backup is incomplete: {name} is missing"
+                )));
+            }
             Some(actual) if actual != expected => {
-                return Err(format!(
+                return Err(BackupError::Invalid(format!(
                     "the backup is corrupt: {name} does not match its checksum in the manifest \
                      ({} bytes, sha256 {}; expected {} bytes, sha256 {})",
                     actual.size, actual.sha256, expected.size, expected.sha256
-                ));
+                )));
             }
             Some(_) => {}
         }
@@ -186,9 +201,9 @@ pub(super) fn verify(dir: &Path, manifest: &Manifest) -> Result<(), String> {
         .keys()
         .find(|name| !manifest.files.contains_key(*name))
     {
-        return Err(format!(
+        return Err(BackupError::Invalid(format!(
             "the backup holds {extra}, which its manifest does not list"
-        ));
+        )));
     }
     Ok(())
 }
@@ -201,7 +216,10 @@ pub(super) struct Occupancy {
     pub(super) has_schema: bool,
 }
 
-pub(super) async fn occupancy(settings: &Settings, kind: DumpKind) -> Result<Occupancy, String> {
+pub(super) async fn occupancy(
+    settings: &Settings,
+    kind: DumpKind,
+) -> Result<Occupancy, BackupError> {
     let mut holds_data = Vec::new();
     let database_exists = match kind {
         DumpKind::Postgres => true,
@@ -217,7 +235,7 @@ pub(super) async fn occupancy(settings: &Settings, kind: DumpKind) -> Result<Occ
             } else {
                 0
             };
-            Ok::<_, String>((!tables.is_empty(), users))
+            Ok::<_, BackupError>((!tables.is_empty(), users))
         }
         .await;
         let _ = db.close().await;
@@ -250,7 +268,7 @@ pub(super) async fn occupancy(settings: &Settings, kind: DumpKind) -> Result<Occ
 }
 
 /// Puts the copy in place of the configured SQLite file, with no stale journal beside it.
-pub(super) fn restore_sqlite_file(from: &Path, to: &Path) -> Result<(), String> {
+pub(super) fn restore_sqlite_file(from: &Path, to: &Path) -> Result<(), BackupError> {
     if let Some(parent) = to.parent().filter(|p| !p.as_os_str().is_empty()) {
         create_dir(parent)?;
     }
@@ -261,28 +279,26 @@ pub(super) fn restore_sqlite_file(from: &Path, to: &Path) -> Result<(), String> 
     };
     let temporary = with_suffix(".restoring");
     std::fs::copy(from, &temporary).map_err(|e| {
-        format!(
-            "cannot copy {} to {}: {e}",
-            from.display(),
-            temporary.display()
+        BackupError::io(
+            format!("cannot copy {} to {}", from.display(), temporary.display()),
+            e,
         )
     })?;
     File::open(&temporary)
         .and_then(|f| f.sync_all())
-        .map_err(|e| format!("cannot write {}: {e}", temporary.display()))?;
+        .map_err(|e| BackupError::io(format!("cannot write {}", temporary.display()), e))?;
     // A write-ahead log of the replaced database would be replayed into the restored one.
     for suffix in ["-wal", "-shm", "-journal"] {
         let stale = with_suffix(suffix);
         if stale.exists() {
             std::fs::remove_file(&stale)
-                .map_err(|e| format!("cannot remove {}: {e}", stale.display()))?;
+                .map_err(|e| BackupError::io(format!("cannot remove {}", stale.display()), e))?;
         }
     }
     std::fs::rename(&temporary, to).map_err(|e| {
-        format!(
-            "cannot move {} to {}: {e}",
-            temporary.display(),
-            to.display()
+        BackupError::io(
+            format!("cannot move {} to {}", temporary.display(), to.display()),
+            e,
         )
     })
 }
@@ -293,7 +309,7 @@ pub(super) fn restore_files(
     dir: &Path,
     manifest: &Manifest,
     force: bool,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, BackupError> {
     let mut notes = Vec::new();
     let v = &settings.vector;
     match v.provider {

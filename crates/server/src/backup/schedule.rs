@@ -19,19 +19,9 @@ impl ScheduledBackup {
         let every = Duration::from_secs(settings.backup.interval_hours.saturating_mul(3600));
         Self { settings, every }
     }
-}
 
-#[async_trait]
-impl Task for ScheduledBackup {
-    fn name(&self) -> &str {
-        "backup"
-    }
-
-    fn interval(&self) -> Duration {
-        self.every.min(SCHEDULE_CHECK)
-    }
-
-    async fn run_once(&self) -> Result<(), String> {
+    /// One round: a backup if one is due and no other process is taking it, then the pruning.
+    async fn take_backup(&self) -> Result<(), BackupError> {
         let dir = self.settings.backup.dir.clone();
         create_dir(&dir)?;
         let lock_path = dir.join(".lock");
@@ -40,13 +30,16 @@ impl Task for ScheduledBackup {
             .truncate(false)
             .write(true)
             .open(&lock_path)
-            .map_err(|e| format!("cannot open {}: {e}", lock_path.display()))?;
+            .map_err(|e| BackupError::io(format!("cannot open {}", lock_path.display()), e))?;
         match lock.try_lock() {
             Ok(()) => {}
             // Another process is taking one.
             Err(std::fs::TryLockError::WouldBlock) => return Ok(()),
             Err(std::fs::TryLockError::Error(e)) => {
-                return Err(format!("cannot lock {}: {e}", lock_path.display()));
+                return Err(BackupError::io(
+                    format!("cannot lock {}", lock_path.display()),
+                    e,
+                ));
             }
         }
         let now = Utc::now();
@@ -77,8 +70,23 @@ impl Task for ScheduledBackup {
     }
 }
 
+#[async_trait]
+impl Task for ScheduledBackup {
+    fn name(&self) -> &str {
+        "backup"
+    }
+
+    fn interval(&self) -> Duration {
+        self.every.min(SCHEDULE_CHECK)
+    }
+
+    async fn run_once(&self) -> Result<(), String> {
+        self.take_backup().await.map_err(|e| e.to_string())
+    }
+}
+
 /// The folders of scheduled backups in `dir`, oldest first.
-pub(super) fn stamped_backups(dir: &Path) -> Result<Vec<(DateTime<Utc>, PathBuf)>, String> {
+pub(super) fn stamped_backups(dir: &Path) -> Result<Vec<(DateTime<Utc>, PathBuf)>, BackupError> {
     let mut out = Vec::new();
     for entry in read_dir(dir)? {
         let path = entry.path();
@@ -98,12 +106,16 @@ pub(super) fn stamped_backups(dir: &Path) -> Result<Vec<(DateTime<Utc>, PathBuf)
 
 /// Deletes the scheduled backups beyond the newest `keep`, and what interrupted ones left more
 /// than a day ago. Other folders in `dir` are left alone. Returns how many backups went.
-pub(super) fn prune(dir: &Path, keep: usize, now: DateTime<Utc>) -> Result<usize, String> {
+pub(super) fn prune(dir: &Path, keep: usize, now: DateTime<Utc>) -> Result<usize, BackupError> {
     let stamped = stamped_backups(dir)?;
     let excess = stamped.len().saturating_sub(keep);
     for (_, path) in &stamped[..excess] {
-        std::fs::remove_dir_all(path)
-            .map_err(|e| format!("cannot delete the old backup {}: {e}", path.display()))?;
+        std::fs::remove_dir_all(path).map_err(|e| {
+            BackupError::io(
+                format!("cannot delete the old backup {}", path.display()),
+                e,
+            )
+        })?;
     }
     for entry in read_dir(dir)? {
         let name = entry.file_name();

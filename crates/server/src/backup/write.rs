@@ -7,52 +7,61 @@ use super::*;
 
 /// Writes a backup of the configured deployment into `out`, which must not exist or be empty.
 /// Shared by `flashforge backup` and the scheduled task.
-pub async fn backup(settings: &Settings, out: &Path) -> Result<Manifest, String> {
+pub async fn backup(settings: &Settings, out: &Path) -> Result<Manifest, BackupError> {
     let kind = dump_kind(settings)?;
-    let name = out
-        .file_name()
-        .ok_or_else(|| format!("{}: name a new folder for the backup", out.display()))?;
+    let name = out.file_name().ok_or_else(|| {
+        BackupError::Refused(format!(
+            "{}: name a new folder for the backup",
+            out.display()
+        ))
+    })?;
     if out.exists() {
         if !out.is_dir() {
-            return Err(format!("{} exists and is not a folder", out.display()));
+            return Err(BackupError::Refused(format!(
+                "{} exists and is not a folder",
+                out.display()
+            )));
         }
         if has_entries(out, |_| true)? {
-            return Err(format!(
+            return Err(BackupError::Refused(format!(
                 "{} is not empty: a backup goes into a new or empty folder",
                 out.display()
-            ));
+            )));
         }
     }
     let mut partial_name = name.to_os_string();
     partial_name.push(".partial");
     let partial = out.with_file_name(partial_name);
     if let Some(parent) = partial.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        create_dir(parent)?;
     }
     refuse_overlaps(settings, out, "the backup folder")?;
     // What an interrupted backup of the same name left.
     if partial.exists() {
-        std::fs::remove_dir_all(&partial)
-            .map_err(|e| format!("cannot remove the stale {}: {e}", partial.display()))?;
+        std::fs::remove_dir_all(&partial).map_err(|e| {
+            BackupError::io(format!("cannot remove the stale {}", partial.display()), e)
+        })?;
     }
     // Only the owner may enter it (the backup holds every user's data, hashes included).
     private_dir_builder()
         .create(&partial)
-        .map_err(|e| format!("cannot create {}: {e}", partial.display()))?;
+        .map_err(|e| BackupError::io(format!("cannot create {}", partial.display()), e))?;
     let partial = partial
         .canonicalize()
-        .map_err(|e| format!("cannot resolve {}: {e}", partial.display()))?;
+        .map_err(|e| BackupError::io(format!("cannot resolve {}", partial.display()), e))?;
     match write_backup(settings, kind, &partial)
         .await
         .and_then(|manifest| restrict(&partial).map(|()| manifest))
     {
         Ok(manifest) => {
             std::fs::rename(&partial, out).map_err(|e| {
-                format!(
-                    "the backup is complete in {} but cannot be renamed to {}: {e}",
-                    partial.display(),
-                    out.display()
+                BackupError::io(
+                    format!(
+                        "the backup is complete in {} but cannot be renamed to {}",
+                        partial.display(),
+                        out.display()
+                    ),
+                    e,
                 )
             })?;
             Ok(manifest)
@@ -68,7 +77,7 @@ pub(super) async fn write_backup(
     settings: &Settings,
     kind: DumpKind,
     dir: &Path,
-) -> Result<Manifest, String> {
+) -> Result<Manifest, BackupError> {
     let created_at = Utc::now();
     let target = dir.join(kind.file());
     let facts = match kind {
@@ -113,7 +122,7 @@ pub(super) async fn write_backup(
         blobs,
         files,
     };
-    let text = serde_json::to_vec_pretty(&manifest).map_err(|e| e.to_string())?;
+    let text = serde_json::to_vec_pretty(&manifest).map_err(BackupError::EncodeManifest)?;
     let path = dir.join(MANIFEST_FILE);
     let write = || -> std::io::Result<()> {
         let mut file = File::create(&path)?;
@@ -121,14 +130,8 @@ pub(super) async fn write_backup(
         file.write_all(b"\n")?;
         file.sync_all()
     };
-    write().map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    write().map_err(|e| BackupError::io(format!("cannot write {}", path.display()), e))?;
     Ok(manifest)
-}
-
-/// What was read from the database beside the dump.
-pub(super) struct DatabaseFacts {
-    pub(super) latest_migration: Option<String>,
-    pub(super) counts: BTreeMap<String, u64>,
 }
 
 /// `pg_dump` in the snapshot of a read-only transaction, in which the counts are read too, so
@@ -136,7 +139,7 @@ pub(super) struct DatabaseFacts {
 pub(super) async fn dump_postgres(
     settings: &Settings,
     target: &Path,
-) -> Result<DatabaseFacts, String> {
+) -> Result<DatabaseFacts, BackupError> {
     let db = connect(settings).await?;
     let result = async {
         let txn = db
@@ -145,10 +148,12 @@ pub(super) async fn dump_postgres(
                 Some(AccessMode::ReadOnly),
             )
             .await
-            .map_err(|e| format!("cannot start a read-only transaction: {e}"))?;
+            .map_err(|e| BackupError::query("cannot start a read-only transaction", e))?;
         let snapshot = scalar_text(&txn, "SELECT pg_export_snapshot()")
             .await?
-            .ok_or("pg_export_snapshot() returned nothing")?;
+            .ok_or_else(|| {
+                BackupError::Unexpected("pg_export_snapshot() returned nothing".into())
+            })?;
         let facts = database_facts(&txn).await?;
         let url = settings.database.url.expose().to_string();
         let args: Vec<OsString> = vec![
@@ -173,24 +178,23 @@ pub(super) async fn dump_postgres(
 pub(super) async fn dump_sqlite(
     settings: &Settings,
     target: &Path,
-) -> Result<DatabaseFacts, String> {
-    let source =
-        sqlite_file(settings.database.url.expose()).ok_or("database.url names no SQLite file")?;
+) -> Result<DatabaseFacts, BackupError> {
+    let source = sqlite_file(settings.database.url.expose()).ok_or(BackupError::NoSqliteFile)?;
     if !source.is_file() {
-        return Err(format!(
+        return Err(BackupError::Refused(format!(
             "the SQLite database {} does not exist",
             source.display()
-        ));
+        )));
     }
     let into = target
         .to_str()
-        .ok_or_else(|| format!("{} is not valid UTF-8", target.display()))?
+        .ok_or_else(|| BackupError::Refused(format!("{} is not valid UTF-8", target.display())))?
         .replace('\'', "''");
     let db = connect(settings).await?;
     let copied = db
         .execute_unprepared(&format!("VACUUM INTO '{into}'"))
         .await
-        .map_err(|e| format!("cannot copy the SQLite database: {e}"));
+        .map_err(|e| BackupError::query("cannot copy the SQLite database", e));
     let _ = db.close().await;
     copied?;
     let copy = open_sqlite_read_only(target).await?;
@@ -202,7 +206,7 @@ pub(super) async fn dump_sqlite(
 pub(super) fn backup_index(
     settings: &Settings,
     dir: &Path,
-) -> Result<CopiedPart<VectorProvider>, String> {
+) -> Result<CopiedPart<VectorProvider>, BackupError> {
     let v = &settings.vector;
     Ok(match v.provider {
         VectorProvider::Embedded => {
@@ -253,7 +257,7 @@ pub(super) fn backup_index(
 pub(super) fn backup_blobs(
     settings: &Settings,
     dir: &Path,
-) -> Result<CopiedPart<BlobBackend>, String> {
+) -> Result<CopiedPart<BlobBackend>, BackupError> {
     let s = &settings.storage;
     Ok(match s.blobs {
         BlobBackend::Local => {

@@ -7,9 +7,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use super::{
-    Api, GOOD_SECRET, Process, count, flashforge, free_port, kill, wait_exit, wait_until_live,
-};
+use flashforge_tests::client::{Api, problem};
+use flashforge_tests::database::sqlite_url;
+use flashforge_tests::process::{Process, free_port, kill, wait_exit, wait_until_live};
+
+use super::{GOOD_SECRET, POLL, count, current_thread_runtime, files_under, flashforge};
 
 // ---------------------------------------------------------------------------------------------
 // SIGTERM under load
@@ -174,7 +176,7 @@ impl Run {
 /// has exited.
 fn sigterm_during_a_load_run() -> Run {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/ff.db?mode=rwc", dir.path().display());
+    let url = sqlite_url(&dir.path().join("ff.db"));
     let port = free_port();
     let port_text = port.to_string();
     let log_path = dir.path().join("server.log");
@@ -406,27 +408,6 @@ impl Drop for Tmpfs {
     }
 }
 
-/// Every regular file under `dir`.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries {
-            let entry = entry.unwrap();
-            if entry.file_type().unwrap().is_dir() {
-                pending.push(entry.path());
-            } else {
-                files.push(entry.path());
-            }
-        }
-    }
-    files.sort();
-    files
-}
-
 /// Waits (briefly: clean-up may run just after the answer) until `dir` holds exactly `expected`.
 fn settle_files(dir: &Path, expected: &[PathBuf]) {
     let deadline = Instant::now() + Duration::from_secs(3);
@@ -442,25 +423,6 @@ fn settle_files(dir: &Path, expected: &[PathBuf]) {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-/// Checks a problem+json answer with `status`; its body.
-async fn problem(response: reqwest::Response, status: u16) -> serde_json::Value {
-    let got = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    let body: serde_json::Value = response.json().await.unwrap_or_default();
-    assert_eq!(got, status, "{body}");
-    assert_eq!(content_type, "application/problem+json", "{body}");
-    assert_eq!(body["status"], status, "{body}");
-    for field in ["type", "title", "detail", "code", "request_id"] {
-        assert!(body[field].is_string(), "no `{field}`: {body}");
-    }
-    body
 }
 
 /// An upload into a store that cannot take it: the answer is `status` with `code`, and nothing
@@ -514,17 +476,11 @@ fn upload_is_ingested(
         assert_eq!(response.status(), 202, "the retried upload is new");
         let doc: serde_json::Value = response.json().await.unwrap();
         let path = format!("/chats/{chat}/documents/{}", doc["id"].as_str().unwrap());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let doc = api.get(token, &path).await;
-            assert_ne!(doc["status"], "failed", "{doc}");
-            if doc["status"] == "completed" {
-                assert!(doc["chunk_count"].as_u64().unwrap() > 0, "{doc}");
-                break;
-            }
-            assert!(Instant::now() < deadline, "not ingested: {doc}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let doc = api
+            .settled(token, &path, POLL, Duration::from_secs(30))
+            .await;
+        assert_eq!(doc["status"], "completed", "{doc}");
+        assert!(doc["chunk_count"].as_u64().unwrap() > 0, "{doc}");
     });
 }
 
@@ -535,7 +491,7 @@ fn upload_is_ingested(
 #[test]
 fn uploads_to_a_full_or_unwritable_blob_store_fail_clearly_and_leave_nothing_behind() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/ff.db?mode=rwc", dir.path().display());
+    let url = sqlite_url(&dir.path().join("ff.db"));
     let blobs = dir.path().join("blobs");
     let spool = dir.path().join("spool");
     std::fs::create_dir_all(&spool).unwrap();
@@ -565,10 +521,7 @@ fn uploads_to_a_full_or_unwritable_blob_store_fail_clearly_and_leave_nothing_beh
         .unwrap(),
     );
     wait_until_live(port, &mut server);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = current_thread_runtime();
     let api = Api::new(port);
     let token = runtime.block_on(api.sign_up("full.disk"));
     // 200 KB of text: more than the 64 KB filesystems below hold.

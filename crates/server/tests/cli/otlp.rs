@@ -8,7 +8,9 @@ use std::time::Duration;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use super::{GOOD_SECRET, Process, flashforge, free_port, kill, wait_exit, wait_until_live};
+use flashforge_tests::process::{Process, free_port, kill, wait_exit, wait_until_live};
+
+use super::{GOOD_SECRET, current_thread_runtime, flashforge};
 
 /// `needle` occurs somewhere in `haystack`.
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -44,10 +46,7 @@ fn bytes_field(field: u8, value: &[u8]) -> Vec<u8> {
 
 #[test]
 fn spans_are_exported_over_otlp_http_and_flushed_on_sigterm() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = current_thread_runtime();
     // The mock server answers from a thread of its own, also while this one waits.
     let collector = runtime.block_on(async {
         let collector = MockServer::start().await;

@@ -8,95 +8,22 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use flashforge_sql::sea_orm::{ConnectionTrait, Database};
+use flashforge_tests::client::Api;
+use flashforge_tests::database::{TestDatabase, postgres_or_skip, redis_or_skip};
+use flashforge_tests::process::{Process, free_port, kill, wait_exit, wait_until_live};
 
-use super::{
-    Api, GOOD_SECRET, Process, count, flashforge, free_port, kill, wait_exit, wait_until_live,
-};
-
-const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
-/// A fresh Postgres database, dropped at the end; `None` (with a notice) when Postgres is not
-/// answering, unless FLASHFORGE_REQUIRE_POSTGRES=1.
-struct Scratch {
-    name: String,
-    url: String,
-    runtime: tokio::runtime::Runtime,
-}
-
-impl Scratch {
-    fn create() -> Option<Self> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let admin_url =
-            std::env::var("FLASHFORGE_TEST_POSTGRES_URL").unwrap_or_else(|_| ADMIN_URL.into());
-        let name = format!("ff_scale_{}", uuid::Uuid::now_v7().simple());
-        let created = runtime.block_on(async {
-            let admin = tokio::time::timeout(Duration::from_secs(5), Database::connect(&admin_url))
-                .await
-                .ok()?
-                .ok()?;
-            admin
-                .execute_unprepared(&format!("CREATE DATABASE {name}"))
-                .await
-                .ok()?;
-            let _ = admin.close().await;
-            Some(())
-        });
-        if created.is_none() {
-            assert!(
-                std::env::var("FLASHFORGE_REQUIRE_POSTGRES").as_deref() != Ok("1"),
-                "FLASHFORGE_REQUIRE_POSTGRES=1 but Postgres does not answer at {admin_url}"
-            );
-            eprintln!(
-                "\n!!!!!!!! POSTGRES IS NOT ANSWERING: the scale-out test is SKIPPED !!!!!!!!\n"
-            );
-            return None;
-        }
-        let base = admin_url
-            .rsplit_once('/')
-            .map_or(admin_url.as_str(), |(b, _)| b);
-        let url = format!("{base}/{name}");
-        Some(Self { name, url, runtime })
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        self.runtime.block_on(async {
-            if let Ok(admin) = Database::connect(ADMIN_URL).await {
-                let _ = admin
-                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .await;
-            }
-        });
-    }
-}
-
-fn redis_answers() -> bool {
-    std::net::TcpStream::connect_timeout(
-        &"127.0.0.1:6379".parse().unwrap(),
-        Duration::from_millis(500),
-    )
-    .is_ok()
-}
+use super::{GOOD_SECRET, count, current_thread_runtime, flashforge};
 
 #[test]
 fn two_apis_and_two_workers_share_postgres_and_redis() {
-    let Some(db) = Scratch::create() else {
-        return;
-    };
-    if !redis_answers() {
-        assert!(
-            std::env::var("FLASHFORGE_REQUIRE_REDIS").as_deref() != Ok("1"),
-            "FLASHFORGE_REQUIRE_REDIS=1 but Redis does not answer"
-        );
-        eprintln!("\n!!!!!!!! REDIS IS NOT ANSWERING: the scale-out test is SKIPPED !!!!!!!!\n");
+    let runtime = &current_thread_runtime();
+    if !runtime.block_on(postgres_or_skip()) {
         return;
     }
+    let Some(redis) = runtime.block_on(redis_or_skip()) else {
+        return;
+    };
+    let db = runtime.block_on(TestDatabase::create_prefixed("ff_scale"));
     let dir = tempfile::tempdir().unwrap();
     let blobs = dir.path().join("blobs").display().to_string();
     let prefix = format!("ff:scale:{}:", uuid::Uuid::now_v7().simple());
@@ -108,13 +35,10 @@ fn two_apis_and_two_workers_share_postgres_and_redis() {
         ("FLASHFORGE__STORAGE__BLOBS", "local"),
         ("FLASHFORGE__STORAGE__BLOB_DIR", &blobs),
         ("FLASHFORGE__EMBEDDING__PROVIDER", "hash"),
-        (
-            "FLASHFORGE__RATE_LIMIT__REDIS_URL",
-            "redis://127.0.0.1:6379/0",
-        ),
+        ("FLASHFORGE__RATE_LIMIT__REDIS_URL", &redis),
         ("FLASHFORGE__RATE_LIMIT__KEY_PREFIX", &prefix),
         ("FLASHFORGE__RATE_LIMIT__REGISTRATIONS_PER_IP_PER_HOUR", "4"),
-        ("FLASHFORGE__CACHE__REDIS_URL", "redis://127.0.0.1:6379/0"),
+        ("FLASHFORGE__CACHE__REDIS_URL", &redis),
         ("FLASHFORGE__CACHE__KEY_PREFIX", &cache_prefix),
         ("FLASHFORGE__WORKER__POLL_INTERVAL_MS", "50"),
         ("FLASHFORGE__WORKER__CONCURRENCY", "2"),
@@ -161,7 +85,6 @@ fn two_apis_and_two_workers_share_postgres_and_redis() {
         .collect();
     let (one, two) = (Api::new(ports[0]), Api::new(ports[1]));
 
-    let runtime = &db.runtime;
     runtime.block_on(async {
         // Registrations from one address: four in all, whichever API takes them.
         let token = one.sign_up("scale.one").await;

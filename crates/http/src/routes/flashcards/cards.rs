@@ -1,6 +1,7 @@
 //! Cards of a chat: create (one or a batch), list, read, change, delete, review.
 
 use super::*;
+use crate::responses::{BadFields, NoSuchCard, NoSuchChat, NotAuthenticated, QuotaExceeded};
 
 /// Creates a flashcard in a chat.
 #[utoipa::path(
@@ -10,10 +11,10 @@ use super::*;
     request_body = NewCardRequest,
     responses(
         (status = 201, description = "The new card, due now; `Location` names it", body = CardBody),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "It would pass one of the caller's quotas (`quota_exceeded`, naming it); nothing was stored", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such chat of the caller", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Bad fields", body = Problem, content_type = "application/problem+json")
+        (status = 401, response = NotAuthenticated),
+        (status = 403, response = QuotaExceeded),
+        (status = 404, response = NoSuchChat),
+        (status = 422, response = BadFields)
     )
 )]
 #[post("/chats/{chat_id}/flashcards")]
@@ -46,9 +47,9 @@ pub async fn create_card(
     request_body = BulkCardsRequest,
     responses(
         (status = 201, description = "Every card, in the order sent", body = CardsBody),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "It would pass one of the caller's quotas (`quota_exceeded`, naming it); nothing was stored", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such chat of the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = NotAuthenticated),
+        (status = 403, response = QuotaExceeded),
+        (status = 404, response = NoSuchChat),
         (status = 422, description = "Bad fields, named `cards[i].field`; nothing was created", body = Problem, content_type = "application/problem+json")
     )
 )]
@@ -81,8 +82,8 @@ pub async fn create_cards(
     params(("chat_id" = Uuid, Path, description = "The chat's id"), PageQuery, CardListFilter),
     responses(
         (status = 200, description = "One page of cards", body = PageBody<CardBody>),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such chat of the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = NotAuthenticated),
+        (status = 404, response = NoSuchChat),
         (status = 422, description = "A bad filter, `limit` or `cursor`", body = Problem, content_type = "application/problem+json")
     )
 )]
@@ -143,8 +144,8 @@ pub async fn list_cards(
     params(("id" = Uuid, Path, description = "The card's id")),
     responses(
         (status = 200, body = CardBody),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such card of the caller", body = Problem, content_type = "application/problem+json")
+        (status = 401, response = NotAuthenticated),
+        (status = 404, response = NoSuchCard)
     )
 )]
 #[get("/flashcards/{id}")]
@@ -168,9 +169,9 @@ pub async fn get_card(
     request_body = CardPatchRequest,
     responses(
         (status = 200, body = CardBody),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such card of the caller", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Bad fields", body = Problem, content_type = "application/problem+json")
+        (status = 401, response = NotAuthenticated),
+        (status = 404, response = NoSuchCard),
+        (status = 422, response = BadFields)
     )
 )]
 #[patch("/flashcards/{id}")]
@@ -205,8 +206,8 @@ pub async fn update_card(
     params(("id" = Uuid, Path, description = "The card's id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such card of the caller", body = Problem, content_type = "application/problem+json")
+        (status = 401, response = NotAuthenticated),
+        (status = 404, response = NoSuchCard)
     )
 )]
 #[delete("/flashcards/{id}")]
@@ -234,8 +235,8 @@ pub async fn delete_card(
     request_body = ReviewRequest,
     responses(
         (status = 200, description = "The card with its new schedule", body = CardBody),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such card of the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = NotAuthenticated),
+        (status = 404, response = NoSuchCard),
         (status = 409, description = "Another review landed at the same moment, or the key was used for another card", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A bad rating, time or duration", body = Problem, content_type = "application/problem+json")
     )

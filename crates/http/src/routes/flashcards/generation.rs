@@ -1,6 +1,7 @@
 //! Cards made from material: inline or as a background generation to poll.
 
 use super::*;
+use crate::responses::{ModelCallsLimited, NoSuchChat, NotAuthenticated, QuotaExceeded};
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct GenerateRequest {
@@ -129,11 +130,11 @@ impl From<Generation> for GenerationBody {
         (status = 200, description = "The cards (saved when asked)", body = GeneratedBody),
         (status = 202, description = "Queued; `Location` names the generation to poll", body = GenerationBody),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "It would pass one of the caller's quotas (`quota_exceeded`, naming it); nothing was stored", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such chat of the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = NotAuthenticated),
+        (status = 403, response = QuotaExceeded),
+        (status = 404, response = NoSuchChat),
         (status = 422, description = "Not exactly one of document_id, chunk_ids, text and topic; a document not completed; chunks of another chat; a bad count", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "A rate limit was reached, today's model-token budget is spent (`token_budget_spent`, until midnight UTC) or too many of the caller's model calls are under way (`model_calls_busy`); `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
+        (status = 429, response = ModelCallsLimited),
         (status = 502, description = "The language model failed", body = Problem, content_type = "application/problem+json"),
         (status = 504, description = "The language model did not answer in time", body = Problem, content_type = "application/problem+json")
     )
@@ -196,7 +197,7 @@ pub async fn generate_cards(
     params(("generation_id" = Uuid, Path, description = "The generation's id")),
     responses(
         (status = 200, description = "The generation", body = GenerationBody),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = NotAuthenticated),
         (status = 404, description = "No such generation of the caller", body = Problem, content_type = "application/problem+json")
     )
 )]

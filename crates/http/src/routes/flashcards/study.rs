@@ -1,6 +1,7 @@
 //! Study across chats: the due queue, the study settings, statistics and the optimizer.
 
 use super::*;
+use crate::responses::{NoSuchChat, NotAuthenticated};
 
 /// The cards due now across the caller's chats (or one chat), soonest first.
 #[utoipa::path(
@@ -9,8 +10,8 @@ use super::*;
     params(DueQuery),
     responses(
         (status = 200, description = "Due cards", body = CardsBody),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such chat of the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = NotAuthenticated),
+        (status = 404, response = NoSuchChat),
         (status = 422, description = "A bad `limit`", body = Problem, content_type = "application/problem+json")
     )
 )]
@@ -66,7 +67,7 @@ pub struct StudySettingsPatch {
     security(("bearer" = [])),
     responses(
         (status = 200, body = StudySettingsBody),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json")
+        (status = 401, response = NotAuthenticated)
     )
 )]
 #[get("/study/settings")]
@@ -85,7 +86,7 @@ pub async fn study_settings(
     request_body = StudySettingsPatch,
     responses(
         (status = 200, body = StudySettingsBody),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = NotAuthenticated),
         (status = 422, description = "Out of range", body = Problem, content_type = "application/problem+json")
     )
 )]
@@ -132,7 +133,7 @@ pub struct StudyStatsBody {
     security(("bearer" = [])),
     responses(
         (status = 200, body = StudyStatsBody),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json")
+        (status = 401, response = NotAuthenticated)
     )
 )]
 #[get("/study/stats")]
@@ -173,7 +174,7 @@ pub struct OptimizedBody {
     security(("bearer" = [])),
     responses(
         (status = 200, body = OptimizedBody),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = NotAuthenticated),
         (status = 409, description = "An optimization of the caller's parameters is already running (`optimization_running`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not enough reviews yet; `errors` says how many more", body = Problem, content_type = "application/problem+json")
     )

@@ -3,55 +3,43 @@
 
 use serde::Serialize;
 
+mod codes;
+mod quota;
+
+pub use codes::{Code, ErrorKind};
+pub use quota::{QuotaExceeded, QuotaName};
+
 /// A boxed error from an adapter, kept as the cause of an [`InfraError`].
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
-/// What kind of failure an error is. The HTTP crate maps each kind to exactly one status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
-    /// The input broke a rule; the caller can fix it (usually with per-field errors).
-    InvalidInput,
-    /// The resource does not exist for this caller (another user's resource included).
-    NotFound,
-    /// The request conflicts with the current state (a duplicate, say).
-    Conflict,
-    /// The upload is larger than the configured maximum (413).
-    PayloadTooLarge,
-    /// The upload is of a kind the service does not take (415).
-    UnsupportedMediaType,
-    /// The caller is not authenticated, or their credentials are wrong.
-    Unauthenticated,
-    /// The caller has sent too much; try again later.
-    RateLimited,
-    /// The write would pass one of the caller's quotas (403); see [`DomainError::quota`].
-    QuotaExceeded,
-    /// A dependency (database, vector index, model server) is down or timed out.
-    Unavailable,
-    /// An upstream service we called on the caller's behalf failed (502).
-    UpstreamFailed,
-    /// An upstream service we called on the caller's behalf did not answer in time (504).
-    UpstreamTimeout,
-    /// A bug or an unexpected state; details go to the log, never to the caller.
-    Internal,
-}
-
 /// Implemented by every service error enum, so the HTTP crate can render any of them.
+///
+/// Every implementation has one shape: `code` names, for each variant, its entry of the table
+/// ([`Code`]), passing on the code of a domain error it wraps; `wrapped` returns that wrapped
+/// error, whose field errors, retry hint and quota then pass through. The kind follows from the
+/// code. An error that carries such details itself overrides the method that returns them.
 pub trait DomainError: std::error::Error + Send + Sync + 'static {
-    /// Which kind of failure this is.
-    fn kind(&self) -> ErrorKind;
-    /// A stable machine-readable code, such as `username_taken`; clients may branch on it.
-    fn code(&self) -> &'static str;
+    /// Which entry of the table this failure is.
+    fn code(&self) -> Code;
+    /// The domain error this one wraps, if any.
+    fn wrapped(&self) -> Option<&dyn DomainError> {
+        None
+    }
+    /// Which kind of failure this is: the kind of its code.
+    fn kind(&self) -> ErrorKind {
+        self.code().kind()
+    }
     /// The per-field problems, for [`ErrorKind::InvalidInput`].
     fn field_errors(&self) -> &[FieldError] {
-        &[]
+        self.wrapped().map_or(&[], |e| e.field_errors())
     }
     /// For [`ErrorKind::RateLimited`] (and a busy dependency): when the caller may try again.
     fn retry_after(&self) -> Option<std::time::Duration> {
-        None
+        self.wrapped().and_then(|e| e.retry_after())
     }
     /// For [`ErrorKind::QuotaExceeded`]: which quota, its limit and the use.
-    fn quota(&self) -> Option<&crate::quotas::QuotaExceeded> {
-        None
+    fn quota(&self) -> Option<&QuotaExceeded> {
+        self.wrapped().and_then(|e| e.quota())
     }
 }
 
@@ -132,11 +120,8 @@ impl ValidationErrors {
 }
 
 impl DomainError for ValidationErrors {
-    fn kind(&self) -> ErrorKind {
-        ErrorKind::InvalidInput
-    }
-    fn code(&self) -> &'static str {
-        "validation_failed"
+    fn code(&self) -> Code {
+        Code::ValidationFailed
     }
     fn field_errors(&self) -> &[FieldError] {
         self.fields()
@@ -166,17 +151,20 @@ impl InfraError {
 }
 
 impl DomainError for InfraError {
-    fn kind(&self) -> ErrorKind {
+    fn code(&self) -> Code {
         match self {
-            InfraError::Unavailable(_) => ErrorKind::Unavailable,
-            InfraError::Internal(_) => ErrorKind::Internal,
+            InfraError::Unavailable(_) => Code::DependencyUnavailable,
+            InfraError::Internal(_) => Code::InternalError,
         }
     }
-    fn code(&self) -> &'static str {
-        match self {
-            InfraError::Unavailable(_) => "dependency_unavailable",
-            InfraError::Internal(_) => "internal_error",
-        }
+}
+
+impl DomainError for QuotaExceeded {
+    fn code(&self) -> Code {
+        Code::QuotaExceeded
+    }
+    fn quota(&self) -> Option<&QuotaExceeded> {
+        Some(self)
     }
 }
 
