@@ -19,8 +19,9 @@ release: ## Build the optimized binary (target/release/flashforge)
 test: ## Run the whole test suite (Postgres cases skip with a notice when Postgres is down)
 	$(CARGO) test --workspace
 
-lint: ## Check formatting and run clippy with warnings as errors
+lint: ## Check formatting, source sizes (files <= 800 lines, functions <= 120) and clippy with warnings as errors
 	$(CARGO) fmt --all -- --check
+	@scripts/check-sizes.py
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 fmt: ## Format the code
