@@ -1,4 +1,5 @@
-//! Writes flashcards as an Anki deck package (`.apkg`) that Anki imports.
+//! Decks as files: flashcards written as an Anki deck package (`.apkg`) that Anki imports, and
+//! as CSV, written and read ([`DeckFileFormats`], the domain's `DeckFiles`).
 //!
 //! The package is the legacy format every Anki version imports: a zip holding `collection.anki2`,
 //! an SQLite collection of schema version 11, and `media`, the JSON map of media files (always
@@ -13,17 +14,18 @@
 mod card;
 mod collection;
 mod content;
+mod csv_deck;
+mod deck_files;
 mod error;
 mod fields;
 mod markdown;
 mod package;
-mod packager;
 
 pub use card::{AnkiCard, AnkiSchedule};
 pub use collection::MODEL_NAME;
+pub use deck_files::DeckFileFormats;
 pub use error::AnkiError;
 pub use package::write_apkg;
-pub use packager::AnkiPackager;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]

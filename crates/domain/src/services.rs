@@ -16,7 +16,7 @@ use crate::assistant::{
 use crate::chats::{ChatData, ChatPorts, ChatRepository, Chats};
 use crate::clock::Clock;
 use crate::flashcards::{
-    DeckPackager, FlashcardPorts, FlashcardRepository, FlashcardSettings, Flashcards,
+    DeckFiles, FlashcardPorts, FlashcardRepository, FlashcardSettings, Flashcards,
     GenerationRepository, MemoryModel,
 };
 use crate::health::{HealthCheck, Readiness};
@@ -38,7 +38,7 @@ pub struct Ports {
     pub flashcards: Arc<dyn FlashcardRepository>,
     pub generations: Arc<dyn GenerationRepository>,
     /// Writes decks as Anki packages.
-    pub deck_packager: Arc<dyn DeckPackager>,
+    pub deck_files: Arc<dyn DeckFiles>,
     /// The spaced-repetition memory model (FSRS).
     pub memory_model: Arc<dyn MemoryModel>,
     /// Retrieval for the assistant instead of the knowledge base's own (the harness's).
@@ -153,7 +153,7 @@ impl Services {
                 clock: ports.clock.clone(),
                 queued: queued.clone(),
                 quotas: quotas.clone(),
-                packager: ports.deck_packager,
+                deck_files: ports.deck_files,
                 limits: limits.clone(),
             },
             FlashcardSettings { max_attempts },

@@ -12,14 +12,17 @@ mod study;
 
 pub use error::FlashcardError;
 pub use generation::{GENERATE_BATCH_CHUNKS, Generated, MAX_INLINE_GENERATE};
-pub use interchange::{DeckFormat, Imported};
+pub use interchange::Imported;
 pub use models::{
-    CardCursor, CardFilter, CardSource, CardText, Flashcard, FlashcardId, GeneratedCard,
-    Generation, GenerationId, GenerationRequest, GenerationStatus, MAX_ANSWER_CHARS,
+    CardCursor, CardFilter, CardSource, CardText, DeckFormat, Flashcard, FlashcardId,
+    GeneratedCard, Generation, GenerationId, GenerationRequest, GenerationStatus, MAX_ANSWER_CHARS,
     MAX_BULK_CARDS, MAX_QUESTION_CHARS, MAX_QUOTE_CHARS, MAX_TAGS, Review, ReviewId, StudySettings,
     Tag,
 };
-pub use ports::{CardsStored, DeckPackager, FlashcardRepository, GenerationRepository, Recorded};
+pub use ports::{
+    CardsStored, DeckFileError, DeckFiles, DeckRow, FlashcardRepository, GenerationRepository,
+    Recorded,
+};
 pub use scheduling::{
     CardState, MemoryModel, MemoryState, NextState, Rating, Schedule, Scheduler, SchedulerSettings,
 };

@@ -256,3 +256,42 @@ pub struct Generation {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
+
+/// A file format a chat's cards can be exported as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeckFormat {
+    /// A header row, then question, answer and space-separated tags per card.
+    Csv,
+    /// An Anki deck package named after the chat; review cards keep their interval.
+    Apkg,
+}
+
+impl DeckFormat {
+    /// The format a client named (`csv` when it named none).
+    pub fn parse(name: Option<&str>) -> Result<Self, crate::error::ValidationErrors> {
+        match name {
+            None | Some("csv") => Ok(Self::Csv),
+            Some("apkg") => Ok(Self::Apkg),
+            Some(_) => Err(crate::error::ValidationErrors::single(
+                "format",
+                "must be `csv` or `apkg`",
+            )),
+        }
+    }
+
+    /// The file's media type.
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Self::Csv => "text/csv; charset=utf-8",
+            Self::Apkg => "application/vnd.anki",
+        }
+    }
+
+    /// The file name's extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Csv => "csv",
+            Self::Apkg => "apkg",
+        }
+    }
+}

@@ -4,7 +4,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::models::{
-    CardCursor, CardFilter, Flashcard, FlashcardId, Generation, GenerationId, Review, StudySettings,
+    CardCursor, CardFilter, DeckFormat, Flashcard, FlashcardId, Generation, GenerationId, Review,
+    StudySettings,
 };
 use crate::accounts::UserId;
 use crate::chats::ChatId;
@@ -145,14 +146,43 @@ pub trait GenerationRepository: Send + Sync {
     async fn delete_user(&self, owner: UserId) -> Result<u64, InfraError>;
 }
 
-/// Writes cards as an Anki package.
+/// Reads and writes decks as files: the CSV file (question, answer, tags) that spreadsheets,
+/// Quizlet and Knowt read and write, and the Anki package (`.apkg`). The wire formats live in the
+/// adapter; what may be imported is decided by the service.
 #[async_trait]
-pub trait DeckPackager: Send + Sync {
-    /// The `.apkg` file of a deck named `deck` holding `cards`, made at `now`.
-    async fn package(
+pub trait DeckFiles: Send + Sync {
+    /// `cards` as a file of `format`, for a deck named `deck`, made at `now`.
+    async fn write(
         &self,
+        format: DeckFormat,
         deck: &str,
-        cards: &[Flashcard],
+        cards: Vec<Flashcard>,
         now: DateTime<Utc>,
     ) -> Result<Vec<u8>, InfraError>;
+
+    /// The rows of a CSV deck (header `question,answer[,tags]`, tags space-separated). Reading
+    /// stops after `limit + 1` rows: enough to refuse a file with too many.
+    async fn read_csv(
+        &self,
+        file: bytes::Bytes,
+        limit: usize,
+    ) -> Result<Vec<DeckRow>, DeckFileError>;
+}
+
+/// One row of an imported deck, before the service validates it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeckRow {
+    pub question: String,
+    pub answer: String,
+    pub tags: Vec<String>,
+}
+
+/// Why a deck file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum DeckFileError {
+    /// The file is not a deck; the message says why, for the client.
+    #[error("{0}")]
+    Unreadable(String),
+    #[error(transparent)]
+    Infra(#[from] InfraError),
 }

@@ -10,7 +10,7 @@ use super::models::{
     CardCursor, CardFilter, CardSource, CardText, Flashcard, FlashcardId, MAX_ANSWER_CHARS,
     MAX_BULK_CARDS, MAX_QUESTION_CHARS, MAX_QUOTE_CHARS, StudySettings, Tag,
 };
-use super::ports::{CardsStored, DeckPackager, FlashcardRepository, GenerationRepository};
+use super::ports::{CardsStored, DeckFiles, FlashcardRepository, GenerationRepository};
 use super::scheduling::{MemoryModel, Schedule, Scheduler, SchedulerSettings};
 use crate::accounts::{Principal, UserData, UserId};
 use crate::chats::{ChatContents, ChatId, ChatRepository};
@@ -147,7 +147,7 @@ pub struct Flashcards {
     /// Attempts of a generation job before it fails for good.
     pub(super) max_attempts: u32,
     pub(super) quotas: Arc<Quotas>,
-    pub(super) packager: Arc<dyn DeckPackager>,
+    pub(super) deck_files: Arc<dyn DeckFiles>,
     pub(super) limits: Arc<crate::limits::RateLimits>,
     pub(super) settings: SchedulerSettings,
 }
@@ -178,7 +178,7 @@ pub struct FlashcardPorts {
     pub queued: Arc<tokio::sync::Notify>,
     pub quotas: Arc<Quotas>,
     /// Writes decks as Anki packages.
-    pub packager: Arc<dyn DeckPackager>,
+    pub deck_files: Arc<dyn DeckFiles>,
     /// Keeps expensive work to one at a time per user.
     pub limits: Arc<crate::limits::RateLimits>,
 }
@@ -198,7 +198,7 @@ impl Flashcards {
             queued: ports.queued,
             max_attempts: settings.max_attempts,
             quotas: ports.quotas,
-            packager: ports.packager,
+            deck_files: ports.deck_files,
             limits: ports.limits,
             settings: SchedulerSettings::default(),
         }

@@ -127,7 +127,7 @@ pub async fn compose_with(
             knowledge,
             flashcards: storage.flashcards,
             generations: storage.generations,
-            deck_packager: Arc::new(flashforge_anki::AnkiPackager),
+            deck_files: Arc::new(flashforge_anki::DeckFileFormats),
             memory_model: Arc::new(
                 flashforge_fsrs::FsrsModel::new().map_err(StartupError::Knowledge)?,
             ),
