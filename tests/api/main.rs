@@ -23,6 +23,7 @@ mod fuzz_regressions;
 mod health;
 mod isolation;
 mod knowledge;
+mod legacy;
 mod limits;
 mod logging;
 mod messages;

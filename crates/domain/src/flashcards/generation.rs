@@ -93,6 +93,37 @@ impl Flashcards {
         }))
     }
 
+    /// Drafts up to `count` cards from `text` alone: no chat, nothing saved, no duplicate check
+    /// (the prototype's `/sendmessage`). The same generator as [`Self::generate`].
+    pub async fn draft_from_text(
+        &self,
+        who: Principal,
+        text: String,
+        count: u32,
+    ) -> Result<(Generator, Vec<Draft>), FlashcardError> {
+        if text.trim().is_empty() || text.chars().count() > MAX_GENERATE_TEXT_CHARS {
+            return Err(ValidationErrors::single(
+                "text",
+                format!("must be 1 to {MAX_GENERATE_TEXT_CHARS} characters"),
+            )
+            .into());
+        }
+        let count = count.clamp(1, MAX_INLINE_GENERATE);
+        let (generator, drafts) = self
+            .draft(
+                who.user_id,
+                Purpose::Flashcards,
+                &Material::Text(text),
+                count,
+            )
+            .await?;
+        let drafts = drafts
+            .into_iter()
+            .map(|(draft, _)| draft)
+            .take(count as usize);
+        Ok((generator, drafts.collect()))
+    }
+
     /// A background generation of the caller's.
     pub async fn generation(
         &self,

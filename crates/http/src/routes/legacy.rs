@@ -34,7 +34,10 @@ pub struct LegacyProfile {
     pub username: String,
 }
 
-fn deprecated(mut response: HttpResponseBuilder, successor: &str) -> HttpResponseBuilder {
+pub(super) fn deprecated(
+    mut response: HttpResponseBuilder,
+    successor: &str,
+) -> HttpResponseBuilder {
     // RFC 9745: deprecated since 2026-11-25.
     response.insert_header(("Deprecation", "@1795564800"));
     response.insert_header(("Link", format!("<{successor}>; rel=\"successor-version\"")));

@@ -7,6 +7,8 @@ pub mod documents;
 pub mod flashcards;
 #[allow(deprecated)]
 pub mod legacy;
+#[allow(deprecated)]
+pub mod legacy_generate;
 pub mod me;
 pub mod messages;
 // The prototype's `/health` is marked deprecated for OpenAPI; registering it is not a use.
@@ -79,6 +81,7 @@ where
                 .service(flashcards::generation::generate_cards)
                 .service(flashcards::generation::get_generation),
         )
+        .service(legacy_generate::send_message)
         .service(
             scope("/api")
                 .service(legacy::register)
