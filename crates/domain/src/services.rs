@@ -53,6 +53,8 @@ pub struct Ports {
     pub clock: Arc<dyn Clock>,
     /// The dependencies `/health/ready` reports on.
     pub health_checks: Vec<Arc<dyn HealthCheck>>,
+    /// The cache every instance of the service shares (Redis), when there is one.
+    pub shared_cache: Option<crate::cache::CacheLayer>,
 }
 
 /// The knobs of the services that come from configuration.
@@ -193,6 +195,7 @@ impl Services {
                     model: ports.language_model,
                     spend: spend.clone(),
                     clock: ports.clock.clone(),
+                    relay: ports.shared_cache,
                 },
                 settings.assistant,
             )),

@@ -19,6 +19,8 @@ use flashforge_tests::process::{Process, free_port, kill, raw_get, wait_exit, wa
 mod faults;
 #[path = "cli/otlp.rs"]
 mod otlp;
+#[path = "cli/resume.rs"]
+mod resume;
 #[path = "cli/scale.rs"]
 mod scale;
 

@@ -35,6 +35,8 @@ pub struct InFlight {
     watchers: AtomicUsize,
     /// Since when nobody has followed it (from the start, until the first client does).
     unwatched_since: Mutex<Option<Instant>>,
+    /// When a client following it on another instance was last seen.
+    followed_elsewhere_at: Mutex<Option<Instant>>,
 }
 
 impl InFlight {
@@ -46,6 +48,7 @@ impl InFlight {
             changed: Notify::new(),
             watchers: AtomicUsize::new(0),
             unwatched_since: Mutex::new(Some(Instant::now())),
+            followed_elsewhere_at: Mutex::new(None),
         }
     }
 
@@ -57,9 +60,39 @@ impl InFlight {
         self.changed.notify_waiters();
     }
 
-    /// Whether nobody has followed the answer for `grace`.
+    /// The events from index `from` on, as they are now.
+    pub(super) fn events_from(&self, from: usize) -> Vec<AnswerEvent> {
+        let events = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        events.get(from..).map(<[_]>::to_vec).unwrap_or_default()
+    }
+
+    /// Returns when an event is added, or after `wait`.
+    pub(super) async fn changed_within(&self, wait: Duration) {
+        let _ = tokio::time::timeout(wait, self.changed.notified()).await;
+    }
+
+    /// Whether a client of this instance follows the answer now.
+    pub(super) fn watched_here(&self) -> bool {
+        self.watchers.load(Ordering::SeqCst) > 0
+    }
+
+    /// A client on another instance follows the answer (it is not abandoned).
+    pub(super) fn followed_elsewhere(&self) {
+        *self
+            .followed_elsewhere_at
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+    }
+
+    /// Whether nobody, here or on another instance, has followed the answer for `grace`.
     pub(super) fn abandoned(&self, grace: Duration) -> bool {
-        self.watchers.load(Ordering::SeqCst) == 0
+        let elsewhere = self
+            .followed_elsewhere_at
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some_and(|at| at.elapsed() < grace);
+        !elsewhere
+            && self.watchers.load(Ordering::SeqCst) == 0
             && self
                 .unwatched_since
                 .lock()

@@ -6,6 +6,7 @@ mod in_flight;
 mod models;
 mod ports;
 mod prompt;
+mod relay;
 mod service;
 mod streaming;
 

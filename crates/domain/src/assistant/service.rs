@@ -12,6 +12,7 @@ use super::ports::{
 };
 use super::prompt::{cite, fit_history};
 use crate::accounts::Principal;
+use crate::cache::CacheLayer;
 use crate::chats::{ChatId, ChatRepository};
 use crate::clock::Clock;
 use crate::error::{FieldError, InfraError, ValidationErrors};
@@ -66,6 +67,9 @@ pub struct AssistantPorts {
     /// Budgets and records the language model's calls.
     pub spend: Arc<ModelSpend>,
     pub clock: Arc<dyn Clock>,
+    /// The cache the instances of the service share (Redis), through which an answer being
+    /// written may be resumed on any instance; `None` when this process is alone.
+    pub relay: Option<CacheLayer>,
 }
 
 /// Messages and answers.
@@ -77,6 +81,7 @@ pub struct Assistant {
     pub(super) model: Arc<dyn LanguageModel>,
     pub(super) spend: Arc<ModelSpend>,
     pub(super) clock: Arc<dyn Clock>,
+    pub(super) relay: Option<CacheLayer>,
     pub(super) settings: AssistantSettings,
 }
 
@@ -120,6 +125,7 @@ impl Assistant {
             model: ports.model,
             spend: ports.spend,
             clock: ports.clock,
+            relay: ports.relay,
             settings,
         }
     }

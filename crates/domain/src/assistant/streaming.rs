@@ -76,6 +76,15 @@ impl Assistant {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(answer_id, events.clone());
+        if let Some(cache) = &self.relay {
+            tokio::spawn(super::relay::publish(
+                cache.clone(),
+                events.clone(),
+                answer_id,
+                who.user_id,
+                chat,
+            ));
+        }
         let question = prepared.question.clone();
         let writing = Writing {
             prepared,
@@ -113,6 +122,20 @@ impl Assistant {
             .cloned();
         if let Some(events) = live.filter(|e| e.owner == who.user_id && e.chat == chat) {
             return Ok(events.follow(from));
+        }
+        if let Some(cache) = &self.relay {
+            let elsewhere = super::relay::follow(
+                cache.clone(),
+                self.messages.clone(),
+                answer,
+                who.user_id,
+                chat,
+                from,
+            )
+            .await;
+            if let Some(events) = elsewhere {
+                return Ok(events);
+            }
         }
         let stored = self
             .messages

@@ -118,7 +118,7 @@ pub async fn compose_with(
         knowledge.index.clone(),
     )));
     Ok(Backend {
-        cache,
+        cache: cache.clone(),
         ports: Ports {
             users: storage.users,
             sessions,
@@ -140,6 +140,7 @@ pub async fn compose_with(
             rate_limit_store,
             clock: Arc::new(SystemClock),
             health_checks,
+            shared_cache: settings.cache.redis_url().is_some().then(|| cache.clone()),
         },
         database: storage.database,
     })
