@@ -60,6 +60,12 @@ fn cors(security: &HttpSecurity) -> actix_cors::Cors {
             header::RETRY_AFTER,
             header::LOCATION,
             header::WWW_AUTHENTICATE,
+            // A download's file name, and the answer id of a streamed answer.
+            header::CONTENT_DISPOSITION,
+            header::HeaderName::from_static("x-answer-id"),
+            // What a deprecated route says about itself.
+            header::HeaderName::from_static("deprecation"),
+            header::LINK,
         ])
         .max_age(3600);
     for origin in &security.cors_allowed_origins {
