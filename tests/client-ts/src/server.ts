@@ -130,8 +130,14 @@ export async function startServer(options: { timeoutMs?: number; env?: Record<st
 async function stop(child: ChildProcess, exit: Promise<void>): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   child.kill("SIGTERM");
-  const killed = await Promise.race([exit.then(() => true), sleep(10_000).then(() => false)]);
-  if (!killed) {
+  // A graceful stop gets 10 s; the timer must not keep this process alive once the child is gone.
+  let timer: NodeJS.Timeout | undefined;
+  const grace = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), 10_000);
+  });
+  const stopped = await Promise.race([exit.then(() => true as const), grace]);
+  clearTimeout(timer);
+  if (!stopped) {
     child.kill("SIGKILL");
     await exit;
   }

@@ -19,11 +19,15 @@ const PDF = "single-column.pdf"; // 3 pages, page markers pagetagsc001…003 (te
 let server: RunningServer | undefined;
 
 before(async () => {
+  const started = Date.now();
   server = await startServer();
+  console.log(`# flashforge serve is live on ${server.baseUrl} after ${Date.now() - started} ms`);
 });
 
 after(async () => {
+  const stopping = Date.now();
   await server?.stop();
+  if (server) console.log(`# flashforge serve stopped in ${Date.now() - stopping} ms`);
 });
 
 /** What the journey learned so far. */
