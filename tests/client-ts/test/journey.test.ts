@@ -14,6 +14,7 @@ import { readAnswerEvents, type AnswerEvent } from "../src/sse.js";
 
 const STEP_TIMEOUT_MS = 60_000;
 const POLL_TIMEOUT_MS = 60_000;
+const STREAM_TIMEOUT_MS = 30_000;
 const PDF = "single-column.pdf"; // 3 pages, page markers pagetagsc001…003 (tests/fixtures/pdf/manifest.json)
 
 let server: RunningServer | undefined;
@@ -100,19 +101,22 @@ function parseCsv(text: string): string[][] {
   return records;
 }
 
-async function collect(body: ReadableStream<Uint8Array> | null | undefined, timeoutMs: number): Promise<AnswerEvent[]> {
+/**
+ * The answer events of `body` up to `done` or `error` (or the end of the stream). The request's
+ * `AbortSignal.timeout` bounds the wait: a stalled stream fails with the events read so far.
+ */
+async function collect(body: ReadableStream<Uint8Array> | null | undefined): Promise<AnswerEvent[]> {
   assert.ok(body, "the event stream has no body");
   const events: AnswerEvent[] = [];
-  const timer = setTimeout(() => void body.cancel(new Error("timeout")).catch(() => undefined), timeoutMs);
   try {
     for await (const event of readAnswerEvents(body)) {
       events.push(event);
       if (event.event === "done" || event.event === "error") break;
     }
   } catch (error) {
-    assert.fail(`reading the event stream failed after ${events.length} events: ${String(error)}`);
+    assert.fail(`reading the event stream failed after ${events.length} events (${JSON.stringify(events.map((e) => e.event))}): ${String(error)}`);
   } finally {
-    clearTimeout(timer);
+    await body.cancel().catch(() => undefined);
   }
   return events;
 }
@@ -256,10 +260,11 @@ test("the main user journey through the generated client", { timeout: 10 * 60_00
       body: { content: question },
       headers: { Accept: "text/event-stream" },
       parseAs: "stream",
+      signal: AbortSignal.timeout(STREAM_TIMEOUT_MS),
     });
     if (error !== undefined || response.status !== 200) assert.fail(`POST …/messages (stream): ${describeFailure(response, error)}`);
     assert.match(response.headers.get("content-type") ?? "", /^text\/event-stream/);
-    const events = await collect(data, STEP_TIMEOUT_MS / 2);
+    const events = await collect(data);
 
     const first = events[0];
     assert.ok(first?.event === "question", `the first event is "question", got ${JSON.stringify(first)}`);
@@ -299,9 +304,10 @@ test("the main user journey through the generated client", { timeout: 10 * 60_00
     const { response, data, error } = await client.GET("/api/v1/chats/{id}/messages/{message_id}/stream", {
       params: { path: { id: chat.id, message_id: first.data.answer_id }, header: { "Last-Event-ID": lastSeen } },
       parseAs: "stream",
+      signal: AbortSignal.timeout(STREAM_TIMEOUT_MS),
     });
     if (error !== undefined || response.status !== 200) assert.fail(`GET …/stream: ${describeFailure(response, error)}`);
-    const resumed = await collect(data, STEP_TIMEOUT_MS / 2);
+    const resumed = await collect(data);
     const expected = original.filter((e) => e.id > lastSeen);
     assert.deepEqual(
       resumed.map((e) => [e.id, e.event]),
