@@ -2,7 +2,7 @@
 CARGO ?= cargo
 SHELL := /bin/bash
 
-.PHONY: help run models release test lint fmt clippy migrate docs docs-check bench-auth bench-assistant bench-knowledge bench-flashcards bench-fairness bench-load bench bench-all schemathesis check-deploy clean
+.PHONY: help run models release test lint fmt clippy migrate docs docs-check bench-auth bench-assistant bench-knowledge bench-flashcards bench-fairness bench-load bench bench-all schemathesis client-ts check-deploy clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -64,6 +64,12 @@ bench-all: bench-load bench-fairness bench-auth bench-assistant bench-knowledge 
 
 schemathesis: ## Schema-driven API testing against the debug binary (EXAMPLES=200 for the long pass)
 	scripts/schemathesis.sh $${EXAMPLES:-5}
+
+client-ts: ## The generated TypeScript client: types match docs/openapi.json, tsc (strict), the user journey against the debug binary
+	$(CARGO) build --bin flashforge
+	npm ci --prefix tests/client-ts
+	npm --prefix tests/client-ts run check
+	FLASHFORGE_BIN="$(CURDIR)/target/debug/flashforge" npm --prefix tests/client-ts test
 
 check-deploy: ## Validate deploy/: compose, nginx -t, Kubernetes schemas, yamllint, hadolint
 	scripts/check-deploy.sh
