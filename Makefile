@@ -2,7 +2,7 @@
 CARGO ?= cargo
 SHELL := /bin/bash
 
-.PHONY: help run models release test lint fmt clippy migrate docs docs-check bench-auth bench-assistant bench-knowledge bench-flashcards bench-fairness bench-load bench bench-all schemathesis check-deploy clean
+.PHONY: help run models release test lint fmt clippy migrate docs docs-check bench-auth bench-assistant bench-knowledge bench-flashcards bench-fairness bench-load bench bench-all schemathesis check-deploy deny clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -64,6 +64,9 @@ bench-all: bench-load bench-fairness bench-auth bench-assistant bench-knowledge 
 
 schemathesis: ## Schema-driven API testing against the debug binary (EXAMPLES=200 for the long pass)
 	scripts/schemathesis.sh $${EXAMPLES:-5}
+
+deny: ## Supply chain: advisories (when GitHub answers), licenses, banned/duplicate crates, sources (cargo-deny, scripts/deny.toml)
+	@scripts/deny.sh
 
 check-deploy: ## Validate deploy/: compose, nginx -t, Kubernetes schemas, yamllint, hadolint
 	scripts/check-deploy.sh
