@@ -2,7 +2,7 @@
 CARGO ?= cargo
 SHELL := /bin/bash
 
-.PHONY: help run models release test lint fmt clippy migrate docs docs-check bench-auth bench-assistant bench-knowledge bench-flashcards bench-fairness bench-load bench bench-all schemathesis client-ts check-deploy clean
+.PHONY: help run models release test lint fmt clippy migrate docs docs-check bench-auth bench-assistant bench-knowledge bench-flashcards bench-fairness bench-load bench bench-all schemathesis client-ts check-deploy deny clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -70,6 +70,9 @@ client-ts: ## The generated TypeScript client: types match docs/openapi.json, ts
 	npm ci --prefix tests/client-ts
 	npm --prefix tests/client-ts run check
 	FLASHFORGE_BIN="$(CURDIR)/target/debug/flashforge" npm --prefix tests/client-ts test
+
+deny: ## Supply chain: advisories (when GitHub answers), licenses, banned/duplicate crates, sources (cargo-deny, scripts/deny.toml)
+	@scripts/deny.sh
 
 check-deploy: ## Validate deploy/: compose, nginx -t, Kubernetes schemas, yamllint, hadolint
 	scripts/check-deploy.sh

@@ -23,7 +23,15 @@ async fn run() -> Result<(), String> {
     let result = match command.as_str() {
         "up" => Migrator::up(&db, None).await,
         "down" => Migrator::down(&db, Some(1)).await,
-        "fresh" => Migrator::fresh(&db).await,
+        "fresh" => {
+            // Destroys every table: outside development, only when asked twice.
+            let development =
+                std::env::var("FLASHFORGE_ENV").map_or(true, |env| env == "development");
+            if !development && std::env::args().nth(2).as_deref() != Some("--yes") {
+                return Err("`fresh` drops every table: pass --yes to confirm".into());
+            }
+            Migrator::fresh(&db).await
+        }
         "status" => match migration_status(&db).await {
             Ok(rows) => {
                 for (name, applied) in rows {
@@ -33,7 +41,7 @@ async fn run() -> Result<(), String> {
             }
             Err(e) => Err(e),
         },
-        _ => return Err("usage: flashforge-migration up|down|status|fresh".into()),
+        _ => return Err("usage: flashforge-migration up|down|status|fresh [--yes]".into()),
     };
     result.map_err(|e| e.to_string())
 }

@@ -45,7 +45,7 @@ async fn metrics_are_served_behind_a_token_and_count_requests(backend: Backend) 
     problem(scrape(&app, "a-wrong-token-of-the-same-size").await, 404).await;
 
     let me = app.signed_up("metered").await;
-    let series = r#"http_requests_total{method="GET",route="/api/v1/me",status="200"}"#;
+    let series = r#"flashforge_http_requests_total{method="GET",route="/api/v1/me",status="200"}"#;
     let before = scrape(&app, TOKEN).await.text().await.unwrap();
     for _ in 0..3 {
         assert_eq!(
@@ -67,20 +67,23 @@ async fn metrics_are_served_behind_a_token_and_count_requests(backend: Backend) 
         "three more GET /api/v1/me:\n{text}"
     );
     for expected in [
-        "http_request_duration_seconds_bucket{",
-        "http_requests_in_flight",
-        "jobs{state=\"queued\"}",
-        "jobs_oldest_queued_age_seconds",
-        "cache_requests_total{cache=\"session\",result=\"hit\"}",
+        "flashforge_http_request_duration_seconds_bucket{",
+        "flashforge_http_requests_in_flight",
+        "flashforge_jobs{state=\"queued\"}",
+        "flashforge_jobs_oldest_queued_age_seconds",
+        "flashforge_cache_requests_total{cache=\"session\",result=\"hit\"}",
     ] {
         assert!(text.contains(expected), "{expected} in:\n{text}");
     }
     if backend != Backend::Memory {
         assert!(
-            text.contains("db_pool_connections{state=\"idle\"}"),
+            text.contains("flashforge_db_pool_connections{state=\"idle\"}"),
             "{text}"
         );
-        assert!(text.contains("db_pool_max_connections"), "{text}");
+        assert!(
+            text.contains("flashforge_db_pool_max_connections"),
+            "{text}"
+        );
     }
 }
 
@@ -115,14 +118,14 @@ async fn the_metrics_listener_shows_ingestion_and_jobs() {
         .await
         .unwrap();
     for expected in [
-        "ingestion_stage_seconds_count{stage=\"extract\"}",
-        "ingestion_stage_seconds_count{stage=\"chunk\"}",
-        "ingestion_stage_seconds_count{stage=\"embed\"}",
-        "ingestion_stage_seconds_count{stage=\"index\"}",
-        "jobs_finished_total{kind=\"ingest_document\",outcome=\"completed\"}",
-        "job_duration_seconds_count{kind=\"ingest_document\"}",
-        "embedding_request_duration_seconds_count{outcome=\"ok\"}",
-        "embedding_texts_total",
+        "flashforge_ingestion_stage_seconds_count{stage=\"extract\"}",
+        "flashforge_ingestion_stage_seconds_count{stage=\"chunk\"}",
+        "flashforge_ingestion_stage_seconds_count{stage=\"embed\"}",
+        "flashforge_ingestion_stage_seconds_count{stage=\"index\"}",
+        "flashforge_jobs_finished_total{kind=\"ingest_document\",outcome=\"completed\"}",
+        "flashforge_job_duration_seconds_count{kind=\"ingest_document\"}",
+        "flashforge_embedding_request_duration_seconds_count{outcome=\"ok\"}",
+        "flashforge_embedding_texts_total",
     ] {
         assert!(text.contains(expected), "{expected} in:\n{text}");
     }
@@ -330,7 +333,7 @@ async fn requests_go_on_while_the_cache_redis_is_away_and_use_it_again_when_it_r
     assert_eq!(redis_keys(&url, "ff:cache:session:*").await.len(), 1);
 
     redis.stop();
-    let errors = r#"cache_requests_total{cache="session",result="error"}"#;
+    let errors = r#"flashforge_cache_requests_total{cache="session",result="error"}"#;
     let before = sample(&scrape(&app, TOKEN).await.text().await.unwrap(), errors);
     for _ in 0..3 {
         let started = Instant::now();

@@ -15,7 +15,10 @@ use crate::settings::config_dir;
 pub fn command(bin: &str, env: &str, vars: &[(&str, &str)]) -> Command {
     let mut command = Command::new(bin);
     for (key, _) in std::env::vars() {
-        if key.starts_with("FLASHFORGE") || key == "RUST_LOG" {
+        // PORT and DATABASE_URL configure the process too (when its keys are unset).
+        if key.starts_with("FLASHFORGE")
+            || ["RUST_LOG", "PORT", "DATABASE_URL"].contains(&key.as_str())
+        {
             command.env_remove(key);
         }
     }

@@ -3,6 +3,7 @@
 
 pub mod backup;
 pub mod database;
+pub mod healthcheck;
 pub mod knowledge;
 pub mod metrics;
 pub mod settings;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use flashforge::database::open_database;
-use flashforge::settings::{DatabaseKind, LoadNotes, Settings};
+use flashforge::settings::{DatabaseKind, Environment, LoadNotes, Settings};
 use flashforge::startup::{Application, reconcile, reindex, run_worker};
 use flashforge::telemetry;
 use flashforge_domain::knowledge::ExtractionLimits;
@@ -41,6 +41,15 @@ enum Command {
     },
     /// Print the OpenAPI document (what `make docs` writes to docs/openapi.json).
     Openapi,
+    /// Exit 0 when this deployment is healthy: the API at server.host:server.port answers
+    /// /health/ready with 200 (or, with --worker, the worker's heartbeat file is fresh).
+    Healthcheck {
+        /// Check the worker of this container (worker.heartbeat_file) instead of the API.
+        #[arg(long)]
+        worker: bool,
+    },
+    /// Print a shell completion script: `flashforge completions bash > /etc/bash_completion.d/flashforge`.
+    Completions { shell: clap_complete::Shell },
     /// Knowledge-base maintenance.
     Kb {
         #[command(subcommand)]
@@ -93,8 +102,13 @@ enum MigrateAction {
     Down,
     /// List migrations and whether each is applied.
     Status,
-    /// Drop everything and apply every migration again. Destroys data.
-    Fresh,
+    /// Drop everything and apply every migration again. Destroys data: outside development it
+    /// needs --yes.
+    Fresh {
+        /// Yes, destroy every table of this database.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Subcommand, Clone, Copy)]
@@ -125,6 +139,11 @@ fn main() -> ExitCode {
             }
         };
     }
+    if let Command::Completions { shell } = cli.command {
+        let mut command = <Cli as clap::CommandFactory>::command();
+        clap_complete::generate(shell, &mut command, "flashforge", &mut std::io::stdout());
+        return ExitCode::SUCCESS;
+    }
     if let Command::Openapi = cli.command {
         print!("{}", flashforge_http::openapi::document_json());
         return ExitCode::SUCCESS;
@@ -136,6 +155,23 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Command::Healthcheck { worker } = cli.command {
+        let checked = if worker {
+            flashforge::healthcheck::worker(&settings)
+        } else {
+            flashforge::healthcheck::api(&settings)
+        };
+        return match checked {
+            Ok(what) => {
+                println!("healthy: {what}");
+                ExitCode::SUCCESS
+            }
+            Err(why) => {
+                eprintln!("unhealthy: {why}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if let Command::Config {
         action: ConfigAction::Check,
     } = cli.command
@@ -168,6 +204,9 @@ async fn run(command: Command, settings: Settings, notes: LoadNotes) -> ExitCode
             return ExitCode::FAILURE;
         }
     };
+    for file in &notes.files {
+        tracing::info!(file = %file.display(), "configuration file read");
+    }
     for warning in &notes.warnings {
         tracing::warn!("{warning}");
     }
@@ -184,7 +223,11 @@ async fn run(command: Command, settings: Settings, notes: LoadNotes) -> ExitCode
                 .await
                 .map_err(|e| e.to_string())
         }
-        Command::Config { .. } | Command::Openapi | Command::ExtractPdf { .. } => Ok(()),
+        Command::Config { .. }
+        | Command::Openapi
+        | Command::ExtractPdf { .. }
+        | Command::Healthcheck { .. }
+        | Command::Completions { .. } => Ok(()),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -207,11 +250,19 @@ async fn migrate(settings: Settings, action: MigrateAction) -> Result<(), String
     if settings.database.kind() == Some(DatabaseKind::Memory) {
         return Err("database.url is memory://: there is no schema to migrate".into());
     }
+    if let MigrateAction::Fresh { yes: false } = action
+        && settings.environment != Environment::Development
+    {
+        return Err(format!(
+            "`migrate fresh` drops every table of the {} database: pass --yes to confirm",
+            settings.environment.as_str()
+        ));
+    }
     let db = open_database(&settings).await.map_err(|e| e.to_string())?;
     let result = match action {
         MigrateAction::Up => flashforge_sql::migrate(&db, Migration::Up).await,
         MigrateAction::Down => flashforge_sql::migrate(&db, Migration::Down).await,
-        MigrateAction::Fresh => flashforge_sql::migrate(&db, Migration::Fresh).await,
+        MigrateAction::Fresh { .. } => flashforge_sql::migrate(&db, Migration::Fresh).await,
         MigrateAction::Status => match flashforge_sql::migration_status(&db).await {
             Ok(rows) => {
                 for (name, applied) in rows {

@@ -22,30 +22,149 @@ use flashforge_http::metrics::{CONTENT_TYPE, MetricsSource};
 use flashforge_sql::DatabaseConnection;
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use metrics_util::layers::{Layer, PrefixLayer};
 
-/// Latency buckets (seconds) from a cached lookup to a slow model.
+mod process;
+
+/// Every metric's name starts with this (`flashforge_http_requests_total`): the code records
+/// `http_requests_total` and the recorder adds the prefix, so no call site can forget it.
+pub const PREFIX: &str = "flashforge";
+
+/// Latency buckets (seconds) from a cached lookup to a slow model or a long request.
 const BUCKETS: &[f64] = &[
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
 ];
 
-/// The process's recorder, installed on first use.
+/// Buckets (seconds) for work that runs for minutes: a job, an ingestion stage (a long PDF is
+/// extracted, embedded and indexed for up to ~30 min).
+const LONG_BUCKETS: &[f64] = &[
+    0.01, 0.05, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1200.0,
+    1800.0, 3600.0,
+];
+
+/// The metrics timed with [`LONG_BUCKETS`].
+const LONG_RUNNING: &[&str] = &["job_duration_seconds", "ingestion_stage_seconds"];
+
+/// The commit the binary was built from: `FLASHFORGE_COMMIT` at build time (the Dockerfile and
+/// CI pass it), else "unknown".
+pub const COMMIT: &str = match option_env!("FLASHFORGE_COMMIT") {
+    Some(commit) => commit,
+    None => "unknown",
+};
+
+/// The process's recorder. Installed at start-up by [`install`]; later calls return it.
 pub fn handle() -> &'static PrometheusHandle {
+    install()
+}
+
+/// Installs the process's recorder (once; later calls return the same handle), describes every
+/// metric (`# HELP`), and sets `flashforge_build_info`. Call it before anything is recorded:
+/// what is recorded before it is lost.
+pub fn install() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
-        let builder = || {
-            PrometheusBuilder::new()
-                .set_buckets(BUCKETS)
-                .unwrap_or_else(|_| PrometheusBuilder::new())
-        };
-        match builder().install_recorder() {
-            Ok(handle) => handle,
-            Err(error) => {
-                tracing::warn!(%error, "a metrics recorder is already installed; metrics stay local");
-                builder().build_recorder().handle()
-            }
+        let recorder = builder().build_recorder();
+        let handle = recorder.handle();
+        let prefixed = PrefixLayer::new(PREFIX).layer(recorder);
+        if let Err(error) = metrics::set_global_recorder(prefixed) {
+            tracing::warn!(%error, "a metrics recorder is already installed; metrics stay local");
         }
+        describe();
+        metrics::gauge!("build_info", "version" => env!("CARGO_PKG_VERSION"), "commit" => COMMIT)
+            .set(1.0);
+        handle
     })
+}
+
+fn builder() -> PrometheusBuilder {
+    let configured = PrometheusBuilder::new()
+        .set_buckets(BUCKETS)
+        .and_then(|builder| {
+            LONG_RUNNING.iter().try_fold(builder, |builder, name| {
+                builder.set_buckets_for_metric(Matcher::Suffix((*name).to_string()), LONG_BUCKETS)
+            })
+        });
+    // Fixed, non-empty bucket lists cannot be refused; were they, the defaults would do.
+    configured.unwrap_or_else(|_| PrometheusBuilder::new())
+}
+
+/// `# HELP` for every metric the process records (names without the prefix).
+fn describe() {
+    use metrics::{Unit, describe_histogram as histogram};
+    use metrics::{describe_counter as counter, describe_gauge as gauge};
+    gauge!(
+        "build_info",
+        "Always 1; the labels name the running version and commit."
+    );
+    counter!(
+        "http_requests_total",
+        "HTTP requests answered, by method, route template and status."
+    );
+    histogram!(
+        "http_request_duration_seconds",
+        Unit::Seconds,
+        "HTTP request latency, by method, route and status."
+    );
+    gauge!("http_requests_in_flight", "HTTP requests being served now.");
+    gauge!(
+        "db_pool_connections",
+        "Database pool connections, by state (idle, in_use), read at scrape time."
+    );
+    gauge!("db_pool_max_connections", "The database pool's size limit.");
+    gauge!(
+        "jobs",
+        "Background jobs by state (queued, running, dead), read at scrape time."
+    );
+    gauge!(
+        "jobs_oldest_queued_age_seconds",
+        Unit::Seconds,
+        "How long the oldest queued job has waited."
+    );
+    counter!(
+        "jobs_finished_total",
+        "Background job attempts finished, by kind and outcome."
+    );
+    histogram!(
+        "job_duration_seconds",
+        Unit::Seconds,
+        "Background job run time, by kind."
+    );
+    histogram!(
+        "ingestion_stage_seconds",
+        Unit::Seconds,
+        "Ingestion time by stage (extract, chunk, embed, index)."
+    );
+    histogram!(
+        "embedding_request_duration_seconds",
+        Unit::Seconds,
+        "Embedding model latency, by outcome."
+    );
+    counter!(
+        "embedding_texts_total",
+        "Texts sent to the embedding model."
+    );
+    histogram!(
+        "llm_request_duration_seconds",
+        Unit::Seconds,
+        "Language model latency (streams to their end), by operation and outcome."
+    );
+    counter!(
+        "llm_tokens_total",
+        "Language model tokens, by kind (prompt, completion)."
+    );
+    counter!(
+        "rate_limit_rejections_total",
+        "Requests refused by a rate limit (429), by policy."
+    );
+    counter!(
+        "login_slowdowns_total",
+        "Logins delayed after repeated failures."
+    );
+    counter!(
+        "cache_requests_total",
+        "Cache lookups, by cache and result (hit, miss, error)."
+    );
 }
 
 /// What a scrape reads: the recorded metrics plus gauges of the pool and the queue.
@@ -81,7 +200,9 @@ impl MetricsSource for ProcessMetrics {
         }
         let handle = handle();
         handle.run_upkeep();
-        handle.render()
+        let mut text = handle.render();
+        text.push_str(&process::render());
+        text
     }
 }
 

@@ -17,6 +17,8 @@ use flashforge_tests::process::{Process, free_port, kill, raw_get, wait_exit, wa
 
 #[path = "cli/faults.rs"]
 mod faults;
+#[path = "cli/ops.rs"]
+mod ops;
 #[path = "cli/otlp.rs"]
 mod otlp;
 #[path = "cli/resume.rs"]

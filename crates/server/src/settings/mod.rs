@@ -30,6 +30,7 @@ mod quotas;
 mod rate_limit;
 mod secret;
 mod server;
+mod sources;
 mod storage;
 mod vector;
 mod worker;
@@ -51,6 +52,7 @@ pub use quotas::QuotaSettings;
 pub use rate_limit::RateLimitSettings;
 pub use secret::{Secret, check_jwt_secret};
 pub use server::ServerSettings;
+pub use sources::SECRET_VARIABLES;
 pub use storage::{BlobBackend, StorageSettings};
 pub use vector::{VectorProvider, VectorSettings};
 pub use worker::WorkerSettings;
@@ -87,13 +89,6 @@ fn default_environment() -> Environment {
     Environment::Development
 }
 
-/// The folder of the TOML files: `FLASHFORGE_CONFIG_DIR`, or `config` in the working directory.
-pub fn config_dir() -> PathBuf {
-    std::env::var_os("FLASHFORGE_CONFIG_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("config"))
-}
-
 impl Settings {
     /// Loads from the process's environment: `FLASHFORGE_ENV`, the config folder, `.env` in
     /// development, then `FLASHFORGE__…` variables.
@@ -112,7 +107,10 @@ impl Settings {
                 return Err(SettingsError::one(".env", e.to_string()));
             }
         }
-        Self::load_from(environment, &config_dir(), std::env::vars())
+        let dir = sources::checked_config_dir(
+            std::env::var_os("FLASHFORGE_CONFIG_DIR").map(PathBuf::from),
+        )?;
+        Self::load_from(environment, &dir, std::env::vars())
     }
 
     /// Loads with an explicit environment, folder and set of variables (tests use this).
@@ -121,10 +119,14 @@ impl Settings {
         dir: &Path,
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<(Self, LoadNotes), SettingsError> {
-        let vars: HashMap<String, String> = vars
-            .into_iter()
-            .filter(|(k, _)| k.starts_with("FLASHFORGE__"))
-            .collect();
+        let vars: HashMap<String, String> = sources::settings_variables(vars)?;
+        let files: Vec<PathBuf> = [
+            dir.join("default.toml"),
+            dir.join(format!("{}.toml", environment.as_str())),
+        ]
+        .into_iter()
+        .filter(|file| file.is_file())
+        .collect();
         let built = config::Config::builder()
             .add_source(config::File::from_str(
                 EMBEDDED_DEFAULTS,
@@ -158,7 +160,15 @@ impl Settings {
             .try_deserialize()
             .map_err(|e| SettingsError::one(key_of(&e.to_string()), e.to_string()))?;
         settings.environment = environment;
-        let notes = settings.validate()?;
+        let mut notes = settings.validate()?;
+        if files.is_empty() {
+            let shown = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+            notes.warnings.push(format!(
+                "no configuration file in {}: built-in defaults and FLASHFORGE__ variables only (set FLASHFORGE_CONFIG_DIR to the config folder)",
+                shown.display()
+            ));
+        }
+        notes.files = files;
         Ok((settings, notes))
     }
 
@@ -300,6 +310,49 @@ mod tests {
             "{:?}",
             notes.warnings
         );
+    }
+
+    #[test]
+    fn trusted_proxies_take_bare_addresses_and_ranges_from_the_environment() {
+        let (settings, _) = Settings::load_from(
+            Environment::Test,
+            &config(),
+            vars(&[
+                ("FLASHFORGE__AUTH__JWT_SECRET", GOOD_SECRET),
+                (
+                    "FLASHFORGE__SERVER__TRUSTED_PROXIES",
+                    "127.0.0.1,::1,10.0.0.0/8",
+                ),
+            ]),
+        )
+        .unwrap();
+        let proxies: Vec<String> = settings
+            .server
+            .trusted_proxies
+            .iter()
+            .map(|net| net.to_string())
+            .collect();
+        assert_eq!(proxies, ["127.0.0.1/32", "::1/128", "10.0.0.0/8"]);
+        let (settings, _) = Settings::load_from(
+            Environment::Test,
+            &config(),
+            vars(&[
+                ("FLASHFORGE__AUTH__JWT_SECRET", GOOD_SECRET),
+                ("FLASHFORGE__SERVER__TRUSTED_PROXIES", "127.0.0.1"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(settings.server.trusted_proxies.len(), 1);
+        let err = Settings::load_from(
+            Environment::Test,
+            &config(),
+            vars(&[
+                ("FLASHFORGE__AUTH__JWT_SECRET", GOOD_SECRET),
+                ("FLASHFORGE__SERVER__TRUSTED_PROXIES", "proxy.local"),
+            ]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("proxy.local"), "{err}");
     }
 
     #[test]

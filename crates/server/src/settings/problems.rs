@@ -37,6 +37,8 @@ impl std::error::Error for SettingsError {}
 #[derive(Debug, Default, Clone)]
 pub struct LoadNotes {
     pub warnings: Vec<String>,
+    /// The configuration files read, in order.
+    pub files: Vec<std::path::PathBuf>,
 }
 
 /// The problems found so far, each naming its key: what a [`SettingsError`] lists. Every

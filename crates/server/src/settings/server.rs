@@ -29,8 +29,9 @@ pub struct ServerSettings {
     pub max_header_bytes: usize,
     pub json_limit_bytes: usize,
     pub body_limit_bytes: usize,
-    /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` is believed.
-    #[serde(default)]
+    /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` is believed. A bare address
+    /// is its own range: `127.0.0.1` is `127.0.0.1/32`, `::1` is `::1/128`.
+    #[serde(default, deserialize_with = "addresses_or_ranges")]
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Origins browsers may call the API from.
     #[serde(default)]
@@ -48,6 +49,38 @@ pub struct ServerSettings {
     /// A TLS-terminating proxy is in front: send HSTS even though this process speaks HTTP.
     #[serde(default)]
     pub behind_tls_proxy: bool,
+}
+
+/// One address or range, or a list of them, each an IP address or a CIDR range.
+fn addresses_or_ranges<'de, D>(deserializer: D) -> Result<Vec<ipnet::IpNet>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    let items = match OneOrMany::deserialize(deserializer)? {
+        OneOrMany::One(one) => vec![one],
+        OneOrMany::Many(many) => many,
+    };
+    items
+        .iter()
+        .map(|item| item.trim())
+        .filter(|item| !item.is_empty())
+        .map(|item| parse_address_or_range(item).map_err(serde::de::Error::custom))
+        .collect()
+}
+
+/// `10.0.0.0/8`, `fd00::/8`, or a bare address as its own range (`/32`, `/128`).
+pub(super) fn parse_address_or_range(text: &str) -> Result<ipnet::IpNet, String> {
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| {
+            format!("`{text}` is neither an IP address nor a CIDR range such as 10.0.0.0/8")
+        })
 }
 
 impl ServerSettings {
@@ -164,6 +197,32 @@ impl ServerSettings {
                     format!("`{origin}` is not an origin like https://app.example.com"),
                 );
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_address_or_range;
+
+    #[test]
+    fn a_bare_address_is_its_own_range_and_ranges_stay_as_written() {
+        for (text, range) in [
+            ("127.0.0.1", "127.0.0.1/32"),
+            ("::1", "::1/128"),
+            ("10.0.0.0/8", "10.0.0.0/8"),
+            ("fd00::/8", "fd00::/8"),
+            ("127.0.0.1/32", "127.0.0.1/32"),
+        ] {
+            assert_eq!(
+                parse_address_or_range(text).map(|net| net.to_string()),
+                Ok(range.to_string()),
+                "{text}"
+            );
+        }
+        for bad in ["localhost", "10.0.0.0/33", "1.2.3", ""] {
+            let error = parse_address_or_range(bad).unwrap_err();
+            assert!(error.contains("IP address"), "{bad}: {error}");
         }
     }
 }

@@ -17,6 +17,10 @@ pub struct WorkerSettings {
     /// An ingestion (a flashcard generation) running longer fails and its lease is released.
     pub ingest_timeout_secs: u64,
     pub generation_timeout_secs: u64,
+    /// A `flashforge worker` touches this file every 10 s; `flashforge healthcheck --worker`
+    /// checks it is fresh. Empty: none.
+    #[serde(default)]
+    pub heartbeat_file: std::path::PathBuf,
 }
 
 impl WorkerSettings {

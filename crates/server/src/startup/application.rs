@@ -99,6 +99,8 @@ impl Application {
     /// Builds the process: adapters, services, the bound listener (port 0 picks a free port),
     /// and, when enabled, the background worker.
     pub async fn build_with(settings: Settings, hooks: Hooks) -> Result<Self, StartupError> {
+        // Before anything is recorded: what comes before the recorder is lost.
+        crate::metrics::install();
         let mut backend = compose_with(&settings, hooks.embedder.clone()).await?;
         let address = format!("{}:{}", settings.server.host, settings.server.port);
         let bind_error = |source| StartupError::Bind {

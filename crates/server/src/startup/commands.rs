@@ -14,6 +14,7 @@ use crate::settings::{Settings, VectorProvider};
 
 /// Runs only the background worker until SIGTERM/SIGINT (`flashforge worker`).
 pub async fn run_worker(settings: Settings) -> Result<(), StartupError> {
+    crate::metrics::install();
     let backend = compose(&settings).await?;
     let services = Arc::new(Services::new(
         backend.ports.clone(),
@@ -22,6 +23,8 @@ pub async fn run_worker(settings: Settings) -> Result<(), StartupError> {
     let worker = background_worker(&services, &settings);
     tracing::info!(tasks = worker.task_count(), "worker started");
     let running = worker.start();
+    let heartbeat = crate::healthcheck::heartbeat_file(&settings)
+        .map(|path| crate::healthcheck::spawn_heartbeat(path.to_path_buf()));
     let metrics = metrics_listener(
         &settings,
         Arc::new(ProcessMetrics {
@@ -39,6 +42,9 @@ pub async fn run_worker(settings: Settings) -> Result<(), StartupError> {
         let _ = task.await;
     }
     tracing::info!("shutdown signal received: stopping the worker");
+    if let Some(heartbeat) = heartbeat {
+        heartbeat.abort();
+    }
     running.shutdown(settings.shutdown_timeout()).await;
     if let Some(db) = backend.database {
         let _ = db.close().await;
