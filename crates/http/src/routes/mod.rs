@@ -7,6 +7,8 @@ pub mod documents;
 pub mod flashcards;
 #[allow(deprecated)]
 pub mod legacy;
+// `DELETE /me` is deprecated for `POST /me/delete`; registering it is not a use.
+#[allow(deprecated)]
 pub mod me;
 pub mod messages;
 // The prototype's `/health` is marked deprecated for OpenAPI; registering it is not a use.
@@ -41,6 +43,7 @@ where
                 .service(me::usage)
                 .service(me::update_me)
                 .service(me::change_password)
+                .service(me::delete_account)
                 .service(me::delete_me)
                 .service(chats::create_chat)
                 .service(chats::list_chats)
