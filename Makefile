@@ -2,7 +2,7 @@
 CARGO ?= cargo
 SHELL := /bin/bash
 
-.PHONY: help run models release test lint fmt clippy migrate docs docs-check bench-auth bench-assistant bench-knowledge bench-flashcards bench-fairness bench-load bench bench-all schemathesis client-ts check-deploy deny clean
+.PHONY: help run models release test lint fmt clippy migrate docs docs-check openapi-lint bench-auth bench-assistant bench-knowledge bench-flashcards bench-fairness bench-load bench bench-all schemathesis client-ts check-deploy deny clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ docs-check: ## Fail when docs/openapi.json differs from what the code generates
 	@diff -u docs/openapi.json target/openapi.generated.json \
 	  && echo "docs/openapi.json is up to date" \
 	  || (echo "docs/openapi.json is stale: run 'make docs' and commit it"; exit 1)
+
+openapi-lint: ## Lint docs/openapi.json with Redocly's recommended rules (docs/redocly.yaml; run `npm ci --prefix docs` first)
+	npx --no-install --prefix docs redocly lint docs/openapi.json --config docs/redocly.yaml
 
 bench-auth: ## Accounts benchmark: argon2 cost, login throughput, GET /me p99 idle vs login storm
 	$(CARGO) bench -p flashforge --bench auth

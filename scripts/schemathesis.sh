@@ -47,7 +47,7 @@ token() {
         python3 -c 'import sys, json; print(json.load(sys.stdin)["access_token"])'
 }
 
-ENDING='^/api/v1/(auth/logout|auth/logout-all|me/password|auth/sessions/\{id\})$'
+ENDING='^/api/v1/(auth/logout|auth/logout-all|me/password|me/delete|auth/sessions/\{session_id\})$'
 CHECKS="not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
 run() {
     "$VENV/bin/schemathesis" run "http://127.0.0.1:$PORT/api/v1/openapi.json" \

@@ -493,7 +493,7 @@ async fn deleting_the_account_removes_everything_it_owned_and_nothing_else(backe
     let (chat, card) = material_of(&app, &staying).await;
 
     let deleted = app
-        .authed(Method::DELETE, "/api/v1/me", &leaving.access)
+        .authed(Method::POST, "/api/v1/me/delete", &leaving.access)
         .json(&json!({"password": PASSWORD}))
         .send()
         .await
@@ -563,19 +563,20 @@ async fn deleting_the_account_removes_it_and_its_sessions(backend: Backend) {
     let app = spawn_app(backend).await;
     let tokens = app.signed_up("leaving").await;
     let wrong = app
-        .authed(Method::DELETE, "/api/v1/me", &tokens.access)
+        .authed(Method::POST, "/api/v1/me/delete", &tokens.access)
         .json(&json!({"password": "not my password"}))
         .send()
         .await
         .unwrap();
     problem(wrong, 422).await;
     let deleted = app
-        .authed(Method::DELETE, "/api/v1/me", &tokens.access)
+        .authed(Method::POST, "/api/v1/me/delete", &tokens.access)
         .json(&json!({"password": PASSWORD}))
         .send()
         .await
         .unwrap();
     assert_eq!(deleted.status(), 204);
+    assert!(deleted.headers().get("deprecation").is_none());
     problem(
         app.authed(Method::GET, "/api/v1/me", &tokens.access)
             .send()
@@ -594,6 +595,70 @@ async fn deleting_the_account_removes_it_and_its_sessions(backend: Backend) {
     problem(refresh, 401).await;
     // The name is free again.
     assert_eq!(app.register("leaving", PASSWORD).await.status(), 201);
+}
+
+/// `DELETE /api/v1/me` (a body some clients and proxies drop) still deletes the account, and
+/// says it is deprecated for `POST /api/v1/me/delete`.
+async fn the_deprecated_delete_of_me_still_deletes_and_names_its_successor(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let tokens = app.signed_up("leaving.old.way").await;
+    let wrong = app
+        .authed(Method::DELETE, "/api/v1/me", &tokens.access)
+        .json(&json!({"password": "not my password"}))
+        .send()
+        .await
+        .unwrap();
+    problem(wrong, 422).await;
+    assert_eq!(
+        app.get_json("/api/v1/me", &tokens.access).await["username"],
+        "leaving.old.way"
+    );
+
+    let deleted = app
+        .authed(Method::DELETE, "/api/v1/me", &tokens.access)
+        .json(&json!({"password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    let deprecation = deleted.headers()["deprecation"].to_str().unwrap();
+    assert!(deprecation.starts_with('@'), "{deprecation}");
+    assert_eq!(
+        deleted.headers()["link"],
+        "</api/v1/me/delete>; rel=\"successor-version\""
+    );
+    problem(app.login("leaving.old.way", PASSWORD).await, 401).await;
+    problem(
+        app.authed(Method::GET, "/api/v1/me", &tokens.access)
+            .send()
+            .await
+            .unwrap(),
+        401,
+    )
+    .await;
+}
+
+/// The new route needs the password too, and a body: without one it deletes nothing.
+async fn deleting_the_account_by_post_needs_a_body_with_the_password(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let tokens = app.signed_up("keeping.it").await;
+    let no_body = app
+        .authed(Method::POST, "/api/v1/me/delete", &tokens.access)
+        .send()
+        .await
+        .unwrap();
+    assert!(no_body.status().is_client_error(), "{}", no_body.status());
+    let no_password = app
+        .authed(Method::POST, "/api/v1/me/delete", &tokens.access)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    problem(no_password, 422).await;
+    assert_eq!(
+        app.get_json("/api/v1/me", &tokens.access).await["username"],
+        "keeping.it"
+    );
 }
 
 async fn the_prototype_routes_still_work_and_say_they_are_deprecated(backend: Backend) {
@@ -715,6 +780,8 @@ on_every_backend!(
     the_profile_can_be_changed,
     changing_the_password_needs_the_current_one_and_ends_other_sessions,
     deleting_the_account_removes_it_and_its_sessions,
+    the_deprecated_delete_of_me_still_deletes_and_names_its_successor,
+    deleting_the_account_by_post_needs_a_body_with_the_password,
     deleting_the_account_removes_everything_it_owned_and_nothing_else,
     the_prototype_routes_still_work_and_say_they_are_deprecated,
     the_prototype_login_backs_off_like_the_new_one,

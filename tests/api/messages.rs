@@ -567,18 +567,17 @@ async fn the_last_answer_can_be_regenerated_and_a_question_edited(backend: Backe
     // The regenerated answer saw the same history as the original.
     assert_eq!(model.prompts()[2].history.len(), 2);
 
-    // Editing Q1 replaces everything after it.
-    let edited: Value = edit_message(
+    // Editing Q1 replaces everything after it; an edit creates nothing new: 200.
+    let edited = edit_message(
         &app,
         &me,
         &chat,
         &one["question"]["id"],
         json!({"content": "Q1, rephrased"}),
     )
-    .await
-    .json()
-    .await
-    .unwrap();
+    .await;
+    assert_eq!(edited.status(), 200);
+    let edited: Value = edited.json().await.unwrap();
     assert_eq!(edited["question"]["id"], one["question"]["id"]);
     assert_eq!(edited["question"]["content"], "Q1, rephrased");
     assert_eq!(

@@ -162,9 +162,10 @@ async fn a_request_without_a_token_is_401_with_a_challenge(backend: Backend) {
     for expected in [
         "GET /api/v1/me",
         "POST /api/v1/auth/logout",
-        "GET /api/v1/flashcards/{id}",
+        "GET /api/v1/flashcards/{card_id}",
         "POST /api/v1/chats/{chat_id}/documents",
-        "POST /api/v1/chats/{id}/messages",
+        "POST /api/v1/chats/{chat_id}/messages",
+        "POST /api/v1/me/delete",
     ] {
         assert!(
             checked.iter().any(|c| c == expected),

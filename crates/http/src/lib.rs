@@ -20,6 +20,7 @@ pub mod pagination;
 pub mod problem;
 pub mod responses;
 pub mod routes;
+pub mod schemas;
 pub mod settings;
 
 use std::sync::Arc;

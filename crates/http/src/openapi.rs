@@ -13,16 +13,28 @@ pub use crate::constants::SPEC_PATH;
 use flashforge_domain::Code;
 
 use crate::problem::{Problem, ProblemField, ProblemQuota, status_of};
-use crate::{responses, routes};
+use crate::schemas::{BinaryFile, DeltaEvent};
+use crate::{responses, routes, schemas};
+
+mod finish;
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "FlashForge API",
         description = "Study from your own material: upload it, search it, talk with an assistant that cites it, and review flashcards on an FSRS schedule.\n\nEvery error is an RFC 9457 `application/problem+json` body with a stable `code`. Lists are cursor-paginated (`?limit=&cursor=` → `{items, next_cursor}`).",
-        license(name = "Apache-2.0")
+        license(name = "Apache-2.0", identifier = "Apache-2.0")
     ),
-    components(schemas(Problem, ProblemField, ProblemQuota)),
+    servers((url = "/", description = "This server (the document's own origin)")),
+    components(schemas(
+        Problem,
+        ProblemField,
+        ProblemQuota,
+        BinaryFile,
+        DeltaEvent,
+        routes::messages::QuestionEvent,
+        routes::messages::DoneEvent
+    )),
     modifiers(&BearerAuth),
     tags(
         (name = "health", description = "Liveness and readiness"),
@@ -62,7 +74,11 @@ impl utoipa::Modify for BearerAuth {
 /// responses ([`responses`]).
 pub fn base() -> utoipa::openapi::OpenApi {
     let mut document = ApiDoc::openapi();
-    responses::register(document.components.get_or_insert_with(Default::default));
+    let components = document.components.get_or_insert_with(Default::default);
+    responses::register(components);
+    let mut enums = Vec::new();
+    schemas::register(&mut enums);
+    components.schemas.extend(enums);
     document
 }
 
@@ -117,88 +133,10 @@ where
 /// The whole document, as the running server serves it.
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut document = documented_app(App::new()).split_for_parts().1;
-    add_common_responses(&mut document);
+    finish::finish(&mut document);
     // After the routes: their schemas replace the components the base declared.
     list_error_codes(&mut document);
     document
-}
-
-/// Answers every operation can give from the layers around its handler, added where its own
-/// annotation does not list them: 401 (a bearer token missing, invalid or of an ended session)
-/// for protected operations; 400 (malformed JSON), 415 (not JSON) and 422 (a body of the wrong
-/// shape) for JSON bodies; 429 (rate limits) and 503 (a dependency down) for every API
-/// operation.
-fn add_common_responses(document: &mut utoipa::openapi::OpenApi) {
-    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
-    let problem = |description: &str| {
-        RefOr::T(
-            ResponseBuilder::new()
-                .description(description)
-                .content(
-                    "application/problem+json",
-                    ContentBuilder::new()
-                        .schema(Some(Ref::from_schema_name("Problem")))
-                        .build(),
-                )
-                .build(),
-        )
-    };
-    for (path, item) in document.paths.paths.iter_mut() {
-        let operations = [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-        ];
-        for operation in operations.into_iter().flatten() {
-            let protected = operation
-                .security
-                .as_ref()
-                .is_some_and(|requirements| !requirements.is_empty());
-            let json_body = operation
-                .request_body
-                .as_ref()
-                .is_some_and(|body| match body {
-                    RefOr::T(body) => body.content.contains_key("application/json"),
-                    RefOr::Ref(_) => false,
-                });
-            let mut add = |status: &str, description: &str| {
-                operation
-                    .responses
-                    .responses
-                    .entry(status.to_string())
-                    .or_insert_with(|| problem(description));
-            };
-            if protected {
-                add(
-                    "401",
-                    "Not authenticated: no bearer token, an invalid one, or one of an ended session",
-                );
-            }
-            if json_body {
-                add("400", "The body is not valid JSON");
-                add(
-                    "415",
-                    "The body is not declared as JSON (`Content-Type: application/json`)",
-                );
-                add(
-                    "422",
-                    "The body does not have the documented shape, or a field is invalid",
-                );
-            }
-            if path.starts_with("/api/") {
-                add(
-                    "429",
-                    "A rate limit was reached; `Retry-After` says when to try again",
-                );
-                add(
-                    "503",
-                    "A dependency (the database, the vector index, storage) is unavailable; try again",
-                );
-            }
-        }
-    }
 }
 
 /// The document as pretty JSON with a trailing newline, as committed in `docs/openapi.json`.

@@ -57,6 +57,6 @@ problem_responses! {
     /// 422 from a search's parameters.
     BadSearch = "A bad `q`, `limit` or `mode`";
     // Any failure of the prototype's deprecated routes, which never described theirs (no doc
-    // comment: it would become the description).
-    LegacyProblem = "";
+    // comment: it would replace the description).
+    LegacyProblem = "The request failed; the body says why";
 }

@@ -75,8 +75,7 @@ pub struct TokenBody {
     pub access_token: String,
     /// Exchange at `/api/v1/auth/refresh` for a new pair; each works once.
     pub refresh_token: String,
-    /// Always `Bearer`.
-    #[schema(example = "Bearer")]
+    #[schema(value_type = crate::schemas::TokenType, example = "Bearer")]
     pub token_type: &'static str,
     /// Seconds until the access token expires.
     #[schema(example = 900)]
@@ -279,14 +278,14 @@ pub async fn sessions(
 #[utoipa::path(
     tag = "auth",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "The session's id")),
+    params(("session_id" = Uuid, Path, description = "The session's id")),
     responses(
         (status = 204, description = "The session has ended"),
         (status = 401, response = NotAuthenticated),
         (status = 404, description = "No such session of the caller", body = Problem, content_type = "application/problem+json")
     )
 )]
-#[delete("/auth/sessions/{id}")]
+#[delete("/auth/sessions/{session_id}")]
 pub async fn end_session(
     services: web::Data<Services>,
     who: Authenticated,

@@ -65,7 +65,7 @@ impl From<Chat> for ChatBody {
     security(("bearer" = [])),
     request_body = NewChatRequest,
     responses(
-        (status = 201, description = "The new chat; `Location` names it", body = ChatBody),
+        (status = 201, description = "The new chat; `Location` names it", body = ChatBody, headers(("Location" = String, description = "The new chat's URL"))),
         (status = 401, response = NotAuthenticated),
         (status = 422, response = BadChatName)
     )
@@ -118,14 +118,14 @@ pub async fn list_chats(
 #[utoipa::path(
     tag = "chats",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "The chat's id")),
+    params(("chat_id" = Uuid, Path, description = "The chat's id")),
     responses(
         (status = 200, body = ChatBody),
         (status = 401, response = NotAuthenticated),
         (status = 404, response = NoSuchChat)
     )
 )]
-#[get("/chats/{id}")]
+#[get("/chats/{chat_id}")]
 pub async fn get_chat(
     services: web::Data<Services>,
     who: Authenticated,
@@ -142,7 +142,7 @@ pub async fn get_chat(
 #[utoipa::path(
     tag = "chats",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "The chat's id")),
+    params(("chat_id" = Uuid, Path, description = "The chat's id")),
     request_body = ChatPatch,
     responses(
         (status = 200, body = ChatBody),
@@ -151,7 +151,7 @@ pub async fn get_chat(
         (status = 422, response = BadChatName)
     )
 )]
-#[patch("/chats/{id}")]
+#[patch("/chats/{chat_id}")]
 pub async fn update_chat(
     services: web::Data<Services>,
     who: Authenticated,
@@ -177,14 +177,14 @@ pub async fn update_chat(
 #[utoipa::path(
     tag = "chats",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "The chat's id")),
+    params(("chat_id" = Uuid, Path, description = "The chat's id")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 401, response = NotAuthenticated),
         (status = 404, response = NoSuchChat)
     )
 )]
-#[delete("/chats/{id}")]
+#[delete("/chats/{chat_id}")]
 pub async fn delete_chat(
     services: web::Data<Services>,
     who: Authenticated,

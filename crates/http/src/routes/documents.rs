@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use flashforge_domain::Services;
 use flashforge_domain::chats::ChatId;
 use flashforge_domain::knowledge::{
-    Chunk, ChunkCursor, Document, DocumentCursor, DocumentId, DocumentStatus, FileName,
-    InspectError, Inspector, KnowledgeError, MediaType, SearchHit, SearchMode, Upload, Uploaded,
+    self, Chunk, ChunkCursor, Document, DocumentCursor, DocumentId, FileName, InspectError,
+    Inspector, KnowledgeError, SearchHit, Upload, Uploaded,
 };
 use flashforge_domain::{FieldError, ValidationErrors};
 use futures_util::{StreamExt, TryStreamExt};
@@ -24,6 +24,7 @@ use crate::problem::{ApiError, Problem};
 use crate::responses::{
     BadPage, BadSearch, NoSuchChat, NoSuchDocument, NotAuthenticated, QuotaExceeded,
 };
+use crate::schemas::{BinaryFile, DocumentStatus, MediaType, OnDuplicate, SearchMode};
 
 /// Room for the multipart framing around the file.
 const MULTIPART_OVERHEAD: u64 = 64 * 1024;
@@ -40,12 +41,13 @@ pub struct DocumentBody {
     pub id: Uuid,
     pub chat_id: Uuid,
     pub file_name: String,
-    /// `pdf`, `markdown` or `text`, decided from the bytes.
+    /// Decided from the bytes.
+    #[schema(value_type = MediaType)]
     pub media_type: String,
     pub size_bytes: u64,
     /// Lowercase hex SHA-256 of the file.
     pub sha256: String,
-    /// `pending`, `processing`, `completed` or `failed`.
+    #[schema(value_type = DocumentStatus)]
     pub status: String,
     /// Why ingestion failed, or why the last attempt did while it is retried.
     pub error: Option<String>,
@@ -133,6 +135,8 @@ impl From<SearchHit> for SearchHitBody {
 
 #[derive(Serialize, ToSchema)]
 pub struct SearchBody {
+    /// The mode the search ran in.
+    #[schema(value_type = SearchMode)]
     pub mode: String,
     pub hits: Vec<SearchHitBody>,
 }
@@ -142,13 +146,15 @@ pub struct SearchBody {
 pub struct UploadQuery {
     /// `return` (default): the same bytes already in the chat answer 200 with that document;
     /// `replace`: that document is deleted and the upload stored anew.
+    #[param(value_type = Option<OnDuplicate>)]
     pub on_duplicate: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DocumentFilter {
-    /// Only documents in this state: `pending`, `processing`, `completed`, `failed`.
+    /// Only documents in this state.
+    #[param(value_type = Option<DocumentStatus>)]
     pub status: Option<String>,
 }
 
@@ -161,7 +167,8 @@ pub struct SearchQuery {
     /// Hits to return: 1–50, default 10.
     #[param(value_type = Option<u32>, minimum = 1, maximum = 50)]
     pub limit: Option<String>,
-    /// `semantic`, `keyword` or `hybrid` (default).
+    /// `hybrid` when absent.
+    #[param(value_type = Option<SearchMode>)]
     pub mode: Option<String>,
 }
 
@@ -179,11 +186,11 @@ fn upload_error(error: InspectError) -> ApiError {
 }
 
 /// The `Content-Type` a download is served with.
-fn content_type(media_type: MediaType) -> &'static str {
+fn content_type(media_type: knowledge::MediaType) -> &'static str {
     match media_type {
-        MediaType::Pdf => "application/pdf",
-        MediaType::Markdown => "text/markdown; charset=utf-8",
-        MediaType::Text => "text/plain; charset=utf-8",
+        knowledge::MediaType::Pdf => "application/pdf",
+        knowledge::MediaType::Markdown => "text/markdown; charset=utf-8",
+        knowledge::MediaType::Text => "text/plain; charset=utf-8",
     }
 }
 
@@ -286,14 +293,15 @@ async fn receive(
     ),
     request_body(content = UploadForm, content_type = "multipart/form-data"),
     responses(
-        (status = 202, description = "Stored and queued for ingestion", body = DocumentBody),
+        (status = 202, description = "Stored and queued for ingestion", body = DocumentBody, headers(("Location" = String, description = "The new document's URL"))),
         (status = 200, description = "The chat already holds these bytes (or the key was used): that document", body = DocumentBody),
+        (status = 400, description = "The multipart body could not be read, or was cut off (`bad_multipart`)", body = Problem, content_type = "application/problem+json"),
         (status = 401, response = NotAuthenticated),
         (status = 403, response = QuotaExceeded),
         (status = 404, response = NoSuchChat),
         (status = 409, description = "The Idempotency-Key was used for other bytes", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Larger than the maximum", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not PDF, text or Markdown", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not PDF, text or Markdown, or the body is not `multipart/form-data` (`multipart_required`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Empty file, missing field or bad parameter", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The blob store or the database is unavailable; nothing was stored", body = Problem, content_type = "application/problem+json"),
         (status = 507, description = "The disk is full (`storage_full`); nothing was stored", body = Problem, content_type = "application/problem+json")
@@ -382,7 +390,7 @@ pub async fn list_documents(
     let page = page.parse::<DocumentCursor>()?;
     let status = match filter.status.as_deref() {
         None => None,
-        Some(raw) => Some(DocumentStatus::parse(raw).ok_or_else(|| {
+        Some(raw) => Some(knowledge::DocumentStatus::parse(raw).ok_or_else(|| {
             ApiError::from(ValidationErrors::single(
                 "status",
                 "must be one of pending, processing, completed, failed",
@@ -401,14 +409,14 @@ fn ids(path: (Uuid, Uuid)) -> (ChatId, DocumentId) {
 #[utoipa::path(
     tag = "documents",
     security(("bearer" = [])),
-    params(("chat_id" = Uuid, Path, description = "The chat's id"), ("id" = Uuid, Path, description = "The document's id")),
+    params(("chat_id" = Uuid, Path, description = "The chat's id"), ("document_id" = Uuid, Path, description = "The document's id")),
     responses(
         (status = 200, body = DocumentBody),
         (status = 401, response = NotAuthenticated),
         (status = 404, response = NoSuchDocument)
     )
 )]
-#[get("/chats/{chat_id}/documents/{id}")]
+#[get("/chats/{chat_id}/documents/{document_id}")]
 pub async fn get_document(
     services: web::Data<Services>,
     who: Authenticated,
@@ -423,7 +431,7 @@ pub async fn get_document(
 #[utoipa::path(
     tag = "documents",
     security(("bearer" = [])),
-    params(("chat_id" = Uuid, Path, description = "The chat's id"), ("id" = Uuid, Path, description = "The document's id"), PageQuery),
+    params(("chat_id" = Uuid, Path, description = "The chat's id"), ("document_id" = Uuid, Path, description = "The document's id"), PageQuery),
     responses(
         (status = 200, description = "One page of chunks", body = PageBody<ChunkBody>),
         (status = 401, response = NotAuthenticated),
@@ -431,7 +439,7 @@ pub async fn get_document(
         (status = 422, response = BadPage)
     )
 )]
-#[get("/chats/{chat_id}/documents/{id}/chunks")]
+#[get("/chats/{chat_id}/documents/{document_id}/chunks")]
 pub async fn list_chunks(
     services: web::Data<Services>,
     who: Authenticated,
@@ -478,14 +486,18 @@ fn attachment(name: &str) -> header::ContentDisposition {
 #[utoipa::path(
     tag = "documents",
     security(("bearer" = [])),
-    params(("chat_id" = Uuid, Path, description = "The chat's id"), ("id" = Uuid, Path, description = "The document's id")),
+    params(("chat_id" = Uuid, Path, description = "The chat's id"), ("document_id" = Uuid, Path, description = "The document's id")),
     responses(
-        (status = 200, description = "The original bytes", content_type = "application/octet-stream"),
+        (status = 200, description = "The original bytes, as an attachment with the stored name; the media type is the document's", content(
+            (BinaryFile = "application/pdf"),
+            (BinaryFile = "text/markdown"),
+            (BinaryFile = "text/plain")
+        ), headers(("Content-Disposition" = String, description = "`attachment`, with the stored file name"))),
         (status = 401, response = NotAuthenticated),
         (status = 404, response = NoSuchDocument)
     )
 )]
-#[get("/chats/{chat_id}/documents/{id}/file")]
+#[get("/chats/{chat_id}/documents/{document_id}/file")]
 pub async fn download(
     services: web::Data<Services>,
     who: Authenticated,
@@ -508,14 +520,14 @@ pub async fn download(
 #[utoipa::path(
     tag = "documents",
     security(("bearer" = [])),
-    params(("chat_id" = Uuid, Path, description = "The chat's id"), ("id" = Uuid, Path, description = "The document's id")),
+    params(("chat_id" = Uuid, Path, description = "The chat's id"), ("document_id" = Uuid, Path, description = "The document's id")),
     responses(
         (status = 204, description = "Deleted; its text is no longer found by search"),
         (status = 401, response = NotAuthenticated),
         (status = 404, response = NoSuchDocument)
     )
 )]
-#[delete("/chats/{chat_id}/documents/{id}")]
+#[delete("/chats/{chat_id}/documents/{document_id}")]
 pub async fn delete_document(
     services: web::Data<Services>,
     who: Authenticated,
@@ -530,7 +542,7 @@ pub async fn delete_document(
 #[utoipa::path(
     tag = "documents",
     security(("bearer" = [])),
-    params(("chat_id" = Uuid, Path, description = "The chat's id"), ("id" = Uuid, Path, description = "The document's id")),
+    params(("chat_id" = Uuid, Path, description = "The chat's id"), ("document_id" = Uuid, Path, description = "The document's id")),
     responses(
         (status = 202, description = "Queued again; now `pending`", body = DocumentBody),
         (status = 401, response = NotAuthenticated),
@@ -539,7 +551,7 @@ pub async fn delete_document(
         (status = 409, description = "The document has not failed", body = Problem, content_type = "application/problem+json")
     )
 )]
-#[post("/chats/{chat_id}/documents/{id}/retry")]
+#[post("/chats/{chat_id}/documents/{document_id}/retry")]
 pub async fn retry_document(
     services: web::Data<Services>,
     who: Authenticated,
@@ -550,11 +562,13 @@ pub async fn retry_document(
     Ok(HttpResponse::Accepted().json(DocumentBody::from(doc)))
 }
 
-fn parse_search(query: &SearchQuery) -> Result<(String, SearchMode, Option<u32>), ApiError> {
+fn parse_search(
+    query: &SearchQuery,
+) -> Result<(String, knowledge::SearchMode, Option<u32>), ApiError> {
     let mut errors = ValidationErrors::new();
     let mode = match query.mode.as_deref() {
-        None => Some(SearchMode::Hybrid),
-        Some(raw) => errors.check(SearchMode::parse(raw)),
+        None => Some(knowledge::SearchMode::Hybrid),
+        Some(raw) => errors.check(knowledge::SearchMode::parse(raw)),
     };
     let limit = crate::pagination::parse_limit(query.limit.as_deref(), 50, &mut errors);
     let q = match query.q.as_deref() {
@@ -570,11 +584,11 @@ fn parse_search(query: &SearchQuery) -> Result<(String, SearchMode, Option<u32>)
     }
 }
 
-fn mode_name(mode: SearchMode) -> &'static str {
+fn mode_name(mode: knowledge::SearchMode) -> &'static str {
     match mode {
-        SearchMode::Semantic => "semantic",
-        SearchMode::Keyword => "keyword",
-        SearchMode::Hybrid => "hybrid",
+        knowledge::SearchMode::Semantic => "semantic",
+        knowledge::SearchMode::Keyword => "keyword",
+        knowledge::SearchMode::Hybrid => "hybrid",
     }
 }
 

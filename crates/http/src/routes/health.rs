@@ -9,17 +9,14 @@ use utoipa::ToSchema;
 /// The process is up.
 #[derive(Serialize, ToSchema)]
 pub struct Liveness {
-    /// Always `alive`.
-    #[schema(example = "alive")]
+    #[schema(value_type = crate::schemas::LivenessStatus, example = "alive")]
     pub status: &'static str,
 }
 
 /// Whether every required dependency answers.
 #[derive(Serialize, ToSchema)]
 pub struct ReadinessBody {
-    /// `ready`; `unready` when a required dependency is down; `stopping` once the process has
-    /// begun to shut down.
-    #[schema(example = "ready")]
+    #[schema(value_type = crate::schemas::ReadinessStatus, example = "ready")]
     pub status: &'static str,
     pub checks: Vec<DependencyCheck>,
 }
@@ -29,8 +26,7 @@ pub struct ReadinessBody {
 pub struct DependencyCheck {
     #[schema(example = "database")]
     pub name: String,
-    /// `up` or `down`.
-    #[schema(example = "up")]
+    #[schema(value_type = crate::schemas::DependencyStatus, example = "up")]
     pub status: &'static str,
     /// Whether the process is unready while this dependency is down.
     pub required: bool,
@@ -41,7 +37,7 @@ pub struct DependencyCheck {
 /// The prototype's health answer, kept for today's web client.
 #[derive(Serialize, ToSchema)]
 pub struct LegacyHealth {
-    #[schema(example = "healthy")]
+    #[schema(value_type = crate::schemas::LegacyHealthStatus, example = "healthy")]
     pub status: &'static str,
     pub timestamp: DateTime<Utc>,
 }

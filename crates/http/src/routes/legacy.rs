@@ -47,6 +47,7 @@ pub(super) fn deprecated(
 /// The prototype's registration. Use `POST /api/v1/auth/register`.
 #[utoipa::path(
     tag = "legacy",
+    operation_id = "legacy_register",
     request_body = LegacyCredentials,
     responses(
         (status = 201, body = LegacyToken),
@@ -83,6 +84,7 @@ pub async fn register(
 /// The prototype's login. Use `POST /api/v1/auth/login`.
 #[utoipa::path(
     tag = "legacy",
+    operation_id = "legacy_login",
     request_body = LegacyCredentials,
     responses(
         (status = 200, body = LegacyToken),
@@ -117,6 +119,7 @@ pub async fn login(
 /// The prototype's profile. Use `GET /api/v1/me`.
 #[utoipa::path(
     tag = "legacy",
+    operation_id = "legacy_profile",
     security(("bearer" = [])),
     responses(
         (status = 200, body = LegacyProfile),

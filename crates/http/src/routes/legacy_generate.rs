@@ -67,6 +67,7 @@ struct Card<'a> {
 /// The prototype's flashcard maker. Use `POST /api/v1/chats/{chat_id}/flashcards/generate`.
 #[utoipa::path(
     tag = "legacy",
+    operation_id = "legacy_send_message",
     security(("bearer" = [])),
     request_body = LegacySendMessage,
     responses(

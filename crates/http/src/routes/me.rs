@@ -230,6 +230,45 @@ pub async fn change_password(
         (status = 429, description = "Too many wrong passwords from this address", body = Problem, content_type = "application/problem+json")
     )
 )]
+#[post("/me/delete")]
+pub async fn delete_account(
+    req: HttpRequest,
+    services: web::Data<Services>,
+    who: Authenticated,
+    body: web::Json<DeleteAccountRequest>,
+) -> Result<HttpResponse, ApiError> {
+    remove_account(&req, &services, who, body.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn remove_account(
+    req: &HttpRequest,
+    services: &Services,
+    who: Authenticated,
+    body: DeleteAccountRequest,
+) -> Result<(), ApiError> {
+    services
+        .accounts
+        .delete_account(who.0, SecretString::from(body.password), &client_info(req))
+        .await?;
+    Ok(())
+}
+
+/// Deletes the account, like `POST /api/v1/me/delete`; deprecated because some clients and
+/// proxies drop the body of a `DELETE`. Its answer carries `Deprecation` and a `Link` to the
+/// successor.
+#[utoipa::path(
+    tag = "me",
+    security(("bearer" = [])),
+    request_body = DeleteAccountRequest,
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, response = NotAuthenticated),
+        (status = 422, description = "The password is wrong", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many wrong passwords from this address", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[deprecated = "use POST /api/v1/me/delete"]
 #[delete("/me")]
 pub async fn delete_me(
     req: HttpRequest,
@@ -237,13 +276,14 @@ pub async fn delete_me(
     who: Authenticated,
     body: web::Json<DeleteAccountRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    services
-        .accounts
-        .delete_account(
-            who.0,
-            SecretString::from(body.into_inner().password),
-            &client_info(&req),
-        )
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+    remove_account(&req, &services, who, body.into_inner()).await?;
+    // RFC 9745: deprecated since 2026-12-02.
+    Ok(HttpResponse::NoContent()
+        .insert_header(("Deprecation", DELETE_ME_DEPRECATED))
+        .insert_header(("Link", "</api/v1/me/delete>; rel=\"successor-version\""))
+        .finish())
 }
+
+/// When `DELETE /api/v1/me` was deprecated (RFC 9745: `@` and seconds since the Unix epoch):
+/// 2026-12-02.
+pub const DELETE_ME_DEPRECATED: &str = "@1796169600";

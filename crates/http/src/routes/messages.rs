@@ -1,6 +1,6 @@
 //! A chat's messages and the assistant's answers, whole or streamed (SSE).
 
-use actix_web::http::header;
+use actix_web::http::{StatusCode, header};
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Utc};
@@ -18,8 +18,9 @@ use crate::auth::Authenticated;
 use crate::pagination::{PageBody, PageQuery};
 use crate::problem::{ApiError, Problem};
 use crate::responses::{
-    ModelCallsLimited, NoSuchChat, NoSuchMessage, NotAuthenticated, ProviderFailed,
+    BadPage, ModelCallsLimited, NoSuchChat, NoSuchMessage, NotAuthenticated, ProviderFailed,
 };
+use crate::schemas::{DeltaEvent, EVENT_STREAM, MessageRole, MessageStatus};
 use crate::settings::Limits;
 
 #[derive(Deserialize, ToSchema)]
@@ -46,8 +47,9 @@ pub struct CitationBody {
     pub quote: String,
 }
 
+/// The tokens a model call used.
 #[derive(Serialize, ToSchema)]
-pub struct UsageBody {
+pub struct TokenUsageBody {
     pub prompt_tokens: u32,
     pub completion_tokens: u32,
 }
@@ -56,15 +58,13 @@ pub struct UsageBody {
 pub struct MessageBody {
     pub id: Uuid,
     pub chat_id: Uuid,
-    /// `user` or `assistant`.
-    #[schema(example = "assistant")]
+    #[schema(value_type = MessageRole, example = "assistant")]
     pub role: &'static str,
     pub content: String,
     pub citations: Vec<CitationBody>,
     pub model: Option<String>,
-    pub usage: Option<UsageBody>,
-    /// `complete`, or `incomplete` when the model failed part-way.
-    #[schema(example = "complete")]
+    pub usage: Option<TokenUsageBody>,
+    #[schema(value_type = MessageStatus, example = "complete")]
     pub status: &'static str,
     pub created_at: DateTime<Utc>,
 }
@@ -95,8 +95,8 @@ fn citation(c: Citation) -> CitationBody {
     }
 }
 
-fn usage(u: Usage) -> UsageBody {
-    UsageBody {
+fn usage(u: Usage) -> TokenUsageBody {
+    TokenUsageBody {
         prompt_tokens: u.prompt_tokens,
         completion_tokens: u.completion_tokens,
     }
@@ -106,6 +106,20 @@ fn usage(u: Usage) -> UsageBody {
 #[derive(Serialize, ToSchema)]
 pub struct ExchangeBody {
     pub question: MessageBody,
+    pub answer: MessageBody,
+}
+
+/// The `question` event, first of an answer's stream: the stored question, and the id of the
+/// answer being written (to resume its stream at `…/messages/{answer_id}/stream`).
+#[derive(Serialize, ToSchema)]
+pub struct QuestionEvent {
+    pub question: MessageBody,
+    pub answer_id: Uuid,
+}
+
+/// The `done` event, last of a stream that succeeded: the stored answer.
+#[derive(Serialize, ToSchema)]
+pub struct DoneEvent {
     pub answer: MessageBody,
 }
 
@@ -139,14 +153,15 @@ pub async fn models(
 #[utoipa::path(
     tag = "assistant",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "The chat's id"), PageQuery),
+    params(("chat_id" = Uuid, Path, description = "The chat's id"), PageQuery),
     responses(
-        (status = 200, body = PageBody<MessageBody>),
+        (status = 200, description = "One page of messages", body = PageBody<MessageBody>),
         (status = 401, response = NotAuthenticated),
-        (status = 404, response = NoSuchChat)
+        (status = 404, response = NoSuchChat),
+        (status = 422, response = BadPage)
     )
 )]
-#[get("/chats/{id}/messages")]
+#[get("/chats/{chat_id}/messages")]
 pub async fn list_messages(
     services: web::Data<Services>,
     who: Authenticated,
@@ -174,17 +189,17 @@ fn sse(id: u64, event: &str, data: &impl Serialize) -> Bytes {
 }
 
 /// Sends a message and answers it from the chat's material, with citations. With
-/// `Accept: text/event-stream` the answer streams as server-sent events: `question` (the stored
-/// message), `delta` pieces (`{"text": …}`), then `done` (`{"answer": …}`) or `error` (a
-/// problem). The answer is completed and stored even if the client disconnects.
+/// `Accept: text/event-stream` the answer streams as server-sent events (see the 200 answer):
+/// `question`, `delta` pieces, then `done` or `error`. The answer is completed and stored even
+/// if the client disconnects.
 #[utoipa::path(
     tag = "assistant",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "The chat's id")),
+    params(("chat_id" = Uuid, Path, description = "The chat's id")),
     request_body = NewMessageRequest,
     responses(
         (status = 201, description = "The question and the answer, stored", body = ExchangeBody),
-        (status = 200, description = "With `Accept: text/event-stream`: the answer as it is written", content_type = "text/event-stream"),
+        (status = 200, description = EVENT_STREAM, content_type = "text/event-stream", headers(("X-Answer-Id" = Uuid, description = "The id of the answer being written"))),
         (status = 401, response = NotAuthenticated),
         (status = 404, response = NoSuchChat),
         (status = 422, description = "Empty or too long, or an unknown model", body = Problem, content_type = "application/problem+json"),
@@ -193,12 +208,12 @@ fn sse(id: u64, event: &str, data: &impl Serialize) -> Bytes {
         (status = 504, description = "The model provider timed out; the question is stored", body = Problem, content_type = "application/problem+json")
     )
 )]
-#[post("/chats/{id}/messages")]
+#[post("/chats/{chat_id}/messages")]
 pub async fn send_message(
     req: HttpRequest,
     services: web::Data<Services>,
     who: Authenticated,
-    id: web::Path<Uuid>,
+    chat_id: web::Path<Uuid>,
     body: web::Json<NewMessageRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
@@ -206,27 +221,22 @@ pub async fn send_message(
         content: body.content,
         model: body.model,
     };
-    answer(
-        &req,
-        &services,
-        who,
-        ChatId::from_uuid(id.into_inner()),
-        ask,
-    )
-    .await
+    let chat = ChatId::from_uuid(chat_id.into_inner());
+    answer(&req, &services, who, chat, ask, StatusCode::CREATED).await
 }
 
-/// Answers `ask`: 201 with the exchange, or an SSE stream when the client asks for one.
+/// Answers `ask`: `status` with the exchange, or an SSE stream when the client asks for one.
 async fn answer(
     req: &HttpRequest,
     services: &Services,
     who: Authenticated,
     chat: ChatId,
     ask: Ask,
+    status: StatusCode,
 ) -> Result<HttpResponse, ApiError> {
     if !wants_stream(req) {
         let exchange = services.assistant.send(who.0, chat, ask).await?;
-        return Ok(HttpResponse::Created().json(ExchangeBody {
+        return Ok(HttpResponse::build(status).json(ExchangeBody {
             question: exchange.question.into(),
             answer: exchange.answer.into(),
         }));
@@ -236,10 +246,10 @@ async fn answer(
     let first = sse(
         0,
         "question",
-        &serde_json::json!({
-            "question": MessageBody::from(answer.question),
-            "answer_id": answer.answer_id.as_uuid(),
-        }),
+        &QuestionEvent {
+            question: MessageBody::from(answer.question),
+            answer_id: answer.answer_id.as_uuid(),
+        },
     );
     let events = answer_events(req.path().to_string(), answer.events.follow(0));
     let stream = futures_util::stream::once(async move { Ok::<Bytes, actix_web::Error>(first) })
@@ -296,11 +306,13 @@ fn answer_events(
     events.map(move |(index, event)| {
         let id = index as u64 + 1;
         Ok(match event {
-            AnswerEvent::Delta(text) => sse(id, "delta", &serde_json::json!({ "text": text })),
+            AnswerEvent::Delta(text) => sse(id, "delta", &DeltaEvent { text }),
             AnswerEvent::Done(message) => sse(
                 id,
                 "done",
-                &serde_json::json!({ "answer": MessageBody::from(*message) }),
+                &DoneEvent {
+                    answer: MessageBody::from(*message),
+                },
             ),
             AnswerEvent::Failed(error) => {
                 let problem = ApiError::from(Shared(error)).to_problem(&instance, None);
@@ -334,16 +346,17 @@ impl flashforge_domain::DomainError for Shared {
     tag = "assistant",
     security(("bearer" = [])),
     params(
-        ("id" = Uuid, Path, description = "The chat's id"),
+        ("chat_id" = Uuid, Path, description = "The chat's id"),
         ("message_id" = Uuid, Path, description = "The answer's id (`answer_id` of the `question` event)"),
         ("Last-Event-ID" = Option<u64>, Header, description = "The id of the last event received")
     ),
     responses(
-        (status = 200, description = "The answer's remaining events", content_type = "text/event-stream"),
+        (status = 200, description = EVENT_STREAM, content_type = "text/event-stream"),
+        (status = 401, response = NotAuthenticated),
         (status = 404, description = "No such chat or answer of the caller", body = Problem, content_type = "application/problem+json")
     )
 )]
-#[get("/chats/{id}/messages/{message_id}/stream")]
+#[get("/chats/{chat_id}/messages/{message_id}/stream")]
 pub async fn resume_stream(
     req: HttpRequest,
     services: web::Data<Services>,
@@ -393,19 +406,21 @@ pub struct EditMessageRequest {
     tag = "assistant",
     security(("bearer" = [])),
     params(
-        ("id" = Uuid, Path, description = "The chat's id"),
+        ("chat_id" = Uuid, Path, description = "The chat's id"),
         ("message_id" = Uuid, Path, description = "The last answer's id")
     ),
     request_body = RegenerateRequest,
     responses(
         (status = 201, description = "The question and its new answer", body = ExchangeBody),
+        (status = 200, description = EVENT_STREAM, content_type = "text/event-stream", headers(("X-Answer-Id" = Uuid, description = "The id of the answer being written"))),
+        (status = 401, response = NotAuthenticated),
         (status = 404, response = NoSuchMessage),
         (status = 409, description = "Not the chat's last answer", body = Problem, content_type = "application/problem+json"),
         (status = 429, response = ModelCallsLimited),
         (status = 502, response = ProviderFailed)
     )
 )]
-#[post("/chats/{id}/messages/{message_id}/regenerate")]
+#[post("/chats/{chat_id}/messages/{message_id}/regenerate")]
 pub async fn regenerate(
     req: HttpRequest,
     services: web::Data<Services>,
@@ -418,7 +433,8 @@ pub async fn regenerate(
         answer: MessageId::from_uuid(message),
         model: body.and_then(|b| b.into_inner().model),
     };
-    answer(&req, &services, who, ChatId::from_uuid(chat), ask).await
+    let chat = ChatId::from_uuid(chat);
+    answer(&req, &services, who, chat, ask, StatusCode::CREATED).await
 }
 
 /// Edits one of the caller's messages; everything after it is replaced by a new answer. When
@@ -427,19 +443,23 @@ pub async fn regenerate(
     tag = "assistant",
     security(("bearer" = [])),
     params(
-        ("id" = Uuid, Path, description = "The chat's id"),
+        ("chat_id" = Uuid, Path, description = "The chat's id"),
         ("message_id" = Uuid, Path, description = "The message's id")
     ),
     request_body = EditMessageRequest,
     responses(
-        (status = 201, description = "The edited message and its new answer", body = ExchangeBody),
+        (status = 200, description = "The edited message and its new answer (`application/json`); or, with `Accept: text/event-stream`, the new answer as it is written: see the events under `POST /api/v1/chats/{chat_id}/messages`", content(
+            (ExchangeBody = "application/json"),
+            (String = "text/event-stream")
+        ), headers(("X-Answer-Id" = Option<Uuid>, description = "When streamed: the id of the answer being written"))),
+        (status = 401, response = NotAuthenticated),
         (status = 404, response = NoSuchMessage),
         (status = 422, description = "Bad content, or not a user message", body = Problem, content_type = "application/problem+json"),
         (status = 429, response = ModelCallsLimited),
         (status = 502, response = ProviderFailed)
     )
 )]
-#[patch("/chats/{id}/messages/{message_id}")]
+#[patch("/chats/{chat_id}/messages/{message_id}")]
 pub async fn edit_message(
     req: HttpRequest,
     services: web::Data<Services>,
@@ -454,5 +474,6 @@ pub async fn edit_message(
         content: body.content,
         model: body.model,
     };
-    answer(&req, &services, who, ChatId::from_uuid(chat), ask).await
+    let chat = ChatId::from_uuid(chat);
+    answer(&req, &services, who, chat, ask, StatusCode::OK).await
 }

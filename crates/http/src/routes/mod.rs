@@ -9,6 +9,8 @@ pub mod flashcards;
 pub mod legacy;
 #[allow(deprecated)]
 pub mod legacy_generate;
+// `DELETE /me` is deprecated for `POST /me/delete`; registering it is not a use.
+#[allow(deprecated)]
 pub mod me;
 pub mod messages;
 // The prototype's `/health` is marked deprecated for OpenAPI; registering it is not a use.
@@ -43,6 +45,7 @@ where
                 .service(me::usage)
                 .service(me::update_me)
                 .service(me::change_password)
+                .service(me::delete_account)
                 .service(me::delete_me)
                 .service(chats::create_chat)
                 .service(chats::list_chats)

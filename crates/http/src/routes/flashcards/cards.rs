@@ -10,7 +10,7 @@ use crate::responses::{BadFields, NoSuchCard, NoSuchChat, NotAuthenticated, Quot
     params(("chat_id" = Uuid, Path, description = "The chat's id")),
     request_body = NewCardRequest,
     responses(
-        (status = 201, description = "The new card, due now; `Location` names it", body = CardBody),
+        (status = 201, description = "The new card, due now; `Location` names it", body = CardBody, headers(("Location" = String, description = "The new card's URL"))),
         (status = 401, response = NotAuthenticated),
         (status = 403, response = QuotaExceeded),
         (status = 404, response = NoSuchChat),
@@ -141,14 +141,14 @@ pub async fn list_cards(
 #[utoipa::path(
     tag = "flashcards",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "The card's id")),
+    params(("card_id" = Uuid, Path, description = "The card's id")),
     responses(
         (status = 200, body = CardBody),
         (status = 401, response = NotAuthenticated),
         (status = 404, response = NoSuchCard)
     )
 )]
-#[get("/flashcards/{id}")]
+#[get("/flashcards/{card_id}")]
 pub async fn get_card(
     services: web::Data<Services>,
     who: Authenticated,
@@ -165,7 +165,7 @@ pub async fn get_card(
 #[utoipa::path(
     tag = "flashcards",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "The card's id")),
+    params(("card_id" = Uuid, Path, description = "The card's id")),
     request_body = CardPatchRequest,
     responses(
         (status = 200, body = CardBody),
@@ -174,7 +174,7 @@ pub async fn get_card(
         (status = 422, response = BadFields)
     )
 )]
-#[patch("/flashcards/{id}")]
+#[patch("/flashcards/{card_id}")]
 pub async fn update_card(
     services: web::Data<Services>,
     who: Authenticated,
@@ -203,14 +203,14 @@ pub async fn update_card(
 #[utoipa::path(
     tag = "flashcards",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "The card's id")),
+    params(("card_id" = Uuid, Path, description = "The card's id")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 401, response = NotAuthenticated),
         (status = 404, response = NoSuchCard)
     )
 )]
-#[delete("/flashcards/{id}")]
+#[delete("/flashcards/{card_id}")]
 pub async fn delete_card(
     services: web::Data<Services>,
     who: Authenticated,
@@ -229,7 +229,7 @@ pub async fn delete_card(
     tag = "flashcards",
     security(("bearer" = [])),
     params(
-        ("id" = Uuid, Path, description = "The card's id"),
+        ("card_id" = Uuid, Path, description = "The card's id"),
         ("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters")
     ),
     request_body = ReviewRequest,
@@ -241,7 +241,7 @@ pub async fn delete_card(
         (status = 422, description = "A bad rating, time or duration", body = Problem, content_type = "application/problem+json")
     )
 )]
-#[post("/flashcards/{id}/reviews")]
+#[post("/flashcards/{card_id}/reviews")]
 pub async fn review_card(
     services: web::Data<Services>,
     who: Authenticated,

@@ -36,6 +36,7 @@ pub struct DraftBody {
 pub struct GeneratedBody {
     /// `language_model`, or `offline` (definition and cloze cards from the material's own
     /// sentences) when no language model that writes structured output is configured.
+    #[schema(value_type = crate::schemas::Generator)]
     pub generator: String,
     pub drafts: Vec<DraftBody>,
     /// The saved cards, when `save` was asked.
@@ -63,9 +64,10 @@ pub struct GeneratedCardBody {
 pub struct GenerationBody {
     pub id: Uuid,
     pub chat_id: Uuid,
-    /// `queued`, `running`, `completed` or `failed`.
+    #[schema(value_type = crate::schemas::GenerationStatus)]
     pub status: String,
-    /// `language_model` or `offline`, once a batch ran.
+    /// Null until a batch ran.
+    #[schema(value_type = Option<crate::schemas::Generator>)]
     pub generator: Option<String>,
     pub progress: GenerationProgress,
     /// The cards made (when completed).
@@ -128,7 +130,7 @@ impl From<Generation> for GenerationBody {
     request_body = GenerateRequest,
     responses(
         (status = 200, description = "The cards (saved when asked)", body = GeneratedBody),
-        (status = 202, description = "Queued; `Location` names the generation to poll", body = GenerationBody),
+        (status = 202, description = "Queued; `Location` names the generation to poll", body = GenerationBody, headers(("Location" = String, description = "The generation's URL"))),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, response = NotAuthenticated),
         (status = 403, response = QuotaExceeded),

@@ -11,6 +11,7 @@ use super::*;
 pub struct ExportQuery {
     /// `csv` (question, answer, tags — for Quizlet, Knowt and spreadsheets; the default) or
     /// `apkg` (an Anki deck package named after the chat, review cards keeping their interval).
+    #[param(value_type = Option<crate::schemas::ExportFormat>)]
     pub format: Option<String>,
 }
 
@@ -22,8 +23,8 @@ pub struct ExportQuery {
     responses(
         (status = 200, description = "CSV with a header row: question, answer, tags (space-separated); or, with `format=apkg`, an Anki package", content(
             (String = "text/csv"),
-            (Vec<u8> = "application/vnd.anki")
-        )),
+            (crate::schemas::BinaryFile = "application/vnd.anki")
+        ), headers(("Content-Disposition" = String, description = "`attachment; filename=\"flashcards-<chat id>.<csv|apkg>\"`"))),
         (status = 401, response = NotAuthenticated),
         (status = 404, response = NoSuchChat),
         (status = 422, description = "An unknown format", body = Problem, content_type = "application/problem+json")

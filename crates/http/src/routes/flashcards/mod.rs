@@ -108,8 +108,7 @@ pub struct CardPatchRequest {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ReviewRequest {
-    /// `again`, `hard`, `good` or `easy`.
-    #[schema(example = "good")]
+    #[schema(value_type = crate::schemas::Rating, example = "good")]
     pub rating: String,
     /// When the review happened (offline study); default: now. Not before the card was created
     /// or its last review, and not in the future (a few minutes of clock skew are taken as now).
@@ -137,10 +136,10 @@ pub struct CardBody {
     pub tags: Vec<String>,
     pub suspended: bool,
     pub source: Option<SourceBody>,
-    /// `available`, or `missing` once the source document was deleted or replaced; null
-    /// without a source.
+    /// Null without a source.
+    #[schema(value_type = Option<crate::schemas::SourceStatus>)]
     pub source_status: Option<String>,
-    /// `new`, `learning`, `review` or `relearning`.
+    #[schema(value_type = crate::schemas::CardState)]
     pub state: String,
     pub due: DateTime<Utc>,
     /// FSRS stability (days until recall falls to 90 %); null before the first review.
@@ -203,7 +202,8 @@ pub struct CardsBody {
 pub struct CardListFilter {
     /// Only cards with this tag.
     pub tag: Option<String>,
-    /// Only cards in this state: `new`, `learning`, `review`, `relearning`.
+    /// Only cards in this state.
+    #[param(value_type = Option<crate::schemas::CardState>)]
     pub state: Option<String>,
     /// `true`: only cards due now.
     pub due: Option<bool>,
