@@ -29,6 +29,7 @@ mod logging;
 mod messages;
 mod operations;
 mod pagination;
+mod provider_wire;
 mod spend;
 mod tenants;
 mod tokens;

@@ -20,10 +20,10 @@ use crate::helpers::{
 };
 
 /// Two fixed passages for any question.
-struct FixedPassages(Vec<Passage>);
+pub(crate) struct FixedPassages(Vec<Passage>);
 
 impl FixedPassages {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self(vec![
             Passage {
                 chunk_id: Uuid::now_v7(),

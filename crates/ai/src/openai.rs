@@ -1,20 +1,17 @@
 //! OpenAI-compatible chat completions (OpenAI, Ollama's `/v1`, vLLM, llama.cpp server, TEI-style
-//! gateways): whole answers, streamed answers (SSE), JSON-schema structured output, timeouts,
-//! retries with back-off on 429 and 5xx, token usage.
-//!
-//! Written on reqwest rather than a client crate: the protocol surface used here is three
-//! endpoints, and async-openai 0.43 would bring a second reqwest major and a tower stack for
-//! retries (see docs/ARCHITECTURE.md).
+//! gateways): whole answers, streamed answers (SSE), JSON-schema structured output, token usage.
+//! The wire itself (timeouts, retries, redaction, SSE decoding) is flashforge-openai's.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bytes::Bytes;
 use flashforge_domain::assistant::{
     Completion, LanguageModel, LlmError, Prompt, Role, StreamEvent, Usage,
 };
+use flashforge_openai::{
+    Backoff, ClientSettings, Failure, OpenAiClient, SecretString, SseEvent, WireError,
+};
 use futures_util::stream::{self, BoxStream, StreamExt};
-use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 
@@ -33,37 +30,37 @@ pub struct OpenAiSettings {
     pub listed_only: bool,
     /// `max_tokens` of every request: the longest answer the model may write.
     pub max_tokens: u32,
+    /// `temperature` of every request; `None` leaves it to the provider.
+    pub temperature: Option<f64>,
     /// For a whole answer; for a stream, the wait for the first byte and between pieces.
     pub timeout: Duration,
     /// Retries after a 429, a 5xx, a timeout or a refused connection.
     pub max_retries: u32,
-    /// The first back-off; doubled each retry (a `Retry-After` header wins, up to 30 s).
+    /// The first back-off; doubled (with jitter) each retry, up to 30 s (a `Retry-After`
+    /// header wins, up to 60 s).
     pub retry_base: Duration,
 }
 
 pub struct OpenAiModel {
-    http: reqwest::Client,
+    client: OpenAiClient,
     settings: OpenAiSettings,
     listed: OnceCell<Vec<String>>,
 }
 
 impl OpenAiModel {
-    pub fn new(settings: OpenAiSettings) -> Result<Self, String> {
-        // reqwest is built without a bundled crypto provider; the whole process uses ring.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .connect_timeout(settings.timeout)
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+    pub fn new(settings: OpenAiSettings) -> Result<Self, WireError> {
+        let client = OpenAiClient::new(ClientSettings {
+            base_url: settings.base_url.clone(),
+            api_key: settings.api_key.clone().map(SecretString::from),
+            timeout: settings.timeout,
+            max_retries: settings.max_retries,
+            backoff: Backoff::new(settings.retry_base),
+        })?;
         Ok(Self {
-            http,
+            client,
             settings,
             listed: OnceCell::new(),
         })
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.settings.base_url.trim_end_matches('/'))
     }
 
     fn messages(prompt: &Prompt) -> Vec<Value> {
@@ -86,70 +83,38 @@ impl OpenAiModel {
             .unwrap_or_else(|| self.settings.model.clone())
     }
 
-    fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
-        retry_after
-            .map(|d| d.min(Duration::from_secs(30)))
-            .unwrap_or_else(|| {
-                self.settings
-                    .retry_base
-                    .saturating_mul(1 << attempt.min(10))
-            })
-    }
-
-    /// Sends `body` to `path`, retrying what is worth retrying. Answers the response once its
-    /// headers are in, with a 2xx status.
-    async fn post(&self, path: &str, body: &Value) -> Result<reqwest::Response, LlmError> {
-        let mut attempt = 0;
-        loop {
-            let mut request = self.http.post(self.url(path)).json(body);
-            if let Some(key) = &self.settings.api_key {
-                request = request.bearer_auth(key);
-            }
-            let outcome = tokio::time::timeout(self.settings.timeout, request.send()).await;
-            let (error, retry_after) = match outcome {
-                Err(_) => (LlmError::Timeout, None),
-                Ok(Err(e)) if e.is_timeout() => (LlmError::Timeout, None),
-                Ok(Err(e)) => (
-                    LlmError::Unavailable(format!("cannot reach the provider: {e}")),
-                    None,
-                ),
-                Ok(Ok(response)) if response.status().is_success() => return Ok(response),
-                Ok(Ok(response)) => {
-                    let status = response.status();
-                    let retry_after = response
-                        .headers()
-                        .get(reqwest::header::RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.parse::<u64>().ok())
-                        .map(Duration::from_secs);
-                    let text = response.text().await.unwrap_or_default();
-                    let detail: String = text.chars().take(300).collect();
-                    if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-                        (
-                            LlmError::Unavailable(format!("HTTP {status}: {detail}")),
-                            retry_after,
-                        )
-                    } else {
-                        // The provider refused the request itself: retrying will not help.
-                        return Err(LlmError::Rejected(format!("HTTP {status}: {detail}")));
-                    }
-                }
-            };
-            if attempt >= self.settings.max_retries {
-                return Err(error);
-            }
-            let wait = self.backoff(attempt, retry_after);
-            tracing::warn!(attempt, wait_ms = wait.as_millis() as u64, error = %error, "language model call failed; retrying");
-            tokio::time::sleep(wait).await;
-            attempt += 1;
+    /// The body every chat request shares: the model, the conversation and the sampling settings.
+    fn request(&self, model: &str, prompt: &Prompt, stream: bool) -> Value {
+        let mut body = json!({
+            "model": model,
+            "messages": Self::messages(prompt),
+            "stream": stream,
+            "max_tokens": self.settings.max_tokens
+        });
+        if let Some(temperature) = self.settings.temperature {
+            body["temperature"] = json!(temperature);
         }
+        body
     }
 
-    async fn body_json(&self, response: reqwest::Response) -> Result<Value, LlmError> {
-        tokio::time::timeout(self.settings.timeout, response.json::<Value>())
+    fn error(&self, error: &WireError) -> LlmError {
+        llm_error(&self.client, error)
+    }
+
+    async fn chat(&self, body: &Value) -> Result<Value, LlmError> {
+        self.client
+            .post_json("/chat/completions", body)
             .await
-            .map_err(|_| LlmError::Timeout)?
-            .map_err(|e| LlmError::Unavailable(format!("unreadable answer: {e}")))
+            .map_err(|e| self.error(&e))
+    }
+}
+
+/// The port's error for a failed exchange, its text redacted.
+fn llm_error(client: &OpenAiClient, error: &WireError) -> LlmError {
+    match error.failure() {
+        Failure::Timeout => LlmError::Timeout,
+        Failure::Rejected => LlmError::Rejected(client.explain(error)),
+        Failure::Unavailable | Failure::Malformed => LlmError::Unavailable(client.explain(error)),
     }
 }
 
@@ -166,28 +131,32 @@ fn usage_of(value: &Value) -> Usage {
     }
 }
 
-/// Splits an SSE byte stream into the `data:` payloads of its events.
-struct SseData {
-    buffer: String,
+/// Follows a streamed answer: the model that answers and the usage come in pieces of their own.
+struct Answer {
+    model: String,
+    usage: Usage,
 }
 
-impl SseData {
-    fn push(&mut self, bytes: &Bytes) -> Vec<String> {
-        self.buffer.push_str(&String::from_utf8_lossy(bytes));
-        self.buffer = self.buffer.replace("\r\n", "\n");
-        let mut payloads = Vec::new();
-        while let Some(end) = self.buffer.find("\n\n") {
-            let event: String = self.buffer.drain(..end + 2).collect();
-            let data: Vec<&str> = event
-                .lines()
-                .filter_map(|line| line.strip_prefix("data:"))
-                .map(str::trim_start)
-                .collect();
-            if !data.is_empty() {
-                payloads.push(data.join("\n"));
-            }
+impl Answer {
+    /// The delta of one event's `data`, or the end at `[DONE]`.
+    fn read(&mut self, data: &str) -> Option<StreamEvent> {
+        if data == "[DONE]" {
+            return Some(StreamEvent::Done {
+                model: self.model.clone(),
+                usage: self.usage,
+            });
         }
-        payloads
+        let piece = serde_json::from_str::<Value>(data).ok()?;
+        if let Some(model) = piece["model"].as_str() {
+            self.model = model.to_string();
+        }
+        if piece["usage"].is_object() {
+            self.usage = usage_of(&piece);
+        }
+        piece["choices"][0]["delta"]["content"]
+            .as_str()
+            .filter(|text| !text.is_empty())
+            .map(|text| StreamEvent::Delta(text.to_string()))
     }
 }
 
@@ -206,18 +175,14 @@ impl LanguageModel for OpenAiModel {
         }
         self.listed
             .get_or_try_init(|| async {
-                let mut request = self.http.get(self.url("/models"));
-                if let Some(key) = &self.settings.api_key {
-                    request = request.bearer_auth(key);
-                }
-                let response = tokio::time::timeout(self.settings.timeout, request.send())
+                let body: Value = self
+                    .client
+                    .get_json("/models")
                     .await
-                    .map_err(|_| LlmError::Timeout)?
-                    .map_err(|e| LlmError::Unavailable(e.to_string()))?;
-                if !response.status().is_success() {
-                    return Err(LlmError::Unavailable(format!("HTTP {}", response.status())));
-                }
-                let body = self.body_json(response).await?;
+                    .map_err(|e| match self.error(&e) {
+                        LlmError::Rejected(text) => LlmError::Unavailable(text),
+                        other => other,
+                    })?;
                 let mut models: Vec<String> = body["data"]
                     .as_array()
                     .map(|list| {
@@ -237,15 +202,7 @@ impl LanguageModel for OpenAiModel {
 
     async fn complete(&self, prompt: &Prompt) -> Result<Completion, LlmError> {
         let model = self.model_of(prompt);
-        let body = json!({
-            "model": model,
-            "messages": Self::messages(prompt),
-            "stream": false,
-            "max_tokens": self.settings.max_tokens
-        });
-        let answer = self
-            .body_json(self.post("/chat/completions", &body).await?)
-            .await?;
+        let answer = self.chat(&self.request(&model, prompt, false)).await?;
         let text = answer["choices"][0]["message"]["content"]
             .as_str()
             .ok_or_else(|| LlmError::Unavailable("the answer has no message content".into()))?
@@ -262,88 +219,45 @@ impl LanguageModel for OpenAiModel {
         prompt: &Prompt,
     ) -> Result<BoxStream<'static, Result<StreamEvent, LlmError>>, LlmError> {
         let model = self.model_of(prompt);
-        let body = json!({
-            "model": model,
-            "messages": Self::messages(prompt),
-            "stream": true,
-            "stream_options": {"include_usage": true},
-            "max_tokens": self.settings.max_tokens
-        });
-        let response = self.post("/chat/completions", &body).await?;
-        let idle = self.settings.timeout;
+        let mut body = self.request(&model, prompt, true);
+        body["stream_options"] = json!({"include_usage": true});
+        let events = self
+            .client
+            .post_events("/chat/completions", &body)
+            .await
+            .map_err(|e| self.error(&e))?;
         struct State {
-            bytes: BoxStream<'static, reqwest::Result<Bytes>>,
-            parser: SseData,
-            pending: std::collections::VecDeque<Result<StreamEvent, LlmError>>,
-            model: String,
-            usage: Usage,
+            events: BoxStream<'static, Result<SseEvent, WireError>>,
+            /// Errors in the stream are mapped with the same rule (and redaction) as the others.
+            client: OpenAiClient,
+            answer: Answer,
             done: bool,
         }
         let state = State {
-            bytes: response.bytes_stream().boxed(),
-            parser: SseData {
-                buffer: String::new(),
+            events,
+            client: self.client.clone(),
+            answer: Answer {
+                model,
+                usage: Usage::default(),
             },
-            pending: std::collections::VecDeque::new(),
-            model,
-            usage: Usage::default(),
             done: false,
         };
-        Ok(stream::unfold(state, move |mut state| async move {
-            loop {
-                if let Some(event) = state.pending.pop_front() {
-                    return Some((event, state));
-                }
-                if state.done {
-                    return None;
-                }
-                let chunk = match tokio::time::timeout(idle, state.bytes.next()).await {
-                    Err(_) => {
-                        state.done = true;
-                        return Some((Err(LlmError::Timeout), state));
-                    }
-                    Ok(None) => {
-                        state.done = true;
-                        return Some((
-                            Err(LlmError::Unavailable(
-                                "the answer stream ended early".into(),
-                            )),
-                            state,
-                        ));
-                    }
-                    Ok(Some(Err(e))) => {
-                        state.done = true;
-                        return Some((Err(LlmError::Unavailable(e.to_string())), state));
-                    }
-                    Ok(Some(Ok(chunk))) => chunk,
+        Ok(stream::unfold(state, |mut state| async move {
+            while !state.done {
+                let outcome = match state.events.next().await {
+                    None => Err(LlmError::Unavailable(
+                        "the answer stream ended early".into(),
+                    )),
+                    Some(Err(e)) => Err(llm_error(&state.client, &e)),
+                    Some(Ok(event)) => match state.answer.read(&event.data) {
+                        None => continue,
+                        Some(event) => Ok(event),
+                    },
                 };
-                for data in state.parser.push(&chunk) {
-                    if data == "[DONE]" {
-                        state.pending.push_back(Ok(StreamEvent::Done {
-                            model: state.model.clone(),
-                            usage: state.usage,
-                        }));
-                        state.done = true;
-                        break;
-                    }
-                    let Ok(piece) = serde_json::from_str::<Value>(&data) else {
-                        continue;
-                    };
-                    if let Some(model) = piece["model"].as_str() {
-                        state.model = model.to_string();
-                    }
-                    if piece["usage"].is_object() {
-                        state.usage = usage_of(&piece);
-                    }
-                    if let Some(text) = piece["choices"][0]["delta"]["content"].as_str()
-                        && !text.is_empty()
-                    {
-                        state
-                            .pending
-                            .push_back(Ok(StreamEvent::Delta(text.to_string())));
-                    }
-                }
+                state.done = !matches!(outcome, Ok(StreamEvent::Delta(_)));
+                return Some((outcome, state));
             }
+            None
         })
         .boxed())
     }
@@ -354,19 +268,12 @@ impl LanguageModel for OpenAiModel {
         schema_name: &str,
         schema: &Value,
     ) -> Result<(Value, Usage), LlmError> {
-        let body = json!({
-            "model": self.model_of(prompt),
-            "messages": Self::messages(prompt),
-            "stream": false,
-            "max_tokens": self.settings.max_tokens,
-            "response_format": {
-                "type": "json_schema",
-                "json_schema": {"name": schema_name, "schema": schema, "strict": true}
-            }
+        let mut body = self.request(&self.model_of(prompt), prompt, false);
+        body["response_format"] = json!({
+            "type": "json_schema",
+            "json_schema": {"name": schema_name, "schema": schema, "strict": true}
         });
-        let answer = self
-            .body_json(self.post("/chat/completions", &body).await?)
-            .await?;
+        let answer = self.chat(&body).await?;
         let content = answer["choices"][0]["message"]["content"]
             .as_str()
             .ok_or_else(|| LlmError::Unavailable("the answer has no message content".into()))?;
@@ -392,6 +299,7 @@ mod tests {
             models: Vec::new(),
             listed_only: false,
             max_tokens: 321,
+            temperature: None,
             timeout: Duration::from_millis(500),
             max_retries: 2,
             retry_base: Duration::from_millis(10),
@@ -467,6 +375,41 @@ mod tests {
         );
         assert_eq!(messages[1]["content"], "Hi");
         assert_eq!(messages[2]["content"], "What makes ATP?");
+    }
+
+    #[tokio::test]
+    async fn the_temperature_is_sent_when_set_and_left_out_when_not() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(answer("ok")))
+            .mount(&server)
+            .await;
+        let warm = OpenAiModel::new(OpenAiSettings {
+            temperature: Some(0.3),
+            ..settings(&server)
+        })
+        .unwrap();
+        warm.complete(&prompt()).await.unwrap();
+        warm.complete_structured(&prompt(), "cards", &json!({}))
+            .await
+            .unwrap_err(); // "ok" is no JSON: only the request matters here
+        OpenAiModel::new(settings(&server))
+            .unwrap()
+            .complete(&prompt())
+            .await
+            .unwrap();
+        let sent: Vec<Value> = server
+            .received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.body_json().unwrap())
+            .collect();
+        assert_eq!(sent[0]["temperature"], json!(0.3));
+        assert_eq!(sent[1]["temperature"], json!(0.3));
+        assert_eq!(sent[0]["max_tokens"], 321);
+        assert!(sent[2].get("temperature").is_none(), "{}", sent[2]);
+        assert_eq!(sent[2]["max_tokens"], 321);
     }
 
     #[tokio::test]

@@ -1,6 +1,6 @@
 //! OpenAI-compatible embeddings: `POST {base_url}/embeddings`, as OpenAI, Ollama's `/v1`, vLLM
-//! and Text Embeddings Inference serve it. Batches, a timeout per request, retries with
-//! exponential back-off (honouring `Retry-After`) on 429, 5xx, timeouts and connection errors.
+//! and Text Embeddings Inference serve it, in batches. The wire (a timeout per request, retries
+//! with back-off honouring `Retry-After`, key redaction) is flashforge-openai's.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,14 +8,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use flashforge_domain::error::InfraError;
 use flashforge_domain::knowledge::{ApproximateTokens, Embedder, EmbeddingModel, TokenCounter};
-use reqwest::StatusCode;
+use flashforge_openai::{Backoff, ClientSettings, Failure, OpenAiClient, SecretString};
 use serde::Deserialize;
 use serde_json::json;
-
-/// The longest wait a `Retry-After` header can impose.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
-/// The longest exponential back-off.
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// Where the embedding endpoint is and how to talk to it.
 #[derive(Debug, Clone)]
@@ -34,14 +29,14 @@ pub struct OpenAiEmbedderSettings {
     pub timeout: Duration,
     /// Retries after a 429, a 5xx, a timeout or a connection error.
     pub max_retries: u32,
-    /// The first back-off; doubled each retry, up to 30 s (a `Retry-After` header wins, up to
-    /// 60 s).
+    /// The first back-off; doubled (with jitter) each retry, up to 30 s (a `Retry-After`
+    /// header wins, up to 60 s).
     pub retry_base_delay: Duration,
 }
 
 /// An [`Embedder`] over an OpenAI-compatible embeddings endpoint.
 pub struct OpenAiEmbedder {
-    http: reqwest::Client,
+    client: OpenAiClient,
     settings: OpenAiEmbedderSettings,
     model: EmbeddingModel,
 }
@@ -58,167 +53,59 @@ struct EmbeddingItem {
     embedding: Vec<f32>,
 }
 
-/// Why an attempt failed.
-enum Failure {
-    /// Worth another try, after `retry_after` when the server said so.
-    Transient {
-        message: String,
-        retry_after: Option<Duration>,
-    },
-    /// Retrying will not help.
-    Permanent(String),
-}
-
 impl OpenAiEmbedder {
     /// An embedder for `settings`; fails only when the HTTP client cannot be built.
     pub fn new(settings: OpenAiEmbedderSettings) -> Result<Self, String> {
-        // reqwest is built without a bundled crypto provider; the whole process uses ring.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .connect_timeout(settings.timeout)
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let client = OpenAiClient::new(ClientSettings {
+            base_url: settings.base_url.clone(),
+            api_key: settings.api_key.clone().map(SecretString::from),
+            timeout: settings.timeout,
+            max_retries: settings.max_retries,
+            backoff: Backoff::new(settings.retry_base_delay),
+        })
+        .map_err(|e| e.describe())?;
         let model = EmbeddingModel {
             name: settings.model.clone(),
             dimension: settings.dimension,
         };
         Ok(Self {
-            http,
+            client,
             settings,
             model,
         })
     }
 
-    fn url(&self) -> String {
-        format!(
-            "{}/embeddings",
-            self.settings.base_url.trim_end_matches('/')
-        )
-    }
-
-    /// `message` with the API key blanked out, should a server or an error echo it.
-    fn redact(&self, message: String) -> String {
-        match &self.settings.api_key {
-            Some(key) if !key.is_empty() && message.contains(key.as_str()) => {
-                message.replace(key.as_str(), "[redacted]")
-            }
-            _ => message,
-        }
-    }
-
-    fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
-        match retry_after {
-            Some(wait) => wait.min(MAX_RETRY_AFTER),
-            None => self
-                .settings
-                .retry_base_delay
-                .saturating_mul(1 << attempt.min(16))
-                .min(MAX_BACKOFF),
-        }
-    }
-
-    /// Embeds one batch, retrying what is worth retrying.
+    /// Embeds one batch (the client retries what is worth retrying).
     async fn embed_batch(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, InfraError> {
         let body = json!({
             "model": self.settings.model,
             "input": texts,
             "encoding_format": "float",
         });
-        let mut attempt = 0;
-        loop {
-            let outcome = match tokio::time::timeout(self.settings.timeout, self.attempt(&body))
+        let answer: EmbeddingsAnswer =
+            self.client
+                .post_json("/embeddings", &body)
                 .await
-            {
-                Ok(outcome) => outcome,
-                Err(_) => Err(Failure::Transient {
-                    message: format!("no answer within {} ms", self.settings.timeout.as_millis()),
-                    retry_after: None,
-                }),
-            };
-            let (message, retry_after) = match outcome {
-                Ok(bytes) => return self.parse(&bytes, texts.len()),
-                Err(Failure::Permanent(message)) => {
-                    return Err(InfraError::internal(self.redact(format!(
-                        "the embeddings endpoint {} refused the request: {message}",
-                        self.url()
-                    ))));
-                }
-                Err(Failure::Transient {
-                    message,
-                    retry_after,
-                }) => (self.redact(message), retry_after),
-            };
-            if attempt >= self.settings.max_retries {
-                return Err(InfraError::unavailable(format!(
-                    "the embeddings endpoint {} failed {} time(s), last: {message}",
-                    self.url(),
-                    attempt + 1
-                )));
-            }
-            let wait = self.backoff(attempt, retry_after);
-            tracing::warn!(
-                attempt,
-                wait_ms = wait.as_millis() as u64,
-                error = %message,
-                "embedding call failed; retrying"
-            );
-            tokio::time::sleep(wait).await;
-            attempt += 1;
-        }
+                .map_err(|e| match e.failure() {
+                    // The error keeps its causes; its texts are redacted by the client.
+                    Failure::Timeout | Failure::Unavailable => InfraError::unavailable(e),
+                    Failure::Rejected | Failure::Malformed => InfraError::internal(e),
+                })?;
+        self.vectors(answer, texts.len())
     }
 
-    /// One request: the answer's body when the status is 2xx.
-    async fn attempt(&self, body: &serde_json::Value) -> Result<Vec<u8>, Failure> {
-        let mut request = self.http.post(self.url()).json(body);
-        if let Some(key) = &self.settings.api_key {
-            request = request.bearer_auth(key);
-        }
-        let transient = |message: String| Failure::Transient {
-            message,
-            retry_after: None,
-        };
-        let response = request
-            .send()
-            .await
-            .map_err(|e| transient(format!("cannot reach it: {e}")))?;
-        let status = response.status();
-        if status.is_success() {
-            let bytes = response
-                .bytes()
-                .await
-                .map_err(|e| transient(format!("the answer was cut: {e}")))?;
-            return Ok(bytes.to_vec());
-        }
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .filter(|secs| secs.is_finite() && *secs >= 0.0)
-            .map(|secs| Duration::from_secs_f64(secs.min(MAX_RETRY_AFTER.as_secs_f64())));
-        let text = response.text().await.unwrap_or_default();
-        let detail: String = text.chars().take(300).collect();
-        let message = format!("HTTP {status}: {detail}");
-        if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-            Err(Failure::Transient {
-                message,
-                retry_after,
-            })
-        } else {
-            Err(Failure::Permanent(message))
-        }
-    }
-
-    /// The vectors of a 2xx answer, in input order, each checked against the dimension.
-    fn parse(&self, bytes: &[u8], expected: usize) -> Result<Vec<Vec<f32>>, InfraError> {
+    /// The vectors of an answer, in input order, each checked against the dimension.
+    fn vectors(
+        &self,
+        answer: EmbeddingsAnswer,
+        expected: usize,
+    ) -> Result<Vec<Vec<f32>>, InfraError> {
         let malformed = |detail: String| {
-            InfraError::internal(self.redact(format!(
+            InfraError::internal(self.client.redact(&format!(
                 "the embeddings endpoint {} gave a malformed answer: {detail}",
-                self.url()
+                self.client.url("/embeddings")
             )))
         };
-        let answer: EmbeddingsAnswer =
-            serde_json::from_slice(bytes).map_err(|e| malformed(e.to_string()))?;
         if answer.data.len() != expected {
             return Err(malformed(format!(
                 "{} embeddings for {expected} texts",

@@ -6,6 +6,9 @@ use serde::{Deserialize, Serialize};
 use super::problems::{Problems, is_http_url};
 use super::secret::Secret;
 
+/// The most `llm.max_tokens` may be: past any model's output window.
+const MAX_TOKENS_CAP: u32 = 200_000;
+
 /// How answers are grounded and bounded.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -35,8 +38,10 @@ pub enum LlmProvider {
 #[serde(deny_unknown_fields)]
 pub struct LlmSettings {
     pub provider: LlmProvider,
-    /// Up to and including `/v1`.
+    /// Up to and including `/v1`. Unset: `OPENAI_BASE_URL`, else Ollama on this machine.
+    #[serde(default)]
     pub base_url: String,
+    /// Unset: `OPENAI_API_KEY`, if that is set.
     #[serde(default)]
     pub api_key: Option<Secret>,
     /// The default model.
@@ -48,6 +53,9 @@ pub struct LlmSettings {
     pub max_retries: u32,
     /// `max_tokens` of every request: the longest answer a model may write.
     pub max_tokens: u32,
+    /// `temperature` of every request (0 to 2); unset leaves it to the provider.
+    #[serde(default)]
+    pub temperature: Option<f64>,
     /// Model calls one user may have under way at once (per process); 0 for no limit.
     pub max_concurrent_calls_per_user: u32,
 }
@@ -90,14 +98,113 @@ impl LlmSettings {
         if self.max_retries > 10 {
             problems.bad("llm.max_retries", "must be at most 10");
         }
-        if self.max_tokens == 0 || self.max_tokens > 200_000 {
+        if self.max_tokens == 0 || self.max_tokens > MAX_TOKENS_CAP {
             problems.bad("llm.max_tokens", "must be between 1 and 200000");
+        }
+        if let Some(t) = self.temperature
+            && !(0.0..=2.0).contains(&t)
+        {
+            problems.bad(
+                "llm.temperature",
+                "must be between 0 and 2 (unset: the provider's)",
+            );
         }
         if self.max_concurrent_calls_per_user > 1000 {
             problems.bad(
                 "llm.max_concurrent_calls_per_user",
                 "must be at most 1000 (0 for no limit)",
             );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use crate::settings::{Environment, Settings, SettingsError};
+
+    fn config() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config")
+    }
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        let mut vars = vec![(
+            "FLASHFORGE__AUTH__JWT_SECRET".to_string(),
+            "q8Vt2mLx9Rz4Kp7Wn3Bc6Hd1Fg5Js0Ye".to_string(),
+        )];
+        vars.extend(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        Settings::load_from(Environment::Test, &config(), vars).map(|(s, _)| s)
+    }
+
+    fn key(settings: &Option<super::Secret>) -> Option<&str> {
+        settings.as_ref().map(|k| k.expose())
+    }
+
+    #[test]
+    fn unset_provider_keys_and_urls_fall_back_to_the_openai_variables() {
+        let settings = load(&[
+            ("OPENAI_API_KEY", "sk-env"),
+            ("OPENAI_BASE_URL", "https://api.openai.com/v1"),
+        ])
+        .unwrap();
+        for (api_key, base_url) in [
+            (&settings.llm.api_key, &settings.llm.base_url),
+            (&settings.embedding.api_key, &settings.embedding.base_url),
+        ] {
+            assert_eq!(key(api_key), Some("sk-env"));
+            assert_eq!(base_url, "https://api.openai.com/v1");
+        }
+    }
+
+    #[test]
+    fn flashforge_keys_win_over_the_openai_variables() {
+        let settings = load(&[
+            ("OPENAI_API_KEY", "sk-env"),
+            ("OPENAI_BASE_URL", "https://api.openai.com/v1"),
+            ("FLASHFORGE__LLM__API_KEY", "sk-llm"),
+            ("FLASHFORGE__LLM__BASE_URL", "http://llm:8000/v1"),
+            ("FLASHFORGE__EMBEDDING__BASE_URL", "http://tei:80/v1"),
+        ])
+        .unwrap();
+        assert_eq!(key(&settings.llm.api_key), Some("sk-llm"));
+        assert_eq!(settings.llm.base_url, "http://llm:8000/v1");
+        assert_eq!(key(&settings.embedding.api_key), Some("sk-env"));
+        assert_eq!(settings.embedding.base_url, "http://tei:80/v1");
+    }
+
+    #[test]
+    fn without_either_the_url_is_the_local_ollama_and_there_is_no_key() {
+        let settings = load(&[("OPENAI_API_KEY", " "), ("FLASHFORGE__LLM__API_KEY", "")]).unwrap();
+        for (api_key, base_url) in [
+            (&settings.llm.api_key, &settings.llm.base_url),
+            (&settings.embedding.api_key, &settings.embedding.base_url),
+        ] {
+            assert_eq!(key(api_key), None);
+            assert_eq!(base_url, "http://127.0.0.1:11434/v1");
+        }
+        // Today's request: no temperature, max_tokens 1024.
+        assert_eq!(settings.llm.temperature, None);
+        assert_eq!(settings.llm.max_tokens, 1024);
+    }
+
+    #[test]
+    fn temperature_and_max_tokens_are_checked_against_their_ranges() {
+        let ok = load(&[
+            ("FLASHFORGE__LLM__TEMPERATURE", "1.5"),
+            ("FLASHFORGE__LLM__MAX_TOKENS", "4096"),
+        ])
+        .unwrap();
+        assert_eq!(ok.llm.temperature, Some(1.5));
+        assert_eq!(ok.llm.max_tokens, 4096);
+        for (temperature, max_tokens) in [("-0.1", "0"), ("2.01", "200001"), ("NaN", "0")] {
+            let err = load(&[
+                ("FLASHFORGE__LLM__TEMPERATURE", temperature),
+                ("FLASHFORGE__LLM__MAX_TOKENS", max_tokens),
+            ])
+            .unwrap_err();
+            let keys: Vec<_> = err.problems.iter().map(|(k, _)| k.as_str()).collect();
+            assert_eq!(keys, ["llm.max_tokens", "llm.temperature"], "{err}");
         }
     }
 }

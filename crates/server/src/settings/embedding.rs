@@ -24,7 +24,10 @@ pub enum EmbeddingProvider {
 pub struct EmbeddingSettings {
     pub provider: EmbeddingProvider,
     pub model_dir: PathBuf,
+    /// Up to and including `/v1`. Unset: `OPENAI_BASE_URL`, else Ollama on this machine.
+    #[serde(default)]
     pub base_url: String,
+    /// Unset: `OPENAI_API_KEY`, if that is set.
     #[serde(default)]
     pub api_key: Option<Secret>,
     pub model: String,

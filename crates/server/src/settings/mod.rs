@@ -2,8 +2,9 @@
 //!
 //! Layers, each overriding the one before: defaults embedded in the binary → `config/default.toml`
 //! → `config/{FLASHFORGE_ENV}.toml` → `.env` (development only) → `FLASHFORGE__SECTION__KEY`
-//! environment variables. Validation names every bad key at once; the process refuses to start
-//! on any of them.
+//! environment variables. What all of those leave unset of the providers' `api_key` and
+//! `base_url` comes from `OPENAI_API_KEY` and `OPENAI_BASE_URL`. Validation names every bad key
+//! at once; the process refuses to start on any of them.
 //!
 //! Each section of the configuration lives in a file of its own, with the rules of its keys
 //! (`validate`); this file holds the whole, its loading, and the order the sections are checked in.
@@ -119,6 +120,8 @@ impl Settings {
         dir: &Path,
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<(Self, LoadNotes), SettingsError> {
+        let vars: Vec<(String, String)> = vars.into_iter().collect();
+        let openai = environment::OpenAiEnv::from_vars(&vars);
         let vars: HashMap<String, String> = sources::settings_variables(vars)?;
         let files: Vec<PathBuf> = [
             dir.join("default.toml"),
@@ -160,6 +163,11 @@ impl Settings {
             .try_deserialize()
             .map_err(|e| SettingsError::one(key_of(&e.to_string()), e.to_string()))?;
         settings.environment = environment;
+        openai.fill(&mut settings.llm.api_key, &mut settings.llm.base_url);
+        openai.fill(
+            &mut settings.embedding.api_key,
+            &mut settings.embedding.base_url,
+        );
         let mut notes = settings.validate()?;
         if files.is_empty() {
             let shown = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());

@@ -44,17 +44,21 @@ pub fn language_model(
 ) -> Result<Arc<dyn LanguageModel>, String> {
     Ok(match llm.provider {
         LlmProvider::Offline => Arc::new(OfflineModel),
-        LlmProvider::Openai => Arc::new(OpenAiModel::new(OpenAiSettings {
-            base_url: llm.base_url.clone(),
-            api_key: llm.api_key.as_ref().map(|k| k.expose().to_string()),
-            model: llm.model.clone(),
-            models: llm.models.clone(),
-            listed_only,
-            max_tokens: llm.max_tokens,
-            timeout: Duration::from_secs(llm.timeout_secs),
-            max_retries: llm.max_retries,
-            retry_base: Duration::from_millis(500),
-        })?),
+        LlmProvider::Openai => Arc::new(
+            OpenAiModel::new(OpenAiSettings {
+                base_url: llm.base_url.clone(),
+                api_key: llm.api_key.as_ref().map(|k| k.expose().to_string()),
+                model: llm.model.clone(),
+                models: llm.models.clone(),
+                listed_only,
+                max_tokens: llm.max_tokens,
+                temperature: llm.temperature,
+                timeout: Duration::from_secs(llm.timeout_secs),
+                max_retries: llm.max_retries,
+                retry_base: Duration::from_millis(500),
+            })
+            .map_err(|e| e.describe())?,
+        ),
     })
 }
 
