@@ -15,9 +15,16 @@ use crate::settings::config_dir;
 pub fn command(bin: &str, env: &str, vars: &[(&str, &str)]) -> Command {
     let mut command = Command::new(bin);
     for (key, _) in std::env::vars() {
-        // PORT and DATABASE_URL configure the process too (when its keys are unset).
+        // PORT, DATABASE_URL and OPENAI_* configure the process too (when its keys are unset).
         if key.starts_with("FLASHFORGE")
-            || ["RUST_LOG", "PORT", "DATABASE_URL", "OPENAI_API_KEY", "OPENAI_BASE_URL"].contains(&key.as_str())
+            || [
+                "RUST_LOG",
+                "PORT",
+                "DATABASE_URL",
+                "OPENAI_API_KEY",
+                "OPENAI_BASE_URL",
+            ]
+            .contains(&key.as_str())
         {
             command.env_remove(key);
         }

@@ -14,13 +14,29 @@ macro_rules! closed_sets {
     ($($(#[doc = $doc:literal])* $name:ident { $($variant:ident = $value:literal),+ $(,)? })*) => {
         $(
             $(#[doc = $doc])*
-            #[derive(Serialize, ToSchema)]
             #[allow(dead_code)]
             pub enum $name {
-                $(
-                    #[serde(rename = $value)]
-                    $variant,
-                )+
+                $($variant,)+
+            }
+
+            // Written out rather than derived: the derive does not see a `serde(rename)` whose
+            // value comes through a macro, and would list the variants' Rust names.
+            impl utoipa::PartialSchema for $name {
+                fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                    let lines: &[&str] = &[$($doc),*];
+                    let description: Vec<&str> = lines.iter().map(|l| l.trim()).collect();
+                    utoipa::openapi::schema::ObjectBuilder::new()
+                        .schema_type(utoipa::openapi::schema::Type::String)
+                        .description(Some(description.join("\n")))
+                        .enum_values(Some([$($value),+]))
+                        .into()
+                }
+            }
+
+            impl utoipa::ToSchema for $name {
+                fn name() -> std::borrow::Cow<'static, str> {
+                    std::borrow::Cow::Borrowed(stringify!($name))
+                }
             }
         )*
 
@@ -135,6 +151,22 @@ mod tests {
         for value in values(name) {
             let parsed = parse(value).unwrap_or_else(|| panic!("{name}: {value} is not accepted"));
             assert_eq!(as_str(parsed), *value);
+        }
+    }
+
+    /// The served document lists each set's wire values (not the variants' Rust names).
+    #[test]
+    fn the_document_lists_each_closed_sets_wire_values() {
+        let document: serde_json::Value =
+            serde_json::from_str(&crate::openapi::document_json()).unwrap();
+        for (name, values) in ALL_ENUMS {
+            let schema = &document["components"]["schemas"][name];
+            assert_eq!(schema["type"], "string", "{name}: {schema}");
+            assert_eq!(
+                schema["enum"],
+                serde_json::json!(values),
+                "{name}: {schema}"
+            );
         }
     }
 

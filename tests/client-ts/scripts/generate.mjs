@@ -2,12 +2,9 @@
 //
 //   node scripts/generate.mjs [out]      (default: src/schema.d.ts)
 //
-// openapi-typescript's own output, with one repair: OpenAPI requires operationIds to be unique,
-// and where the document repeats one (a deprecated prototype route sharing its id with the
-// /api/v1 route) the generated `operations` interface would declare it twice, which TypeScript
-// rejects. The deprecated duplicates lose their operationId (their types are then written inline
-// under `paths`), with a warning; once the document's ids are unique this does nothing.
-// And one choice: `format: binary` (an uploaded file) is a `Blob`, which is what FormData takes.
+// openapi-typescript's own output. OpenAPI requires operationIds to be unique (a repeated one
+// would be declared twice in the `operations` interface, which TypeScript rejects): a document
+// that repeats one is refused. And one choice: `format: binary` (an uploaded file) is a `Blob`, which is what FormData takes.
 import { readFile, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
@@ -32,18 +29,12 @@ for (const [route, item] of Object.entries(document.paths ?? {})) {
     }
   }
 }
-for (const [id, uses] of byId) {
-  if (uses.length < 2) continue;
-  const current = uses.filter((u) => !u.operation.deprecated);
-  // Keep the id on the one current operation; drop it everywhere when that is ambiguous.
-  const keep = current.length === 1 ? current[0] : undefined;
-  for (const use of uses) {
-    if (use !== keep) delete use.operation.operationId;
-  }
+const repeated = [...byId].filter(([, uses]) => uses.length > 1);
+for (const [id, uses] of repeated) {
   const where = uses.map((u) => `${u.method.toUpperCase()} ${u.route}`).join(", ");
-  console.warn(`warning: docs/openapi.json repeats operationId "${id}" (${where}); ` +
-    `kept on ${keep ? `${keep.method.toUpperCase()} ${keep.route}` : "none of them"}`);
+  console.error(`error: docs/openapi.json repeats operationId "${id}" (${where})`);
 }
+if (repeated.length > 0) process.exit(1);
 
 const BLOB = ts.factory.createTypeReferenceNode(ts.factory.createIdentifier("Blob"));
 const ast = await openapiTS(document, {

@@ -14,75 +14,7 @@ export interface paths {
          * The prototype's login. Use `POST /api/v1/auth/login`.
          * @deprecated
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": components["schemas"]["LegacyCredentials"];
-                };
-            };
-            responses: {
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["LegacyToken"];
-                    };
-                };
-                /** @description The body is not valid JSON */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-                401: components["responses"]["LegacyProblem"];
-                /** @description The body is not declared as JSON (`Content-Type: application/json`) */
-                415: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description The body does not have the documented shape, or a field is invalid */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description A rate limit was reached; `Retry-After` says when to try again */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        post: operations["legacy_login"];
         delete?: never;
         options?: never;
         head?: never;
@@ -100,7 +32,7 @@ export interface paths {
          * The prototype's profile. Use `GET /api/v1/me`.
          * @deprecated
          */
-        get: operations["profile"];
+        get: operations["legacy_profile"];
         put?: never;
         post?: never;
         delete?: never;
@@ -122,67 +54,7 @@ export interface paths {
          * The prototype's registration. Use `POST /api/v1/auth/register`.
          * @deprecated
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": components["schemas"]["LegacyCredentials"];
-                };
-            };
-            responses: {
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["LegacyToken"];
-                    };
-                };
-                /** @description The body is not valid JSON */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-                409: components["responses"]["LegacyProblem"];
-                /** @description The body is not declared as JSON (`Content-Type: application/json`) */
-                415: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-                422: components["responses"]["LegacyProblem"];
-                /** @description A rate limit was reached; `Retry-After` says when to try again */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        post: operations["legacy_register"];
         delete?: never;
         options?: never;
         head?: never;
@@ -291,7 +163,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/auth/sessions/{id}": {
+    "/api/v1/auth/sessions/{session_id}": {
         parameters: {
             query?: never;
             header?: never;
@@ -326,6 +198,25 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/chats/{chat_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One chat. */
+        get: operations["get_chat"];
+        put?: never;
+        post?: never;
+        /** Deletes a chat and everything it owns. */
+        delete: operations["delete_chat"];
+        options?: never;
+        head?: never;
+        /** Renames or (un)archives a chat. */
+        patch: operations["update_chat"];
+        trace?: never;
+    };
     "/api/v1/chats/{chat_id}/documents": {
         parameters: {
             query?: never;
@@ -350,7 +241,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/chats/{chat_id}/documents/{id}": {
+    "/api/v1/chats/{chat_id}/documents/{document_id}": {
         parameters: {
             query?: never;
             header?: never;
@@ -368,7 +259,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/chats/{chat_id}/documents/{id}/chunks": {
+    "/api/v1/chats/{chat_id}/documents/{document_id}/chunks": {
         parameters: {
             query?: never;
             header?: never;
@@ -385,7 +276,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/chats/{chat_id}/documents/{id}/file": {
+    "/api/v1/chats/{chat_id}/documents/{document_id}/file": {
         parameters: {
             query?: never;
             header?: never;
@@ -402,7 +293,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/chats/{chat_id}/documents/{id}/retry": {
+    "/api/v1/chats/{chat_id}/documents/{document_id}/retry": {
         parameters: {
             query?: never;
             header?: never;
@@ -513,43 +404,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/chats/{chat_id}/search": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Searches one chat's material by meaning, by words, or both. */
-        get: operations["search_chat"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/chats/{id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** One chat. */
-        get: operations["get_chat"];
-        put?: never;
-        post?: never;
-        /** Deletes a chat and everything it owns. */
-        delete: operations["delete_chat"];
-        options?: never;
-        head?: never;
-        /** Renames or (un)archives a chat. */
-        patch: operations["update_chat"];
-        trace?: never;
-    };
-    "/api/v1/chats/{id}/messages": {
+    "/api/v1/chats/{chat_id}/messages": {
         parameters: {
             query?: never;
             header?: never;
@@ -561,9 +416,9 @@ export interface paths {
         put?: never;
         /**
          * Sends a message and answers it from the chat's material, with citations. With
-         *     `Accept: text/event-stream` the answer streams as server-sent events: `question` (the stored
-         *     message), `delta` pieces (`{"text": …}`), then `done` (`{"answer": …}`) or `error` (a
-         *     problem). The answer is completed and stored even if the client disconnects.
+         *     `Accept: text/event-stream` the answer streams as server-sent events (see the 200 answer):
+         *     `question`, `delta` pieces, then `done` or `error`. The answer is completed and stored even
+         *     if the client disconnects.
          */
         post: operations["send_message"];
         delete?: never;
@@ -572,7 +427,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/chats/{id}/messages/{message_id}": {
+    "/api/v1/chats/{chat_id}/messages/{message_id}": {
         parameters: {
             query?: never;
             header?: never;
@@ -592,7 +447,7 @@ export interface paths {
         patch: operations["edit_message"];
         trace?: never;
     };
-    "/api/v1/chats/{id}/messages/{message_id}/regenerate": {
+    "/api/v1/chats/{chat_id}/messages/{message_id}/regenerate": {
         parameters: {
             query?: never;
             header?: never;
@@ -612,7 +467,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/chats/{id}/messages/{message_id}/stream": {
+    "/api/v1/chats/{chat_id}/messages/{message_id}/stream": {
         parameters: {
             query?: never;
             header?: never;
@@ -624,6 +479,23 @@ export interface paths {
          *     being written, replayed for two minutes after, and later the stored answer as one `done`.
          */
         get: operations["resume_stream"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/chats/{chat_id}/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Searches one chat's material by meaning, by words, or both. */
+        get: operations["search_chat"];
         put?: never;
         post?: never;
         delete?: never;
@@ -649,7 +521,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/flashcards/{id}": {
+    "/api/v1/flashcards/{card_id}": {
         parameters: {
             query?: never;
             header?: never;
@@ -668,7 +540,7 @@ export interface paths {
         patch: operations["update_card"];
         trace?: never;
     };
-    "/api/v1/flashcards/{id}/reviews": {
+    "/api/v1/flashcards/{card_id}/reviews": {
         parameters: {
             query?: never;
             header?: never;
@@ -699,12 +571,34 @@ export interface paths {
         get: operations["me"];
         put?: never;
         post?: never;
-        /** Deletes the account and everything it owns. Needs the password. */
+        /**
+         * Deletes the account, like `POST /api/v1/me/delete`; deprecated because some clients and
+         *     proxies drop the body of a `DELETE`. Its answer carries `Deprecation` and a `Link` to the
+         *     successor.
+         * @deprecated
+         */
         delete: operations["delete_me"];
         options?: never;
         head?: never;
         /** Changes the username or e-mail address. */
         patch: operations["update_me"];
+        trace?: never;
+    };
+    "/api/v1/me/delete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Deletes the account and everything it owns. Needs the password. */
+        post: operations["delete_account"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/me/password": {
@@ -902,6 +796,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/sendmessage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The prototype's flashcard maker. Use `POST /api/v1/chats/{chat_id}/flashcards/generate`.
+         * @deprecated
+         */
+        post: operations["legacy_send_message"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -910,6 +824,11 @@ export interface components {
         AuthBody: components["schemas"]["TokenBody"] & {
             user: components["schemas"]["UserBody"];
         };
+        /**
+         * Format: binary
+         * @description A file's bytes, as downloaded.
+         */
+        BinaryFile: Blob;
         BulkCardsRequest: {
             /** @description 1–500 cards, created all or none. */
             cards: components["schemas"]["NewCardRequest"][];
@@ -938,18 +857,13 @@ export interface components {
             /** Format: int32 */
             reps: number;
             source?: components["schemas"]["SourceBody"] | null;
-            /**
-             * @description `available`, or `missing` once the source document was deleted or replaced; null
-             *     without a source.
-             */
-            source_status?: string | null;
+            source_status?: components["schemas"]["SourceStatus"] | null;
             /**
              * Format: float
              * @description FSRS stability (days until recall falls to 90 %); null before the first review.
              */
             stability?: number | null;
-            /** @description `new`, `learning`, `review` or `relearning`. */
-            state: string;
+            state: components["schemas"]["CardState"];
             suspended: boolean;
             tags: string[];
             /** Format: date-time */
@@ -963,6 +877,11 @@ export interface components {
             suspended?: boolean | null;
             tags?: string[] | null;
         };
+        /**
+         * @description Where a card is in its life (FSRS).
+         * @enum {string}
+         */
+        CardState: "new" | "learning" | "review" | "relearning";
         CardsBody: {
             items: components["schemas"]["CardBody"][];
         };
@@ -1034,6 +953,10 @@ export interface components {
              */
             password: string;
         };
+        /** @description A `delta` event: the next piece of the answer's text. */
+        DeltaEvent: {
+            text: string;
+        };
         /** @description One dependency's state. */
         DependencyCheck: {
             /**
@@ -1045,12 +968,13 @@ export interface components {
             name: string;
             /** @description Whether the process is unready while this dependency is down. */
             required: boolean;
-            /**
-             * @description `up` or `down`.
-             * @example up
-             */
-            status: string;
+            status: components["schemas"]["DependencyStatus"];
         };
+        /**
+         * @description A dependency's state.
+         * @enum {string}
+         */
+        DependencyStatus: "up" | "down";
         DocumentBody: {
             /** Format: uuid */
             chat_id: string;
@@ -1063,17 +987,26 @@ export interface components {
             file_name: string;
             /** Format: uuid */
             id: string;
-            /** @description `pdf`, `markdown` or `text`, decided from the bytes. */
-            media_type: string;
+            /** @description Decided from the bytes. */
+            media_type: components["schemas"]["MediaType"];
             progress: components["schemas"]["ProgressBody"];
             /** @description Lowercase hex SHA-256 of the file. */
             sha256: string;
             /** Format: int64 */
             size_bytes: number;
-            /** @description `pending`, `processing`, `completed` or `failed`. */
-            status: string;
+            status: components["schemas"]["DocumentStatus"];
             /** Format: date-time */
             updated_at: string;
+        };
+        /**
+         * @description Where a document is in its ingestion: `pending` (stored, waiting for a worker),
+         *     `processing`, `completed` (searchable) or `failed` (`error` says why).
+         * @enum {string}
+         */
+        DocumentStatus: "pending" | "processing" | "completed" | "failed";
+        /** @description The `done` event, last of a stream that succeeded: the stored answer. */
+        DoneEvent: {
+            answer: components["schemas"]["MessageBody"];
         };
         DraftBody: {
             answer: string;
@@ -1089,6 +1022,11 @@ export interface components {
             answer: components["schemas"]["MessageBody"];
             question: components["schemas"]["MessageBody"];
         };
+        /**
+         * @description A deck's file format: CSV, or an Anki package.
+         * @enum {string}
+         */
+        ExportFormat: "csv" | "apkg";
         GenerateRequest: {
             /** @description …or up to 40 chunks of the chat's documents… */
             chunk_ids?: string[] | null;
@@ -1118,7 +1056,7 @@ export interface components {
              * @description `language_model`, or `offline` (definition and cloze cards from the material's own
              *     sentences) when no language model that writes structured output is configured.
              */
-            generator: string;
+            generator: components["schemas"]["Generator"];
         };
         GeneratedCardBody: {
             answer: string;
@@ -1142,14 +1080,12 @@ export interface components {
             created_at: string;
             /** @description Why the last attempt failed (a retry is coming while `queued`), or why it failed for good. */
             error?: string | null;
-            /** @description `language_model` or `offline`, once a batch ran. */
-            generator?: string | null;
+            generator?: components["schemas"]["Generator"] | null;
             /** Format: uuid */
             id: string;
             progress: components["schemas"]["GenerationProgress"];
             save: boolean;
-            /** @description `queued`, `running`, `completed` or `failed`. */
-            status: string;
+            status: components["schemas"]["GenerationStatus"];
             /** Format: date-time */
             updated_at: string;
         };
@@ -1162,6 +1098,16 @@ export interface components {
             /** Format: int32 */
             batches_total: number;
         };
+        /**
+         * @description Where a background generation is.
+         * @enum {string}
+         */
+        GenerationStatus: "queued" | "running" | "completed" | "failed";
+        /**
+         * @description Who made generated cards: the language model, or the offline generator.
+         * @enum {string}
+         */
+        Generator: "language_model" | "offline";
         ImportBody: {
             /** @description The rows left out, and why. */
             errors: components["schemas"]["ImportErrorBody"][];
@@ -1173,6 +1119,16 @@ export interface components {
             /** @description 1-based data row (the header is row 0). */
             row: number;
         };
+        /** @description An Ollama chat reply. */
+        LegacyChatReply: {
+            /** Format: date-time */
+            created_at: string;
+            /** @description Always `true`: the reply is whole. */
+            done: boolean;
+            message: components["schemas"]["LegacyReplyMessage"];
+            /** @description The model named in the request (`flashforge` when none was). */
+            model: string;
+        };
         /** @description The prototype's credentials body. */
         LegacyCredentials: {
             /** Format: password */
@@ -1181,15 +1137,32 @@ export interface components {
         };
         /** @description The prototype's health answer, kept for today's web client. */
         LegacyHealth: {
-            /** @example healthy */
-            status: string;
+            status: components["schemas"]["LegacyHealthStatus"];
             /** Format: date-time */
             timestamp: string;
         };
+        /**
+         * @description The prototype's health status.
+         * @enum {string}
+         */
+        LegacyHealthStatus: "healthy";
         LegacyProfile: {
             /** Format: uuid */
             user_id: string;
             username: string;
+        };
+        LegacyReplyMessage: {
+            /** @description JSON text: `{"flashcards": [{"question": "…", "answer": "…"}]}`. */
+            content: string;
+            /** @description Always `assistant`. */
+            role: string;
+        };
+        /** @description What the prototype's client posts. */
+        LegacySendMessage: {
+            /** @description The Ollama model the prototype asked for; the configured generator is used instead. */
+            model_name?: string | null;
+            /** @description The text to make flashcards from (1–20000 characters). */
+            user_message: string;
         };
         /** @description The prototype's token answer: an access token only (15 minutes; no refresh). */
         LegacyToken: {
@@ -1197,18 +1170,24 @@ export interface components {
         };
         /** @description The process is up. */
         Liveness: {
-            /**
-             * @description Always `alive`.
-             * @example alive
-             */
-            status: string;
+            status: components["schemas"]["LivenessStatus"];
         };
+        /**
+         * @description The process is up.
+         * @enum {string}
+         */
+        LivenessStatus: "alive";
         LoginRequest: {
             /** Format: password */
             password: string;
             /** @example ada.lovelace */
             username: string;
         };
+        /**
+         * @description What a file is, decided from its bytes.
+         * @enum {string}
+         */
+        MediaType: "pdf" | "markdown" | "text";
         MessageBody: {
             /** Format: uuid */
             chat_id: string;
@@ -1219,18 +1198,20 @@ export interface components {
             /** Format: uuid */
             id: string;
             model?: string | null;
-            /**
-             * @description `user` or `assistant`.
-             * @example assistant
-             */
-            role: string;
-            /**
-             * @description `complete`, or `incomplete` when the model failed part-way.
-             * @example complete
-             */
-            status: string;
-            usage?: components["schemas"]["UsageBody"] | null;
+            role: components["schemas"]["MessageRole"];
+            status: components["schemas"]["MessageStatus"];
+            usage?: components["schemas"]["TokenUsageBody"] | null;
         };
+        /**
+         * @description Who wrote a message.
+         * @enum {string}
+         */
+        MessageRole: "user" | "assistant";
+        /**
+         * @description `complete`, or `incomplete` when the model failed part-way.
+         * @enum {string}
+         */
+        MessageStatus: "complete" | "incomplete";
         /**
          * @description The caller's language-model tokens today (answers and flashcard generations, from the usage
          *     ledger, with calls under way counted at their worst case until they end). Over the budget,
@@ -1298,6 +1279,12 @@ export interface components {
             /** Format: int64 */
             hard: number;
         };
+        /**
+         * @description What an upload of bytes the chat already holds does: `return` that document, or
+         *     `replace` it.
+         * @enum {string}
+         */
+        OnDuplicate: "return" | "replace";
         OptimizedBody: {
             /** @description How many reviews the parameters were fitted to. */
             reviews_used: number;
@@ -1305,171 +1292,37 @@ export interface components {
         };
         /** @description One page of a list. */
         PageBody_CardBody: {
-            items: {
-                answer: string;
-                /** Format: uuid */
-                chat_id: string;
-                /** Format: date-time */
-                created_at: string;
-                /**
-                 * Format: float
-                 * @description FSRS difficulty, 1–10; null before the first review.
-                 */
-                difficulty?: number | null;
-                /** Format: date-time */
-                due: string;
-                /** Format: uuid */
-                id: string;
-                /** Format: int32 */
-                lapses: number;
-                /** Format: date-time */
-                last_reviewed_at?: string | null;
-                next_intervals: components["schemas"]["NextIntervalsBody"];
-                question: string;
-                /** Format: int32 */
-                reps: number;
-                source?: components["schemas"]["SourceBody"] | null;
-                /**
-                 * @description `available`, or `missing` once the source document was deleted or replaced; null
-                 *     without a source.
-                 */
-                source_status?: string | null;
-                /**
-                 * Format: float
-                 * @description FSRS stability (days until recall falls to 90 %); null before the first review.
-                 */
-                stability?: number | null;
-                /** @description `new`, `learning`, `review` or `relearning`. */
-                state: string;
-                suspended: boolean;
-                tags: string[];
-                /** Format: date-time */
-                updated_at: string;
-            }[];
+            items: components["schemas"]["CardBody"][];
             /** @description Pass as `cursor` to get the next page; `null` on the last page. */
             next_cursor?: string | null;
         };
         /** @description One page of a list. */
         PageBody_ChatBody: {
-            items: {
-                archived: boolean;
-                /** Format: date-time */
-                created_at: string;
-                /** Format: uuid */
-                id: string;
-                /**
-                 * Format: date-time
-                 * @description When something last happened in the chat; the list is sorted by it, newest first.
-                 */
-                last_activity_at: string;
-                name: string;
-                /** Format: date-time */
-                updated_at: string;
-            }[];
+            items: components["schemas"]["ChatBody"][];
             /** @description Pass as `cursor` to get the next page; `null` on the last page. */
             next_cursor?: string | null;
         };
         /** @description One page of a list. */
         PageBody_ChunkBody: {
-            items: {
-                /** Format: int32 */
-                char_end: number;
-                /**
-                 * Format: int32
-                 * @description Character range within the page's text.
-                 */
-                char_start: number;
-                /** Format: uuid */
-                document_id: string;
-                /** Format: uuid */
-                id: string;
-                /**
-                 * Format: int32
-                 * @description Position in the document, from 0.
-                 */
-                index: number;
-                /**
-                 * Format: int32
-                 * @description 1-based page.
-                 */
-                page: number;
-                text: string;
-            }[];
+            items: components["schemas"]["ChunkBody"][];
             /** @description Pass as `cursor` to get the next page; `null` on the last page. */
             next_cursor?: string | null;
         };
         /** @description One page of a list. */
         PageBody_DocumentBody: {
-            items: {
-                /** Format: uuid */
-                chat_id: string;
-                /** Format: int32 */
-                chunk_count: number;
-                /** Format: date-time */
-                created_at: string;
-                /** @description Why ingestion failed, or why the last attempt did while it is retried. */
-                error?: string | null;
-                file_name: string;
-                /** Format: uuid */
-                id: string;
-                /** @description `pdf`, `markdown` or `text`, decided from the bytes. */
-                media_type: string;
-                progress: components["schemas"]["ProgressBody"];
-                /** @description Lowercase hex SHA-256 of the file. */
-                sha256: string;
-                /** Format: int64 */
-                size_bytes: number;
-                /** @description `pending`, `processing`, `completed` or `failed`. */
-                status: string;
-                /** Format: date-time */
-                updated_at: string;
-            }[];
+            items: components["schemas"]["DocumentBody"][];
             /** @description Pass as `cursor` to get the next page; `null` on the last page. */
             next_cursor?: string | null;
         };
         /** @description One page of a list. */
         PageBody_MessageBody: {
-            items: {
-                /** Format: uuid */
-                chat_id: string;
-                citations: components["schemas"]["CitationBody"][];
-                content: string;
-                /** Format: date-time */
-                created_at: string;
-                /** Format: uuid */
-                id: string;
-                model?: string | null;
-                /**
-                 * @description `user` or `assistant`.
-                 * @example assistant
-                 */
-                role: string;
-                /**
-                 * @description `complete`, or `incomplete` when the model failed part-way.
-                 * @example complete
-                 */
-                status: string;
-                usage?: components["schemas"]["UsageBody"] | null;
-            }[];
+            items: components["schemas"]["MessageBody"][];
             /** @description Pass as `cursor` to get the next page; `null` on the last page. */
             next_cursor?: string | null;
         };
         /** @description One page of a list. */
         PageBody_SessionBody: {
-            items: {
-                /** Format: date-time */
-                created_at: string;
-                /** @description Whether this is the session of the token making the request. */
-                current: boolean;
-                /** Format: date-time */
-                expires_at: string;
-                /** Format: uuid */
-                id: string;
-                ip?: string | null;
-                /** Format: date-time */
-                last_used_at: string;
-                user_agent?: string | null;
-            }[];
+            items: components["schemas"]["SessionBody"][];
             /** @description Pass as `cursor` to get the next page; `null` on the last page. */
             next_cursor?: string | null;
         };
@@ -1584,6 +1437,15 @@ export interface components {
              */
             pages_total?: number | null;
         };
+        /**
+         * @description The `question` event, first of an answer's stream: the stored question, and the id of the
+         *     answer being written (to resume its stream at `…/messages/{answer_id}/stream`).
+         */
+        QuestionEvent: {
+            /** Format: uuid */
+            answer_id: string;
+            question: components["schemas"]["MessageBody"];
+        };
         /** @description One quota and the caller's use of it. */
         QuotaBody: {
             /**
@@ -1603,16 +1465,22 @@ export interface components {
          * @enum {string}
          */
         QuotaNameBody: "storage_bytes" | "documents" | "chunks" | "cards" | "queued_jobs";
+        /**
+         * @description How well a card was recalled.
+         * @enum {string}
+         */
+        Rating: "again" | "hard" | "good" | "easy";
         /** @description Whether every required dependency answers. */
         ReadinessBody: {
             checks: components["schemas"]["DependencyCheck"][];
-            /**
-             * @description `ready`; `unready` when a required dependency is down; `stopping` once the process has
-             *     begun to shut down.
-             * @example ready
-             */
-            status: string;
+            status: components["schemas"]["ReadinessStatus"];
         };
+        /**
+         * @description `ready`; `unready` when a required dependency is down; `stopping` once the process has
+         *     begun to shut down.
+         * @enum {string}
+         */
+        ReadinessStatus: "ready" | "unready" | "stopping";
         RefreshRequest: {
             /** @description The refresh token of the last pair; it is single-use. */
             refresh_token: string;
@@ -1646,11 +1514,7 @@ export interface components {
              * @description Time spent on the card.
              */
             duration_ms?: number | null;
-            /**
-             * @description `again`, `hard`, `good` or `easy`.
-             * @example good
-             */
-            rating: string;
+            rating: components["schemas"]["Rating"];
             /**
              * Format: date-time
              * @description When the review happened (offline study); default: now. Not before the card was created
@@ -1660,7 +1524,8 @@ export interface components {
         };
         SearchBody: {
             hits: components["schemas"]["SearchHitBody"][];
-            mode: string;
+            /** @description The mode the search ran in. */
+            mode: components["schemas"]["SearchMode"];
         };
         SearchHitBody: {
             /** Format: uuid */
@@ -1679,6 +1544,11 @@ export interface components {
             score: number;
             text: string;
         };
+        /**
+         * @description How to search: by meaning, by words, or both fused.
+         * @enum {string}
+         */
+        SearchMode: "semantic" | "keyword" | "hybrid";
         /** @description One login of the caller. */
         SessionBody: {
             /** Format: date-time */
@@ -1707,6 +1577,12 @@ export interface components {
             page?: number | null;
             quote?: string | null;
         };
+        /**
+         * @description Whether a card's source document is still there (`missing` once it was deleted or
+         *     replaced).
+         * @enum {string}
+         */
+        SourceStatus: "available" | "missing";
         StudySettingsBody: {
             /**
              * Format: float
@@ -1768,11 +1644,19 @@ export interface components {
             expires_in: number;
             /** @description Exchange at `/api/v1/auth/refresh` for a new pair; each works once. */
             refresh_token: string;
-            /**
-             * @description Always `Bearer`.
-             * @example Bearer
-             */
-            token_type: string;
+            token_type: components["schemas"]["TokenType"];
+        };
+        /**
+         * @description The kind of an access token.
+         * @enum {string}
+         */
+        TokenType: "Bearer";
+        /** @description The tokens a model call used. */
+        TokenUsageBody: {
+            /** Format: int32 */
+            completion_tokens: number;
+            /** Format: int32 */
+            prompt_tokens: number;
         };
         /** @description The multipart body of an upload. */
         UploadForm: {
@@ -1782,11 +1666,13 @@ export interface components {
              */
             file: Blob;
         };
+        /**
+         * @description The caller's use of every quota. A write that would pass one is refused with 403
+         *     `quota_exceeded` naming it.
+         */
         UsageBody: {
-            /** Format: int32 */
-            completion_tokens: number;
-            /** Format: int32 */
-            prompt_tokens: number;
+            model_tokens: components["schemas"]["ModelTokensBody"];
+            quotas: components["schemas"]["QuotaBody"][];
         };
         /** @description An account as its owner sees it. */
         UserBody: {
@@ -1806,6 +1692,7 @@ export interface components {
         /** @description A bad name */
         BadChatName: {
             headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
             content: {
@@ -1815,6 +1702,7 @@ export interface components {
         /** @description Bad fields */
         BadFields: {
             headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
             content: {
@@ -1824,6 +1712,7 @@ export interface components {
         /** @description A bad `limit` or `cursor` */
         BadPage: {
             headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
             content: {
@@ -1833,14 +1722,17 @@ export interface components {
         /** @description A bad `q`, `limit` or `mode` */
         BadSearch: {
             headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
             content: {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description The request failed; the body says why */
         LegacyProblem: {
             headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
             content: {
@@ -1850,6 +1742,7 @@ export interface components {
         /** @description A rate limit was reached, today's model-token budget is spent (`token_budget_spent`, until midnight UTC) or too many of the caller's model calls are under way (`model_calls_busy`); `Retry-After` says when to try again */
         ModelCallsLimited: {
             headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
             content: {
@@ -1859,6 +1752,7 @@ export interface components {
         /** @description No such card of the caller */
         NoSuchCard: {
             headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
             content: {
@@ -1868,6 +1762,7 @@ export interface components {
         /** @description No such chat of the caller */
         NoSuchChat: {
             headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
             content: {
@@ -1877,6 +1772,7 @@ export interface components {
         /** @description No such document of the caller */
         NoSuchDocument: {
             headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
             content: {
@@ -1886,6 +1782,7 @@ export interface components {
         /** @description No such chat or message of the caller */
         NoSuchMessage: {
             headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
             content: {
@@ -1895,6 +1792,7 @@ export interface components {
         /** @description Not authenticated */
         NotAuthenticated: {
             headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
             content: {
@@ -1904,6 +1802,7 @@ export interface components {
         /** @description The model provider failed */
         ProviderFailed: {
             headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
             content: {
@@ -1913,6 +1812,7 @@ export interface components {
         /** @description It would pass one of the caller's quotas (`quota_exceeded`, naming it); nothing was stored */
         QuotaExceeded: {
             headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
             content: {
@@ -1922,6 +1822,7 @@ export interface components {
         /** @description The username is taken */
         UsernameTaken: {
             headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
             content: {
@@ -1931,12 +1832,113 @@ export interface components {
     };
     parameters: never;
     requestBodies: never;
-    headers: never;
+    headers: {
+        /** @description RFC 9745: the operation is deprecated, since the given time (`@` and seconds since the Unix epoch). */
+        Deprecation: string;
+        /** @description RFC 8288: the operation's successor (`rel="successor-version"`). */
+        Link: string;
+        /** @description Seconds to wait before trying again, when the server knows. */
+        "Retry-After": number;
+        /** @description RFC 6750: the bearer challenge, with `error="invalid_token"` when the token itself was the problem. */
+        "WWW-Authenticate": string;
+        /** @description The request's id: the client's own `X-Request-Id` when it sent a sane one, else a new one. Logs and problem bodies (`request_id`) carry it. */
+        "X-Request-Id": string;
+    };
     pathItems: never;
 }
 export type $defs = Record<string, never>;
 export interface operations {
-    profile: {
+    legacy_login: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LegacyCredentials"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    Deprecation: components["headers"]["Deprecation"];
+                    Link: components["headers"]["Link"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LegacyToken"];
+                };
+            };
+            /** @description The body is not valid JSON */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["LegacyProblem"];
+            /** @description The body is larger than this operation's limit */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not declared as JSON (`Content-Type: application/json`) */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body does not have the documented shape, or a field is invalid */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A rate limit was reached; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    legacy_profile: {
         parameters: {
             query?: never;
             header?: never;
@@ -1945,8 +1947,12 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
+                    Deprecation: components["headers"]["Deprecation"];
+                    Link: components["headers"]["Link"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1957,6 +1963,8 @@ export interface operations {
             /** @description A rate limit was reached; `Retry-After` says when to try again */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1966,6 +1974,89 @@ export interface operations {
             /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    legacy_register: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LegacyCredentials"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    Deprecation: components["headers"]["Deprecation"];
+                    Link: components["headers"]["Link"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LegacyToken"];
+                };
+            };
+            /** @description The body is not valid JSON */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            409: components["responses"]["LegacyProblem"];
+            /** @description The body is larger than this operation's limit */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not declared as JSON (`Content-Type: application/json`) */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: components["responses"]["LegacyProblem"];
+            /** @description A rate limit was reached; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1990,6 +2081,7 @@ export interface operations {
             /** @description A new session's token pair */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1999,6 +2091,7 @@ export interface operations {
             /** @description The body is not valid JSON */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2008,6 +2101,18 @@ export interface operations {
             /** @description Wrong username or password */
             401: {
                 headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than this operation's limit */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2017,6 +2122,7 @@ export interface operations {
             /** @description The body is not declared as JSON (`Content-Type: application/json`) */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2026,6 +2132,7 @@ export interface operations {
             /** @description The body does not have the documented shape, or a field is invalid */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2035,6 +2142,8 @@ export interface operations {
             /** @description Too many failed attempts; see `Retry-After` */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2044,6 +2153,8 @@ export interface operations {
             /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2064,6 +2175,7 @@ export interface operations {
             /** @description The session has ended */
             204: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -2072,6 +2184,8 @@ export interface operations {
             /** @description A rate limit was reached; `Retry-After` says when to try again */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2081,6 +2195,8 @@ export interface operations {
             /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2101,6 +2217,7 @@ export interface operations {
             /** @description Every session has ended */
             204: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -2109,6 +2226,8 @@ export interface operations {
             /** @description A rate limit was reached; `Retry-After` says when to try again */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2118,6 +2237,8 @@ export interface operations {
             /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2142,6 +2263,7 @@ export interface operations {
             /** @description A new token pair */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2151,6 +2273,7 @@ export interface operations {
             /** @description The body is not valid JSON */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2160,6 +2283,18 @@ export interface operations {
             /** @description The refresh token is invalid, expired, used or revoked */
             401: {
                 headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than this operation's limit */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2169,6 +2304,7 @@ export interface operations {
             /** @description The body is not declared as JSON (`Content-Type: application/json`) */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2178,6 +2314,7 @@ export interface operations {
             /** @description The body does not have the documented shape, or a field is invalid */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2187,6 +2324,8 @@ export interface operations {
             /** @description A rate limit was reached; `Retry-After` says when to try again */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2196,6 +2335,8 @@ export interface operations {
             /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2220,6 +2361,7 @@ export interface operations {
             /** @description The account and its first token pair */
             201: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2229,6 +2371,7 @@ export interface operations {
             /** @description The body is not JSON */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2239,6 +2382,7 @@ export interface operations {
             /** @description The body is too large */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2248,6 +2392,7 @@ export interface operations {
             /** @description The body is not `application/json` */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2257,6 +2402,7 @@ export interface operations {
             /** @description A field is invalid; `errors` names each */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2266,6 +2412,8 @@ export interface operations {
             /** @description Too many registrations from this address */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2275,6 +2423,8 @@ export interface operations {
             /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2300,6 +2450,7 @@ export interface operations {
             /** @description One page of sessions */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2311,6 +2462,8 @@ export interface operations {
             /** @description A rate limit was reached; `Retry-After` says when to try again */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2320,6 +2473,8 @@ export interface operations {
             /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2334,7 +2489,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description The session's id */
-                id: string;
+                session_id: string;
             };
             cookie?: never;
         };
@@ -2343,6 +2498,7 @@ export interface operations {
             /** @description The session has ended */
             204: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -2351,6 +2507,7 @@ export interface operations {
             /** @description No such session of the caller */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2360,6 +2517,8 @@ export interface operations {
             /** @description A rate limit was reached; `Retry-After` says when to try again */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2369,6 +2528,8 @@ export interface operations {
             /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2396,6 +2557,7 @@ export interface operations {
             /** @description One page of chats */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2406,6 +2568,7 @@ export interface operations {
             /** @description A bad `limit`, `cursor` or `archived` */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2415,6 +2578,8 @@ export interface operations {
             /** @description A rate limit was reached; `Retry-After` says when to try again */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2424,6 +2589,8 @@ export interface operations {
             /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2448,6 +2615,9 @@ export interface operations {
             /** @description The new chat; `Location` names it */
             201: {
                 headers: {
+                    /** @description The new chat's URL */
+                    Location?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2457,6 +2627,7 @@ export interface operations {
             /** @description The body is not valid JSON */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2464,9 +2635,20 @@ export interface operations {
                 };
             };
             401: components["responses"]["NotAuthenticated"];
+            /** @description The body is larger than this operation's limit */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is not declared as JSON (`Content-Type: application/json`) */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2477,6 +2659,8 @@ export interface operations {
             /** @description A rate limit was reached; `Retry-After` says when to try again */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2486,6 +2670,185 @@ export interface operations {
             /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_chat: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The chat's id */
+                chat_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatBody"];
+                };
+            };
+            401: components["responses"]["NotAuthenticated"];
+            404: components["responses"]["NoSuchChat"];
+            /** @description A rate limit was reached; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_chat: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The chat's id */
+                chat_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["NotAuthenticated"];
+            404: components["responses"]["NoSuchChat"];
+            /** @description A rate limit was reached; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    update_chat: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The chat's id */
+                chat_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChatPatch"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatBody"];
+                };
+            };
+            /** @description The body is not valid JSON */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["NotAuthenticated"];
+            404: components["responses"]["NoSuchChat"];
+            /** @description The body is larger than this operation's limit */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not declared as JSON (`Content-Type: application/json`) */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: components["responses"]["BadChatName"];
+            /** @description A rate limit was reached; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2501,8 +2864,8 @@ export interface operations {
                 limit?: number;
                 /** @description The `next_cursor` of the previous page; absent for the first page. */
                 cursor?: string;
-                /** @description Only documents in this state: `pending`, `processing`, `completed`, `failed`. */
-                status?: string;
+                /** @description Only documents in this state. */
+                status?: components["schemas"]["DocumentStatus"];
             };
             header?: never;
             path: {
@@ -2516,6 +2879,7 @@ export interface operations {
             /** @description One page of documents */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2527,6 +2891,7 @@ export interface operations {
             /** @description A bad `limit`, `cursor` or `status` */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2536,6 +2901,8 @@ export interface operations {
             /** @description A rate limit was reached; `Retry-After` says when to try again */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2545,6 +2912,8 @@ export interface operations {
             /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2560,7 +2929,7 @@ export interface operations {
                  * @description `return` (default): the same bytes already in the chat answer 200 with that document;
                  *     `replace`: that document is deleted and the upload stored anew.
                  */
-                on_duplicate?: string;
+                on_duplicate?: components["schemas"]["OnDuplicate"];
             };
             header?: {
                 /** @description 1–255 visible ASCII characters; a retry with the same key and bytes returns the first answer's document */
@@ -2581,6 +2950,7 @@ export interface operations {
             /** @description The chat already holds these bytes (or the key was used): that document */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2590,10 +2960,23 @@ export interface operations {
             /** @description Stored and queued for ingestion */
             202: {
                 headers: {
+                    /** @description The new document's URL */
+                    Location?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["DocumentBody"];
+                };
+            };
+            /** @description The multipart body could not be read, or was cut off (`bad_multipart`) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             401: components["responses"]["NotAuthenticated"];
@@ -2602,6 +2985,7 @@ export interface operations {
             /** @description The Idempotency-Key was used for other bytes */
             409: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2611,15 +2995,17 @@ export interface operations {
             /** @description Larger than the maximum */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not PDF, text or Markdown */
+            /** @description Not PDF, text or Markdown, or the body is not `multipart/form-data` (`multipart_required`) */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2629,6 +3015,7 @@ export interface operations {
             /** @description Empty file, missing field or bad parameter */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2638,6 +3025,8 @@ export interface operations {
             /** @description A rate limit was reached; `Retry-After` says when to try again */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2647,6 +3036,8 @@ export interface operations {
             /** @description The blob store or the database is unavailable; nothing was stored */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2656,6 +3047,7 @@ export interface operations {
             /** @description The disk is full (`storage_full`); nothing was stored */
             507: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2672,14 +3064,16 @@ export interface operations {
                 /** @description The chat's id */
                 chat_id: string;
                 /** @description The document's id */
-                id: string;
+                document_id: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2691,6 +3085,8 @@ export interface operations {
             /** @description A rate limit was reached; `Retry-After` says when to try again */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2700,6 +3096,8 @@ export interface operations {
             /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2716,7 +3114,7 @@ export interface operations {
                 /** @description The chat's id */
                 chat_id: string;
                 /** @description The document's id */
-                id: string;
+                document_id: string;
             };
             cookie?: never;
         };
@@ -2725,6 +3123,7 @@ export interface operations {
             /** @description Deleted; its text is no longer found by search */
             204: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -2734,6 +3133,8 @@ export interface operations {
             /** @description A rate limit was reached; `Retry-After` says when to try again */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2743,6 +3144,8 @@ export interface operations {
             /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2764,7 +3167,7 @@ export interface operations {
                 /** @description The chat's id */
                 chat_id: string;
                 /** @description The document's id */
-                id: string;
+                document_id: string;
             };
             cookie?: never;
         };
@@ -2773,6 +3176,7 @@ export interface operations {
             /** @description One page of chunks */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2785,6 +3189,8 @@ export interface operations {
             /** @description A rate limit was reached; `Retry-After` says when to try again */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2794,6 +3200,8 @@ export interface operations {
             /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2810,19 +3218,24 @@ export interface operations {
                 /** @description The chat's id */
                 chat_id: string;
                 /** @description The document's id */
-                id: string;
+                document_id: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description The original bytes */
+            /** @description The original bytes, as an attachment with the stored name; the media type is the document's */
             200: {
                 headers: {
+                    /** @description `attachment`, with the stored file name */
+                    "Content-Disposition"?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/octet-stream": unknown;
+                    "application/pdf": components["schemas"]["BinaryFile"];
+                    "text/markdown": components["schemas"]["BinaryFile"];
+                    "text/plain": components["schemas"]["BinaryFile"];
                 };
             };
             401: components["responses"]["NotAuthenticated"];
@@ -2830,6 +3243,8 @@ export interface operations {
             /** @description A rate limit was reached; `Retry-After` says when to try again */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2839,6 +3254,8 @@ export interface operations {
             /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2855,7 +3272,7 @@ export interface operations {
                 /** @description The chat's id */
                 chat_id: string;
                 /** @description The document's id */
-                id: string;
+                document_id: string;
             };
             cookie?: never;
         };
@@ -2864,6 +3281,7 @@ export interface operations {
             /** @description Queued again; now `pending` */
             202: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2876,6 +3294,7 @@ export interface operations {
             /** @description The document has not failed */
             409: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2885,6 +3304,8 @@ export interface operations {
             /** @description A rate limit was reached; `Retry-After` says when to try again */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2894,6 +3315,8 @@ export interface operations {
             /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2911,8 +3334,8 @@ export interface operations {
                 cursor?: string;
                 /** @description Only cards with this tag. */
                 tag?: string;
-                /** @description Only cards in this state: `new`, `learning`, `review`, `relearning`. */
-                state?: string;
+                /** @description Only cards in this state. */
+                state?: components["schemas"]["CardState"];
                 /** @description `true`: only cards due now. */
                 due?: boolean;
                 /** @description Only cards whose question or answer contains this text (1–200 characters). */
@@ -2930,6 +3353,7 @@ export interface operations {
             /** @description One page of cards */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2941,6 +3365,7 @@ export interface operations {
             /** @description A bad filter, `limit` or `cursor` */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2950,6 +3375,8 @@ export interface operations {
             /** @description A rate limit was reached; `Retry-After` says when to try again */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2959,6 +3386,8 @@ export interface operations {
             /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2986,6 +3415,9 @@ export interface operations {
             /** @description The new card, due now; `Location` names it */
             201: {
                 headers: {
+                    /** @description The new card's URL */
+                    Location?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2995,6 +3427,7 @@ export interface operations {
             /** @description The body is not valid JSON */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3004,9 +3437,20 @@ export interface operations {
             401: components["responses"]["NotAuthenticated"];
             403: components["responses"]["QuotaExceeded"];
             404: components["responses"]["NoSuchChat"];
+            /** @description The body is larger than this operation's limit */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is not declared as JSON (`Content-Type: application/json`) */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3017,6 +3461,8 @@ export interface operations {
             /** @description A rate limit was reached; `Retry-After` says when to try again */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3026,6 +3472,8 @@ export interface operations {
             /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3053,6 +3501,7 @@ export interface operations {
             /** @description Every card, in the order sent */
             201: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3062,6 +3511,7 @@ export interface operations {
             /** @description The body is not valid JSON */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3071,9 +3521,20 @@ export interface operations {
             401: components["responses"]["NotAuthenticated"];
             403: components["responses"]["QuotaExceeded"];
             404: components["responses"]["NoSuchChat"];
+            /** @description The body is larger than this operation's limit */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is not declared as JSON (`Content-Type: application/json`) */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3083,6 +3544,7 @@ export interface operations {
             /** @description Bad fields, named `cards[i].field`; nothing was created */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3092,6 +3554,8 @@ export interface operations {
             /** @description A rate limit was reached; `Retry-After` says when to try again */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3101,6 +3565,8 @@ export interface operations {
             /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3116,7 +3582,7 @@ export interface operations {
                  * @description `csv` (question, answer, tags — for Quizlet, Knowt and spreadsheets; the default) or
                  *     `apkg` (an Anki deck package named after the chat, review cards keeping their interval).
                  */
-                format?: string;
+                format?: components["schemas"]["ExportFormat"];
             };
             header?: never;
             path: {
@@ -3130,11 +3596,14 @@ export interface operations {
             /** @description CSV with a header row: question, answer, tags (space-separated); or, with `format=apkg`, an Anki package */
             200: {
                 headers: {
+                    /** @description `attachment; filename="flashcards-<chat id>.<csv|apkg>"` */
+                    "Content-Disposition"?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "text/csv": string;
-                    "application/vnd.anki": number[];
+                    "application/vnd.anki": components["schemas"]["BinaryFile"];
                 };
             };
             401: components["responses"]["NotAuthenticated"];
@@ -3142,6 +3611,7 @@ export interface operations {
             /** @description An unknown format */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3151,6 +3621,8 @@ export interface operations {
             /** @description A rate limit was reached; `Retry-After` says when to try again */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3160,6 +3632,8 @@ export interface operations {
             /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3187,6 +3661,7 @@ export interface operations {
             /** @description The cards (saved when asked) */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3196,6 +3671,9 @@ export interface operations {
             /** @description Queued; `Location` names the generation to poll */
             202: {
                 headers: {
+                    /** @description The generation's URL */
+                    Location?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3205,6 +3683,7 @@ export interface operations {
             /** @description Malformed JSON */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3214,9 +3693,20 @@ export interface operations {
             401: components["responses"]["NotAuthenticated"];
             403: components["responses"]["QuotaExceeded"];
             404: components["responses"]["NoSuchChat"];
+            /** @description The body is larger than this operation's limit */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is not declared as JSON (`Content-Type: application/json`) */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3226,6 +3716,7 @@ export interface operations {
             /** @description Not exactly one of document_id, chunk_ids, text and topic; a document not completed; chunks of another chat; a bad count */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3236,6 +3727,7 @@ export interface operations {
             /** @description The language model failed */
             502: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3245,6 +3737,8 @@ export interface operations {
             /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3254,6 +3748,7 @@ export interface operations {
             /** @description The language model did not answer in time */
             504: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3281,6 +3776,7 @@ export interface operations {
             /** @description How many rows were imported, and the rows that were not */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3293,6 +3789,7 @@ export interface operations {
             /** @description Larger than the body limit */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3302,6 +3799,7 @@ export interface operations {
             /** @description Not CSV with a question and an answer column, or too many rows */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3311,6 +3809,8 @@ export interface operations {
             /** @description A rate limit was reached; `Retry-After` says when to try again */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3320,205 +3820,8 @@ export interface operations {
             /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
             503: {
                 headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    search_chat: {
-        parameters: {
-            query?: {
-                /** @description What to look for: 1–1000 characters. */
-                q?: string;
-                /** @description Hits to return: 1–50, default 10. */
-                limit?: number;
-                /** @description `semantic`, `keyword` or `hybrid` (default). */
-                mode?: string;
-            };
-            header?: never;
-            path: {
-                /** @description The chat's id */
-                chat_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The best passages first */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["SearchBody"];
-                };
-            };
-            401: components["responses"]["NotAuthenticated"];
-            404: components["responses"]["NoSuchChat"];
-            422: components["responses"]["BadSearch"];
-            /** @description A rate limit was reached; `Retry-After` says when to try again */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    get_chat: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description The chat's id */
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ChatBody"];
-                };
-            };
-            401: components["responses"]["NotAuthenticated"];
-            404: components["responses"]["NoSuchChat"];
-            /** @description A rate limit was reached; `Retry-After` says when to try again */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    delete_chat: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description The chat's id */
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Deleted */
-            204: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            401: components["responses"]["NotAuthenticated"];
-            404: components["responses"]["NoSuchChat"];
-            /** @description A rate limit was reached; `Retry-After` says when to try again */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    update_chat: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description The chat's id */
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["ChatPatch"];
-            };
-        };
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ChatBody"];
-                };
-            };
-            /** @description The body is not valid JSON */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            401: components["responses"]["NotAuthenticated"];
-            404: components["responses"]["NoSuchChat"];
-            /** @description The body is not declared as JSON (`Content-Type: application/json`) */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            422: components["responses"]["BadChatName"];
-            /** @description A rate limit was reached; `Retry-After` says when to try again */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
-            503: {
-                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3538,14 +3841,16 @@ export interface operations {
             header?: never;
             path: {
                 /** @description The chat's id */
-                id: string;
+                chat_id: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
+            /** @description One page of messages */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3554,9 +3859,12 @@ export interface operations {
             };
             401: components["responses"]["NotAuthenticated"];
             404: components["responses"]["NoSuchChat"];
+            422: components["responses"]["BadPage"];
             /** @description A rate limit was reached; `Retry-After` says when to try again */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3566,6 +3874,8 @@ export interface operations {
             /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3580,7 +3890,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description The chat's id */
-                id: string;
+                chat_id: string;
             };
             cookie?: never;
         };
@@ -3590,18 +3900,33 @@ export interface operations {
             };
         };
         responses: {
-            /** @description With `Accept: text/event-stream`: the answer as it is written */
+            /**
+             * @description With `Accept: text/event-stream`: the answer as server-sent events as it is written. Each event has an `id` (its position; send the last one received as `Last-Event-ID` to resume), an `event` name and a JSON `data` line:
+             *
+             *     | event | data |
+             *     |---|---|
+             *     | `question` | `QuestionEvent`: the stored question and the `answer_id` (not sent on resume) |
+             *     | `delta` | `DeltaEvent`: the next piece of the answer's text |
+             *     | `done` | `DoneEvent`: the stored answer; the stream ends |
+             *     | `error` | `Problem`: why the answer failed; the stream ends |
+             *
+             *     Comment lines (`: keep-alive`) keep an idle connection open.
+             */
             200: {
                 headers: {
+                    /** @description The id of the answer being written */
+                    "X-Answer-Id"?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": unknown;
+                    "text/event-stream": string;
                 };
             };
             /** @description The question and the answer, stored */
             201: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3611,6 +3936,7 @@ export interface operations {
             /** @description The body is not valid JSON */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3619,9 +3945,20 @@ export interface operations {
             };
             401: components["responses"]["NotAuthenticated"];
             404: components["responses"]["NoSuchChat"];
+            /** @description The body is larger than this operation's limit */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is not declared as JSON (`Content-Type: application/json`) */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3631,6 +3968,7 @@ export interface operations {
             /** @description Empty or too long, or an unknown model */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3641,6 +3979,7 @@ export interface operations {
             /** @description The model provider failed; the question is stored */
             502: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3650,6 +3989,8 @@ export interface operations {
             /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3659,6 +4000,7 @@ export interface operations {
             /** @description The model provider timed out; the question is stored */
             504: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3673,7 +4015,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description The chat's id */
-                id: string;
+                chat_id: string;
                 /** @description The message's id */
                 message_id: string;
             };
@@ -3685,37 +4027,45 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The edited message and its new answer */
-            201: {
+            /** @description The edited message and its new answer (`application/json`); or, with `Accept: text/event-stream`, the new answer as it is written: see the events under `POST /api/v1/chats/{chat_id}/messages` */
+            200: {
                 headers: {
+                    /** @description When streamed: the id of the answer being written */
+                    "X-Answer-Id"?: string | null;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ExchangeBody"];
+                    "text/event-stream": string;
                 };
             };
             /** @description The body is not valid JSON */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not authenticated: no bearer token, an invalid one, or one of an ended session */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            401: components["responses"]["NotAuthenticated"];
             404: components["responses"]["NoSuchMessage"];
+            /** @description The body is larger than this operation's limit */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is not declared as JSON (`Content-Type: application/json`) */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3725,6 +4075,7 @@ export interface operations {
             /** @description Bad content, or not a user message */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3736,6 +4087,8 @@ export interface operations {
             /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3750,7 +4103,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description The chat's id */
-                id: string;
+                chat_id: string;
                 /** @description The last answer's id */
                 message_id: string;
             };
@@ -3762,9 +4115,33 @@ export interface operations {
             };
         };
         responses: {
+            /**
+             * @description With `Accept: text/event-stream`: the answer as server-sent events as it is written. Each event has an `id` (its position; send the last one received as `Last-Event-ID` to resume), an `event` name and a JSON `data` line:
+             *
+             *     | event | data |
+             *     |---|---|
+             *     | `question` | `QuestionEvent`: the stored question and the `answer_id` (not sent on resume) |
+             *     | `delta` | `DeltaEvent`: the next piece of the answer's text |
+             *     | `done` | `DoneEvent`: the stored answer; the stream ends |
+             *     | `error` | `Problem`: why the answer failed; the stream ends |
+             *
+             *     Comment lines (`: keep-alive`) keep an idle connection open.
+             */
+            200: {
+                headers: {
+                    /** @description The id of the answer being written */
+                    "X-Answer-Id"?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
             /** @description The question and its new answer */
             201: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3774,25 +4151,29 @@ export interface operations {
             /** @description The body is not valid JSON */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not authenticated: no bearer token, an invalid one, or one of an ended session */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            401: components["responses"]["NotAuthenticated"];
             404: components["responses"]["NoSuchMessage"];
             /** @description Not the chat's last answer */
             409: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than this operation's limit */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3802,6 +4183,7 @@ export interface operations {
             /** @description The body is not declared as JSON (`Content-Type: application/json`) */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3811,6 +4193,7 @@ export interface operations {
             /** @description The body does not have the documented shape, or a field is invalid */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3822,6 +4205,8 @@ export interface operations {
             /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3839,7 +4224,7 @@ export interface operations {
             };
             path: {
                 /** @description The chat's id */
-                id: string;
+                chat_id: string;
                 /** @description The answer's id (`answer_id` of the `question` event) */
                 message_id: string;
             };
@@ -3847,27 +4232,32 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The answer's remaining events */
+            /**
+             * @description With `Accept: text/event-stream`: the answer as server-sent events as it is written. Each event has an `id` (its position; send the last one received as `Last-Event-ID` to resume), an `event` name and a JSON `data` line:
+             *
+             *     | event | data |
+             *     |---|---|
+             *     | `question` | `QuestionEvent`: the stored question and the `answer_id` (not sent on resume) |
+             *     | `delta` | `DeltaEvent`: the next piece of the answer's text |
+             *     | `done` | `DoneEvent`: the stored answer; the stream ends |
+             *     | `error` | `Problem`: why the answer failed; the stream ends |
+             *
+             *     Comment lines (`: keep-alive`) keep an idle connection open.
+             */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": unknown;
+                    "text/event-stream": string;
                 };
             };
-            /** @description Not authenticated: no bearer token, an invalid one, or one of an ended session */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            401: components["responses"]["NotAuthenticated"];
             /** @description No such chat or answer of the caller */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3877,6 +4267,8 @@ export interface operations {
             /** @description A rate limit was reached; `Retry-After` says when to try again */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3886,6 +4278,64 @@ export interface operations {
             /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    search_chat: {
+        parameters: {
+            query?: {
+                /** @description What to look for: 1–1000 characters. */
+                q?: string;
+                /** @description Hits to return: 1–50, default 10. */
+                limit?: number;
+                /** @description `hybrid` when absent. */
+                mode?: components["schemas"]["SearchMode"];
+            };
+            header?: never;
+            path: {
+                /** @description The chat's id */
+                chat_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The best passages first */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SearchBody"];
+                };
+            };
+            401: components["responses"]["NotAuthenticated"];
+            404: components["responses"]["NoSuchChat"];
+            422: components["responses"]["BadSearch"];
+            /** @description A rate limit was reached; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3909,6 +4359,7 @@ export interface operations {
             /** @description The generation */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3919,6 +4370,7 @@ export interface operations {
             /** @description No such generation of the caller */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3928,6 +4380,8 @@ export interface operations {
             /** @description A rate limit was reached; `Retry-After` says when to try again */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3937,6 +4391,8 @@ export interface operations {
             /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3951,14 +4407,16 @@ export interface operations {
             header?: never;
             path: {
                 /** @description The card's id */
-                id: string;
+                card_id: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3970,6 +4428,8 @@ export interface operations {
             /** @description A rate limit was reached; `Retry-After` says when to try again */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3979,6 +4439,8 @@ export interface operations {
             /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3993,7 +4455,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description The card's id */
-                id: string;
+                card_id: string;
             };
             cookie?: never;
         };
@@ -4002,6 +4464,7 @@ export interface operations {
             /** @description Deleted */
             204: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -4011,6 +4474,8 @@ export interface operations {
             /** @description A rate limit was reached; `Retry-After` says when to try again */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4020,6 +4485,8 @@ export interface operations {
             /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4034,7 +4501,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description The card's id */
-                id: string;
+                card_id: string;
             };
             cookie?: never;
         };
@@ -4044,8 +4511,10 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4055,6 +4524,7 @@ export interface operations {
             /** @description The body is not valid JSON */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4063,9 +4533,20 @@ export interface operations {
             };
             401: components["responses"]["NotAuthenticated"];
             404: components["responses"]["NoSuchCard"];
+            /** @description The body is larger than this operation's limit */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is not declared as JSON (`Content-Type: application/json`) */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4076,6 +4557,8 @@ export interface operations {
             /** @description A rate limit was reached; `Retry-After` says when to try again */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4085,6 +4568,8 @@ export interface operations {
             /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4102,7 +4587,7 @@ export interface operations {
             };
             path: {
                 /** @description The card's id */
-                id: string;
+                card_id: string;
             };
             cookie?: never;
         };
@@ -4115,6 +4600,7 @@ export interface operations {
             /** @description The card with its new schedule */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4124,6 +4610,7 @@ export interface operations {
             /** @description The body is not valid JSON */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4135,6 +4622,17 @@ export interface operations {
             /** @description Another review landed at the same moment, or the key was used for another card */
             409: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than this operation's limit */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4144,6 +4642,7 @@ export interface operations {
             /** @description The body is not declared as JSON (`Content-Type: application/json`) */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4153,6 +4652,7 @@ export interface operations {
             /** @description A bad rating, time or duration */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4162,6 +4662,8 @@ export interface operations {
             /** @description A rate limit was reached; `Retry-After` says when to try again */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4171,6 +4673,8 @@ export interface operations {
             /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4188,8 +4692,10 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4200,6 +4706,8 @@ export interface operations {
             /** @description A rate limit was reached; `Retry-After` says when to try again */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4209,6 +4717,8 @@ export interface operations {
             /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4233,6 +4743,9 @@ export interface operations {
             /** @description Deleted */
             204: {
                 headers: {
+                    Deprecation: components["headers"]["Deprecation"];
+                    Link: components["headers"]["Link"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -4240,6 +4753,7 @@ export interface operations {
             /** @description The body is not valid JSON */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4247,9 +4761,20 @@ export interface operations {
                 };
             };
             401: components["responses"]["NotAuthenticated"];
+            /** @description The body is larger than this operation's limit */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is not declared as JSON (`Content-Type: application/json`) */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4259,6 +4784,7 @@ export interface operations {
             /** @description The password is wrong */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4268,6 +4794,8 @@ export interface operations {
             /** @description Too many wrong passwords from this address */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4277,6 +4805,8 @@ export interface operations {
             /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4298,8 +4828,10 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4309,6 +4841,7 @@ export interface operations {
             /** @description The body is not valid JSON */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4317,9 +4850,20 @@ export interface operations {
             };
             401: components["responses"]["NotAuthenticated"];
             409: components["responses"]["UsernameTaken"];
+            /** @description The body is larger than this operation's limit */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is not declared as JSON (`Content-Type: application/json`) */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4329,6 +4873,7 @@ export interface operations {
             /** @description A field is invalid */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4338,6 +4883,8 @@ export interface operations {
             /** @description A rate limit was reached; `Retry-After` says when to try again */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4347,6 +4894,94 @@ export interface operations {
             /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_account: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeleteAccountRequest"];
+            };
+        };
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The body is not valid JSON */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["NotAuthenticated"];
+            /** @description The body is larger than this operation's limit */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not declared as JSON (`Content-Type: application/json`) */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The password is wrong */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many wrong passwords from this address */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4371,6 +5006,7 @@ export interface operations {
             /** @description Changed */
             204: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -4378,6 +5014,7 @@ export interface operations {
             /** @description The body is not valid JSON */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4385,9 +5022,20 @@ export interface operations {
                 };
             };
             401: components["responses"]["NotAuthenticated"];
+            /** @description The body is larger than this operation's limit */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is not declared as JSON (`Content-Type: application/json`) */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4397,6 +5045,7 @@ export interface operations {
             /** @description The current password is wrong, or the new one too weak */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4406,6 +5055,8 @@ export interface operations {
             /** @description Too many wrong current passwords */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4415,6 +5066,8 @@ export interface operations {
             /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4432,8 +5085,10 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4444,6 +5099,8 @@ export interface operations {
             /** @description A rate limit was reached; `Retry-After` says when to try again */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4453,6 +5110,8 @@ export interface operations {
             /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4470,8 +5129,10 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4482,6 +5143,8 @@ export interface operations {
             /** @description A rate limit was reached; `Retry-After` says when to try again */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4491,6 +5154,7 @@ export interface operations {
             /** @description The provider failed */
             502: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4500,6 +5164,8 @@ export interface operations {
             /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4515,8 +5181,8 @@ export interface operations {
                 q?: string;
                 /** @description Hits to return: 1–50, default 10. */
                 limit?: number;
-                /** @description `semantic`, `keyword` or `hybrid` (default). */
-                mode?: string;
+                /** @description `hybrid` when absent. */
+                mode?: components["schemas"]["SearchMode"];
             };
             header?: never;
             path?: never;
@@ -4527,6 +5193,7 @@ export interface operations {
             /** @description The best passages first */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4538,6 +5205,8 @@ export interface operations {
             /** @description A rate limit was reached; `Retry-After` says when to try again */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4547,6 +5216,8 @@ export interface operations {
             /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4572,6 +5243,7 @@ export interface operations {
             /** @description Due cards */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4583,6 +5255,7 @@ export interface operations {
             /** @description A bad `limit` */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4592,6 +5265,8 @@ export interface operations {
             /** @description A rate limit was reached; `Retry-After` says when to try again */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4601,6 +5276,8 @@ export interface operations {
             /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4618,8 +5295,10 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4630,6 +5309,7 @@ export interface operations {
             /** @description An optimization of the caller's parameters is already running (`optimization_running`) */
             409: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4639,6 +5319,7 @@ export interface operations {
             /** @description Not enough reviews yet; `errors` says how many more */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4648,6 +5329,8 @@ export interface operations {
             /** @description A rate limit was reached; `Retry-After` says when to try again */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4657,6 +5340,8 @@ export interface operations {
             /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4674,8 +5359,10 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4686,6 +5373,8 @@ export interface operations {
             /** @description A rate limit was reached; `Retry-After` says when to try again */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4695,6 +5384,8 @@ export interface operations {
             /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4716,8 +5407,10 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4727,6 +5420,7 @@ export interface operations {
             /** @description The body is not valid JSON */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4734,9 +5428,20 @@ export interface operations {
                 };
             };
             401: components["responses"]["NotAuthenticated"];
+            /** @description The body is larger than this operation's limit */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is not declared as JSON (`Content-Type: application/json`) */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4746,6 +5451,7 @@ export interface operations {
             /** @description Out of range */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4755,6 +5461,8 @@ export interface operations {
             /** @description A rate limit was reached; `Retry-After` says when to try again */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4764,6 +5472,8 @@ export interface operations {
             /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4781,8 +5491,10 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4793,6 +5505,8 @@ export interface operations {
             /** @description A rate limit was reached; `Retry-After` says when to try again */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4802,6 +5516,8 @@ export interface operations {
             /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4819,12 +5535,26 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
+                    Deprecation: components["headers"]["Deprecation"];
+                    Link: components["headers"]["Link"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["LegacyHealth"];
+                };
+            };
+            /** @description The request's headers are too large */
+            431: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -4838,12 +5568,24 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Liveness"];
+                };
+            };
+            /** @description The request's headers are too large */
+            431: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -4860,21 +5602,97 @@ export interface operations {
             /** @description Every required dependency is up */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ReadinessBody"];
+                };
+            };
+            /** @description The request's headers are too large */
+            431: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description A required dependency is down, or the process is stopping */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ReadinessBody"];
                 };
             };
+        };
+    };
+    legacy_send_message: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LegacySendMessage"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    Deprecation: components["headers"]["Deprecation"];
+                    Link: components["headers"]["Link"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LegacyChatReply"];
+                };
+            };
+            400: components["responses"]["LegacyProblem"];
+            401: components["responses"]["LegacyProblem"];
+            /** @description The body is larger than this operation's limit */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not declared as JSON (`Content-Type: application/json`) */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: components["responses"]["LegacyProblem"];
+            429: components["responses"]["LegacyProblem"];
+            /** @description The request's headers are too large */
+            431: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            502: components["responses"]["LegacyProblem"];
+            504: components["responses"]["LegacyProblem"];
         };
     };
 }

@@ -209,8 +209,8 @@ test("the main user journey through the generated client", { timeout: 10 * 60_00
       `document ${uploaded.id}`,
       async () => {
         last = ok(
-          "GET …/documents/{id}",
-          await client.GET("/api/v1/chats/{chat_id}/documents/{id}", { params: { path: { chat_id: chat.id, id: uploaded.id } } }),
+          "GET …/documents/{document_id}",
+          await client.GET("/api/v1/chats/{chat_id}/documents/{document_id}", { params: { path: { chat_id: chat.id, document_id: uploaded.id } } }),
           200,
         );
         if (last.status === "failed") assert.fail(`the document failed: ${last.error ?? "(no reason given)"}`);
@@ -255,8 +255,8 @@ test("the main user journey through the generated client", { timeout: 10 * 60_00
     const chat = need(journey.chat, "the chat");
     const document = need(journey.document, "the document");
     const question = "Why does repetition make memories durable?";
-    const { response, data, error } = await client.POST("/api/v1/chats/{id}/messages", {
-      params: { path: { id: chat.id } },
+    const { response, data, error } = await client.POST("/api/v1/chats/{chat_id}/messages", {
+      params: { path: { chat_id: chat.id } },
       body: { content: question },
       headers: { Accept: "text/event-stream" },
       parseAs: "stream",
@@ -290,7 +290,7 @@ test("the main user journey through the generated client", { timeout: 10 * 60_00
     assert.ok(answer.citations.length > 0, "the answer cites the material");
     assert.ok(answer.citations.every((c) => c.document_id === document.id && c.file_name === PDF));
 
-    const messages = ok("GET …/messages", await client.GET("/api/v1/chats/{id}/messages", { params: { path: { id: chat.id } } }), 200);
+    const messages = ok("GET …/messages", await client.GET("/api/v1/chats/{chat_id}/messages", { params: { path: { chat_id: chat.id } } }), 200);
     assert.deepEqual(messages.items.map((m) => [m.role, m.id]), [["user", first.data.question.id], ["assistant", answer.id]]);
     journey.stream = events;
   });
@@ -301,8 +301,8 @@ test("the main user journey through the generated client", { timeout: 10 * 60_00
     const first = original[0];
     assert.ok(first?.event === "question");
     const lastSeen = 1; // as if the connection dropped after the first delta
-    const { response, data, error } = await client.GET("/api/v1/chats/{id}/messages/{message_id}/stream", {
-      params: { path: { id: chat.id, message_id: first.data.answer_id }, header: { "Last-Event-ID": lastSeen } },
+    const { response, data, error } = await client.GET("/api/v1/chats/{chat_id}/messages/{message_id}/stream", {
+      params: { path: { chat_id: chat.id, message_id: first.data.answer_id }, header: { "Last-Event-ID": lastSeen } },
       parseAs: "stream",
       signal: AbortSignal.timeout(STREAM_TIMEOUT_MS),
     });
@@ -371,13 +371,13 @@ test("the main user journey through the generated client", { timeout: 10 * 60_00
 
   await step("review a card", async () => {
     const id = need(journey.cards?.[0], "a card");
-    const before = ok("GET /api/v1/flashcards/{id}", await client.GET("/api/v1/flashcards/{id}", { params: { path: { id } } }), 200);
+    const before = ok("GET /api/v1/flashcards/{card_id}", await client.GET("/api/v1/flashcards/{card_id}", { params: { path: { card_id: id } } }), 200);
     assert.equal(before.state, "new");
     assert.equal(before.reps, 0);
 
     const reviewed = ok(
-      "POST /api/v1/flashcards/{id}/reviews",
-      await client.POST("/api/v1/flashcards/{id}/reviews", { params: { path: { id } }, body: { rating: "good", duration_ms: 4200 } }),
+      "POST /api/v1/flashcards/{card_id}/reviews",
+      await client.POST("/api/v1/flashcards/{card_id}/reviews", { params: { path: { card_id: id } }, body: { rating: "good", duration_ms: 4200 } }),
       200,
     );
     assert.equal(reviewed.id, id);
