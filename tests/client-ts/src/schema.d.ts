@@ -4290,9 +4290,12 @@ export interface operations {
     };
     search_chat: {
         parameters: {
-            query?: {
-                /** @description What to look for: 1–1000 characters. */
-                q?: string;
+            query: {
+                /**
+                 * @description What to look for: 1–1000 characters. (Read as optional so that a missing `q` answers
+                 *     422 in the problem format, like any other bad field.)
+                 */
+                q: string;
                 /** @description Hits to return: 1–50, default 10. */
                 limit?: number;
                 /** @description `hybrid` when absent. */
@@ -5176,9 +5179,12 @@ export interface operations {
     };
     search_all: {
         parameters: {
-            query?: {
-                /** @description What to look for: 1–1000 characters. */
-                q?: string;
+            query: {
+                /**
+                 * @description What to look for: 1–1000 characters. (Read as optional so that a missing `q` answers
+                 *     422 in the problem format, like any other bad field.)
+                 */
+                q: string;
                 /** @description Hits to return: 1–50, default 10. */
                 limit?: number;
                 /** @description `hybrid` when absent. */

@@ -161,8 +161,9 @@ pub struct DocumentFilter {
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SearchQuery {
-    /// What to look for: 1–1000 characters.
-    #[param(min_length = 1, max_length = 1000)]
+    /// What to look for: 1–1000 characters. (Read as optional so that a missing `q` answers
+    /// 422 in the problem format, like any other bad field.)
+    #[param(required = true, value_type = String, min_length = 1, max_length = 1000)]
     pub q: Option<String>,
     /// Hits to return: 1–50, default 10.
     #[param(value_type = Option<u32>, minimum = 1, maximum = 50)]
