@@ -466,9 +466,20 @@ async fn queued_jobs_and_passages_have_quotas_too(backend: Backend) {
 /// While a large document is ingested (thousands of passages written batch by batch), another
 /// user's writes all succeed, with a p99 well under a second.
 async fn a_neighbours_writes_stay_fast_during_a_large_ingestion(backend: Backend) {
+    // The embedder waits at a gate the test opens once it has seen the document `processing`
+    // for three rounds: the neighbour's writes overlap the ingestion however fast the machine.
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+    let waiting = gate.clone();
+    let hooks = HookedEmbedder::hooks(move || {
+        let gate = waiting.clone();
+        Box::pin(async move {
+            drop(gate.acquire().await.expect("the gate stays open"));
+            Ok(())
+        })
+    });
     let app = spawn_app_configured(
         backend,
-        Default::default(),
+        hooks,
         &[
             ("FLASHFORGE__KNOWLEDGE__CHUNK_TOKENS", "16"),
             ("FLASHFORGE__KNOWLEDGE__CHUNK_OVERLAP_TOKENS", "0"),
@@ -503,6 +514,9 @@ async fn a_neighbours_writes_stay_fast_during_a_large_ingestion(backend: Backend
         );
         if status == "processing" {
             during += 1;
+            if during == 3 {
+                gate.add_permits(1);
+            }
         }
         for (i, write) in [
             post(
