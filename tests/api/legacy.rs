@@ -63,7 +63,7 @@ async fn the_prototype_client_makes_flashcards_through_sendmessage(backend: Back
     assert_eq!(response.status(), 200);
     assert!(response.headers().contains_key("deprecation"));
     let link = response.headers()["link"].to_str().unwrap().to_string();
-    assert!(link.contains("/flashcards/generate"), "{link}");
+    assert!(link.contains("generate_cards"), "{link}");
     let reply: Value = response.json().await.unwrap();
     assert_eq!(reply["message"]["role"], "assistant");
     assert_eq!(reply["done"], true);

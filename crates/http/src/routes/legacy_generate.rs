@@ -120,18 +120,19 @@ pub async fn send_message(
             .collect(),
     })
     .map_err(|_| ApiError::internal())?;
-    Ok(deprecated(
-        HttpResponse::Ok(),
-        "/api/v1/chats/{chat_id}/flashcards/generate",
+    // The successor's URL names a chat, which the prototype never had: the link is to the
+    // successor's documentation.
+    Ok(
+        deprecated(HttpResponse::Ok(), "/docs/#/flashcards/generate_cards")
+            .insert_header(("cache-control", "no-store"))
+            .json(LegacyChatReply {
+                model,
+                created_at: Utc::now(),
+                message: LegacyReplyMessage {
+                    role: "assistant".into(),
+                    content,
+                },
+                done: true,
+            }),
     )
-    .insert_header(("cache-control", "no-store"))
-    .json(LegacyChatReply {
-        model,
-        created_at: Utc::now(),
-        message: LegacyReplyMessage {
-            role: "assistant".into(),
-            content,
-        },
-        done: true,
-    }))
 }
