@@ -7,8 +7,9 @@ use std::time::Duration;
 use flashforge::Hooks;
 use parking_lot::Mutex;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+use flashforge_tests::provider::{not_found, read_request, stream_pieces};
 
 use crate::helpers::{Backend, spawn_app_configured};
 use crate::messages::{FixedPassages, events, send_streaming};
@@ -41,54 +42,19 @@ async fn splitting_provider() -> (String, Arc<Mutex<Vec<Seen>>>) {
 }
 
 async fn answer(mut socket: TcpStream, seen: Arc<Mutex<Vec<Seen>>>) {
-    let mut request = Vec::new();
-    let mut buffer = [0u8; 4096];
-    let head_end = loop {
-        let n = socket.read(&mut buffer).await.unwrap();
-        assert!(n > 0, "the request was cut");
-        request.extend_from_slice(&buffer[..n]);
-        if let Some(at) = request.windows(4).position(|w| w == b"\r\n\r\n") {
-            break at + 4;
-        }
-    };
-    let head = String::from_utf8(request[..head_end].to_vec()).unwrap();
-    let length: usize = head
-        .lines()
-        .find_map(|l| {
-            l.to_ascii_lowercase()
-                .strip_prefix("content-length:")
-                .map(|v| v.trim().parse().unwrap())
-        })
-        .unwrap_or(0);
-    while request.len() < head_end + length {
-        let n = socket.read(&mut buffer).await.unwrap();
-        request.extend_from_slice(&buffer[..n]);
-    }
-    let body: Value = serde_json::from_slice(&request[head_end..]).unwrap_or(Value::Null);
-    let streaming = body["stream"] == true;
-    seen.lock().push(Seen { head, body });
-    if !streaming {
-        let _ = socket
-            .write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-            .await;
-        return;
-    }
-    socket
-        .write_all(
-            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
-              transfer-encoding: chunked\r\nconnection: close\r\n\r\n",
-        )
+    let request = read_request(&mut socket)
         .await
-        .unwrap();
-    for piece in pieces() {
-        let mut chunk = format!("{:x}\r\n", piece.len()).into_bytes();
-        chunk.extend_from_slice(&piece);
-        chunk.extend_from_slice(b"\r\n");
-        socket.write_all(&chunk).await.unwrap();
-        socket.flush().await.unwrap();
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        .expect("the request was cut");
+    let streaming = request.body["stream"] == true;
+    seen.lock().push(Seen {
+        head: request.head,
+        body: request.body,
+    });
+    if streaming {
+        stream_pieces(&mut socket, pieces(), Duration::from_millis(10)).await;
+    } else {
+        not_found(&mut socket).await;
     }
-    let _ = socket.write_all(b"0\r\n\r\n").await;
 }
 
 /// The SSE body, in pieces each of which ends inside a multi-byte character.

@@ -9,8 +9,8 @@ use std::time::Duration;
 use flashforge_tests::client::Api;
 use flashforge_tests::database::{TestDatabase, postgres_or_skip, redis_or_skip};
 use flashforge_tests::process::{Process, free_port, wait_until_live};
+use flashforge_tests::provider::{read_request, stream_pieces};
 use futures_util::StreamExt;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{GOOD_SECRET, current_thread_runtime, flashforge};
 
@@ -26,16 +26,9 @@ async fn slow_provider() -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move {
-        loop {
-            let Ok((mut socket, _)) = listener.accept().await else {
-                return;
-            };
+        while let Ok((mut socket, _)) = listener.accept().await {
             tokio::spawn(async move {
                 if read_request(&mut socket).await.is_none() {
-                    return;
-                }
-                let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n";
-                if socket.write_all(head.as_bytes()).await.is_err() {
                     return;
                 }
                 let mut events: Vec<String> = PIECES
@@ -47,48 +40,14 @@ async fn slow_provider() -> String {
                     .collect();
                 events.push(r#"{"model":"slow-model","choices":[],"usage":{"prompt_tokens":50,"completion_tokens":12}}"#.into());
                 events.push("[DONE]".into());
-                for event in events {
-                    tokio::time::sleep(PIECE_EVERY).await;
-                    let data = format!("data: {event}\n\n");
-                    let chunk = format!("{:x}\r\n{data}\r\n", data.len());
-                    if socket.write_all(chunk.as_bytes()).await.is_err() {
-                        return;
-                    }
-                }
-                let _ = socket.write_all(b"0\r\n\r\n").await;
+                let pieces = events
+                    .into_iter()
+                    .map(|event| format!("data: {event}\n\n").into_bytes());
+                stream_pieces(&mut socket, pieces, PIECE_EVERY).await;
             });
         }
     });
     format!("http://{address}/v1")
-}
-
-/// Reads one HTTP request (head and `Content-Length` body); `None` when the peer went away.
-async fn read_request(socket: &mut tokio::net::TcpStream) -> Option<()> {
-    let mut buffer = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        let read = socket.read(&mut chunk).await.ok()?;
-        if read == 0 {
-            return None;
-        }
-        buffer.extend_from_slice(&chunk[..read]);
-        if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buffer[..end]).to_ascii_lowercase();
-            let length: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0);
-            while buffer.len() < end + 4 + length {
-                let read = socket.read(&mut chunk).await.ok()?;
-                if read == 0 {
-                    return None;
-                }
-                buffer.extend_from_slice(&chunk[..read]);
-            }
-            return Some(());
-        }
-    }
 }
 
 /// The `(id, event, data)` of each complete event in `text`.
