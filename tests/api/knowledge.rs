@@ -820,6 +820,21 @@ impl HookedEmbedder {
             ..Default::default()
         }
     }
+
+    /// Hooks whose embedder waits at a gate, closed until the test adds a permit (after which
+    /// every call passes: each returns its permit).
+    pub(crate) fn gated() -> (flashforge::Hooks, std::sync::Arc<tokio::sync::Semaphore>) {
+        let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+        let waiting = gate.clone();
+        let hooks = Self::hooks(move || {
+            let gate = waiting.clone();
+            Box::pin(async move {
+                drop(gate.acquire().await.expect("the gate stays open"));
+                Ok(())
+            })
+        });
+        (hooks, gate)
+    }
 }
 
 #[async_trait::async_trait]
@@ -842,15 +857,7 @@ impl flashforge_domain::knowledge::Embedder for HookedEmbedder {
 /// A document being ingested reads `processing`, is listed under that status only, and then
 /// completes.
 async fn a_document_reads_processing_while_it_is_ingested(backend: Backend) {
-    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
-    let waiting = gate.clone();
-    let hooks = HookedEmbedder::hooks(move || {
-        let gate = waiting.clone();
-        Box::pin(async move {
-            drop(gate.acquire().await.expect("the gate stays open"));
-            Ok(())
-        })
-    });
+    let (hooks, gate) = HookedEmbedder::gated();
     let app = spawn_app_configured(backend, hooks, &[]).await;
     let token = app.signed_up("patient").await.access;
     let chat = app.create_chat(&token, "Slow").await;

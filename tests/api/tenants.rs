@@ -411,15 +411,7 @@ async fn quotas_refuse_whole_writes_and_name_the_quota(backend: Backend) {
 /// while the quota of jobs is used is refused; a document whose passages would pass the quota
 /// fails with the quota as its reason and keeps none.
 async fn queued_jobs_and_passages_have_quotas_too(backend: Backend) {
-    let gate = Arc::new(tokio::sync::Semaphore::new(0));
-    let waiting = gate.clone();
-    let hooks = HookedEmbedder::hooks(move || {
-        let gate = waiting.clone();
-        Box::pin(async move {
-            drop(gate.acquire().await.expect("the gate stays open"));
-            Ok(())
-        })
-    });
+    let (hooks, gate) = HookedEmbedder::gated();
     let app = spawn_app_configured(
         backend,
         hooks,
@@ -468,15 +460,7 @@ async fn queued_jobs_and_passages_have_quotas_too(backend: Backend) {
 async fn a_neighbours_writes_stay_fast_during_a_large_ingestion(backend: Backend) {
     // The embedder waits at a gate the test opens once it has seen the document `processing`
     // for three rounds: the neighbour's writes overlap the ingestion however fast the machine.
-    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
-    let waiting = gate.clone();
-    let hooks = HookedEmbedder::hooks(move || {
-        let gate = waiting.clone();
-        Box::pin(async move {
-            drop(gate.acquire().await.expect("the gate stays open"));
-            Ok(())
-        })
-    });
+    let (hooks, gate) = HookedEmbedder::gated();
     let app = spawn_app_configured(
         backend,
         hooks,
