@@ -1,9 +1,11 @@
-//! File adapters of the knowledge base: blob storage (`object_store`) and PDF text extraction.
+//! File adapters of the knowledge base: blob storage (`object_store`), the format parsers and
+//! the guard they run under, and OCR for scans and pictures.
 
 mod blobs;
-mod pdf;
+pub mod formats;
+mod guard;
 
 pub use blobs::{BlobSettings, ObjectStoreBlobs};
-pub use pdf::{
-    ChildLimits, ChildOutput, Isolation, LopdfExtractor, extract_pages, run_extractor_child,
-};
+pub use formats::extract_document;
+pub use formats::pdf::extract_pages;
+pub use guard::{ChildLimits, ChildOutput, Isolation, IsolatedExtractor, run_extractor_child};

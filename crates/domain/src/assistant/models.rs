@@ -67,6 +67,9 @@ pub struct Citation {
     pub document_id: Uuid,
     pub file_name: String,
     pub page: Option<u32>,
+    /// What a person sees for the page: "p. 4", "slide 12", "Chapter 3".
+    #[serde(default)]
+    pub page_label: Option<String>,
     pub chunk_id: Uuid,
     pub quote: String,
 }

@@ -67,6 +67,8 @@ pub struct Passage {
     pub document_id: Uuid,
     pub file_name: String,
     pub page: Option<u32>,
+    /// What a person sees for the page: "p. 4", "slide 12", "Chapter 3".
+    pub page_label: Option<String>,
     pub text: String,
 }
 
@@ -135,11 +137,11 @@ impl Prompt {
         text.push_str(MATERIAL_RULES);
         text.push_str("\n\n<material>\n");
         for p in &self.passages {
-            let page = p
-                .passage
-                .page
-                .map(|n| format!(", page {n}"))
-                .unwrap_or_default();
+            let page = match (&p.passage.page_label, p.passage.page) {
+                (Some(label), _) => format!(", {}", attribute(label)),
+                (None, Some(n)) => format!(", page {n}"),
+                (None, None) => String::new(),
+            };
             text.push_str(&format!(
                 "<passage number=\"{}\" source=\"{}{page}\">\n{}\n</passage>\n",
                 p.number,

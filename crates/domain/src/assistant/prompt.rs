@@ -26,6 +26,7 @@ pub fn cite(answer: &str, passages: &[PromptPassage]) -> Vec<Citation> {
             document_id: p.passage.document_id,
             file_name: p.passage.file_name.clone(),
             page: p.passage.page,
+            page_label: p.passage.page_label.clone(),
             chunk_id: p.passage.chunk_id,
             quote: best_sentence(&p.passage.text, answer),
         });

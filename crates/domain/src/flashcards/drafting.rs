@@ -81,6 +81,7 @@ pub fn prompt_passages(chunks: &[(Chunk, String)]) -> Vec<PromptPassage> {
                 document_id: chunk.document_id.as_uuid(),
                 file_name: file_name.clone(),
                 page: Some(chunk.page),
+                page_label: chunk.page_label.clone(),
                 text: format!("(chunk id {}) {}", chunk.id, chunk.text),
             },
         })

@@ -383,6 +383,7 @@ impl Flashcards {
                         document_id: uuid::Uuid::nil(),
                         file_name: "pasted text".into(),
                         page: None,
+                        page_label: None,
                         text: text.clone(),
                     },
                 }],
@@ -453,6 +454,7 @@ impl Flashcards {
                         document_id: chunk.document_id,
                         chunk_id: Some(chunk.id),
                         page: Some(chunk.page),
+                        page_label: chunk.page_label.clone(),
                         quote: Some(
                             d.quote
                                 .as_deref()

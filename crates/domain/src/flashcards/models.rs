@@ -111,6 +111,9 @@ pub struct CardSource {
     pub document_id: DocumentId,
     pub chunk_id: Option<ChunkId>,
     pub page: Option<u32>,
+    /// What a person sees for the page: "p. 4", "slide 12", "Chapter 3".
+    #[serde(default)]
+    pub page_label: Option<String>,
     pub quote: Option<String>,
 }
 

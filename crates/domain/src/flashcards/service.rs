@@ -127,6 +127,7 @@ fn source(prefix: &str, input: SourceInput, errors: &mut ValidationErrors) -> Op
         document_id: DocumentId::from_uuid(input.document_id),
         chunk_id: input.chunk_id.map(ChunkId::from_uuid),
         page: input.page,
+        page_label: None,
         quote: input.quote,
     })
 }

@@ -19,6 +19,14 @@ pub struct ExtractionLimits {
     pub max_page_chars: u64,
     /// Chunks (passages) the document is split into.
     pub max_chunks: u32,
+    /// Bytes a compressed container (DOCX, PPTX, ODT, ODP, EPUB) may expand to when its parts
+    /// are read: a zip bomb stops here.
+    #[serde(default = "default_unpacked_bytes")]
+    pub max_unpacked_bytes: u64,
+}
+
+fn default_unpacked_bytes() -> u64 {
+    ExtractionLimits::default().max_unpacked_bytes
 }
 
 impl Default for ExtractionLimits {
@@ -28,6 +36,7 @@ impl Default for ExtractionLimits {
             max_chars: 5_000_000,
             max_page_chars: 500_000,
             max_chunks: 10_000,
+            max_unpacked_bytes: 128 * 1024 * 1024,
         }
     }
 }
@@ -45,6 +54,8 @@ pub enum OverLimit {
     PageChars { page: u32, count: u64, limit: u64 },
     #[error("the file makes more than {} passages to index; the limit is {}", grouped(u64::from(*limit)), grouped(u64::from(*limit)))]
     Chunks { limit: u32 },
+    #[error("the file expands to more than {} bytes when unpacked; the limit is {}", grouped(*limit), grouped(*limit))]
+    Unpacked { limit: u64 },
 }
 
 impl ExtractionLimits {
@@ -116,10 +127,7 @@ pub fn bounded_text_pages(
     for (i, part) in text.split('\u{c}').enumerate() {
         let number = i as u32 + 1;
         budget.take(number, part.chars().count() as u64)?;
-        out.push(ExtractedPage {
-            number,
-            text: part.to_string(),
-        });
+        out.push(ExtractedPage::new(number, part));
     }
     Ok(out)
 }

@@ -7,7 +7,7 @@ use text_splitter::{ChunkConfig, ChunkSizer, MarkdownSplitter, TextSplitter};
 
 use super::bounds::OverLimit;
 use super::models::ExtractedPage;
-use super::models::{Chunk, ChunkId, Document, MediaType};
+use super::models::{Chunk, ChunkId, Document};
 use super::ports::TokenCounter;
 
 /// How chunks are sized.
@@ -69,8 +69,62 @@ impl<'a> CharOffsets<'a> {
     }
 }
 
-/// Splits pages into chunks with deterministic ids, page numbers and character ranges; stops
-/// with [`OverLimit::Chunks`] as soon as there would be more than `max_chunks`.
+/// The headings of a page as Markdown marks them (`#` … `######` at a line's start, outside
+/// fenced code), each with the heading path in force from its byte offset on.
+struct HeadingPaths {
+    /// Level and text of the headings in force, outermost first.
+    stack: Vec<(usize, String)>,
+}
+
+impl HeadingPaths {
+    /// The joined path in force, `None` before any heading.
+    fn current(&self) -> Option<String> {
+        (!self.stack.is_empty()).then(|| {
+            self.stack
+                .iter()
+                .map(|(_, text)| text.as_str())
+                .collect::<Vec<_>>()
+                .join(" › ")
+        })
+    }
+
+    /// Reads a page's headings: the byte offset of each and the path from there on. The stack
+    /// carries on to the next page.
+    fn scan(&mut self, text: &str) -> Vec<(usize, Option<String>)> {
+        let mut found = Vec::new();
+        let mut fenced = false;
+        let mut offset = 0;
+        for line in text.split_inclusive('\n') {
+            let start = offset;
+            offset += line.len();
+            let trimmed = line.trim_start();
+            if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
+                fenced = !fenced;
+                continue;
+            }
+            if fenced || line.starts_with("    ") {
+                continue;
+            }
+            let level = trimmed.chars().take_while(|c| *c == '#').count();
+            let rest = &trimmed[level..];
+            if !(1..=6).contains(&level) || !rest.starts_with([' ', '\t']) {
+                continue;
+            }
+            let title: String = rest.trim().trim_end_matches('#').trim().chars().take(120).collect();
+            if title.is_empty() {
+                continue;
+            }
+            self.stack.retain(|(l, _)| *l < level);
+            self.stack.push((level, title));
+            found.push((start, self.current()));
+        }
+        found
+    }
+}
+
+/// Splits pages into chunks with deterministic ids, page numbers and labels, heading paths and
+/// character ranges; stops with [`OverLimit::Chunks`] as soon as there would be more than
+/// `max_chunks`.
 pub fn chunk_pages(
     document: &Document,
     pages: &[ExtractedPage],
@@ -86,44 +140,47 @@ pub fn chunk_pages(
             .unwrap_or_else(|_| ChunkConfig::new(max))
             .with_sizer(Sizer(counter.clone()))
     };
-    let mut chunks = Vec::new();
-    let mut push = |page: u32, char_offset: usize, text: &str| {
-        if chunks.len() >= max_chunks as usize {
-            return Err(OverLimit::Chunks { limit: max_chunks });
-        }
-        let index = chunks.len() as u32;
-        let length = text.chars().count();
-        chunks.push(Chunk {
-            id: ChunkId::derive(document.id, index),
-            document_id: document.id,
-            user_id: document.user_id,
-            chat_id: document.chat_id,
-            index,
-            page,
-            char_start: char_offset as u32,
-            char_end: (char_offset + length) as u32,
-            text: text.to_string(),
-        });
-        Ok(())
-    };
-    match document.media_type {
-        MediaType::Markdown => {
-            let splitter = MarkdownSplitter::new(config());
-            for page in pages {
-                let mut offsets = CharOffsets::new(&page.text);
-                for (byte_offset, chunk) in splitter.chunk_indices(&page.text) {
-                    push(page.number, offsets.at(byte_offset), chunk)?;
-                }
+    let media = document.media_type;
+    let markdown = MarkdownSplitter::new(config());
+    let plain = TextSplitter::new(config());
+    let mut headings = HeadingPaths { stack: Vec::new() };
+    let mut chunks: Vec<Chunk> = Vec::new();
+    for page in pages {
+        let label = page
+            .label
+            .clone()
+            .unwrap_or_else(|| media.default_label(page.number));
+        let before = headings.current();
+        let (pieces, marks): (Vec<(usize, &str)>, _) = if media.has_headings() {
+            let marks = headings.scan(&page.text);
+            (markdown.chunk_indices(&page.text).collect(), marks)
+        } else {
+            (plain.chunk_indices(&page.text).collect(), Vec::new())
+        };
+        let mut offsets = CharOffsets::new(&page.text);
+        for (byte_offset, text) in pieces {
+            if chunks.len() >= max_chunks as usize {
+                return Err(OverLimit::Chunks { limit: max_chunks });
             }
-        }
-        MediaType::Text | MediaType::Pdf => {
-            let splitter = TextSplitter::new(config());
-            for page in pages {
-                let mut offsets = CharOffsets::new(&page.text);
-                for (byte_offset, chunk) in splitter.chunk_indices(&page.text) {
-                    push(page.number, offsets.at(byte_offset), chunk)?;
-                }
-            }
+            let heading = match marks.partition_point(|(at, _)| *at <= byte_offset) {
+                0 => before.clone(),
+                n => marks[n - 1].1.clone(),
+            };
+            let index = chunks.len() as u32;
+            let char_start = offsets.at(byte_offset);
+            chunks.push(Chunk {
+                id: ChunkId::derive(document.id, index),
+                document_id: document.id,
+                user_id: document.user_id,
+                chat_id: document.chat_id,
+                index,
+                page: page.number,
+                page_label: Some(label.clone()),
+                heading,
+                char_start: char_start as u32,
+                char_end: (char_start + text.chars().count()) as u32,
+                text: text.to_string(),
+            });
         }
     }
     Ok(chunks)
@@ -134,17 +191,14 @@ pub fn text_pages(text: &str) -> Vec<ExtractedPage> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     text.split('\u{c}')
         .enumerate()
-        .map(|(i, part)| ExtractedPage {
-            number: i as u32 + 1,
-            text: part.to_string(),
-        })
+        .map(|(i, part)| ExtractedPage::new(i as u32 + 1, part))
         .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::knowledge::models::{DocumentId, DocumentStatus, FileName};
+    use crate::knowledge::models::{DocumentId, DocumentStatus, FileName, MediaType};
     use crate::knowledge::ports::ApproximateTokens;
 
     fn document(media_type: MediaType) -> Document {
@@ -161,6 +215,8 @@ mod tests {
             pages_total: None,
             pages_done: 0,
             chunk_count: 0,
+            title: None,
+            language: None,
             created_at: chrono::DateTime::UNIX_EPOCH,
             updated_at: chrono::DateTime::UNIX_EPOCH,
         }
@@ -248,5 +304,52 @@ mod tests {
             chunks.iter().any(|c| c.text.starts_with("# Genetics")),
             "{chunks:#?}"
         );
+        let genetics = chunks.iter().find(|c| c.text.starts_with("# Genetics")).unwrap();
+        assert_eq!(genetics.heading.as_deref(), Some("Genetics"));
+        assert_eq!(chunks[0].heading.as_deref(), Some("Cells"));
+        assert_eq!(chunks[0].page_label.as_deref(), Some("p. 1"));
+    }
+
+    #[test]
+    fn heading_paths_nest_and_carry_over_to_the_next_page() {
+        let mut doc = document(MediaType::Docx);
+        doc.media_type = MediaType::Pptx;
+        let pages = vec![
+            ExtractedPage::new(1, "# Chapter 3\n\n## Mitochondria\n\nThey make ATP."),
+            ExtractedPage::labelled(2, "Chapter 3 (cont.)", "More about the inner membrane."),
+            ExtractedPage::new(3, "```\n# not a heading\n```\n# Chapter 4\n\nPlants."),
+        ];
+        let settings = ChunkSettings {
+            max_tokens: 6,
+            overlap_tokens: 0,
+        };
+        let chunks =
+            chunk_pages(&doc, &pages, Arc::new(ApproximateTokens), settings, 100).unwrap();
+        let atp = chunks.iter().find(|c| c.text.contains("ATP")).unwrap();
+        assert_eq!(atp.heading.as_deref(), Some("Chapter 3 › Mitochondria"));
+        assert_eq!(atp.page_label.as_deref(), Some("slide 1"));
+        let inner = chunks.iter().find(|c| c.text.contains("inner")).unwrap();
+        assert_eq!(inner.heading.as_deref(), Some("Chapter 3 › Mitochondria"));
+        assert_eq!(inner.page_label.as_deref(), Some("Chapter 3 (cont.)"));
+        let plants = chunks.iter().find(|c| c.text.contains("Plants")).unwrap();
+        assert_eq!(plants.heading.as_deref(), Some("Chapter 4"));
+        let fenced = chunks.iter().find(|c| c.text.contains("not a heading")).unwrap();
+        assert_eq!(fenced.heading.as_deref(), Some("Chapter 3 › Mitochondria"));
+    }
+
+    #[test]
+    fn formats_without_headings_have_no_heading_path() {
+        let doc = document(MediaType::Pdf);
+        let pages = vec![ExtractedPage::new(4, "# Looks like a heading\n\nbut PDFs have none.")];
+        let chunks = chunk_pages(
+            &doc,
+            &pages,
+            Arc::new(ApproximateTokens),
+            ChunkSettings::default(),
+            100,
+        )
+        .unwrap();
+        assert_eq!(chunks[0].heading, None);
+        assert_eq!(chunks[0].page_label.as_deref(), Some("p. 4"));
     }
 }

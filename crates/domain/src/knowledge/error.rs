@@ -54,7 +54,9 @@ impl DomainError for KnowledgeError {
             Self::DocumentNotFound => Code::DocumentNotFound,
             Self::Invalid(e) => e.code(),
             Self::Upload(InspectError::TooLarge { .. }) => Code::FileTooLarge,
-            Self::Upload(InspectError::Unsupported) => Code::UnsupportedFileType,
+            Self::Upload(InspectError::Unsupported | InspectError::UnsupportedKind(_)) => {
+                Code::UnsupportedFileType
+            }
             Self::Upload(InspectError::Empty) => Code::EmptyFile,
             Self::NotRetryable(_) => Code::DocumentNotRetryable,
             Self::IdempotencyKeyReused => Code::IdempotencyKeyReused,

@@ -3,16 +3,28 @@
 
 use async_trait::async_trait;
 
-use super::bounds::bounded_text_pages;
 use super::chunking::chunk_pages;
-use super::models::{Chunk, Document, DocumentId, DocumentStatus, ExtractedPage, MediaType, Scope};
-use super::ports::{ExtractError, VectorPoint};
+use super::models::{Chunk, Document, DocumentId, DocumentStatus, Extracted, ExtractedPage, Scope};
+use super::ports::{Completion, ExtractError, VectorPoint};
 use super::service::KnowledgeBase;
 use super::sparse;
 use crate::accounts::UserId;
 use crate::error::InfraError;
 use crate::jobs::{Failure, Job, JobHandler, JobPayload};
 use crate::quotas::QuotaCheckError;
+
+/// The longest document title kept, in characters.
+const MAX_TITLE_CHARS: usize = 300;
+
+/// `text` without surrounding or repeated whitespace, at most `max` characters.
+fn clip(text: &str, max: usize) -> String {
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(max)
+        .collect()
+}
 
 /// How a run of the batches ended.
 enum Indexed {
@@ -38,8 +50,10 @@ impl KnowledgeBase {
         documents
             .set_status(user, id, DocumentStatus::Processing, None, self.clock.now())
             .await?;
-        let pages = self.extract(&doc).await?;
+        let extracted = self.extract(&doc).await?;
+        let pages = extracted.pages;
         let pages_total = pages.len() as u32;
+        let title = extracted.title.map(|t| clip(&t, MAX_TITLE_CHARS));
         documents
             .set_progress(user, id, 0, pages_total, self.clock.now())
             .await?;
@@ -62,9 +76,13 @@ impl KnowledgeBase {
             self.ports.index.delete(scope).await?;
             return Ok(());
         }
-        let completed = documents
-            .complete(user, id, pages_total, chunks.len() as u32, self.clock.now())
-            .await?;
+        let completion = Completion {
+            pages_total,
+            chunk_count: chunks.len() as u32,
+            title,
+            language: None,
+        };
+        let completed = documents.complete(user, id, completion, self.clock.now()).await?;
         if !completed {
             // Deleted while it was being processed: take its points back out.
             self.ports.index.delete(scope).await?;
@@ -73,8 +91,9 @@ impl KnowledgeBase {
         Ok(())
     }
 
-    /// The document's pages of text, read from its stored original.
-    async fn extract(&self, doc: &Document) -> Result<Vec<ExtractedPage>, Failure> {
+    /// The document's pages of text, read from its stored original by the extractor of its
+    /// format.
+    async fn extract(&self, doc: &Document) -> Result<Extracted, Failure> {
         let id = doc.id;
         let bytes = self
             .ports
@@ -86,23 +105,19 @@ impl KnowledgeBase {
             })?;
         let limits = self.settings.limits;
         let stage = std::time::Instant::now();
-        let pages = match doc.media_type {
-            MediaType::Pdf => self.ports.pdf.extract(bytes, &limits).await.map_err(|e| {
+        let extracted = self
+            .ports
+            .extractor
+            .extract(doc.media_type, bytes, &limits)
+            .await
+            .map_err(|e| {
                 if let ExtractError::Malformed(detail) = &e {
-                    tracing::warn!(document = %id, detail, "a PDF could not be parsed");
+                    tracing::warn!(document = %id, media_type = doc.media_type.as_str(), detail, "a file could not be parsed");
                 }
                 Failure::Permanent(e.to_string())
-            })?,
-            MediaType::Text | MediaType::Markdown => tokio::task::spawn_blocking(move || {
-                let text = std::str::from_utf8(&bytes)
-                    .map_err(|_| Failure::Permanent("the file is not UTF-8 text".into()))?;
-                bounded_text_pages(text, &limits).map_err(|e| Failure::Permanent(e.to_string()))
-            })
-            .await
-            .map_err(|_| Failure::Permanent("reading the text failed".into()))??,
-        };
+            })?;
         record_stage("extract", stage);
-        Ok(pages)
+        Ok(extracted)
     }
 
     /// The pages split into chunks, off the async threads; no chunk at all is a failure.

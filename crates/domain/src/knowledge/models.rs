@@ -47,24 +47,105 @@ impl std::fmt::Display for ChunkId {
 pub enum MediaType {
     Pdf,
     Markdown,
+    /// Plain text in any encoding the extractor can detect (UTF-8, UTF-16, legacy code pages).
     Text,
+    Html,
+    Docx,
+    Odt,
+    Rtf,
+    Pptx,
+    Odp,
+    Epub,
+    /// A picture (PNG, JPEG, TIFF): read by OCR.
+    Image,
+}
+
+/// What a format's pages are called, for the labels a person sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageUnit {
+    Page,
+    Slide,
+    /// A part between headings (a document that records no page breaks, a web page, a chapter).
+    Section,
 }
 
 impl MediaType {
+    pub const ALL: [MediaType; 11] = [
+        MediaType::Pdf,
+        MediaType::Markdown,
+        MediaType::Text,
+        MediaType::Html,
+        MediaType::Docx,
+        MediaType::Odt,
+        MediaType::Rtf,
+        MediaType::Pptx,
+        MediaType::Odp,
+        MediaType::Epub,
+        MediaType::Image,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             MediaType::Pdf => "pdf",
             MediaType::Markdown => "markdown",
             MediaType::Text => "text",
+            MediaType::Html => "html",
+            MediaType::Docx => "docx",
+            MediaType::Odt => "odt",
+            MediaType::Rtf => "rtf",
+            MediaType::Pptx => "pptx",
+            MediaType::Odp => "odp",
+            MediaType::Epub => "epub",
+            MediaType::Image => "image",
         }
     }
 
     pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "pdf" => Some(MediaType::Pdf),
-            "markdown" => Some(MediaType::Markdown),
-            "text" => Some(MediaType::Text),
-            _ => None,
+        Self::ALL.into_iter().find(|m| m.as_str() == raw)
+    }
+
+    /// The file's type for downloads.
+    pub fn mime(self) -> &'static str {
+        match self {
+            MediaType::Pdf => "application/pdf",
+            MediaType::Markdown => "text/markdown; charset=utf-8",
+            MediaType::Text => "text/plain",
+            MediaType::Html => "text/html",
+            MediaType::Docx => {
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+            }
+            MediaType::Odt => "application/vnd.oasis.opendocument.text",
+            MediaType::Rtf => "application/rtf",
+            MediaType::Pptx => {
+                "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+            }
+            MediaType::Odp => "application/vnd.oasis.opendocument.presentation",
+            MediaType::Epub => "application/epub+zip",
+            MediaType::Image => "application/octet-stream",
+        }
+    }
+
+    /// Whether extracted pages mark headings as Markdown does (`#`, `##` …), so chunks split at
+    /// them and carry their heading path.
+    pub fn has_headings(self) -> bool {
+        !matches!(self, MediaType::Pdf | MediaType::Text | MediaType::Image)
+    }
+
+    /// What its pages are, when the extractor gives them no label of their own.
+    pub fn page_unit(self) -> PageUnit {
+        match self {
+            MediaType::Pptx | MediaType::Odp => PageUnit::Slide,
+            MediaType::Html | MediaType::Epub => PageUnit::Section,
+            _ => PageUnit::Page,
+        }
+    }
+
+    /// The label of page `number` when the extractor gave none: "p. 4", "slide 12", "section 2".
+    pub fn default_label(self, number: u32) -> String {
+        match self.page_unit() {
+            PageUnit::Page => format!("p. {number}"),
+            PageUnit::Slide => format!("slide {number}"),
+            PageUnit::Section => format!("section {number}"),
         }
     }
 }
@@ -157,6 +238,10 @@ pub struct Document {
     pub pages_total: Option<u32>,
     pub pages_done: u32,
     pub chunk_count: u32,
+    /// The title the file gives itself (an HTML `<title>`, a DOCX's or EPUB's title), once read.
+    pub title: Option<String>,
+    /// The language detected in its text (ISO 639-3, e.g. `deu`), once read.
+    pub language: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -198,6 +283,10 @@ pub struct Chunk {
     pub index: u32,
     /// The page it is on (1-based); text files have one page per form-feed-separated part.
     pub page: u32,
+    /// What a person sees for that page: "p. 4", "slide 12", "Chapter 3".
+    pub page_label: Option<String>,
+    /// The headings the chunk sits under, outermost first, joined by " › ".
+    pub heading: Option<String>,
     /// Character offsets of the chunk within its page's text.
     pub char_start: u32,
     pub char_end: u32,
@@ -239,6 +328,8 @@ pub struct SearchHit {
     pub chat_id: ChatId,
     pub file_name: String,
     pub page: u32,
+    pub page_label: Option<String>,
+    pub heading: Option<String>,
     pub text: String,
     pub score: f32,
 }
@@ -277,12 +368,49 @@ impl Scope {
     }
 }
 
-/// The text of one page.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The text of one page (or slide, or section).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExtractedPage {
     /// 1-based.
     pub number: u32,
+    /// What a person sees for it ("slide 3", "Chapter 2"); `None`: the format's default label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// For formats with headings, they are written as Markdown headings (`# Title`).
     pub text: String,
+}
+
+impl ExtractedPage {
+    pub fn new(number: u32, text: impl Into<String>) -> Self {
+        Self {
+            number,
+            label: None,
+            text: text.into(),
+        }
+    }
+
+    pub fn labelled(number: u32, label: impl Into<String>, text: impl Into<String>) -> Self {
+        Self {
+            number,
+            label: Some(label.into()),
+            text: text.into(),
+        }
+    }
+}
+
+/// What an extractor read from a file.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Extracted {
+    pub pages: Vec<ExtractedPage>,
+    /// The title the file gives itself, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+}
+
+impl Extracted {
+    pub fn pages(pages: Vec<ExtractedPage>) -> Self {
+        Self { pages, title: None }
+    }
 }
 
 #[cfg(test)]

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use super::bounds::{ExtractionLimits, OverLimit};
 use super::models::{
-    Chunk, ChunkCursor, ChunkId, Document, DocumentCursor, DocumentId, DocumentStatus,
-    ExtractedPage, FileName, MediaType, Scope,
+    Chunk, ChunkCursor, ChunkId, Document, DocumentCursor, DocumentId, DocumentStatus, Extracted,
+    FileName, MediaType, Scope,
 };
 use crate::accounts::UserId;
 use crate::chats::ChatId;
@@ -34,6 +34,15 @@ pub struct NewDocument {
     /// The client's `Idempotency-Key`, unique per user.
     pub idempotency_key: Option<String>,
     pub created_at: DateTime<Utc>,
+}
+
+/// What a finished ingestion learned of a document.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Completion {
+    pub pages_total: u32,
+    pub chunk_count: u32,
+    pub title: Option<String>,
+    pub language: Option<String>,
 }
 
 /// The result of storing a new document.
@@ -145,13 +154,13 @@ pub trait DocumentRepository: Send + Sync {
         Ok(true)
     }
 
-    /// Marks the document completed with its counts.
+    /// Marks the document completed with its counts, title and language; `Ok(false)` when the
+    /// document is gone.
     async fn complete(
         &self,
         owner: UserId,
         id: DocumentId,
-        pages_total: u32,
-        chunk_count: u32,
+        completion: Completion,
         at: DateTime<Utc>,
     ) -> Result<bool, InfraError>;
 
@@ -217,37 +226,48 @@ pub trait BlobStore: Send + Sync {
     async fn delete_prefix(&self, prefix: &str) -> Result<u64, InfraError>;
 }
 
-/// Why a PDF gave no text. Every one of these is final: retrying will not help.
+/// How to make scanned pages and pictures readable, in the words a failed document shows.
+pub const OCR_HOW_TO: &str = "install Tesseract and Poppler (Debian: apt install tesseract-ocr \
+tesseract-ocr-eng poppler-utils, plus a tesseract-ocr-<lang> package per language in \
+knowledge.ocr_languages) and set knowledge.ocr_enabled = true";
+
+/// Why a file gave no text. Every one of these is final: retrying will not help.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExtractError {
-    #[error("the PDF is encrypted; upload a copy without a password")]
+    #[error("the file is encrypted; upload a copy without a password")]
     Encrypted,
-    #[error("the PDF has no text layer (scanned pages?); upload a PDF with selectable text")]
+    #[error("the file contains no text")]
     NoText,
+    /// Scanned pages or a picture, and OCR cannot run here; the text says why.
+    #[error("the file has no text layer (scanned pages or a picture) and OCR is not available: {0}; to read such files, {OCR_HOW_TO}")]
+    OcrUnavailable(String),
     /// The parser's message is kept for the log; the user reads a stable reason.
-    #[error("the PDF could not be read; it may be damaged")]
+    #[error("the file could not be read; it may be damaged")]
     Malformed(String),
-    #[error("reading the PDF took longer than {0} seconds")]
+    #[error("reading the file took longer than {0} seconds")]
     TimedOut(u64),
-    #[error("the PDF reader crashed on this file")]
+    #[error("the file reader crashed on this file")]
     Crashed,
     /// Past a bound of [`ExtractionLimits`]: found while reading, before the rest was read.
     #[error(transparent)]
     OverLimit(#[from] OverLimit),
 }
 
-/// Extracts the text of PDFs, page by page. Implementations must survive any input: a parser
-/// that panics or hangs on a malformed file ends in an error, never in a crash or a stuck job.
-/// They MUST check `limits` while reading — the page count before the first page, the
-/// characters page by page — and stop with [`ExtractError::OverLimit`] at the first bound
-/// passed, so that no file makes more work or memory than the limits allow.
+/// Extracts the text of a file of any accepted [`MediaType`], page (or slide, or section) by
+/// page. Implementations must survive any input: a parser that panics or hangs on a malformed
+/// file ends in an error, never in a crash or a stuck job. They MUST check `limits` while
+/// reading — the page count before the first page, the characters page by page, the bytes a
+/// compressed container expands to — and stop with [`ExtractError::OverLimit`] at the first
+/// bound passed, so that no file makes more work or memory than the limits allow. Pages are
+/// numbered from 1 in reading order (slides in presentation order, chapters in spine order).
 #[async_trait]
-pub trait PdfExtractor: Send + Sync {
+pub trait TextExtractor: Send + Sync {
     async fn extract(
         &self,
+        media_type: MediaType,
         bytes: Bytes,
         limits: &ExtractionLimits,
-    ) -> Result<Vec<ExtractedPage>, ExtractError>;
+    ) -> Result<Extracted, ExtractError>;
 }
 
 /// Counts tokens the way an embedding model does, to size chunks.

@@ -17,7 +17,7 @@ use super::models::{
     JobId, Scope, SearchHit, SearchMode, chat_blob_prefix, user_blob_prefix,
 };
 use super::ports::{
-    BlobStore, BlobStream, Created, DocumentRepository, Embedder, NewDocument, PdfExtractor,
+    BlobStore, BlobStream, Created, DocumentRepository, Embedder, NewDocument, TextExtractor,
     VectorIndex, VectorPoint, VectorQuery,
 };
 use super::sparse;
@@ -107,7 +107,7 @@ pub struct KnowledgePorts {
     pub blobs: Arc<dyn BlobStore>,
     pub embedder: Arc<dyn Embedder>,
     pub index: Arc<dyn VectorIndex>,
-    pub pdf: Arc<dyn PdfExtractor>,
+    pub extractor: Arc<dyn TextExtractor>,
 }
 
 /// What the knowledge base is built from.
@@ -482,6 +482,8 @@ impl KnowledgeBase {
                     chat_id: chunk.chat_id,
                     file_name: name.as_str().to_string(),
                     page: chunk.page,
+                    page_label: chunk.page_label,
+                    heading: chunk.heading,
                     text: chunk.text,
                     score,
                 })
@@ -672,6 +674,7 @@ impl PassageSearch for KnowledgeBase {
                 document_id: hit.document_id.as_uuid(),
                 file_name: hit.file_name,
                 page: Some(hit.page),
+                page_label: hit.page_label,
                 text: hit.text,
             })
             .collect())

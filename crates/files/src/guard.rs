@@ -1,10 +1,9 @@
-//! PDF text extraction with lopdf, chosen by measurement (tools/pdf-recall: word recall against
-//! pdftotext, speed, and behaviour on 1000 mutated files — see docs/ARCHITECTURE.md).
+//! The guard around the format parsers ([`crate::formats`]).
 //!
-//! A parser bug must never take the process down or hold a job forever. The extractor runs
+//! A parser bug must never take the process down or hold a job forever. The parsers run
 //! either in a blocking thread under `catch_unwind` and a timeout (a thread that hangs is
 //! abandoned, the job fails), or — what `flashforge serve` and `flashforge worker` use — in a
-//! child process (`flashforge extract-pdf`) that is killed when it overruns, with the same
+//! child process (`flashforge extract-pdf --media-type …`) that is killed when it overruns, with the same
 //! code on the other side of a pipe. The child is fenced in: it starts with an empty
 //! environment (no secret of the server's reaches it), in a process group of its own (killed
 //! whole on overrun), under limits on address space and CPU time, and its output is read
@@ -18,11 +17,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use flashforge_domain::knowledge::{
-    ExtractError, ExtractedPage, ExtractionLimits, OverLimit, PageBudget, PdfExtractor,
+    ExtractError, Extracted, ExtractionLimits, MediaType, OverLimit, TextExtractor,
 };
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use unicode_normalization::UnicodeNormalization;
+
+use crate::formats::extract_document;
 
 /// What a child process may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,8 +47,9 @@ impl Default for ChildLimits {
 pub enum Isolation {
     /// A blocking thread with `catch_unwind`; a hung parse is abandoned after the timeout.
     Thread,
-    /// A child process: `program` with `args` and the limits' flags (`--max-pages N
-    /// --max-chars N --max-page-chars N`), the PDF on stdin, JSON pages on stdout.
+    /// A child process: `program` with `args`, the format's flag (`--media-type docx`) and the
+    /// limits' flags (`--max-pages N --max-chars N --max-page-chars N --max-unpacked-bytes N`),
+    /// the file on stdin, JSON pages on stdout.
     Process {
         program: PathBuf,
         args: Vec<String>,
@@ -56,14 +57,14 @@ pub enum Isolation {
     },
 }
 
-/// Extracts text with lopdf, guarded as configured.
+/// Runs the format parsers, guarded as configured.
 #[derive(Debug, Clone)]
-pub struct LopdfExtractor {
+pub struct IsolatedExtractor {
     isolation: Isolation,
     timeout: Duration,
 }
 
-impl LopdfExtractor {
+impl IsolatedExtractor {
     pub fn new(isolation: Isolation, timeout: Duration) -> Self {
         Self { isolation, timeout }
     }
@@ -73,19 +74,17 @@ impl LopdfExtractor {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum ChildOutput {
-    Pages { pages: Vec<(u32, String)> },
+    Pages { extracted: Extracted },
     Encrypted,
     NoText,
     Malformed { reason: String },
     OverLimit { over: OverLimit },
 }
 
-impl From<Result<Vec<ExtractedPage>, ExtractError>> for ChildOutput {
-    fn from(result: Result<Vec<ExtractedPage>, ExtractError>) -> Self {
+impl From<Result<Extracted, ExtractError>> for ChildOutput {
+    fn from(result: Result<Extracted, ExtractError>) -> Self {
         match result {
-            Ok(pages) => ChildOutput::Pages {
-                pages: pages.into_iter().map(|p| (p.number, p.text)).collect(),
-            },
+            Ok(extracted) => ChildOutput::Pages { extracted },
             Err(ExtractError::Encrypted) => ChildOutput::Encrypted,
             Err(ExtractError::NoText) => ChildOutput::NoText,
             Err(ExtractError::OverLimit(over)) => ChildOutput::OverLimit { over },
@@ -96,13 +95,10 @@ impl From<Result<Vec<ExtractedPage>, ExtractError>> for ChildOutput {
     }
 }
 
-impl From<ChildOutput> for Result<Vec<ExtractedPage>, ExtractError> {
+impl From<ChildOutput> for Result<Extracted, ExtractError> {
     fn from(output: ChildOutput) -> Self {
         match output {
-            ChildOutput::Pages { pages } => Ok(pages
-                .into_iter()
-                .map(|(number, text)| ExtractedPage { number, text })
-                .collect()),
+            ChildOutput::Pages { extracted } => Ok(extracted),
             ChildOutput::Encrypted => Err(ExtractError::Encrypted),
             ChildOutput::NoText => Err(ExtractError::NoText),
             ChildOutput::Malformed { reason } => Err(ExtractError::Malformed(reason)),
@@ -111,56 +107,21 @@ impl From<ChildOutput> for Result<Vec<ExtractedPage>, ExtractError> {
     }
 }
 
-/// Extracts every page's text within `limits`, unguarded: callers isolate it.
-pub fn extract_pages(
-    bytes: &[u8],
-    limits: &ExtractionLimits,
-) -> Result<Vec<ExtractedPage>, ExtractError> {
-    let document = lopdf::Document::load_mem(bytes)
-        .map_err(|e| ExtractError::Malformed(short(&e.to_string())))?;
-    if document.is_encrypted() {
-        return Err(ExtractError::Encrypted);
-    }
-    let pages = document.get_pages();
-    if pages.is_empty() {
-        return Err(ExtractError::Malformed("the PDF has no pages".into()));
-    }
-    limits.check_pages(pages.len() as u64)?;
-    let mut budget = PageBudget::new(*limits);
-    let mut extracted = Vec::with_capacity(pages.len());
-    let mut any_text = false;
-    for (position, number) in pages.keys().enumerate() {
-        // A page that fails to decode counts as empty; the rest of the document still counts.
-        let raw = document.extract_text(&[*number]).unwrap_or_default();
-        // NFKC expands ligatures (ﬁ → fi) and compatibility forms, as pdftotext does.
-        let text: String = raw.nfkc().collect();
-        let page = position as u32 + 1;
-        budget.take(page, text.chars().count() as u64)?;
-        any_text |= text.chars().any(char::is_alphanumeric);
-        extracted.push(ExtractedPage { number: page, text });
-    }
-    if !any_text {
-        return Err(ExtractError::NoText);
-    }
-    Ok(extracted)
-}
-
-fn short(text: &str) -> String {
-    text.chars().take(200).collect()
-}
-
 #[async_trait]
-impl PdfExtractor for LopdfExtractor {
+impl TextExtractor for IsolatedExtractor {
     async fn extract(
         &self,
+        media_type: MediaType,
         bytes: Bytes,
         limits: &ExtractionLimits,
-    ) -> Result<Vec<ExtractedPage>, ExtractError> {
+    ) -> Result<Extracted, ExtractError> {
         match &self.isolation {
             Isolation::Thread => {
                 let limits = *limits;
                 let work = tokio::task::spawn_blocking(move || {
-                    std::panic::catch_unwind(AssertUnwindSafe(|| extract_pages(&bytes, &limits)))
+                    std::panic::catch_unwind(AssertUnwindSafe(|| {
+                        extract_document(media_type, &bytes, &limits)
+                    }))
                 });
                 match tokio::time::timeout(self.timeout, work).await {
                     Err(_) => Err(ExtractError::TimedOut(self.timeout.as_secs())),
@@ -173,7 +134,7 @@ impl PdfExtractor for LopdfExtractor {
                 args,
                 limits: child_limits,
             } => {
-                let mut child = Child::spawn(program, args, limits, child_limits)?;
+                let mut child = Child::spawn(program, args, media_type, limits, child_limits)?;
                 let outcome =
                     tokio::time::timeout(self.timeout, child.run(bytes, output_bound(limits)))
                         .await;
@@ -214,12 +175,17 @@ impl Child {
     fn spawn(
         program: &PathBuf,
         args: &[String],
+        media_type: MediaType,
         limits: &ExtractionLimits,
         resources: &ChildLimits,
     ) -> Result<Self, ExtractError> {
         let process = tokio::process::Command::new(program)
             .args(args)
             .args([
+                "--media-type".to_string(),
+                media_type.as_str().to_string(),
+                "--max-unpacked-bytes".to_string(),
+                limits.max_unpacked_bytes.to_string(),
                 "--max-pages".to_string(),
                 limits.max_pages.to_string(),
                 "--max-chars".to_string(),
@@ -236,7 +202,7 @@ impl Child {
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| {
-                tracing::error!(program = %program.display(), error = %e, "cannot start the PDF extractor");
+                tracing::error!(program = %program.display(), error = %e, "cannot start the file extractor");
                 ExtractError::Crashed
             })?;
         let group = process
@@ -255,7 +221,7 @@ impl Child {
                     maximum: Some(value),
                 };
                 if let Err(error) = rustix::process::prlimit(Some(pid), resource, limit) {
-                    tracing::error!(%error, ?resource, "cannot limit the PDF extractor; not running it");
+                    tracing::error!(%error, ?resource, "cannot limit the file extractor; not running it");
                     return Err(ExtractError::Crashed);
                 }
             }
@@ -264,7 +230,7 @@ impl Child {
     }
 
     /// Feeds it the PDF and reads at most `bound` bytes of its answer.
-    async fn run(&mut self, bytes: Bytes, bound: u64) -> Result<Vec<ExtractedPage>, ExtractError> {
+    async fn run(&mut self, bytes: Bytes, bound: u64) -> Result<Extracted, ExtractError> {
         let mut stdin = self.process.stdin.take().ok_or(ExtractError::Crashed)?;
         let stdout = self.process.stdout.take().ok_or(ExtractError::Crashed)?;
         let writer = async move {
@@ -284,7 +250,7 @@ impl Child {
         if output.len() as u64 > bound {
             tracing::warn!(
                 bound,
-                "the PDF extractor printed more than its bound; killed"
+                "the file extractor printed more than its bound; killed"
             );
             return Err(ExtractError::Crashed);
         }
@@ -294,7 +260,7 @@ impl Child {
             .await
             .map_err(|_| ExtractError::Crashed)?;
         if !status.success() {
-            tracing::warn!(?status, "the PDF extractor process failed");
+            tracing::warn!(?status, "the file extractor process failed");
             return Err(ExtractError::Crashed);
         }
         let parsed: ChildOutput =
@@ -311,15 +277,19 @@ impl Child {
     }
 }
 
-/// The child's side: reads a PDF from stdin, prints [`ChildOutput`] JSON on stdout.
-pub fn run_extractor_child(limits: &ExtractionLimits) -> std::io::Result<()> {
+/// The child's side: reads a file of `media_type` from stdin, prints [`ChildOutput`] JSON on
+/// stdout.
+pub fn run_extractor_child(
+    media_type: MediaType,
+    limits: &ExtractionLimits,
+) -> std::io::Result<()> {
     use std::io::{Read, Write};
     let mut bytes = Vec::new();
     std::io::stdin().read_to_end(&mut bytes)?;
-    let output = match std::panic::catch_unwind(|| extract_pages(&bytes, limits)) {
+    let output = match std::panic::catch_unwind(|| extract_document(media_type, &bytes, limits)) {
         Ok(result) => ChildOutput::from(result),
         Err(_) => ChildOutput::Malformed {
-            reason: "the PDF reader failed on this file".into(),
+            reason: "the file reader failed on this file".into(),
         },
     };
     let json = serde_json::to_vec(&output).map_err(std::io::Error::other)?;
@@ -335,11 +305,12 @@ mod tests {
         max_chars: 5_000_000,
         max_page_chars: 500_000,
         max_chunks: 10_000,
+        max_unpacked_bytes: 1 << 27,
     };
 
     /// A child process running `script` under `sh`.
-    fn shell(script: &str, timeout: Duration) -> LopdfExtractor {
-        LopdfExtractor::new(
+    fn shell(script: &str, timeout: Duration) -> IsolatedExtractor {
+        IsolatedExtractor::new(
             Isolation::Process {
                 program: "/bin/sh".into(),
                 args: vec!["-c".into(), script.into()],
@@ -354,104 +325,11 @@ mod tests {
         std::fs::read(format!("{path}{name}")).unwrap()
     }
 
-    fn expected(name: &str) -> String {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/pdf/");
-        std::fs::read_to_string(format!("{path}{name}")).unwrap()
-    }
-
-    fn words(text: &str) -> std::collections::HashMap<String, usize> {
-        let mut counts = std::collections::HashMap::new();
-        for word in text
-            .nfkc()
-            .collect::<String>()
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-        {
-            *counts.entry(word.to_lowercase()).or_insert(0) += 1;
-        }
-        counts
-    }
-
-    /// Multiset word recall of `got` against pdftotext's output.
-    fn recall(reference: &str, got: &str) -> f64 {
-        let want = words(reference);
-        let have = words(got);
-        let total: usize = want.values().sum();
-        let hit: usize = want
-            .iter()
-            .map(|(w, n)| (*n).min(have.get(w).copied().unwrap_or(0)))
-            .sum();
-        hit as f64 / total as f64
-    }
-
-    #[test]
-    fn recall_against_pdftotext_on_the_corpus() {
-        let mut report = Vec::new();
-        for name in [
-            "single-column",
-            "two-column",
-            "two-column-gs",
-            "headings",
-            "unicode",
-            "table",
-            "long-100",
-            "groff",
-        ] {
-            let pages = extract_pages(&fixture(&format!("{name}.pdf")), &LIMITS).unwrap();
-            let reference = expected(&format!("{name}.txt"));
-            let reference_pages: Vec<&str> = reference
-                .split('\u{c}')
-                .filter(|p| !p.trim().is_empty())
-                .collect();
-            assert_eq!(pages.len(), reference_pages.len(), "{name}: page count");
-            let got: String = pages
-                .iter()
-                .map(|p| p.text.as_str())
-                .collect::<Vec<_>>()
-                .join("\n");
-            let r = recall(&reference, &got);
-            report.push(format!("{name}: {r:.3}"));
-            // groff's fonts have no Unicode map and place words by position: lopdf splits and
-            // joins some words there (measured 0.85; pdfium 0.94). Every other file ≥ 0.95.
-            let floor = if name == "groff" { 0.80 } else { 0.95 };
-            assert!(r >= floor, "{name}: recall {r:.3} below {floor}");
-        }
-        println!("{}", report.join(", "));
-    }
-
-    #[test]
-    fn words_land_on_their_own_page() {
-        let pages = extract_pages(&fixture("long-100.pdf"), &LIMITS).unwrap();
-        let reference = expected("long-100.txt");
-        for (page, reference) in pages.iter().zip(reference.split('\u{c}')) {
-            let want = words(reference);
-            let have = words(&page.text);
-            let missing = want.keys().filter(|w| !have.contains_key(*w)).count();
-            assert!(missing * 20 <= want.len().max(1), "page {}", page.number);
-        }
-    }
-
-    #[test]
-    fn encrypted_and_image_only_pdfs_fail_with_a_reason() {
-        assert_eq!(
-            extract_pages(&fixture("encrypted.pdf"), &LIMITS),
-            Err(ExtractError::Encrypted)
-        );
-        assert_eq!(
-            extract_pages(&fixture("image-only.pdf"), &LIMITS),
-            Err(ExtractError::NoText)
-        );
-        assert!(matches!(
-            extract_pages(b"%PDF-1.7 nothing else", &LIMITS),
-            Err(ExtractError::Malformed(_))
-        ));
-    }
-
     /// Deterministic mutations: truncations and byte flips of every corpus file. Each must end
     /// in text or an error — never a panic past the guard or a hang.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn mutated_pdfs_end_in_text_or_an_error() {
-        let extractor = LopdfExtractor::new(Isolation::Thread, Duration::from_secs(10));
+        let extractor = IsolatedExtractor::new(Isolation::Thread, Duration::from_secs(10));
         let names = [
             "single-column",
             "two-column-gs",
@@ -486,9 +364,9 @@ mod tests {
                 }
             }
             let started = std::time::Instant::now();
-            match extractor.extract(Bytes::from(bytes), &LIMITS).await {
-                Ok(pages) => {
-                    assert!(!pages.is_empty());
+            match extractor.extract(MediaType::Pdf, Bytes::from(bytes), &LIMITS).await {
+                Ok(extracted) => {
+                    assert!(!extracted.pages.is_empty());
                     ok += 1;
                 }
                 Err(ExtractError::TimedOut(_)) => panic!("mutant {i} hung"),
@@ -502,7 +380,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_child_process_that_fails_or_hangs_is_an_error_not_a_crash() {
-        let crashing = LopdfExtractor::new(
+        let crashing = IsolatedExtractor::new(
             Isolation::Process {
                 program: "/bin/sh".into(),
                 args: vec!["-c".into(), "cat >/dev/null; exit 3".into()],
@@ -512,11 +390,11 @@ mod tests {
         );
         assert_eq!(
             crashing
-                .extract(Bytes::from_static(b"%PDF-1.4"), &LIMITS)
+                .extract(MediaType::Pdf, Bytes::from_static(b"%PDF-1.4"), &LIMITS)
                 .await,
             Err(ExtractError::Crashed)
         );
-        let hanging = LopdfExtractor::new(
+        let hanging = IsolatedExtractor::new(
             Isolation::Process {
                 program: "/bin/sh".into(),
                 args: vec!["-c".into(), "sleep 30".into()],
@@ -527,17 +405,17 @@ mod tests {
         let started = std::time::Instant::now();
         assert_eq!(
             hanging
-                .extract(Bytes::from_static(b"%PDF-1.4"), &LIMITS)
+                .extract(MediaType::Pdf, Bytes::from_static(b"%PDF-1.4"), &LIMITS)
                 .await,
             Err(ExtractError::TimedOut(0))
         );
         assert!(started.elapsed() < Duration::from_secs(5));
-        let echoing = LopdfExtractor::new(
+        let echoing = IsolatedExtractor::new(
             Isolation::Process {
                 program: "/bin/sh".into(),
                 args: vec![
                     "-c".into(),
-                    r#"cat >/dev/null; printf '{"outcome":"pages","pages":[[1,"hello"]]}'"#.into(),
+                    r#"cat >/dev/null; printf '{"outcome":"pages","extracted":{"pages":[{"number":1,"text":"hello"}]}}'"#.into(),
                 ],
                 limits: ChildLimits::default(),
             },
@@ -545,12 +423,11 @@ mod tests {
         );
         assert_eq!(
             echoing
-                .extract(Bytes::from_static(b"%PDF-1.4"), &LIMITS)
+                .extract(MediaType::Pdf, Bytes::from_static(b"%PDF-1.4"), &LIMITS)
                 .await,
-            Ok(vec![ExtractedPage {
-                number: 1,
-                text: "hello".into()
-            }])
+            Ok(Extracted::pages(vec![
+                flashforge_domain::knowledge::ExtractedPage::new(1, "hello")
+            ]))
         );
     }
 
@@ -562,7 +439,7 @@ mod tests {
             ..LIMITS
         };
         assert_eq!(
-            extract_pages(&pdf, &few_pages),
+            crate::formats::pdf::extract_pages(&pdf, &few_pages),
             Err(ExtractError::OverLimit(OverLimit::Pages {
                 count: 100,
                 limit: 99
@@ -573,7 +450,7 @@ mod tests {
             ..LIMITS
         };
         let Err(ExtractError::OverLimit(OverLimit::Chars { more: true, .. })) =
-            extract_pages(&pdf, &few_chars)
+            crate::formats::pdf::extract_pages(&pdf, &few_chars)
         else {
             panic!("the character limit was not applied");
         };
@@ -582,7 +459,7 @@ mod tests {
             ..LIMITS
         };
         let Err(ExtractError::OverLimit(OverLimit::PageChars { page: 1, .. })) =
-            extract_pages(&pdf, &short_pages)
+            crate::formats::pdf::extract_pages(&pdf, &short_pages)
         else {
             panic!("the per-page limit was not applied");
         };
@@ -593,20 +470,21 @@ mod tests {
         // Reported back through the page text: the environment, `ulimit -v` (KiB), `ulimit -t`
         // and the arguments after the script.
         let extractor = shell(
-            r#"cat >/dev/null; printf '{"outcome":"pages","pages":[[1,"%s|%s|%s|%s"]]}' "$(env | grep -v '^PWD=\|^SHLVL=\|^_=' | tr '\n' ' ')" "$(ulimit -v)" "$(ulimit -t)" "$*""#,
+            r#"cat >/dev/null; printf '{"outcome":"pages","extracted":{"pages":[{"number":1,"text":"%s|%s|%s|%s"}]}}' "$(env | grep -v '^PWD=\|^SHLVL=\|^_=' | tr '\n' ' ')" "$(ulimit -v)" "$(ulimit -t)" "$*""#,
             Duration::from_secs(5),
         );
         let pages = extractor
-            .extract(Bytes::from_static(b"%PDF-1.4"), &LIMITS)
+            .extract(MediaType::Pdf, Bytes::from_static(b"%PDF-1.4"), &LIMITS)
             .await
             .unwrap();
-        let report: Vec<&str> = pages[0].text.split('|').collect();
+        let report: Vec<&str> = pages.pages[0].text.split('|').collect();
         assert_eq!(report[0].trim(), "", "the child inherited: {}", report[0]);
         assert_eq!(report[1], (1024 * 1024).to_string(), "address space, KiB");
         assert_eq!(report[2], "120", "CPU seconds");
         assert_eq!(
-            report[3], "5000 --max-chars 5000000 --max-page-chars 500000",
-            "sh takes the first argument after the script (--max-pages) as $0"
+            report[3],
+            "pdf --max-unpacked-bytes 134217728 --max-pages 5000 --max-chars 5000000 --max-page-chars 500000",
+            "sh takes the first argument after the script (--media-type) as $0"
         );
     }
 
@@ -623,7 +501,7 @@ mod tests {
         };
         assert_eq!(
             extractor
-                .extract(Bytes::from_static(b"%PDF-1.4"), &tiny)
+                .extract(MediaType::Pdf, Bytes::from_static(b"%PDF-1.4"), &tiny)
                 .await,
             Err(ExtractError::Crashed)
         );
@@ -631,13 +509,13 @@ mod tests {
 
     #[tokio::test]
     async fn a_child_over_its_memory_limit_fails_instead_of_growing() {
-        let extractor = LopdfExtractor::new(
+        let extractor = IsolatedExtractor::new(
             Isolation::Process {
                 program: "/bin/sh".into(),
                 // Pages come back only if the shell could hold 200 MB in a variable.
                 args: vec![
                     "-c".into(),
-                    r#"cat >/dev/null; x=$(head -c 200000000 /dev/zero | tr '\0' a) && printf '{"outcome":"pages","pages":[[1,"%s"]]}' ${#x}"#
+                    r#"cat >/dev/null; x=$(head -c 200000000 /dev/zero | tr '\0' a) && printf '{"outcome":"pages","extracted":{"pages":[{"number":1,"text":"%s"}]}}' ${#x}"#
                         .into(),
                 ],
                 limits: ChildLimits {
@@ -649,7 +527,7 @@ mod tests {
         );
         assert_eq!(
             extractor
-                .extract(Bytes::from_static(b"%PDF-1.4"), &LIMITS)
+                .extract(MediaType::Pdf, Bytes::from_static(b"%PDF-1.4"), &LIMITS)
                 .await,
             Err(ExtractError::Crashed)
         );
@@ -666,7 +544,7 @@ mod tests {
         let started = std::time::Instant::now();
         assert_eq!(
             shell(&script, Duration::from_millis(500))
-                .extract(Bytes::from_static(b"%PDF-1.4"), &LIMITS)
+                .extract(MediaType::Pdf, Bytes::from_static(b"%PDF-1.4"), &LIMITS)
                 .await,
             Err(ExtractError::TimedOut(0))
         );
