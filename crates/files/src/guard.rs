@@ -134,23 +134,66 @@ impl TextExtractor for IsolatedExtractor {
                 args,
                 limits: child_limits,
             } => {
-                let mut child = Child::spawn(program, args, media_type, limits, child_limits)?;
-                let outcome =
-                    tokio::time::timeout(self.timeout, child.run(bytes, output_bound(limits)))
-                        .await;
-                match outcome {
-                    Err(_) => {
-                        child.kill_group();
-                        Err(ExtractError::TimedOut(self.timeout.as_secs()))
-                    }
-                    Ok(Err(error)) => {
-                        // Nothing it started may outlive a failed extraction.
-                        child.kill_group();
-                        Err(error)
-                    }
-                    Ok(Ok(pages)) => Ok(pages),
-                }
+                let mut arguments = args.clone();
+                arguments.extend(child_flags(media_type, limits));
+                let command = GuardedCommand {
+                    program,
+                    args: &arguments,
+                    env: &[],
+                    resources: child_limits,
+                    timeout: self.timeout,
+                };
+                let output = command.run(bytes, output_bound(limits)).await?;
+                let parsed: ChildOutput =
+                    serde_json::from_slice(&output).map_err(|_| ExtractError::Crashed)?;
+                parsed.into()
             }
+        }
+    }
+}
+
+/// The flags that tell a child what to read and within which limits.
+fn child_flags(media_type: MediaType, limits: &ExtractionLimits) -> Vec<String> {
+    vec![
+        "--media-type".to_string(),
+        media_type.as_str().to_string(),
+        "--max-unpacked-bytes".to_string(),
+        limits.max_unpacked_bytes.to_string(),
+        "--max-pages".to_string(),
+        limits.max_pages.to_string(),
+        "--max-chars".to_string(),
+        limits.max_chars.to_string(),
+        "--max-page-chars".to_string(),
+        limits.max_page_chars.to_string(),
+    ]
+}
+
+/// A program run fenced in: an empty environment but for `env`, a process group of its own
+/// (killed whole on overrun or failure), limits on address space and CPU time, a wall-clock
+/// timeout, its input on stdin and at most a bound of its output read.
+pub(crate) struct GuardedCommand<'a> {
+    pub program: &'a PathBuf,
+    pub args: &'a [String],
+    pub env: &'a [(&'a str, &'a str)],
+    pub resources: &'a ChildLimits,
+    pub timeout: Duration,
+}
+
+impl GuardedCommand<'_> {
+    /// Runs it on `input`; its stdout when it exits successfully within everything.
+    pub async fn run(&self, input: Bytes, bound: u64) -> Result<Vec<u8>, ExtractError> {
+        let mut child = Child::spawn(self.program, self.args, self.env, self.resources)?;
+        match tokio::time::timeout(self.timeout, child.run(input, bound)).await {
+            Err(_) => {
+                child.kill_group();
+                Err(ExtractError::TimedOut(self.timeout.as_secs()))
+            }
+            Ok(Err(error)) => {
+                // Nothing it started may outlive a failed run.
+                child.kill_group();
+                Err(error)
+            }
+            Ok(Ok(output)) => Ok(output),
         }
     }
 }
@@ -175,26 +218,14 @@ impl Child {
     fn spawn(
         program: &PathBuf,
         args: &[String],
-        media_type: MediaType,
-        limits: &ExtractionLimits,
+        env: &[(&str, &str)],
         resources: &ChildLimits,
     ) -> Result<Self, ExtractError> {
         let process = tokio::process::Command::new(program)
             .args(args)
-            .args([
-                "--media-type".to_string(),
-                media_type.as_str().to_string(),
-                "--max-unpacked-bytes".to_string(),
-                limits.max_unpacked_bytes.to_string(),
-                "--max-pages".to_string(),
-                limits.max_pages.to_string(),
-                "--max-chars".to_string(),
-                limits.max_chars.to_string(),
-                "--max-page-chars".to_string(),
-                limits.max_page_chars.to_string(),
-            ])
             // Nothing of the server's environment (database URL, JWT secret, API keys).
             .env_clear()
+            .envs(env.iter().copied())
             .process_group(0)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -229,8 +260,8 @@ impl Child {
         Ok(child)
     }
 
-    /// Feeds it the PDF and reads at most `bound` bytes of its answer.
-    async fn run(&mut self, bytes: Bytes, bound: u64) -> Result<Extracted, ExtractError> {
+    /// Feeds it the file and reads at most `bound` bytes of its answer.
+    async fn run(&mut self, bytes: Bytes, bound: u64) -> Result<Vec<u8>, ExtractError> {
         let mut stdin = self.process.stdin.take().ok_or(ExtractError::Crashed)?;
         let stdout = self.process.stdout.take().ok_or(ExtractError::Crashed)?;
         let writer = async move {
@@ -263,9 +294,7 @@ impl Child {
             tracing::warn!(?status, "the file extractor process failed");
             return Err(ExtractError::Crashed);
         }
-        let parsed: ChildOutput =
-            serde_json::from_slice(&output).map_err(|_| ExtractError::Crashed)?;
-        parsed.into()
+        Ok(output)
     }
 
     /// Kills the whole group: the child and anything it started.

@@ -2,10 +2,14 @@
 //! the guard they run under, and OCR for scans and pictures.
 
 mod blobs;
+mod extractors;
 pub mod formats;
 mod guard;
+mod ocr;
 
 pub use blobs::{BlobSettings, ObjectStoreBlobs};
 pub use formats::extract_document;
 pub use formats::pdf::extract_pages;
 pub use guard::{ChildLimits, ChildOutput, Isolation, IsolatedExtractor, run_extractor_child};
+pub use extractors::Extractors;
+pub use ocr::{Ocr, OcrSettings, OcrStatus};

@@ -56,6 +56,8 @@ pub enum OverLimit {
     Chunks { limit: u32 },
     #[error("the file expands to more than {} bytes when unpacked; the limit is {}", grouped(*limit), grouped(*limit))]
     Unpacked { limit: u64 },
+    #[error("the file has {} pages without a text layer to read by OCR; the limit is {}", grouped(*count), grouped(u64::from(*limit)))]
+    OcrPages { count: u64, limit: u32 },
 }
 
 impl ExtractionLimits {
