@@ -15,6 +15,7 @@ mod m20261126_000009_add_job_request_id;
 mod m20261202_000010_add_job_owner;
 mod m20261202_000011_add_usage_counts;
 mod m20261202_000012_create_model_usage;
+mod m20261203_000013_add_material_labels;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000010_add_job_owner::Migration),
             Box::new(m20261202_000011_add_usage_counts::Migration),
             Box::new(m20261202_000012_create_model_usage::Migration),
+            Box::new(m20261203_000013_add_material_labels::Migration),
         ]
     }
 }

@@ -1085,7 +1085,7 @@ async fn reconcile_removes_orphan_points_and_requeues_unindexed_documents() {
                 blobs: Arc::new(InMemoryBlobStore::new()),
                 embedder: embedder.clone(),
                 index: index.clone(),
-                pdf: Arc::new(flashforge_files::LopdfExtractor::new(
+                extractor: Arc::new(flashforge_files::IsolatedExtractor::new(
                     flashforge_files::Isolation::Thread,
                     Duration::from_secs(5),
                 )),
@@ -1152,6 +1152,8 @@ async fn reconcile_removes_orphan_points_and_requeues_unindexed_documents() {
             chat_id: chat,
             index: i,
             page: 1,
+            page_label: None,
+            heading: None,
             char_start: 0,
             char_end: 5,
             text: format!("chunk {i}"),
@@ -1161,7 +1163,10 @@ async fn reconcile_removes_orphan_points_and_requeues_unindexed_documents() {
         .replace_chunks(user, id, chunks.clone())
         .await
         .unwrap();
-    documents.complete(user, id, 1, 3, now).await.unwrap();
+    documents
+        .complete(user, id, completion(1, 3), now)
+        .await
+        .unwrap();
     let point = |chunk_id: ChunkId| VectorPoint {
         chunk_id,
         user_id: user,
@@ -1201,7 +1206,10 @@ async fn reconcile_removes_orphan_points_and_requeues_unindexed_documents() {
         .is_some()
     );
     // Nothing left to repair: a second pass changes nothing.
-    documents.complete(user, id, 1, 3, now).await.unwrap();
+    documents
+        .complete(user, id, completion(1, 3), now)
+        .await
+        .unwrap();
     index.upsert(vec![point(chunks[2].id)]).await.unwrap();
     let again = kb.reconcile().await.unwrap();
     assert_eq!(
@@ -1278,4 +1286,13 @@ async fn mutated_pdfs_each_end_completed_or_failed() {
     // Still serving.
     assert_eq!(app.get("/health/live").await.status(), 200);
     println!("mutants: {completed} completed, {failed} failed with a reason");
+}
+
+/// A completion of `pages` pages and `chunks` chunks, without a title or a language.
+fn completion(pages: u32, chunks: u32) -> flashforge_domain::knowledge::Completion {
+    flashforge_domain::knowledge::Completion {
+        pages_total: pages,
+        chunk_count: chunks,
+        ..Default::default()
+    }
 }

@@ -30,6 +30,7 @@ impl FixedPassages {
                 document_id: Uuid::now_v7(),
                 file_name: "cell-biology.pdf".into(),
                 page: Some(12),
+                page_label: Some("p. 12".into()),
                 text: "Mitochondria produce most of the cell's ATP. They have their own DNA."
                     .into(),
             },
@@ -38,6 +39,7 @@ impl FixedPassages {
                 document_id: Uuid::now_v7(),
                 file_name: "cell-biology.pdf".into(),
                 page: Some(13),
+                page_label: Some("slide 13".into()),
                 text: "The nucleus stores the chromosomes.".into(),
             },
         ])

@@ -127,6 +127,7 @@ mod tests {
                     document_id: uuid::Uuid::now_v7(),
                     file_name: format!("notes{n}.pdf"),
                     page: Some(n as u32),
+                    page_label: None,
                     text: format!("Mitochondria produce ATP, passage {n}."),
                 },
             })

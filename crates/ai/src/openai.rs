@@ -316,6 +316,7 @@ mod tests {
                     document_id: uuid::Uuid::now_v7(),
                     file_name: "bio.pdf".into(),
                     page: Some(3),
+                    page_label: None,
                     text: "Mitochondria make ATP.".into(),
                 },
             }],

@@ -33,7 +33,11 @@ impl Extractors {
         &self.ocr
     }
 
-    async fn picture(&self, bytes: Bytes, limits: &ExtractionLimits) -> Result<Extracted, ExtractError> {
+    async fn picture(
+        &self,
+        bytes: Bytes,
+        limits: &ExtractionLimits,
+    ) -> Result<Extracted, ExtractError> {
         let texts = self.ocr.read_image(bytes).await?;
         limits.check_pages(texts.len() as u64)?;
         let pages = texts
@@ -106,7 +110,10 @@ impl TextExtractor for Extractors {
         let extracted = match media_type {
             MediaType::Image => self.picture(bytes, limits).await?,
             MediaType::Pdf => {
-                let mut extracted = self.parsers.extract(media_type, bytes.clone(), limits).await?;
+                let mut extracted = self
+                    .parsers
+                    .extract(media_type, bytes.clone(), limits)
+                    .await?;
                 self.scanned_pages(bytes, &mut extracted).await?;
                 extracted
             }
@@ -161,15 +168,29 @@ mod tests {
         })
         .await;
         let error = without
-            .extract(MediaType::Pdf, pdf_fixture("image-only.pdf"), &ExtractionLimits::default())
+            .extract(
+                MediaType::Pdf,
+                pdf_fixture("image-only.pdf"),
+                &ExtractionLimits::default(),
+            )
             .await
             .unwrap_err();
-        assert!(matches!(error, ExtractError::OcrUnavailable(_)), "{error:?}");
+        assert!(
+            matches!(error, ExtractError::OcrUnavailable(_)),
+            "{error:?}"
+        );
         let message = error.to_string();
-        assert!(message.contains("not available") && message.contains("knowledge.ocr_enabled"), "{message}");
+        assert!(
+            message.contains("not available") && message.contains("knowledge.ocr_enabled"),
+            "{message}"
+        );
         // A PDF with a text layer needs no OCR.
         let text = without
-            .extract(MediaType::Pdf, pdf_fixture("single-column.pdf"), &ExtractionLimits::default())
+            .extract(
+                MediaType::Pdf,
+                pdf_fixture("single-column.pdf"),
+                &ExtractionLimits::default(),
+            )
             .await
             .unwrap();
         assert!(text.pages.iter().any(|p| has_text(&p.text)));
@@ -181,7 +202,11 @@ mod tests {
             return;
         };
         let extracted = extractors
-            .extract(MediaType::Pdf, pdf_fixture("image-only.pdf"), &ExtractionLimits::default())
+            .extract(
+                MediaType::Pdf,
+                pdf_fixture("image-only.pdf"),
+                &ExtractionLimits::default(),
+            )
             .await
             .unwrap();
         let text = extracted.pages[0].text.to_lowercase();
@@ -199,9 +224,16 @@ mod tests {
         })
         .await;
         assert!(matches!(
-            few.extract(MediaType::Pdf, pdf_fixture("image-only.pdf"), &ExtractionLimits::default())
-                .await,
-            Err(ExtractError::OverLimit(OverLimit::OcrPages { limit: 0, .. }))
+            few.extract(
+                MediaType::Pdf,
+                pdf_fixture("image-only.pdf"),
+                &ExtractionLimits::default()
+            )
+            .await,
+            Err(ExtractError::OverLimit(OverLimit::OcrPages {
+                limit: 0,
+                ..
+            }))
         ));
     }
 
@@ -210,7 +242,11 @@ mod tests {
         let extractors = extractors(OcrSettings::default()).await;
         assert_eq!(
             extractors
-                .extract(MediaType::Text, Bytes::from_static(b" \n\t\n"), &ExtractionLimits::default())
+                .extract(
+                    MediaType::Text,
+                    Bytes::from_static(b" \n\t\n"),
+                    &ExtractionLimits::default()
+                )
                 .await,
             Err(ExtractError::NoText)
         );

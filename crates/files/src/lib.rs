@@ -8,8 +8,8 @@ mod guard;
 mod ocr;
 
 pub use blobs::{BlobSettings, ObjectStoreBlobs};
+pub use extractors::Extractors;
 pub use formats::extract_document;
 pub use formats::pdf::extract_pages;
-pub use guard::{ChildLimits, ChildOutput, Isolation, IsolatedExtractor, run_extractor_child};
-pub use extractors::Extractors;
+pub use guard::{ChildLimits, ChildOutput, IsolatedExtractor, Isolation, run_extractor_child};
 pub use ocr::{Ocr, OcrSettings, OcrStatus};

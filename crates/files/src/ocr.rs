@@ -133,9 +133,8 @@ impl Ocr {
     }
 
     async fn check(settings: &OcrSettings) -> Result<(Programs, String), String> {
-        let tesseract = locate(&settings.tesseract).ok_or_else(|| {
-            format!("Tesseract ({}) was not found", settings.tesseract.display())
-        })?;
+        let tesseract = locate(&settings.tesseract)
+            .ok_or_else(|| format!("Tesseract ({}) was not found", settings.tesseract.display()))?;
         let pdftoppm = locate(&settings.pdftoppm).ok_or_else(|| {
             format!(
                 "pdftoppm ({}, from poppler-utils) was not found",
@@ -161,7 +160,12 @@ impl Ocr {
             }
         };
         let version = probe(&["--version"]).await?;
-        let version = version.lines().next().unwrap_or_default().trim().to_string();
+        let version = version
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_string();
         let listed = probe(&["--list-langs"]).await?;
         let installed: Vec<&str> = listed.lines().skip(1).map(str::trim).collect();
         let missing: Vec<&str> = settings
@@ -177,7 +181,13 @@ impl Ocr {
                 missing.join(" tesseract-ocr-")
             ));
         }
-        Ok((Programs { tesseract, pdftoppm }, version))
+        Ok((
+            Programs {
+                tesseract,
+                pdftoppm,
+            },
+            version,
+        ))
     }
 
     pub fn status(&self) -> &OcrStatus {
@@ -224,7 +234,16 @@ impl Ocr {
         let page = number.to_string();
         let dpi = self.settings.dpi.to_string();
         let args: Vec<String> = [
-            "-r", &dpi, "-gray", "-png", "-f", &page, "-l", &page, "-singlefile", "-",
+            "-r",
+            &dpi,
+            "-gray",
+            "-png",
+            "-f",
+            &page,
+            "-l",
+            &page,
+            "-singlefile",
+            "-",
         ]
         .iter()
         .map(|a| a.to_string())
@@ -276,9 +295,15 @@ mod tests {
             panic!("{:?}", missing.status());
         };
         assert!(reason.contains("Tesseract"), "{reason}");
-        let error = missing.read_image(Bytes::from_static(b"x")).await.unwrap_err();
+        let error = missing
+            .read_image(Bytes::from_static(b"x"))
+            .await
+            .unwrap_err();
         assert!(matches!(error, ExtractError::OcrUnavailable(_)));
-        assert!(error.to_string().contains("apt install tesseract-ocr"), "{error}");
+        assert!(
+            error.to_string().contains("apt install tesseract-ocr"),
+            "{error}"
+        );
 
         let off = Ocr::probe(OcrSettings {
             enabled: false,
@@ -306,12 +331,18 @@ mod tests {
         let OcrStatus::Unavailable { reason } = ocr.status() else {
             panic!("{:?}", ocr.status());
         };
-        assert!(reason.contains("xyz") && reason.contains("tesseract-ocr-xyz"), "{reason}");
+        assert!(
+            reason.contains("xyz") && reason.contains("tesseract-ocr-xyz"),
+            "{reason}"
+        );
     }
 
     #[test]
     fn programs_are_found_on_the_path_or_by_their_own_path() {
-        assert_eq!(locate(Path::new("sh")).is_some(), Path::new("/bin/sh").exists() || Path::new("/usr/bin/sh").exists());
+        assert_eq!(
+            locate(Path::new("sh")).is_some(),
+            Path::new("/bin/sh").exists() || Path::new("/usr/bin/sh").exists()
+        );
         assert_eq!(locate(Path::new("/bin/sh")), Some(PathBuf::from("/bin/sh")));
         assert_eq!(locate(Path::new("/nonexistent/x")), None);
         assert_eq!(locate(Path::new("no-such-program-here")), None);

@@ -72,7 +72,10 @@ closed_sets! {
         Failed = "failed",
     }
     /// What a file is, decided from its bytes.
-    MediaType { Pdf = "pdf", Markdown = "markdown", Text = "text" }
+    MediaType {
+        Pdf = "pdf", Markdown = "markdown", Text = "text", Html = "html", Docx = "docx",
+        Odt = "odt", Rtf = "rtf", Pptx = "pptx", Odp = "odp", Epub = "epub", Image = "image"
+    }
     /// Where a card is in its life (FSRS).
     CardState { New = "new", Learning = "learning", Review = "review", Relearning = "relearning" }
     /// Whether a card's source document is still there (`missing` once it was deleted or

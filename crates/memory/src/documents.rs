@@ -10,8 +10,8 @@ use flashforge_domain::InfraError;
 use flashforge_domain::accounts::UserId;
 use flashforge_domain::chats::ChatId;
 use flashforge_domain::knowledge::{
-    Chunk, ChunkCursor, ChunkId, Created, Document, DocumentCursor, DocumentId, DocumentRepository,
-    DocumentStatus, FileName, NewDocument, NewJob,
+    Chunk, ChunkCursor, ChunkId, Completion, Created, Document, DocumentCursor, DocumentId,
+    DocumentRepository, DocumentStatus, FileName, NewDocument, NewJob,
 };
 use flashforge_domain::pagination::{Page, PageRequest};
 use flashforge_domain::quotas::DocumentUsage;
@@ -96,6 +96,8 @@ impl DocumentRepository for InMemoryDocumentRepository {
                 pages_total: None,
                 pages_done: 0,
                 chunk_count: 0,
+                title: None,
+                language: None,
                 created_at: new.created_at,
                 updated_at: new.created_at,
             };
@@ -259,16 +261,17 @@ impl DocumentRepository for InMemoryDocumentRepository {
         &self,
         owner: UserId,
         id: DocumentId,
-        pages_total: u32,
-        chunk_count: u32,
+        completion: Completion,
         at: DateTime<Utc>,
     ) -> Result<bool, InfraError> {
         Ok(self.update(owner, id, |d| {
             d.status = DocumentStatus::Completed;
             d.error = None;
-            d.pages_total = Some(pages_total);
-            d.pages_done = pages_total;
-            d.chunk_count = chunk_count;
+            d.pages_total = Some(completion.pages_total);
+            d.pages_done = completion.pages_total;
+            d.chunk_count = completion.chunk_count;
+            d.title = completion.title;
+            d.language = completion.language;
             d.updated_at = at;
         }))
     }

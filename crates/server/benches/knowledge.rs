@@ -116,6 +116,8 @@ async fn stages_alone(bytes: &[u8], embedder: &MiniLmEmbedder) -> Stages {
         pages_total: None,
         pages_done: 0,
         chunk_count: 0,
+        title: None,
+        language: None,
         created_at: chrono::Utc::now(),
         updated_at: chrono::Utc::now(),
     };

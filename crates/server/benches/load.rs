@@ -27,9 +27,9 @@ use flashforge_domain::accounts::UserId;
 use flashforge_domain::chats::ChatId;
 use flashforge_domain::flashcards::FlashcardId;
 use flashforge_domain::knowledge::{
-    Chunk, ChunkId, ChunkSettings, Document, DocumentId, DocumentRepository, DocumentStatus,
-    Embedder, FileName, JobId, JobPayload, MediaType, NewDocument, NewJob, Scope, VectorIndex,
-    VectorPoint, VectorQuery, chunk_pages, sparse,
+    Chunk, ChunkId, ChunkSettings, Completion, Document, DocumentId, DocumentRepository,
+    DocumentStatus, Embedder, FileName, JobId, JobPayload, MediaType, NewDocument, NewJob, Scope,
+    VectorIndex, VectorPoint, VectorQuery, chunk_pages, sparse,
 };
 use flashforge_domain::pagination::Cursor;
 use flashforge_embed::MiniLmEmbedder;
@@ -296,6 +296,8 @@ async fn seed_document(
                 chat_id: chat,
                 index: i,
                 page: 1,
+                page_label: None,
+                heading: None,
                 char_start: 0,
                 char_end: text.chars().count() as u32,
                 text,
@@ -314,7 +316,12 @@ async fn seed_document(
         })
         .collect();
     documents.replace_chunks(user, id, chunks).await.unwrap();
-    documents.complete(user, id, 1, 1000, now).await.unwrap();
+    let completion = Completion {
+        pages_total: 1,
+        chunk_count: 1000,
+        ..Completion::default()
+    };
+    documents.complete(user, id, completion, now).await.unwrap();
     index.upsert(points).await.unwrap();
 }
 
@@ -408,6 +415,8 @@ async fn extract_and_embed(
         pages_total: None,
         pages_done: 0,
         chunk_count: 0,
+        title: None,
+        language: None,
         created_at: now,
         updated_at: now,
     };

@@ -1,4 +1,4 @@
-//! Composing the knowledge base's adapters from configuration: blob storage, the PDF extractor,
+//! Composing the knowledge base's adapters from configuration: blob storage, the file parsers and OCR,
 //! the embedder, the vector index, and the document and job stores of the chosen database.
 
 use std::sync::Arc;
@@ -8,13 +8,17 @@ use std::path::Path;
 
 use flashforge_domain::InfraError;
 use flashforge_domain::accounts::UserId;
+use flashforge_domain::health::HealthCheck;
 use flashforge_domain::knowledge::{
     BlobStore, ChunkId, ChunkSettings, DocumentRepository, Embedder, EmbeddingModel,
-    ExtractionLimits, IndexedChunk, JobQueue, KnowledgePorts, KnowledgeSettings, PdfExtractor,
-    Scope, ScoredChunk, VectorIndex, VectorPoint, VectorQuery,
+    ExtractionLimits, IndexedChunk, JobQueue, KnowledgePorts, KnowledgeSettings, Scope,
+    ScoredChunk, VectorIndex, VectorPoint, VectorQuery,
 };
 use flashforge_embed::{MiniLmEmbedder, OpenAiEmbedder, OpenAiEmbedderSettings};
-use flashforge_files::{BlobSettings, ChildLimits, Isolation, LopdfExtractor, ObjectStoreBlobs};
+use flashforge_files::{
+    BlobSettings, ChildLimits, Extractors, IsolatedExtractor, Isolation, ObjectStoreBlobs, Ocr,
+    OcrSettings, OcrStatus,
+};
 use flashforge_memory::{ExactVectorIndex, HashEmbedder, InMemoryBlobStore};
 use flashforge_vector::{EdgeVectorIndex, QdrantVectorIndex};
 
@@ -39,6 +43,7 @@ pub fn knowledge_settings(settings: &Settings) -> KnowledgeSettings {
             max_chars: k.max_chars,
             max_page_chars: k.max_page_chars,
             max_chunks: k.max_chunks,
+            max_unpacked_bytes: k.max_unpacked_mb * 1024 * 1024,
         },
         ..KnowledgeSettings::default()
     }
@@ -114,8 +119,8 @@ pub fn blob_store(settings: &Settings) -> Result<Arc<dyn BlobStore>, String> {
     })
 }
 
-/// The configured PDF extractor: a child process of this very binary by default.
-pub fn pdf_extractor(settings: &Settings) -> Result<Arc<dyn PdfExtractor>, String> {
+/// The configured file parsers: a child process of this very binary by default.
+pub fn file_parsers(settings: &Settings) -> Result<IsolatedExtractor, String> {
     let timeout = Duration::from_secs(settings.knowledge.pdf_timeout_secs);
     let isolation = match settings.knowledge.pdf_isolation {
         PdfIsolation::Thread => Isolation::Thread,
@@ -123,7 +128,7 @@ pub fn pdf_extractor(settings: &Settings) -> Result<Arc<dyn PdfExtractor>, Strin
             program: match &settings.knowledge.pdf_extractor_program {
                 Some(program) => program.clone(),
                 None => std::env::current_exe().map_err(|e| {
-                    format!("cannot find this program to run the PDF extractor: {e}")
+                    format!("cannot find this program to run the file extractor: {e}")
                 })?,
             },
             args: vec!["extract-pdf".into()],
@@ -133,7 +138,48 @@ pub fn pdf_extractor(settings: &Settings) -> Result<Arc<dyn PdfExtractor>, Strin
             },
         },
     };
-    Ok(Arc::new(LopdfExtractor::new(isolation, timeout)))
+    Ok(IsolatedExtractor::new(isolation, timeout))
+}
+
+/// OCR as configured, probed: the programs found and the languages installed.
+pub async fn ocr(settings: &Settings) -> Ocr {
+    let k = &settings.knowledge;
+    Ocr::probe(OcrSettings {
+        enabled: k.ocr_enabled,
+        tesseract: k.ocr_tesseract.clone(),
+        pdftoppm: k.ocr_pdftoppm.clone(),
+        languages: k.ocr_languages.clone(),
+        dpi: k.ocr_dpi,
+        page_timeout: Duration::from_secs(k.ocr_page_timeout_secs),
+        max_pages: k.ocr_max_pages,
+        resources: ChildLimits {
+            memory_bytes: k.ocr_max_memory_mb * 1024 * 1024,
+            cpu_secs: k.ocr_page_timeout_secs.saturating_mul(2),
+        },
+    })
+    .await
+}
+
+/// OCR in `/health/ready`: optional; down when it is switched off or cannot run.
+pub struct OcrHealth(pub Arc<Ocr>);
+
+#[async_trait::async_trait]
+impl HealthCheck for OcrHealth {
+    fn name(&self) -> &str {
+        "ocr"
+    }
+
+    fn required(&self) -> bool {
+        false
+    }
+
+    async fn check(&self) -> Result<(), String> {
+        match self.0.status() {
+            OcrStatus::Ready { .. } => Ok(()),
+            OcrStatus::Disabled => Err("OCR is switched off (knowledge.ocr_enabled)".into()),
+            OcrStatus::Unavailable { reason } => Err(reason.clone()),
+        }
+    }
 }
 
 /// Everything but the database stores, which come from the chosen database.
@@ -142,20 +188,23 @@ pub async fn knowledge_ports(
     documents: Arc<dyn DocumentRepository>,
     jobs: Arc<dyn JobQueue>,
     embedder_override: Option<Arc<dyn Embedder>>,
-) -> Result<KnowledgePorts, String> {
+) -> Result<(KnowledgePorts, Arc<Ocr>), String> {
     let embedder = match embedder_override {
         Some(embedder) => embedder,
         None => embedder(settings)?,
     };
     let index = vector_index(settings, embedder.as_ref()).await?;
-    Ok(KnowledgePorts {
+    let ocr = Arc::new(ocr(settings).await);
+    let extractor = Extractors::new(Arc::new(file_parsers(settings)?), ocr.clone());
+    let ports = KnowledgePorts {
         documents,
         jobs,
         blobs: blob_store(settings)?,
         embedder,
         index,
-        pdf: pdf_extractor(settings)?,
-    })
+        extractor: Arc::new(extractor),
+    };
+    Ok((ports, ocr))
 }
 
 /// Takes the embedded index's folder for this process: the engine is not safe to share

@@ -9,7 +9,7 @@ use flashforge::database::open_database;
 use flashforge::settings::{DatabaseKind, Environment, LoadNotes, Settings};
 use flashforge::startup::{Application, reconcile, reindex, run_worker};
 use flashforge::telemetry;
-use flashforge_domain::knowledge::ExtractionLimits;
+use flashforge_domain::knowledge::{ExtractionLimits, MediaType};
 use flashforge_sql::Migration;
 
 #[derive(Parser)]
@@ -71,9 +71,15 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Read a PDF on stdin and print its pages as JSON (the ingestion worker's guarded child).
+    /// Read a file on stdin and print its pages as JSON (the ingestion worker's guarded child).
     #[command(hide = true)]
     ExtractPdf {
+        /// The file's format, as the upload's inspection decided it.
+        #[arg(long, default_value = "pdf", value_parser = parse_media_type)]
+        media_type: MediaType,
+        /// Stop with a reason when the parts of a container expand past this many bytes.
+        #[arg(long, default_value_t = ExtractionLimits::default().max_unpacked_bytes)]
+        max_unpacked_bytes: u64,
         /// Stop with a reason past this many pages.
         #[arg(long, default_value_t = ExtractionLimits::default().max_pages)]
         max_pages: u32,
@@ -117,9 +123,15 @@ enum ConfigAction {
     Check,
 }
 
+fn parse_media_type(raw: &str) -> Result<MediaType, String> {
+    MediaType::parse(raw).ok_or_else(|| format!("unknown media type {raw}"))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Command::ExtractPdf {
+        media_type,
+        max_unpacked_bytes,
         max_pages,
         max_chars,
         max_page_chars,
@@ -129,9 +141,10 @@ fn main() -> ExitCode {
             max_pages,
             max_chars,
             max_page_chars,
+            max_unpacked_bytes,
             ..ExtractionLimits::default()
         };
-        return match flashforge_files::run_extractor_child(&limits) {
+        return match flashforge_files::run_extractor_child(media_type, &limits) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("{e}");

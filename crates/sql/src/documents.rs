@@ -9,8 +9,8 @@ use flashforge_domain::InfraError;
 use flashforge_domain::accounts::UserId;
 use flashforge_domain::chats::ChatId;
 use flashforge_domain::knowledge::{
-    Chunk, ChunkCursor, ChunkId, Created, Document, DocumentCursor, DocumentId, DocumentRepository,
-    DocumentStatus, FileName, MediaType, NewDocument, NewJob,
+    Chunk, ChunkCursor, ChunkId, Completion, Created, Document, DocumentCursor, DocumentId,
+    DocumentRepository, DocumentStatus, FileName, MediaType, NewDocument, NewJob,
 };
 use flashforge_domain::pagination::{Page, PageRequest};
 use flashforge_domain::quotas::DocumentUsage;
@@ -49,6 +49,8 @@ fn to_document(row: documents::Model) -> Result<Document, InfraError> {
         pages_total: row.pages_total.map(|p| p.max(0) as u32),
         pages_done: row.pages_done.max(0) as u32,
         chunk_count: row.chunk_count.max(0) as u32,
+        title: row.title,
+        language: row.language,
         created_at: row.created_at,
         updated_at: row.updated_at,
     })
@@ -62,6 +64,8 @@ fn to_chunk(row: chunks::Model) -> Chunk {
         chat_id: ChatId::from_uuid(row.chat_id),
         index: row.position.max(0) as u32,
         page: row.page.max(0) as u32,
+        page_label: row.page_label,
+        heading: row.heading,
         char_start: row.char_start.max(0) as u32,
         char_end: row.char_end.max(0) as u32,
         text: row.text,
@@ -77,6 +81,8 @@ fn chunk_row(chunk: Chunk) -> chunks::ActiveModel {
         chat_id: Set(chunk.chat_id.as_uuid()),
         position: Set(int(chunk.index)),
         page: Set(int(chunk.page)),
+        page_label: Set(chunk.page_label),
+        heading: Set(chunk.heading),
         char_start: Set(int(chunk.char_start)),
         char_end: Set(int(chunk.char_end)),
         text: Set(chunk.text),
@@ -161,6 +167,8 @@ impl DocumentRepository for SqlDocumentRepository {
             pages_total: Set(None),
             pages_done: Set(0),
             chunk_count: Set(0),
+            title: Set(None),
+            language: Set(None),
             created_at: Set(new.created_at),
             updated_at: Set(new.created_at),
         };
@@ -369,10 +377,15 @@ impl DocumentRepository for SqlDocumentRepository {
         &self,
         owner: UserId,
         id: DocumentId,
-        pages_total: u32,
-        chunk_count: u32,
+        completion: Completion,
         at: DateTime<Utc>,
     ) -> Result<bool, InfraError> {
+        let Completion {
+            pages_total,
+            chunk_count,
+            title,
+            language,
+        } = completion;
         self.update(
             owner,
             id,
@@ -397,6 +410,8 @@ impl DocumentRepository for SqlDocumentRepository {
                     documents::Column::ChunkCount,
                     Expr::value(chunk_count as i32),
                 ),
+                (documents::Column::Title, Expr::value(title)),
+                (documents::Column::Language, Expr::value(language)),
                 (documents::Column::UpdatedAt, Expr::value(at)),
             ],
         )

@@ -95,6 +95,7 @@ fn to_card(row: flashcards::Model) -> Result<Flashcard, InfraError> {
             document_id: DocumentId::from_uuid(document),
             chunk_id: row.source_chunk_id.map(ChunkId::from_uuid),
             page: row.source_page.map(|p| p.max(0) as u32),
+            page_label: row.source_page_label.clone(),
             quote: row.source_quote,
         }),
         schedule: Schedule {
@@ -150,6 +151,7 @@ fn row(card: &Flashcard) -> Result<flashcards::ActiveModel, InfraError> {
         source_document_id: Set(source.map(|s| s.document_id.as_uuid())),
         source_chunk_id: Set(source.and_then(|s| s.chunk_id.map(|c| c.as_uuid()))),
         source_page: Set(source.and_then(|s| s.page.map(int))),
+        source_page_label: Set(source.and_then(|s| s.page_label.clone())),
         source_quote: Set(source.and_then(|s| s.quote.clone())),
         state: Set(card.schedule.state.as_str().to_string()),
         stability: Set(card.schedule.memory.map(|m| f64::from(m.stability))),

@@ -310,6 +310,7 @@ async fn generations_queue_their_job_round_trip_and_are_scoped(backend: Backend)
             document_id: DocumentId::new(),
             chunk_id: None,
             page: Some(2),
+            page_label: Some("slide 2".into()),
             quote: Some("ATP is the cell's energy currency".into()),
         }),
         card_id: Some(FlashcardId::new()),

@@ -108,6 +108,8 @@ fn chunk(user: UserId, chat: ChatId, document: DocumentId, index: u32, text: &st
         chat_id: chat,
         index,
         page: index / 2 + 1,
+        page_label: Some(format!("p. {}", index / 2 + 1)),
+        heading: None,
         char_start: 0,
         char_end: text.chars().count() as u32,
         text: text.into(),
@@ -220,7 +222,12 @@ async fn documents_and_chunks_are_scoped_by_owner(backend: Backend) {
             .await
             .unwrap()
     );
-    assert!(!f.documents.complete(bob, id, 1, 1, now()).await.unwrap());
+    assert!(
+        !f.documents
+            .complete(bob, id, completion(1, 1), now())
+            .await
+            .unwrap()
+    );
     assert!(!f.documents.delete(bob, id).await.unwrap());
     let ids: Vec<ChunkId> = chunks.iter().map(|c| c.id).collect();
     assert!(
@@ -272,7 +279,12 @@ async fn documents_and_chunks_are_scoped_by_owner(backend: Backend) {
     assert_eq!(rest.next_cursor, None);
     assert_eq!(f.documents.scan_chunks(None, 100).await.unwrap().len(), 3);
 
-    assert!(f.documents.complete(alice, id, 2, 3, now()).await.unwrap());
+    assert!(
+        f.documents
+            .complete(alice, id, completion(2, 3), now())
+            .await
+            .unwrap()
+    );
     let doc = f.documents.find(alice, id).await.unwrap().unwrap();
     assert_eq!(
         (doc.status, doc.pages_total, doc.pages_done, doc.chunk_count),
@@ -939,5 +951,15 @@ mod blobs {
     #[tokio::test]
     async fn object_store_memory() {
         contract(Arc::new(flashforge_files::ObjectStoreBlobs::in_memory())).await;
+    }
+}
+
+/// A completion of `pages` pages and `chunks` chunks with a title and a language.
+fn completion(pages: u32, chunks: u32) -> flashforge_domain::knowledge::Completion {
+    flashforge_domain::knowledge::Completion {
+        pages_total: pages,
+        chunk_count: chunks,
+        title: Some("Cell Biology — Lecture 3".into()),
+        language: Some("eng".into()),
     }
 }

@@ -108,6 +108,7 @@ fn message(
                 document_id: Uuid::now_v7(),
                 file_name: "notes.pdf".into(),
                 page: Some(3),
+                page_label: Some("slide 3".into()),
                 chunk_id: Uuid::now_v7(),
                 quote: "a quote".into(),
             }]

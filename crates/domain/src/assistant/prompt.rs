@@ -117,6 +117,7 @@ mod tests {
                 document_id: Uuid::now_v7(),
                 file_name: format!("doc{number}.pdf"),
                 page: Some(number as u32),
+                page_label: Some(format!("slide {number}")),
                 text: text.to_string(),
             },
         }
@@ -134,6 +135,7 @@ mod tests {
         assert_eq!(citations[0].chunk_id, passages[0].passage.chunk_id);
         assert_eq!(citations[0].quote, "Mitochondria make ATP.");
         assert_eq!(citations[1].page, Some(2));
+        assert_eq!(citations[1].page_label.as_deref(), Some("slide 2"));
         for c in &citations {
             let source = passages
                 .iter()

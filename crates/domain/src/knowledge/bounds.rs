@@ -164,6 +164,7 @@ mod tests {
             max_chars: 100,
             max_page_chars: 40,
             max_chunks: 10,
+            max_unpacked_bytes: 1000,
         };
         let total = bounded_text_pages(&"é".repeat(101), &limits).unwrap_err();
         assert_eq!(

@@ -110,7 +110,13 @@ impl HeadingPaths {
             if !(1..=6).contains(&level) || !rest.starts_with([' ', '\t']) {
                 continue;
             }
-            let title: String = rest.trim().trim_end_matches('#').trim().chars().take(120).collect();
+            let title: String = rest
+                .trim()
+                .trim_end_matches('#')
+                .trim()
+                .chars()
+                .take(120)
+                .collect();
             if title.is_empty() {
                 continue;
             }
@@ -304,7 +310,10 @@ mod tests {
             chunks.iter().any(|c| c.text.starts_with("# Genetics")),
             "{chunks:#?}"
         );
-        let genetics = chunks.iter().find(|c| c.text.starts_with("# Genetics")).unwrap();
+        let genetics = chunks
+            .iter()
+            .find(|c| c.text.starts_with("# Genetics"))
+            .unwrap();
         assert_eq!(genetics.heading.as_deref(), Some("Genetics"));
         assert_eq!(chunks[0].heading.as_deref(), Some("Cells"));
         assert_eq!(chunks[0].page_label.as_deref(), Some("p. 1"));
@@ -323,8 +332,7 @@ mod tests {
             max_tokens: 6,
             overlap_tokens: 0,
         };
-        let chunks =
-            chunk_pages(&doc, &pages, Arc::new(ApproximateTokens), settings, 100).unwrap();
+        let chunks = chunk_pages(&doc, &pages, Arc::new(ApproximateTokens), settings, 100).unwrap();
         let atp = chunks.iter().find(|c| c.text.contains("ATP")).unwrap();
         assert_eq!(atp.heading.as_deref(), Some("Chapter 3 › Mitochondria"));
         assert_eq!(atp.page_label.as_deref(), Some("slide 1"));
@@ -333,14 +341,20 @@ mod tests {
         assert_eq!(inner.page_label.as_deref(), Some("Chapter 3 (cont.)"));
         let plants = chunks.iter().find(|c| c.text.contains("Plants")).unwrap();
         assert_eq!(plants.heading.as_deref(), Some("Chapter 4"));
-        let fenced = chunks.iter().find(|c| c.text.contains("not a heading")).unwrap();
+        let fenced = chunks
+            .iter()
+            .find(|c| c.text.contains("not a heading"))
+            .unwrap();
         assert_eq!(fenced.heading.as_deref(), Some("Chapter 3 › Mitochondria"));
     }
 
     #[test]
     fn formats_without_headings_have_no_heading_path() {
         let doc = document(MediaType::Pdf);
-        let pages = vec![ExtractedPage::new(4, "# Looks like a heading\n\nbut PDFs have none.")];
+        let pages = vec![ExtractedPage::new(
+            4,
+            "# Looks like a heading\n\nbut PDFs have none.",
+        )];
         let chunks = chunk_pages(
             &doc,
             &pages,

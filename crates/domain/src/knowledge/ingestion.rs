@@ -82,7 +82,9 @@ impl KnowledgeBase {
             title,
             language: None,
         };
-        let completed = documents.complete(user, id, completion, self.clock.now()).await?;
+        let completed = documents
+            .complete(user, id, completion, self.clock.now())
+            .await?;
         if !completed {
             // Deleted while it was being processed: take its points back out.
             self.ports.index.delete(scope).await?;

@@ -119,6 +119,7 @@ impl TextStats {
 
     /// UTF-16 without a byte order mark: one byte of most units is NUL (Latin text), the other
     /// side almost never.
+    /// (Control bytes say nothing here: they are halves of non-Latin code units.)
     fn looks_utf16(&self) -> bool {
         let half = (self.sampled / 2).max(1);
         let (many, few) = if self.nul_odd > self.nul_even {
@@ -126,7 +127,7 @@ impl TextStats {
         } else {
             (self.nul_even, self.nul_odd)
         };
-        many * 10 >= half * 3 && few * 50 <= half && self.controls * 100 <= self.sampled
+        many * 10 >= half * 3 && few * 50 <= half
     }
 
     /// An 8-bit text: no NUL, and hardly any control bytes.
@@ -177,14 +178,16 @@ impl Inspector {
             });
         }
         self.hasher.update(piece);
-        let was_short = self.head.len() < 4;
+        let before = self.head.len();
         if self.head.len() < HEAD_BYTES {
             let take = (HEAD_BYTES - self.head.len()).min(piece.len());
             self.head.extend_from_slice(&piece[..take]);
         }
-        if was_short && self.head.starts_with(b"PK\x03\x04") {
-            // The head is in `piece` too, so scanning starts from the first byte.
-            self.zip = Some(ZipEntries::default());
+        if before < 4 && self.head.starts_with(b"PK\x03\x04") {
+            // A zip container: its entries are scanned from the first byte on.
+            let mut zip = ZipEntries::default();
+            zip.scan(&self.head[..before]);
+            self.zip = Some(zip);
         }
         if let Some(zip) = &mut self.zip {
             zip.scan(piece);
@@ -333,9 +336,9 @@ fn zip_kind(head: &[u8], zip: &ZipEntries) -> Result<MediaType, InspectError> {
             b"application/vnd.oasis.opendocument.text" => Ok(MediaType::Odt),
             b"application/vnd.oasis.opendocument.presentation" => Ok(MediaType::Odp),
             b"application/epub+zip" => Ok(MediaType::Epub),
-            b"application/vnd.oasis.opendocument.spreadsheet" => Err(InspectError::UnsupportedKind(
-                "spreadsheets are not read; export the sheet as PDF",
-            )),
+            b"application/vnd.oasis.opendocument.spreadsheet" => Err(
+                InspectError::UnsupportedKind("spreadsheets are not read; export the sheet as PDF"),
+            ),
             _ => Err(InspectError::Unsupported),
         };
     }
@@ -362,7 +365,11 @@ fn is_html(head: &[u8]) -> bool {
     let mut rest = lower.trim_ascii_start();
     loop {
         if rest.starts_with(b"<?xml") || rest.starts_with(b"<!--") {
-            let close: &[u8] = if rest.starts_with(b"<!--") { b"-->" } else { b"?>" };
+            let close: &[u8] = if rest.starts_with(b"<!--") {
+                b"-->"
+            } else {
+                b"?>"
+            };
             match find(rest, close) {
                 Some(end) => rest = rest[end + close.len()..].trim_ascii_start(),
                 None => return false,
@@ -441,15 +448,24 @@ mod tests {
             inspect(b"nul\0inside", "a.txt", 100),
             Err(InspectError::Unsupported)
         );
-        let garbage: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
-        assert_eq!(inspect(&garbage, "a.txt", 10_000), Err(InspectError::Unsupported));
+        let garbage: Vec<u8> = (0..4096u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        assert_eq!(
+            inspect(&garbage, "a.txt", 10_000),
+            Err(InspectError::Unsupported)
+        );
         // Windows-1252 is not UTF-8, but it is text.
         assert_eq!(
-            inspect(b"Gr\xfc\xdfe aus K\xf6ln \x80 5", "a.txt", 100).unwrap().media_type,
+            inspect(b"Gr\xfc\xdfe aus K\xf6ln \x80 5", "a.txt", 100)
+                .unwrap()
+                .media_type,
             MediaType::Text
         );
         assert_eq!(
-            inspect(b"# \xdcberschrift\nText", "a.txt", 100).unwrap().media_type,
+            inspect(b"# \xdcberschrift\nText", "a.txt", 100)
+                .unwrap()
+                .media_type,
             MediaType::Markdown
         );
     }
@@ -462,21 +478,37 @@ mod tests {
         let mut bom = vec![0xff, 0xfe];
         bom.extend_from_slice(&le);
         for bytes in [&le, &be, &bom] {
-            assert_eq!(inspect(bytes, "x", 1000).unwrap().media_type, MediaType::Text);
+            assert_eq!(
+                inspect(bytes, "x", 1000).unwrap().media_type,
+                MediaType::Text
+            );
         }
         // Greek in UTF-16 has no NUL bytes; with its byte order mark it is still text.
         let mut greek = vec![0xfe, 0xff];
         greek.extend("Ελληνικά".encode_utf16().flat_map(u16::to_be_bytes));
-        assert_eq!(inspect(&greek, "x", 1000).unwrap().media_type, MediaType::Text);
+        assert_eq!(
+            inspect(&greek, "x", 1000).unwrap().media_type,
+            MediaType::Text
+        );
     }
 
     #[test]
     fn pictures_rtf_and_html_are_known_by_their_first_bytes() {
-        for head in [&b"\x89PNG\r\n\x1a\n\0\0"[..], b"\xff\xd8\xff\xe0\0\x10JFIF", b"II*\0\x08\0", b"MM\0*\0\0"] {
-            assert_eq!(inspect(head, "a.txt", 100).unwrap().media_type, MediaType::Image);
+        for head in [
+            &b"\x89PNG\r\n\x1a\n\0\0"[..],
+            b"\xff\xd8\xff\xe0\0\x10JFIF",
+            b"II*\0\x08\0",
+            b"MM\0*\0\0",
+        ] {
+            assert_eq!(
+                inspect(head, "a.txt", 100).unwrap().media_type,
+                MediaType::Image
+            );
         }
         assert_eq!(
-            inspect(b"{\\rtf1\\ansi Hello}", "a.txt", 100).unwrap().media_type,
+            inspect(b"{\\rtf1\\ansi Hello}", "a.txt", 100)
+                .unwrap()
+                .media_type,
             MediaType::Rtf
         );
         for page in [
@@ -488,7 +520,9 @@ mod tests {
         }
         // Text that merely mentions a tag is not a web page.
         assert_eq!(
-            inspect(b"Use the <html> tag", "a.txt", 100).unwrap().media_type,
+            inspect(b"Use the <html> tag", "a.txt", 100)
+                .unwrap()
+                .media_type,
             MediaType::Text
         );
         assert!(matches!(
@@ -515,10 +549,23 @@ mod tests {
 
     #[test]
     fn zip_containers_are_known_by_their_entries_in_any_piece() {
-        let odp = entry("mimetype", b"application/vnd.oasis.opendocument.presentation");
-        assert_eq!(inspect(&odp, "x.zip", 1000).unwrap().media_type, MediaType::Odp);
-        let epub = [entry("mimetype", b"application/epub+zip"), entry("META-INF/container.xml", b"<c/>")].concat();
-        assert_eq!(inspect(&epub, "x", 1000).unwrap().media_type, MediaType::Epub);
+        let odp = entry(
+            "mimetype",
+            b"application/vnd.oasis.opendocument.presentation",
+        );
+        assert_eq!(
+            inspect(&odp, "x.zip", 1000).unwrap().media_type,
+            MediaType::Odp
+        );
+        let epub = [
+            entry("mimetype", b"application/epub+zip"),
+            entry("META-INF/container.xml", b"<c/>"),
+        ]
+        .concat();
+        assert_eq!(
+            inspect(&epub, "x", 1000).unwrap().media_type,
+            MediaType::Epub
+        );
         let docx = [
             entry("[Content_Types].xml", b"<Types/>"),
             entry("_rels/.rels", &[7u8; 300]),
@@ -530,14 +577,35 @@ mod tests {
             let mut inspector = Inspector::new(10_000);
             inspector.feed(&docx[..split]).unwrap();
             inspector.feed(&docx[split..]).unwrap();
-            assert_eq!(inspector.finish("x").unwrap().media_type, MediaType::Docx, "split at {split}");
+            assert_eq!(
+                inspector.finish("x").unwrap().media_type,
+                MediaType::Docx,
+                "split at {split}"
+            );
         }
-        let pptx = [entry("[Content_Types].xml", b"<Types/>"), entry("ppt/presentation.xml", b"<p/>")].concat();
-        assert_eq!(inspect(&pptx, "x", 1000).unwrap().media_type, MediaType::Pptx);
-        let xlsx = [entry("[Content_Types].xml", b"<Types/>"), entry("xl/workbook.xml", b"<w/>")].concat();
-        assert!(matches!(inspect(&xlsx, "x", 1000), Err(InspectError::UnsupportedKind(_))));
+        let pptx = [
+            entry("[Content_Types].xml", b"<Types/>"),
+            entry("ppt/presentation.xml", b"<p/>"),
+        ]
+        .concat();
+        assert_eq!(
+            inspect(&pptx, "x", 1000).unwrap().media_type,
+            MediaType::Pptx
+        );
+        let xlsx = [
+            entry("[Content_Types].xml", b"<Types/>"),
+            entry("xl/workbook.xml", b"<w/>"),
+        ]
+        .concat();
+        assert!(matches!(
+            inspect(&xlsx, "x", 1000),
+            Err(InspectError::UnsupportedKind(_))
+        ));
         let plain_zip = entry("photos/a.txt", b"hello");
-        assert_eq!(inspect(&plain_zip, "x.docx", 1000), Err(InspectError::Unsupported));
+        assert_eq!(
+            inspect(&plain_zip, "x.docx", 1000),
+            Err(InspectError::Unsupported)
+        );
     }
 
     #[test]

@@ -19,14 +19,15 @@ pub use error::KnowledgeError;
 pub use fair::FairGate;
 pub use inspect::{InspectError, Inspection, Inspector, hex, inspect};
 pub use models::{
-    Chunk, ChunkCursor, ChunkId, Document, DocumentCursor, DocumentId, DocumentStatus,
-    Extracted, ExtractedPage, FileName, JobId, MAX_FILE_NAME_CHARS, MediaType, PageUnit, Scope, SearchHit, SearchMode,
-    blob_key, chat_blob_prefix, user_blob_prefix,
+    Chunk, ChunkCursor, ChunkId, Document, DocumentCursor, DocumentId, DocumentStatus, Extracted,
+    ExtractedPage, FileName, JobId, MAX_FILE_NAME_CHARS, MediaType, PageUnit, Scope, SearchHit,
+    SearchMode, blob_key, chat_blob_prefix, user_blob_prefix,
 };
 pub use ports::{
-    ApproximateTokens, BlobStore, BlobStream, CHUNK_WRITE_BATCH, Created, DocumentRepository,
-    Embedder, EmbeddingModel, ExtractError, IndexedChunk, NewDocument, OCR_HOW_TO, ScoredChunk,
-    SparseVector, TextExtractor, TokenCounter, VectorIndex, VectorPoint, VectorQuery, Completion,
+    ApproximateTokens, BlobStore, BlobStream, CHUNK_WRITE_BATCH, Completion, Created,
+    DocumentRepository, Embedder, EmbeddingModel, ExtractError, IndexedChunk, NewDocument,
+    OCR_HOW_TO, ScoredChunk, SparseVector, TextExtractor, TokenCounter, VectorIndex, VectorPoint,
+    VectorQuery,
 };
 pub use service::{
     KnowledgeBase, KnowledgeBasePorts, KnowledgePorts, KnowledgeSettings, ReconcileReport, Upload,

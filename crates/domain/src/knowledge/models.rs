@@ -108,7 +108,7 @@ impl MediaType {
     pub fn mime(self) -> &'static str {
         match self {
             MediaType::Pdf => "application/pdf",
-            MediaType::Markdown => "text/markdown; charset=utf-8",
+            MediaType::Markdown => "text/markdown",
             MediaType::Text => "text/plain",
             MediaType::Html => "text/html",
             MediaType::Docx => {

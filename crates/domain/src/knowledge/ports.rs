@@ -239,7 +239,9 @@ pub enum ExtractError {
     #[error("the file contains no text")]
     NoText,
     /// Scanned pages or a picture, and OCR cannot run here; the text says why.
-    #[error("the file has no text layer (scanned pages or a picture) and OCR is not available: {0}; to read such files, {OCR_HOW_TO}")]
+    #[error(
+        "the file has no text layer (scanned pages or a picture) and OCR is not available: {0}; to read such files, {OCR_HOW_TO}"
+    )]
     OcrUnavailable(String),
     /// The parser's message is kept for the log; the user reads a stable reason.
     #[error("the file could not be read; it may be damaged")]

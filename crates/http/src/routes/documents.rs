@@ -53,6 +53,11 @@ pub struct DocumentBody {
     pub error: Option<String>,
     pub progress: ProgressBody,
     pub chunk_count: u32,
+    /// The title the file gives itself (an HTML `<title>`, a DOCX's, PPTX's or EPUB's title),
+    /// once it is read.
+    pub title: Option<String>,
+    /// The language detected in its text (ISO 639-3, e.g. `deu`), once it is read.
+    pub language: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -73,6 +78,8 @@ impl From<Document> for DocumentBody {
                 pages_total: doc.pages_total,
             },
             chunk_count: doc.chunk_count,
+            title: doc.title,
+            language: doc.language,
             created_at: doc.created_at,
             updated_at: doc.updated_at,
         }
@@ -85,8 +92,12 @@ pub struct ChunkBody {
     pub document_id: Uuid,
     /// Position in the document, from 0.
     pub index: u32,
-    /// 1-based page.
+    /// 1-based page (or slide, or section).
     pub page: u32,
+    /// What a person sees for the page: "p. 4", "slide 12", "Chapter 3".
+    pub page_label: Option<String>,
+    /// The headings the passage sits under, outermost first, joined by " › ".
+    pub heading: Option<String>,
     /// Character range within the page's text.
     pub char_start: u32,
     pub char_end: u32,
@@ -100,6 +111,8 @@ impl From<Chunk> for ChunkBody {
             document_id: chunk.document_id.as_uuid(),
             index: chunk.index,
             page: chunk.page,
+            page_label: chunk.page_label,
+            heading: chunk.heading,
             char_start: chunk.char_start,
             char_end: chunk.char_end,
             text: chunk.text,
@@ -113,7 +126,12 @@ pub struct SearchHitBody {
     pub document_id: Uuid,
     pub chat_id: Uuid,
     pub file_name: String,
+    /// 1-based page (or slide, or section).
     pub page: u32,
+    /// What a person sees for the page: "p. 4", "slide 12", "Chapter 3".
+    pub page_label: Option<String>,
+    /// The headings the passage sits under, outermost first, joined by " › ".
+    pub heading: Option<String>,
     pub text: String,
     /// Higher is better; comparable within one answer only.
     pub score: f32,
@@ -127,6 +145,8 @@ impl From<SearchHit> for SearchHitBody {
             chat_id: hit.chat_id.as_uuid(),
             file_name: hit.file_name,
             page: hit.page,
+            page_label: hit.page_label,
+            heading: hit.heading,
             text: hit.text,
             score: hit.score,
         }
@@ -187,13 +207,6 @@ fn upload_error(error: InspectError) -> ApiError {
 }
 
 /// The `Content-Type` a download is served with.
-fn content_type(media_type: knowledge::MediaType) -> &'static str {
-    match media_type {
-        knowledge::MediaType::Pdf => "application/pdf",
-        knowledge::MediaType::Markdown => "text/markdown; charset=utf-8",
-        knowledge::MediaType::Text => "text/plain; charset=utf-8",
-    }
-}
 
 /// Streams the `file` field to a spool file, checking size, digest and type on the way.
 async fn receive(
@@ -507,7 +520,7 @@ pub async fn download(
     let (chat, id) = ids(path.into_inner());
     let (doc, stream) = services.knowledge.download(who.0, chat, id).await?;
     Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, content_type(doc.media_type)))
+        .insert_header((header::CONTENT_TYPE, doc.media_type.mime()))
         .insert_header((header::CONTENT_LENGTH, doc.size_bytes))
         .insert_header(attachment(doc.file_name.as_str()))
         .insert_header(("X-Content-Type-Options", "nosniff"))

@@ -42,6 +42,8 @@ pub struct CitationBody {
     pub document_id: Uuid,
     pub file_name: String,
     pub page: Option<u32>,
+    /// What a person sees for the page: "p. 4", "slide 12", "Chapter 3".
+    pub page_label: Option<String>,
     pub chunk_id: Uuid,
     /// Words of the passage, verbatim.
     pub quote: String,
@@ -90,6 +92,7 @@ fn citation(c: Citation) -> CitationBody {
         document_id: c.document_id,
         file_name: c.file_name,
         page: c.page,
+        page_label: c.page_label,
         chunk_id: c.chunk_id,
         quote: c.quote,
     }

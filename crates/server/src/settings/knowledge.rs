@@ -1,4 +1,4 @@
-//! `[knowledge]`: uploads, chunking, ingestion, and the guarded PDF parser.
+//! `[knowledge]`: uploads, chunking, ingestion, the guarded file parsers and OCR.
 
 use std::path::PathBuf;
 
@@ -22,7 +22,8 @@ pub struct KnowledgeConfig {
     pub retry_backoff_secs: u64,
     pub pdf_timeout_secs: u64,
     pub pdf_isolation: PdfIsolation,
-    /// The program run as `<program> extract-pdf` for process isolation; unset: this binary.
+    /// The program run as `<program> extract-pdf --media-type …` for process isolation (every
+    /// format's parser, not only PDF's); unset: this binary.
     #[serde(default)]
     pub pdf_extractor_program: Option<PathBuf>,
     /// The PDF child's address space (MiB) and CPU time (seconds).
@@ -33,6 +34,18 @@ pub struct KnowledgeConfig {
     pub max_chars: u64,
     pub max_page_chars: u64,
     pub max_chunks: u32,
+    /// What the parts of a DOCX, PPTX, ODT, ODP or EPUB may expand to in all (a zip bomb stops).
+    pub max_unpacked_mb: u64,
+    /// OCR of scans and pictures (Tesseract, Poppler's pdftoppm).
+    pub ocr_enabled: bool,
+    /// Tesseract language packs, e.g. `["eng", "deu"]`.
+    pub ocr_languages: Vec<String>,
+    pub ocr_tesseract: PathBuf,
+    pub ocr_pdftoppm: PathBuf,
+    pub ocr_dpi: u32,
+    pub ocr_page_timeout_secs: u64,
+    pub ocr_max_pages: u32,
+    pub ocr_max_memory_mb: u64,
 }
 
 /// How the PDF parser is kept from taking the process down.
@@ -100,6 +113,42 @@ impl KnowledgeConfig {
         }
         if self.max_chunks == 0 || self.max_chunks > 1_000_000 {
             problems.bad("knowledge.max_chunks", "must be between 1 and 1000000");
+        }
+        if self.max_unpacked_mb == 0 || self.max_unpacked_mb > 16_384 {
+            problems.bad("knowledge.max_unpacked_mb", "must be between 1 and 16384");
+        }
+        self.validate_ocr(problems);
+    }
+
+    fn validate_ocr(&self, problems: &mut Problems) {
+        let valid_language = |l: &String| {
+            !l.is_empty()
+                && l.len() <= 32
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        };
+        if self.ocr_languages.is_empty() || !self.ocr_languages.iter().all(valid_language) {
+            problems.bad(
+                "knowledge.ocr_languages",
+                "must list Tesseract language codes such as \"eng\" or \"deu\"",
+            );
+        }
+        if !(70..=1200).contains(&self.ocr_dpi) {
+            problems.bad("knowledge.ocr_dpi", "must be between 70 and 1200");
+        }
+        if self.ocr_page_timeout_secs == 0 || self.ocr_page_timeout_secs > 3600 {
+            problems.bad(
+                "knowledge.ocr_page_timeout_secs",
+                "must be between 1 and 3600",
+            );
+        }
+        if self.ocr_max_pages > 100_000 {
+            problems.bad("knowledge.ocr_max_pages", "must be at most 100000");
+        }
+        if !(64..=65_536).contains(&self.ocr_max_memory_mb) {
+            problems.bad(
+                "knowledge.ocr_max_memory_mb",
+                "must be between 64 and 65536",
+            );
         }
     }
 }

@@ -95,9 +95,10 @@ pub async fn compose_with(
     let storage = Storage::open(settings, &mut health_checks).await?;
     let cache = cache_layer(settings).map_err(StartupError::Cache)?;
     let ttl = |secs: u64| Duration::from_secs(secs);
-    let mut knowledge = knowledge_ports(settings, storage.documents, storage.jobs, embedder)
+    let (mut knowledge, ocr) = knowledge_ports(settings, storage.documents, storage.jobs, embedder)
         .await
         .map_err(StartupError::Knowledge)?;
+    health_checks.push(Arc::new(crate::knowledge::OcrHealth(ocr)));
     knowledge.embedder = Arc::new(CachedEmbedder::new(
         Arc::new(MeteredEmbedder(knowledge.embedder)),
         cache.clone(),

@@ -10,6 +10,8 @@ pub struct Model {
     pub chat_id: Uuid,
     pub position: i32,
     pub page: i32,
+    pub page_label: Option<String>,
+    pub heading: Option<String>,
     pub char_start: i32,
     pub char_end: i32,
     pub text: String,

@@ -17,6 +17,8 @@ pub struct Model {
     pub pages_total: Option<i32>,
     pub pages_done: i32,
     pub chunk_count: i32,
+    pub title: Option<String>,
+    pub language: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -15,6 +15,7 @@ pub struct Model {
     pub source_document_id: Option<Uuid>,
     pub source_chunk_id: Option<Uuid>,
     pub source_page: Option<i32>,
+    pub source_page_label: Option<String>,
     pub source_quote: Option<String>,
     pub state: String,
     pub stability: Option<f64>,

@@ -85,6 +85,7 @@ fn source_body(s: CardSource) -> SourceBody {
         document_id: s.document_id.as_uuid(),
         chunk_id: s.chunk_id.map(|c| c.as_uuid()),
         page: s.page,
+        page_label: s.page_label,
         quote: s.quote,
     }
 }

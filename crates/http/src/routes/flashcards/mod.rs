@@ -26,6 +26,11 @@ pub struct SourceBody {
     /// 1-based.
     #[schema(minimum = 1)]
     pub page: Option<u32>,
+    /// What a person sees for the page ("slide 12", "p. 4"); set by the service from the
+    /// passage the card came from, ignored when sent.
+    #[serde(default, skip_deserializing)]
+    #[schema(read_only)]
+    pub page_label: Option<String>,
     #[schema(max_length = 1000)]
     pub quote: Option<String>,
 }
@@ -170,6 +175,7 @@ impl From<StudyCard> for CardBody {
                 document_id: s.document_id.as_uuid(),
                 chunk_id: s.chunk_id.map(|c| c.as_uuid()),
                 page: s.page,
+                page_label: s.page_label,
                 quote: s.quote,
             }),
             source_status,
