@@ -58,13 +58,13 @@ pub fn embedder(settings: &Settings) -> Result<Arc<dyn Embedder>, String> {
             base_url: e.base_url.clone(),
             api_key: e.api_key.as_ref().map(|k| k.expose().to_string()),
             model: e.model.clone(),
-            dimension: e.dimension,
+            dimension: e.dimension(),
             batch_size: e.batch_size,
             timeout: Duration::from_secs(e.timeout_secs),
             max_retries: e.max_retries,
             retry_base_delay: Duration::from_millis(500),
         })?),
-        EmbeddingProvider::Hash => Arc::new(HashEmbedder::new(e.dimension)),
+        EmbeddingProvider::Hash => Arc::new(HashEmbedder::new(e.dimension())),
     })
 }
 

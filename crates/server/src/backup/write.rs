@@ -114,9 +114,9 @@ pub(super) async fn write_backup(
             model: match e.provider {
                 EmbeddingProvider::Local => "sentence-transformers/all-MiniLM-L6-v2".to_string(),
                 EmbeddingProvider::Openai => e.model.clone(),
-                EmbeddingProvider::Hash => format!("hash-{}", e.dimension),
+                EmbeddingProvider::Hash => format!("hash-{}", e.dimension()),
             },
-            dimension: e.dimension,
+            dimension: e.dimension(),
         },
         index,
         blobs,
