@@ -18,6 +18,7 @@ mod deploy;
 mod docs;
 mod errors;
 mod faults;
+mod formats;
 mod flashcards;
 mod fuzz_regressions;
 mod health;
