@@ -61,8 +61,8 @@ fn fixtures() -> Vec<Fixture> {
         else {
             continue;
         };
-        let expected: Expected =
-            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap_or_else(|e| {
+        let expected: Expected = serde_json::from_slice(&std::fs::read(&path).unwrap())
+            .unwrap_or_else(|e| {
                 panic!("{}: {e}", path.display());
             });
         found.push(Fixture {
@@ -72,7 +72,11 @@ fn fixtures() -> Vec<Fixture> {
         });
     }
     found.sort_by(|a, b| a.name.cmp(&b.name));
-    assert!(found.len() >= 12, "the corpus is there: {} files", found.len());
+    assert!(
+        found.len() >= 12,
+        "the corpus is there: {} files",
+        found.len()
+    );
     found
 }
 
@@ -153,7 +157,10 @@ async fn check_fixture(app: &TestApp, model: &ScriptedModel, token: &str, fixtur
     let chat = app.create_chat(token, name).await;
     let doc = ingested(app, token, &chat, name, fixture.bytes.clone()).await;
     assert_eq!(doc["status"], "completed", "{name}: {doc}");
-    assert_eq!(doc["media_type"], expected.format, "{name}: detected by its bytes");
+    assert_eq!(
+        doc["media_type"], expected.format,
+        "{name}: detected by its bytes"
+    );
     if let Some(title) = &expected.title {
         assert_eq!(doc["title"], title.as_str(), "{name}: {doc}");
     }
@@ -190,12 +197,20 @@ async fn check_fixture(app: &TestApp, model: &ScriptedModel, token: &str, fixtur
     let found = search(app, token, &path).await;
     let top = &array_of(&found, "hits")[0];
     assert_eq!(top["page"], probe.page, "{name}: {found}");
-    assert_eq!(top["page_label"], probe.page_label.as_str(), "{name}: {found}");
+    assert_eq!(
+        top["page_label"],
+        probe.page_label.as_str(),
+        "{name}: {found}"
+    );
 
     // The assistant's citation of that passage names the page as a person sees it.
     model.push(Reply::Text(format!("{} [1]", probe.sentence)));
     let response = app
-        .authed(Method::POST, &format!("/api/v1/chats/{chat}/messages"), token)
+        .authed(
+            Method::POST,
+            &format!("/api/v1/chats/{chat}/messages"),
+            token,
+        )
         .json(&json!({"content": query}))
         .send()
         .await
@@ -253,7 +268,10 @@ async fn without_ocr_scans_fail_saying_how_to_enable_it(backend: Backend) {
     let app = spawn_app_configured(
         backend,
         Default::default(),
-        &[("FLASHFORGE__KNOWLEDGE__OCR_TESSERACT", "/nonexistent/tesseract")],
+        &[(
+            "FLASHFORGE__KNOWLEDGE__OCR_TESSERACT",
+            "/nonexistent/tesseract",
+        )],
     )
     .await;
     let ready = app.get("/health/ready").await;

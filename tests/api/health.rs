@@ -38,7 +38,11 @@ async fn ready_reports_each_dependency_with_its_latency(backend: Backend) {
     assert_eq!(ocr["required"], false);
     let installed = std::path::Path::new("/usr/bin/tesseract").exists()
         && std::path::Path::new("/usr/bin/pdftoppm").exists();
-    assert_eq!(ocr["status"], if installed { "up" } else { "down" }, "{ocr}");
+    assert_eq!(
+        ocr["status"],
+        if installed { "up" } else { "down" },
+        "{ocr}"
+    );
     for check in checks.iter().filter(|c| c["name"] != "ocr") {
         assert_eq!(check["status"], "up");
         assert_eq!(check["required"], true);

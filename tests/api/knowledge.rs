@@ -468,15 +468,22 @@ async fn bad_uploads_get_clear_answers_and_store_nothing(backend: Backend) {
     let chat = app.create_chat(&token, "Bad").await;
     let path = format!("/api/v1/chats/{chat}/documents");
 
-    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01".to_vec();
-    let body = problem(upload(&app, &token, &chat, "notes.pdf", png).await, 415).await;
+    let gif = b"GIF89a\x01\0\x01\0\x80\0\0\0\0\0\xff\xff\xff!\xf9\x04\x01\0\0\0\0,".to_vec();
+    let body = problem(upload(&app, &token, &chat, "notes.pdf", gif).await, 415).await;
     assert_eq!(body["code"], "unsupported_file_type");
-    let body = problem(
-        upload(&app, &token, &chat, "bad.txt", b"caf\xe9 latin-1".to_vec()).await,
-        415,
-    )
-    .await;
+    assert!(text_of(&body, "detail").contains("DOCX"), "{body}");
+    let garbage: Vec<u8> = (0..2048u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let body = problem(upload(&app, &token, &chat, "bad.txt", garbage).await, 415).await;
     assert_eq!(body["code"], "unsupported_file_type");
+    // Known formats that are not read say what to do instead.
+    let heic = b"\0\0\0\x18ftypheic\0\0\0\0mif1heic".to_vec();
+    let body = problem(upload(&app, &token, &chat, "photo.heic", heic).await, 415).await;
+    assert!(text_of(&body, "detail").contains("JPEG"), "{body}");
+    let doc = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\0\0\0\0".to_vec();
+    let body = problem(upload(&app, &token, &chat, "old.doc", doc).await, 415).await;
+    assert!(text_of(&body, "detail").contains("DOCX"), "{body}");
     // An empty part: 422 whether the multipart parser yields it empty or drops it.
     let body = problem(
         upload(&app, &token, &chat, "empty.txt", Vec::new()).await,
@@ -556,7 +563,13 @@ async fn bad_uploads_get_clear_answers_and_store_nothing(backend: Backend) {
 }
 
 async fn unreadable_pdfs_fail_with_a_reason_and_can_be_retried(backend: Backend) {
-    let app = spawn_app(backend).await;
+    // With OCR off, a scan has nothing to read (tests/api/formats.rs reads scans with OCR).
+    let app = spawn_app_configured(
+        backend,
+        Default::default(),
+        &[("FLASHFORGE__KNOWLEDGE__OCR_ENABLED", "false")],
+    )
+    .await;
     let token = app.signed_up("pdf.fail").await.access;
     let chat = app.create_chat(&token, "Broken").await;
     let encrypted = ingested(&app, &token, &chat, "locked.pdf", fixture("encrypted.pdf")).await;
@@ -568,7 +581,8 @@ async fn unreadable_pdfs_fail_with_a_reason_and_can_be_retried(backend: Backend)
     let scanned = ingested(&app, &token, &chat, "scan.pdf", fixture("image-only.pdf")).await;
     assert_eq!(scanned["status"], "failed");
     assert!(
-        text_of(&scanned, "error").contains("no text layer"),
+        text_of(&scanned, "error").contains("no text layer")
+            && text_of(&scanned, "error").contains("OCR is switched off"),
         "{scanned}"
     );
     let mut truncated = fixture("table.pdf");
@@ -1223,7 +1237,14 @@ async fn reconcile_removes_orphan_points_and_requeues_unindexed_documents() {
 /// process, none stays stuck.
 #[tokio::test]
 async fn mutated_pdfs_each_end_completed_or_failed() {
-    let app = spawn_app(Backend::Memory).await;
+    // The parser is under test here: mutants whose pages lost their text would go to OCR (and
+    // queue up behind its seconds per page); tests/api/formats.rs covers OCR.
+    let app = spawn_app_configured(
+        Backend::Memory,
+        Default::default(),
+        &[("FLASHFORGE__KNOWLEDGE__OCR_ENABLED", "false")],
+    )
+    .await;
     let token = app.signed_up("fuzzer").await.access;
     let chat = app.create_chat(&token, "Mutants").await;
     let sources = [

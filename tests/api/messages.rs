@@ -196,7 +196,7 @@ async fn an_answer_is_grounded_cited_and_stored_after_its_question(backend: Back
     assert!(
         prompt
             .system_text()
-            .contains("<passage number=\"1\" source=\"cell-biology.pdf, page 12\">")
+            .contains("<passage number=\"1\" source=\"cell-biology.pdf, p. 12\">")
     );
 
     // A follow-up carries the conversation.
