@@ -2,6 +2,8 @@
 //! the guard they run under, and OCR for scans and pictures.
 
 mod blobs;
+#[cfg(test)]
+mod corpus_tests;
 mod extractors;
 pub mod formats;
 mod guard;
