@@ -398,7 +398,11 @@ mod tests {
             de
         ));
         // Latin plurals are beyond Snowball: "-ien" and "-ium" keep different stems.
-        assert!(!finds("Mitochondrien", "Das Mitochondrium erzeugt ATP.", de));
+        assert!(!finds(
+            "Mitochondrien",
+            "Das Mitochondrium erzeugt ATP.",
+            de
+        ));
         assert!(finds(
             "Mitochondrien",
             "In den Mitochondrien entsteht ATP.",
