@@ -13,6 +13,7 @@
 //! "光合", "合成"; a lone character stays a unigram), Lucene's CJK approach, which needs no
 //! dictionary (Japanese dictionary segmentation would mean lindera and a downloaded dictionary).
 //! Han variants are unified first (traditional/simplified Z-variants, charabia's normalizer).
+//! Thai, also written without spaces, is cut into words by charabia's dictionary segmenter.
 //!
 //! A document is analyzed in its [`Language`]:
 //! - a language with a Snowball stemmer (English, German, French, Spanish, Italian, Portuguese,
@@ -33,19 +34,32 @@
 //! So [`encode_query`] is the union of the query's terms under every analyzer: the neutral terms
 //! and, for each analyzed language, that language's terms (its stop words dropped, its stemmer
 //! applied, its tag added). A document holds the terms of one analyzer only, and an analyzer
-//! turns a query word into at most one term, so each query word still scores a document at most
-//! once (BM25 as if the query had been written in the document's language), with no
-//! over-weighting of documents whose language's stemmer happens to agree with another's. The
-//! price is a longer query vector (about twenty terms per word), which sparse search handles.
-//! Stop words are dropped per language: "die" is no term in a German document, but still
-//! searchable in English ones.
+//! turns a query word into at most one term, so a query word scores a document at most once:
+//! BM25 as if the query had been written in the document's language. Untagged, the union would
+//! let one word match a document twice (its English stem and its French stem both being words
+//! of a French document) and over-weight such documents. In CJK text the terms are the bigrams
+//! (or jieba's words), each scoring once, as in any bigram index. The price is a longer query
+//! vector, about twenty terms per word, most of which match nothing. Stop words are dropped per
+//! language: "die" is no term of a German document, but still one of English documents.
+//!
+//! # Choices and limits
+//!
+//! - Chinese documents get jieba's words rather than bigrams: in `benches/keyword_recall.rs`
+//!   they put the answer first slightly more often (docs/BENCHMARKS.md, "Keyword recall across
+//!   languages"). A traditional-character query still finds simplified text through the neutral
+//!   bigrams only when the document was indexed neutral; jieba's dictionary is simplified.
+//! - German compounds are not split ("Membran" does not find "Zellmembran"), and "ue" is not "ü".
+//! - Length normalization counts terms; a CJK chunk has about one bigram per character, so its
+//!   length differs in kind from a chunk of words (within one language it is consistent).
+//! - Terms changed with this scheme: vectors stored before need a reindex to be stemmed. Until
+//!   then queries still find their unstemmed words through the neutral terms.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
 
 use charabia::normalizer::{CharNormalizer, CharOrStr, ChineseNormalizer};
-use charabia::segmenter::{ChineseSegmenter, Segmenter};
+use charabia::segmenter::{ChineseSegmenter, Segmenter, ThaiSegmenter};
 use qdrant_rust_stemmers::Stemmer;
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
@@ -254,19 +268,26 @@ fn piece(text: &str, cjk: bool, analyzer: &Analyzer, emit: &mut impl FnMut(&str)
         .flat_map(|word| word.split(|c: char| !(c.is_alphanumeric() || is_combining_mark(c))))
         .filter(|part| !part.is_empty());
     for part in parts {
-        let folded = fold(part);
-        if let Some(term) = analyzer.word(&folded) {
+        if part.chars().any(|c| ('\u{e00}'..='\u{e7f}').contains(&c)) {
+            // Thai has no spaces between words either: charabia's dictionary segmenter.
+            for word in ThaiSegmenter.segment_str(part) {
+                if let Some(term) = analyzer.word(&fold(word)) {
+                    emit(&term);
+                }
+            }
+        } else if let Some(term) = analyzer.word(&fold(part)) {
             emit(&term);
         }
     }
 }
 
-/// Han, Hiragana, Katakana (with the prolonged sound mark and half-width forms) and the
-/// ideographic iteration mark: scripts written without spaces.
+/// Han, Hiragana, Katakana (with the prolonged sound mark and half-width forms, without the
+/// middle dot "・") and the ideographic iteration mark: scripts written without spaces.
 fn is_cjk(c: char) -> bool {
     matches!(c,
         '\u{3005}' | '\u{3007}'
-        | '\u{3040}'..='\u{30ff}'
+        | '\u{3040}'..='\u{30fa}'
+        | '\u{30fc}'..='\u{30ff}'
         | '\u{31f0}'..='\u{31ff}'
         | '\u{3400}'..='\u{4dbf}'
         | '\u{4e00}'..='\u{9fff}'
@@ -446,6 +467,13 @@ mod tests {
         }
         // Half-width katakana is the full-width word.
         assert!(finds("ｴﾈﾙｷﾞｰ", "光のエネルギーを使う。", None));
+    }
+
+    #[test]
+    fn thai_is_segmented() {
+        let found: Vec<_> = terms("การสังเคราะห์ด้วยแสง").collect();
+        assert!(found.len() > 1, "{found:?}");
+        assert!(finds("แสง", "การสังเคราะห์ด้วยแสงของพืช", None));
     }
 
     #[test]
