@@ -48,6 +48,10 @@
 //!   they put the answer first slightly more often (docs/BENCHMARKS.md, "Keyword recall across
 //!   languages"). A traditional-character query still finds simplified text through the neutral
 //!   bigrams only when the document was indexed neutral; jieba's dictionary is simplified.
+//! - Words are folded before they are stemmed, so "eleve" and "élève" always get one stem; but
+//!   suffixes Snowball spells with accents are then not stripped ("ejecución" → "ejecucion",
+//!   not "ejecu", so it does not meet "ejecutado"). Stemming first would make a query typed
+//!   without accents miss those words instead.
 //! - German compounds are not split ("Membran" does not find "Zellmembran"), and "ue" is not "ü".
 //! - Length normalization counts terms; a CJK chunk has about one bigram per character, so its
 //!   length differs in kind from a chunk of words (within one language it is consistent).
