@@ -7,6 +7,7 @@ mod error;
 mod fair;
 mod ingestion;
 mod inspect;
+mod language;
 mod models;
 mod ports;
 mod service;
@@ -18,6 +19,7 @@ pub use chunking::{ChunkSettings, chunk_pages, text_pages};
 pub use error::KnowledgeError;
 pub use fair::FairGate;
 pub use inspect::{InspectError, Inspection, Inspector, hex, inspect};
+pub use language::Language;
 pub use models::{
     Chunk, ChunkCursor, ChunkId, Document, DocumentCursor, DocumentId, DocumentStatus, Extracted,
     ExtractedPage, FileName, JobId, MAX_FILE_NAME_CHARS, MediaType, PageUnit, Scope, SearchHit,
