@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 
 use super::chunking::chunk_pages;
+use super::language::Language;
 use super::models::{Chunk, Document, DocumentId, DocumentStatus, Extracted, ExtractedPage, Scope};
 use super::ports::{Completion, ExtractError, VectorPoint};
 use super::service::KnowledgeBase;
@@ -24,6 +25,26 @@ fn clip(text: &str, max: usize) -> String {
         .chars()
         .take(max)
         .collect()
+}
+
+/// How much of a document's text its language is detected from.
+const LANGUAGE_SAMPLE_CHARS: usize = 20_000;
+
+/// The language of a document's text (its keyword terms are stemmed in it), from its beginning.
+fn detect_language(pages: &[ExtractedPage]) -> Option<Language> {
+    let mut sample = String::new();
+    let mut left = LANGUAGE_SAMPLE_CHARS;
+    for page in pages {
+        for c in page.text.chars().take(left) {
+            sample.push(c);
+            left -= 1;
+        }
+        if left == 0 {
+            break;
+        }
+        sample.push('\n');
+    }
+    Language::detect(&sample)
 }
 
 /// How a run of the batches ended.
@@ -54,6 +75,7 @@ impl KnowledgeBase {
         let pages = extracted.pages;
         let pages_total = pages.len() as u32;
         let title = extracted.title.map(|t| clip(&t, MAX_TITLE_CHARS));
+        let language = detect_language(&pages);
         documents
             .set_progress(user, id, 0, pages_total, self.clock.now())
             .await?;
@@ -71,7 +93,10 @@ impl KnowledgeBase {
         let scope = Scope::document(user, doc.chat_id, id);
         // Points of an earlier attempt that made more chunks would outlive it otherwise.
         self.ports.index.delete(scope).await?;
-        if let Indexed::Deleted = self.index_batches(&doc, &chunks, pages_total).await? {
+        if let Indexed::Deleted = self
+            .index_batches(&doc, &chunks, pages_total, language)
+            .await?
+        {
             // Deleted while it was being processed: take its points back out.
             self.ports.index.delete(scope).await?;
             return Ok(());
@@ -80,7 +105,7 @@ impl KnowledgeBase {
             pages_total,
             chunk_count: chunks.len() as u32,
             title,
-            language: None,
+            language: language.map(|l| l.code().to_string()),
         };
         let completed = documents
             .complete(user, id, completion, self.clock.now())
@@ -153,6 +178,7 @@ impl KnowledgeBase {
         doc: &Document,
         chunks: &[Chunk],
         pages_total: u32,
+        language: Option<Language>,
     ) -> Result<Indexed, Failure> {
         let (user, id) = (doc.user_id, doc.id);
         // The user's work waiting decides who embeds next: the lightest first.
@@ -191,7 +217,7 @@ impl KnowledgeBase {
                     chat_id: doc.chat_id,
                     document_id: id,
                     dense,
-                    sparse: sparse::encode_document(&chunk.text),
+                    sparse: sparse::encode_document_in(&chunk.text, language),
                 })
                 .collect();
             let stage = std::time::Instant::now();

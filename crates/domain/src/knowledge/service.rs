@@ -12,6 +12,7 @@ use super::bounds::ExtractionLimits;
 use super::chunking::ChunkSettings;
 use super::error::KnowledgeError;
 use super::inspect::Inspection;
+use super::language::Language;
 use super::models::{
     Chunk, ChunkCursor, ChunkId, Document, DocumentCursor, DocumentId, DocumentStatus, FileName,
     JobId, Scope, SearchHit, SearchMode, chat_blob_prefix, user_blob_prefix,
@@ -597,6 +598,7 @@ impl KnowledgeBase {
     ) -> Result<u64, InfraError> {
         let mut written = 0u64;
         let mut after = None;
+        let mut languages = HashMap::new();
         loop {
             let chunks = self.ports.documents.scan_chunks(after, 256).await?;
             let Some(last) = chunks.last() else { break };
@@ -604,18 +606,18 @@ impl KnowledgeBase {
             for batch in chunks.chunks(self.settings.embed_batch.max(1)) {
                 let texts: Vec<String> = batch.iter().map(|c| c.text.clone()).collect();
                 let vectors = embedder.embed(&texts).await?;
-                let points = batch
-                    .iter()
-                    .zip(vectors)
-                    .map(|(chunk, dense)| VectorPoint {
+                let mut points = Vec::with_capacity(batch.len());
+                for (chunk, dense) in batch.iter().zip(vectors) {
+                    let language = self.language_of(&mut languages, chunk).await?;
+                    points.push(VectorPoint {
                         chunk_id: chunk.id,
                         user_id: chunk.user_id,
                         chat_id: chunk.chat_id,
                         document_id: chunk.document_id,
                         dense,
-                        sparse: sparse::encode_document(&chunk.text),
-                    })
-                    .collect();
+                        sparse: sparse::encode_document_in(&chunk.text, language),
+                    });
+                }
                 target.upsert(points).await?;
                 written += batch.len() as u64;
             }
@@ -624,6 +626,29 @@ impl KnowledgeBase {
             }
         }
         Ok(written)
+    }
+}
+
+impl KnowledgeBase {
+    /// The language a chunk's document was detected in (its keyword terms are stemmed in it),
+    /// remembered per document across a reindex.
+    async fn language_of(
+        &self,
+        known: &mut HashMap<DocumentId, Option<Language>>,
+        chunk: &Chunk,
+    ) -> Result<Option<Language>, InfraError> {
+        if let Some(language) = known.get(&chunk.document_id) {
+            return Ok(*language);
+        }
+        let language = self
+            .ports
+            .documents
+            .find(chunk.user_id, chunk.document_id)
+            .await?
+            .and_then(|doc| doc.language)
+            .and_then(|code| Language::from_code(&code));
+        known.insert(chunk.document_id, language);
+        Ok(language)
     }
 }
 
