@@ -12,18 +12,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
 import html
 import io
 import json
-import os
 import random
 import re
-import shutil
-import subprocess
 import sys
-import tempfile
-import time
 import zipfile
 import zlib
 from pathlib import Path
@@ -100,18 +94,6 @@ def normalize_zip(path: Path):
             zi.create_system = 3
             zout.writestr(zi, data)
     path.write_bytes(buf.getvalue())
-
-
-def rezip_with(path: Path, transform):
-    """Apply transform(name, bytes) -> bytes to every entry, then normalise."""
-    with zipfile.ZipFile(path) as zin:
-        entries = [(i.filename, transform(i.filename, zin.read(i.filename))) for i in zin.infolist()]
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zout:
-        for n, d in entries:
-            zout.writestr(zipfile.ZipInfo(n, date_time=ZIP_DT), d)
-    path.write_bytes(buf.getvalue())
-    normalize_zip(path)
 
 
 # ---------------------------------------------------------------- DOCX
@@ -234,7 +216,7 @@ def make_sections_docx():
 def make_notes_odt():
     from odf import dc, meta
     from odf.opendocument import OpenDocumentText
-    from odf.style import ParagraphProperties, Style, TableColumnProperties
+    from odf.style import ParagraphProperties, Style
     from odf.table import Table, TableCell, TableColumn, TableRow
     from odf.text import H, List, ListItem, Note, NoteBody, NoteCitation, P, SoftPageBreak
 
@@ -664,10 +646,6 @@ def ocr_pages(texts, label_fmt):
     return pages
 
 
-def fixed_pdf_dates():
-    return time.struct_time((2024, 1, 15, 9, 30, 0, 0, 15, 0))
-
-
 def make_ocr():
     from PIL import Image, ImageFilter
 
@@ -932,7 +910,7 @@ def main():
     OUT = args.out
     OUT.mkdir(parents=True, exist_ok=True)
     for p in OUT.iterdir():
-        if p.is_file():
+        if p.is_file() and not p.name.startswith("."):  # keep .gitattributes
             p.unlink()
     make_notes_docx()
     make_sections_docx()
