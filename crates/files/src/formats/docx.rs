@@ -37,6 +37,8 @@ const SKIP: &[&str] = &[
     "w:bookmarkStart",
     "w:bookmarkEnd",
     "w:proofErr",
+    "w:sdtPr",
+    "w:sdtEndPr",
 ];
 
 /// What a paragraph style makes of its paragraphs.

@@ -17,8 +17,9 @@ use super::zipfs::{Container, resolve};
 
 /// Deeper nesting is refused: no office document nests this deep, and walks stay shallow.
 const MAX_DEPTH: usize = 256;
-/// The most elements and text nodes one part may make.
-const MAX_NODES: usize = 4_000_000;
+/// The most XML events (tags, texts) one part may make, skipped ones included: it bounds
+/// the time and the memory of the tree (a part is refused as malformed past it).
+const MAX_NODES: usize = 3_000_000;
 
 /// Known namespaces and the prefix their names are written with.
 const NAMESPACES: &[(&str, &str)] = &[
