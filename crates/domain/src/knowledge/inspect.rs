@@ -107,7 +107,7 @@ impl TextStats {
                 return;
             }
             match *byte {
-                0 if self.sampled % 2 == 0 => self.nul_even += 1,
+                0 if self.sampled.is_multiple_of(2) => self.nul_even += 1,
                 0 => self.nul_odd += 1,
                 b'\t' | b'\n' | b'\x0c' | b'\r' | b'\x1b' => {}
                 b if b < 0x20 || b == 0x7f => self.controls += 1,
@@ -302,7 +302,7 @@ impl Inspector {
         let head = &self.head[..];
         let bom16 = head.starts_with(b"\xff\xfe") || head.starts_with(b"\xfe\xff");
         let text = if bom16 || self.stats.looks_utf16() {
-            self.size % 2 == 0
+            self.size.is_multiple_of(2)
         } else {
             (self.utf8 && self.carry.is_empty()) || self.stats.looks_8bit()
         };

@@ -23,6 +23,7 @@ pub mod pptx;
 pub mod render;
 pub mod rtf;
 pub mod text;
+pub mod xml;
 pub mod zipfs;
 
 use flashforge_domain::knowledge::{ExtractError, Extracted, ExtractionLimits, MediaType};
