@@ -104,9 +104,19 @@ fn recall(expected: &str, got: &str) -> f64 {
     hit as f64 / total.max(1) as f64
 }
 
+/// The media type the service names a corpus format (`md`, `txt`, `png` …) by.
+fn media_type(format: &str) -> &str {
+    match format {
+        "md" => "markdown",
+        "txt" => "text",
+        "png" | "jpeg" | "jpg" | "tiff" => "image",
+        other => other,
+    }
+}
+
 /// Whether a fixture needs OCR: the corpus's pictures and scans.
 fn needs_ocr(expected: &Expected) -> bool {
-    expected.format == "image" || expected.min_recall < 0.95
+    media_type(&expected.format) == "image" || expected.min_recall < 0.95
 }
 
 /// Whether this machine can run OCR (what the server's readiness says of it).

@@ -7,9 +7,14 @@ use flashforge_domain::knowledge::{
 };
 use unicode_normalization::UnicodeNormalization;
 
-/// Every page's text within `limits`, unguarded: callers isolate it.
+/// Every page's text within `limits`, and the title its metadata gives; unguarded: callers
+/// isolate it.
 pub fn extract(bytes: &[u8], limits: &ExtractionLimits) -> Result<Extracted, ExtractError> {
-    extract_pages(bytes, limits).map(Extracted::pages)
+    let document = load(bytes)?;
+    Ok(Extracted {
+        pages: pages_of(&document, limits)?,
+        title: title_of(&document),
+    })
 }
 
 /// Every page's text within `limits`; a page without text is empty.
@@ -17,11 +22,22 @@ pub fn extract_pages(
     bytes: &[u8],
     limits: &ExtractionLimits,
 ) -> Result<Vec<ExtractedPage>, ExtractError> {
+    pages_of(&load(bytes)?, limits)
+}
+
+fn load(bytes: &[u8]) -> Result<lopdf::Document, ExtractError> {
     let document = lopdf::Document::load_mem(bytes)
         .map_err(|e| ExtractError::Malformed(short(&e.to_string())))?;
     if document.is_encrypted() {
         return Err(ExtractError::Encrypted);
     }
+    Ok(document)
+}
+
+fn pages_of(
+    document: &lopdf::Document,
+    limits: &ExtractionLimits,
+) -> Result<Vec<ExtractedPage>, ExtractError> {
     let pages = document.get_pages();
     if pages.is_empty() {
         return Err(ExtractError::Malformed("the PDF has no pages".into()));
@@ -39,6 +55,29 @@ pub fn extract_pages(
         extracted.push(ExtractedPage::new(page, text));
     }
     Ok(extracted)
+}
+
+/// The `/Title` of the document information dictionary: UTF-16 with a byte order mark, or
+/// PDFDocEncoding (read as Latin-1, which it matches for letters).
+fn title_of(document: &lopdf::Document) -> Option<String> {
+    let info = match document.trailer.get(b"Info").ok()? {
+        lopdf::Object::Reference(id) => document.get_dictionary(*id).ok()?,
+        lopdf::Object::Dictionary(dict) => dict,
+        _ => return None,
+    };
+    let raw = info.get(b"Title").ok()?.as_str().ok()?;
+    let text = match raw.strip_prefix(b"\xfe\xff") {
+        Some(utf16) => {
+            let units: Vec<u16> = utf16
+                .chunks_exact(2)
+                .map(|pair| u16::from_be_bytes([pair[0], pair[1]]))
+                .collect();
+            String::from_utf16_lossy(&units)
+        }
+        None => raw.iter().map(|b| char::from(*b)).collect(),
+    };
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    (!text.is_empty()).then_some(text)
 }
 
 fn short(text: &str) -> String {

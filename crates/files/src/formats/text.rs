@@ -24,7 +24,7 @@ pub fn detect(bytes: &[u8]) -> (&'static Encoding, usize) {
 
 /// UTF-16 whose NUL bytes sit on one side of most units (Latin text).
 fn utf16_without_bom(bytes: &[u8]) -> Option<&'static Encoding> {
-    if bytes.len() < 2 || bytes.len() % 2 != 0 {
+    if bytes.len() < 2 || !bytes.len().is_multiple_of(2) {
         return None;
     }
     let sample = &bytes[..bytes.len().min(64 * 1024)];
