@@ -915,6 +915,8 @@ export interface components {
             char_start: number;
             /** Format: uuid */
             document_id: string;
+            /** @description The headings the passage sits under, outermost first, joined by " › ". */
+            heading?: string | null;
             /** Format: uuid */
             id: string;
             /**
@@ -924,9 +926,11 @@ export interface components {
             index: number;
             /**
              * Format: int32
-             * @description 1-based page.
+             * @description 1-based page (or slide, or section).
              */
             page: number;
+            /** @description What a person sees for the page: "p. 4", "slide 12", "Chapter 3". */
+            page_label?: string | null;
             text: string;
         };
         CitationBody: {
@@ -937,6 +941,8 @@ export interface components {
             file_name: string;
             /** Format: int32 */
             page?: number | null;
+            /** @description What a person sees for the page: "p. 4", "slide 12", "Chapter 3". */
+            page_label?: string | null;
             /** @description Words of the passage, verbatim. */
             quote: string;
         };
@@ -987,6 +993,8 @@ export interface components {
             file_name: string;
             /** Format: uuid */
             id: string;
+            /** @description The language detected in its text (ISO 639-3, e.g. `deu`), once it is read. */
+            language?: string | null;
             /** @description Decided from the bytes. */
             media_type: components["schemas"]["MediaType"];
             progress: components["schemas"]["ProgressBody"];
@@ -995,6 +1003,11 @@ export interface components {
             /** Format: int64 */
             size_bytes: number;
             status: components["schemas"]["DocumentStatus"];
+            /**
+             * @description The title the file gives itself (an HTML `<title>`, a DOCX's, PPTX's or EPUB's title),
+             *     once it is read.
+             */
+            title?: string | null;
             /** Format: date-time */
             updated_at: string;
         };
@@ -1187,7 +1200,7 @@ export interface components {
          * @description What a file is, decided from its bytes.
          * @enum {string}
          */
-        MediaType: "pdf" | "markdown" | "text";
+        MediaType: "pdf" | "markdown" | "text" | "html" | "docx" | "odt" | "rtf" | "pptx" | "odp" | "epub" | "image";
         MessageBody: {
             /** Format: uuid */
             chat_id: string;
@@ -1535,8 +1548,15 @@ export interface components {
             /** Format: uuid */
             document_id: string;
             file_name: string;
-            /** Format: int32 */
+            /** @description The headings the passage sits under, outermost first, joined by " › ". */
+            heading?: string | null;
+            /**
+             * Format: int32
+             * @description 1-based page (or slide, or section).
+             */
             page: number;
+            /** @description What a person sees for the page: "p. 4", "slide 12", "Chapter 3". */
+            page_label?: string | null;
             /**
              * Format: float
              * @description Higher is better; comparable within one answer only.
