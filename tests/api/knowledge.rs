@@ -300,7 +300,11 @@ async fn a_hundred_page_pdf_is_found_on_the_right_page(backend: Backend) {
         )
         .await;
         assert_eq!(found["hits"][0]["page"], page, "{found}");
-        assert_eq!(found["hits"][0]["page_label"], format!("p. {page}"), "{found}");
+        assert_eq!(
+            found["hits"][0]["page_label"],
+            format!("p. {page}"),
+            "{found}"
+        );
     }
 }
 

@@ -1682,7 +1682,8 @@ export interface components {
         UploadForm: {
             /**
              * Format: binary
-             * @description The file: PDF, plain text or Markdown (decided from its bytes).
+             * @description The file: PDF, DOCX, PPTX, ODT, ODP, RTF, EPUB, HTML, text or Markdown in any common
+             *     encoding, PNG, JPEG or TIFF (decided from its bytes).
              */
             file: Blob;
         };

@@ -197,7 +197,8 @@ pub struct SearchQuery {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct UploadForm {
-    /// The file: PDF, plain text or Markdown (decided from its bytes).
+    /// The file: PDF, DOCX, PPTX, ODT, ODP, RTF, EPUB, HTML, text or Markdown in any common
+    /// encoding, PNG, JPEG or TIFF (decided from its bytes).
     #[schema(value_type = String, format = Binary)]
     file: Vec<u8>,
 }
@@ -205,8 +206,6 @@ pub struct UploadForm {
 fn upload_error(error: InspectError) -> ApiError {
     KnowledgeError::from(error).into()
 }
-
-/// The `Content-Type` a download is served with.
 
 /// Streams the `file` field to a spool file, checking size, digest and type on the way.
 async fn receive(

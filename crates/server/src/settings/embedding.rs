@@ -93,7 +93,7 @@ impl EmbeddingSettings {
             }
             (Some(d), Some(size)) if d != size => problems.bad(
                 "embedding.dimension",
-                &format!(
+                format!(
                     "is {d}, but the model `{}` makes vectors of {size}; leave it unset to follow \
                      the model",
                     self.model_name()
@@ -101,7 +101,7 @@ impl EmbeddingSettings {
             ),
             (None, None) if self.provider == EmbeddingProvider::Openai => problems.bad(
                 "embedding.dimension",
-                &format!(
+                format!(
                     "must be set: the size of the model `{}`'s vectors is not known here",
                     self.model
                 ),
