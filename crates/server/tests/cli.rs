@@ -15,6 +15,8 @@ use flashforge_tests::client::Api;
 use flashforge_tests::database::{Storage, local_files, postgres_or_skip, sqlite_url};
 use flashforge_tests::process::{Process, free_port, kill, raw_get, wait_exit, wait_until_live};
 
+#[path = "cli/extract.rs"]
+mod extract;
 #[path = "cli/faults.rs"]
 mod faults;
 #[path = "cli/ops.rs"]
