@@ -364,7 +364,10 @@ mod tests {
                 }
             }
             let started = std::time::Instant::now();
-            match extractor.extract(MediaType::Pdf, Bytes::from(bytes), &LIMITS).await {
+            match extractor
+                .extract(MediaType::Pdf, Bytes::from(bytes), &LIMITS)
+                .await
+            {
                 Ok(extracted) => {
                     assert!(!extracted.pages.is_empty());
                     ok += 1;

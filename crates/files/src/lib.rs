@@ -8,4 +8,4 @@ mod guard;
 pub use blobs::{BlobSettings, ObjectStoreBlobs};
 pub use formats::extract_document;
 pub use formats::pdf::extract_pages;
-pub use guard::{ChildLimits, ChildOutput, Isolation, IsolatedExtractor, run_extractor_child};
+pub use guard::{ChildLimits, ChildOutput, IsolatedExtractor, Isolation, run_extractor_child};

@@ -154,5 +154,4 @@ mod tests {
             Err(ExtractError::Malformed(_))
         ));
     }
-
 }

@@ -220,7 +220,10 @@ mod tests {
         let mut pages = Pages::new(&limits);
         assert!(matches!(
             pages.paragraph(&"x".repeat(25)),
-            Err(ExtractError::OverLimit(OverLimit::PageChars { page: 1, .. }))
+            Err(ExtractError::OverLimit(OverLimit::PageChars {
+                page: 1,
+                ..
+            }))
         ));
         let mut pages = Pages::new(&limits);
         pages.paragraph(&"x".repeat(15)).unwrap();
@@ -233,7 +236,10 @@ mod tests {
         pages.break_page().unwrap();
         assert!(matches!(
             pages.break_page(),
-            Err(ExtractError::OverLimit(OverLimit::Pages { count: 3, limit: 2 }))
+            Err(ExtractError::OverLimit(OverLimit::Pages {
+                count: 3,
+                limit: 2
+            }))
         ));
     }
 }

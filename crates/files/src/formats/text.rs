@@ -24,13 +24,18 @@ pub fn detect(bytes: &[u8]) -> (&'static Encoding, usize) {
 
 /// UTF-16 whose NUL bytes sit on one side of most units (Latin text).
 fn utf16_without_bom(bytes: &[u8]) -> Option<&'static Encoding> {
-    if bytes.len() < 2 || bytes.len() % 2 != 0 {
+    if bytes.len() < 2 || !bytes.len().is_multiple_of(2) {
         return None;
     }
     let sample = &bytes[..bytes.len().min(64 * 1024)];
     let units = sample.len() / 2;
     let even = sample.iter().step_by(2).filter(|b| **b == 0).count();
-    let odd = sample.iter().skip(1).step_by(2).filter(|b| **b == 0).count();
+    let odd = sample
+        .iter()
+        .skip(1)
+        .step_by(2)
+        .filter(|b| **b == 0)
+        .count();
     if odd * 10 >= units * 3 && even * 50 <= units {
         Some(UTF_16LE)
     } else if even * 10 >= units * 3 && odd * 50 <= units {
@@ -89,7 +94,10 @@ mod tests {
 
     #[test]
     fn pages_are_parts_between_form_feeds() {
-        let bytes = "one\u{c}two".encode_utf16().flat_map(u16::to_le_bytes).collect::<Vec<_>>();
+        let bytes = "one\u{c}two"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect::<Vec<_>>();
         let extracted = extract(&bytes, &ExtractionLimits::default()).unwrap();
         assert_eq!(extracted.pages.len(), 2);
         assert_eq!(extracted.pages[1].text, "two");

@@ -143,7 +143,9 @@ mod tests {
         let mut container = Container::open(&bytes, &limits).unwrap();
         assert_eq!(
             container.read("bomb.xml"),
-            Err(ExtractError::OverLimit(OverLimit::Unpacked { limit: 1_000_000 }))
+            Err(ExtractError::OverLimit(OverLimit::Unpacked {
+                limit: 1_000_000
+            }))
         );
         // The budget is for all parts together.
         let limits = ExtractionLimits {
@@ -169,8 +171,14 @@ mod tests {
             resolve("ppt/slides/slide1.xml", "../notesSlides/notesSlide1.xml"),
             "ppt/notesSlides/notesSlide1.xml"
         );
-        assert_eq!(resolve("ppt/presentation.xml", "slides/slide2.xml"), "ppt/slides/slide2.xml");
-        assert_eq!(resolve("word/document.xml", "/word/footnotes.xml"), "word/footnotes.xml");
+        assert_eq!(
+            resolve("ppt/presentation.xml", "slides/slide2.xml"),
+            "ppt/slides/slide2.xml"
+        );
+        assert_eq!(
+            resolve("word/document.xml", "/word/footnotes.xml"),
+            "word/footnotes.xml"
+        );
         assert_eq!(resolve("a.xml", "../../../etc/passwd"), "etc/passwd");
     }
 }
