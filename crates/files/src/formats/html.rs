@@ -174,9 +174,43 @@ pub fn write_html(
     pages: &mut Pages,
     split_sections: bool,
 ) -> Result<Written, ExtractError> {
+    write_document(html, pages, split_sections, true)
+}
+
+/// Writes a chapter of a book (EPUB XHTML) to `pages`, on the page being written: no
+/// sections, and nothing dropped for looking like web chrome — in a book, `aside`s, sidebars
+/// and footers are content. Pictures say nothing (a cover is a picture, not text); their
+/// captions do.
+pub fn write_chapter(html: &str, pages: &mut Pages) -> Result<Written, ExtractError> {
+    write_document(&close_raw_text_tags(html), pages, false, false)
+}
+
+/// XHTML may write `<title/>`; an HTML parser reads that as an opening tag whose text runs
+/// to the end of the file. Such empty elements are written out in full.
+pub fn close_raw_text_tags(html: &str) -> String {
+    let mut out = html.to_string();
+    for tag in [
+        "title", "script", "style", "textarea", "iframe", "noscript", "xmp",
+    ] {
+        for form in [format!("<{tag}/>"), format!("<{tag} />")] {
+            if out.contains(&form) {
+                out = out.replace(&form, &format!("<{tag}></{tag}>"));
+            }
+        }
+    }
+    out
+}
+
+fn write_document(
+    html: &str,
+    pages: &mut Pages,
+    split_sections: bool,
+    web: bool,
+) -> Result<Written, ExtractError> {
     let document = Html::parse_document(html);
     let root = main_content(&document);
     let mut writer = Writer::new(pages, split_sections);
+    writer.web = web;
     if let Some(root) = root {
         if matches!(root.value().name(), "main" | "article") {
             writer.sectioning = 1;
@@ -275,6 +309,8 @@ fn holds_content(element: ElementRef<'_>) -> bool {
 struct Writer<'p> {
     pages: &'p mut Pages,
     split: bool,
+    /// A web page, whose chrome is dropped and whose pictures' alt text is read.
+    web: bool,
     /// The inline text of the block being read.
     buf: String,
     /// Open `ul`/`ol`/`menu` lists.
@@ -299,6 +335,7 @@ impl<'p> Writer<'p> {
         Self {
             pages,
             split,
+            web: true,
             buf: String::new(),
             lists: 0,
             heading: None,
@@ -365,8 +402,14 @@ impl<'p> Writer<'p> {
     fn drops(&self, element: ElementRef<'_>) -> bool {
         let value = element.value();
         let name = value.name();
-        if DROPPED.contains(&name) || is_hidden(element) {
+        if is_hidden(element) {
             return true;
+        }
+        if DROPPED.contains(&name) {
+            return name != "aside" || self.web;
+        }
+        if !self.web {
+            return false;
         }
         if value
             .attr("role")
@@ -399,7 +442,7 @@ impl<'p> Writer<'p> {
         let name = value.name();
         match name {
             "br" | "wbr" => self.text(" "),
-            "img" | "area" => {
+            "img" | "area" if self.web => {
                 let pixel = ["width", "height"]
                     .iter()
                     .any(|a| value.attr(a).is_some_and(|v| matches!(v.trim(), "0" | "1")));
