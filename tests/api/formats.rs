@@ -168,7 +168,8 @@ async fn check_fixture(app: &TestApp, model: &ScriptedModel, token: &str, fixtur
     let doc = ingested(app, token, &chat, name, fixture.bytes.clone()).await;
     assert_eq!(doc["status"], "completed", "{name}: {doc}");
     assert_eq!(
-        doc["media_type"], expected.format,
+        doc["media_type"],
+        media_type(&expected.format),
         "{name}: detected by its bytes"
     );
     if let Some(title) = &expected.title {

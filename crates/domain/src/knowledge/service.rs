@@ -615,7 +615,13 @@ impl KnowledgeBase {
                         chat_id: chunk.chat_id,
                         document_id: chunk.document_id,
                         dense,
-                        sparse: sparse::encode_document_in(&chunk.text, language),
+                        // A document stored before languages were detected: each chunk's own.
+                        sparse: match language {
+                            Some(language) => {
+                                sparse::encode_document_in(&chunk.text, Some(language))
+                            }
+                            None => sparse::encode_document(&chunk.text),
+                        },
                     });
                 }
                 target.upsert(points).await?;

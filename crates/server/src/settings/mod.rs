@@ -155,6 +155,7 @@ impl Settings {
                     .with_list_parse_key("server.trusted_proxies")
                     .with_list_parse_key("server.cors_allowed_origins")
                     .with_list_parse_key("llm.models")
+                    .with_list_parse_key("knowledge.ocr_languages")
                     .source(Some(vars)),
             )
             .build()
