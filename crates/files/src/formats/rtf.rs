@@ -353,6 +353,10 @@ impl Reader {
             self.fallback -= 1;
             return;
         }
+        if matches!(self.group.dest, Dest::Skip | Dest::Info | Dest::Stylesheet) {
+            // Picture data and the like: never decoded, never kept.
+            return;
+        }
         if self.high_surrogate.take().is_some() {
             self.put("\u{fffd}");
         }
