@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestApp, array_of, id_of, items_of, spawn_app_configured, text_of};
 use crate::knowledge::{ingested, search};
+use flashforge_files::formats::recall::word_recall as recall;
 
 #[derive(Debug, Deserialize)]
 struct ExpectedPage {
@@ -78,30 +79,6 @@ fn fixtures() -> Vec<Fixture> {
         found.len()
     );
     found
-}
-
-/// The lowercase words of a text, counted.
-fn words(text: &str) -> HashMap<String, usize> {
-    let mut counts = HashMap::new();
-    for word in text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-    {
-        *counts.entry(word.to_lowercase()).or_insert(0) += 1;
-    }
-    counts
-}
-
-/// The share of the expected words (with their counts) found in `got`.
-fn recall(expected: &str, got: &str) -> f64 {
-    let want = words(expected);
-    let have = words(got);
-    let total: usize = want.values().sum();
-    let hit: usize = want
-        .iter()
-        .map(|(w, n)| (*n).min(have.get(w).copied().unwrap_or(0)))
-        .sum();
-    hit as f64 / total.max(1) as f64
 }
 
 /// The media type the service names a corpus format (`md`, `txt`, `png` …) by.

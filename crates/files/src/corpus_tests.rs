@@ -15,6 +15,7 @@ use flashforge_domain::knowledge::{
 use serde::Deserialize;
 
 use crate::extractors::Extractors;
+use crate::formats::recall::word_recall as recall;
 use crate::guard::{IsolatedExtractor, Isolation};
 use crate::ocr::{Ocr, OcrSettings, OcrStatus};
 
@@ -74,29 +75,6 @@ fn media_type(format: &str) -> MediaType {
         other => other,
     };
     MediaType::parse(name).unwrap_or_else(|| panic!("unknown format {format}"))
-}
-
-fn words(text: &str) -> HashMap<String, usize> {
-    let mut counts = HashMap::new();
-    for word in text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-    {
-        *counts.entry(word.to_lowercase()).or_insert(0) += 1;
-    }
-    counts
-}
-
-/// The share of `expected`'s words (with their counts) that `got` has.
-fn recall(expected: &str, got: &str) -> f64 {
-    let want = words(expected);
-    let have = words(got);
-    let total: usize = want.values().sum();
-    let hit: usize = want
-        .iter()
-        .map(|(w, n)| (*n).min(have.get(w).copied().unwrap_or(0)))
-        .sum();
-    hit as f64 / total.max(1) as f64
 }
 
 async fn extractors() -> (Extractors, bool) {

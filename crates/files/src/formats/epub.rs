@@ -364,21 +364,8 @@ fn percent_decode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::formats::xml::testing::zip_of;
     use flashforge_domain::knowledge::OverLimit;
-    use std::io::{Cursor, Write};
-
-    fn zip_of(parts: &[(&str, &[u8])]) -> Vec<u8> {
-        let mut out = Cursor::new(Vec::new());
-        let mut writer = zip::ZipWriter::new(&mut out);
-        let options = zip::write::SimpleFileOptions::default()
-            .compression_method(zip::CompressionMethod::Deflated);
-        for (name, data) in parts {
-            writer.start_file(*name, options).unwrap();
-            writer.write_all(data).unwrap();
-        }
-        writer.finish().unwrap();
-        out.into_inner()
-    }
 
     const CONTAINER: &[u8] = br#"<?xml version="1.0"?>
 <container version="1.0" xmlns="urn:oasis:names:tc:opendocument:xmlns:container">
@@ -535,22 +522,6 @@ mod tests {
 
     #[test]
     fn mutated_books_never_panic() {
-        let base = book();
-        let mut seed: u64 = 99;
-        for round in 0..200 {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            let mut bytes = base.clone();
-            if round % 2 == 0 {
-                bytes.truncate((seed >> 33) as usize % base.len());
-            } else {
-                for k in 0..4 {
-                    let at = ((seed >> (k * 8)) as usize) % bytes.len();
-                    bytes[at] ^= (seed >> 48) as u8 | 1;
-                }
-            }
-            let _ = extract(&bytes, &ExtractionLimits::default());
-        }
+        crate::formats::xml::testing::survives_byte_mutations(&book(), extract);
     }
 }

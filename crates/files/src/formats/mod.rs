@@ -20,6 +20,7 @@ pub mod html;
 pub mod odf;
 pub mod pdf;
 pub mod pptx;
+pub mod recall;
 pub mod render;
 pub mod rtf;
 pub mod text;

@@ -106,30 +106,7 @@ mod tests {
         std::fs::read_to_string(format!("{path}{name}")).unwrap()
     }
 
-    fn words(text: &str) -> std::collections::HashMap<String, usize> {
-        let mut counts = std::collections::HashMap::new();
-        for word in text
-            .nfkc()
-            .collect::<String>()
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-        {
-            *counts.entry(word.to_lowercase()).or_insert(0) += 1;
-        }
-        counts
-    }
-
-    /// Multiset word recall of `got` against pdftotext's output.
-    fn recall(reference: &str, got: &str) -> f64 {
-        let want = words(reference);
-        let have = words(got);
-        let total: usize = want.values().sum();
-        let hit: usize = want
-            .iter()
-            .map(|(w, n)| (*n).min(have.get(w).copied().unwrap_or(0)))
-            .sum();
-        hit as f64 / total as f64
-    }
+    use crate::formats::recall::{word_recall as recall, words};
 
     #[test]
     fn recall_against_pdftotext_on_the_corpus() {

@@ -452,6 +452,21 @@ pub(crate) mod testing {
     }
 
     /// 200 mutations of the container and of its parts; each must end in `Ok` or `Err`.
+    /// Truncations, bit flips and overwritten runs of `base`, 200 rounds: each ends in text or
+    /// an error, never a panic.
+    pub fn survives_byte_mutations(
+        base: &[u8],
+        extract: fn(&[u8], &ExtractionLimits) -> Result<Extracted, ExtractError>,
+    ) {
+        let limits = ExtractionLimits::default();
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        for _ in 0..200 {
+            let mut bytes = base.to_vec();
+            mutate(&mut rng, &mut bytes);
+            let _ = extract(&bytes, &limits);
+        }
+    }
+
     pub fn survives_mutations(
         parts: &[(&str, &str)],
         extract: fn(&[u8], &ExtractionLimits) -> Result<Extracted, ExtractError>,

@@ -106,20 +106,7 @@ pub fn resolve(base: &str, relative: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
-
-    fn zip_of(parts: &[(&str, &[u8])]) -> Vec<u8> {
-        let mut out = Cursor::new(Vec::new());
-        let mut writer = zip::ZipWriter::new(&mut out);
-        let options = zip::write::SimpleFileOptions::default()
-            .compression_method(zip::CompressionMethod::Deflated);
-        for (name, data) in parts {
-            writer.start_file(*name, options).unwrap();
-            writer.write_all(data).unwrap();
-        }
-        writer.finish().unwrap();
-        out.into_inner()
-    }
+    use crate::formats::xml::testing::zip_of;
 
     #[test]
     fn parts_are_read_by_name_and_missing_ones_are_none() {
