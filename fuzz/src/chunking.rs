@@ -31,6 +31,8 @@ fn document(media_type: MediaType) -> Document {
         pages_total: None,
         pages_done: 0,
         chunk_count: 0,
+        title: None,
+        language: None,
         created_at: chrono::DateTime::UNIX_EPOCH,
         updated_at: chrono::DateTime::UNIX_EPOCH,
     }

@@ -64,6 +64,32 @@ impl MemoryModel for NoMemoryModel {
     }
 }
 
+/// Deck files are not what this target posts: the port answers, never used.
+struct NoDeckFiles;
+
+#[async_trait::async_trait]
+impl flashforge_domain::flashcards::DeckFiles for NoDeckFiles {
+    async fn write(
+        &self,
+        _: flashforge_domain::flashcards::DeckFormat,
+        _: &str,
+        _: Vec<flashforge_domain::flashcards::Flashcard>,
+        _: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<u8>, flashforge_domain::InfraError> {
+        Err(flashforge_domain::InfraError::internal("not used by the fuzzer"))
+    }
+
+    async fn read_csv(
+        &self,
+        _: Bytes,
+        _: usize,
+    ) -> Result<Vec<flashforge_domain::flashcards::DeckRow>, flashforge_domain::flashcards::DeckFileError> {
+        Err(flashforge_domain::flashcards::DeckFileError::Unreadable(
+            "not used by the fuzzer".into(),
+        ))
+    }
+}
+
 /// The services on in-memory adapters, as the harness's `memory://` backend composes them.
 pub fn services() -> Arc<Services> {
     let jobs = Arc::new(InMemoryJobQueue::new());
@@ -92,12 +118,13 @@ pub fn services() -> Arc<Services> {
             blobs: Arc::new(InMemoryBlobStore::new()),
             embedder,
             index,
-            pdf: Arc::new(flashforge_files::LopdfExtractor::new(
+            extractor: Arc::new(flashforge_files::IsolatedExtractor::new(
                 flashforge_files::Isolation::Thread,
                 Duration::from_secs(5),
             )),
         },
         flashcards: Arc::new(InMemoryFlashcardRepository::new()),
+        deck_files: Arc::new(NoDeckFiles),
         generations: Arc::new(InMemoryGenerationRepository::new(jobs)),
         memory_model: Arc::new(NoMemoryModel),
         passages: None,
@@ -117,6 +144,7 @@ pub fn services() -> Arc<Services> {
         rate_limit_store: Arc::new(InMemoryRateLimitStore::new()),
         clock: Arc::new(SystemClock),
         health_checks: Vec::new(),
+        shared_cache: None,
     };
     let settings = ServiceSettings {
         knowledge: KnowledgeSettings {
