@@ -302,7 +302,12 @@ impl Inspector {
         let head = &self.head[..];
         let bom16 = head.starts_with(b"\xff\xfe") || head.starts_with(b"\xfe\xff");
         let text = if bom16 || self.stats.looks_utf16() {
-            self.size.is_multiple_of(2)
+            let big_endian = if bom16 {
+                head.starts_with(b"\xfe\xff")
+            } else {
+                self.stats.nul_even > self.stats.nul_odd
+            };
+            self.size.is_multiple_of(2) && plausible_utf16(head, big_endian)
         } else {
             (self.utf8 && self.carry.is_empty()) || self.stats.looks_8bit()
         };
@@ -321,6 +326,33 @@ impl Inspector {
             },
         )
     }
+}
+
+/// Whether the head reads as UTF-16 text: hardly any control characters and no broken
+/// surrogate pairs (a binary file that merely starts with a byte order mark does not).
+fn plausible_utf16(head: &[u8], big_endian: bool) -> bool {
+    let units: Vec<u16> = head
+        .chunks_exact(2)
+        .map(|pair| {
+            if big_endian {
+                u16::from_be_bytes([pair[0], pair[1]])
+            } else {
+                u16::from_le_bytes([pair[0], pair[1]])
+            }
+        })
+        .collect();
+    let mut bad = 0usize;
+    for decoded in char::decode_utf16(units.iter().copied()) {
+        match decoded {
+            Err(_) => bad += 1,
+            Ok(c) if c.is_control() && !matches!(c, '\t' | '\n' | '\r' | '\u{c}' | '\u{1b}') => {
+                bad += 1;
+            }
+            Ok(_) => {}
+        }
+    }
+    // A pair cut at the end of the head is not the file's fault.
+    bad * 100 <= units.len().max(1) + 100
 }
 
 /// The kind of a zip container: an ODF or EPUB names it in a first, stored `mimetype` entry;
@@ -489,6 +521,16 @@ mod tests {
         assert_eq!(
             inspect(&greek, "x", 1000).unwrap().media_type,
             MediaType::Text
+        );
+    }
+
+    #[test]
+    fn binary_behind_a_byte_order_mark_is_not_text() {
+        let mut fake = vec![0xff, 0xfe];
+        fake.extend((0..1000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8));
+        assert_eq!(
+            inspect(&fake, "a.txt", 10_000),
+            Err(InspectError::Unsupported)
         );
     }
 
