@@ -17,7 +17,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use flashforge_domain::knowledge::{
-    ExtractError, Extracted, ExtractionLimits, MediaType, OverLimit, TextExtractor,
+    ExtractError, Extracted, ExtractedPage, ExtractionLimits, MediaType, OverLimit, TextExtractor,
 };
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -74,17 +74,70 @@ impl IsolatedExtractor {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum ChildOutput {
-    Pages { extracted: Extracted },
+    Pages { extracted: WireExtracted },
     Encrypted,
     NoText,
     Malformed { reason: String },
     OverLimit { over: OverLimit },
 }
 
+/// A page as the child prints it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct WirePage {
+    number: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    label: Option<String>,
+    text: String,
+}
+
+/// The pages and title as the child prints them.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct WireExtracted {
+    pages: Vec<WirePage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    title: Option<String>,
+}
+
+impl From<Extracted> for WireExtracted {
+    fn from(extracted: Extracted) -> Self {
+        Self {
+            pages: extracted
+                .pages
+                .into_iter()
+                .map(|p| WirePage {
+                    number: p.number,
+                    label: p.label,
+                    text: p.text,
+                })
+                .collect(),
+            title: extracted.title,
+        }
+    }
+}
+
+impl From<WireExtracted> for Extracted {
+    fn from(wire: WireExtracted) -> Self {
+        Self {
+            pages: wire
+                .pages
+                .into_iter()
+                .map(|p| ExtractedPage {
+                    number: p.number,
+                    label: p.label,
+                    text: p.text,
+                })
+                .collect(),
+            title: wire.title,
+        }
+    }
+}
+
 impl From<Result<Extracted, ExtractError>> for ChildOutput {
     fn from(result: Result<Extracted, ExtractError>) -> Self {
         match result {
-            Ok(extracted) => ChildOutput::Pages { extracted },
+            Ok(extracted) => ChildOutput::Pages {
+                extracted: extracted.into(),
+            },
             Err(ExtractError::Encrypted) => ChildOutput::Encrypted,
             Err(ExtractError::NoText) => ChildOutput::NoText,
             Err(ExtractError::OverLimit(over)) => ChildOutput::OverLimit { over },
@@ -98,7 +151,7 @@ impl From<Result<Extracted, ExtractError>> for ChildOutput {
 impl From<ChildOutput> for Result<Extracted, ExtractError> {
     fn from(output: ChildOutput) -> Self {
         match output {
-            ChildOutput::Pages { extracted } => Ok(extracted),
+            ChildOutput::Pages { extracted } => Ok(extracted.into()),
             ChildOutput::Encrypted => Err(ExtractError::Encrypted),
             ChildOutput::NoText => Err(ExtractError::NoText),
             ChildOutput::Malformed { reason } => Err(ExtractError::Malformed(reason)),

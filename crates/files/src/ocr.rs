@@ -69,6 +69,11 @@ pub enum OcrStatus {
     },
 }
 
+/// How to make scanned pages and pictures readable, in the words a failed document shows.
+const HOW_TO_ENABLE: &str = "install Tesseract and Poppler (Debian: apt install tesseract-ocr \
+tesseract-ocr-eng poppler-utils, plus a tesseract-ocr-<lang> package per language in \
+knowledge.ocr_languages) and set knowledge.ocr_enabled = true";
+
 /// The programs found at start-up.
 #[derive(Debug, Clone)]
 struct Programs {
@@ -202,12 +207,13 @@ impl Ocr {
     fn programs(&self) -> Result<&Programs, ExtractError> {
         match (&self.programs, &self.status) {
             (Some(programs), _) => Ok(programs),
-            (None, OcrStatus::Unavailable { reason }) => {
-                Err(ExtractError::OcrUnavailable(reason.clone()))
-            }
-            (None, _) => Err(ExtractError::OcrUnavailable(
-                "OCR is switched off (knowledge.ocr_enabled = false)".into(),
+            (None, OcrStatus::Unavailable { reason }) => Err(ExtractError::OcrUnavailable(
+                format!("{reason}; to read such files, {HOW_TO_ENABLE}"),
             )),
+            (None, _) => Err(ExtractError::OcrUnavailable(format!(
+                "OCR is switched off (knowledge.ocr_enabled = false); to read such files, \
+                 {HOW_TO_ENABLE}"
+            ))),
         }
     }
 

@@ -28,8 +28,7 @@ pub use models::{
 pub use ports::{
     ApproximateTokens, BlobStore, BlobStream, CHUNK_WRITE_BATCH, Completion, Created,
     DocumentRepository, Embedder, EmbeddingModel, ExtractError, IndexedChunk, NewDocument,
-    OCR_HOW_TO, ScoredChunk, SparseVector, TextExtractor, TokenCounter, VectorIndex, VectorPoint,
-    VectorQuery,
+    ScoredChunk, SparseVector, TextExtractor, TokenCounter, VectorIndex, VectorPoint, VectorQuery,
 };
 pub use service::{
     KnowledgeBase, KnowledgeBasePorts, KnowledgePorts, KnowledgeSettings, ReconcileReport, Upload,

@@ -369,12 +369,11 @@ impl Scope {
 }
 
 /// The text of one page (or slide, or section).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExtractedPage {
     /// 1-based.
     pub number: u32,
     /// What a person sees for it ("slide 3", "Chapter 2"); `None`: the format's default label.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
     /// For formats with headings, they are written as Markdown headings (`# Title`).
     pub text: String,
@@ -399,11 +398,10 @@ impl ExtractedPage {
 }
 
 /// What an extractor read from a file.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Extracted {
     pub pages: Vec<ExtractedPage>,
     /// The title the file gives itself, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
 }
 

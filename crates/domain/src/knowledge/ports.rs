@@ -226,11 +226,6 @@ pub trait BlobStore: Send + Sync {
     async fn delete_prefix(&self, prefix: &str) -> Result<u64, InfraError>;
 }
 
-/// How to make scanned pages and pictures readable, in the words a failed document shows.
-pub const OCR_HOW_TO: &str = "install Tesseract and Poppler (Debian: apt install tesseract-ocr \
-tesseract-ocr-eng poppler-utils, plus a tesseract-ocr-<lang> package per language in \
-knowledge.ocr_languages) and set knowledge.ocr_enabled = true";
-
 /// Why a file gave no text. Every one of these is final: retrying will not help.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExtractError {
@@ -238,9 +233,10 @@ pub enum ExtractError {
     Encrypted,
     #[error("the file contains no text")]
     NoText,
-    /// Scanned pages or a picture, and OCR cannot run here; the text says why.
+    /// Scanned pages or a picture, and OCR cannot run here; the text says why and how to
+    /// enable it.
     #[error(
-        "the file has no text layer (scanned pages or a picture) and OCR is not available: {0}; to read such files, {OCR_HOW_TO}"
+        "the file has no text layer (scanned pages or a picture) and OCR is not available: {0}"
     )]
     OcrUnavailable(String),
     /// The parser's message is kept for the log; the user reads a stable reason.
