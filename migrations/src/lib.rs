@@ -16,6 +16,7 @@ mod m20261202_000010_add_job_owner;
 mod m20261202_000011_add_usage_counts;
 mod m20261202_000012_create_model_usage;
 mod m20261203_000013_add_material_labels;
+mod m20261204_000014_add_study_session;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000011_add_usage_counts::Migration),
             Box::new(m20261202_000012_create_model_usage::Migration),
             Box::new(m20261203_000013_add_material_labels::Migration),
+            Box::new(m20261204_000014_add_study_session::Migration),
         ]
     }
 }

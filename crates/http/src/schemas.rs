@@ -76,6 +76,12 @@ closed_sets! {
         Pdf = "pdf", Markdown = "markdown", Text = "text", Html = "html", Docx = "docx",
         Odt = "odt", Rtf = "rtf", Pptx = "pptx", Odp = "odp", Epub = "epub", Image = "image"
     }
+    /// The order new cards are introduced in: the order they were made, or a fixed shuffle.
+    NewOrder { Created = "created", Random = "random" }
+    /// What happens to a leech: suspended (and tagged `leech`), or only tagged.
+    LeechAction { Suspend = "suspend", Tag = "tag" }
+    /// A part of the study queue: new cards, cards in learning steps, cards in review.
+    QueueKind { New = "new", Learning = "learning", Review = "review" }
     /// Where a card is in its life (FSRS).
     CardState { New = "new", Learning = "learning", Review = "review", Relearning = "relearning" }
     /// Whether a card's source document is still there (`missing` once it was deleted or
@@ -181,6 +187,21 @@ mod tests {
         same("MediaType", Media::parse, Media::as_str);
         same("CardState", State::parse, State::as_str);
         same("Rating", Grade::parse, Grade::as_str);
+        same(
+            "NewOrder",
+            flashforge_domain::flashcards::NewOrder::parse,
+            flashforge_domain::flashcards::NewOrder::as_str,
+        );
+        same(
+            "LeechAction",
+            flashforge_domain::flashcards::LeechAction::parse,
+            flashforge_domain::flashcards::LeechAction::as_str,
+        );
+        same(
+            "QueueKind",
+            flashforge_domain::flashcards::QueueKind::parse,
+            flashforge_domain::flashcards::QueueKind::as_str,
+        );
         same("Generator", Gen::parse, Gen::as_str);
         same(
             "GenerationStatus",

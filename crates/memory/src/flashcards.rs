@@ -9,21 +9,23 @@ use flashforge_domain::accounts::UserId;
 use flashforge_domain::chats::ChatId;
 use flashforge_domain::flashcards::{
     CardCursor, CardFilter, CardState, CardsStored, Flashcard, FlashcardId, FlashcardRepository,
-    Recorded, Review, StudySettings,
+    Recorded, Review, StudyOptions, StudySettings,
 };
 use flashforge_domain::pagination::{Page, PageRequest};
 use parking_lot::RwLock;
 
 #[derive(Default)]
-struct Store {
-    cards: HashMap<FlashcardId, Flashcard>,
-    reviews: Vec<Review>,
-    settings: HashMap<UserId, StudySettings>,
+pub(crate) struct Store {
+    pub(crate) cards: HashMap<FlashcardId, Flashcard>,
+    /// In the order they were logged.
+    pub(crate) reviews: Vec<Review>,
+    pub(crate) settings: HashMap<UserId, StudySettings>,
+    pub(crate) options: HashMap<(UserId, ChatId), StudyOptions>,
 }
 
 #[derive(Default)]
 pub struct InMemoryFlashcardRepository {
-    store: RwLock<Store>,
+    pub(crate) store: RwLock<Store>,
 }
 
 impl InMemoryFlashcardRepository {
@@ -156,11 +158,15 @@ impl FlashcardRepository for InMemoryFlashcardRepository {
     }
 
     async fn delete_chat(&self, owner: UserId, chat: ChatId) -> Result<u64, InfraError> {
+        self.store.write().options.remove(&(owner, chat));
         Ok(self.remove_where(|c| c.user_id == owner && c.chat_id == chat))
     }
 
     async fn delete_user(&self, owner: UserId) -> Result<u64, InfraError> {
-        self.store.write().settings.remove(&owner);
+        let mut store = self.store.write();
+        store.settings.remove(&owner);
+        store.options.retain(|(user, _), _| *user != owner);
+        drop(store);
         Ok(self.remove_where(|c| c.user_id == owner))
     }
 
@@ -186,6 +192,8 @@ impl FlashcardRepository for InMemoryFlashcardRepository {
         {
             Some(stored) => {
                 stored.schedule = card.schedule;
+                stored.suspended = card.suspended;
+                stored.tags = card.tags.clone();
                 stored.updated_at = card.updated_at;
                 store.reviews.push(review);
                 Ok(Recorded::Applied)

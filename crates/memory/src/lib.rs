@@ -15,6 +15,7 @@ mod limits;
 mod messages;
 mod scripted;
 mod sessions;
+mod study;
 mod users;
 mod vectors;
 

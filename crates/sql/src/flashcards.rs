@@ -9,8 +9,8 @@ use flashforge_domain::accounts::UserId;
 use flashforge_domain::chats::ChatId;
 use flashforge_domain::flashcards::{
     CardCursor, CardFilter, CardSource, CardState, CardText, CardsStored, Flashcard, FlashcardId,
-    FlashcardRepository, MemoryState, Rating, Recorded, Review, ReviewId, Schedule, StudySettings,
-    Tag,
+    FlashcardRepository, MemoryState, Rating, Recorded, Review, ReviewId, Schedule, StudyDay,
+    StudySettings, Tag,
 };
 use flashforge_domain::knowledge::{ChunkId, DocumentId};
 use flashforge_domain::pagination::{Page, PageRequest};
@@ -24,7 +24,7 @@ use crate::entities::{flashcards, reviews, study_settings, users};
 use crate::errors::{corrupt, infra, is_unique_violation};
 
 pub struct SqlFlashcardRepository {
-    db: DatabaseConnection,
+    pub(crate) db: DatabaseConnection,
 }
 
 impl SqlFlashcardRepository {
@@ -69,11 +69,58 @@ fn to_settings(row: study_settings::Model) -> Result<StudySettings, InfraError> 
         desired_retention: row.desired_retention as f32,
         parameters: serde_json::from_str(&row.parameters)
             .map_err(|e| corrupt("study_settings", e))?,
+        day: StudyDay {
+            timezone: StudyDay::parse_timezone(&row.timezone)
+                .map_err(|_| corrupt("study_settings", "timezone"))?,
+            starts_at_hour: u8::try_from(row.day_starts_at_hour)
+                .ok()
+                .filter(|h| *h < 24)
+                .ok_or_else(|| corrupt("study_settings", "day_starts_at_hour"))?,
+        },
         updated_at: Some(row.updated_at),
     })
 }
 
-fn to_card(row: flashcards::Model) -> Result<Flashcard, InfraError> {
+/// Stores what a review (or its undoing) changes on `card`: its schedule, suspension, tags and
+/// update time, if it still has `reps_before` reviews. Whether it did.
+pub(crate) async fn store_review_state(
+    txn: &sea_orm::DatabaseTransaction,
+    card: &Flashcard,
+    reps_before: u32,
+) -> Result<bool, InfraError> {
+    let s = &card.schedule;
+    Ok(flashcards::Entity::update_many()
+        .filter(flashcards::Column::Id.eq(card.id.as_uuid()))
+        .filter(flashcards::Column::UserId.eq(card.user_id.as_uuid()))
+        .filter(flashcards::Column::Reps.eq(int(reps_before)))
+        .col_expr(flashcards::Column::State, Expr::value(s.state.as_str()))
+        .col_expr(
+            flashcards::Column::Stability,
+            Expr::value(s.memory.map(|m| f64::from(m.stability))),
+        )
+        .col_expr(
+            flashcards::Column::Difficulty,
+            Expr::value(s.memory.map(|m| f64::from(m.difficulty))),
+        )
+        .col_expr(flashcards::Column::Due, Expr::value(s.due))
+        .col_expr(flashcards::Column::Reps, Expr::value(int(s.reps)))
+        .col_expr(flashcards::Column::Lapses, Expr::value(int(s.lapses)))
+        .col_expr(flashcards::Column::Step, Expr::value(int(s.step)))
+        .col_expr(
+            flashcards::Column::LastReviewedAt,
+            Expr::value(s.last_reviewed_at),
+        )
+        .col_expr(flashcards::Column::Suspended, Expr::value(card.suspended))
+        .col_expr(flashcards::Column::Tags, Expr::value(tags_json(card)?))
+        .col_expr(flashcards::Column::UpdatedAt, Expr::value(card.updated_at))
+        .exec(txn)
+        .await
+        .map_err(infra)?
+        .rows_affected
+        == 1)
+}
+
+pub(crate) fn to_card(row: flashcards::Model) -> Result<Flashcard, InfraError> {
     let tags: Vec<String> =
         serde_json::from_str(&row.tags).map_err(|e| corrupt("flashcards", e))?;
     let memory = match (row.stability, row.difficulty) {
@@ -112,7 +159,7 @@ fn to_card(row: flashcards::Model) -> Result<Flashcard, InfraError> {
     })
 }
 
-fn to_review(row: reviews::Model) -> Result<Review, InfraError> {
+pub(crate) fn to_review(row: reviews::Model) -> Result<Review, InfraError> {
     Ok(Review {
         id: ReviewId::from_uuid(row.id),
         card_id: FlashcardId::from_uuid(row.card_id),
@@ -126,14 +173,19 @@ fn to_review(row: reviews::Model) -> Result<Review, InfraError> {
         stability: row.stability as f32,
         difficulty: row.difficulty as f32,
         idempotency_key: row.idempotency_key,
+        card_before: row
+            .card_before
+            .map(|json| serde_json::from_str(&json))
+            .transpose()
+            .map_err(|e| corrupt("reviews", e))?,
     })
 }
 
-fn int(n: u32) -> i32 {
+pub(crate) fn int(n: u32) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
 
-fn tags_json(card: &Flashcard) -> Result<String, InfraError> {
+pub(crate) fn tags_json(card: &Flashcard) -> Result<String, InfraError> {
     let tags: Vec<&str> = card.tags.iter().map(Tag::as_str).collect();
     serde_json::to_string(&tags).map_err(InfraError::internal)
 }
@@ -163,6 +215,7 @@ fn row(card: &Flashcard) -> Result<flashcards::ActiveModel, InfraError> {
         last_reviewed_at: Set(card.schedule.last_reviewed_at),
         created_at: Set(card.created_at),
         updated_at: Set(card.updated_at),
+        shuffle: Set(card.shuffle_key()),
     })
 }
 
@@ -394,35 +447,8 @@ impl FlashcardRepository for SqlFlashcardRepository {
         {
             return Ok(Recorded::Replayed(to_review(previous)?));
         }
-        let s = &card.schedule;
         let txn = self.db.begin().await.map_err(infra)?;
-        let updated = flashcards::Entity::update_many()
-            .filter(flashcards::Column::Id.eq(card.id.as_uuid()))
-            .filter(flashcards::Column::UserId.eq(card.user_id.as_uuid()))
-            .filter(flashcards::Column::Reps.eq(int(reps_before)))
-            .col_expr(flashcards::Column::State, Expr::value(s.state.as_str()))
-            .col_expr(
-                flashcards::Column::Stability,
-                Expr::value(s.memory.map(|m| f64::from(m.stability))),
-            )
-            .col_expr(
-                flashcards::Column::Difficulty,
-                Expr::value(s.memory.map(|m| f64::from(m.difficulty))),
-            )
-            .col_expr(flashcards::Column::Due, Expr::value(s.due))
-            .col_expr(flashcards::Column::Reps, Expr::value(int(s.reps)))
-            .col_expr(flashcards::Column::Lapses, Expr::value(int(s.lapses)))
-            .col_expr(flashcards::Column::Step, Expr::value(int(s.step)))
-            .col_expr(
-                flashcards::Column::LastReviewedAt,
-                Expr::value(s.last_reviewed_at),
-            )
-            .col_expr(flashcards::Column::UpdatedAt, Expr::value(card.updated_at))
-            .exec(&txn)
-            .await
-            .map_err(infra)?
-            .rows_affected
-            == 1;
+        let updated = store_review_state(&txn, card, reps_before).await?;
         if !updated {
             let _ = txn.rollback().await;
             return Ok(Recorded::Stale);
@@ -440,6 +466,12 @@ impl FlashcardRepository for SqlFlashcardRepository {
             stability: Set(f64::from(review.stability)),
             difficulty: Set(f64::from(review.difficulty)),
             idempotency_key: Set(review.idempotency_key),
+            card_before: Set(review
+                .card_before
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()
+                .map_err(InfraError::internal)?),
         };
         match reviews::Entity::insert(inserted).exec(&txn).await {
             Ok(_) => {}
@@ -565,6 +597,8 @@ impl FlashcardRepository for SqlFlashcardRepository {
             parameters: Set(
                 serde_json::to_string(&settings.parameters).map_err(InfraError::internal)?
             ),
+            timezone: Set(settings.day.timezone.name().to_string()),
+            day_starts_at_hour: Set(i32::from(settings.day.starts_at_hour)),
             updated_at: Set(settings.updated_at.unwrap_or_else(Utc::now)),
         };
         study_settings::Entity::insert(row)
@@ -573,6 +607,8 @@ impl FlashcardRepository for SqlFlashcardRepository {
                     .update_columns([
                         study_settings::Column::DesiredRetention,
                         study_settings::Column::Parameters,
+                        study_settings::Column::Timezone,
+                        study_settings::Column::DayStartsAtHour,
                         study_settings::Column::UpdatedAt,
                     ])
                     .to_owned(),

@@ -13,6 +13,7 @@ mod jobs;
 mod ledger;
 mod messages;
 mod sessions;
+mod study;
 mod users;
 
 pub use chats::SqlChatRepository;

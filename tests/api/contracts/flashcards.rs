@@ -12,7 +12,7 @@ use flashforge_domain::flashcards::{
 };
 use flashforge_domain::flashcards::{
     CardState, CardText, CardsStored, Flashcard, FlashcardId, FlashcardRepository, MemoryState,
-    Rating, Recorded, Review, ReviewId, Schedule, StudySettings,
+    Rating, Recorded, Review, ReviewId, Schedule, StudyDay, StudySettings,
 };
 use flashforge_domain::knowledge::Fairness;
 use flashforge_domain::knowledge::{DocumentId, JobId, JobPayload, JobQueue, NewJob};
@@ -27,14 +27,16 @@ use flashforge_sql::{
 
 use crate::helpers::{Backend, Storage, migrated_database};
 
-struct Fixture {
+pub(super) struct Fixture {
     _storage: Storage,
-    cards: Arc<dyn FlashcardRepository>,
+    pub(super) cards: Arc<dyn FlashcardRepository>,
     generations: Arc<dyn GenerationRepository>,
     jobs: Arc<dyn JobQueue>,
-    alice: UserId,
-    bob: UserId,
-    chat: ChatId,
+    pub(super) alice: UserId,
+    pub(super) bob: UserId,
+    pub(super) chat: ChatId,
+    /// Creates more chats of Alice's.
+    pub(super) chats: Arc<dyn ChatRepository>,
 }
 
 async fn fixture(
@@ -50,7 +52,7 @@ async fn fixture(
     (f._storage, f.cards, f.alice, f.bob, f.chat)
 }
 
-async fn full_fixture(backend: Backend) -> Fixture {
+pub(super) async fn full_fixture(backend: Backend) -> Fixture {
     let (storage, db) = migrated_database(backend).await;
     type Repos = (
         Arc<dyn UserRepository>,
@@ -100,10 +102,11 @@ async fn full_fixture(backend: Backend) -> Fixture {
         alice: ids[0],
         bob: ids[1],
         chat,
+        chats,
     }
 }
 
-fn card(user: UserId, chat: ChatId, due_in_minutes: i64) -> Flashcard {
+pub(super) fn card(user: UserId, chat: ChatId, due_in_minutes: i64) -> Flashcard {
     let now = Utc::now().trunc_subsecs(6);
     Flashcard {
         id: FlashcardId::new(),
@@ -149,6 +152,7 @@ fn reviewed(mut card: Flashcard, key: Option<&str>) -> (Flashcard, Review) {
         stability: 2.3,
         difficulty: 2.1,
         idempotency_key: key.map(str::to_string),
+        card_before: None,
     };
     (card, review)
 }
@@ -361,6 +365,10 @@ async fn a_card_comes_with_its_owners_settings(backend: Backend) {
     let saved = StudySettings {
         desired_retention: 0.85,
         parameters: vec![0.5; 21],
+        day: StudyDay {
+            timezone: "Europe/Berlin".parse().unwrap(),
+            starts_at_hour: 3,
+        },
         updated_at: Some(Utc::now().trunc_subsecs(6)),
     };
     cards.save_settings(alice, &saved).await.unwrap();

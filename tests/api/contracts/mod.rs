@@ -9,6 +9,7 @@ mod ledger;
 mod limits;
 mod messages;
 mod sessions;
+mod study;
 mod users;
 
 use chrono::{SubsecRound, Utc};

@@ -83,6 +83,7 @@ codes! {
     NotLastAnswer = "not_last_answer", Conflict, "Only the last answer of a chat can be regenerated.";
     AnswerAbandoned = "answer_abandoned", Conflict, "The answer was stopped because nobody was reading it.";
     ReviewConflict = "review_conflict", Conflict, "The card changed since it was read; read it again and retry.";
+    NothingToUndo = "nothing_to_undo", Conflict, "The caller has no review of today left to undo.";
     OptimizationRunning = "optimization_running", Conflict, "An optimization of the caller's schedule is already running.";
     IdempotencyKeyReused = "idempotency_key_reused", Conflict, "The Idempotency-Key was already used for a different request.";
     DocumentNotRetryable = "document_not_retryable", Conflict, "Only a failed document can be retried.";

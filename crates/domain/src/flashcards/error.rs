@@ -18,6 +18,8 @@ pub enum FlashcardError {
         "the card was reviewed at the same moment by another request; reload it and review again"
     )]
     Conflict,
+    #[error("no review of today is left to undo")]
+    NothingToUndo,
     #[error("this Idempotency-Key was already used for a review of another card")]
     IdempotencyKeyReused,
     #[error("scheduling failed: {0}")]
@@ -55,6 +57,7 @@ impl DomainError for FlashcardError {
             Self::GenerationNotFound => Code::GenerationNotFound,
             Self::Invalid(e) => e.code(),
             Self::Conflict => Code::ReviewConflict,
+            Self::NothingToUndo => Code::NothingToUndo,
             Self::OptimizationRunning => Code::OptimizationRunning,
             Self::IdempotencyKeyReused => Code::IdempotencyKeyReused,
             Self::Scheduling(_) => Code::InternalError,

@@ -5,23 +5,29 @@ mod error;
 mod generation;
 mod interchange;
 mod models;
+mod options;
 mod ports;
 mod scheduling;
 mod service;
+mod session;
 mod study;
 
 pub use error::FlashcardError;
 pub use generation::{GENERATE_BATCH_CHUNKS, Generated, MAX_INLINE_GENERATE};
 pub use interchange::Imported;
 pub use models::{
-    CardCursor, CardFilter, CardSource, CardText, DeckFormat, Flashcard, FlashcardId,
+    CardCursor, CardFilter, CardSnapshot, CardSource, CardText, DeckFormat, Flashcard, FlashcardId,
     GeneratedCard, Generation, GenerationId, GenerationRequest, GenerationStatus, MAX_ANSWER_CHARS,
     MAX_BULK_CARDS, MAX_QUESTION_CHARS, MAX_QUOTE_CHARS, MAX_TAGS, Review, ReviewId, StudySettings,
     Tag,
 };
+pub use options::{
+    LEARN_AHEAD, LeechAction, MAX_DAILY_LIMIT, MAX_INTERVAL_DAYS, MAX_STEPS, NewOrder, StudyDay,
+    StudyOptions, StudyOptionsPatch, format_step, parse_steps,
+};
 pub use ports::{
     CardsStored, DeckFileError, DeckFiles, DeckRow, FlashcardRepository, GenerationRepository,
-    Recorded,
+    QueueCounts, QueueKind, Recorded, Studied, StudyRepository,
 };
 pub use scheduling::{
     CardState, MemoryModel, MemoryState, NextState, Rating, Schedule, Scheduler, SchedulerSettings,
@@ -30,4 +36,5 @@ pub use service::{
     CardInput, CardPatch, FlashcardPorts, FlashcardSettings, Flashcards, GenerateInput,
     GeneratedCards, MAX_GENERATE, MAX_IMPORT_ROWS, SourceInput, SourceStatus, StudyCard,
 };
+pub use session::{NextCard, StudyCounts, StudySettingsPatch};
 pub use study::{DEFAULT_RETENTION, MAX_DUE_LIMIT, MIN_OPTIMIZE_REVIEWS, ReviewInput, StudyStats};

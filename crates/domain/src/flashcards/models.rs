@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::options::StudyDay;
 use super::scheduling::{CardState, Rating, Schedule};
 use crate::accounts::UserId;
 use crate::chats::ChatId;
@@ -133,6 +134,16 @@ pub struct Flashcard {
     pub updated_at: DateTime<Utc>,
 }
 
+impl Flashcard {
+    /// The card's place in a random new-card order: fixed for the card, random across cards
+    /// (the random bits of its UUIDv7 id), 0–2³¹−1 so every database can store it.
+    pub fn shuffle_key(&self) -> i32 {
+        let bytes = self.id.as_uuid().into_bytes();
+        let key = u32::from_be_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]) >> 1;
+        i32::try_from(key).unwrap_or(i32::MAX)
+    }
+}
+
 /// Which cards a list shows.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CardFilter {
@@ -163,6 +174,30 @@ pub struct Review {
     pub stability: f32,
     pub difficulty: f32,
     pub idempotency_key: Option<String>,
+    /// The card as it was before this review: what undoing the review puts back. `None` for
+    /// reviews that cannot be undone (imported ones, and those logged before undo existed).
+    pub card_before: Option<CardSnapshot>,
+}
+
+/// What a review changes on a card, as it was before: its schedule, suspension and tags (a
+/// leech is suspended or tagged) and when it last changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CardSnapshot {
+    pub schedule: Schedule,
+    pub suspended: bool,
+    pub tags: Vec<Tag>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl CardSnapshot {
+    pub fn of(card: &Flashcard) -> Self {
+        Self {
+            schedule: card.schedule,
+            suspended: card.suspended,
+            tags: card.tags.clone(),
+            updated_at: card.updated_at,
+        }
+    }
 }
 
 /// A user's study settings.
@@ -172,6 +207,8 @@ pub struct StudySettings {
     pub desired_retention: f32,
     /// FSRS parameters fitted to the user's reviews; empty for the defaults.
     pub parameters: Vec<f32>,
+    /// When the user's study days begin.
+    pub day: StudyDay,
     pub updated_at: Option<DateTime<Utc>>,
 }
 
@@ -180,6 +217,7 @@ impl Default for StudySettings {
         Self {
             desired_retention: 0.9,
             parameters: Vec::new(),
+            day: StudyDay::default(),
             updated_at: None,
         }
     }

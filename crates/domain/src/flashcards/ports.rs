@@ -5,8 +5,9 @@ use chrono::{DateTime, Utc};
 
 use super::models::{
     CardCursor, CardFilter, DeckFormat, Flashcard, FlashcardId, Generation, GenerationId, Review,
-    StudySettings,
+    ReviewId, StudySettings,
 };
+use super::options::{NewOrder, StudyOptions};
 use crate::accounts::UserId;
 use crate::chats::ChatId;
 use crate::error::InfraError;
@@ -35,9 +36,133 @@ pub enum CardsStored {
     },
 }
 
+/// A part of a study queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueKind {
+    /// Cards never studied.
+    New,
+    /// Cards in learning or relearning steps.
+    Learning,
+    /// Cards in review.
+    Review,
+}
+
+impl QueueKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::New => "new",
+            Self::Learning => "learning",
+            Self::Review => "review",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "new" => Some(Self::New),
+            "learning" => Some(Self::Learning),
+            "review" => Some(Self::Review),
+            _ => None,
+        }
+    }
+}
+
+/// What one chat has to study: new cards, learning cards due by the learning cut-off and review
+/// cards due by the end of the study day (none of them suspended).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueCounts {
+    pub chat: ChatId,
+    pub new: u64,
+    pub learning: u64,
+    pub review: u64,
+}
+
+/// What was studied in one chat since a moment: new cards introduced, reviews of cards in
+/// review, reviews of learning cards, and the time spent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Studied {
+    pub new: u64,
+    pub review: u64,
+    pub learning: u64,
+    pub duration_ms: u64,
+}
+
+/// The study queue and what a study session needs beside the cards. Every method is scoped by
+/// the owner. Every [`FlashcardRepository`] is one.
+#[async_trait]
+pub trait StudyRepository: Send + Sync {
+    /// The chat's study options; `None` until one is changed.
+    async fn options(
+        &self,
+        owner: UserId,
+        chat: ChatId,
+    ) -> Result<Option<StudyOptions>, InfraError>;
+
+    /// The options of each of `owner`'s chats that has any.
+    async fn all_options(&self, owner: UserId) -> Result<Vec<(ChatId, StudyOptions)>, InfraError>;
+
+    /// Stores the chat's options (they go when the chat or its owner goes).
+    async fn save_options(
+        &self,
+        owner: UserId,
+        chat: ChatId,
+        options: &StudyOptions,
+    ) -> Result<(), InfraError>;
+
+    /// Per chat (one chat, or all of `owner`'s), the cards to study that are not suspended:
+    /// new cards, learning and relearning cards due at or before `learning_until`, review
+    /// cards due before `review_until`. Chats with none are left out.
+    async fn queue_counts(
+        &self,
+        owner: UserId,
+        chat: Option<ChatId>,
+        learning_until: DateTime<Utc>,
+        review_until: DateTime<Utc>,
+    ) -> Result<Vec<QueueCounts>, InfraError>;
+
+    /// Per chat (one chat, or all of `owner`'s), what `owner`'s reviews at or after `since`
+    /// studied, counted by the card's state before each review.
+    async fn studied_since(
+        &self,
+        owner: UserId,
+        chat: Option<ChatId>,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(ChatId, Studied)>, InfraError>;
+
+    /// The first `limit` cards of `kind` in `chats` (not suspended): new cards in `order`
+    /// (`Created`: oldest first; `Random`: a fixed shuffle), others due at or before `due_until`,
+    /// soonest first.
+    async fn queue(
+        &self,
+        owner: UserId,
+        chats: &[ChatId],
+        kind: QueueKind,
+        due_until: DateTime<Utc>,
+        order: NewOrder,
+        limit: u64,
+    ) -> Result<Vec<Flashcard>, InfraError>;
+
+    /// `owner`'s most recent review at or after `since` (by review time, then log order).
+    async fn last_review(
+        &self,
+        owner: UserId,
+        since: DateTime<Utc>,
+    ) -> Result<Option<Review>, InfraError>;
+
+    /// Undoes a review atomically: removes `review` from the log and stores `restored` (the card
+    /// as it was before), if the card still has `reps_now` reviews. `Ok(false)` (nothing
+    /// changed) when the card moved on or the review is gone.
+    async fn undo_review(
+        &self,
+        owner: UserId,
+        review: ReviewId,
+        restored: &Flashcard,
+        reps_now: u32,
+    ) -> Result<bool, InfraError>;
+}
+
 /// Stores cards and their review log. Every method is scoped by the owner.
 #[async_trait]
-pub trait FlashcardRepository: Send + Sync {
+pub trait FlashcardRepository: StudyRepository + Send + Sync {
     /// Stores every card of `owner` or none: none when the owner would then have more than
     /// `max_cards` cards (0: no limit). The count is exact under concurrent writes: it is kept
     /// in the same transaction as every card stored or deleted. Every card MUST be `owner`'s.
@@ -84,7 +209,7 @@ pub trait FlashcardRepository: Send + Sync {
 
     async fn delete_user(&self, owner: UserId) -> Result<u64, InfraError>;
 
-    /// Stores `card`'s new schedule and appends `review`, atomically, if the card still has
+    /// Stores `card`'s new schedule, suspension and tags and appends `review`, atomically, if the card still has
     /// `reps_before` reviews (so two racing reviews cannot both apply) and the review's
     /// idempotency key is new.
     async fn record_review(

@@ -1,5 +1,6 @@
 //! Creating, editing and studying flashcards.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -10,6 +11,7 @@ use super::models::{
     CardCursor, CardFilter, CardSource, CardText, Flashcard, FlashcardId, MAX_ANSWER_CHARS,
     MAX_BULK_CARDS, MAX_QUESTION_CHARS, MAX_QUOTE_CHARS, StudySettings, Tag,
 };
+use super::options::StudyOptions;
 use super::ports::{CardsStored, DeckFiles, FlashcardRepository, GenerationRepository};
 use super::scheduling::{MemoryModel, Schedule, Scheduler, SchedulerSettings};
 use crate::accounts::{Principal, UserData, UserId};
@@ -104,6 +106,8 @@ pub struct StudyCard {
     pub next_intervals: [Duration; 4],
     /// `None` for a card without a source.
     pub source_status: Option<SourceStatus>,
+    /// The review just made the card a leech (it was suspended or tagged `leech`).
+    pub leech: bool,
 }
 
 fn source(prefix: &str, input: SourceInput, errors: &mut ValidationErrors) -> Option<CardSource> {
@@ -150,7 +154,6 @@ pub struct Flashcards {
     pub(super) quotas: Arc<Quotas>,
     pub(super) deck_files: Arc<dyn DeckFiles>,
     pub(super) limits: Arc<crate::limits::RateLimits>,
-    pub(super) settings: SchedulerSettings,
 }
 
 /// The knobs of the flashcard service.
@@ -201,17 +204,52 @@ impl Flashcards {
             quotas: ports.quotas,
             deck_files: ports.deck_files,
             limits: ports.limits,
-            settings: SchedulerSettings::default(),
         }
     }
 
-    pub(super) fn scheduler<'a>(&'a self, study: &'a StudySettings) -> Scheduler<'a> {
+    /// The scheduler for a chat's cards: its options' steps and limits, its retention (the
+    /// account's unless the chat sets one) and the user's parameters.
+    pub(super) fn scheduler<'a>(
+        &'a self,
+        study: &'a StudySettings,
+        options: &StudyOptions,
+        settings: &'a SchedulerSettings,
+    ) -> Scheduler<'a> {
         Scheduler {
             model: self.model.as_ref(),
-            settings: &self.settings,
-            desired_retention: study.desired_retention,
+            settings,
+            desired_retention: options.desired_retention.unwrap_or(study.desired_retention),
             parameters: &study.parameters,
         }
+    }
+
+    /// The options of the chats of `cards` (the defaults for those that never set one).
+    pub(super) async fn chat_options(
+        &self,
+        owner: UserId,
+        cards: &[Flashcard],
+    ) -> Result<HashMap<ChatId, (StudyOptions, SchedulerSettings)>, InfraError> {
+        let mut out: HashMap<ChatId, (StudyOptions, SchedulerSettings)> = HashMap::new();
+        let mut chats: Vec<ChatId> = cards.iter().map(|c| c.chat_id).collect();
+        chats.sort();
+        chats.dedup();
+        let stored: HashMap<ChatId, StudyOptions> = match chats.as_slice() {
+            [] => HashMap::new(),
+            [one] => self
+                .cards
+                .options(owner, *one)
+                .await?
+                .map(|o| (*one, o))
+                .into_iter()
+                .collect(),
+            _ => self.cards.all_options(owner).await?.into_iter().collect(),
+        };
+        for chat in chats {
+            let options = stored.get(&chat).cloned().unwrap_or_default();
+            let settings = options.scheduler_settings();
+            out.insert(chat, (options, settings));
+        }
+        Ok(out)
     }
 
     pub(super) async fn study_settings(&self, owner: UserId) -> Result<StudySettings, InfraError> {
@@ -262,11 +300,14 @@ impl Flashcards {
                     .filter_map(|c| c.source.as_ref().map(|s| s.document_id)),
             )
             .await?;
-        let scheduler = self.scheduler(study);
+        let options = self.chat_options(owner, &cards).await?;
+        let defaults = (StudyOptions::default(), SchedulerSettings::default());
         cards
             .into_iter()
             .map(|card| {
-                let next_intervals = scheduler
+                let (options, settings) = options.get(&card.chat_id).unwrap_or(&defaults);
+                let next_intervals = self
+                    .scheduler(study, options, settings)
                     .preview(&card.schedule, now.max(card.schedule.due))
                     .map_err(FlashcardError::Scheduling)?;
                 let source_status = card.source.as_ref().map(|s| {
@@ -280,6 +321,7 @@ impl Flashcards {
                     card,
                     next_intervals,
                     source_status,
+                    leech: false,
                 })
             })
             .collect()

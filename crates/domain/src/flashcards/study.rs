@@ -4,7 +4,8 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::error::FlashcardError;
-use super::models::{FlashcardId, Review, ReviewId, StudySettings};
+use super::models::{CardSnapshot, FlashcardId, Review, ReviewId, StudySettings, Tag};
+use super::options::LeechAction;
 use super::ports::Recorded;
 use super::scheduling::{CardState, Rating};
 use super::service::{Flashcards, StudyCard};
@@ -23,6 +24,8 @@ pub const OPTIMIZE_CARD_HISTORY: usize = 64;
 
 /// The desired retention when the user has not chosen one.
 pub const DEFAULT_RETENTION: f32 = 0.9;
+/// The tag a leech gets.
+pub const LEECH_TAG: &str = "leech";
 /// The most cards a due queue answers at once.
 pub const MAX_DUE_LIMIT: u32 = 500;
 
@@ -57,26 +60,6 @@ impl Flashcards {
     /// The caller's study settings (the defaults until they change one).
     pub async fn settings(&self, who: Principal) -> Result<StudySettings, FlashcardError> {
         Ok(self.study_settings(who.user_id).await?)
-    }
-
-    /// Sets the caller's desired retention (0.70–0.99).
-    pub async fn set_desired_retention(
-        &self,
-        who: Principal,
-        desired_retention: f32,
-    ) -> Result<StudySettings, FlashcardError> {
-        if !(0.70..=0.99).contains(&desired_retention) {
-            return Err(ValidationErrors::single(
-                "desired_retention",
-                "must be between 0.70 and 0.99",
-            )
-            .into());
-        }
-        let mut settings = self.study_settings(who.user_id).await?;
-        settings.desired_retention = desired_retention;
-        settings.updated_at = Some(self.clock.now());
-        self.cards.save_settings(who.user_id, &settings).await?;
-        Ok(settings)
     }
 
     /// Fits FSRS parameters to the caller's review log (once it holds enough reviews) and uses
@@ -242,9 +225,16 @@ impl Flashcards {
         if !errors.is_empty() {
             return Err(errors.into());
         }
+        let options = self
+            .cards
+            .options(who.user_id, card.chat_id)
+            .await?
+            .unwrap_or_default();
+        let settings = options.scheduler_settings();
+        let snapshot = CardSnapshot::of(&card);
         let before = card.schedule;
         let after = self
-            .scheduler(&study)
+            .scheduler(&study, &options, &settings)
             .review(&before, input.rating, at)
             .map_err(FlashcardError::Scheduling)?;
         let memory = after.memory.unwrap_or(super::scheduling::MemoryState {
@@ -265,11 +255,27 @@ impl Flashcards {
             stability: memory.stability,
             difficulty: memory.difficulty,
             idempotency_key: input.idempotency_key,
+            card_before: Some(snapshot),
         };
         card.schedule = after;
         card.updated_at = now;
+        let leech = after.lapses > before.lapses && options.is_leech(after.lapses);
+        if leech {
+            let tag = Tag::from_stored(LEECH_TAG.to_string());
+            if !card.tags.contains(&tag) && card.tags.len() < super::models::MAX_TAGS {
+                card.tags.push(tag);
+                card.tags.sort();
+            }
+            if options.leech_action == LeechAction::Suspend {
+                card.suspended = true;
+            }
+        }
         match self.cards.record_review(&card, before.reps, review).await? {
-            Recorded::Applied => self.study(card, now, &study).await,
+            Recorded::Applied => {
+                let mut shown = self.study(card, now, &study).await?;
+                shown.leech = leech;
+                Ok(shown)
+            }
             Recorded::Replayed(previous) if previous.card_id == id => self.get(who, id).await,
             Recorded::Replayed(_) => Err(FlashcardError::IdempotencyKeyReused),
             Recorded::Stale => Err(FlashcardError::Conflict),

@@ -27,6 +27,8 @@ pub struct Model {
     pub last_reviewed_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// The card's place in a random new-card order.
+    pub shuffle: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -10,5 +10,6 @@ pub mod messages;
 pub mod refresh_tokens;
 pub mod reviews;
 pub mod sessions;
+pub mod study_options;
 pub mod study_settings;
 pub mod users;

@@ -15,6 +15,8 @@ pub struct Model {
     pub stability: f64,
     pub difficulty: f64,
     pub idempotency_key: Option<String>,
+    /// JSON: the card before the review (what undo puts back).
+    pub card_before: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

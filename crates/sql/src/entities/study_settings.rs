@@ -8,6 +8,9 @@ pub struct Model {
     pub desired_retention: f64,
     /// JSON array of FSRS parameters; empty for the defaults.
     pub parameters: String,
+    /// IANA time zone name.
+    pub timezone: String,
+    pub day_starts_at_hour: i32,
     pub updated_at: DateTimeUtc,
 }
 

@@ -155,6 +155,9 @@ pub struct CardBody {
     pub lapses: u32,
     pub last_reviewed_at: Option<DateTime<Utc>>,
     pub next_intervals: NextIntervalsBody,
+    /// In a review's answer: the review just made the card a leech (it was tagged `leech`, and
+    /// suspended if the chat's `leech_action` says so). Otherwise false.
+    pub leech: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -192,6 +195,7 @@ impl From<StudyCard> for CardBody {
                 good,
                 easy,
             },
+            leech: study.leech,
             created_at: card.created_at,
             updated_at: card.updated_at,
         }
@@ -241,4 +245,5 @@ fn card_path(id: Uuid) -> FlashcardId {
 pub mod cards;
 pub mod generation;
 pub mod interchange;
+pub mod session;
 pub mod study;

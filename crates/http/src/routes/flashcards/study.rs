@@ -41,6 +41,11 @@ pub struct StudySettingsBody {
     pub desired_retention: f32,
     /// Whether FSRS parameters fitted to the caller's reviews are in use.
     pub personalized: bool,
+    /// The IANA time zone the caller's study days are counted in.
+    #[schema(example = "Europe/Berlin")]
+    pub timezone: String,
+    /// The hour (0–23, local) a study day starts at: daily limits start again then.
+    pub day_starts_at_hour: u8,
     pub updated_at: Option<DateTime<Utc>>,
 }
 
@@ -49,16 +54,25 @@ impl From<flashforge_domain::flashcards::StudySettings> for StudySettingsBody {
         Self {
             desired_retention: s.desired_retention,
             personalized: !s.parameters.is_empty(),
+            timezone: s.day.timezone.name().to_string(),
+            day_starts_at_hour: s.day.starts_at_hour,
             updated_at: s.updated_at,
         }
     }
 }
 
+/// Changes to the caller's study settings; a field left out stays as it is.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct StudySettingsPatch {
     /// 0.70–0.99: higher means more reviews and fewer lapses.
     #[schema(minimum = 0.7, maximum = 0.99, example = 0.9)]
-    pub desired_retention: f32,
+    pub desired_retention: Option<f32>,
+    /// An IANA time zone name (`Europe/Berlin`, `America/New_York`, `UTC`).
+    #[schema(max_length = 64, example = "Europe/Berlin")]
+    pub timezone: Option<String>,
+    /// 0–23: the local hour a study day starts at (default 4, as in Anki).
+    #[schema(maximum = 23, example = 4)]
+    pub day_starts_at_hour: Option<u32>,
 }
 
 /// The caller's study settings.
@@ -79,7 +93,8 @@ pub async fn study_settings(
     Ok(HttpResponse::Ok().json(StudySettingsBody::from(settings)))
 }
 
-/// Sets the caller's desired retention.
+/// Changes the caller's study settings: desired retention, time zone, and the hour a study day
+/// starts at; every field is checked before any is applied.
 #[utoipa::path(
     tag = "study",
     security(("bearer" = [])),
@@ -87,7 +102,7 @@ pub async fn study_settings(
     responses(
         (status = 200, body = StudySettingsBody),
         (status = 401, response = NotAuthenticated),
-        (status = 422, description = "Out of range", body = Problem, content_type = "application/problem+json")
+        (status = 422, description = "A setting out of range or an unknown time zone, by field", body = Problem, content_type = "application/problem+json")
     )
 )]
 #[patch("/study/settings")]
@@ -96,9 +111,17 @@ pub async fn update_study_settings(
     who: Authenticated,
     body: web::Json<StudySettingsPatch>,
 ) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
     let settings = services
         .flashcards
-        .set_desired_retention(who.0, body.desired_retention)
+        .update_settings(
+            who.0,
+            flashforge_domain::flashcards::StudySettingsPatch {
+                desired_retention: body.desired_retention,
+                timezone: body.timezone,
+                day_starts_at_hour: body.day_starts_at_hour,
+            },
+        )
         .await?;
     Ok(HttpResponse::Ok().json(StudySettingsBody::from(settings)))
 }

@@ -1,0 +1,237 @@
+//! A study session: the next card within the day's limits, undo, and each chat's study options.
+
+use flashforge_domain::flashcards::{NextCard, StudyOptions, StudyOptionsPatch, format_step};
+
+use super::*;
+use crate::responses::{NoSuchChat, NotAuthenticated};
+
+/// A chat's study options (Anki's deck options).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StudyOptionsBody {
+    /// New cards introduced per study day.
+    pub new_per_day: u32,
+    /// Reviews of cards in review per study day.
+    pub reviews_per_day: u32,
+    /// Steps a new card goes through before its first interval in days, e.g. `["1m", "10m"]`.
+    pub learning_steps: Vec<String>,
+    /// Steps a forgotten card goes through, e.g. `["10m"]`.
+    pub relearning_steps: Vec<String>,
+    pub maximum_interval_days: u32,
+    /// This chat's desired retention; null: the account's.
+    pub desired_retention: Option<f32>,
+    #[schema(value_type = crate::schemas::NewOrder)]
+    pub new_order: String,
+    /// Cards of the same note wait for the next day once one of them was studied.
+    pub bury_siblings: bool,
+    /// Lapses that make a card a leech (and every half of it after that).
+    pub leech_threshold: u32,
+    #[schema(value_type = crate::schemas::LeechAction)]
+    pub leech_action: String,
+    /// Null until an option is changed.
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+impl From<StudyOptions> for StudyOptionsBody {
+    fn from(o: StudyOptions) -> Self {
+        Self {
+            new_per_day: o.new_per_day,
+            reviews_per_day: o.reviews_per_day,
+            learning_steps: o.learning_steps.into_iter().map(format_step).collect(),
+            relearning_steps: o.relearning_steps.into_iter().map(format_step).collect(),
+            maximum_interval_days: o.maximum_interval_days,
+            desired_retention: o.desired_retention,
+            new_order: o.new_order.as_str().to_string(),
+            bury_siblings: o.bury_siblings,
+            leech_threshold: o.leech_threshold,
+            leech_action: o.leech_action.as_str().to_string(),
+            updated_at: o.updated_at,
+        }
+    }
+}
+
+/// Changes to a chat's study options; a field left out stays as it is.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct StudyOptionsPatchRequest {
+    #[schema(maximum = 9999)]
+    pub new_per_day: Option<u32>,
+    #[schema(maximum = 9999)]
+    pub reviews_per_day: Option<u32>,
+    /// At most 10 steps, each a whole number and a unit `s`, `m`, `h` or `d`, 1s–30d; `[]`: none.
+    #[schema(max_items = 10, example = json!(["1m", "10m"]))]
+    pub learning_steps: Option<Vec<String>>,
+    #[schema(max_items = 10, example = json!(["10m"]))]
+    pub relearning_steps: Option<Vec<String>>,
+    #[schema(minimum = 1, maximum = 36500)]
+    pub maximum_interval_days: Option<u32>,
+    /// 0.70–0.99; null: back to the account's.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<f32>, minimum = 0.7, maximum = 0.99)]
+    pub desired_retention: Option<Option<f32>>,
+    #[schema(value_type = Option<crate::schemas::NewOrder>)]
+    pub new_order: Option<String>,
+    pub bury_siblings: Option<bool>,
+    #[schema(minimum = 1, maximum = 99)]
+    pub leech_threshold: Option<u32>,
+    #[schema(value_type = Option<crate::schemas::LeechAction>)]
+    pub leech_action: Option<String>,
+}
+
+/// A chat's study options: daily limits, steps, retention, new-card order, burying, leeches.
+#[utoipa::path(
+    tag = "study",
+    security(("bearer" = [])),
+    params(("chat_id" = Uuid, Path, description = "The chat's id")),
+    responses(
+        (status = 200, body = StudyOptionsBody),
+        (status = 401, response = NotAuthenticated),
+        (status = 404, response = NoSuchChat)
+    )
+)]
+#[get("/chats/{chat_id}/study-options")]
+pub async fn study_options(
+    services: web::Data<Services>,
+    who: Authenticated,
+    chat_id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let options = services
+        .flashcards
+        .study_options(who.0, chat_path(chat_id.into_inner()))
+        .await?;
+    Ok(HttpResponse::Ok().json(StudyOptionsBody::from(options)))
+}
+
+/// Changes a chat's study options; every field is checked before any is applied.
+#[utoipa::path(
+    tag = "study",
+    security(("bearer" = [])),
+    params(("chat_id" = Uuid, Path, description = "The chat's id")),
+    request_body = StudyOptionsPatchRequest,
+    responses(
+        (status = 200, body = StudyOptionsBody),
+        (status = 401, response = NotAuthenticated),
+        (status = 404, response = NoSuchChat),
+        (status = 422, description = "An option out of range, by field", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[patch("/chats/{chat_id}/study-options")]
+pub async fn update_study_options(
+    services: web::Data<Services>,
+    who: Authenticated,
+    chat_id: web::Path<Uuid>,
+    body: web::Json<StudyOptionsPatchRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let patch = StudyOptionsPatch {
+        new_per_day: body.new_per_day,
+        reviews_per_day: body.reviews_per_day,
+        learning_steps: body.learning_steps,
+        relearning_steps: body.relearning_steps,
+        maximum_interval_days: body.maximum_interval_days,
+        desired_retention: body.desired_retention,
+        new_order: body.new_order,
+        bury_siblings: body.bury_siblings,
+        leech_threshold: body.leech_threshold,
+        leech_action: body.leech_action,
+    };
+    let options = services
+        .flashcards
+        .update_study_options(who.0, chat_path(chat_id.into_inner()), patch)
+        .await?;
+    Ok(HttpResponse::Ok().json(StudyOptionsBody::from(options)))
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct NextQuery {
+    /// Study this chat only; without it, every chat (each within its own limits).
+    pub chat_id: Option<Uuid>,
+}
+
+/// What is left to study today.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StudyCountsBody {
+    /// New cards still to be introduced today (within the daily limits).
+    pub new: u64,
+    /// Learning and relearning cards due now or within 20 minutes.
+    pub learning: u64,
+    /// Review cards due today (within the daily limits).
+    pub review: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NextCardBody {
+    /// The card to show; null when nothing is left to study now.
+    pub card: Option<CardBody>,
+    /// Which part of the queue the card came from; null with no card.
+    #[schema(value_type = Option<crate::schemas::QueueKind>)]
+    pub queue: Option<String>,
+    /// Left today, the card shown included.
+    pub counts: StudyCountsBody,
+    /// With no card now: when the next learning card of today is due (null: none today).
+    pub next_due_at: Option<DateTime<Utc>>,
+    /// When the study day ends and the daily limits start again (the caller's
+    /// `day_starts_at_hour` in their `timezone`).
+    pub day_ends_at: DateTime<Utc>,
+}
+
+impl From<NextCard> for NextCardBody {
+    fn from(next: NextCard) -> Self {
+        Self {
+            card: next.card.map(CardBody::from),
+            queue: next.queue.map(|q| q.as_str().to_string()),
+            counts: StudyCountsBody {
+                new: next.counts.new,
+                learning: next.counts.learning,
+                review: next.counts.review,
+            },
+            next_due_at: next.next_due_at,
+            day_ends_at: next.day_ends_at,
+        }
+    }
+}
+
+/// The next card to study and the counts left today, honouring each chat's daily limits and
+/// learning steps and the caller's study day. Learning cards come back when their step is due;
+/// new cards are spread among the reviews. Rate the card with `POST /flashcards/{id}/reviews`.
+#[utoipa::path(
+    tag = "study",
+    security(("bearer" = [])),
+    params(NextQuery),
+    responses(
+        (status = 200, body = NextCardBody),
+        (status = 401, response = NotAuthenticated),
+        (status = 404, response = NoSuchChat)
+    )
+)]
+#[get("/study/next")]
+pub async fn next_card(
+    services: web::Data<Services>,
+    who: Authenticated,
+    query: web::Query<NextQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let next = services
+        .flashcards
+        .next_card(who.0, query.chat_id.map(ChatId::from_uuid))
+        .await?;
+    Ok(HttpResponse::Ok().json(NextCardBody::from(next)))
+}
+
+/// Undoes the caller's last review of the study day: the card's schedule, suspension and tags
+/// are put back exactly and the review leaves the log. Call again to undo the one before.
+#[utoipa::path(
+    tag = "study",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The card as it was before the review", body = CardBody),
+        (status = 401, response = NotAuthenticated),
+        (status = 409, description = "No review of today is left to undo (`nothing_to_undo`), or the card changed meanwhile (`review_conflict`)", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[post("/study/undo")]
+pub async fn undo(
+    services: web::Data<Services>,
+    who: Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    let card = services.flashcards.undo(who.0).await?;
+    Ok(HttpResponse::Ok().json(CardBody::from(card)))
+}
