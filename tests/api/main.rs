@@ -32,6 +32,7 @@ mod operations;
 mod pagination;
 mod provider_wire;
 mod spend;
+mod study;
 mod tenants;
 mod tokens;
 mod transport;

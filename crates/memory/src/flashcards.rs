@@ -183,7 +183,7 @@ impl FlashcardRepository for InMemoryFlashcardRepository {
                 .iter()
                 .find(|r| r.user_id == review.user_id && r.idempotency_key.as_ref() == Some(key))
         {
-            return Ok(Recorded::Replayed(previous.clone()));
+            return Ok(Recorded::Replayed(Box::new(previous.clone())));
         }
         match store
             .cards

@@ -445,7 +445,7 @@ impl FlashcardRepository for SqlFlashcardRepository {
                 .await
                 .map_err(infra)?
         {
-            return Ok(Recorded::Replayed(to_review(previous)?));
+            return Ok(Recorded::Replayed(Box::new(to_review(previous)?)));
         }
         let txn = self.db.begin().await.map_err(infra)?;
         let updated = store_review_state(&txn, card, reps_before).await?;
@@ -485,7 +485,7 @@ impl FlashcardRepository for SqlFlashcardRepository {
                     .await
                     .map_err(infra)?
                     .ok_or_else(|| InfraError::internal(e))?;
-                return Ok(Recorded::Replayed(to_review(previous)?));
+                return Ok(Recorded::Replayed(Box::new(to_review(previous)?)));
             }
             Err(e) => return Err(infra(e)),
         }

@@ -504,6 +504,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/chats/{chat_id}/study-options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A chat's study options: daily limits, steps, retention, new-card order, burying, leeches. */
+        get: operations["study_options"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Changes a chat's study options; every field is checked before any is applied. */
+        patch: operations["update_study_options"];
+        trace?: never;
+    };
     "/api/v1/flashcards/generations/{generation_id}": {
         parameters: {
             query?: never;
@@ -686,6 +704,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/study/next": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The next card to study and the counts left today, honouring each chat's daily limits and
+         *     learning steps and the caller's study day. Learning cards come back when their step is due;
+         *     new cards are spread among the reviews. Rate the card with `POST /flashcards/{id}/reviews`.
+         */
+        get: operations["next_card"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/study/optimize": {
         parameters: {
             query?: never;
@@ -721,7 +760,10 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Sets the caller's desired retention. */
+        /**
+         * Changes the caller's study settings: desired retention, time zone, and the hour a study day
+         *     starts at; every field is checked before any is applied.
+         */
         patch: operations["update_study_settings"];
         trace?: never;
     };
@@ -736,6 +778,26 @@ export interface paths {
         get: operations["study_stats"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/study/undo": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Undoes the caller's last review of the study day: the card's schedule, suspension and tags
+         *     are put back exactly and the review leaves the log. Call again to undo the one before.
+         */
+        post: operations["undo"];
         delete?: never;
         options?: never;
         head?: never;
@@ -852,6 +914,11 @@ export interface components {
             lapses: number;
             /** Format: date-time */
             last_reviewed_at?: string | null;
+            /**
+             * @description In a review's answer: the review just made the card a leech (it was tagged `leech`, and
+             *     suspended if the chat's `leech_action` says so). Otherwise false.
+             */
+            leech: boolean;
             next_intervals: components["schemas"]["NextIntervalsBody"];
             question: string;
             /** Format: int32 */
@@ -1132,6 +1199,11 @@ export interface components {
             /** @description 1-based data row (the header is row 0). */
             row: number;
         };
+        /**
+         * @description What happens to a leech: suspended (and tagged `leech`), or only tagged.
+         * @enum {string}
+         */
+        LeechAction: "suspend" | "tag";
         /** @description An Ollama chat reply. */
         LegacyChatReply: {
             /** Format: date-time */
@@ -1281,6 +1353,28 @@ export interface components {
             /** @description One of `GET /api/v1/models`; the default when absent. */
             model?: string | null;
         };
+        /**
+         * @description The order new cards are introduced in: the order they were made, or a fixed shuffle.
+         * @enum {string}
+         */
+        NewOrder: "created" | "random";
+        NextCardBody: {
+            card?: components["schemas"]["CardBody"] | null;
+            /** @description Left today, the card shown included. */
+            counts: components["schemas"]["StudyCountsBody"];
+            /**
+             * Format: date-time
+             * @description When the study day ends and the daily limits start again (the caller's
+             *     `day_starts_at_hour` in their `timezone`).
+             */
+            day_ends_at: string;
+            /**
+             * Format: date-time
+             * @description With no card now: when the next learning card of today is due (null: none today).
+             */
+            next_due_at?: string | null;
+            queue?: components["schemas"]["QueueKind"] | null;
+        };
         /** @description When the card would next be due after each rating, in seconds from now. */
         NextIntervalsBody: {
             /** Format: int64 */
@@ -1365,6 +1459,7 @@ export interface components {
              *     | `not_last_answer` | 409 | Only the last answer of a chat can be regenerated. |
              *     | `answer_abandoned` | 409 | The answer was stopped because nobody was reading it. |
              *     | `review_conflict` | 409 | The card changed since it was read; read it again and retry. |
+             *     | `nothing_to_undo` | 409 | The caller has no review of today left to undo. |
              *     | `optimization_running` | 409 | An optimization of the caller's schedule is already running. |
              *     | `idempotency_key_reused` | 409 | The Idempotency-Key was already used for a different request. |
              *     | `document_not_retryable` | 409 | Only a failed document can be retried. |
@@ -1459,6 +1554,11 @@ export interface components {
             answer_id: string;
             question: components["schemas"]["MessageBody"];
         };
+        /**
+         * @description A part of the study queue: new cards, cards in learning steps, cards in review.
+         * @enum {string}
+         */
+        QueueKind: "new" | "learning" | "review";
         /** @description One quota and the caller's use of it. */
         QuotaBody: {
             /**
@@ -1603,7 +1703,101 @@ export interface components {
          * @enum {string}
          */
         SourceStatus: "available" | "missing";
+        /** @description What is left to study today. */
+        StudyCountsBody: {
+            /**
+             * Format: int64
+             * @description Learning and relearning cards due now or within 20 minutes.
+             */
+            learning: number;
+            /**
+             * Format: int64
+             * @description New cards still to be introduced today (within the daily limits).
+             */
+            new: number;
+            /**
+             * Format: int64
+             * @description Review cards due today (within the daily limits).
+             */
+            review: number;
+        };
+        /** @description A chat's study options (Anki's deck options). */
+        StudyOptionsBody: {
+            /** @description Cards of the same note wait for the next day once one of them was studied. */
+            bury_siblings: boolean;
+            /**
+             * Format: float
+             * @description This chat's desired retention; null: the account's.
+             */
+            desired_retention?: number | null;
+            /** @description Steps a new card goes through before its first interval in days, e.g. `["1m", "10m"]`. */
+            learning_steps: string[];
+            leech_action: components["schemas"]["LeechAction"];
+            /**
+             * Format: int32
+             * @description Lapses that make a card a leech (and every half of it after that).
+             */
+            leech_threshold: number;
+            /** Format: int32 */
+            maximum_interval_days: number;
+            new_order: components["schemas"]["NewOrder"];
+            /**
+             * Format: int32
+             * @description New cards introduced per study day.
+             */
+            new_per_day: number;
+            /** @description Steps a forgotten card goes through, e.g. `["10m"]`. */
+            relearning_steps: string[];
+            /**
+             * Format: int32
+             * @description Reviews of cards in review per study day.
+             */
+            reviews_per_day: number;
+            /**
+             * Format: date-time
+             * @description Null until an option is changed.
+             */
+            updated_at?: string | null;
+        };
+        /** @description Changes to a chat's study options; a field left out stays as it is. */
+        StudyOptionsPatchRequest: {
+            bury_siblings?: boolean | null;
+            /**
+             * Format: float
+             * @description 0.70–0.99; null: back to the account's.
+             */
+            desired_retention?: number | null;
+            /**
+             * @description At most 10 steps, each a whole number and a unit `s`, `m`, `h` or `d`, 1s–30d; `[]`: none.
+             * @example [
+             *       "1m",
+             *       "10m"
+             *     ]
+             */
+            learning_steps?: string[] | null;
+            leech_action?: components["schemas"]["LeechAction"] | null;
+            /** Format: int32 */
+            leech_threshold?: number | null;
+            /** Format: int32 */
+            maximum_interval_days?: number | null;
+            new_order?: components["schemas"]["NewOrder"] | null;
+            /** Format: int32 */
+            new_per_day?: number | null;
+            /**
+             * @example [
+             *       "10m"
+             *     ]
+             */
+            relearning_steps?: string[] | null;
+            /** Format: int32 */
+            reviews_per_day?: number | null;
+        };
         StudySettingsBody: {
+            /**
+             * Format: int32
+             * @description The hour (0–23, local) a study day starts at: daily limits start again then.
+             */
+            day_starts_at_hour: number;
             /**
              * Format: float
              * @description The probability of recall reviews aim for.
@@ -1611,16 +1805,33 @@ export interface components {
             desired_retention: number;
             /** @description Whether FSRS parameters fitted to the caller's reviews are in use. */
             personalized: boolean;
+            /**
+             * @description The IANA time zone the caller's study days are counted in.
+             * @example Europe/Berlin
+             */
+            timezone: string;
             /** Format: date-time */
             updated_at?: string | null;
         };
+        /** @description Changes to the caller's study settings; a field left out stays as it is. */
         StudySettingsPatch: {
+            /**
+             * Format: int32
+             * @description 0–23: the local hour a study day starts at (default 4, as in Anki).
+             * @example 4
+             */
+            day_starts_at_hour?: number | null;
             /**
              * Format: float
              * @description 0.70–0.99: higher means more reviews and fewer lapses.
              * @example 0.9
              */
-            desired_retention: number;
+            desired_retention?: number | null;
+            /**
+             * @description An IANA time zone name (`Europe/Berlin`, `America/New_York`, `UTC`).
+             * @example Europe/Berlin
+             */
+            timezone?: string | null;
         };
         StudyStatsBody: {
             /** Format: float */
@@ -4368,6 +4579,146 @@ export interface operations {
             };
         };
     };
+    study_options: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The chat's id */
+                chat_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StudyOptionsBody"];
+                };
+            };
+            401: components["responses"]["NotAuthenticated"];
+            404: components["responses"]["NoSuchChat"];
+            /** @description A rate limit was reached; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    update_study_options: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The chat's id */
+                chat_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StudyOptionsPatchRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StudyOptionsBody"];
+                };
+            };
+            /** @description The body is not valid JSON */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["NotAuthenticated"];
+            404: components["responses"]["NoSuchChat"];
+            /** @description The body is larger than this operation's limit */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not declared as JSON (`Content-Type: application/json`) */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An option out of range, by field */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A rate limit was reached; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     get_generation: {
         parameters: {
             query?: never;
@@ -5313,6 +5664,64 @@ export interface operations {
             };
         };
     };
+    next_card: {
+        parameters: {
+            query?: {
+                /** @description Study this chat only; without it, every chat (each within its own limits). */
+                chat_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NextCardBody"];
+                };
+            };
+            401: components["responses"]["NotAuthenticated"];
+            404: components["responses"]["NoSuchChat"];
+            /** @description A query parameter is invalid (`errors` names it) */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A rate limit was reached; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     optimize: {
         parameters: {
             query?: never;
@@ -5475,7 +5884,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Out of range */
+            /** @description A setting out of range or an unknown time zone, by field */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5529,6 +5938,60 @@ export interface operations {
                 };
             };
             401: components["responses"]["NotAuthenticated"];
+            /** @description A rate limit was reached; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    undo: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The card as it was before the review */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CardBody"];
+                };
+            };
+            401: components["responses"]["NotAuthenticated"];
+            /** @description No review of today is left to undo (`nothing_to_undo`), or the card changed meanwhile (`review_conflict`) */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description A rate limit was reached; `Retry-After` says when to try again */
             429: {
                 headers: {

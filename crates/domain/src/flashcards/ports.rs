@@ -20,7 +20,7 @@ pub enum Recorded {
     /// Applied: the card has its new schedule and the log the review.
     Applied,
     /// The idempotency key was used already: nothing changed; this is that review.
-    Replayed(Review),
+    Replayed(Box<Review>),
     /// The card changed (another review landed first) or is gone: nothing changed.
     Stale,
 }

@@ -196,10 +196,7 @@ impl Flashcards {
         let picked = self.pick(owner, &rooms, left, done, (now, day_end)).await?;
         let next_due_at = match picked {
             Some(_) => None,
-            None => self
-                .take(owner, &chats_of(&rooms), QueueKind::Learning, day_end)
-                .await?
-                .map(|card| card.schedule.due),
+            None => self.next_learning(owner, chat, now, day_end).await?,
         };
         let (card, queue) = match picked {
             Some((card, queue)) => (Some(self.study(card, now, &study).await?), Some(queue)),
@@ -253,6 +250,29 @@ impl Flashcards {
             .take(owner, &all, QueueKind::Learning, now + LEARN_AHEAD)
             .await?;
         Ok(ahead.map(|card| (card, QueueKind::Learning)))
+    }
+
+    /// When the next learning card of the day is due, in one chat or all.
+    async fn next_learning(
+        &self,
+        owner: UserId,
+        chat: Option<ChatId>,
+        now: DateTime<Utc>,
+        day_end: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, FlashcardError> {
+        // Review cards due before `now` (there are none left to show) are not asked for.
+        let later = self
+            .cards
+            .queue_counts(owner, chat, day_end, now)
+            .await?
+            .into_iter()
+            .filter(|c| c.learning > 0)
+            .map(|c| c.chat)
+            .collect::<Vec<_>>();
+        Ok(self
+            .take(owner, &later, QueueKind::Learning, day_end)
+            .await?
+            .map(|card| card.schedule.due))
     }
 
     /// The first new card of the first chat (oldest first) with room for one, in its order.
@@ -349,16 +369,18 @@ fn new_comes_next(left: StudyCounts, done: Studied) -> bool {
     if left.review == 0 {
         return true;
     }
+    // The midpoint rule: the next slot goes to a new card when the new cards shown so far,
+    // half a card more, fall short of their share of the slots so far and this one.
     let new_total = (done.new + left.new) as f64;
     let day_total = new_total + (done.review + left.review) as f64;
-    (done.new as f64) < new_total / day_total * ((done.new + done.review + 1) as f64)
+    (done.new as f64) + 0.5 < new_total / day_total * ((done.new + done.review + 1) as f64)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Five new cards among ten reviews come one in three, starting with a new one.
+    /// Five new cards among ten reviews come one in three; two among one surround it.
     #[test]
     fn new_cards_are_spread_among_the_reviews() {
         let mut left = StudyCounts {
@@ -379,6 +401,22 @@ mod tests {
                 done.review += 1;
             }
         }
-        assert_eq!(order, "NRRNRRNRRNRRNRR");
+        assert_eq!(order, "RNRRNRRNRRNRRNR");
+    }
+
+    #[test]
+    fn two_new_cards_and_one_review_alternate() {
+        let left = StudyCounts {
+            new: 2,
+            learning: 0,
+            review: 1,
+        };
+        assert!(new_comes_next(left, Studied::default()));
+        let after_one = Studied {
+            new: 1,
+            ..Studied::default()
+        };
+        let left = StudyCounts { new: 1, ..left };
+        assert!(!new_comes_next(left, after_one));
     }
 }

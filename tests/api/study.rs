@@ -1,0 +1,471 @@
+//! A study session through HTTP on every backend, on a clock the tests move: each chat's study
+//! options, the study day in the user's time zone, daily limits across the day boundary,
+//! learning steps and graduation, spreading new cards, undo, and leeches.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use flashforge_domain::clock::Clock;
+
+use crate::flashcards::TestClock;
+use crate::helpers::{Backend, TestApp, body_of, fields_of, id_of, problem, text_of};
+
+/// An app on a clock the test moves, and a signed-up student.
+struct Session {
+    app: TestApp,
+    clock: Arc<TestClock>,
+    token: String,
+}
+
+/// Day `day` (10 is the day after tomorrow) at `hour`:`minute` UTC. The tests' days lie ahead
+/// of the real time: the tokens are checked against it.
+fn at(day: u32, hour: u32, minute: u32) -> DateTime<Utc> {
+    let base = Utc::now().date_naive() + Duration::days(2);
+    let date = base + Duration::days(i64::from(day) - 10);
+    Utc.from_utc_datetime(&date.and_hms_opt(hour, minute, 0).unwrap())
+}
+
+impl Session {
+    async fn start(backend: Backend, now: DateTime<Utc>) -> Self {
+        // Signed up on the real time: the token is valid now, and for its lifetime whatever
+        // the service's clock says.
+        let clock = TestClock::at(Utc::now());
+        let app = crate::helpers::spawn_app_with(
+            backend,
+            flashforge::Hooks {
+                clock: Some(clock.clone()),
+                ..Default::default()
+            },
+        )
+        .await;
+        let token = app.signed_up("student").await.access;
+        clock.set(now);
+        Self { app, clock, token }
+    }
+
+    async fn send(&self, method: Method, path: &str, body: Option<Value>) -> reqwest::Response {
+        let mut request = self.app.authed(method, path, &self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.unwrap()
+    }
+
+    async fn ok(&self, method: Method, path: &str, body: Option<Value>) -> Value {
+        let response = self.send(method, path, body).await;
+        assert_eq!(response.status(), 200, "{path}");
+        body_of(response).await
+    }
+
+    /// A chat with `n` cards made a minute apart (card 0 oldest) and these study options.
+    async fn chat_with_cards(&self, name: &str, n: usize, options: Value) -> (String, Vec<String>) {
+        let chat = self.app.create_chat(&self.token, name).await;
+        let mut ids = Vec::new();
+        let now = self.clock.now();
+        for i in 0..n {
+            self.clock.set(now + Duration::seconds(i as i64));
+            let card = self
+                .app
+                .create_card(
+                    &self.token,
+                    &chat,
+                    json!({"question": format!("{name} q{i}"), "answer": "a"}),
+                )
+                .await;
+            ids.push(id_of(&card).to_string());
+        }
+        self.clock.set(now + Duration::seconds(n as i64));
+        self.ok(
+            Method::PATCH,
+            &format!("/api/v1/chats/{chat}/study-options"),
+            Some(options),
+        )
+        .await;
+        (chat, ids)
+    }
+
+    async fn next(&self, chat: Option<&str>) -> Value {
+        let path = match chat {
+            Some(chat) => format!("/api/v1/study/next?chat_id={chat}"),
+            None => "/api/v1/study/next".to_string(),
+        };
+        self.ok(Method::GET, &path, None).await
+    }
+
+    async fn rate(&self, card: &str, rating: &str) -> Value {
+        self.ok(
+            Method::POST,
+            &format!("/api/v1/flashcards/{card}/reviews"),
+            Some(json!({"rating": rating, "duration_ms": 3000})),
+        )
+        .await
+    }
+
+    async fn card(&self, card: &str) -> String {
+        let response = self
+            .send(Method::GET, &format!("/api/v1/flashcards/{card}"), None)
+            .await;
+        assert_eq!(response.status(), 200);
+        response.text().await.unwrap()
+    }
+}
+
+fn counts(next: &Value) -> (u64, u64, u64) {
+    let c = &next["counts"];
+    (
+        c["new"].as_u64().unwrap(),
+        c["learning"].as_u64().unwrap(),
+        c["review"].as_u64().unwrap(),
+    )
+}
+
+fn shown(next: &Value) -> Option<&str> {
+    next["card"]
+        .as_object()
+        .map(|card| card["id"].as_str().unwrap())
+}
+
+/// Defaults as Anki's; a patch changes what it names, is checked whole (422 by field, nothing
+/// applied), and another user's chat is 404.
+async fn study_options_have_defaults_and_check_every_field(backend: Backend) {
+    let s = Session::start(backend, at(10, 12, 0)).await;
+    let chat = s.app.create_chat(&s.token, "Biology").await;
+    let path = format!("/api/v1/chats/{chat}/study-options");
+    let defaults = s.ok(Method::GET, &path, None).await;
+    assert_eq!(defaults["new_per_day"], 20);
+    assert_eq!(defaults["reviews_per_day"], 200);
+    assert_eq!(defaults["learning_steps"], json!(["1m", "10m"]));
+    assert_eq!(defaults["relearning_steps"], json!(["10m"]));
+    assert_eq!(defaults["desired_retention"], Value::Null);
+    assert_eq!(defaults["new_order"], "created");
+    assert_eq!(defaults["leech_threshold"], 8);
+    assert_eq!(defaults["leech_action"], "tag");
+    assert_eq!(defaults["updated_at"], Value::Null);
+    let changed = s
+        .ok(
+            Method::PATCH,
+            &path,
+            Some(
+                json!({"new_per_day": 5, "learning_steps": ["30s", "90m", "1d"],
+                "desired_retention": 0.85, "new_order": "random", "leech_action": "suspend"}),
+            ),
+        )
+        .await;
+    assert_eq!(changed["new_per_day"], 5);
+    assert_eq!(changed["reviews_per_day"], 200, "left as it was");
+    assert_eq!(changed["learning_steps"], json!(["30s", "90m", "1d"]));
+    assert!((changed["desired_retention"].as_f64().unwrap() - 0.85).abs() < 1e-6);
+    assert_eq!(changed["new_order"], "random");
+    assert_eq!(s.ok(Method::GET, &path, None).await, changed);
+    let bad = s
+        .send(
+            Method::PATCH,
+            &path,
+            Some(
+                json!({"new_per_day": 1, "reviews_per_day": 10000, "learning_steps": ["1w"],
+                "maximum_interval_days": 0, "desired_retention": 0.5, "new_order": "alpha",
+                "leech_threshold": 100, "leech_action": "delete"}),
+            ),
+        )
+        .await;
+    let body = problem(bad, 422).await;
+    assert_eq!(
+        fields_of(&body),
+        [
+            "reviews_per_day",
+            "learning_steps",
+            "maximum_interval_days",
+            "desired_retention",
+            "new_order",
+            "leech_threshold",
+            "leech_action"
+        ]
+    );
+    assert_eq!(
+        s.ok(Method::GET, &path, None).await,
+        changed,
+        "nothing applied"
+    );
+    // `null` goes back to the account's retention.
+    let reset = s
+        .ok(
+            Method::PATCH,
+            &path,
+            Some(json!({"desired_retention": null})),
+        )
+        .await;
+    assert_eq!(reset["desired_retention"], Value::Null);
+    s.clock.set(Utc::now());
+    let other = s.app.signed_up("other").await.access;
+    for method in [Method::GET, Method::PATCH] {
+        let response = s
+            .app
+            .authed(method, &path, &other)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(problem(response, 404).await["code"], "chat_not_found");
+    }
+    let response = s
+        .send(
+            Method::GET,
+            &format!("/api/v1/study/next?chat_id={}", uuid::Uuid::now_v7()),
+            None,
+        )
+        .await;
+    problem(response, 404).await;
+}
+
+/// The limits of a day hold until the day ends at the user's hour in the user's zone, not in
+/// UTC, and then start again.
+async fn daily_limits_hold_until_the_users_day_ends(backend: Backend) {
+    // 03:00 UTC on 11 January is 22:00 on 10 January at UTC-5: the study day of 10 January.
+    let s = Session::start(backend, at(11, 3, 0)).await;
+    let settings = s
+        .ok(
+            Method::PATCH,
+            "/api/v1/study/settings",
+            Some(json!({"timezone": "America/Bogota", "day_starts_at_hour": 4})),
+        )
+        .await;
+    assert_eq!(settings["timezone"], "America/Bogota");
+    assert_eq!(settings["day_starts_at_hour"], 4);
+    for bad in [
+        json!({"timezone": "Mars/Olympus"}),
+        json!({"day_starts_at_hour": 24}),
+        json!({"desired_retention": 1.5}),
+    ] {
+        let response = s
+            .send(Method::PATCH, "/api/v1/study/settings", Some(bad))
+            .await;
+        problem(response, 422).await;
+    }
+    let (chat, cards) = s
+        .chat_with_cards(
+            "Limits",
+            5,
+            json!({"new_per_day": 2, "reviews_per_day": 1, "learning_steps": []}),
+        )
+        .await;
+    let first = s.next(Some(&chat)).await;
+    assert_eq!(counts(&first), (2, 0, 0), "two of five new cards today");
+    assert_eq!(first["queue"], "new");
+    assert_eq!(shown(&first), Some(cards[0].as_str()), "oldest first");
+    // Bogotá is UTC-5: the day ends at 04:00 there, 09:00 UTC.
+    assert_eq!(
+        first["day_ends_at"]
+            .as_str()
+            .unwrap()
+            .parse::<DateTime<Utc>>()
+            .unwrap(),
+        at(11, 9, 0)
+    );
+    // Without learning steps a new card rated good goes to review at once.
+    assert_eq!(s.rate(&cards[0], "good").await["state"], "review");
+    let second = s.next(Some(&chat)).await;
+    assert_eq!(counts(&second), (1, 0, 0));
+    assert_eq!(shown(&second), Some(cards[1].as_str()));
+    s.rate(&cards[1], "easy").await;
+    let done = s.next(Some(&chat)).await;
+    assert_eq!(counts(&done), (0, 0, 0));
+    assert_eq!(done["card"], Value::Null);
+    assert_eq!(done["next_due_at"], Value::Null);
+    // 05:00 UTC: a new day in UTC, not in Bogotá (midnight there).
+    s.clock.set(at(11, 5, 0));
+    assert_eq!(s.next(Some(&chat)).await["card"], Value::Null);
+    s.clock.set(at(11, 8, 59));
+    assert_eq!(s.next(None).await["card"], Value::Null, "across chats too");
+    // 09:00 UTC is 04:00 in Bogotá: two new cards again.
+    s.clock.set(at(11, 9, 0));
+    let tomorrow = s.next(Some(&chat)).await;
+    assert_eq!(counts(&tomorrow), (2, 0, 0));
+    assert_eq!(shown(&tomorrow), Some(cards[2].as_str()));
+    // A month on, both reviews are due but the day allows one, and new cards come in turn.
+    s.clock.set(at(11, 9, 0) + Duration::days(40));
+    let month = s.next(Some(&chat)).await;
+    assert_eq!(counts(&month), (2, 0, 1));
+    let mut seen = Vec::new();
+    loop {
+        let next = s.next(Some(&chat)).await;
+        let Some(card) = shown(&next) else { break };
+        seen.push(next["queue"].as_str().unwrap().to_string());
+        s.rate(card, "good").await;
+        assert!(seen.len() <= 3, "{seen:?}");
+    }
+    assert_eq!(
+        seen,
+        ["new", "review", "new"],
+        "new cards spread among reviews"
+    );
+}
+
+/// Learning cards come back when their step is due (or early, when nothing else is left),
+/// move through the steps and graduate to review; counts follow.
+async fn learning_steps_bring_cards_back_then_graduate(backend: Backend) {
+    let s = Session::start(backend, at(10, 12, 0)).await;
+    let (chat, c) = s.chat_with_cards("Steps", 3, json!({})).await;
+    let now = s.clock.now();
+    let a = s.next(Some(&chat)).await;
+    assert_eq!((shown(&a), counts(&a)), (Some(c[0].as_str()), (3, 0, 0)));
+    let again = s.rate(&c[0], "again").await;
+    assert_eq!(again["state"], "learning");
+    assert_eq!(
+        again["next_intervals"]["good"], 600,
+        "the next step is 10 minutes"
+    );
+    // A waits a minute: B comes first.
+    let b = s.next(Some(&chat)).await;
+    assert_eq!((shown(&b), counts(&b)), (Some(c[1].as_str()), (2, 1, 0)));
+    let good = s.rate(&c[1], "good").await;
+    assert_eq!(
+        (good["state"].as_str(), good["reps"].as_u64()),
+        (Some("learning"), Some(1))
+    );
+    let third = s.next(Some(&chat)).await;
+    assert_eq!(shown(&third), Some(c[2].as_str()));
+    assert_eq!(s.rate(&c[2], "easy").await["state"], "review");
+    // Nothing else left: A, due in a minute, is shown early.
+    let ahead = s.next(Some(&chat)).await;
+    assert_eq!(
+        (shown(&ahead), ahead["queue"].as_str()),
+        (Some(c[0].as_str()), Some("learning"))
+    );
+    assert_eq!(counts(&ahead), (0, 2, 0));
+    s.clock.set(now + Duration::minutes(1));
+    s.rate(&c[0], "good").await;
+    // B is due at 10 minutes, A at 11: B first.
+    s.clock.set(now + Duration::minutes(30));
+    let due = s.next(Some(&chat)).await;
+    assert_eq!(shown(&due), Some(c[1].as_str()));
+    let graduated = s.rate(&c[1], "good").await;
+    assert_eq!(graduated["state"], "review");
+    let due_at: DateTime<Utc> = graduated["due"].as_str().unwrap().parse().unwrap();
+    assert!(due_at - s.clock.now() >= Duration::days(1), "{due_at}");
+    assert_eq!(shown(&s.next(Some(&chat)).await), Some(c[0].as_str()));
+    assert_eq!(s.rate(&c[0], "good").await["state"], "review");
+    let finished = s.next(Some(&chat)).await;
+    assert_eq!(
+        (finished["card"].clone(), counts(&finished)),
+        (Value::Null, (0, 0, 0))
+    );
+    // A card in a later step of today is announced.
+    let (other, d) = s
+        .chat_with_cards("Later", 1, json!({"learning_steps": ["1h"]}))
+        .await;
+    s.next(Some(&other)).await;
+    s.rate(&d[0], "again").await;
+    let waiting = s.next(Some(&other)).await;
+    assert_eq!(waiting["card"], Value::Null);
+    let next_due: DateTime<Utc> = waiting["next_due_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(next_due, s.clock.now() + Duration::hours(1));
+}
+
+/// Undo puts the card back byte for byte and takes the review off the log, several levels
+/// deep, but not past the start of the day.
+async fn undo_restores_cards_exactly_within_the_day(backend: Backend) {
+    let s = Session::start(backend, at(10, 12, 0)).await;
+    let (chat, c) = s.chat_with_cards("Undo", 2, json!({})).await;
+    // A review yesterday (10 January) cannot be undone on 11 January.
+    s.rate(&c[1], "easy").await;
+    s.clock.set(at(11, 12, 0));
+    let response = s.send(Method::POST, "/api/v1/study/undo", None).await;
+    assert_eq!(problem(response, 409).await["code"], "nothing_to_undo");
+    let mut before = Vec::new();
+    for (minute, rating) in [(0, "again"), (1, "good"), (11, "good")] {
+        s.clock.set(at(11, 12, minute));
+        before.push(s.card(&c[0]).await);
+        s.rate(&c[0], rating).await;
+    }
+    let reviews_today = |stats: Value| stats["reviews_today"].as_u64().unwrap();
+    let stats = s.ok(Method::GET, "/api/v1/study/stats", None).await;
+    assert_eq!(reviews_today(stats), 3);
+    for expected in before.iter().rev() {
+        let undone = s.ok(Method::POST, "/api/v1/study/undo", None).await;
+        assert_eq!(text_of(&undone, "id"), c[0]);
+        assert_eq!(&s.card(&c[0]).await, expected, "byte for byte");
+    }
+    // The undone reviews left the log.
+    let stats = s.ok(Method::GET, "/api/v1/study/stats", None).await;
+    assert_eq!(reviews_today(stats), 0);
+    let response = s.send(Method::POST, "/api/v1/study/undo", None).await;
+    assert_eq!(problem(response, 409).await["code"], "nothing_to_undo");
+    // The card is new again: the session shows it first.
+    assert_eq!(shown(&s.next(Some(&chat)).await), Some(c[0].as_str()));
+}
+
+/// A card forgotten as often as the threshold is tagged `leech` (and suspended when the chat
+/// says so); the review's answer says it.
+async fn leeches_are_tagged_or_suspended(backend: Backend) {
+    let s = Session::start(backend, at(10, 12, 0)).await;
+    for (name, action) in [("Tagged", "tag"), ("Suspended", "suspend")] {
+        let (chat, c) = s
+            .chat_with_cards(
+                name,
+                1,
+                json!({"leech_threshold": 2, "leech_action": action, "relearning_steps": []}),
+            )
+            .await;
+        s.rate(&c[0], "easy").await;
+        let (mut answers, mut before) = (Vec::new(), String::new());
+        for _ in 0..2 {
+            let card: Value = serde_json::from_str(&s.card(&c[0]).await).unwrap();
+            s.clock.set(card["due"].as_str().unwrap().parse().unwrap());
+            before = s.card(&c[0]).await;
+            answers.push(s.rate(&c[0], "again").await);
+        }
+        assert_eq!(answers[0]["leech"], false, "one lapse is not a leech");
+        assert_eq!(answers[0]["tags"], json!([]));
+        assert_eq!(answers[1]["leech"], true);
+        assert_eq!(answers[1]["lapses"], 2);
+        assert_eq!(answers[1]["tags"], json!(["leech"]));
+        let suspended = action == "suspend";
+        assert_eq!(answers[1]["suspended"], suspended);
+        // Undoing the lapse takes the tag and the suspension back off; lapsing again puts
+        // them back.
+        s.ok(Method::POST, "/api/v1/study/undo", None).await;
+        assert_eq!(s.card(&c[0]).await, before);
+        let again = s.rate(&c[0], "again").await;
+        assert_eq!(
+            (&again["leech"], &again["suspended"]),
+            (&json!(true), &json!(suspended))
+        );
+        // When it is due again, a suspended leech is not shown; a tagged one is.
+        s.clock.set(again["due"].as_str().unwrap().parse().unwrap());
+        let next = s.next(Some(&chat)).await;
+        assert_eq!(next["card"].is_null(), suspended, "{next}");
+    }
+}
+
+/// Across chats each chat keeps its own limits; the counts add up.
+async fn studying_across_chats_keeps_each_chats_limits(backend: Backend) {
+    let s = Session::start(backend, at(10, 12, 0)).await;
+    let (first, a) = s
+        .chat_with_cards("First", 3, json!({"new_per_day": 1}))
+        .await;
+    let (_second, b) = s
+        .chat_with_cards("Second", 3, json!({"new_per_day": 2}))
+        .await;
+    let all = s.next(None).await;
+    assert_eq!(counts(&all), (3, 0, 0));
+    assert_eq!(shown(&all), Some(a[0].as_str()));
+    s.rate(&a[0], "easy").await;
+    assert_eq!(counts(&s.next(Some(&first)).await), (0, 0, 0));
+    let rest = s.next(None).await;
+    assert_eq!(
+        (shown(&rest), counts(&rest)),
+        (Some(b[0].as_str()), (2, 0, 0))
+    );
+}
+
+on_every_backend!(
+    study_options_have_defaults_and_check_every_field,
+    daily_limits_hold_until_the_users_day_ends,
+    learning_steps_bring_cards_back_then_graduate,
+    undo_restores_cards_exactly_within_the_day,
+    leeches_are_tagged_or_suspended,
+    studying_across_chats_keeps_each_chats_limits,
+);
