@@ -1,6 +1,7 @@
 //! The study session: per-chat study options, the user's study day (time zone and the hour it
-//! starts), each card's place in a random new-card order, and the card as it was before each
-//! review (what undo puts back).
+//! starts), each card's place in a random new-card order, the card as it was before each review
+//! (what undo puts back), and each card's note (its id, kind and the card's ordinal in it; a card
+//! made before is a basic note of its own).
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -18,6 +19,9 @@ enum Added {
     DayStartsAtHour,
     CardBefore,
     Shuffle,
+    NoteId,
+    Kind,
+    Ordinal,
 }
 
 #[derive(DeriveIden)]
@@ -54,6 +58,15 @@ fn columns() -> Vec<(DynIden, ColumnDef)> {
             Flashcards::Table.into_iden(),
             integer(Added::Shuffle).default(0).to_owned(),
         ),
+        (Flashcards::Table.into_iden(), uuid_null(Added::NoteId)),
+        (
+            Flashcards::Table.into_iden(),
+            string_len(Added::Kind, 16).default("basic").to_owned(),
+        ),
+        (
+            Flashcards::Table.into_iden(),
+            integer(Added::Ordinal).default(0).to_owned(),
+        ),
     ]
 }
 
@@ -78,6 +91,21 @@ impl MigrationTrait for Migration {
             _ => "UPDATE flashcards SET shuffle = abs(random() % 2147483647)",
         };
         manager.get_connection().execute_unprepared(shuffle).await?;
+        // Each card made before is a basic note of its own, named by the card's id.
+        manager
+            .get_connection()
+            .execute_unprepared("UPDATE flashcards SET note_id = id")
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_flashcards_user_note")
+                    .table(Flashcards::Table)
+                    .col(Flashcards::UserId)
+                    .col(Added::NoteId)
+                    .to_owned(),
+            )
+            .await?;
         manager
             .create_index(
                 Index::create()
@@ -139,14 +167,16 @@ impl MigrationTrait for Migration {
         manager
             .drop_table(Table::drop().table(StudyOptions::Table).to_owned())
             .await?;
-        manager
-            .drop_index(
-                Index::drop()
-                    .name("idx_flashcards_user_state_due")
-                    .table(Flashcards::Table)
-                    .to_owned(),
-            )
-            .await?;
+        for index in ["idx_flashcards_user_state_due", "idx_flashcards_user_note"] {
+            manager
+                .drop_index(
+                    Index::drop()
+                        .name(index)
+                        .table(Flashcards::Table)
+                        .to_owned(),
+                )
+                .await?;
+        }
         for (table, column) in columns().into_iter().rev() {
             manager
                 .alter_table(

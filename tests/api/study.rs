@@ -461,7 +461,167 @@ async fn studying_across_chats_keeps_each_chats_limits(backend: Backend) {
     );
 }
 
+/// A reversed note makes two cards and a cloze note one per cloze number; siblings share the
+/// note's texts, and once one is studied the others wait for tomorrow (when the chat buries
+/// siblings).
+async fn notes_make_sibling_cards_that_bury_each_other(backend: Backend) {
+    let s = Session::start(backend, at(10, 12, 0)).await;
+    let chat = s.app.create_chat(&s.token, "Notes").await;
+    let cards_path = format!("/api/v1/chats/{chat}/flashcards");
+    let reversed = s
+        .app
+        .create_card(
+            &s.token,
+            &chat,
+            json!({"kind": "reversed", "question": "Mitochondria", "answer": "Powerhouse of the cell"}),
+        )
+        .await;
+    assert_eq!(
+        (
+            &reversed["kind"],
+            &reversed["ordinal"],
+            &reversed["front"],
+            &reversed["back"]
+        ),
+        (
+            &json!("reversed"),
+            &json!(0),
+            &json!("Mitochondria"),
+            &json!("Powerhouse of the cell")
+        )
+    );
+    let note = text_of(&reversed, "note_id").to_string();
+    let pair = s
+        .ok(Method::GET, &format!("{cards_path}?note_id={note}"), None)
+        .await;
+    let pair = pair["items"].as_array().unwrap().clone();
+    assert_eq!(pair.len(), 2);
+    let backward = pair.iter().find(|c| c["ordinal"] == 1).unwrap();
+    assert_eq!(backward["front"], "Powerhouse of the cell");
+    assert_eq!(backward["back"], "Mitochondria");
+    s.clock.set(at(10, 12, 1));
+    let cloze = s
+        .app
+        .create_card(
+            &s.token,
+            &chat,
+            json!({"kind": "cloze", "question": "{{c1::Mitochondria}} make {{c2::ATP::a molecule}}"}),
+        )
+        .await;
+    assert_eq!(cloze["front"], "[...] make ATP");
+    assert_eq!(cloze["back"], "**Mitochondria** make ATP");
+    assert_eq!(cloze["answer"], "");
+    let cloze_note = text_of(&cloze, "note_id").to_string();
+    let clozes = s
+        .ok(
+            Method::GET,
+            &format!("{cards_path}?note_id={cloze_note}"),
+            None,
+        )
+        .await;
+    let second = clozes["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["ordinal"] == 2)
+        .unwrap()
+        .clone();
+    assert_eq!(second["front"], "Mitochondria make [a molecule]");
+    // Bad notes are refused by field, in bulk too.
+    for (body, field) in [
+        (json!({"kind": "cloze", "question": "no gaps"}), "question"),
+        (json!({"kind": "reversed", "question": "q"}), "answer"),
+        (json!({"question": "q", "answer": ""}), "answer"),
+    ] {
+        let response = s.send(Method::POST, &cards_path, Some(body)).await;
+        assert_eq!(fields_of(&problem(response, 422).await), [field]);
+    }
+    let response = s
+        .send(
+            Method::POST,
+            &format!("{cards_path}/bulk"),
+            Some(json!({"cards": [{"question": "q", "answer": "a"},
+                {"kind": "cloze", "question": "{{c0::zero}}"}]})),
+        )
+        .await;
+    assert_eq!(
+        fields_of(&problem(response, 422).await),
+        ["cards[1].question"]
+    );
+    let response = s
+        .send(
+            Method::POST,
+            &cards_path,
+            Some(json!({"kind": "sideways", "question": "q", "answer": "a"})),
+        )
+        .await;
+    assert!(response.status().is_client_error(), "{}", response.status());
+
+    // The session: studying one card of a note buries its siblings for the day.
+    let first = s.next(Some(&chat)).await;
+    assert_eq!(
+        (shown(&first), counts(&first)),
+        (Some(id_of(&reversed)), (4, 0, 0))
+    );
+    s.rate(id_of(&reversed), "good").await;
+    let next = s.next(Some(&chat)).await;
+    assert_eq!(
+        shown(&next),
+        Some(id_of(&cloze)),
+        "the backward card is buried"
+    );
+    assert_eq!(counts(&next), (2, 1, 0));
+    s.rate(id_of(&cloze), "good").await;
+    let rest = s.next(Some(&chat)).await;
+    assert_eq!(
+        rest["queue"], "learning",
+        "only learning cards are left: {rest}"
+    );
+    assert_eq!(counts(&rest).0, 0);
+    s.ok(
+        Method::PATCH,
+        &format!("/api/v1/chats/{chat}/study-options"),
+        Some(json!({"bury_siblings": false})),
+    )
+    .await;
+    assert_eq!(counts(&s.next(Some(&chat)).await).0, 2, "unburied");
+    // The next day the siblings are back.
+    s.ok(
+        Method::PATCH,
+        &format!("/api/v1/chats/{chat}/study-options"),
+        Some(json!({"bury_siblings": true})),
+    )
+    .await;
+    assert_eq!(counts(&s.next(Some(&chat)).await).0, 0);
+    s.clock.set(at(11, 12, 0));
+    assert_eq!(counts(&s.next(Some(&chat)).await).0, 2);
+
+    // An edit of a note's texts reaches its siblings; a cloze edit keeps its numbers.
+    let edited = s
+        .ok(
+            Method::PATCH,
+            &format!("/api/v1/flashcards/{}", id_of(&cloze)),
+            Some(
+                json!({"question": "{{c1::Chloroplasts}} make {{c2::sugar}}", "answer": "Plants"}),
+            ),
+        )
+        .await;
+    assert_eq!(edited["back"], "**Chloroplasts** make sugar\n\nPlants");
+    let sibling: Value = serde_json::from_str(&s.card(text_of(&second, "id")).await).unwrap();
+    assert_eq!(sibling["front"], "Chloroplasts make [...]");
+    assert_eq!(sibling["answer"], "Plants");
+    let response = s
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/flashcards/{}", id_of(&cloze)),
+            Some(json!({"question": "{{c1::only one}}"})),
+        )
+        .await;
+    assert_eq!(fields_of(&problem(response, 422).await), ["question"]);
+}
+
 on_every_backend!(
+    notes_make_sibling_cards_that_bury_each_other,
     study_options_have_defaults_and_check_every_field,
     daily_limits_hold_until_the_users_day_ends,
     learning_steps_bring_cards_back_then_graduate,

@@ -82,6 +82,9 @@ closed_sets! {
     LeechAction { Suspend = "suspend", Tag = "tag" }
     /// A part of the study queue: new cards, cards in learning steps, cards in review.
     QueueKind { New = "new", Learning = "learning", Review = "review" }
+    /// What kind of note a card is made from: one card, two (forward and backward), or one per
+    /// cloze number.
+    CardKind { Basic = "basic", Reversed = "reversed", Cloze = "cloze" }
     /// Where a card is in its life (FSRS).
     CardState { New = "new", Learning = "learning", Review = "review", Relearning = "relearning" }
     /// Whether a card's source document is still there (`missing` once it was deleted or
@@ -187,6 +190,11 @@ mod tests {
         same("MediaType", Media::parse, Media::as_str);
         same("CardState", State::parse, State::as_str);
         same("Rating", Grade::parse, Grade::as_str);
+        same(
+            "CardKind",
+            flashforge_domain::flashcards::CardKind::parse,
+            flashforge_domain::flashcards::CardKind::as_str,
+        );
         same(
             "NewOrder",
             flashforge_domain::flashcards::NewOrder::parse,

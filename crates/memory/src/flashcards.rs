@@ -67,6 +67,7 @@ fn matches(card: &Flashcard, filter: &CardFilter) -> bool {
     filter.tag.as_ref().is_none_or(|t| card.tags.contains(t))
         && filter.state.is_none_or(|s| card.schedule.state == s)
         && filter.due_before.is_none_or(|d| card.schedule.due <= d)
+        && filter.note.is_none_or(|n| card.note.id == n)
         && filter.text.as_ref().is_none_or(|text| {
             let text = text.to_lowercase();
             card.question.as_str().to_lowercase().contains(&text)

@@ -8,11 +8,16 @@ use flashforge_domain::InfraError;
 use flashforge_domain::accounts::UserId;
 use flashforge_domain::chats::ChatId;
 use flashforge_domain::flashcards::{
-    CardState, Flashcard, NewOrder, QueueCounts, QueueKind, Review, ReviewId, Studied,
+    CardState, Flashcard, NewOrder, NoteId, QueueCounts, QueueKind, Review, ReviewId, Studied,
     StudyOptions, StudyRepository,
 };
 
 use crate::flashcards::InMemoryFlashcardRepository;
+
+/// Whether a card waits for tomorrow: a new or review card of a buried note.
+fn is_buried(card: &Flashcard, buried: &[NoteId]) -> bool {
+    kind_of(card) != QueueKind::Learning && buried.contains(&card.note.id)
+}
 
 /// Which part of the queue a card is in.
 fn kind_of(card: &Flashcard) -> QueueKind {
@@ -61,13 +66,16 @@ impl StudyRepository for InMemoryFlashcardRepository {
         &self,
         owner: UserId,
         chat: Option<ChatId>,
-        learning_until: DateTime<Utc>,
-        review_until: DateTime<Utc>,
+        (learning_until, review_until): (DateTime<Utc>, DateTime<Utc>),
+        buried: &[NoteId],
     ) -> Result<Vec<QueueCounts>, InfraError> {
         let store = self.store.read();
         let mut counts: BTreeMap<ChatId, QueueCounts> = BTreeMap::new();
         let mine = store.cards.values().filter(|c| {
-            c.user_id == owner && !c.suspended && chat.is_none_or(|chat| c.chat_id == chat)
+            c.user_id == owner
+                && !c.suspended
+                && chat.is_none_or(|chat| c.chat_id == chat)
+                && !is_buried(c, buried)
         });
         for card in mine {
             let entry = counts.entry(card.chat_id).or_insert(QueueCounts {
@@ -123,9 +131,9 @@ impl StudyRepository for InMemoryFlashcardRepository {
         &self,
         owner: UserId,
         chats: &[ChatId],
-        kind: QueueKind,
+        (kind, order): (QueueKind, NewOrder),
         due_until: DateTime<Utc>,
-        order: NewOrder,
+        buried: &[NoteId],
         limit: u64,
     ) -> Result<Vec<Flashcard>, InfraError> {
         let store = self.store.read();
@@ -133,7 +141,7 @@ impl StudyRepository for InMemoryFlashcardRepository {
             .cards
             .values()
             .filter(|c| c.user_id == owner && !c.suspended && chats.contains(&c.chat_id))
-            .filter(|c| kind_of(c) == kind)
+            .filter(|c| kind_of(c) == kind && !is_buried(c, buried))
             .filter(|c| kind == QueueKind::New || c.schedule.due <= due_until)
             .collect();
         match (kind, order) {
@@ -146,6 +154,36 @@ impl StudyRepository for InMemoryFlashcardRepository {
             .take(usize::try_from(limit).unwrap_or(usize::MAX))
             .cloned()
             .collect())
+    }
+
+    async fn note_cards(&self, owner: UserId, note: NoteId) -> Result<Vec<Flashcard>, InfraError> {
+        let store = self.store.read();
+        let mut cards: Vec<Flashcard> = store
+            .cards
+            .values()
+            .filter(|c| c.user_id == owner && c.note.id == note)
+            .cloned()
+            .collect();
+        cards.sort_by_key(|c| (c.note.ordinal, c.id));
+        Ok(cards)
+    }
+
+    async fn notes_studied_since(
+        &self,
+        owner: UserId,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(ChatId, NoteId)>, InfraError> {
+        let store = self.store.read();
+        let mut notes: Vec<(ChatId, NoteId)> = store
+            .reviews
+            .iter()
+            .filter(|r| r.user_id == owner && r.reviewed_at >= since)
+            .filter_map(|r| store.cards.get(&r.card_id))
+            .map(|c| (c.chat_id, c.note.id))
+            .collect();
+        notes.sort();
+        notes.dedup();
+        Ok(notes)
     }
 
     async fn last_review(

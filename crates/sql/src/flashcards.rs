@@ -8,9 +8,9 @@ use flashforge_domain::InfraError;
 use flashforge_domain::accounts::UserId;
 use flashforge_domain::chats::ChatId;
 use flashforge_domain::flashcards::{
-    CardCursor, CardFilter, CardSource, CardState, CardText, CardsStored, Flashcard, FlashcardId,
-    FlashcardRepository, MemoryState, Rating, Recorded, Review, ReviewId, Schedule, StudyDay,
-    StudySettings, Tag,
+    CardCursor, CardFilter, CardKind, CardSource, CardState, CardText, CardsStored, Flashcard,
+    FlashcardId, FlashcardRepository, MemoryState, NoteId, NoteRef, Rating, Recorded, Review,
+    ReviewId, Schedule, StudyDay, StudySettings, Tag,
 };
 use flashforge_domain::knowledge::{ChunkId, DocumentId};
 use flashforge_domain::pagination::{Page, PageRequest};
@@ -145,6 +145,11 @@ pub(crate) fn to_card(row: flashcards::Model) -> Result<Flashcard, InfraError> {
             page_label: row.source_page_label.clone(),
             quote: row.source_quote,
         }),
+        note: NoteRef {
+            id: NoteId::from_uuid(row.note_id.unwrap_or(row.id)),
+            kind: CardKind::parse(&row.kind).ok_or_else(|| corrupt("flashcards", "kind"))?,
+            ordinal: u32::try_from(row.ordinal).map_err(|_| corrupt("flashcards", "ordinal"))?,
+        },
         schedule: Schedule {
             state: CardState::parse(&row.state).ok_or_else(|| corrupt("flashcards", "state"))?,
             memory,
@@ -216,6 +221,9 @@ fn row(card: &Flashcard) -> Result<flashcards::ActiveModel, InfraError> {
         created_at: Set(card.created_at),
         updated_at: Set(card.updated_at),
         shuffle: Set(card.shuffle_key()),
+        note_id: Set(Some(card.note.id.as_uuid())),
+        kind: Set(card.note.kind.as_str().to_string()),
+        ordinal: Set(int(card.note.ordinal)),
     })
 }
 
@@ -341,6 +349,9 @@ impl FlashcardRepository for SqlFlashcardRepository {
         }
         if let Some(state) = filter.state {
             query = query.filter(flashcards::Column::State.eq(state.as_str()));
+        }
+        if let Some(note) = filter.note {
+            query = query.filter(flashcards::Column::NoteId.eq(note.as_uuid()));
         }
         if let Some(due) = filter.due_before {
             query = query.filter(flashcards::Column::Due.lte(due));

@@ -9,8 +9,8 @@ use flashforge_domain::InfraError;
 use flashforge_domain::accounts::UserId;
 use flashforge_domain::chats::ChatId;
 use flashforge_domain::flashcards::{
-    CardState, Flashcard, LeechAction, NewOrder, QueueCounts, QueueKind, Review, ReviewId, Studied,
-    StudyOptions, StudyRepository, format_step, parse_steps,
+    CardState, Flashcard, LeechAction, NewOrder, NoteId, QueueCounts, QueueKind, Review, ReviewId,
+    Studied, StudyOptions, StudyRepository, format_step, parse_steps,
 };
 use sea_orm::sea_query::{Expr, Func, OnConflict};
 use sea_orm::{
@@ -68,6 +68,19 @@ fn states(kind: QueueKind) -> Vec<&'static str> {
         QueueKind::Learning => vec![CardState::Learning.as_str(), CardState::Relearning.as_str()],
         QueueKind::Review => vec![CardState::Review.as_str()],
     }
+}
+
+/// Cards of none of the `buried` notes.
+fn not_buried(buried: &[NoteId]) -> Condition {
+    let mut condition = Condition::all();
+    if !buried.is_empty() {
+        condition = condition.add(
+            Condition::any()
+                .add(flashcards::Column::NoteId.is_null())
+                .add(flashcards::Column::NoteId.is_not_in(buried.iter().map(|n| n.as_uuid()))),
+        );
+    }
+    condition
 }
 
 fn review_card() -> RelationDef {
@@ -155,12 +168,16 @@ impl StudyRepository for SqlFlashcardRepository {
         &self,
         owner: UserId,
         chat: Option<ChatId>,
-        learning_until: DateTime<Utc>,
-        review_until: DateTime<Utc>,
+        (learning_until, review_until): (DateTime<Utc>, DateTime<Utc>),
+        buried: &[NoteId],
     ) -> Result<Vec<QueueCounts>, InfraError> {
         use flashcards::Column as C;
         let due = Condition::any()
-            .add(C::State.eq(CardState::New.as_str()))
+            .add(
+                Condition::all()
+                    .add(C::State.eq(CardState::New.as_str()))
+                    .add(not_buried(buried)),
+            )
             .add(
                 Condition::all()
                     .add(C::State.is_in(states(QueueKind::Learning)))
@@ -169,7 +186,8 @@ impl StudyRepository for SqlFlashcardRepository {
             .add(
                 Condition::all()
                     .add(C::State.eq(CardState::Review.as_str()))
-                    .add(C::Due.lt(review_until)),
+                    .add(C::Due.lt(review_until))
+                    .add(not_buried(buried)),
             );
         let mut query = flashcards::Entity::find()
             .select_only()
@@ -266,9 +284,9 @@ impl StudyRepository for SqlFlashcardRepository {
         &self,
         owner: UserId,
         chats: &[ChatId],
-        kind: QueueKind,
+        (kind, order): (QueueKind, NewOrder),
         due_until: DateTime<Utc>,
-        order: NewOrder,
+        buried: &[NoteId],
         limit: u64,
     ) -> Result<Vec<Flashcard>, InfraError> {
         use flashcards::Column as C;
@@ -280,6 +298,9 @@ impl StudyRepository for SqlFlashcardRepository {
             .filter(C::ChatId.is_in(chats.iter().map(|c| c.as_uuid())))
             .filter(C::Suspended.eq(false))
             .filter(C::State.is_in(states(kind)));
+        if kind != QueueKind::Learning {
+            query = query.filter(not_buried(buried));
+        }
         query = match (kind, order) {
             (QueueKind::New, NewOrder::Created) => query.order_by_asc(C::CreatedAt),
             (QueueKind::New, NewOrder::Random) => query.order_by_asc(C::Shuffle),
@@ -294,6 +315,53 @@ impl StudyRepository for SqlFlashcardRepository {
             .into_iter()
             .map(to_card)
             .collect()
+    }
+
+    async fn note_cards(&self, owner: UserId, note: NoteId) -> Result<Vec<Flashcard>, InfraError> {
+        flashcards::Entity::find()
+            .filter(flashcards::Column::UserId.eq(owner.as_uuid()))
+            .filter(flashcards::Column::NoteId.eq(note.as_uuid()))
+            .order_by_asc(flashcards::Column::Ordinal)
+            .order_by_asc(flashcards::Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(infra)?
+            .into_iter()
+            .map(to_card)
+            .collect()
+    }
+
+    async fn notes_studied_since(
+        &self,
+        owner: UserId,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(ChatId, NoteId)>, InfraError> {
+        let rows: Vec<(uuid::Uuid, Option<uuid::Uuid>, uuid::Uuid)> = reviews::Entity::find()
+            .select_only()
+            .column(flashcards::Column::ChatId)
+            .column(flashcards::Column::NoteId)
+            .column(flashcards::Column::Id)
+            .distinct()
+            .join(JoinType::InnerJoin, review_card())
+            .filter(reviews::Column::UserId.eq(owner.as_uuid()))
+            .filter(flashcards::Column::UserId.eq(owner.as_uuid()))
+            .filter(reviews::Column::ReviewedAt.gte(since))
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(infra)?;
+        let mut notes: Vec<(ChatId, NoteId)> = rows
+            .into_iter()
+            .map(|(chat, note, card)| {
+                (
+                    ChatId::from_uuid(chat),
+                    NoteId::from_uuid(note.unwrap_or(card)),
+                )
+            })
+            .collect();
+        notes.sort();
+        notes.dedup();
+        Ok(notes)
     }
 
     async fn last_review(

@@ -117,6 +117,7 @@ pub(super) fn card(user: UserId, chat: ChatId, due_in_minutes: i64) -> Flashcard
         tags: Vec::new(),
         suspended: false,
         source: None,
+        note: flashforge_domain::flashcards::NoteRef::basic(),
         schedule: Schedule {
             due: now + Duration::minutes(due_in_minutes),
             ..Schedule::new_card(now)

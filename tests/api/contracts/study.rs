@@ -4,8 +4,9 @@
 use chrono::{Duration, SubsecRound, Utc};
 use flashforge_domain::chats::{ChatId, ChatName, NewChat};
 use flashforge_domain::flashcards::{
-    CardSnapshot, CardState, Flashcard, LeechAction, MemoryState, NewOrder, QueueCounts, QueueKind,
-    Rating, Recorded, Review, ReviewId, Schedule, Studied, StudyOptions, Tag,
+    CardKind, CardSnapshot, CardState, Flashcard, LeechAction, MemoryState, NewOrder, NoteId,
+    NoteRef, QueueCounts, QueueKind, Rating, Recorded, Review, ReviewId, Schedule, Studied,
+    StudyOptions, Tag,
 };
 
 use super::flashcards::{card, full_fixture};
@@ -82,7 +83,7 @@ async fn the_queue_counts_and_orders_each_part(backend: Backend) {
     let (learning_until, review_until) = (now + Duration::minutes(20), now + Duration::hours(2));
     let counts = f
         .cards
-        .queue_counts(f.alice, None, learning_until, review_until)
+        .queue_counts(f.alice, None, (learning_until, review_until), &[])
         .await
         .unwrap();
     let mine = QueueCounts {
@@ -102,14 +103,14 @@ async fn the_queue_counts_and_orders_each_part(backend: Backend) {
     assert_eq!(counts, expected);
     assert_eq!(
         f.cards
-            .queue_counts(f.alice, Some(f.chat), learning_until, review_until)
+            .queue_counts(f.alice, Some(f.chat), (learning_until, review_until), &[])
             .await
             .unwrap(),
         vec![mine]
     );
     assert!(
         f.cards
-            .queue_counts(f.bob, None, learning_until, review_until)
+            .queue_counts(f.bob, None, (learning_until, review_until), &[])
             .await
             .unwrap()
             .is_empty()
@@ -122,7 +123,7 @@ async fn the_queue_counts_and_orders_each_part(backend: Backend) {
         let alice = f.alice;
         async move {
             cards
-                .queue(alice, &[chat], kind, until, order, limit)
+                .queue(alice, &[chat], (kind, order), until, &[], limit)
                 .await
                 .unwrap()
         }
@@ -161,9 +162,9 @@ async fn the_queue_counts_and_orders_each_part(backend: Backend) {
             .queue(
                 f.alice,
                 &[f.chat, second],
-                QueueKind::Review,
+                (QueueKind::Review, NewOrder::Created),
                 review_until,
-                NewOrder::Created,
+                &[],
                 10
             )
             .await
@@ -172,14 +173,28 @@ async fn the_queue_counts_and_orders_each_part(backend: Backend) {
     );
     assert!(
         f.cards
-            .queue(f.bob, &[f.chat], QueueKind::New, now, NewOrder::Created, 10)
+            .queue(
+                f.bob,
+                &[f.chat],
+                (QueueKind::New, NewOrder::Created),
+                now,
+                &[],
+                10
+            )
             .await
             .unwrap()
             .is_empty()
     );
     assert!(
         f.cards
-            .queue(f.alice, &[], QueueKind::New, now, NewOrder::Created, 10)
+            .queue(
+                f.alice,
+                &[],
+                (QueueKind::New, NewOrder::Created),
+                now,
+                &[],
+                10
+            )
             .await
             .unwrap()
             .is_empty()
@@ -424,7 +439,96 @@ async fn study_options_round_trip_per_chat(backend: Backend) {
     assert!(f.cards.all_options(f.bob).await.unwrap().is_empty());
 }
 
+/// Siblings share a note; the new and review cards of a buried note leave the counts and the
+/// queue, its learning cards stay; the notes studied since a moment are each named once.
+async fn buried_notes_keep_their_learning_cards_only(backend: Backend) {
+    let f = full_fixture(backend).await;
+    let now = Utc::now().trunc_subsecs(6);
+    let note = NoteRef {
+        id: NoteId::new(),
+        kind: CardKind::Cloze,
+        ordinal: 1,
+    };
+    let mut siblings = Vec::new();
+    for (ordinal, state, due) in [
+        (1, CardState::Learning, -5),
+        (2, CardState::New, 0),
+        (3, CardState::Review, -60),
+    ] {
+        let mut c = card_in(&f, f.chat, state, due, 30);
+        c.note = NoteRef { ordinal, ..note };
+        siblings.push(c);
+    }
+    let other = card_in(&f, f.chat, CardState::New, 0, 60);
+    let mut all = siblings.clone();
+    all.push(other.clone());
+    f.cards.create_many(f.alice, all, 0).await.unwrap();
+    let window = (now + Duration::minutes(20), now + Duration::hours(2));
+    let counts = |buried: Vec<NoteId>| {
+        let cards = f.cards.clone();
+        let alice = f.alice;
+        async move {
+            let c = cards
+                .queue_counts(alice, None, window, &buried)
+                .await
+                .unwrap();
+            (c[0].new, c[0].learning, c[0].review)
+        }
+    };
+    assert_eq!(counts(vec![]).await, (2, 1, 1));
+    assert_eq!(counts(vec![note.id]).await, (1, 1, 0));
+    let new_cards = f
+        .cards
+        .queue(
+            f.alice,
+            &[f.chat],
+            (QueueKind::New, NewOrder::Created),
+            now,
+            &[note.id],
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(new_cards, vec![other.clone()]);
+    let learning = f
+        .cards
+        .queue(
+            f.alice,
+            &[f.chat],
+            (QueueKind::Learning, NewOrder::Created),
+            now,
+            &[note.id],
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(learning, vec![siblings[0].clone()]);
+    assert_eq!(
+        f.cards.note_cards(f.alice, note.id).await.unwrap(),
+        siblings
+    );
+    assert!(f.cards.note_cards(f.bob, note.id).await.unwrap().is_empty());
+    let (after, review) = review_of(&siblings[0], CardState::Learning, 1, 10);
+    f.cards.record_review(&after, 2, review).await.unwrap();
+    let (after, review) = review_of(&other, CardState::New, 1, 10);
+    f.cards.record_review(&after, 0, review).await.unwrap();
+    let since = now - Duration::minutes(10);
+    let mut studied = f.cards.notes_studied_since(f.alice, since).await.unwrap();
+    studied.sort();
+    let mut expected = vec![(f.chat, note.id), (f.chat, other.note.id)];
+    expected.sort();
+    assert_eq!(studied, expected);
+    assert!(
+        f.cards
+            .notes_studied_since(f.bob, since)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 on_every_backend!(
+    buried_notes_keep_their_learning_cards_only,
     the_queue_counts_and_orders_each_part,
     studied_counts_and_undo_restore_exactly,
     study_options_round_trip_per_chat,

@@ -896,7 +896,13 @@ export interface components {
             cards: components["schemas"]["NewCardRequest"][];
         };
         CardBody: {
+            /** @description The note's answer (a cloze note's extra text, possibly empty). */
             answer: string;
+            /**
+             * @description What it shows on the back, Markdown; a cloze card's text with the gap in bold, then the
+             *     extra text.
+             */
+            back: string;
             /** Format: uuid */
             chat_id: string;
             /** Format: date-time */
@@ -908,8 +914,14 @@ export interface components {
             difficulty?: number | null;
             /** Format: date-time */
             due: string;
+            /**
+             * @description What this card shows first, Markdown: the question; the answer on a backward card; the
+             *     cloze text with this card's gap as `[...]` (or `[hint]`).
+             */
+            front: string;
             /** Format: uuid */
             id: string;
+            kind: components["schemas"]["CardKind"];
             /** Format: int32 */
             lapses: number;
             /** Format: date-time */
@@ -920,6 +932,18 @@ export interface components {
              */
             leech: boolean;
             next_intervals: components["schemas"]["NextIntervalsBody"];
+            /**
+             * Format: uuid
+             * @description The note the card is made from; its siblings share it.
+             */
+            note_id: string;
+            /**
+             * Format: int32
+             * @description Which card of the note: 0 (basic, a reversed note's forward card), 1 (a reversed note's
+             *     backward card) or the cloze number.
+             */
+            ordinal: number;
+            /** @description The note's question (a cloze note's text with its markers). */
             question: string;
             /** Format: int32 */
             reps: number;
@@ -936,6 +960,12 @@ export interface components {
             /** Format: date-time */
             updated_at: string;
         };
+        /**
+         * @description What kind of note a card is made from: one card, two (forward and backward), or one per
+         *     cloze number.
+         * @enum {string}
+         */
+        CardKind: "basic" | "reversed" | "cloze";
         /** @description Changes to a card; a field left out stays as it is; `"source": null` removes the source. */
         CardPatchRequest: {
             answer?: string | null;
@@ -1323,12 +1353,14 @@ export interface components {
         };
         NewCardRequest: {
             /**
-             * @description Markdown, 1–5000 characters.
+             * @description Markdown, 1–5000 characters; for a cloze note, extra text for the back (may be empty).
              * @example ATP, by oxidative phosphorylation.
              */
-            answer: string;
+            answer?: string;
+            kind?: components["schemas"]["CardKind"] | null;
             /**
-             * @description Markdown, 1–2000 characters.
+             * @description Markdown, 1–2000 characters; a cloze note's text with its `{{cN::text}}` or
+             *     `{{cN::text::hint}}` markers.
              * @example What do mitochondria produce?
              */
             question: string;
@@ -3572,6 +3604,8 @@ export interface operations {
                 due?: boolean;
                 /** @description Only cards whose question or answer contains this text (1–200 characters). */
                 text?: string;
+                /** @description Only the cards of this note (a reversed note's two cards, a cloze note's cards). */
+                note_id?: string;
             };
             header?: never;
             path: {
@@ -3644,7 +3678,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The new card, due now; `Location` names it */
+            /** @description The new card, due now; `Location` names it. A reversed or cloze note makes several cards: this is its first (lowest ordinal); `GET …/flashcards?note_id=` lists them all */
             201: {
                 headers: {
                     /** @description The new card's URL */
@@ -3730,7 +3764,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Every card, in the order sent */
+            /** @description Every card, in the order sent, each note's cards in ordinal order */
             201: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];

@@ -700,6 +700,7 @@ impl NewCard<'_> {
             tags: vec![tag.clone()],
             suspended: false,
             source: self.source.cloned(),
+            note: super::notes::NoteRef::basic(),
             schedule: Schedule::new_card(now),
             created_at: now,
             updated_at: now,

@@ -54,6 +54,7 @@ impl Flashcards {
         let rows = rows
             .into_iter()
             .map(|row| CardInput {
+                kind: super::notes::CardKind::Basic,
                 question: row.question,
                 answer: row.answer,
                 tags: row.tags,

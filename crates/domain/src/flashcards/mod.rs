@@ -5,6 +5,7 @@ mod error;
 mod generation;
 mod interchange;
 mod models;
+mod notes;
 mod options;
 mod ports;
 mod scheduling;
@@ -20,6 +21,9 @@ pub use models::{
     GeneratedCard, Generation, GenerationId, GenerationRequest, GenerationStatus, MAX_ANSWER_CHARS,
     MAX_BULK_CARDS, MAX_QUESTION_CHARS, MAX_QUOTE_CHARS, MAX_TAGS, Review, ReviewId, StudySettings,
     Tag,
+};
+pub use notes::{
+    CardKind, MAX_CLOZE_NUMBER, MAX_CLOZES, NoteId, NoteRef, cloze_numbers, render_cloze,
 };
 pub use options::{
     LEARN_AHEAD, LeechAction, MAX_DAILY_LIMIT, MAX_INTERVAL_DAYS, MAX_STEPS, NewOrder, StudyDay,

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::notes::{CardKind, NoteId, NoteRef, render_cloze};
 use super::options::StudyDay;
 use super::scheduling::{CardState, Rating, Schedule};
 use crate::accounts::UserId;
@@ -50,6 +51,14 @@ impl CardText {
 
     pub fn from_stored(text: String) -> Self {
         Self(text)
+    }
+
+    /// A text that may be empty (a cloze note's extra text), otherwise as [`Self::parse`].
+    pub fn parse_optional(field: &str, raw: &str, max_chars: usize) -> Result<Self, FieldError> {
+        if raw.trim().is_empty() {
+            return Ok(Self(String::new()));
+        }
+        Self::parse(field, raw, max_chars)
     }
 
     pub fn as_str(&self) -> &str {
@@ -129,12 +138,41 @@ pub struct Flashcard {
     pub tags: Vec<Tag>,
     pub suspended: bool,
     pub source: Option<CardSource>,
+    /// The note the card is made from, and which of its cards it is.
+    pub note: NoteRef,
     pub schedule: Schedule,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 impl Flashcard {
+    /// What the card shows first, Markdown: the question (the answer on a reversed note's
+    /// backward card; the cloze text with this card's gap on a cloze card).
+    pub fn front(&self) -> String {
+        match (self.note.kind, self.note.ordinal) {
+            (CardKind::Reversed, 1) => self.answer.as_str().to_string(),
+            (CardKind::Cloze, n) => render_cloze(self.question.as_str(), n, false),
+            _ => self.question.as_str().to_string(),
+        }
+    }
+
+    /// What the card shows on the back, Markdown; a cloze card's back is its text with the gap
+    /// filled in, then the extra text if there is any.
+    pub fn back(&self) -> String {
+        match (self.note.kind, self.note.ordinal) {
+            (CardKind::Reversed, 1) => self.question.as_str().to_string(),
+            (CardKind::Cloze, n) => {
+                let mut back = render_cloze(self.question.as_str(), n, true);
+                if !self.answer.as_str().is_empty() {
+                    back.push_str("\n\n");
+                    back.push_str(self.answer.as_str());
+                }
+                back
+            }
+            _ => self.answer.as_str().to_string(),
+        }
+    }
+
     /// The card's place in a random new-card order: fixed for the card, random across cards
     /// (the random bits of its UUIDv7 id), 0–2³¹−1 so every database can store it.
     pub fn shuffle_key(&self) -> i32 {
@@ -153,6 +191,8 @@ pub struct CardFilter {
     pub due_before: Option<DateTime<Utc>>,
     /// Only cards whose question or answer contains this text (case-insensitive).
     pub text: Option<String>,
+    /// Only the cards of this note (siblings).
+    pub note: Option<NoteId>,
 }
 
 /// The key of the card list: newest first by id.

@@ -7,6 +7,7 @@ use super::models::{
     CardCursor, CardFilter, DeckFormat, Flashcard, FlashcardId, Generation, GenerationId, Review,
     ReviewId, StudySettings,
 };
+use super::notes::NoteId;
 use super::options::{NewOrder, StudyOptions};
 use crate::accounts::UserId;
 use crate::chats::ChatId;
@@ -110,13 +111,14 @@ pub trait StudyRepository: Send + Sync {
 
     /// Per chat (one chat, or all of `owner`'s), the cards to study that are not suspended:
     /// new cards, learning and relearning cards due at or before `learning_until`, review
-    /// cards due before `review_until`. Chats with none are left out.
+    /// cards due before `review_until`; new and review cards of the `buried` notes are left
+    /// out. Chats with none are left out.
     async fn queue_counts(
         &self,
         owner: UserId,
         chat: Option<ChatId>,
-        learning_until: DateTime<Utc>,
-        review_until: DateTime<Utc>,
+        (learning_until, review_until): (DateTime<Utc>, DateTime<Utc>),
+        buried: &[NoteId],
     ) -> Result<Vec<QueueCounts>, InfraError>;
 
     /// Per chat (one chat, or all of `owner`'s), what `owner`'s reviews at or after `since`
@@ -129,17 +131,28 @@ pub trait StudyRepository: Send + Sync {
     ) -> Result<Vec<(ChatId, Studied)>, InfraError>;
 
     /// The first `limit` cards of `kind` in `chats` (not suspended): new cards in `order`
-    /// (`Created`: oldest first; `Random`: a fixed shuffle), others due at or before `due_until`,
-    /// soonest first.
+    /// (`Created`: oldest first; `Random`: a fixed shuffle), others
+    /// due at or before `due_until`, soonest first; new and review cards of the `buried` notes
+    /// are left out.
     async fn queue(
         &self,
         owner: UserId,
         chats: &[ChatId],
-        kind: QueueKind,
+        (kind, order): (QueueKind, NewOrder),
         due_until: DateTime<Utc>,
-        order: NewOrder,
+        buried: &[NoteId],
         limit: u64,
     ) -> Result<Vec<Flashcard>, InfraError>;
+
+    /// The cards of one of `owner`'s notes (siblings), in ordinal order.
+    async fn note_cards(&self, owner: UserId, note: NoteId) -> Result<Vec<Flashcard>, InfraError>;
+
+    /// The notes (with their chat) of the cards `owner` reviewed at or after `since`, each once.
+    async fn notes_studied_since(
+        &self,
+        owner: UserId,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(ChatId, NoteId)>, InfraError>;
 
     /// `owner`'s most recent review at or after `since` (by review time, then log order).
     async fn last_review(

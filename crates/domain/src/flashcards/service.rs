@@ -11,6 +11,7 @@ use super::models::{
     CardCursor, CardFilter, CardSource, CardText, Flashcard, FlashcardId, MAX_ANSWER_CHARS,
     MAX_BULK_CARDS, MAX_QUESTION_CHARS, MAX_QUOTE_CHARS, StudySettings, Tag,
 };
+use super::notes::{CardKind, NoteId, NoteRef, cloze_numbers};
 use super::options::StudyOptions;
 use super::ports::{CardsStored, DeckFiles, FlashcardRepository, GenerationRepository};
 use super::scheduling::{MemoryModel, Schedule, Scheduler, SchedulerSettings};
@@ -49,13 +50,26 @@ pub struct GeneratedCards {
     pub saved: Option<Vec<StudyCard>>,
 }
 
+/// The cards a note of `kind` with this question makes: their ordinals.
+fn ordinals(kind: CardKind, question: &str) -> Result<Vec<u32>, FieldError> {
+    match kind {
+        CardKind::Basic => Ok(vec![0]),
+        CardKind::Reversed => Ok(vec![0, 1]),
+        CardKind::Cloze => cloze_numbers("question", question),
+    }
+}
+
 /// The most rows one import may hold.
 pub const MAX_IMPORT_ROWS: usize = 5_000;
 
 /// A card as the client sends it.
 #[derive(Debug, Clone, Default)]
 pub struct CardInput {
+    /// Basic (the default), reversed (two cards) or cloze (one card per cloze number).
+    pub kind: CardKind,
+    /// A cloze note's text with its `{{cN::…}}` markers.
     pub question: String,
+    /// A cloze note's extra text, shown on the back; may be empty.
     pub answer: String,
     pub tags: Vec<String>,
     pub suspended: bool,
@@ -389,33 +403,48 @@ impl Flashcards {
         prefix: &str,
         errors: &mut ValidationErrors,
         now: DateTime<Utc>,
-    ) -> Option<Flashcard> {
+    ) -> Option<Vec<Flashcard>> {
+        let prefixed = |e: FieldError| FieldError::new(format!("{prefix}{}", e.field), e.message);
         let question = errors.check(
-            CardText::parse("question", &input.question, MAX_QUESTION_CHARS)
-                .map_err(|e| FieldError::new(format!("{prefix}{}", e.field), e.message)),
+            CardText::parse("question", &input.question, MAX_QUESTION_CHARS).map_err(prefixed),
         );
         let answer = errors.check(
-            CardText::parse("answer", &input.answer, MAX_ANSWER_CHARS)
-                .map_err(|e| FieldError::new(format!("{prefix}{}", e.field), e.message)),
+            match input.kind {
+                CardKind::Cloze => {
+                    CardText::parse_optional("answer", &input.answer, MAX_ANSWER_CHARS)
+                }
+                _ => CardText::parse("answer", &input.answer, MAX_ANSWER_CHARS),
+            }
+            .map_err(prefixed),
         );
-        let tags = errors.check(
-            Tag::parse_all(&input.tags)
-                .map_err(|e| FieldError::new(format!("{prefix}{}", e.field), e.message)),
-        );
+        let ordinals = errors.check(ordinals(input.kind, &input.question).map_err(prefixed));
+        let tags = errors.check(Tag::parse_all(&input.tags).map_err(prefixed));
         let source = input.source.and_then(|s| source(prefix, s, errors));
-        Some(Flashcard {
-            id: FlashcardId::new(),
-            user_id: who.user_id,
-            chat_id: chat,
-            question: question?,
-            answer: answer?,
-            tags: tags?,
-            suspended: input.suspended,
-            source,
-            schedule: Schedule::new_card(now),
-            created_at: now,
-            updated_at: now,
-        })
+        let (question, answer, tags, ordinals) = (question?, answer?, tags?, ordinals?);
+        let note = NoteId::new();
+        Some(
+            ordinals
+                .into_iter()
+                .map(|ordinal| Flashcard {
+                    id: FlashcardId::new(),
+                    user_id: who.user_id,
+                    chat_id: chat,
+                    question: question.clone(),
+                    answer: answer.clone(),
+                    tags: tags.clone(),
+                    suspended: input.suspended,
+                    source: source.clone(),
+                    note: NoteRef {
+                        id: note,
+                        kind: input.kind,
+                        ordinal,
+                    },
+                    schedule: Schedule::new_card(now),
+                    created_at: now,
+                    updated_at: now,
+                })
+                .collect(),
+        )
     }
 
     /// Stores `owner`'s new cards, all or none: none when they would pass the card quota.
@@ -457,31 +486,25 @@ impl Flashcards {
         let now = self.clock.now();
         let mut errors = ValidationErrors::new();
         let mut cards = Vec::with_capacity(inputs.len());
+        let mut sources: Vec<(String, DocumentId)> = Vec::new();
         for (i, input) in inputs.into_iter().enumerate() {
             let prefix = if bulk {
                 format!("cards[{i}].")
             } else {
                 String::new()
             };
-            if let Some(card) = self.build(who, chat, input, &prefix, &mut errors, now) {
-                cards.push(card);
+            if let Some(note) = self.build(who, chat, input, &prefix, &mut errors, now) {
+                sources.extend(note.iter().filter_map(|c| {
+                    let field = format!("{prefix}source.document_id");
+                    c.source.as_ref().map(|s| (field, s.document_id))
+                }));
+                cards.extend(note);
             }
         }
         if !errors.is_empty() {
             return Err(errors.into());
         }
-        let sources: Vec<(String, DocumentId)> = cards
-            .iter()
-            .enumerate()
-            .filter_map(|(i, c)| {
-                let field = if bulk {
-                    format!("cards[{i}].source.document_id")
-                } else {
-                    "source.document_id".to_string()
-                };
-                c.source.as_ref().map(|s| (field, s.document_id))
-            })
-            .collect();
+        sources.dedup();
         self.check_sources(who.user_id, chat, &sources).await?;
         self.store(who.user_id, cards.clone()).await?;
         self.study_all(who.user_id, cards, now).await
@@ -514,7 +537,7 @@ impl Flashcards {
                 ..row
             };
             match self.build(who, chat, row, "", &mut errors, now) {
-                Some(card) if errors.is_empty() => cards.push(card),
+                Some(note) if errors.is_empty() => cards.extend(note),
                 _ => problems.extend(errors.fields().iter().map(|e| (i + 1, e.clone()))),
             }
         }
@@ -602,15 +625,33 @@ impl Flashcards {
             .await?
             .ok_or(FlashcardError::NotFound)?;
         let mut errors = ValidationErrors::new();
+        let note_changes = patch.question.is_some()
+            || patch.answer.is_some()
+            || patch.tags.is_some()
+            || patch.source.is_some();
         if let Some(q) = &patch.question
             && let Some(q) = errors.check(CardText::parse("question", q, MAX_QUESTION_CHARS))
         {
+            // A cloze note keeps its cards: the edit must keep its cloze numbers.
+            if card.note.kind == CardKind::Cloze
+                && let Some(numbers) = errors.check(cloze_numbers("question", q.as_str()))
+                && numbers != cloze_numbers("question", card.question.as_str()).unwrap_or_default()
+            {
+                errors.push(FieldError::new(
+                    "question",
+                    "an edit of a cloze note must keep its cloze numbers (each is a card)",
+                ));
+            }
             card.question = q;
         }
-        if let Some(a) = &patch.answer
-            && let Some(a) = errors.check(CardText::parse("answer", a, MAX_ANSWER_CHARS))
-        {
-            card.answer = a;
+        if let Some(a) = &patch.answer {
+            let parsed = match card.note.kind {
+                CardKind::Cloze => CardText::parse_optional("answer", a, MAX_ANSWER_CHARS),
+                _ => CardText::parse("answer", a, MAX_ANSWER_CHARS),
+            };
+            if let Some(a) = errors.check(parsed) {
+                card.answer = a;
+            }
         }
         if let Some(tags) = &patch.tags
             && let Some(tags) = errors.check(Tag::parse_all(tags))
@@ -639,6 +680,20 @@ impl Flashcards {
         card.updated_at = self.clock.now();
         if !self.cards.update(&card).await? {
             return Err(FlashcardError::NotFound);
+        }
+        // The texts, tags and source are the note's: its other cards get them too.
+        if note_changes && card.note.kind != CardKind::Basic {
+            for mut sibling in self.cards.note_cards(who.user_id, card.note.id).await? {
+                if sibling.id == card.id {
+                    continue;
+                }
+                sibling.question = card.question.clone();
+                sibling.answer = card.answer.clone();
+                sibling.tags = card.tags.clone();
+                sibling.source = card.source.clone();
+                sibling.updated_at = card.updated_at;
+                self.cards.update(&sibling).await?;
+            }
         }
         self.study(card, self.clock.now(), &study.unwrap_or_default())
             .await

@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 
 use super::error::FlashcardError;
 use super::models::{Flashcard, StudySettings};
+use super::notes::NoteId;
 use super::options::{LEARN_AHEAD, NewOrder, StudyDay, StudyOptions, StudyOptionsPatch};
 use super::ports::{QueueKind, Studied};
 use super::service::{Flashcards, StudyCard};
@@ -157,9 +158,10 @@ impl Flashcards {
                 .collect(),
             None => self.cards.all_options(owner).await?.into_iter().collect(),
         };
+        let buried = self.buried(owner, chat, day_start, &options).await?;
         let counts = self
             .cards
-            .queue_counts(owner, chat, now + LEARN_AHEAD, day_end)
+            .queue_counts(owner, chat, (now + LEARN_AHEAD, day_end), &buried)
             .await?;
         let studied: HashMap<ChatId, Studied> = self
             .cards
@@ -193,10 +195,15 @@ impl Flashcards {
             review: a.review + b.review,
             ..a
         });
-        let picked = self.pick(owner, &rooms, left, done, (now, day_end)).await?;
+        let picked = self
+            .pick(owner, &rooms, (left, done), (now, day_end), &buried)
+            .await?;
         let next_due_at = match picked {
             Some(_) => None,
-            None => self.next_learning(owner, chat, now, day_end).await?,
+            None => {
+                self.next_learning(owner, chat, now, day_end, &buried)
+                    .await?
+            }
         };
         let (card, queue) = match picked {
             Some((card, queue)) => (Some(self.study(card, now, &study).await?), Some(queue)),
@@ -216,12 +223,15 @@ impl Flashcards {
         &self,
         owner: UserId,
         rooms: &[Room],
-        left: StudyCounts,
-        done: Studied,
+        (left, done): (StudyCounts, Studied),
         (now, day_end): (DateTime<Utc>, DateTime<Utc>),
+        buried: &[NoteId],
     ) -> Result<Option<(Flashcard, QueueKind)>, FlashcardError> {
         let all = chats_of(rooms);
-        if let Some(card) = self.take(owner, &all, QueueKind::Learning, now).await? {
+        if let Some(card) = self
+            .take(owner, &all, QueueKind::Learning, now, buried)
+            .await?
+        {
             return Ok(Some((card, QueueKind::Learning)));
         }
         let kinds = if new_comes_next(left, done) {
@@ -231,14 +241,14 @@ impl Flashcards {
         };
         for kind in kinds {
             let card = match kind {
-                QueueKind::New => self.take_new(owner, rooms).await?,
+                QueueKind::New => self.take_new(owner, rooms, buried).await?,
                 _ => {
                     let with_room: Vec<ChatId> = rooms
                         .iter()
                         .filter(|r| r.review > 0)
                         .map(|r| r.chat)
                         .collect();
-                    self.take(owner, &with_room, QueueKind::Review, day_end)
+                    self.take(owner, &with_room, QueueKind::Review, day_end, buried)
                         .await?
                 }
             };
@@ -247,7 +257,7 @@ impl Flashcards {
             }
         }
         let ahead = self
-            .take(owner, &all, QueueKind::Learning, now + LEARN_AHEAD)
+            .take(owner, &all, QueueKind::Learning, now + LEARN_AHEAD, buried)
             .await?;
         Ok(ahead.map(|card| (card, QueueKind::Learning)))
     }
@@ -259,18 +269,19 @@ impl Flashcards {
         chat: Option<ChatId>,
         now: DateTime<Utc>,
         day_end: DateTime<Utc>,
+        buried: &[NoteId],
     ) -> Result<Option<DateTime<Utc>>, FlashcardError> {
         // Review cards due before `now` (there are none left to show) are not asked for.
         let later = self
             .cards
-            .queue_counts(owner, chat, day_end, now)
+            .queue_counts(owner, chat, (day_end, now), buried)
             .await?
             .into_iter()
             .filter(|c| c.learning > 0)
             .map(|c| c.chat)
             .collect::<Vec<_>>();
         Ok(self
-            .take(owner, &later, QueueKind::Learning, day_end)
+            .take(owner, &later, QueueKind::Learning, day_end, buried)
             .await?
             .map(|card| card.schedule.due))
     }
@@ -280,6 +291,7 @@ impl Flashcards {
         &self,
         owner: UserId,
         rooms: &[Room],
+        buried: &[NoteId],
     ) -> Result<Option<Flashcard>, FlashcardError> {
         for room in rooms.iter().filter(|r| r.new > 0) {
             let found = self
@@ -287,9 +299,9 @@ impl Flashcards {
                 .queue(
                     owner,
                     &[room.chat],
-                    QueueKind::New,
+                    (QueueKind::New, room.options.new_order),
                     chrono::DateTime::<Utc>::MAX_UTC,
-                    room.options.new_order,
+                    buried,
                     1,
                 )
                 .await?;
@@ -307,16 +319,40 @@ impl Flashcards {
         chats: &[ChatId],
         kind: QueueKind,
         until: DateTime<Utc>,
+        buried: &[NoteId],
     ) -> Result<Option<Flashcard>, FlashcardError> {
         if chats.is_empty() {
             return Ok(None);
         }
         Ok(self
             .cards
-            .queue(owner, chats, kind, until, NewOrder::Created, 1)
+            .queue(owner, chats, (kind, NewOrder::Created), until, buried, 1)
             .await?
             .into_iter()
             .next())
+    }
+
+    /// The notes whose new and review cards wait for tomorrow: those with a card studied today,
+    /// in chats that bury siblings.
+    async fn buried(
+        &self,
+        owner: UserId,
+        chat: Option<ChatId>,
+        day_start: DateTime<Utc>,
+        options: &HashMap<ChatId, StudyOptions>,
+    ) -> Result<Vec<NoteId>, FlashcardError> {
+        let mut notes: Vec<NoteId> = self
+            .cards
+            .notes_studied_since(owner, day_start)
+            .await?
+            .into_iter()
+            .filter(|(c, _)| chat.is_none_or(|chat| chat == *c))
+            .filter(|(c, _)| options.get(c).is_none_or(|o| o.bury_siblings))
+            .map(|(_, note)| note)
+            .collect();
+        notes.sort();
+        notes.dedup();
+        Ok(notes)
     }
 
     /// Undoes the caller's last review of the study day: the card is put back as it was and

@@ -33,6 +33,7 @@ pub async fn seed(
                     tags: vec![Tag::from_stored(format!("topic-{}", n % 97))],
                     suspended: false,
                     source: None,
+                    note: flashforge_domain::flashcards::NoteRef::basic(),
                     schedule: Schedule {
                         due: now + chrono::Duration::minutes((n as i64 * 7919) % 144_000 - 1_440),
                         ..Schedule::new_card(now)

@@ -29,6 +29,10 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     /// The card's place in a random new-card order.
     pub shuffle: i32,
+    /// Null only for a card stored before notes existed and not migrated (read as its own id).
+    pub note_id: Option<Uuid>,
+    pub kind: String,
+    pub ordinal: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -10,7 +10,7 @@ use crate::responses::{BadFields, NoSuchCard, NoSuchChat, NotAuthenticated, Quot
     params(("chat_id" = Uuid, Path, description = "The chat's id")),
     request_body = NewCardRequest,
     responses(
-        (status = 201, description = "The new card, due now; `Location` names it", body = CardBody, headers(("Location" = String, description = "The new card's URL"))),
+        (status = 201, description = "The new card, due now; `Location` names it. A reversed or cloze note makes several cards: this is its first (lowest ordinal); `GET …/flashcards?note_id=` lists them all", body = CardBody, headers(("Location" = String, description = "The new card's URL"))),
         (status = 401, response = NotAuthenticated),
         (status = 403, response = QuotaExceeded),
         (status = 404, response = NoSuchChat),
@@ -46,7 +46,7 @@ pub async fn create_card(
     params(("chat_id" = Uuid, Path, description = "The chat's id")),
     request_body = BulkCardsRequest,
     responses(
-        (status = 201, description = "Every card, in the order sent", body = CardsBody),
+        (status = 201, description = "Every card, in the order sent, each note's cards in ordinal order", body = CardsBody),
         (status = 401, response = NotAuthenticated),
         (status = 403, response = QuotaExceeded),
         (status = 404, response = NoSuchChat),
@@ -129,6 +129,9 @@ pub async fn list_cards(
         state,
         due_before: (filter.due == Some(true)).then(Utc::now),
         text,
+        note: filter
+            .note_id
+            .map(flashforge_domain::flashcards::NoteId::from_uuid),
     };
     let cards = services
         .flashcards

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use flashforge_domain::Services;
 use flashforge_domain::chats::ChatId;
 use flashforge_domain::flashcards::{
-    CardCursor, CardFilter, CardInput, CardPatch, CardSource, CardState, FlashcardId, Generated,
-    Generation, GenerationId, Rating, ReviewInput, SourceInput, StudyCard, Tag,
+    CardCursor, CardFilter, CardInput, CardKind, CardPatch, CardSource, CardState, FlashcardId,
+    Generated, Generation, GenerationId, Rating, ReviewInput, SourceInput, StudyCard, Tag,
 };
 use flashforge_domain::{FieldError, ValidationErrors};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -48,19 +48,22 @@ impl From<SourceBody> for SourceInput {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewCardRequest {
-    /// Markdown, 1–2000 characters.
+    /// `basic` (the default): one card; `reversed`: two cards, question → answer and answer →
+    /// question; `cloze`: one card per cloze number in the question (`{{c1::mitochondria}}`).
+    #[serde(default)]
+    #[schema(value_type = Option<crate::schemas::CardKind>)]
+    pub kind: Option<CardKind>,
+    /// Markdown, 1–2000 characters; a cloze note's text with its `{{cN::text}}` or
+    /// `{{cN::text::hint}}` markers.
     #[schema(
         min_length = 1,
         max_length = 2000,
         example = "What do mitochondria produce?"
     )]
     pub question: String,
-    /// Markdown, 1–5000 characters.
-    #[schema(
-        min_length = 1,
-        max_length = 5000,
-        example = "ATP, by oxidative phosphorylation."
-    )]
+    /// Markdown, 1–5000 characters; for a cloze note, extra text for the back (may be empty).
+    #[serde(default)]
+    #[schema(max_length = 5000, example = "ATP, by oxidative phosphorylation.")]
     pub answer: String,
     /// Up to 20 tags of letters, digits and `-_:./`.
     #[serde(default)]
@@ -73,6 +76,7 @@ pub struct NewCardRequest {
 impl From<NewCardRequest> for CardInput {
     fn from(r: NewCardRequest) -> Self {
         Self {
+            kind: r.kind.unwrap_or_default(),
             question: r.question,
             answer: r.answer,
             tags: r.tags,
@@ -136,8 +140,23 @@ pub struct NextIntervalsBody {
 pub struct CardBody {
     pub id: Uuid,
     pub chat_id: Uuid,
+    /// The note the card is made from; its siblings share it.
+    pub note_id: Uuid,
+    #[schema(value_type = crate::schemas::CardKind)]
+    pub kind: String,
+    /// Which card of the note: 0 (basic, a reversed note's forward card), 1 (a reversed note's
+    /// backward card) or the cloze number.
+    pub ordinal: u32,
+    /// The note's question (a cloze note's text with its markers).
     pub question: String,
+    /// The note's answer (a cloze note's extra text, possibly empty).
     pub answer: String,
+    /// What this card shows first, Markdown: the question; the answer on a backward card; the
+    /// cloze text with this card's gap as `[...]` (or `[hint]`).
+    pub front: String,
+    /// What it shows on the back, Markdown; a cloze card's text with the gap in bold, then the
+    /// extra text.
+    pub back: String,
     pub tags: Vec<String>,
     pub suspended: bool,
     pub source: Option<SourceBody>,
@@ -170,6 +189,11 @@ impl From<StudyCard> for CardBody {
         Self {
             id: card.id.as_uuid(),
             chat_id: card.chat_id.as_uuid(),
+            note_id: card.note.id.as_uuid(),
+            kind: card.note.kind.as_str().to_string(),
+            ordinal: card.note.ordinal,
+            front: card.front(),
+            back: card.back(),
             question: card.question.as_str().to_string(),
             answer: card.answer.as_str().to_string(),
             tags: card.tags.iter().map(|t| t.as_str().to_string()).collect(),
@@ -220,6 +244,8 @@ pub struct CardListFilter {
     /// Only cards whose question or answer contains this text (1–200 characters).
     #[param(max_length = 200)]
     pub text: Option<String>,
+    /// Only the cards of this note (a reversed note's two cards, a cloze note's cards).
+    pub note_id: Option<Uuid>,
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
