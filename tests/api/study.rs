@@ -620,7 +620,70 @@ async fn notes_make_sibling_cards_that_bury_each_other(backend: Backend) {
     assert_eq!(fields_of(&problem(response, 422).await), ["question"]);
 }
 
+/// Stats count in the user's study days: today's cards and time, and a forecast of the next 30
+/// days with new cards at the chat's limit; retention by how long cards were remembered.
+async fn stats_count_study_days_and_forecast_the_month(backend: Backend) {
+    let s = Session::start(backend, at(10, 12, 0)).await;
+    s.ok(
+        Method::PATCH,
+        "/api/v1/study/settings",
+        Some(json!({"timezone": "America/Bogota"})),
+    )
+    .await;
+    let (_chat, c) = s
+        .chat_with_cards("Stats", 5, json!({"new_per_day": 2, "learning_steps": []}))
+        .await;
+    let good = s.rate(&c[0], "good").await;
+    s.rate(&c[1], "easy").await;
+    let stats = s.ok(Method::GET, "/api/v1/study/stats", None).await;
+    assert_eq!(stats["reviews_today"], 2);
+    assert_eq!(stats["studied_today"], 2);
+    assert_eq!(stats["time_today_ms"], 6000);
+    // 12:00 UTC is 07:00 in Bogotá: the same calendar day.
+    let today = at(10, 12, 0).date_naive().to_string();
+    let per_day = stats["reviews_per_day"].as_array().unwrap();
+    assert_eq!(per_day.len(), 30);
+    assert_eq!(per_day[29]["date"], today.as_str());
+    assert_eq!(per_day[29]["reviews"], 2);
+    let forecast = stats["forecast"].as_array().unwrap();
+    assert_eq!(forecast.len(), 30);
+    assert_eq!(forecast[0]["date"], today.as_str());
+    let new: Vec<u64> = forecast
+        .iter()
+        .map(|d| d["new"].as_u64().unwrap())
+        .collect();
+    assert_eq!(&new[..4], [0, 2, 1, 0], "two a day after today's two");
+    let reviews: u64 = forecast.iter().map(|d| d["review"].as_u64().unwrap()).sum();
+    assert_eq!(reviews, 2, "both reviewed cards fall due within 30 days");
+    let due: DateTime<Utc> = good["due"].as_str().unwrap().parse().unwrap();
+    let index = (due - at(10, 9, 0)).num_days() as usize;
+    assert!(
+        forecast[index]["review"].as_u64().unwrap() >= 1,
+        "{forecast:?}"
+    );
+    // Forgetting the card when it is due counts in the bucket of its interval.
+    s.clock.set(due);
+    s.rate(&c[0], "again").await;
+    let stats = s.ok(Method::GET, "/api/v1/study/stats", None).await;
+    let buckets = stats["retention_by_interval"].as_array().unwrap();
+    assert_eq!(buckets.len(), 4);
+    let held = (due - at(10, 12, 0)).num_days();
+    let bucket = buckets
+        .iter()
+        .find(|b| {
+            b["min_days"].as_i64().unwrap() <= held
+                && b["max_days"].as_i64().is_none_or(|max| held <= max)
+        })
+        .unwrap();
+    assert_eq!(
+        (&bucket["reviews"], &bucket["retention"]),
+        (&json!(1), &json!(0.0))
+    );
+    assert_eq!(stats["retention_reviews"], 1);
+}
+
 on_every_backend!(
+    stats_count_study_days_and_forecast_the_month,
     notes_make_sibling_cards_that_bury_each_other,
     study_options_have_defaults_and_check_every_field,
     daily_limits_hold_until_the_users_day_ends,

@@ -774,7 +774,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Due counts, reviews per day and true retention. */
+        /** Due counts, today's study, reviews per day, true retention and the next 30 days' workload. */
         get: operations["study_stats"];
         put?: never;
         post?: never;
@@ -1137,6 +1137,23 @@ export interface components {
          * @enum {string}
          */
         ExportFormat: "csv" | "apkg";
+        /** @description Cards due on one study day, as scheduled now. */
+        ForecastDayBody: {
+            /** Format: date */
+            date: string;
+            /** Format: int64 */
+            learning: number;
+            /**
+             * Format: int64
+             * @description New cards at each chat's daily limit, while any are left.
+             */
+            new: number;
+            /**
+             * Format: int64
+             * @description Review cards due (today's include the overdue ones).
+             */
+            review: number;
+        };
         GenerateRequest: {
             /** @description …or up to 40 chunks of the chat's documents… */
             chunk_ids?: string[] | null;
@@ -1653,6 +1670,23 @@ export interface components {
              */
             username: string;
         };
+        /** @description True retention of reviews of cards remembered `min_days` to `max_days` days. */
+        RetentionBucketBody: {
+            /**
+             * Format: int32
+             * @description Null: no upper bound.
+             */
+            max_days?: number | null;
+            /** Format: int32 */
+            min_days: number;
+            /**
+             * Format: float
+             * @description Null without reviews.
+             */
+            retention?: number | null;
+            /** Format: int64 */
+            reviews: number;
+        };
         ReviewRequest: {
             /**
              * Format: int32
@@ -1865,6 +1899,7 @@ export interface components {
              */
             timezone?: string | null;
         };
+        /** @description Every count is in the caller's study days (their `timezone` and `day_starts_at_hour`). */
         StudyStatsBody: {
             /** Format: float */
             desired_retention: number;
@@ -1872,20 +1907,40 @@ export interface components {
             due_now: number;
             /**
              * Format: int64
-             * @description Due before the end of today (UTC).
+             * @description Due before the study day ends.
              */
             due_today: number;
+            /**
+             * @description Today and the next 29 study days: cards due as scheduled now (answers to come are not
+             *     guessed), new cards at each chat's daily limit.
+             */
+            forecast: components["schemas"]["ForecastDayBody"][];
             /** Format: int64 */
             new_cards: number;
+            /**
+             * @description The same by how long the card had been remembered (its interval): under a week, to
+             *     three weeks (Anki's young cards), to three months, longer.
+             */
+            retention_by_interval: components["schemas"]["RetentionBucketBody"][];
             /**
              * Format: int64
              * @description How many reviews `true_retention` is measured on.
              */
             retention_reviews: number;
-            /** @description The last 30 UTC days, oldest first. */
+            /** @description The last 30 study days, oldest first. */
             reviews_per_day: components["schemas"]["DayCountBody"][];
             /** Format: int64 */
             reviews_today: number;
+            /**
+             * Format: int64
+             * @description Different cards reviewed today.
+             */
+            studied_today: number;
+            /**
+             * Format: int64
+             * @description Time spent on today's reviews, as the clients reported it (`duration_ms`).
+             */
+            time_today_ms: number;
             /** Format: int64 */
             total_cards: number;
             /**

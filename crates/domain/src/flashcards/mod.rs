@@ -11,6 +11,7 @@ mod ports;
 mod scheduling;
 mod service;
 mod session;
+mod stats;
 mod study;
 
 pub use error::FlashcardError;
@@ -41,4 +42,5 @@ pub use service::{
     GeneratedCards, MAX_GENERATE, MAX_IMPORT_ROWS, SourceInput, SourceStatus, StudyCard,
 };
 pub use session::{NextCard, StudyCounts, StudySettingsPatch};
-pub use study::{DEFAULT_RETENTION, MAX_DUE_LIMIT, MIN_OPTIMIZE_REVIEWS, ReviewInput, StudyStats};
+pub use stats::{ForecastDay, RetentionBucket, StudyStats};
+pub use study::{DEFAULT_RETENTION, MAX_DUE_LIMIT, MIN_OPTIMIZE_REVIEWS, ReviewInput};

@@ -38,24 +38,6 @@ pub struct ReviewInput {
     pub idempotency_key: Option<String>,
 }
 
-/// The caller's study at a glance.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StudyStats {
-    pub due_now: u64,
-    /// Due before the end of today (UTC).
-    pub due_today: u64,
-    pub total_cards: u64,
-    pub new_cards: u64,
-    pub reviews_today: u64,
-    /// Reviews per UTC day, the last 30 days, oldest first.
-    pub reviews_per_day: Vec<(chrono::NaiveDate, u64)>,
-    /// Of the reviews of cards in review (not learning), the share not answered `again`, over
-    /// the last 30 days; `None` before there is any.
-    pub true_retention: Option<f32>,
-    pub retention_reviews: u64,
-    pub desired_retention: f32,
-}
-
 impl Flashcards {
     /// The caller's study settings (the defaults until they change one).
     pub async fn settings(&self, who: Principal) -> Result<StudySettings, FlashcardError> {
@@ -131,46 +113,6 @@ impl Flashcards {
         settings.updated_at = Some(self.clock.now());
         self.cards.save_settings(who.user_id, &settings).await?;
         Ok((settings, usable))
-    }
-
-    /// Due counts, review counts per day and true retention over the last 30 days.
-    pub async fn stats(&self, who: Principal) -> Result<StudyStats, FlashcardError> {
-        let owner = who.user_id;
-        let now = self.clock.now();
-        let today = now.date_naive();
-        let end_of_today = today
-            .succ_opt()
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
-            .map(|d| d.and_utc())
-            .unwrap_or(now);
-        let first_day = today - Duration::days(29);
-        let since = first_day.and_hms_opt(0, 0, 0).map(|d| d.and_utc());
-        let reviews = self.cards.reviews_since(owner, since).await?;
-        let mut per_day: std::collections::BTreeMap<chrono::NaiveDate, u64> = (0..30)
-            .map(|i| (first_day + Duration::days(i), 0))
-            .collect();
-        let (mut mature, mut recalled) = (0u64, 0u64);
-        for review in &reviews {
-            *per_day.entry(review.reviewed_at.date_naive()).or_default() += 1;
-            if review.state_before == CardState::Review {
-                mature += 1;
-                if review.rating != Rating::Again {
-                    recalled += 1;
-                }
-            }
-        }
-        let (total_cards, new_cards) = self.cards.count_cards(owner).await?;
-        Ok(StudyStats {
-            due_now: self.cards.count_due(owner, now).await?,
-            due_today: self.cards.count_due(owner, end_of_today).await?,
-            total_cards,
-            new_cards,
-            reviews_today: per_day.get(&today).copied().unwrap_or(0),
-            reviews_per_day: per_day.into_iter().collect(),
-            true_retention: (mature > 0).then(|| recalled as f32 / mature as f32),
-            retention_reviews: mature,
-            desired_retention: self.study_settings(owner).await?.desired_retention,
-        })
     }
 
     /// Records a review and schedules the card; a retried request with the same idempotency key

@@ -132,25 +132,58 @@ pub struct DayCountBody {
     pub reviews: u64,
 }
 
+/// Cards due on one study day, as scheduled now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ForecastDayBody {
+    pub date: chrono::NaiveDate,
+    /// New cards at each chat's daily limit, while any are left.
+    pub new: u64,
+    pub learning: u64,
+    /// Review cards due (today's include the overdue ones).
+    pub review: u64,
+}
+
+/// True retention of reviews of cards remembered `min_days` to `max_days` days.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RetentionBucketBody {
+    pub min_days: u32,
+    /// Null: no upper bound.
+    pub max_days: Option<u32>,
+    pub reviews: u64,
+    /// Null without reviews.
+    pub retention: Option<f32>,
+}
+
+/// Every count is in the caller's study days (their `timezone` and `day_starts_at_hour`).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StudyStatsBody {
     pub due_now: u64,
-    /// Due before the end of today (UTC).
+    /// Due before the study day ends.
     pub due_today: u64,
     pub total_cards: u64,
     pub new_cards: u64,
     pub reviews_today: u64,
-    /// The last 30 UTC days, oldest first.
+    /// Different cards reviewed today.
+    pub studied_today: u64,
+    /// Time spent on today's reviews, as the clients reported it (`duration_ms`).
+    pub time_today_ms: u64,
+    /// The last 30 study days, oldest first.
     pub reviews_per_day: Vec<DayCountBody>,
     /// Of the last 30 days' reviews of cards in review, the share not answered `again`; null
     /// before there is any.
     pub true_retention: Option<f32>,
     /// How many reviews `true_retention` is measured on.
     pub retention_reviews: u64,
+    /// The same by how long the card had been remembered (its interval): under a week, to
+    /// three weeks (Anki's young cards), to three months, longer.
+    pub retention_by_interval: Vec<RetentionBucketBody>,
+    /// Today and the next 29 study days: cards due as scheduled now (answers to come are not
+    /// guessed), new cards at each chat's daily limit.
+    pub forecast: Vec<ForecastDayBody>,
     pub desired_retention: f32,
 }
 
-/// Due counts, reviews per day and true retention.
+/// Due counts, today's study, reviews per day, true retention and the next 30 days' workload.
 #[utoipa::path(
     tag = "study",
     security(("bearer" = [])),
@@ -171,6 +204,28 @@ pub async fn study_stats(
         total_cards: stats.total_cards,
         new_cards: stats.new_cards,
         reviews_today: stats.reviews_today,
+        studied_today: stats.studied_today,
+        time_today_ms: stats.time_today_ms,
+        retention_by_interval: stats
+            .retention_by_interval
+            .into_iter()
+            .map(|b| RetentionBucketBody {
+                min_days: b.min_days,
+                max_days: b.max_days,
+                reviews: b.reviews,
+                retention: b.retention,
+            })
+            .collect(),
+        forecast: stats
+            .forecast
+            .into_iter()
+            .map(|d| ForecastDayBody {
+                date: d.date,
+                new: d.new,
+                learning: d.learning,
+                review: d.review,
+            })
+            .collect(),
         reviews_per_day: stats
             .reviews_per_day
             .into_iter()
