@@ -682,7 +682,89 @@ async fn stats_count_study_days_and_forecast_the_month(backend: Backend) {
     assert_eq!(stats["retention_reviews"], 1);
 }
 
+/// The simulator plans the next days from the caller's cards: new cards at the pace asked
+/// until none are left, fewer under a time budget, the same answer for the same request.
+async fn the_workload_is_simulated_from_the_callers_cards(backend: Backend) {
+    let s = Session::start(backend, at(10, 12, 0)).await;
+    let empty = s
+        .ok(Method::POST, "/api/v1/study/simulate", Some(json!({})))
+        .await;
+    let days = empty["days"].as_array().unwrap();
+    assert_eq!(days.len(), 30);
+    assert_eq!(
+        days[0]["date"],
+        at(10, 12, 0).date_naive().to_string().as_str()
+    );
+    assert!(days.iter().all(|d| d["new"] == 0 && d["reviews"] == 0));
+    let (chat, c) = s
+        .chat_with_cards("Plan", 25, json!({"learning_steps": []}))
+        .await;
+    for card in &c[..5] {
+        s.rate(card, "easy").await;
+    }
+    let ask = json!({"days": 10, "new_per_day": 8, "chat_id": chat});
+    let plan = s
+        .ok(Method::POST, "/api/v1/study/simulate", Some(ask.clone()))
+        .await;
+    assert_eq!(plan["new_per_day"], 8);
+    let days = plan["days"].as_array().unwrap();
+    assert_eq!(days.len(), 10);
+    let new: Vec<u64> = days.iter().map(|d| d["new"].as_u64().unwrap()).collect();
+    assert_eq!(
+        new,
+        [8, 8, 4, 0, 0, 0, 0, 0, 0, 0],
+        "20 new cards at 8 a day"
+    );
+    assert_eq!(days[9]["introduced"], 25);
+    for day in days {
+        let retention = day["expected_retention"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&retention), "{day}");
+    }
+    assert_eq!(
+        s.ok(Method::POST, "/api/v1/study/simulate", Some(ask))
+            .await,
+        plan,
+        "repeatable"
+    );
+    let budget = s
+        .ok(
+            Method::POST,
+            "/api/v1/study/simulate",
+            Some(json!({"days": 10, "new_per_day": 8, "minutes_per_day": 1})),
+        )
+        .await;
+    assert!(budget["days"][0]["new"].as_u64().unwrap() < 8, "{budget}");
+    let response = s
+        .send(
+            Method::POST,
+            "/api/v1/study/simulate",
+            Some(
+                json!({"days": 0, "new_per_day": 10000, "minutes_per_day": 0,
+                "desired_retention": 0.5}),
+            ),
+        )
+        .await;
+    assert_eq!(
+        fields_of(&problem(response, 422).await),
+        [
+            "days",
+            "new_per_day",
+            "minutes_per_day",
+            "desired_retention"
+        ]
+    );
+    let response = s
+        .send(
+            Method::POST,
+            "/api/v1/study/simulate",
+            Some(json!({"chat_id": uuid::Uuid::now_v7()})),
+        )
+        .await;
+    problem(response, 404).await;
+}
+
 on_every_backend!(
+    the_workload_is_simulated_from_the_callers_cards,
     stats_count_study_days_and_forecast_the_month,
     notes_make_sibling_cards_that_bury_each_other,
     study_options_have_defaults_and_check_every_field,

@@ -1,7 +1,9 @@
 //! The FSRS-6 memory model on the `fsrs` crate (the scheduler Anki uses), behind the domain's
 //! [`MemoryModel`] port.
 
-use flashforge_domain::flashcards::{MemoryModel, MemoryState, NextState, Rating};
+use flashforge_domain::flashcards::{
+    MemoryModel, MemoryState, NextState, Rating, SimulatedDay, Simulation,
+};
 
 /// FSRS-6. Each call takes the user's parameters (building the model from 21 numbers costs
 /// less than a microsecond); the defaults are kept ready.
@@ -102,11 +104,112 @@ impl MemoryModel for FsrsModel {
             from_fsrs(&next.easy),
         ])
     }
+
+    fn simulate(
+        &self,
+        parameters: &[f32],
+        simulation: &Simulation,
+    ) -> Result<Vec<SimulatedDay>, String> {
+        let parameters = if parameters.is_empty() {
+            Self::default_parameters()
+        } else {
+            parameters.to_vec()
+        };
+        let filled = std::sync::Arc::new(
+            fsrs::check_and_fill_parameters(&parameters)
+                .map_err(|e| format!("invalid FSRS parameters: {e}"))?,
+        );
+        let existing: Vec<fsrs::Card> = simulation
+            .cards
+            .iter()
+            .enumerate()
+            .map(|(i, card)| fsrs::Card {
+                id: i as i64 + 1,
+                difficulty: card.difficulty,
+                stability: card.stability,
+                last_date: -card.days_since_review,
+                due: card.due_in_days,
+                interval: card.due_in_days + card.days_since_review,
+                lapses: 0,
+                desired_retention: simulation.desired_retention,
+                parameters: filled.clone(),
+            })
+            .collect();
+        let deck_size = existing.len() + simulation.new_cards as usize;
+        let config = fsrs::SimulatorConfig {
+            deck_size,
+            learn_span: simulation.days as usize,
+            max_cost_perday: simulation.max_seconds_per_day.unwrap_or(f32::MAX),
+            max_ivl: simulation.maximum_interval_days as f32,
+            learn_limit: simulation.new_per_day as usize,
+            review_limit: usize::MAX,
+            ..fsrs::SimulatorConfig::default()
+        };
+        let result = fsrs::simulate(
+            &config,
+            &parameters,
+            simulation.desired_retention,
+            Some(42),
+            Some(existing),
+        )
+        .map_err(|e| format!("the FSRS simulator failed: {e}"))?;
+        Ok((0..simulation.days as usize)
+            .map(|day| SimulatedDay {
+                reviews: result.review_cnt_per_day.get(day).copied().unwrap_or(0) as u32,
+                new: result.learn_cnt_per_day.get(day).copied().unwrap_or(0) as u32,
+                seconds: result.cost_per_day.get(day).copied().unwrap_or(0.0),
+                memorized: result
+                    .memorized_cnt_per_day
+                    .get(day)
+                    .copied()
+                    .unwrap_or(0.0),
+                introduced: result.introduced_cnt_per_day.get(day).copied().unwrap_or(0) as u32,
+            })
+            .collect())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn simulation(new_cards: u32, minutes: Option<u32>) -> Simulation {
+        Simulation {
+            days: 30,
+            new_per_day: 10,
+            max_seconds_per_day: minutes.map(|m| m as f32 * 60.0),
+            desired_retention: 0.9,
+            maximum_interval_days: 36_500,
+            cards: vec![flashforge_domain::flashcards::SimulatedCard {
+                stability: 5.0,
+                difficulty: 5.0,
+                days_since_review: 5.0,
+                due_in_days: 0.0,
+            }],
+            new_cards,
+        }
+    }
+
+    /// New cards come at the daily pace until none are left; a time budget slows them; the same
+    /// simulation gives the same days.
+    #[test]
+    fn the_simulator_paces_new_cards_and_is_repeatable() {
+        let model = FsrsModel::new().unwrap();
+        let days = model.simulate(&[], &simulation(55, None)).unwrap();
+        assert_eq!(days.len(), 30);
+        let new: Vec<u32> = days.iter().map(|d| d.new).collect();
+        assert_eq!(&new[..7], [10, 10, 10, 10, 10, 5, 0]);
+        assert_eq!(days[29].introduced, 56, "55 new and the one studied before");
+        assert!(
+            days.iter()
+                .all(|d| d.memorized <= d.introduced as f32 + 1e-3)
+        );
+        assert!(days[0].reviews >= 1, "the card due today is reviewed");
+        assert_eq!(days, model.simulate(&[], &simulation(55, None)).unwrap());
+        let tight = model.simulate(&[], &simulation(55, Some(2))).unwrap();
+        let learned = |days: &[SimulatedDay]| days.iter().take(3).map(|d| d.new).sum::<u32>();
+        assert!(learned(&tight) < learned(&days), "{tight:?}");
+    }
     use chrono::{DateTime, Duration};
     use flashforge_domain::flashcards::{Rating, Schedule, Scheduler, SchedulerSettings};
 

@@ -767,6 +767,28 @@ export interface paths {
         patch: operations["update_study_settings"];
         trace?: never;
     };
+    "/api/v1/study/simulate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Plans the workload: simulates the caller's next days of study (fsrs's simulator, with their
+         *     parameters and their cards' memory states) at a pace of new cards or minutes per day, and
+         *     answers each day's reviews, new cards, time and expected retention. The same request gives
+         *     the same answer.
+         */
+        post: operations["simulate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/study/stats": {
         parameters: {
             query?: never;
@@ -1750,6 +1772,66 @@ export interface components {
             last_used_at: string;
             user_agent?: string | null;
         };
+        /** @description What to simulate: the pace (new cards or minutes per day) and the aim. */
+        SimulateRequest: {
+            /**
+             * Format: uuid
+             * @description Only this chat's cards (default all).
+             */
+            chat_id?: string | null;
+            /**
+             * Format: int32
+             * @description Days from today, 1–365 (default 30).
+             */
+            days?: number | null;
+            /**
+             * Format: float
+             * @description 0.70–0.99 (default the chat's or the account's).
+             */
+            desired_retention?: number | null;
+            /**
+             * Format: int32
+             * @description The most study time a day, 1–1440 minutes (default no limit).
+             */
+            minutes_per_day?: number | null;
+            /**
+             * Format: int32
+             * @description New cards a day, 0–9999 (default the chat's daily limit, or 20).
+             */
+            new_per_day?: number | null;
+        };
+        /** @description One simulated study day. */
+        SimulatedDayBody: {
+            /** Format: date */
+            date: string;
+            /**
+             * Format: float
+             * @description `memorized / introduced`; null before any card is introduced.
+             */
+            expected_retention?: number | null;
+            /**
+             * Format: int32
+             * @description Cards studied by then (before, or new up to that day).
+             */
+            introduced: number;
+            /**
+             * Format: float
+             * @description Of those, how many the student would recall if tested that day (expected).
+             */
+            memorized: number;
+            /**
+             * Format: float
+             * @description Expected study time.
+             */
+            minutes: number;
+            /**
+             * Format: int32
+             * @description Cards studied for the first time.
+             */
+            new: number;
+            /** Format: int32 */
+            reviews: number;
+        };
         /** @description The passage a card came from. */
         SourceBody: {
             /** Format: uuid */
@@ -2005,6 +2087,13 @@ export interface components {
             /** Format: date-time */
             updated_at: string;
             username: string;
+        };
+        WorkloadBody: {
+            days: components["schemas"]["SimulatedDayBody"][];
+            /** Format: float */
+            desired_retention: number;
+            /** Format: int32 */
+            new_per_day: number;
         };
     };
     responses: {
@@ -5974,6 +6063,95 @@ export interface operations {
                 };
             };
             /** @description A setting out of range or an unknown time zone, by field */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A rate limit was reached; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    simulate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SimulateRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkloadBody"];
+                };
+            };
+            /** @description The body is not valid JSON */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["NotAuthenticated"];
+            404: components["responses"]["NoSuchChat"];
+            /** @description The body is larger than this operation's limit */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not declared as JSON (`Content-Type: application/json`) */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A value out of range, by field */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];

@@ -11,6 +11,7 @@ mod ports;
 mod scheduling;
 mod service;
 mod session;
+mod simulate;
 mod stats;
 mod study;
 
@@ -42,5 +43,8 @@ pub use service::{
     GeneratedCards, MAX_GENERATE, MAX_IMPORT_ROWS, SourceInput, SourceStatus, StudyCard,
 };
 pub use session::{NextCard, StudyCounts, StudySettingsPatch};
+pub use simulate::{
+    MAX_SIMULATION_DAYS, SimulateInput, SimulatedCard, SimulatedDay, Simulation, WorkloadPlan,
+};
 pub use stats::{ForecastDay, RetentionBucket, StudyStats};
 pub use study::{DEFAULT_RETENTION, MAX_DUE_LIMIT, MIN_OPTIMIZE_REVIEWS, ReviewInput};

@@ -114,6 +114,18 @@ pub trait MemoryModel: Send + Sync {
     /// days since the card's previous review (0 for the first). Slow: run it off the async
     /// workers.
     fn optimize(&self, histories: &[Vec<(Rating, u32)>]) -> Result<Vec<f32>, String>;
+
+    /// Simulates a student studying `simulation.cards` and new cards for the days asked, with
+    /// the user's `parameters` (empty: the defaults); one entry per day. Deterministic for the
+    /// same input. Slow for large decks: run it off the async workers.
+    fn simulate(
+        &self,
+        parameters: &[f32],
+        simulation: &super::simulate::Simulation,
+    ) -> Result<Vec<super::simulate::SimulatedDay>, String> {
+        let _ = (parameters, simulation);
+        Err("this memory model cannot simulate".into())
+    }
 }
 
 /// A card's scheduling state.

@@ -83,6 +83,7 @@ where
                 .service(flashcards::session::update_study_options)
                 .service(flashcards::session::next_card)
                 .service(flashcards::session::undo)
+                .service(flashcards::session::simulate)
                 .service(flashcards::interchange::export_cards)
                 .service(flashcards::interchange::import_cards)
                 .service(flashcards::generation::generate_cards)

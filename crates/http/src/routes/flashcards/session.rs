@@ -235,3 +235,100 @@ pub async fn undo(
     let card = services.flashcards.undo(who.0).await?;
     Ok(HttpResponse::Ok().json(CardBody::from(card)))
 }
+
+/// What to simulate: the pace (new cards or minutes per day) and the aim.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct SimulateRequest {
+    /// Days from today, 1–365 (default 30).
+    #[schema(minimum = 1, maximum = 365)]
+    pub days: Option<u32>,
+    /// New cards a day, 0–9999 (default the chat's daily limit, or 20).
+    #[schema(maximum = 9999)]
+    pub new_per_day: Option<u32>,
+    /// The most study time a day, 1–1440 minutes (default no limit).
+    #[schema(minimum = 1, maximum = 1440)]
+    pub minutes_per_day: Option<u32>,
+    /// 0.70–0.99 (default the chat's or the account's).
+    #[schema(minimum = 0.7, maximum = 0.99)]
+    pub desired_retention: Option<f32>,
+    /// Only this chat's cards (default all).
+    pub chat_id: Option<Uuid>,
+}
+
+/// One simulated study day.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SimulatedDayBody {
+    pub date: chrono::NaiveDate,
+    pub reviews: u32,
+    /// Cards studied for the first time.
+    pub new: u32,
+    /// Expected study time.
+    pub minutes: f32,
+    /// Cards studied by then (before, or new up to that day).
+    pub introduced: u32,
+    /// Of those, how many the student would recall if tested that day (expected).
+    pub memorized: f32,
+    /// `memorized / introduced`; null before any card is introduced.
+    pub expected_retention: Option<f32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkloadBody {
+    pub desired_retention: f32,
+    pub new_per_day: u32,
+    pub days: Vec<SimulatedDayBody>,
+}
+
+/// Plans the workload: simulates the caller's next days of study (fsrs's simulator, with their
+/// parameters and their cards' memory states) at a pace of new cards or minutes per day, and
+/// answers each day's reviews, new cards, time and expected retention. The same request gives
+/// the same answer.
+#[utoipa::path(
+    tag = "study",
+    security(("bearer" = [])),
+    request_body = SimulateRequest,
+    responses(
+        (status = 200, body = WorkloadBody),
+        (status = 401, response = NotAuthenticated),
+        (status = 404, response = NoSuchChat),
+        (status = 422, description = "A value out of range, by field", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[post("/study/simulate")]
+pub async fn simulate(
+    services: web::Data<Services>,
+    who: Authenticated,
+    body: web::Json<SimulateRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let plan = services
+        .flashcards
+        .simulate(
+            who.0,
+            flashforge_domain::flashcards::SimulateInput {
+                days: body.days,
+                new_per_day: body.new_per_day,
+                minutes_per_day: body.minutes_per_day,
+                desired_retention: body.desired_retention,
+                chat: body.chat_id.map(ChatId::from_uuid),
+            },
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(WorkloadBody {
+        desired_retention: plan.desired_retention,
+        new_per_day: plan.new_per_day,
+        days: plan
+            .days
+            .into_iter()
+            .map(|(date, d)| SimulatedDayBody {
+                date,
+                reviews: d.reviews,
+                new: d.new,
+                minutes: d.seconds / 60.0,
+                introduced: d.introduced,
+                memorized: d.memorized,
+                expected_retention: (d.introduced > 0).then(|| d.memorized / d.introduced as f32),
+            })
+            .collect(),
+    }))
+}
