@@ -39,6 +39,7 @@ pub enum StudyOptions {
     BurySiblings,
     LeechThreshold,
     LeechAction,
+    ExamDate,
     UpdatedAt,
 }
 
@@ -134,6 +135,7 @@ impl MigrationTrait for Migration {
                     .col(boolean(StudyOptions::BurySiblings))
                     .col(integer(StudyOptions::LeechThreshold))
                     .col(string_len(StudyOptions::LeechAction, 16))
+                    .col(date_null(StudyOptions::ExamDate))
                     .col(timestamp_with_time_zone(StudyOptions::UpdatedAt))
                     .foreign_key(
                         ForeignKey::create()

@@ -763,7 +763,90 @@ async fn the_workload_is_simulated_from_the_callers_cards(backend: Backend) {
     problem(response, 404).await;
 }
 
+/// An exam keeps reviews before it and raises the retention as it nears; the forecast shows
+/// the workload until the exam and the retention expected on the day.
+async fn an_exam_keeps_reviews_before_it(backend: Backend) {
+    let s = Session::start(backend, at(10, 12, 0)).await;
+    let today = at(10, 12, 0).date_naive();
+    let exam = today + Duration::days(3);
+    let (plain, p) = s
+        .chat_with_cards("Plain", 1, json!({"learning_steps": []}))
+        .await;
+    let (course, c) = s
+        .chat_with_cards(
+            "Course",
+            3,
+            json!({"learning_steps": [], "exam_date": exam.to_string()}),
+        )
+        .await;
+    let options = s
+        .ok(
+            Method::GET,
+            &format!("/api/v1/chats/{course}/study-options"),
+            None,
+        )
+        .await;
+    assert_eq!(options["exam_date"], exam.to_string().as_str());
+    let free: DateTime<Utc> = s.rate(&p[0], "easy").await["due"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        free > at(13, 4, 0),
+        "without an exam the first easy interval passes the exam: {free}"
+    );
+    let capped: DateTime<Utc> = s.rate(&c[0], "easy").await["due"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // The exam day begins at 04:00 UTC (the default study day); the review, a day before.
+    assert_eq!(capped, at(12, 4, 0));
+    let forecast = s
+        .ok(
+            Method::GET,
+            &format!("/api/v1/study/forecast?chat_id={course}"),
+            None,
+        )
+        .await;
+    assert_eq!(forecast["exam_date"], exam.to_string().as_str());
+    assert_eq!(forecast["days_left"], 3);
+    assert_eq!(forecast["days"].as_array().unwrap().len(), 4);
+    assert_eq!(forecast["cards_by_exam"], 3);
+    let expected = forecast["expected_retention"].as_f64().unwrap();
+    assert!(expected > 0.5 && expected <= 1.0, "{forecast}");
+    let raised = forecast["desired_retention"].as_f64().unwrap();
+    assert!(raised > 0.94 && raised < 0.95, "three days out: {raised}");
+    // Bad dates are refused; null removes the exam; a chat without one has no forecast.
+    let path = format!("/api/v1/chats/{course}/study-options");
+    for bad in [
+        json!((today - Duration::days(1)).to_string()),
+        json!("soon"),
+    ] {
+        let response = s
+            .send(Method::PATCH, &path, Some(json!({"exam_date": bad})))
+            .await;
+        assert!(response.status().is_client_error(), "{bad}");
+    }
+    let cleared = s
+        .ok(Method::PATCH, &path, Some(json!({"exam_date": null})))
+        .await;
+    assert_eq!(cleared["exam_date"], Value::Null);
+    for chat in [&plain, &course] {
+        let response = s
+            .send(
+                Method::GET,
+                &format!("/api/v1/study/forecast?chat_id={chat}"),
+                None,
+            )
+            .await;
+        assert_eq!(fields_of(&problem(response, 422).await), ["chat_id"]);
+    }
+}
+
 on_every_backend!(
+    an_exam_keeps_reviews_before_it,
     the_workload_is_simulated_from_the_callers_cards,
     stats_count_study_days_and_forecast_the_month,
     notes_make_sibling_cards_that_bury_each_other,

@@ -53,6 +53,7 @@ fn to_options(row: study_options::Model) -> Result<StudyOptions, InfraError> {
         leech_threshold: count(row.leech_threshold),
         leech_action: LeechAction::parse(&row.leech_action)
             .ok_or_else(|| corrupt("study_options", "leech_action"))?,
+        exam_date: row.exam_date,
         updated_at: Some(row.updated_at),
     })
 }
@@ -137,6 +138,7 @@ impl StudyRepository for SqlFlashcardRepository {
             bury_siblings: Set(options.bury_siblings),
             leech_threshold: Set(signed(options.leech_threshold)),
             leech_action: Set(options.leech_action.as_str().to_string()),
+            exam_date: Set(options.exam_date),
             updated_at: Set(options.updated_at.unwrap_or_else(Utc::now)),
         };
         // The chat is the owner's (the service checked); the owner is never changed.
@@ -154,6 +156,7 @@ impl StudyRepository for SqlFlashcardRepository {
                         C::BurySiblings,
                         C::LeechThreshold,
                         C::LeechAction,
+                        C::ExamDate,
                         C::UpdatedAt,
                     ])
                     .to_owned(),

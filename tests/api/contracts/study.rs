@@ -394,6 +394,7 @@ async fn study_options_round_trip_per_chat(backend: Backend) {
         bury_siblings: false,
         leech_threshold: 5,
         leech_action: LeechAction::Suspend,
+        exam_date: chrono::NaiveDate::from_ymd_opt(2031, 6, 30),
         updated_at: Some(Utc::now().trunc_subsecs(6)),
     };
     f.cards

@@ -704,6 +704,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/study/forecast": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A chat's exam as the schedule leads to it: the workload until the exam day (simulated at the
+         *     chat's daily limit and today's desired retention) and the expected retention on the day.
+         */
+        get: operations["exam_forecast"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/study/next": {
         parameters: {
             query?: never;
@@ -1148,6 +1168,34 @@ export interface components {
         EditMessageRequest: {
             content: string;
             model?: string | null;
+        };
+        ExamForecastBody: {
+            /**
+             * Format: int32
+             * @description Cards studied by the exam day.
+             */
+            cards_by_exam: number;
+            /** @description The simulated workload from today to the exam day. */
+            days: components["schemas"]["SimulatedDayBody"][];
+            /**
+             * Format: int64
+             * @description Study days from today to the exam day (0: today).
+             */
+            days_left: number;
+            /**
+             * Format: float
+             * @description The desired retention the chat's cards are scheduled with today (raised as the exam
+             *     approaches).
+             */
+            desired_retention: number;
+            /** Format: date */
+            exam_date: string;
+            /**
+             * Format: float
+             * @description On the exam day, the expected share of the chat's cards recalled of those studied by
+             *     then, if the schedule is kept; null when none will be, or the exam is over a year away.
+             */
+            expected_retention?: number | null;
         };
         /** @description A question and its answer. */
         ExchangeBody: {
@@ -1878,6 +1926,14 @@ export interface components {
              * @description This chat's desired retention; null: the account's.
              */
             desired_retention?: number | null;
+            /**
+             * Format: date
+             * @description The chat's exam day (in the caller's study days), or null. Over the 30 days before it
+             *     the desired retention rises linearly to 0.95 on the day (a higher one is kept), and a
+             *     review that would fall after the exam is moved to the day before it whenever that is
+             *     more than a day away.
+             */
+            exam_date?: string | null;
             /** @description Steps a new card goes through before its first interval in days, e.g. `["1m", "10m"]`. */
             learning_steps: string[];
             leech_action: components["schemas"]["LeechAction"];
@@ -1915,6 +1971,11 @@ export interface components {
              * @description 0.70–0.99; null: back to the account's.
              */
             desired_retention?: number | null;
+            /**
+             * Format: date
+             * @description Today or a day in the next five years (`2027-06-30`); null removes it.
+             */
+            exam_date?: string | null;
             /**
              * @description At most 10 steps, each a whole number and a unit `s`, `m`, `h` or `d`, 1s–30d; `[]`: none.
              * @example [
@@ -5809,6 +5870,64 @@ export interface operations {
             401: components["responses"]["NotAuthenticated"];
             404: components["responses"]["NoSuchChat"];
             /** @description A bad `limit` */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A rate limit was reached; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    exam_forecast: {
+        parameters: {
+            query: {
+                /** @description The chat with the exam. */
+                chat_id: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExamForecastBody"];
+                };
+            };
+            401: components["responses"]["NotAuthenticated"];
+            404: components["responses"]["NoSuchChat"];
+            /** @description The chat has no exam date */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];

@@ -28,8 +28,9 @@ pub use notes::{
     CardKind, MAX_CLOZE_NUMBER, MAX_CLOZES, NoteId, NoteRef, cloze_numbers, render_cloze,
 };
 pub use options::{
-    LEARN_AHEAD, LeechAction, MAX_DAILY_LIMIT, MAX_INTERVAL_DAYS, MAX_STEPS, NewOrder, StudyDay,
-    StudyOptions, StudyOptionsPatch, format_step, parse_steps,
+    EXAM_RAMP_DAYS, EXAM_RETENTION, LEARN_AHEAD, LeechAction, MAX_DAILY_LIMIT, MAX_INTERVAL_DAYS,
+    MAX_STEPS, NewOrder, StudyDay, StudyOptions, StudyOptionsPatch, exam_retention, format_step,
+    parse_steps,
 };
 pub use ports::{
     CardsStored, DeckFileError, DeckFiles, DeckRow, FlashcardRepository, GenerationRepository,
@@ -44,7 +45,8 @@ pub use service::{
 };
 pub use session::{NextCard, StudyCounts, StudySettingsPatch};
 pub use simulate::{
-    MAX_SIMULATION_DAYS, SimulateInput, SimulatedCard, SimulatedDay, Simulation, WorkloadPlan,
+    ExamForecast, MAX_SIMULATION_DAYS, SimulateInput, SimulatedCard, SimulatedDay, Simulation,
+    WorkloadPlan,
 };
 pub use stats::{ForecastDay, RetentionBucket, StudyStats};
 pub use study::{DEFAULT_RETENTION, MAX_DUE_LIMIT, MIN_OPTIMIZE_REVIEWS, ReviewInput};

@@ -89,7 +89,27 @@ pub struct StudyOptions {
     /// Lapses that make a card a leech (and every half of it again after that).
     pub leech_threshold: u32,
     pub leech_action: LeechAction,
+    /// The day of the chat's exam (see [`exam_retention`] and [`SchedulerSettings::exam`]).
+    pub exam_date: Option<NaiveDate>,
     pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// The desired retention an exam raises the chat's to on the exam day.
+pub const EXAM_RETENTION: f32 = 0.95;
+/// How many days before the exam the desired retention starts to rise.
+pub const EXAM_RAMP_DAYS: i64 = 30;
+/// The furthest ahead an exam may be set.
+pub const MAX_EXAM_DAYS: i64 = 5 * 365;
+
+/// The desired retention `days_left` study days before an exam: from `base`, it rises linearly
+/// over the last [`EXAM_RAMP_DAYS`] days to [`EXAM_RETENTION`] on the exam day (never lowering a
+/// higher `base`); after the exam it is `base` again.
+pub fn exam_retention(base: f32, days_left: i64) -> f32 {
+    if !(0..EXAM_RAMP_DAYS).contains(&days_left) || base >= EXAM_RETENTION {
+        return base;
+    }
+    let progress = 1.0 - days_left as f32 / EXAM_RAMP_DAYS as f32;
+    base + (EXAM_RETENTION - base) * progress
 }
 
 impl Default for StudyOptions {
@@ -105,18 +125,30 @@ impl Default for StudyOptions {
             bury_siblings: true,
             leech_threshold: 8,
             leech_action: LeechAction::Tag,
+            exam_date: None,
             updated_at: None,
         }
     }
 }
 
 impl StudyOptions {
-    /// The steps and limits the scheduler applies to this chat's cards.
-    pub fn scheduler_settings(&self) -> SchedulerSettings {
+    /// The steps and limits the scheduler applies to this chat's cards; `day` places the exam.
+    pub fn scheduler_settings(&self, day: &StudyDay) -> SchedulerSettings {
         SchedulerSettings {
             learning_steps: self.learning_steps.clone(),
             relearning_steps: self.relearning_steps.clone(),
             maximum_interval_days: self.maximum_interval_days,
+            exam: self.exam_date.map(|date| day.start_of(date)),
+        }
+    }
+
+    /// The desired retention for this chat's cards at `now`: the chat's (or the account's
+    /// `account`), raised as its exam approaches.
+    pub fn desired_retention_at(&self, account: f32, day: &StudyDay, now: DateTime<Utc>) -> f32 {
+        let base = self.desired_retention.unwrap_or(account);
+        match self.exam_date {
+            Some(exam) => exam_retention(base, (exam - day.date_of(now)).num_days()),
+            None => base,
         }
     }
 
@@ -131,8 +163,13 @@ impl StudyOptions {
         (lapses - threshold).is_multiple_of(every)
     }
 
-    /// Applies `patch`, checking every field; nothing changes when one is wrong.
-    pub fn apply(&mut self, patch: StudyOptionsPatch) -> Result<(), ValidationErrors> {
+    /// Applies `patch`, checking every field; nothing changes when one is wrong. `today` is the
+    /// user's study day (an exam cannot be in the past).
+    pub fn apply(
+        &mut self,
+        patch: StudyOptionsPatch,
+        today: NaiveDate,
+    ) -> Result<(), ValidationErrors> {
         let mut errors = ValidationErrors::new();
         let mut next = self.clone();
         let limit = |field: &str, value: u32, errors: &mut ValidationErrors| {
@@ -203,6 +240,17 @@ impl StudyOptions {
                 ));
             }
         }
+        if let Some(exam) = patch.exam_date {
+            match exam {
+                Some(date) if !(today..=today + Duration::days(MAX_EXAM_DAYS)).contains(&date) => {
+                    errors.push(FieldError::new(
+                        "exam_date",
+                        "must be today or a day in the next five years, or null for none",
+                    ))
+                }
+                exam => next.exam_date = exam,
+            }
+        }
         if let Some(action) = patch.leech_action {
             match LeechAction::parse(&action) {
                 Some(action) => next.leech_action = action,
@@ -235,6 +283,8 @@ pub struct StudyOptionsPatch {
     pub bury_siblings: Option<bool>,
     pub leech_threshold: Option<u32>,
     pub leech_action: Option<String>,
+    /// `Some(None)` removes the exam date.
+    pub exam_date: Option<Option<NaiveDate>>,
 }
 
 /// Parses steps written as Anki writes them: a whole number and a unit, `s`, `m`, `h` or `d`
@@ -373,6 +423,16 @@ mod tests {
     }
 
     #[test]
+    fn an_exam_raises_retention_over_its_last_thirty_days() {
+        assert_eq!(exam_retention(0.85, 45), 0.85);
+        assert_eq!(exam_retention(0.85, 30), 0.85);
+        assert!((exam_retention(0.85, 15) - 0.90).abs() < 1e-6);
+        assert!((exam_retention(0.85, 0) - EXAM_RETENTION).abs() < 1e-6);
+        assert_eq!(exam_retention(0.85, -1), 0.85, "after the exam");
+        assert_eq!(exam_retention(0.97, 3), 0.97, "never lowered");
+    }
+
+    #[test]
     fn leeches_are_flagged_at_the_threshold_then_every_half_of_it() {
         let options = StudyOptions::default();
         let flagged: Vec<u32> = (0..20).filter(|&l| options.is_leech(l)).collect();
@@ -383,15 +443,18 @@ mod tests {
     fn a_bad_patch_changes_nothing_and_names_every_field() {
         let mut options = StudyOptions::default();
         let errors = options
-            .apply(StudyOptionsPatch {
-                new_per_day: Some(5),
-                reviews_per_day: Some(100_000),
-                learning_steps: Some(strings(&["1x"])),
-                new_order: Some("shuffled".into()),
-                leech_threshold: Some(0),
-                desired_retention: Some(Some(0.5)),
-                ..StudyOptionsPatch::default()
-            })
+            .apply(
+                StudyOptionsPatch {
+                    new_per_day: Some(5),
+                    reviews_per_day: Some(100_000),
+                    learning_steps: Some(strings(&["1x"])),
+                    new_order: Some("shuffled".into()),
+                    leech_threshold: Some(0),
+                    desired_retention: Some(Some(0.5)),
+                    ..StudyOptionsPatch::default()
+                },
+                NaiveDate::from_ymd_opt(2025, 1, 1).unwrap(),
+            )
             .unwrap_err();
         let fields: Vec<&str> = errors.fields().iter().map(|e| e.field.as_str()).collect();
         assert_eq!(

@@ -162,6 +162,9 @@ pub struct SchedulerSettings {
     pub learning_steps: Vec<Duration>,
     pub relearning_steps: Vec<Duration>,
     pub maximum_interval_days: u32,
+    /// When the exam begins: a review interval that would end after it ends the day before it
+    /// instead, when that is still in the future by a day or more.
+    pub exam: Option<DateTime<Utc>>,
 }
 
 impl Default for SchedulerSettings {
@@ -170,6 +173,7 @@ impl Default for SchedulerSettings {
             learning_steps: vec![Duration::minutes(1), Duration::minutes(10)],
             relearning_steps: vec![Duration::minutes(10)],
             maximum_interval_days: 36_500,
+            exam: None,
         }
     }
 }
@@ -222,10 +226,18 @@ impl Scheduler<'_> {
             last_reviewed_at: Some(now),
             ..*schedule
         };
+        let exam = self.settings.exam;
         let to_review = |out: &mut Schedule| {
             out.state = CardState::Review;
             out.step = 0;
             out.due = now + Duration::days(i64::from(review_days[index]));
+            // Never past the exam when a review before it fits: the day before it.
+            if let Some(exam) = exam
+                && out.due > exam
+                && exam - now > Duration::days(1)
+            {
+                out.due = exam - Duration::days(1);
+            }
         };
         let steps = |state| match state {
             CardState::Relearning => &self.settings.relearning_steps,
@@ -406,6 +418,38 @@ mod tests {
         assert!(
             preview[1] < preview[2] && preview[2] < preview[3],
             "{preview:?}"
+        );
+    }
+
+    /// A review interval that would pass the exam ends the day before it, when that is more
+    /// than a day away; otherwise (and after the exam) intervals are left alone.
+    #[test]
+    fn reviews_land_before_the_exam_when_one_fits() {
+        let t0 = DateTime::UNIX_EPOCH;
+        let exam = t0 + Duration::days(5);
+        let settings = SchedulerSettings {
+            learning_steps: Vec::new(),
+            exam: Some(exam),
+            ..SchedulerSettings::default()
+        };
+        let s = scheduler(&settings);
+        let card = s.review(&Schedule::new_card(t0), Rating::Easy, t0).unwrap();
+        // Linear gives 4 days for easy: before the exam, untouched.
+        assert_eq!(card.due, t0 + Duration::days(4));
+        let later = s.review(&card, Rating::Easy, card.due).unwrap();
+        // 16 days would pass the exam; a day before it is still 1 day ahead of the review: no.
+        assert_eq!(later.due, card.due + Duration::days(16));
+        let early = s
+            .review(&card, Rating::Easy, t0 + Duration::hours(12))
+            .unwrap();
+        assert_eq!(early.due, exam - Duration::days(1), "moved before the exam");
+        let after = s
+            .review(&card, Rating::Easy, exam + Duration::days(1))
+            .unwrap();
+        assert_eq!(
+            after.due,
+            exam + Duration::days(17),
+            "after the exam, as usual"
         );
     }
 

@@ -221,18 +221,24 @@ impl Flashcards {
         }
     }
 
-    /// The scheduler for a chat's cards: its options' steps and limits, its retention (the
-    /// account's unless the chat sets one) and the user's parameters.
+    /// The scheduler for a chat's cards at `now`: its options' steps and limits (and exam), its
+    /// retention (the account's unless the chat sets one, raised as an exam approaches) and the
+    /// user's parameters.
     pub(super) fn scheduler<'a>(
         &'a self,
         study: &'a StudySettings,
         options: &StudyOptions,
         settings: &'a SchedulerSettings,
+        now: DateTime<Utc>,
     ) -> Scheduler<'a> {
         Scheduler {
             model: self.model.as_ref(),
             settings,
-            desired_retention: options.desired_retention.unwrap_or(study.desired_retention),
+            desired_retention: options.desired_retention_at(
+                study.desired_retention,
+                &study.day,
+                now,
+            ),
             parameters: &study.parameters,
         }
     }
@@ -242,6 +248,7 @@ impl Flashcards {
         &self,
         owner: UserId,
         cards: &[Flashcard],
+        day: &super::options::StudyDay,
     ) -> Result<HashMap<ChatId, (StudyOptions, SchedulerSettings)>, InfraError> {
         let mut out: HashMap<ChatId, (StudyOptions, SchedulerSettings)> = HashMap::new();
         let mut chats: Vec<ChatId> = cards.iter().map(|c| c.chat_id).collect();
@@ -260,7 +267,7 @@ impl Flashcards {
         };
         for chat in chats {
             let options = stored.get(&chat).cloned().unwrap_or_default();
-            let settings = options.scheduler_settings();
+            let settings = options.scheduler_settings(day);
             out.insert(chat, (options, settings));
         }
         Ok(out)
@@ -314,14 +321,14 @@ impl Flashcards {
                     .filter_map(|c| c.source.as_ref().map(|s| s.document_id)),
             )
             .await?;
-        let options = self.chat_options(owner, &cards).await?;
+        let options = self.chat_options(owner, &cards, &study.day).await?;
         let defaults = (StudyOptions::default(), SchedulerSettings::default());
         cards
             .into_iter()
             .map(|card| {
                 let (options, settings) = options.get(&card.chat_id).unwrap_or(&defaults);
                 let next_intervals = self
-                    .scheduler(study, options, settings)
+                    .scheduler(study, options, settings, now)
                     .preview(&card.schedule, now.max(card.schedule.due))
                     .map_err(FlashcardError::Scheduling)?;
                 let source_status = card.source.as_ref().map(|s| {

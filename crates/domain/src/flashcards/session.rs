@@ -129,7 +129,12 @@ impl Flashcards {
         patch: StudyOptionsPatch,
     ) -> Result<StudyOptions, FlashcardError> {
         let mut options = self.study_options(who, chat).await?;
-        options.apply(patch)?;
+        let today = self
+            .study_settings(who.user_id)
+            .await?
+            .day
+            .date_of(self.clock.now());
+        options.apply(patch, today)?;
         options.updated_at = Some(self.clock.now());
         self.cards.save_options(who.user_id, chat, &options).await?;
         Ok(options)

@@ -199,3 +199,75 @@ impl Flashcards {
         })
     }
 }
+
+/// What a chat's exam should look like if the student keeps to the schedule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExamForecast {
+    pub exam_date: NaiveDate,
+    /// Study days from today to the exam day (0: today).
+    pub days_left: i64,
+    /// The desired retention the chat's cards are scheduled with today.
+    pub desired_retention: f32,
+    /// The simulated days from today to the exam day.
+    pub plan: WorkloadPlan,
+    /// On the exam day, the expected share of the chat's cards recalled (of those studied by
+    /// then); `None` when nothing will have been studied, or the exam is more than a year away.
+    pub expected_retention: Option<f32>,
+    /// Cards studied by the exam day.
+    pub cards_by_exam: u32,
+}
+
+impl Flashcards {
+    /// The chat's exam as the schedule leads to it: the simulated workload until the exam day
+    /// at the chat's pace and today's desired retention, and the expected retention on the day.
+    pub async fn exam_forecast(
+        &self,
+        who: Principal,
+        chat: ChatId,
+    ) -> Result<ExamForecast, FlashcardError> {
+        self.own_chat(who, chat).await?;
+        let owner = who.user_id;
+        let options = self.cards.options(owner, chat).await?.unwrap_or_default();
+        let Some(exam_date) = options.exam_date else {
+            return Err(ValidationErrors::single(
+                "chat_id",
+                "the chat has no exam date: set `exam_date` in its study options",
+            )
+            .into());
+        };
+        let settings = self.study_settings(owner).await?;
+        let now = self.clock.now();
+        let days_left = (exam_date - settings.day.date_of(now)).num_days();
+        let desired_retention =
+            options.desired_retention_at(settings.desired_retention, &settings.day, now);
+        let horizon = u32::try_from(days_left + 1)
+            .unwrap_or(0)
+            .clamp(1, MAX_SIMULATION_DAYS);
+        let plan = self
+            .simulate(
+                who,
+                SimulateInput {
+                    days: Some(horizon),
+                    desired_retention: Some(desired_retention.clamp(0.70, 0.99)),
+                    chat: Some(chat),
+                    ..SimulateInput::default()
+                },
+            )
+            .await?;
+        let on_exam = plan
+            .days
+            .iter()
+            .find(|(date, _)| *date == exam_date)
+            .map(|(_, day)| *day);
+        Ok(ExamForecast {
+            exam_date,
+            days_left,
+            desired_retention,
+            expected_retention: on_exam
+                .filter(|day| day.introduced > 0)
+                .map(|day| day.memorized / day.introduced as f32),
+            cards_by_exam: on_exam.map_or(0, |day| day.introduced),
+            plan,
+        })
+    }
+}

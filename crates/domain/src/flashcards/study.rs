@@ -172,11 +172,11 @@ impl Flashcards {
             .options(who.user_id, card.chat_id)
             .await?
             .unwrap_or_default();
-        let settings = options.scheduler_settings();
+        let settings = options.scheduler_settings(&study.day);
         let snapshot = CardSnapshot::of(&card);
         let before = card.schedule;
         let after = self
-            .scheduler(&study, &options, &settings)
+            .scheduler(&study, &options, &settings, at)
             .review(&before, input.rating, at)
             .map_err(FlashcardError::Scheduling)?;
         let memory = after.memory.unwrap_or(super::scheduling::MemoryState {

@@ -84,6 +84,7 @@ where
                 .service(flashcards::session::next_card)
                 .service(flashcards::session::undo)
                 .service(flashcards::session::simulate)
+                .service(flashcards::session::exam_forecast)
                 .service(flashcards::interchange::export_cards)
                 .service(flashcards::interchange::import_cards)
                 .service(flashcards::generation::generate_cards)

@@ -17,6 +17,7 @@ pub struct Model {
     pub bury_siblings: bool,
     pub leech_threshold: i32,
     pub leech_action: String,
+    pub exam_date: Option<Date>,
     pub updated_at: DateTimeUtc,
 }
 

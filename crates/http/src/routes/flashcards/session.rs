@@ -27,6 +27,11 @@ pub struct StudyOptionsBody {
     pub leech_threshold: u32,
     #[schema(value_type = crate::schemas::LeechAction)]
     pub leech_action: String,
+    /// The chat's exam day (in the caller's study days), or null. Over the 30 days before it
+    /// the desired retention rises linearly to 0.95 on the day (a higher one is kept), and a
+    /// review that would fall after the exam is moved to the day before it whenever that is
+    /// more than a day away.
+    pub exam_date: Option<chrono::NaiveDate>,
     /// Null until an option is changed.
     pub updated_at: Option<DateTime<Utc>>,
 }
@@ -44,6 +49,7 @@ impl From<StudyOptions> for StudyOptionsBody {
             bury_siblings: o.bury_siblings,
             leech_threshold: o.leech_threshold,
             leech_action: o.leech_action.as_str().to_string(),
+            exam_date: o.exam_date,
             updated_at: o.updated_at,
         }
     }
@@ -74,6 +80,10 @@ pub struct StudyOptionsPatchRequest {
     pub leech_threshold: Option<u32>,
     #[schema(value_type = Option<crate::schemas::LeechAction>)]
     pub leech_action: Option<String>,
+    /// Today or a day in the next five years (`2027-06-30`); null removes it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<chrono::NaiveDate>)]
+    pub exam_date: Option<Option<chrono::NaiveDate>>,
 }
 
 /// A chat's study options: daily limits, steps, retention, new-card order, burying, leeches.
@@ -132,6 +142,7 @@ pub async fn update_study_options(
         bury_siblings: body.bury_siblings,
         leech_threshold: body.leech_threshold,
         leech_action: body.leech_action,
+        exam_date: body.exam_date,
     };
     let options = services
         .flashcards
@@ -317,18 +328,80 @@ pub async fn simulate(
     Ok(HttpResponse::Ok().json(WorkloadBody {
         desired_retention: plan.desired_retention,
         new_per_day: plan.new_per_day,
-        days: plan
-            .days
-            .into_iter()
-            .map(|(date, d)| SimulatedDayBody {
-                date,
-                reviews: d.reviews,
-                new: d.new,
-                minutes: d.seconds / 60.0,
-                introduced: d.introduced,
-                memorized: d.memorized,
-                expected_retention: (d.introduced > 0).then(|| d.memorized / d.introduced as f32),
-            })
-            .collect(),
+        days: plan.days.into_iter().map(day_body).collect(),
     }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExamForecastQuery {
+    /// The chat with the exam.
+    pub chat_id: Uuid,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExamForecastBody {
+    pub exam_date: chrono::NaiveDate,
+    /// Study days from today to the exam day (0: today).
+    pub days_left: i64,
+    /// The desired retention the chat's cards are scheduled with today (raised as the exam
+    /// approaches).
+    pub desired_retention: f32,
+    /// On the exam day, the expected share of the chat's cards recalled of those studied by
+    /// then, if the schedule is kept; null when none will be, or the exam is over a year away.
+    pub expected_retention: Option<f32>,
+    /// Cards studied by the exam day.
+    pub cards_by_exam: u32,
+    /// The simulated workload from today to the exam day.
+    pub days: Vec<SimulatedDayBody>,
+}
+
+/// A chat's exam as the schedule leads to it: the workload until the exam day (simulated at the
+/// chat's daily limit and today's desired retention) and the expected retention on the day.
+#[utoipa::path(
+    tag = "study",
+    security(("bearer" = [])),
+    params(ExamForecastQuery),
+    responses(
+        (status = 200, body = ExamForecastBody),
+        (status = 401, response = NotAuthenticated),
+        (status = 404, response = NoSuchChat),
+        (status = 422, description = "The chat has no exam date", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[get("/study/forecast")]
+pub async fn exam_forecast(
+    services: web::Data<Services>,
+    who: Authenticated,
+    query: web::Query<ExamForecastQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let forecast = services
+        .flashcards
+        .exam_forecast(who.0, ChatId::from_uuid(query.chat_id))
+        .await?;
+    Ok(HttpResponse::Ok().json(ExamForecastBody {
+        exam_date: forecast.exam_date,
+        days_left: forecast.days_left,
+        desired_retention: forecast.desired_retention,
+        expected_retention: forecast.expected_retention,
+        cards_by_exam: forecast.cards_by_exam,
+        days: forecast.plan.days.into_iter().map(day_body).collect(),
+    }))
+}
+
+fn day_body(
+    (date, d): (
+        chrono::NaiveDate,
+        flashforge_domain::flashcards::SimulatedDay,
+    ),
+) -> SimulatedDayBody {
+    SimulatedDayBody {
+        date,
+        reviews: d.reviews,
+        new: d.new,
+        minutes: d.seconds / 60.0,
+        introduced: d.introduced,
+        memorized: d.memorized,
+        expected_retention: (d.introduced > 0).then(|| d.memorized / d.introduced as f32),
+    }
 }
