@@ -845,7 +845,84 @@ async fn an_exam_keeps_reviews_before_it(backend: Backend) {
     }
 }
 
+/// A card is explained from its source passage and its neighbours, with citations of the
+/// student's material; once the document is deleted the card says its source is missing and
+/// the explanation falls back to the chat's material.
+async fn a_card_is_explained_from_its_source(backend: Backend) {
+    let s = Session::start(backend, at(10, 12, 0)).await;
+    let chat = s.app.create_chat(&s.token, "Explain").await;
+    let doc = crate::knowledge::ingested(
+        &s.app,
+        &s.token,
+        &chat,
+        "notes.md",
+        crate::knowledge::NOTES.as_bytes().to_vec(),
+    )
+    .await;
+    let saved = s
+        .ok(
+            Method::POST,
+            &format!("/api/v1/chats/{chat}/flashcards/generate"),
+            Some(json!({"document_id": doc["id"], "count": 2, "save": true})),
+        )
+        .await;
+    let card = saved["cards"][0].clone();
+    let chunk = text_of(&card["source"], "chunk_id").to_string();
+    let explained = s
+        .ok(
+            Method::POST,
+            &format!("/api/v1/flashcards/{}/explain", id_of(&card)),
+            None,
+        )
+        .await;
+    assert_eq!(explained["source_status"], "available");
+    assert!(!text_of(&explained, "explanation").is_empty());
+    let citations = explained["citations"].as_array().unwrap();
+    assert!(!citations.is_empty(), "{explained}");
+    assert!(
+        citations.iter().any(|c| c["chunk_id"] == chunk.as_str()),
+        "the card's own passage is cited: {explained}"
+    );
+    for citation in citations {
+        assert_eq!(citation["document_id"], doc["id"]);
+        assert!(crate::knowledge::NOTES.contains(text_of(citation, "quote")));
+    }
+    // Another user's card is not there for them.
+    s.clock.set(Utc::now());
+    let other = s.app.signed_up("stranger").await.access;
+    let response = s
+        .app
+        .authed(
+            Method::POST,
+            &format!("/api/v1/flashcards/{}/explain", id_of(&card)),
+            &other,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(response, 404).await["code"], "flashcard_not_found");
+    // The document goes: the card stays, its source missing, and is still explained.
+    let response = s
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/chats/{chat}/documents/{}", id_of(&doc)),
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), 204);
+    let explained = s
+        .ok(
+            Method::POST,
+            &format!("/api/v1/flashcards/{}/explain", id_of(&card)),
+            None,
+        )
+        .await;
+    assert_eq!(explained["source_status"], "missing");
+    assert_eq!(explained["citations"], json!([]), "nothing left to cite");
+}
+
 on_every_backend!(
+    a_card_is_explained_from_its_source,
     an_exam_keeps_reviews_before_it,
     the_workload_is_simulated_from_the_callers_cards,
     stats_count_study_days_and_forecast_the_month,

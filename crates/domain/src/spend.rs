@@ -36,15 +36,18 @@ pub enum Purpose {
     Flashcards,
     /// A batch of a background flashcard generation.
     BackgroundFlashcards,
+    /// A card explained from its source.
+    Explanation,
 }
 
 impl Purpose {
-    pub const ALL: [Purpose; 5] = [
+    pub const ALL: [Purpose; 6] = [
         Self::Answer,
         Self::Regeneration,
         Self::Edit,
         Self::Flashcards,
         Self::BackgroundFlashcards,
+        Self::Explanation,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -54,6 +57,7 @@ impl Purpose {
             Self::Edit => "edit",
             Self::Flashcards => "flashcards",
             Self::BackgroundFlashcards => "background_flashcards",
+            Self::Explanation => "explanation",
         }
     }
 

@@ -87,9 +87,9 @@ closed_sets! {
     CardKind { Basic = "basic", Reversed = "reversed", Cloze = "cloze" }
     /// Where a card is in its life (FSRS).
     CardState { New = "new", Learning = "learning", Review = "review", Relearning = "relearning" }
-    /// Whether a card's source document is still there (`missing` once it was deleted or
-    /// replaced).
-    SourceStatus { Available = "available", Missing = "missing" }
+    /// Whether a card's source is still there: `changed` once its document was read again into
+    /// new passages, `missing` once the document was deleted or replaced.
+    SourceStatus { Available = "available", Changed = "changed", Missing = "missing" }
     /// How well a card was recalled.
     Rating { Again = "again", Hard = "hard", Good = "good", Easy = "easy" }
     /// How to search: by meaning, by words, or both fused.
@@ -190,6 +190,11 @@ mod tests {
         same("MediaType", Media::parse, Media::as_str);
         same("CardState", State::parse, State::as_str);
         same("Rating", Grade::parse, Grade::as_str);
+        same(
+            "SourceStatus",
+            flashforge_domain::flashcards::SourceStatus::parse,
+            flashforge_domain::flashcards::SourceStatus::as_str,
+        );
         same(
             "CardKind",
             flashforge_domain::flashcards::CardKind::parse,

@@ -558,6 +558,27 @@ export interface paths {
         patch: operations["update_card"];
         trace?: never;
     };
+    "/api/v1/flashcards/{card_id}/explain": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Explains a card from the passage it came from and the passages around it (or, when that is
+         *     gone, the chat's passages nearest its question): the assistant's language model, grounded
+         *     in the student's material and cited — for a student who just failed the card.
+         */
+        post: operations["explain_card"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/flashcards/{card_id}/reviews": {
         parameters: {
             query?: never;
@@ -1201,6 +1222,15 @@ export interface components {
         ExchangeBody: {
             answer: components["schemas"]["MessageBody"];
             question: components["schemas"]["MessageBody"];
+        };
+        ExplanationBody: {
+            /** @description The passages cited, in order of first mention; each quote is verbatim. */
+            citations: components["schemas"]["CitationBody"][];
+            /** @description The explanation, Markdown, citing the passages it uses as `[n]`. */
+            explanation: string;
+            /** @description The model that wrote it (`offline` without a language model: the passages themselves). */
+            model: string;
+            source_status?: components["schemas"]["SourceStatus"] | null;
         };
         /**
          * @description A deck's file format: CSV, or an Anki package.
@@ -1894,11 +1924,11 @@ export interface components {
             quote?: string | null;
         };
         /**
-         * @description Whether a card's source document is still there (`missing` once it was deleted or
-         *     replaced).
+         * @description Whether a card's source is still there: `changed` once its document was read again into
+         *     new passages, `missing` once the document was deleted or replaced.
          * @enum {string}
          */
-        SourceStatus: "available" | "missing";
+        SourceStatus: "available" | "changed" | "missing";
         /** @description What is left to study today. */
         StudyCountsBody: {
             /**
@@ -5183,6 +5213,64 @@ export interface operations {
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    explain_card: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The card's id */
+                card_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExplanationBody"];
+                };
+            };
+            401: components["responses"]["NotAuthenticated"];
+            404: components["responses"]["NoSuchCard"];
+            429: components["responses"]["ModelCallsLimited"];
+            /** @description The language model failed */
+            502: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The language model did not answer in time */
+            504: {
+                headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };

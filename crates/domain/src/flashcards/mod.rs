@@ -2,6 +2,7 @@
 
 pub mod drafting;
 mod error;
+mod explain;
 mod generation;
 mod interchange;
 mod models;
@@ -16,6 +17,7 @@ mod stats;
 mod study;
 
 pub use error::FlashcardError;
+pub use explain::Explanation;
 pub use generation::{GENERATE_BATCH_CHUNKS, Generated, MAX_INLINE_GENERATE};
 pub use interchange::Imported;
 pub use models::{

@@ -95,10 +95,13 @@ pub struct CardPatch {
     pub source: Option<Option<SourceInput>>,
 }
 
-/// Whether a card's source document is still there.
+/// Whether a card's source is still there as it was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SourceStatus {
     Available,
+    /// The document is there, but the card's passage is gone (the document was read again
+    /// into new passages).
+    Changed,
     /// The document was deleted or replaced; the card stays.
     Missing,
 }
@@ -107,7 +110,17 @@ impl SourceStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             SourceStatus::Available => "available",
+            SourceStatus::Changed => "changed",
             SourceStatus::Missing => "missing",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "available" => Some(Self::Available),
+            "changed" => Some(Self::Changed),
+            "missing" => Some(Self::Missing),
+            _ => None,
         }
     }
 }
@@ -321,6 +334,23 @@ impl Flashcards {
                     .filter_map(|c| c.source.as_ref().map(|s| s.document_id)),
             )
             .await?;
+        // The passages the cards came from, as they are now (a re-read document has new ones).
+        let wanted: Vec<ChunkId> = cards
+            .iter()
+            .filter_map(|c| c.source.as_ref())
+            .filter(|s| present.contains_key(&s.document_id))
+            .filter_map(|s| s.chunk_id)
+            .collect();
+        let passages: std::collections::HashSet<ChunkId> = if wanted.is_empty() {
+            std::collections::HashSet::new()
+        } else {
+            self.documents
+                .chunks_by_ids(owner, &wanted)
+                .await?
+                .into_iter()
+                .map(|(chunk, _)| chunk.id)
+                .collect()
+        };
         let options = self.chat_options(owner, &cards, &study.day).await?;
         let defaults = (StudyOptions::default(), SchedulerSettings::default());
         cards
@@ -332,10 +362,15 @@ impl Flashcards {
                     .preview(&card.schedule, now.max(card.schedule.due))
                     .map_err(FlashcardError::Scheduling)?;
                 let source_status = card.source.as_ref().map(|s| {
-                    if present.contains_key(&s.document_id) {
-                        SourceStatus::Available
+                    if !present.contains_key(&s.document_id) {
+                        return SourceStatus::Missing;
+                    }
+                    // The document was read again: the card's passage is gone.
+                    let changed = s.chunk_id.is_some_and(|chunk| !passages.contains(&chunk));
+                    if changed {
+                        SourceStatus::Changed
                     } else {
-                        SourceStatus::Missing
+                        SourceStatus::Available
                     }
                 });
                 Ok(StudyCard {

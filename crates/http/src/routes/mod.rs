@@ -74,6 +74,7 @@ where
                 .service(flashcards::cards::update_card)
                 .service(flashcards::cards::delete_card)
                 .service(flashcards::cards::review_card)
+                .service(flashcards::cards::explain_card)
                 .service(flashcards::study::due)
                 .service(flashcards::study::study_settings)
                 .service(flashcards::study::update_study_settings)

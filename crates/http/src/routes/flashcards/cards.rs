@@ -1,7 +1,9 @@
 //! Cards of a chat: create (one or a batch), list, read, change, delete, review.
 
 use super::*;
-use crate::responses::{BadFields, NoSuchCard, NoSuchChat, NotAuthenticated, QuotaExceeded};
+use crate::responses::{
+    BadFields, ModelCallsLimited, NoSuchCard, NoSuchChat, NotAuthenticated, QuotaExceeded,
+};
 
 /// Creates a flashcard in a chat.
 #[utoipa::path(
@@ -274,4 +276,62 @@ pub async fn review_card(
         )
         .await?;
     Ok(HttpResponse::Ok().json(CardBody::from(card)))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ExplanationBody {
+    /// The explanation, Markdown, citing the passages it uses as `[n]`.
+    pub explanation: String,
+    /// The passages cited, in order of first mention; each quote is verbatim.
+    pub citations: Vec<crate::routes::messages::CitationBody>,
+    /// The model that wrote it (`offline` without a language model: the passages themselves).
+    pub model: String,
+    /// Whether the card's source is still there; null without a source.
+    #[schema(value_type = Option<crate::schemas::SourceStatus>)]
+    pub source_status: Option<String>,
+}
+
+/// Explains a card from the passage it came from and the passages around it (or, when that is
+/// gone, the chat's passages nearest its question): the assistant's language model, grounded
+/// in the student's material and cited — for a student who just failed the card.
+#[utoipa::path(
+    tag = "flashcards",
+    security(("bearer" = [])),
+    params(("card_id" = Uuid, Path, description = "The card's id")),
+    responses(
+        (status = 200, body = ExplanationBody),
+        (status = 401, response = NotAuthenticated),
+        (status = 404, response = NoSuchCard),
+        (status = 429, response = ModelCallsLimited),
+        (status = 502, description = "The language model failed", body = Problem, content_type = "application/problem+json"),
+        (status = 504, description = "The language model did not answer in time", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[post("/flashcards/{card_id}/explain")]
+pub async fn explain_card(
+    services: web::Data<Services>,
+    who: Authenticated,
+    card_id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let explained = services
+        .flashcards
+        .explain(who.0, card_path(card_id.into_inner()))
+        .await?;
+    Ok(HttpResponse::Ok().json(ExplanationBody {
+        explanation: explained.text,
+        citations: explained
+            .citations
+            .into_iter()
+            .map(|c| crate::routes::messages::CitationBody {
+                document_id: c.document_id,
+                file_name: c.file_name,
+                page: c.page,
+                page_label: c.page_label,
+                chunk_id: c.chunk_id,
+                quote: c.quote,
+            })
+            .collect(),
+        model: explained.model,
+        source_status: explained.source_status.map(|s| s.as_str().to_string()),
+    }))
 }
