@@ -1075,10 +1075,14 @@ async fn csv_export_and_import_round_trip_with_row_errors(backend: Backend) {
             .starts_with("text/csv")
     );
     let exported = response.text().await.unwrap();
-    assert!(exported.starts_with("question,answer,tags\n"), "{exported}");
     assert!(
-        exported
-            .contains("\"What is \"\"ATP\"\", briefly?\",\"Energy,\nin a molecule\",cells energy"),
+        exported.starts_with("question,answer,tags,type\n"),
+        "{exported}"
+    );
+    assert!(
+        exported.contains(
+            "\"What is \"\"ATP\"\", briefly?\",\"Energy,\nin a molecule\",cells energy,basic"
+        ),
         "{exported}"
     );
     anki_package_holds_the_chats_cards(&app, &token, &chat).await;
@@ -1152,7 +1156,8 @@ async fn csv_export_and_import_round_trip_with_row_errors(backend: Backend) {
         text_of(&body["errors"][0], "message").contains("5000"),
         "{body}"
     );
-    let huge = format!("question,answer\n{}", "q,a\n".repeat(300_000)).into_bytes();
+    // Over the 8 MiB CSV limit.
+    let huge = format!("question,answer\n{}", "q,a\n".repeat(2_200_000)).into_bytes();
     problem(import(huge).await.unwrap(), 413).await;
     let after = app
         .get_json(

@@ -29,6 +29,7 @@ mod limits;
 mod logging;
 mod messages;
 mod operations;
+mod packages;
 mod pagination;
 mod provider_wire;
 mod spend;

@@ -921,7 +921,65 @@ async fn a_card_is_explained_from_its_source(backend: Backend) {
     assert_eq!(explained["citations"], json!([]), "nothing left to cite");
 }
 
+/// A CSV deck carries each note once with its type; importing it makes every card of each
+/// note, and an unknown type is a row error.
+async fn csv_decks_carry_the_note_type(backend: Backend) {
+    let s = Session::start(backend, at(10, 12, 0)).await;
+    let chat = s.app.create_chat(&s.token, "Deck").await;
+    let created = s
+        .send(
+            Method::POST,
+            &format!("/api/v1/chats/{chat}/flashcards/bulk"),
+            Some(json!({"cards": [
+                {"kind": "reversed", "question": "Mitochondria", "answer": "Powerhouse"},
+                {"kind": "cloze", "question": "{{c1::ATP}} stores {{c2::energy}}"},
+                {"question": "Basic?", "answer": "Yes"}
+            ]})),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let response = s
+        .send(
+            Method::GET,
+            &format!("/api/v1/chats/{chat}/flashcards/export"),
+            None,
+        )
+        .await;
+    let exported = response.text().await.unwrap();
+    let mut lines: Vec<&str> = exported.lines().collect();
+    assert_eq!(lines.remove(0), "question,answer,tags,type");
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "Basic?,Yes,,basic",
+            "Mitochondria,Powerhouse,,reversed",
+            "{{c1::ATP}} stores {{c2::energy}},,,cloze"
+        ],
+        "one row per note"
+    );
+    let other = s.app.create_chat(&s.token, "Copy").await;
+    let file = format!("{exported}Odd,row,,sideways\n");
+    let response = s
+        .app
+        .authed(
+            Method::POST,
+            &format!("/api/v1/chats/{other}/flashcards/import"),
+            &s.token,
+        )
+        .header("Content-Type", "text/csv")
+        .body(file)
+        .send()
+        .await
+        .unwrap();
+    let report: Value = body_of(response).await;
+    assert_eq!(report["imported"], 5, "2 + 2 + 1 cards: {report}");
+    assert_eq!(report["errors"][0]["row"], 4);
+    assert_eq!(report["errors"][0]["field"], "type");
+}
+
 on_every_backend!(
+    csv_decks_carry_the_note_type,
     a_card_is_explained_from_its_source,
     an_exam_keeps_reviews_before_it,
     the_workload_is_simulated_from_the_callers_cards,

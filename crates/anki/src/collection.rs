@@ -3,6 +3,8 @@
 
 use serde_json::{Value, json};
 
+use crate::card::NoteKind;
+
 /// The tables and indexes of a schema-11 collection.
 pub(crate) const SCHEMA: &str = "
 CREATE TABLE col (
@@ -78,16 +80,23 @@ CREATE INDEX ix_revlog_cid ON revlog (cid);
 CREATE INDEX ix_notes_csum ON notes (csum);
 ";
 
-/// The note type's id: a fixed millisecond timestamp (2024-06-01T00:00:00Z), so that every
-/// export uses the same note type and Anki matches it on later imports instead of adding copies.
+/// The basic note type's id: a fixed millisecond timestamp (2024-06-01T00:00:00Z), so that
+/// every export uses the same note types and Anki matches them on later imports instead of
+/// adding copies. The reversed and cloze types follow it.
 pub(crate) const MODEL_ID: i64 = 1_717_200_000_000;
+pub(crate) const REVERSED_MODEL_ID: i64 = MODEL_ID + 1;
+pub(crate) const CLOZE_MODEL_ID: i64 = MODEL_ID + 2;
 
-/// The note type's modification time, fixed too: a re-import never looks newer than the copy a
+/// The note types' modification time, fixed too: a re-import never looks newer than the copy a
 /// user may have restyled.
 const MODEL_MOD: i64 = MODEL_ID / 1000;
 
-/// The name of the note type the package brings into Anki.
+/// The name of the basic note type the package brings into Anki.
 pub const MODEL_NAME: &str = "FlashForge Basic";
+/// The name of the basic-and-reversed note type.
+pub const REVERSED_MODEL_NAME: &str = "FlashForge Basic (and reversed card)";
+/// The name of the cloze note type.
+pub const CLOZE_MODEL_NAME: &str = "FlashForge Cloze";
 
 /// The id of Anki's built-in deck, which every collection has.
 const DEFAULT_DECK_ID: i64 = 1;
@@ -95,8 +104,18 @@ const DEFAULT_DECK_ID: i64 = 1;
 /// The id of the deck option group our deck uses (Anki's default group).
 const DECK_CONF_ID: i64 = 1;
 
-/// The `models` column: our single Basic-style note type (fields Front/Back, one card).
-pub(crate) fn models(deck_id: i64) -> Value {
+/// The note type of a kind of note.
+pub(crate) fn model_id(kind: NoteKind) -> i64 {
+    match kind {
+        NoteKind::Basic => MODEL_ID,
+        NoteKind::Reversed => REVERSED_MODEL_ID,
+        NoteKind::Cloze => CLOZE_MODEL_ID,
+    }
+}
+
+/// The `models` column: the note types of `kinds` — Basic-style (fields Front/Back, one card),
+/// Basic-and-reversed (two cards) and Cloze (fields Text/Back Extra).
+pub(crate) fn models(deck_id: i64, kinds: &[NoteKind]) -> Value {
     let field = |name: &str, ord: u32| {
         json!({
             "name": name,
@@ -108,36 +127,103 @@ pub(crate) fn models(deck_id: i64) -> Value {
             "media": [],
         })
     };
-    let model = json!({
-        "id": MODEL_ID,
-        "name": MODEL_NAME,
-        "type": 0,
-        "mod": MODEL_MOD,
-        "usn": -1,
-        "sortf": 0,
-        "did": deck_id,
-        "tmpls": [{
-            "name": "Card 1",
-            "ord": 0,
-            "qfmt": "{{Front}}",
-            "afmt": "{{FrontSide}}\n\n<hr id=answer>\n\n{{Back}}",
+    let template = |name: &str, ord: u32, qfmt: &str, afmt: &str| {
+        json!({
+            "name": name,
+            "ord": ord,
+            "qfmt": qfmt,
+            "afmt": afmt,
             "bqfmt": "",
             "bafmt": "",
             "did": null,
             "bfont": "",
             "bsize": 0,
-        }],
-        "flds": [field("Front", 0), field("Back", 1)],
-        "css": CSS,
-        "latexPre": LATEX_PRE,
-        "latexPost": "\\end{document}",
-        "latexsvg": false,
-        "req": [[0, "any", [0]]],
-        "tags": [],
-        "vers": [],
-    });
-    json!({ MODEL_ID.to_string(): model })
+        })
+    };
+    let forward = template(
+        "Card 1",
+        0,
+        "{{Front}}",
+        "{{FrontSide}}\n\n<hr id=answer>\n\n{{Back}}",
+    );
+    let mut out = serde_json::Map::new();
+    for kind in kinds {
+        let (name, kind_number, fields, templates, req) = match kind {
+            NoteKind::Basic => (
+                MODEL_NAME,
+                0,
+                vec![field("Front", 0), field("Back", 1)],
+                vec![forward.clone()],
+                json!([[0, "any", [0]]]),
+            ),
+            NoteKind::Reversed => (
+                REVERSED_MODEL_NAME,
+                0,
+                vec![field("Front", 0), field("Back", 1)],
+                vec![
+                    forward.clone(),
+                    template(
+                        "Card 2",
+                        1,
+                        "{{Back}}",
+                        "{{FrontSide}}\n\n<hr id=answer>\n\n{{Front}}",
+                    ),
+                ],
+                json!([[0, "any", [0]], [1, "any", [1]]]),
+            ),
+            NoteKind::Cloze => (
+                CLOZE_MODEL_NAME,
+                1,
+                vec![field("Text", 0), field("Back Extra", 1)],
+                vec![template(
+                    "Cloze",
+                    0,
+                    "{{cloze:Text}}",
+                    "{{cloze:Text}}<br>\n{{Back Extra}}",
+                )],
+                json!([[0, "any", [0]]]),
+            ),
+        };
+        let id = model_id(*kind);
+        out.insert(
+            id.to_string(),
+            json!({
+                "id": id,
+                "name": name,
+                "type": kind_number,
+                "mod": MODEL_MOD,
+                "usn": -1,
+                "sortf": 0,
+                "did": deck_id,
+                "tmpls": templates,
+                "flds": fields,
+                "css": if *kind == NoteKind::Cloze { CLOZE_CSS } else { CSS },
+                "latexPre": LATEX_PRE,
+                "latexPost": "\\end{document}",
+                "latexsvg": false,
+                "req": req,
+                "tags": [],
+                "vers": [],
+            }),
+        );
+    }
+    Value::Object(out)
 }
+
+/// The cloze type's style: Anki's, with the gap in bold blue.
+const CLOZE_CSS: &str = ".card {
+    font-family: arial;
+    font-size: 20px;
+    text-align: center;
+    color: black;
+    background-color: white;
+}
+
+.cloze {
+    font-weight: bold;
+    color: blue;
+}
+";
 
 /// Anki's usual card style; block content from Markdown (lists, code, tables) stays left-aligned.
 const CSS: &str = ".card {

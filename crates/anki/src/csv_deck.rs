@@ -1,19 +1,25 @@
-//! Decks as CSV: a header row, then question, answer and space-separated tags per card — the
-//! file spreadsheets, Quizlet and Knowt read and write. Cells that a spreadsheet would run as a
+//! Decks as CSV: a header row, then question, answer, space-separated tags and the note's type
+//! per note — the file spreadsheets, Quizlet and Knowt read and write (they ignore the type). Cells that a spreadsheet would run as a
 //! formula are written inert and read back as they were.
 
 use flashforge_domain::flashcards::{DeckRow, Flashcard, Tag};
 
-/// The cards as CSV: a header row, then question, answer and space-separated tags per card.
+/// The notes of the cards as CSV: a header row, then question, answer, space-separated tags and
+/// type (`basic`, `reversed`, `cloze`) per note — siblings make one row.
 pub(crate) fn write(cards: &[Flashcard]) -> Result<Vec<u8>, csv::Error> {
     let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record(["question", "answer", "tags"])?;
+    writer.write_record(["question", "answer", "tags", "type"])?;
+    let mut written = std::collections::HashSet::new();
     for card in cards {
+        if !written.insert(card.note.id) {
+            continue;
+        }
         let tags: Vec<&str> = card.tags.iter().map(Tag::as_str).collect();
         writer.write_record([
             inert_cell(card.question.as_str()).as_ref(),
             inert_cell(card.answer.as_str()).as_ref(),
             inert_cell(&tags.join(" ")).as_ref(),
+            card.note.kind.as_str(),
         ])?;
     }
     writer.into_inner().map_err(|e| e.into_error().into())
@@ -55,6 +61,7 @@ pub(crate) fn read(body: &[u8], limit: usize) -> Result<Vec<DeckRow>, String> {
         return Err("needs a header row with `question` and `answer` columns".into());
     };
     let tags = column("tags");
+    let kind = column("type");
     let mut rows = Vec::new();
     for record in reader.records() {
         if rows.len() > limit {
@@ -69,6 +76,7 @@ pub(crate) fn read(body: &[u8], limit: usize) -> Result<Vec<DeckRow>, String> {
             tags: tags
                 .map(|i| cell(i).split_whitespace().map(str::to_string).collect())
                 .unwrap_or_default(),
+            kind: kind.map(cell).unwrap_or_default(),
         });
     }
     Ok(rows)

@@ -1,15 +1,22 @@
-//! Decks as files: flashcards written as an Anki deck package (`.apkg`) that Anki imports, and
-//! as CSV, written and read ([`DeckFileFormats`], the domain's `DeckFiles`).
+//! Decks as files: flashcards as an Anki deck package (`.apkg`) that Anki imports and that is
+//! read back (Anki's own packages too), and as CSV, written and read ([`DeckFileFormats`], the
+//! domain's `DeckFiles`).
 //!
-//! The package is the legacy format every Anki version imports: a zip holding `collection.anki2`,
-//! an SQLite collection of schema version 11, and `media`, the JSON map of media files (always
-//! `{}`: no media is exported). The collection has one Basic-style note type ([`MODEL_NAME`],
-//! fields Front and Back, one card), Anki's Default deck, the exported deck and its notes and
-//! cards. Written from the documented file format; no Anki code is used.
+//! The package written is the legacy format every Anki version imports: a zip holding
+//! `collection.anki2`, an SQLite collection of schema version 11, and `media`, the JSON map of
+//! media files (always `{}`: no media is exported). The collection has the note types its notes
+//! need ([`MODEL_NAME`] with fields Front and Back and one card, [`REVERSED_MODEL_NAME`] with two,
+//! [`CLOZE_MODEL_NAME`] with fields Text and Back Extra), Anki's Default deck, the exported deck,
+//! its notes, cards and review log. Written from the documented file format; no Anki code is
+//! used.
 //!
 //! Questions and answers are Markdown, rendered to the HTML Anki fields hold (raw HTML in them is
-//! escaped). Note GUIDs come from the cards' ids, so exporting the same cards again lets Anki
-//! update the notes it already has instead of duplicating them.
+//! escaped); the Markdown itself rides along in each note's `data` column, so reading our own
+//! package back gives the texts exactly (unless the note was edited in Anki since). Note GUIDs
+//! come from the id of the note's first card, so exporting the same cards again lets Anki update
+//! the notes it already has instead of duplicating them.
+//!
+//! Reading ([`read_apkg`]) takes the package as untrusted input: see the `read` module.
 
 mod card;
 mod collection;
@@ -18,14 +25,17 @@ mod csv_deck;
 mod deck_files;
 mod error;
 mod fields;
+mod import;
 mod markdown;
+mod models;
 mod package;
+mod read;
 
-pub use card::{AnkiCard, AnkiSchedule};
-pub use collection::MODEL_NAME;
+pub use card::{AnkiCard, AnkiReview, AnkiSchedule, NoteKind};
+pub use collection::{CLOZE_MODEL_NAME, MODEL_NAME, REVERSED_MODEL_NAME};
 pub use deck_files::DeckFileFormats;
 pub use error::AnkiError;
-pub use package::write_apkg;
+pub use package::{read_apkg, write_apkg};
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
@@ -43,6 +53,7 @@ mod tests {
     use crate::content::SECS_PER_DAY;
     use crate::fields::tag_string;
     use crate::package::sqlite_url;
+    use flashforge_domain::flashcards::CardKind;
 
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2025, 3, 10, 15, 30, 0).unwrap()
@@ -53,12 +64,11 @@ mod tests {
             id: uuid::Uuid::from_u128(0x0195_0000_0000_7000_8000_0000_0000_0000 + n),
             question: question.to_owned(),
             answer: answer.to_owned(),
-            tags: Vec::new(),
-            schedule: None,
+            ..AnkiCard::default()
         }
     }
 
-    /// A new card, a review card, a learning card (exported as new) and an untagged new card.
+    /// A new card, a review card, a learning card and an untagged new card.
     fn sample() -> Vec<AnkiCard> {
         let mut first = card(
             1,
@@ -79,6 +89,7 @@ mod tests {
             reps: 5,
             lapses: 1,
             review: true,
+            relearning: false,
         });
         let mut learning = card(3, "Meiosis?", "Makes gametes.");
         learning.schedule = Some(AnkiSchedule {
@@ -87,6 +98,7 @@ mod tests {
             reps: 1,
             lapses: 0,
             review: false,
+            relearning: false,
         });
         let plain = card(4, "# Heading\n\n- one\n- two", "`x < y`");
         vec![first, review, learning, plain]
@@ -250,7 +262,7 @@ mod tests {
         assert!(json(col, "dconf")["1"]["new"]["perDay"].is_number());
         let conf = json(col, "conf");
         assert_eq!(conf["curDeck"], deck_id);
-        assert_eq!(conf["nextPos"], 4, "three new cards take positions 1-3");
+        assert_eq!(conf["nextPos"], 3, "two new cards take positions 1-2");
         assert_eq!(conf["rollover"], 0, "days roll over at midnight");
         assert_eq!(
             json(col, "tags").as_object().unwrap().len(),
@@ -339,13 +351,16 @@ mod tests {
         assert_eq!(get(1, "factor"), 2500);
         assert_eq!((get(1, "reps"), get(1, "lapses")), (5, 1));
 
-        // New, learning and new again: positions 1, 2, 3.
-        for (i, position) in [(0, 1), (2, 2), (3, 3)] {
+        // New cards: positions 1 and 2.
+        for (i, position) in [(0, 1), (3, 2)] {
             assert_eq!((get(i, "type"), get(i, "queue")), (0, 0), "card {i}");
             assert_eq!(get(i, "due"), position, "card {i}");
             assert_eq!(get(i, "ivl"), 0, "card {i}");
         }
-        assert_eq!(get(2, "reps"), 1, "a learning card keeps its review count");
+        // The learning card is due at its step's second, one step left.
+        assert_eq!((get(2, "type"), get(2, "queue")), (1, 1));
+        assert_eq!(get(2, "due"), (now() + Duration::minutes(10)).timestamp());
+        assert_eq!((get(2, "reps"), get(2, "left")), (1, 1));
         assert!(
             cards
                 .iter()
@@ -362,6 +377,7 @@ mod tests {
             reps: 2,
             lapses: 0,
             review: true,
+            relearning: false,
         });
         let apkg = write_apkg("Deck", vec![overdue], now()).await.unwrap();
         let db = unpack(&apkg).await.db;
@@ -469,6 +485,104 @@ mod tests {
         let note = &rows(&db, "SELECT flds, csum FROM notes").await[0];
         assert_eq!(text(note, "flds"), "\x1f");
         assert_eq!(int(note, "csum"), expected_checksum(""));
+    }
+
+    /// Notes of every kind with a review log, written and read back: the same notes, kinds,
+    /// ordinals, texts (from the Markdown kept in `data`), tags, suspension and reviews.
+    #[tokio::test]
+    async fn a_written_package_reads_back_as_the_same_notes() {
+        use flashforge_domain::flashcards::{CardState, PACKAGE_LIMITS, Rating};
+        let note = uuid::Uuid::from_u128(77);
+        let mut cards = sample();
+        cards[0].suspended = true;
+        cards[1].reviews = vec![
+            AnkiReview {
+                at: now() - Duration::days(12),
+                ease: 3,
+                kind: 0,
+                interval_days: 2,
+                duration_ms: 5000,
+            },
+            AnkiReview {
+                at: now() - Duration::days(2),
+                ease: 1,
+                kind: 1,
+                interval_days: 12,
+                duration_ms: 7000,
+            },
+        ];
+        for ordinal in [0, 1] {
+            cards.push(AnkiCard {
+                note_id: note,
+                kind: NoteKind::Reversed,
+                ordinal,
+                ..card(10 + u128::from(ordinal), "Mitosis", "Nuclear division")
+            });
+        }
+        for ordinal in [1, 2] {
+            cards.push(AnkiCard {
+                note_id: uuid::Uuid::from_u128(78),
+                kind: NoteKind::Cloze,
+                ordinal,
+                ..card(20 + u128::from(ordinal), "{{c1::A}} and {{c2::B}}", "extra")
+            });
+        }
+        let apkg = write_apkg("Deck", cards, now()).await.unwrap();
+        let deck = read_apkg(apkg.into(), PACKAGE_LIMITS).await.unwrap();
+        assert_eq!(deck.notes.len(), 6);
+        assert!(deck.media.is_empty());
+        let first = &deck.notes[0];
+        assert_eq!(first.question, "What is **bold**?");
+        assert_eq!(first.answer, "Not <script>alert(1)</script> but *it*");
+        assert_eq!(first.tags, ["biology", "cell_division"]);
+        assert!(first.cards[0].suspended);
+        let review = &deck.notes[1].cards[0];
+        assert_eq!(review.state, CardState::Review);
+        assert_eq!((review.reps, review.lapses), (5, 1));
+        let ratings: Vec<(Rating, CardState, u32)> = review
+            .reviews
+            .iter()
+            .map(|r| (r.rating, r.state_before, r.duration_ms))
+            .collect();
+        assert_eq!(
+            ratings,
+            [
+                (Rating::Good, CardState::New, 5000),
+                (Rating::Again, CardState::Review, 7000)
+            ]
+        );
+        assert_eq!(review.reviews[0].at, now() - Duration::days(12));
+        assert_eq!(deck.notes[2].cards[0].state, CardState::Learning);
+        let reversed = &deck.notes[4];
+        assert_eq!(reversed.kind, CardKind::Reversed);
+        assert_eq!(
+            reversed.cards.iter().map(|c| c.ordinal).collect::<Vec<_>>(),
+            [0, 1]
+        );
+        let cloze = &deck.notes[5];
+        assert_eq!(cloze.kind, CardKind::Cloze);
+        assert_eq!(cloze.question, "{{c1::A}} and {{c2::B}}");
+        assert_eq!(
+            cloze.cards.iter().map(|c| c.ordinal).collect::<Vec<_>>(),
+            [1, 2]
+        );
+        assert!(deck.notes.iter().all(|n| n.converted_from.is_none()));
+    }
+
+    #[tokio::test]
+    async fn unreadable_packages_say_why() {
+        use flashforge_domain::flashcards::{DeckFileError, PACKAGE_LIMITS};
+        let why = |bytes: Vec<u8>| async move {
+            match read_apkg(bytes.into(), PACKAGE_LIMITS).await {
+                Err(DeckFileError::Unreadable(why)) => why,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert!(why(b"plain text".to_vec()).await.contains("zip"));
+        let apkg = write_apkg("Deck", sample(), now()).await.unwrap();
+        // Cut off inside the collection.
+        let cut = apkg[..apkg.len() / 2].to_vec();
+        assert!(!why(cut).await.is_empty());
     }
 
     #[test]

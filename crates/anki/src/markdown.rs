@@ -149,6 +149,88 @@ pub(crate) fn strip_html(html: &str) -> String {
     decode_entities(&text)
 }
 
+/// A field's HTML (as Anki's editor writes it) as Markdown text: line breaks and blocks become
+/// new lines, bold, italics and code their Markdown marks, list items `- ` lines; an image (its
+/// file is not imported) leaves `[image: name]`; scripts and styles are dropped, other tags
+/// leave their text. Characters Markdown would read as marks are escaped, cloze markers
+/// (`{{c1::…}}`) kept as they are.
+pub(crate) fn from_html(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(open) = rest.find('<') {
+        push_text(&mut out, &rest[..open]);
+        let after = &rest[open..];
+        let Some(close) = after.find('>') else {
+            push_text(&mut out, after);
+            rest = "";
+            break;
+        };
+        let tag = &after[1..close];
+        rest = &after[close + 1..];
+        let closing = tag.starts_with('/');
+        let name: String = tag
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        match name.as_str() {
+            "script" | "style" if !closing => {
+                let end = format!("</{name}");
+                rest = match rest.to_ascii_lowercase().find(&end) {
+                    Some(at) => rest[at..].find('>').map_or("", |gt| &rest[at + gt + 1..]),
+                    None => "",
+                };
+            }
+            "br" => out.push('\n'),
+            "div" | "p" | "ul" | "ol" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "tr"
+            | "blockquote" | "pre" => start_line(&mut out),
+            "li" if !closing => {
+                start_line(&mut out);
+                out.push_str("- ");
+            }
+            "b" | "strong" => out.push_str("**"),
+            "i" | "em" => out.push('*'),
+            "code" => out.push('`'),
+            "img" if !closing => {
+                if let Some(src) = attribute(tag, "src") {
+                    out.push_str("[image: ");
+                    push_text(&mut out, src);
+                    out.push(']');
+                }
+            }
+            _ => {}
+        }
+    }
+    push_text(&mut out, rest);
+    let mut lines: Vec<&str> = out.lines().map(str::trim_end).collect();
+    // No run of more than one blank line, none at the ends.
+    lines.dedup_by(|a, b| a.is_empty() && b.is_empty());
+    lines.join("\n").trim().to_string()
+}
+
+/// Ends the line being written, if one is.
+fn start_line(out: &mut String) {
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+}
+
+/// Text between tags, entities decoded and Markdown's marks escaped.
+fn push_text(out: &mut String, raw: &str) {
+    for ch in decode_entities(raw).chars() {
+        match ch {
+            '\\' | '*' | '_' | '`' | '[' | ']' | '#' | '<' => {
+                out.push('\\');
+                out.push(ch);
+            }
+            '\u{a0}' => out.push(' '),
+            '\n' | '\r' => out.push(' '),
+            _ => out.push(ch),
+        }
+    }
+}
+
 /// The value of `name="…"` (or `'…'`) inside a tag's text.
 fn attribute<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
     let lower = tag.to_ascii_lowercase();
@@ -284,6 +366,29 @@ mod tests {
         }
         // A link is clicked, not fetched: http(s) links stay.
         assert!(to_html("[ref](https://example.com/x)").contains("href"));
+    }
+
+    #[test]
+    fn anki_html_becomes_markdown_text() {
+        assert_eq!(
+            from_html("<b>Mitochondria</b> make <i>ATP</i><br>2 &lt; 3 &amp; 4*5"),
+            "**Mitochondria** make *ATP*\n2 \\< 3 & 4\\*5"
+        );
+        assert_eq!(
+            from_html("<div>one</div><div>two</div><ul><li>a</li><li>b</li></ul>"),
+            "one\ntwo\n- a\n- b"
+        );
+        assert_eq!(
+            from_html("{{c1::Mitochondria}} see <img src=\"cell.png\">"),
+            "{{c1::Mitochondria}} see [image: cell.png]"
+        );
+        assert_eq!(from_html("x<script>alert(1)</script>y&nbsp;z"), "xy z");
+        assert_eq!(from_html("a <unclosed"), "a \\<unclosed");
+        // What it makes renders back to the same text.
+        assert_eq!(
+            strip_html(&to_html(&from_html("<b>a_b</b> [c]"))),
+            "a_b [c]"
+        );
     }
 
     #[test]

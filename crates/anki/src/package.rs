@@ -9,10 +9,14 @@ use sea_orm::{ConnectOptions, Database};
 use zip::CompressionMethod;
 use zip::write::SimpleFileOptions;
 
+use flashforge_domain::InfraError;
+use flashforge_domain::flashcards::{DeckFileError, PackageDeck, PackageLimits};
+
 use crate::card::AnkiCard;
 use crate::content::Content;
 use crate::error::AnkiError;
 use crate::fields::normalize_deck_name;
+use crate::read::{self, ReadError};
 
 /// Writes `cards` as an Anki package (the bytes of an `.apkg` file) with one deck `deck_name`.
 ///
@@ -55,6 +59,41 @@ pub async fn write_apkg(
     })
     .await
     .map_err(|e| AnkiError::Task(e.to_string()))?
+}
+
+/// Reads an Anki package (an `.apkg`, or a legacy `.colpkg`): its notes with their note types
+/// mapped to the API's kinds, cards with their schedules and reviews, and the names of its media
+/// files. The file is untrusted: see [`read`](crate::read) for the limits and checks; what does
+/// not parse is [`DeckFileError::Unreadable`] with the reason. Unzipping and conversion run on
+/// the blocking pool.
+pub async fn read_apkg(
+    file: bytes::Bytes,
+    limits: PackageLimits,
+) -> Result<PackageDeck, DeckFileError> {
+    let (dir, path, media) = tokio::task::spawn_blocking(move || {
+        let (collection, media) = read::unzip(&file, &limits)?;
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("collection.anki2");
+        std::fs::write(&path, &collection)?;
+        Ok::<_, ReadError>((dir, path, media))
+    })
+    .await
+    .map_err(InfraError::internal)?
+    .map_err(read_error)?;
+    let read = read::read_collection(&path, &limits).await;
+    drop(dir);
+    let mut collection = read.map_err(read_error)?;
+    collection.media = media;
+    tokio::task::spawn_blocking(move || crate::import::deck(collection, &limits))
+        .await
+        .map_err(|e| DeckFileError::Infra(InfraError::internal(e)))
+}
+
+fn read_error(error: ReadError) -> DeckFileError {
+    match error {
+        ReadError::Unreadable(why) => DeckFileError::Unreadable(why),
+        ReadError::Internal(e) => DeckFileError::Infra(InfraError::internal(e)),
+    }
 }
 
 /// The zip: `collection.anki2`, then `media` (`{}`).

@@ -28,6 +28,19 @@ impl FsrsModel {
     pub fn default_parameters() -> Vec<f32> {
         fsrs::DEFAULT_PARAMETERS.to_vec()
     }
+
+    /// Runs `f` on the model with `parameters` (this one for the defaults, an empty slice).
+    fn with_model<T>(
+        &self,
+        parameters: &[f32],
+        f: impl FnOnce(&fsrs::FSRS) -> Result<T, String>,
+    ) -> Result<T, String> {
+        if parameters.is_empty() {
+            f(&self.fsrs)
+        } else {
+            f(&Self::with_parameters(parameters)?.fsrs)
+        }
+    }
 }
 
 fn to_fsrs(memory: MemoryState) -> fsrs::MemoryState {
@@ -78,6 +91,56 @@ impl MemoryModel for FsrsModel {
             ..fsrs::ComputeParametersInput::default()
         })
         .map_err(|e| format!("the FSRS optimizer failed: {e}"))
+    }
+
+    fn memory_states(
+        &self,
+        parameters: &[f32],
+        history: &[(Rating, u32)],
+    ) -> Result<Vec<MemoryState>, String> {
+        let item = fsrs::FSRSItem {
+            reviews: history
+                .iter()
+                .map(|(rating, days)| fsrs::FSRSReview {
+                    rating: rating.number(),
+                    delta_t: *days,
+                })
+                .collect(),
+        };
+        let states = self.with_model(parameters, |fsrs| {
+            fsrs.historical_memory_states(item, None)
+                .map_err(|e| format!("FSRS could not replay this history: {e}"))
+        })?;
+        Ok(states
+            .into_iter()
+            .map(|m| MemoryState {
+                stability: m.stability,
+                difficulty: m.difficulty,
+            })
+            .collect())
+    }
+
+    fn memory_from_interval(
+        &self,
+        parameters: &[f32],
+        interval_days: u32,
+        ease_permille: u32,
+        retention: f32,
+    ) -> Result<MemoryState, String> {
+        // Anki's default ease (250%) for a card that has none.
+        let ease = if ease_permille == 0 {
+            2.5
+        } else {
+            ease_permille as f32 / 1000.0
+        };
+        let m = self.with_model(parameters, |fsrs| {
+            fsrs.memory_state_from_sm2(ease, interval_days.max(1) as f32, retention)
+                .map_err(|e| format!("FSRS could not estimate this card's memory: {e}"))
+        })?;
+        Ok(MemoryState {
+            stability: m.stability,
+            difficulty: m.difficulty,
+        })
     }
 
     fn next_states(

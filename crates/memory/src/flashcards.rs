@@ -77,14 +77,24 @@ fn matches(card: &Flashcard, filter: &CardFilter) -> bool {
 
 #[async_trait]
 impl FlashcardRepository for InMemoryFlashcardRepository {
-    async fn create_many(
+    async fn create_with_history(
         &self,
         owner: UserId,
         cards: Vec<Flashcard>,
+        reviews: Vec<Review>,
         max_cards: u64,
     ) -> Result<CardsStored, InfraError> {
         if cards.iter().any(|c| c.user_id != owner) {
             return Err(InfraError::internal("create_many got another user's card"));
+        }
+        let ids: std::collections::HashSet<FlashcardId> = cards.iter().map(|c| c.id).collect();
+        if reviews
+            .iter()
+            .any(|r| r.user_id != owner || !ids.contains(&r.card_id))
+        {
+            return Err(InfraError::internal(
+                "create_with_history got a review of another card",
+            ));
         }
         // One lock for the count and the insert: concurrent writes cannot pass the quota.
         let mut store = self.store.write();
@@ -95,6 +105,7 @@ impl FlashcardRepository for InMemoryFlashcardRepository {
         for card in cards {
             store.cards.insert(card.id, card);
         }
+        store.reviews.extend(reviews);
         Ok(CardsStored::Stored)
     }
 

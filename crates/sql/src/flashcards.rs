@@ -164,6 +164,29 @@ pub(crate) fn to_card(row: flashcards::Model) -> Result<Flashcard, InfraError> {
     })
 }
 
+/// The row of a review.
+fn review_row(review: &Review) -> Result<reviews::ActiveModel, InfraError> {
+    Ok(reviews::ActiveModel {
+        id: Set(review.id.as_uuid()),
+        card_id: Set(review.card_id.as_uuid()),
+        user_id: Set(review.user_id.as_uuid()),
+        rating: Set(review.rating.as_str().to_string()),
+        state_before: Set(review.state_before.as_str().to_string()),
+        reviewed_at: Set(review.reviewed_at),
+        elapsed_days: Set(int(review.elapsed_days)),
+        duration_ms: Set(review.duration_ms.map(int)),
+        stability: Set(f64::from(review.stability)),
+        difficulty: Set(f64::from(review.difficulty)),
+        idempotency_key: Set(review.idempotency_key.clone()),
+        card_before: Set(review
+            .card_before
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(InfraError::internal)?),
+    })
+}
+
 pub(crate) fn to_review(row: reviews::Model) -> Result<Review, InfraError> {
     Ok(Review {
         id: ReviewId::from_uuid(row.id),
@@ -239,17 +262,31 @@ fn like_pattern(text: &str) -> String {
 
 #[async_trait]
 impl FlashcardRepository for SqlFlashcardRepository {
-    async fn create_many(
+    async fn create_with_history(
         &self,
         owner: UserId,
         cards: Vec<Flashcard>,
+        reviews: Vec<Review>,
         max_cards: u64,
     ) -> Result<CardsStored, InfraError> {
         use sea_orm::sea_query::ExprTrait;
         if cards.iter().any(|c| c.user_id != owner) {
             return Err(InfraError::internal("create_many got another user's card"));
         }
+        let ids: std::collections::HashSet<FlashcardId> = cards.iter().map(|c| c.id).collect();
+        if reviews
+            .iter()
+            .any(|r| r.user_id != owner || !ids.contains(&r.card_id))
+        {
+            return Err(InfraError::internal(
+                "create_with_history got a review of another card",
+            ));
+        }
         let rows = cards.iter().map(row).collect::<Result<Vec<_>, _>>()?;
+        let review_rows = reviews
+            .iter()
+            .map(review_row)
+            .collect::<Result<Vec<_>, _>>()?;
         let adding = rows.len() as i64;
         let txn = self.db.begin().await.map_err(infra)?;
         // The owner's row first: it holds the count, and locking it (on Postgres) makes
@@ -277,6 +314,14 @@ impl FlashcardRepository for SqlFlashcardRepository {
         while rows.peek().is_some() {
             let batch: Vec<_> = rows.by_ref().take(200).collect();
             flashcards::Entity::insert_many(batch)
+                .exec(&txn)
+                .await
+                .map_err(infra)?;
+        }
+        let mut review_rows = review_rows.into_iter().peekable();
+        while review_rows.peek().is_some() {
+            let batch: Vec<_> = review_rows.by_ref().take(500).collect();
+            reviews::Entity::insert_many(batch)
                 .exec(&txn)
                 .await
                 .map_err(infra)?;
@@ -465,25 +510,7 @@ impl FlashcardRepository for SqlFlashcardRepository {
             return Ok(Recorded::Stale);
         }
         let key = review.idempotency_key.clone();
-        let inserted = reviews::ActiveModel {
-            id: Set(review.id.as_uuid()),
-            card_id: Set(review.card_id.as_uuid()),
-            user_id: Set(review.user_id.as_uuid()),
-            rating: Set(review.rating.as_str().to_string()),
-            state_before: Set(review.state_before.as_str().to_string()),
-            reviewed_at: Set(review.reviewed_at),
-            elapsed_days: Set(int(review.elapsed_days)),
-            duration_ms: Set(review.duration_ms.map(int)),
-            stability: Set(f64::from(review.stability)),
-            difficulty: Set(f64::from(review.difficulty)),
-            idempotency_key: Set(review.idempotency_key),
-            card_before: Set(review
-                .card_before
-                .as_ref()
-                .map(serde_json::to_string)
-                .transpose()
-                .map_err(InfraError::internal)?),
-        };
+        let inserted = review_row(&review)?;
         match reviews::Entity::insert(inserted).exec(&txn).await {
             Ok(_) => {}
             Err(e) if is_unique_violation(&e) => {

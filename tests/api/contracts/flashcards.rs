@@ -456,7 +456,65 @@ async fn the_card_quota_is_exact_under_simultaneous_writes(backend: Backend) {
     assert_eq!(cards.count_cards(alice).await.unwrap().0, 0);
 }
 
+/// Imported cards come with their review log in one write: all stored, or (over the quota)
+/// neither the cards nor their reviews; a review of a card not among them is refused.
+async fn cards_are_stored_with_their_history_or_not_at_all(backend: Backend) {
+    let f = full_fixture(backend).await;
+    let (cards, alice, bob, chat) = (f.cards.clone(), f.alice, f.bob, f.chat);
+    let past = Utc::now().trunc_subsecs(6) - Duration::days(30);
+    let history = |card: &Flashcard, n: i64| -> Vec<Review> {
+        (0..n)
+            .map(|i| Review {
+                reviewed_at: past + Duration::days(i * 3),
+                elapsed_days: if i == 0 { 0 } else { 3 },
+                ..reviewed(card.clone(), None).1
+            })
+            .collect()
+    };
+    let (one, two) = (card(alice, chat, 0), card(alice, chat, 60));
+    let mut reviews = history(&one, 3);
+    reviews.extend(history(&two, 2));
+    assert_eq!(
+        cards
+            .create_with_history(alice, vec![one.clone(), two.clone()], reviews, 0)
+            .await
+            .unwrap(),
+        CardsStored::Stored
+    );
+    let logged = cards.reviews_since(alice, None).await.unwrap();
+    assert_eq!(logged.len(), 5);
+    assert_eq!(logged.iter().filter(|r| r.card_id == one.id).count(), 3);
+    assert!(
+        logged
+            .windows(2)
+            .all(|w| w[0].reviewed_at <= w[1].reviewed_at)
+    );
+    assert_eq!(logged[0].reviewed_at, past);
+    assert!(cards.reviews_since(bob, None).await.unwrap().is_empty());
+
+    // Over the quota: nothing, not even the reviews.
+    let three = card(alice, chat, 0);
+    let refused = cards
+        .create_with_history(alice, vec![three.clone()], history(&three, 2), 2)
+        .await
+        .unwrap();
+    assert_eq!(refused, CardsStored::OverQuota { cards: 2 });
+    assert!(cards.find(alice, three.id).await.unwrap().is_none());
+    assert_eq!(cards.reviews_since(alice, None).await.unwrap().len(), 5);
+
+    // A review of a card not being stored is a caller's bug, refused whole.
+    let four = card(alice, chat, 0);
+    assert!(
+        cards
+            .create_with_history(alice, vec![four.clone()], history(&one, 1), 0)
+            .await
+            .is_err()
+    );
+    assert!(cards.find(alice, four.id).await.unwrap().is_none());
+}
+
 on_every_backend!(
+    cards_are_stored_with_their_history_or_not_at_all,
     the_card_quota_is_exact_under_simultaneous_writes,
     a_card_comes_with_its_owners_settings,
     racing_reviews_apply_once_and_keys_replay,

@@ -394,8 +394,17 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Imports flashcards from CSV (`text/csv` body, header `question,answer[,tags]`, tags
-         *     space-separated). Valid rows are created; invalid ones are reported by row.
+         * Imports flashcards from a CSV file or an Anki package.
+         * @description - CSV (`text/csv`): header `question,answer[,tags][,type]`, tags space-separated, type
+         *       `basic`, `reversed` or `cloze`. Valid rows are created; invalid ones are reported by row.
+         *     - An Anki package (`.apkg`, or a `.colpkg` from before Anki 2.1.50; `application/vnd.anki`,
+         *       `application/zip`, or any body that is a zip): its notes with their tags — Basic-like note
+         *       types as basic cards, Basic-and-reversed-like as reversed notes, cloze types as cloze notes;
+         *       other note types as basic cards from their first two fields, reported in `converted` — and
+         *       every card's suspension, schedule and review log, from which its FSRS memory state is
+         *       computed with the caller's parameters. Media files are not imported: they are listed in
+         *       `media_skipped`. At most 5,000 notes, 10,000 cards and 500,000 reviews per package; all the
+         *       package's cards are stored or none.
          */
         post: operations["import_cards"];
         delete?: never;
@@ -1106,6 +1115,15 @@ export interface components {
             /** @description Words of the passage, verbatim. */
             quote: string;
         };
+        /**
+         * @description Notes of a note type the API does not store, imported as basic cards from their first two
+         *     fields.
+         */
+        ConvertedBody: {
+            /** @description The note type's name in the package. */
+            note_type: string;
+            notes: number;
+        };
         DayCountBody: {
             /** Format: date */
             date: string;
@@ -1336,14 +1354,26 @@ export interface components {
          */
         Generator: "language_model" | "offline";
         ImportBody: {
-            /** @description The rows left out, and why. */
+            /** @description Anki packages: notes of other note types, imported as basic cards. */
+            converted?: components["schemas"]["ConvertedBody"][] | null;
+            /** @description The rows (notes of a package) left out, and why. */
             errors: components["schemas"]["ImportErrorBody"][];
+            /** @description The cards created. */
             imported: number;
+            /** @description Anki packages: the media files it held, which are not imported. */
+            media_skipped?: string[] | null;
+            /** @description Anki packages: the notes created. */
+            notes?: number | null;
+            /** @description Anki packages: the reviews of the review log imported with the cards. */
+            reviews?: number | null;
         };
         ImportErrorBody: {
             field: string;
             message: string;
-            /** @description 1-based data row (the header is row 0). */
+            /**
+             * @description 1-based data row of a CSV file (the header is row 0), or 1-based note of a package (in
+             *     the package's order).
+             */
             row: number;
         };
         /**
@@ -4270,11 +4300,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                "application/vnd.anki": components["schemas"]["BinaryFile"];
                 "text/csv": string;
             };
         };
         responses: {
-            /** @description How many rows were imported, and the rows that were not */
+            /** @description How many cards were imported, and the rows (notes) that were not */
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4287,7 +4318,7 @@ export interface operations {
             401: components["responses"]["NotAuthenticated"];
             403: components["responses"]["QuotaExceeded"];
             404: components["responses"]["NoSuchChat"];
-            /** @description Larger than the body limit */
+            /** @description A CSV file larger than 8 MiB, a package larger than 100 MiB */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4297,7 +4328,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not CSV with a question and an answer column, or too many rows */
+            /** @description Not CSV with a question and an answer column, not an Anki package, or past a limit */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];

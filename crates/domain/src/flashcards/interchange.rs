@@ -27,15 +27,26 @@ impl Flashcards {
             .await?
             .ok_or(FlashcardError::ChatNotFound)?;
         let cards = self.all_cards(who.user_id, chat).await?;
+        // The review log goes along in an Anki package (CSV has no place for it).
+        let reviews = match format {
+            DeckFormat::Apkg => {
+                let ids: std::collections::HashSet<_> = cards.iter().map(|c| c.id).collect();
+                let mut all = self.cards.reviews_since(who.user_id, None).await?;
+                all.retain(|r| ids.contains(&r.card_id));
+                all
+            }
+            DeckFormat::Csv => Vec::new(),
+        };
         let now = self.clock.now();
         Ok(self
             .deck_files
-            .write(format, deck.name.as_str(), cards, now)
+            .write(format, deck.name.as_str(), cards, reviews, now)
             .await?)
     }
 
-    /// Creates cards from a CSV file (header `question,answer[,tags]`, tags space-separated):
-    /// valid rows become cards, invalid ones are reported by row.
+    /// Creates cards from a CSV file (header `question,answer[,tags][,type]`, tags
+    /// space-separated, type `basic`, `reversed` or `cloze`): each valid row becomes a note and
+    /// its cards, invalid ones are reported by row.
     pub async fn import_csv(
         &self,
         who: Principal,
@@ -51,17 +62,25 @@ impl Flashcards {
             }
             Err(DeckFileError::Infra(e)) => return Err(e.into()),
         };
-        let rows = rows
-            .into_iter()
-            .map(|row| CardInput {
-                kind: super::notes::CardKind::Basic,
-                question: row.question,
-                answer: row.answer,
-                tags: row.tags,
-                suspended: false,
-                source: None,
-            })
-            .collect();
+        let rows =
+            rows.into_iter()
+                .map(|row| {
+                    let kind = match row.kind.trim() {
+                        "" => super::notes::CardKind::Basic,
+                        named => super::notes::CardKind::parse(&named.to_lowercase()).ok_or_else(
+                            || FieldError::new("type", "must be `basic`, `reversed` or `cloze`"),
+                        )?,
+                    };
+                    Ok(CardInput {
+                        kind,
+                        question: row.question,
+                        answer: row.answer,
+                        tags: row.tags,
+                        suspended: false,
+                        source: None,
+                    })
+                })
+                .collect();
         self.import(who, chat, rows).await
     }
 }

@@ -8,6 +8,7 @@ mod interchange;
 mod models;
 mod notes;
 mod options;
+mod packages;
 mod ports;
 mod scheduling;
 mod service;
@@ -33,6 +34,10 @@ pub use options::{
     EXAM_RAMP_DAYS, EXAM_RETENTION, LEARN_AHEAD, LeechAction, MAX_DAILY_LIMIT, MAX_INTERVAL_DAYS,
     MAX_STEPS, NewOrder, StudyDay, StudyOptions, StudyOptionsPatch, exam_retention, format_step,
     parse_steps,
+};
+pub use packages::{
+    ConvertedNotes, MAX_CSV_BYTES, MAX_PACKAGE_BYTES, PACKAGE_LIMITS, PackageCard, PackageDeck,
+    PackageImport, PackageLimits, PackageNote, PackageReview, elapsed_history,
 };
 pub use ports::{
     CardsStored, DeckFileError, DeckFiles, DeckRow, FlashcardRepository, GenerationRepository,

@@ -184,6 +184,19 @@ pub trait FlashcardRepository: StudyRepository + Send + Sync {
         owner: UserId,
         cards: Vec<Flashcard>,
         max_cards: u64,
+    ) -> Result<CardsStored, InfraError> {
+        self.create_with_history(owner, cards, Vec::new(), max_cards)
+            .await
+    }
+
+    /// [`Self::create_many`] with the cards' past reviews (an imported review log) stored in the
+    /// same transaction: all or nothing. Every review MUST be of one of `cards`.
+    async fn create_with_history(
+        &self,
+        owner: UserId,
+        cards: Vec<Flashcard>,
+        reviews: Vec<Review>,
+        max_cards: u64,
     ) -> Result<CardsStored, InfraError>;
 
     /// How many cards `owner` has (the count [`Self::create_many`] checks).
@@ -289,22 +302,33 @@ pub trait GenerationRepository: Send + Sync {
 /// adapter; what may be imported is decided by the service.
 #[async_trait]
 pub trait DeckFiles: Send + Sync {
-    /// `cards` as a file of `format`, for a deck named `deck`, made at `now`.
+    /// `cards` as a file of `format`, for a deck named `deck`, made at `now`; `reviews` (of
+    /// those cards) go along where the format keeps a review log.
     async fn write(
         &self,
         format: DeckFormat,
         deck: &str,
         cards: Vec<Flashcard>,
+        reviews: Vec<Review>,
         now: DateTime<Utc>,
     ) -> Result<Vec<u8>, InfraError>;
 
-    /// The rows of a CSV deck (header `question,answer[,tags]`, tags space-separated). Reading
+    /// The rows of a CSV deck (header `question,answer[,tags][,type]`, tags space-separated). Reading
     /// stops after `limit + 1` rows: enough to refuse a file with too many.
     async fn read_csv(
         &self,
         file: bytes::Bytes,
         limit: usize,
     ) -> Result<Vec<DeckRow>, DeckFileError>;
+
+    /// The notes, cards, schedules and review log of an Anki package (`.apkg`), read within
+    /// `limits`: the file is untrusted, and anything it holds past a limit or that does not
+    /// parse is [`DeckFileError::Unreadable`] with the reason.
+    async fn read_package(
+        &self,
+        file: bytes::Bytes,
+        limits: super::packages::PackageLimits,
+    ) -> Result<super::packages::PackageDeck, DeckFileError>;
 }
 
 /// One row of an imported deck, before the service validates it.
@@ -313,6 +337,8 @@ pub struct DeckRow {
     pub question: String,
     pub answer: String,
     pub tags: Vec<String>,
+    /// The note's kind as the file names it (`basic`, `reversed`, `cloze`); empty: basic.
+    pub kind: String,
 }
 
 /// Why a deck file could not be read.

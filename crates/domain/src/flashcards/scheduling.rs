@@ -115,6 +115,43 @@ pub trait MemoryModel: Send + Sync {
     /// workers.
     fn optimize(&self, histories: &[Vec<(Rating, u32)>]) -> Result<Vec<f32>, String>;
 
+    /// The memory state after each review of a history (each review's rating and the whole
+    /// days since the one before, 0 for the first), with the user's `parameters`: what an
+    /// imported review log leaves a card with. The default replays [`Self::next_states`].
+    fn memory_states(
+        &self,
+        parameters: &[f32],
+        history: &[(Rating, u32)],
+    ) -> Result<Vec<MemoryState>, String> {
+        let mut memory: Option<MemoryState> = None;
+        let mut states = Vec::with_capacity(history.len());
+        for (rating, days) in history {
+            let next = self.next_states(parameters, memory, 0.9, *days)?;
+            let state = next[(rating.number() - 1) as usize].memory;
+            states.push(state);
+            memory = Some(state);
+        }
+        Ok(states)
+    }
+
+    /// The memory state of a card reviewed by SM-2 (Anki's scheduler before FSRS) without a
+    /// review log: from its interval in days and ease factor (permille, 2500 = 250%), as Anki
+    /// estimates it when a collection switches to FSRS. The default takes the interval as the
+    /// stability and a middling difficulty.
+    fn memory_from_interval(
+        &self,
+        parameters: &[f32],
+        interval_days: u32,
+        ease_permille: u32,
+        retention: f32,
+    ) -> Result<MemoryState, String> {
+        let _ = (parameters, ease_permille, retention);
+        Ok(MemoryState {
+            stability: interval_days.max(1) as f32,
+            difficulty: 5.0,
+        })
+    }
+
     /// Simulates a student studying `simulation.cards` and new cards for the days asked, with
     /// the user's `parameters` (empty: the defaults); one entry per day. Deterministic for the
     /// same input. Slow for large decks: run it off the async workers.

@@ -437,7 +437,7 @@ impl Flashcards {
         }
     }
 
-    fn build(
+    pub(super) fn build(
         &self,
         who: Principal,
         chat: ChatId,
@@ -552,13 +552,13 @@ impl Flashcards {
         self.study_all(who.user_id, cards, now).await
     }
 
-    /// Creates the valid rows of an import (at most 5000) and reports the invalid ones by row
-    /// number (1-based, after the header).
+    /// Creates the valid rows of an import (at most 5000 notes) and reports the invalid ones by
+    /// row number (1-based, after the header); it answers how many cards were made.
     pub async fn import(
         &self,
         who: Principal,
         chat: ChatId,
-        rows: Vec<CardInput>,
+        rows: Vec<Result<CardInput, FieldError>>,
     ) -> Result<(usize, Vec<(usize, FieldError)>), FlashcardError> {
         self.own_chat(who, chat).await?;
         if rows.len() > MAX_IMPORT_ROWS {
@@ -572,6 +572,13 @@ impl Flashcards {
         let mut cards = Vec::new();
         let mut problems = Vec::new();
         for (i, row) in rows.into_iter().enumerate() {
+            let row = match row {
+                Ok(row) => row,
+                Err(problem) => {
+                    problems.push((i + 1, problem));
+                    continue;
+                }
+            };
             let mut errors = ValidationErrors::new();
             // Imported cards carry no source: a file cannot vouch for one.
             let row = CardInput {

@@ -1,6 +1,6 @@
 //! Decks in and out: CSV export and import, the Anki package (.apkg).
 
-use flashforge_domain::flashcards::DeckFormat;
+use flashforge_domain::flashcards::{DeckFormat, MAX_CSV_BYTES, MAX_PACKAGE_BYTES};
 
 use crate::responses::{NoSuchChat, NotAuthenticated, QuotaExceeded};
 
@@ -54,33 +54,137 @@ pub async fn export_cards(
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ImportErrorBody {
-    /// 1-based data row (the header is row 0).
+    /// 1-based data row of a CSV file (the header is row 0), or 1-based note of a package (in
+    /// the package's order).
     pub row: usize,
     pub field: String,
     pub message: String,
 }
 
+/// Notes of a note type the API does not store, imported as basic cards from their first two
+/// fields.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ImportBody {
-    pub imported: usize,
-    /// The rows left out, and why.
-    pub errors: Vec<ImportErrorBody>,
+pub struct ConvertedBody {
+    /// The note type's name in the package.
+    pub note_type: String,
+    pub notes: usize,
 }
 
-/// Imports flashcards from CSV (`text/csv` body, header `question,answer[,tags]`, tags
-/// space-separated). Valid rows are created; invalid ones are reported by row.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportBody {
+    /// The cards created.
+    pub imported: usize,
+    /// The rows (notes of a package) left out, and why.
+    pub errors: Vec<ImportErrorBody>,
+    /// Anki packages: the notes created.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notes: Option<usize>,
+    /// Anki packages: the reviews of the review log imported with the cards.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reviews: Option<usize>,
+    /// Anki packages: notes of other note types, imported as basic cards.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub converted: Option<Vec<ConvertedBody>>,
+    /// Anki packages: the media files it held, which are not imported.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media_skipped: Option<Vec<String>>,
+}
+
+fn error_bodies(errors: Vec<(usize, FieldError)>) -> Vec<ImportErrorBody> {
+    errors
+        .into_iter()
+        .map(|(row, e)| ImportErrorBody {
+            row,
+            field: e.field,
+            message: e.message,
+        })
+        .collect()
+}
+
+/// The request's media type, lowercase, without parameters.
+fn media_type(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+}
+
+/// Whether the body is an Anki package: by its type, or a zip's first bytes.
+fn is_package(req: &HttpRequest, body: &[u8]) -> bool {
+    matches!(
+        media_type(req).as_deref(),
+        Some("application/vnd.anki" | "application/apkg" | "application/zip")
+    ) || body.starts_with(b"PK\x03\x04")
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("The body is larger than the {limit}-byte limit of this endpoint."),
+    )
+}
+
+/// The body, refused with 413 past `limit` bytes (by its declared length before reading).
+async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<web::Bytes, ApiError> {
+    use futures_util::StreamExt as _;
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large(limit));
+    }
+    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0).min(limit));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| {
+            ApiError::new(
+                actix_web::http::StatusCode::BAD_REQUEST,
+                "unreadable_body",
+                "The request body could not be read.",
+            )
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// Imports flashcards from a CSV file or an Anki package.
+///
+/// - CSV (`text/csv`): header `question,answer[,tags][,type]`, tags space-separated, type
+///   `basic`, `reversed` or `cloze`. Valid rows are created; invalid ones are reported by row.
+/// - An Anki package (`.apkg`, or a `.colpkg` from before Anki 2.1.50; `application/vnd.anki`,
+///   `application/zip`, or any body that is a zip): its notes with their tags — Basic-like note
+///   types as basic cards, Basic-and-reversed-like as reversed notes, cloze types as cloze notes;
+///   other note types as basic cards from their first two fields, reported in `converted` — and
+///   every card's suspension, schedule and review log, from which its FSRS memory state is
+///   computed with the caller's parameters. Media files are not imported: they are listed in
+///   `media_skipped`. At most 5,000 notes, 10,000 cards and 500,000 reviews per package; all the
+///   package's cards are stored or none.
 #[utoipa::path(
     tag = "flashcards",
     security(("bearer" = [])),
     params(("chat_id" = Uuid, Path, description = "The chat's id")),
-    request_body(content = String, content_type = "text/csv"),
+    request_body(content(
+        (String = "text/csv"),
+        (crate::schemas::BinaryFile = "application/vnd.anki")
+    )),
     responses(
-        (status = 200, description = "How many rows were imported, and the rows that were not", body = ImportBody),
+        (status = 200, description = "How many cards were imported, and the rows (notes) that were not", body = ImportBody),
         (status = 401, response = NotAuthenticated),
         (status = 403, response = QuotaExceeded),
         (status = 404, response = NoSuchChat),
-        (status = 413, description = "Larger than the body limit", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Not CSV with a question and an answer column, or too many rows", body = Problem, content_type = "application/problem+json")
+        (status = 413, description = "A CSV file larger than 8 MiB, a package larger than 100 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not CSV with a question and an answer column, not an Anki package, or past a limit", body = Problem, content_type = "application/problem+json")
     )
 )]
 #[post("/chats/{chat_id}/flashcards/import")]
@@ -88,19 +192,53 @@ pub async fn import_cards(
     services: web::Data<Services>,
     who: Authenticated,
     chat_id: web::Path<Uuid>,
-    body: web::Bytes,
+    req: HttpRequest,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let chat = chat_path(chat_id.into_inner());
+    // Another user's chat answers 404 before the body is read.
+    services.flashcards.check_chat(who.0, chat).await?;
+    let says_text = media_type(&req).is_some_and(|t| t.starts_with("text/"));
+    let limit = if says_text {
+        MAX_CSV_BYTES
+    } else {
+        MAX_PACKAGE_BYTES
+    };
+    let body = read_body(&req, payload, limit).await?;
+    let package = is_package(&req, &body);
+    if !package && body.len() > MAX_CSV_BYTES {
+        return Err(too_large(MAX_CSV_BYTES));
+    }
+    if package {
+        let report = services
+            .flashcards
+            .import_package(who.0, chat, body)
+            .await?;
+        return Ok(HttpResponse::Ok().json(ImportBody {
+            imported: report.cards,
+            errors: error_bodies(report.errors),
+            notes: Some(report.notes),
+            reviews: Some(report.reviews),
+            converted: Some(
+                report
+                    .converted
+                    .into_iter()
+                    .map(|c| ConvertedBody {
+                        note_type: c.note_type,
+                        notes: c.notes,
+                    })
+                    .collect(),
+            ),
+            media_skipped: Some(report.media_skipped),
+        }));
+    }
     let (imported, errors) = services.flashcards.import_csv(who.0, chat, body).await?;
     Ok(HttpResponse::Ok().json(ImportBody {
         imported,
-        errors: errors
-            .into_iter()
-            .map(|(row, e)| ImportErrorBody {
-                row,
-                field: e.field,
-                message: e.message,
-            })
-            .collect(),
+        errors: error_bodies(errors),
+        notes: None,
+        reviews: None,
+        converted: None,
+        media_skipped: None,
     }))
 }
