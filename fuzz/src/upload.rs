@@ -64,32 +64,6 @@ impl MemoryModel for NoMemoryModel {
     }
 }
 
-/// Deck files are not what this target posts: the port answers, never used.
-struct NoDeckFiles;
-
-#[async_trait::async_trait]
-impl flashforge_domain::flashcards::DeckFiles for NoDeckFiles {
-    async fn write(
-        &self,
-        _: flashforge_domain::flashcards::DeckFormat,
-        _: &str,
-        _: Vec<flashforge_domain::flashcards::Flashcard>,
-        _: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Vec<u8>, flashforge_domain::InfraError> {
-        Err(flashforge_domain::InfraError::internal("not used by the fuzzer"))
-    }
-
-    async fn read_csv(
-        &self,
-        _: Bytes,
-        _: usize,
-    ) -> Result<Vec<flashforge_domain::flashcards::DeckRow>, flashforge_domain::flashcards::DeckFileError> {
-        Err(flashforge_domain::flashcards::DeckFileError::Unreadable(
-            "not used by the fuzzer".into(),
-        ))
-    }
-}
-
 /// The services on in-memory adapters, as the harness's `memory://` backend composes them.
 pub fn services() -> Arc<Services> {
     let jobs = Arc::new(InMemoryJobQueue::new());
@@ -124,8 +98,9 @@ pub fn services() -> Arc<Services> {
             )),
         },
         flashcards: Arc::new(InMemoryFlashcardRepository::new()),
-        deck_files: Arc::new(NoDeckFiles),
-        generations: Arc::new(InMemoryGenerationRepository::new(jobs)),
+        deck_files: Arc::new(flashforge_anki::DeckFileFormats),
+        generations: Arc::new(InMemoryGenerationRepository::new(jobs.clone())),
+        imports: Arc::new(flashforge_memory::InMemoryImportRepository::new(jobs)),
         memory_model: Arc::new(NoMemoryModel),
         passages: None,
         language_model: Arc::new(ScriptedModel::new()),

@@ -17,6 +17,7 @@ mod m20261202_000011_add_usage_counts;
 mod m20261202_000012_create_model_usage;
 mod m20261203_000013_add_material_labels;
 mod m20261204_000014_add_study_session;
+mod m20261204_000015_create_deck_imports;
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000012_create_model_usage::Migration),
             Box::new(m20261203_000013_add_material_labels::Migration),
             Box::new(m20261204_000014_add_study_session::Migration),
+            Box::new(m20261204_000015_create_deck_imports::Migration),
         ]
     }
 }

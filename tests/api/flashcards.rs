@@ -826,7 +826,7 @@ async fn optimizing_a_long_review_log_personalizes_scheduling() {
 /// `media`; one note and one card per flashcard, in a deck named after the chat, the fields
 /// rendered as HTML and separated by 0x1f, a reviewed card in review state.
 async fn anki_package_holds_the_chats_cards(app: &TestApp, token: &str, chat: &str) {
-    use flashforge_sql::sea_orm::{ConnectionTrait, Database, Statement};
+    use flashforge_sql::sea_orm::{ConnectionTrait, Statement};
     use std::io::Read;
 
     // One card studied into the review state (good, good, easy).
@@ -872,7 +872,7 @@ async fn anki_package_holds_the_chats_cards(app: &TestApp, token: &str, chat: &s
             .ends_with(".apkg\""),
     );
     let bytes = response.bytes().await.unwrap().to_vec();
-    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes.clone())).unwrap();
     let mut names: Vec<String> = archive
         .file_names()
         .map(|name| name.unwrap().into_owned())
@@ -886,18 +886,7 @@ async fn anki_package_holds_the_chats_cards(app: &TestApp, token: &str, chat: &s
         .read_to_string(&mut media)
         .unwrap();
     assert_eq!(media, "{}");
-    let mut collection = Vec::new();
-    archive
-        .by_name("collection.anki2")
-        .unwrap()
-        .read_to_end(&mut collection)
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("collection.anki2");
-    std::fs::write(&path, collection).unwrap();
-    let db = Database::connect(format!("sqlite://{}?mode=ro", path.display()))
-        .await
-        .unwrap();
+    let (_dir, db) = crate::packages::open_collection(&bytes).await;
     let rows = |sql: &'static str| {
         let db = &db;
         async move {
@@ -1357,7 +1346,7 @@ fn long_notes() -> String {
 }
 
 /// Polls a generation until it is completed or failed.
-async fn finished(app: &TestApp, token: &str, location: &str) -> Value {
+pub async fn finished(app: &TestApp, token: &str, location: &str) -> Value {
     for _ in 0..600 {
         let generation = app.get_json(location, token).await;
         if generation["status"] == "completed" || generation["status"] == "failed" {

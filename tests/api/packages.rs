@@ -10,6 +10,8 @@ use chrono::DateTime;
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use flashforge_domain::flashcards::INLINE_IMPORT_NOTES;
+
 use crate::flashcards::post;
 use crate::helpers::{Backend, TestApp, body_of, every_page, id_of, problem, spawn_app};
 
@@ -322,10 +324,13 @@ async fn exported_packages_import_back_losslessly(backend: Backend) {
     assert_eq!(revlog(&first).await, revlog(&second).await);
 }
 
-/// The review log of a package: each review's time, rating, kind and time taken, with the
-/// question of its card's note.
-async fn revlog(apkg: &[u8]) -> Vec<(i64, i64, i64, i64, String)> {
-    use flashforge_sql::sea_orm::{ConnectionTrait, Database, Statement};
+/// A package's collection database opened read-only (kept in the returned folder while open).
+pub async fn open_collection(
+    apkg: &[u8],
+) -> (
+    tempfile::TempDir,
+    flashforge_sql::sea_orm::DatabaseConnection,
+) {
     let mut archive = zip::ZipArchive::new(Cursor::new(apkg)).unwrap();
     let mut collection = Vec::new();
     archive
@@ -336,9 +341,18 @@ async fn revlog(apkg: &[u8]) -> Vec<(i64, i64, i64, i64, String)> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("collection.anki2");
     std::fs::write(&path, collection).unwrap();
-    let db = Database::connect(format!("sqlite://{}?mode=ro", path.display()))
-        .await
-        .unwrap();
+    let db =
+        flashforge_sql::sea_orm::Database::connect(format!("sqlite://{}?mode=ro", path.display()))
+            .await
+            .unwrap();
+    (dir, db)
+}
+
+/// The review log of a package: each review's time, rating, kind and time taken, with the
+/// question of its card's note.
+async fn revlog(apkg: &[u8]) -> Vec<(i64, i64, i64, i64, String)> {
+    use flashforge_sql::sea_orm::{ConnectionTrait, Statement};
+    let (_dir, db) = open_collection(apkg).await;
     let rows = db
         .query_all_raw(Statement::from_string(
             db.get_database_backend(),
@@ -506,6 +520,107 @@ async fn damaged_and_hostile_packages_answer_422_and_store_nothing(backend: Back
     assert_eq!(health.status(), 200);
 }
 
+/// A package of more notes than import at once answers 202 with an import to poll; the worker
+/// stores it batch by batch and the poll shows the progress and, at the end, every card.
+async fn a_large_package_imports_in_the_background(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.signed_up("large.deck").await.access;
+    let chat = app.create_chat(&token, "Large").await;
+    let notes = INLINE_IMPORT_NOTES + 20;
+    for start in (0..notes).step_by(500) {
+        let cards: Vec<Value> = (start..notes.min(start + 500))
+            .map(|i| json!({"question": format!("Question {i}"), "answer": format!("Answer {i}"), "tags": ["bulk"]}))
+            .collect();
+        let response = post(
+            &app,
+            &token,
+            &format!("/api/v1/chats/{chat}/flashcards/bulk"),
+            json!({ "cards": cards }),
+        )
+        .await;
+        assert_eq!(response.status(), 201);
+    }
+    let studied = cards_of(&app, &token, &chat).await;
+    let response = post(
+        &app,
+        &token,
+        &format!("/api/v1/flashcards/{}/reviews", id_of(&studied[0])),
+        json!({"rating": "good"}),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let package = app
+        .authed(
+            Method::GET,
+            &format!("/api/v1/chats/{chat}/flashcards/export?format=apkg"),
+            &token,
+        )
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec();
+
+    let other = app.create_chat(&token, "Large again").await;
+    let response = import(&app, &token, &other, package).await;
+    assert_eq!(response.status(), 202);
+    let location = response.headers()["location"].to_str().unwrap().to_string();
+    let queued: Value = body_of(response).await;
+    assert_eq!(
+        location,
+        format!("/api/v1/flashcards/imports/{}", id_of(&queued))
+    );
+    assert_eq!(queued["chat_id"], other.as_str());
+    assert_eq!(queued["progress"]["total"], notes);
+    assert!(
+        queued["status"] == "queued" || queued["status"] == "running",
+        "{queued}"
+    );
+
+    let stranger = app.signed_up("not.the.owner").await.access;
+    let response = app
+        .authed(Method::GET, &location, &stranger)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+
+    let done = crate::flashcards::finished(&app, &token, &location).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["progress"]["done"], notes, "{done}");
+    assert_eq!(done["report"]["imported"], notes, "{done}");
+    assert_eq!(done["report"]["notes"], notes, "{done}");
+    assert_eq!(done["report"]["reviews"], 1, "{done}");
+    assert_eq!(done["report"]["errors"], json!([]), "{done}");
+    assert_eq!(done["error"], Value::Null);
+    let imported = cards_of(&app, &token, &other).await;
+    assert_eq!(imported.len(), notes);
+    let mut questions: Vec<&str> = imported
+        .iter()
+        .map(|c| c["question"].as_str().unwrap())
+        .collect();
+    questions.sort();
+    questions.dedup();
+    assert_eq!(questions.len(), notes, "each note once");
+    assert!(
+        imported.iter().any(|c| c["state"] != "new"),
+        "the reviewed card kept its state"
+    );
+
+    let missing = app
+        .authed(
+            Method::GET,
+            &format!("/api/v1/flashcards/imports/{}", uuid::Uuid::now_v7()),
+            &token,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(missing, 404).await["code"], "import_not_found");
+}
+
 async fn csv_still_imports_when_the_body_is_text(backend: Backend) {
     let app = spawn_app(backend).await;
     let token = app.signed_up("csv.still").await.access;
@@ -527,6 +642,7 @@ async fn csv_still_imports_when_the_body_is_text(backend: Backend) {
 }
 
 on_every_backend!(
+    a_large_package_imports_in_the_background,
     an_anki_package_imports_with_every_card_tag_and_review,
     exported_packages_import_back_losslessly,
     damaged_and_hostile_packages_answer_422_and_store_nothing,

@@ -868,6 +868,27 @@ async fn a_card_is_explained_from_its_source(backend: Backend) {
         .await;
     let card = saved["cards"][0].clone();
     let chunk = text_of(&card["source"], "chunk_id").to_string();
+    // A source's passage must be one of its document's: a card cannot claim one that is not.
+    let made_up = uuid::Uuid::now_v7().to_string();
+    let response = s
+        .send(
+            Method::POST,
+            &format!("/api/v1/chats/{chat}/flashcards"),
+            Some(json!({"question": "q?", "answer": "a", "source": {"document_id": doc["id"], "chunk_id": made_up}})),
+        )
+        .await;
+    assert_eq!(
+        fields_of(&problem(response, 422).await),
+        ["source.chunk_id"]
+    );
+    let response = s
+        .send(
+            Method::POST,
+            &format!("/api/v1/chats/{chat}/flashcards"),
+            Some(json!({"question": "q?", "answer": "a", "source": {"document_id": doc["id"], "chunk_id": chunk}})),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
     let explained = s
         .ok(
             Method::POST,
@@ -919,6 +940,54 @@ async fn a_card_is_explained_from_its_source(backend: Backend) {
         .await;
     assert_eq!(explained["source_status"], "missing");
     assert_eq!(explained["citations"], json!([]), "nothing left to cite");
+}
+
+/// The offline generator proposes cloze cards: a sentence that is not a short definition
+/// becomes one gap, `{{c1::term}}`, saved as a cloze card whose front shows `[...]`; a short
+/// definition stays a question and answer.
+async fn generated_cloze_cards_are_saved_as_cloze_notes(backend: Backend) {
+    let s = Session::start(backend, at(10, 9, 0)).await;
+    let chat = s.app.create_chat(&s.token, "Generated").await;
+    let text = "Osmosis is the movement of water across a membrane. \
+                Photosynthesis is the process by which green plants and some other organisms use \
+                sunlight to synthesize foods from carbon dioxide and water. \
+                Chloroplasts capture sunlight inside the leaves of every green plant.";
+    let response = s
+        .send(
+            Method::POST,
+            &format!("/api/v1/chats/{chat}/flashcards/generate"),
+            Some(json!({"text": text, "count": 10, "save": true})),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let generated: Value = body_of(response).await;
+    let drafts = generated["drafts"].as_array().unwrap();
+    assert_eq!(drafts.len(), 3, "{generated}");
+    assert_eq!(drafts[0]["kind"], "basic");
+    assert_eq!(drafts[0]["question"], "What is Osmosis?");
+    assert_eq!(
+        drafts[1]["kind"], "cloze",
+        "a long definition asks for the term"
+    );
+    assert!(
+        text_of(&drafts[1], "question").starts_with("{{c1::Photosynthesis}} is the process"),
+        "{generated}"
+    );
+    assert_eq!(drafts[2]["kind"], "cloze");
+    assert!(
+        text_of(&drafts[2], "question").contains("{{c1::"),
+        "{generated}"
+    );
+    let cards = generated["cards"].as_array().unwrap();
+    assert_eq!(cards.len(), 3);
+    let cloze = &cards[1];
+    assert_eq!(cloze["kind"], "cloze");
+    assert_eq!(cloze["ordinal"], 1);
+    assert!(
+        text_of(cloze, "front").starts_with("[...] is the process"),
+        "{cloze}"
+    );
+    assert!(text_of(cloze, "back").contains("Photosynthesis"), "{cloze}");
 }
 
 /// A CSV deck carries each note once with its type; importing it makes every card of each
@@ -979,6 +1048,7 @@ async fn csv_decks_carry_the_note_type(backend: Backend) {
 }
 
 on_every_backend!(
+    generated_cloze_cards_are_saved_as_cloze_notes,
     csv_decks_carry_the_note_type,
     a_card_is_explained_from_its_source,
     an_exam_keeps_reviews_before_it,

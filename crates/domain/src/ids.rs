@@ -57,3 +57,7 @@ uuid_id!(
     /// A queued unit of background work.
     JobId
 );
+uuid_id!(
+    /// A deck package imported in the background.
+    ImportId
+);

@@ -14,7 +14,7 @@ use crate::accounts::UserId;
 use crate::clock::Clock;
 use crate::error::InfraError;
 pub use crate::ids::JobId;
-use crate::ids::{DocumentId, GenerationId};
+use crate::ids::{DocumentId, GenerationId, ImportId};
 
 /// What a job does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,6 +30,11 @@ pub enum JobPayload {
         user_id: UserId,
         generation_id: GenerationId,
     },
+    /// Import a large deck package, batch by batch.
+    ImportDeck {
+        user_id: UserId,
+        import_id: ImportId,
+    },
 }
 
 impl JobPayload {
@@ -37,6 +42,7 @@ impl JobPayload {
         match self {
             JobPayload::IngestDocument { .. } => "ingest_document",
             JobPayload::GenerateFlashcards { .. } => "generate_flashcards",
+            JobPayload::ImportDeck { .. } => "import_deck",
         }
     }
 
@@ -44,7 +50,8 @@ impl JobPayload {
     pub fn owner(&self) -> UserId {
         match self {
             JobPayload::IngestDocument { user_id, .. }
-            | JobPayload::GenerateFlashcards { user_id, .. } => *user_id,
+            | JobPayload::GenerateFlashcards { user_id, .. }
+            | JobPayload::ImportDeck { user_id, .. } => *user_id,
         }
     }
 }
@@ -232,7 +239,10 @@ impl JobPolicy {
     pub fn timeout(&self, payload: &JobPayload) -> Duration {
         match payload {
             JobPayload::IngestDocument { .. } => self.ingest_timeout,
-            JobPayload::GenerateFlashcards { .. } => self.generation_timeout,
+            // An import does less work per note than a generation per batch; the same bound.
+            JobPayload::GenerateFlashcards { .. } | JobPayload::ImportDeck { .. } => {
+                self.generation_timeout
+            }
         }
     }
 }
@@ -256,6 +266,7 @@ pub fn spoken(duration: Duration) -> String {
 #[derive(Clone)]
 pub struct JobHandlers {
     pub ingest_document: Arc<dyn JobHandler>,
+    /// Flashcard generations and deck imports.
     pub generate_flashcards: Arc<dyn JobHandler>,
 }
 
@@ -298,7 +309,9 @@ impl JobRunner {
     fn handler(&self, payload: &JobPayload) -> &dyn JobHandler {
         match payload {
             JobPayload::IngestDocument { .. } => self.handlers.ingest_document.as_ref(),
-            JobPayload::GenerateFlashcards { .. } => self.handlers.generate_flashcards.as_ref(),
+            JobPayload::GenerateFlashcards { .. } | JobPayload::ImportDeck { .. } => {
+                self.handlers.generate_flashcards.as_ref()
+            }
         }
     }
 

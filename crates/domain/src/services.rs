@@ -37,7 +37,9 @@ pub struct Ports {
     pub knowledge: KnowledgePorts,
     pub flashcards: Arc<dyn FlashcardRepository>,
     pub generations: Arc<dyn GenerationRepository>,
-    /// Writes decks as Anki packages.
+    /// Background deck imports.
+    pub imports: Arc<dyn crate::flashcards::ImportRepository>,
+    /// Writes and reads decks as files (CSV, Anki packages).
     pub deck_files: Arc<dyn DeckFiles>,
     /// The spaced-repetition memory model (FSRS).
     pub memory_model: Arc<dyn MemoryModel>,
@@ -109,6 +111,7 @@ impl Services {
             settings.rate_limits,
         ));
         let documents = ports.knowledge.documents.clone();
+        let blobs = ports.knowledge.blobs.clone();
         let queue = ports.knowledge.jobs.clone();
         let job_settings = JobSettings {
             lease: settings.knowledge.lease,
@@ -157,6 +160,8 @@ impl Services {
                 quotas: quotas.clone(),
                 deck_files: ports.deck_files,
                 limits: limits.clone(),
+                imports: ports.imports,
+                blobs,
             },
             FlashcardSettings { max_attempts },
         ));

@@ -127,6 +127,14 @@ impl BlobStore for ObjectStoreBlobs {
         Ok(())
     }
 
+    async fn put(&self, key: &str, bytes: Bytes) -> Result<(), InfraError> {
+        self.store
+            .put(&ObjectPath::from(key), bytes.into())
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
     async fn get(&self, key: &str) -> Result<Option<Bytes>, InfraError> {
         match self.store.get(&ObjectPath::from(key)).await {
             Ok(result) => Ok(Some(result.bytes().await.map_err(classify)?)),

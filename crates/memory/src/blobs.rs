@@ -31,6 +31,11 @@ impl BlobStore for InMemoryBlobStore {
         Ok(())
     }
 
+    async fn put(&self, key: &str, bytes: Bytes) -> Result<(), InfraError> {
+        self.blobs.write().insert(key.to_string(), bytes);
+        Ok(())
+    }
+
     async fn get(&self, key: &str) -> Result<Option<Bytes>, InfraError> {
         Ok(self.blobs.read().get(key).cloned())
     }

@@ -7,8 +7,9 @@ use chrono::{Duration, SubsecRound, Utc};
 use flashforge_domain::accounts::{UserId, UserRepository};
 use flashforge_domain::chats::{ChatId, ChatName, ChatRepository, NewChat};
 use flashforge_domain::flashcards::{
-    CardSource, GeneratedCard, Generation, GenerationId, GenerationRepository, GenerationRequest,
-    GenerationStatus,
+    CardSource, ConvertedNotes, DeckImport, GeneratedCard, Generation, GenerationId,
+    GenerationRepository, GenerationRequest, GenerationStatus, ImportId, ImportRepository,
+    ImportStatus, PackageImport,
 };
 use flashforge_domain::flashcards::{
     CardState, CardText, CardsStored, Flashcard, FlashcardId, FlashcardRepository, MemoryState,
@@ -18,11 +19,11 @@ use flashforge_domain::knowledge::Fairness;
 use flashforge_domain::knowledge::{DocumentId, JobId, JobPayload, JobQueue, NewJob};
 use flashforge_memory::{
     InMemoryChatRepository, InMemoryFlashcardRepository, InMemoryGenerationRepository,
-    InMemoryJobQueue, InMemoryUserRepository,
+    InMemoryImportRepository, InMemoryJobQueue, InMemoryUserRepository,
 };
 use flashforge_sql::{
-    SqlChatRepository, SqlFlashcardRepository, SqlGenerationRepository, SqlJobQueue,
-    SqlUserRepository,
+    SqlChatRepository, SqlFlashcardRepository, SqlGenerationRepository, SqlImportRepository,
+    SqlJobQueue, SqlUserRepository,
 };
 
 use crate::helpers::{Backend, Storage, migrated_database};
@@ -31,6 +32,7 @@ pub(super) struct Fixture {
     _storage: Storage,
     pub(super) cards: Arc<dyn FlashcardRepository>,
     generations: Arc<dyn GenerationRepository>,
+    imports: Arc<dyn ImportRepository>,
     jobs: Arc<dyn JobQueue>,
     pub(super) alice: UserId,
     pub(super) bob: UserId,
@@ -59,9 +61,10 @@ pub(super) async fn full_fixture(backend: Backend) -> Fixture {
         Arc<dyn ChatRepository>,
         Arc<dyn FlashcardRepository>,
         Arc<dyn GenerationRepository>,
+        Arc<dyn ImportRepository>,
         Arc<dyn JobQueue>,
     );
-    let (users, chats, cards, generations, jobs): Repos = match db {
+    let (users, chats, cards, generations, imports, jobs): Repos = match db {
         None => {
             let jobs = Arc::new(InMemoryJobQueue::new());
             (
@@ -69,6 +72,7 @@ pub(super) async fn full_fixture(backend: Backend) -> Fixture {
                 Arc::new(InMemoryChatRepository::new()),
                 Arc::new(InMemoryFlashcardRepository::new()),
                 Arc::new(InMemoryGenerationRepository::new(jobs.clone())),
+                Arc::new(InMemoryImportRepository::new(jobs.clone())),
                 jobs,
             )
         }
@@ -77,6 +81,7 @@ pub(super) async fn full_fixture(backend: Backend) -> Fixture {
             Arc::new(SqlChatRepository::new(db.clone())),
             Arc::new(SqlFlashcardRepository::new(db.clone())),
             Arc::new(SqlGenerationRepository::new(db.clone())),
+            Arc::new(SqlImportRepository::new(db.clone())),
             Arc::new(SqlJobQueue::new(db)),
         ),
     };
@@ -98,6 +103,7 @@ pub(super) async fn full_fixture(backend: Backend) -> Fixture {
         _storage: storage,
         cards,
         generations,
+        imports,
         jobs,
         alice: ids[0],
         bob: ids[1],
@@ -309,6 +315,8 @@ async fn generations_queue_their_job_round_trip_and_are_scoped(backend: Backend)
     generation.generator = Some("offline".into());
     generation.batches_done = 3;
     generation.cards = vec![GeneratedCard {
+        // Stored and read back with its kind.
+        kind: flashforge_domain::flashcards::CardKind::Cloze,
         question: "What is ATP?".into(),
         answer: "The cell's energy currency".into(),
         source: Some(CardSource {
@@ -456,6 +464,84 @@ async fn the_card_quota_is_exact_under_simultaneous_writes(backend: Backend) {
     assert_eq!(cards.count_cards(alice).await.unwrap().0, 0);
 }
 
+/// A background import and its job are stored together; it reads back as written, only for
+/// its owner; progress, report and error update; deleting the chat or the user removes it.
+async fn imports_queue_their_job_round_trip_and_are_scoped(backend: Backend) {
+    let f = full_fixture(backend).await;
+    let now = Utc::now().trunc_subsecs(6);
+    let mut import = DeckImport {
+        id: ImportId::new(),
+        user_id: f.alice,
+        chat_id: f.chat,
+        status: ImportStatus::Queued,
+        notes_total: 1200,
+        notes_done: 0,
+        report: PackageImport::default(),
+        error: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let payload = JobPayload::ImportDeck {
+        user_id: f.alice,
+        import_id: import.id,
+    };
+    let job = NewJob {
+        id: JobId::new(),
+        payload: payload.clone(),
+        max_attempts: 3,
+        run_at: now,
+        request_id: None,
+    };
+    f.imports.create(&import, job).await.unwrap();
+    let claimed = f
+        .jobs
+        .claim("w", now, now + Duration::seconds(60), Fairness::default())
+        .await
+        .unwrap()
+        .expect("the import's job is queued");
+    assert_eq!(claimed.payload, payload);
+    assert_eq!(
+        f.imports.find(f.alice, import.id).await.unwrap(),
+        Some(import.clone())
+    );
+    assert_eq!(f.imports.find(f.bob, import.id).await.unwrap(), None);
+
+    import.status = ImportStatus::Running;
+    import.notes_done = 250;
+    import.report = PackageImport {
+        notes: 249,
+        cards: 300,
+        reviews: 4000,
+        errors: vec![(
+            17,
+            flashforge_domain::FieldError::new("question", "is empty"),
+        )],
+        converted: vec![ConvertedNotes {
+            note_type: "Vocabulary".into(),
+            notes: 3,
+        }],
+        media_skipped: vec!["cell.png".into()],
+    };
+    import.error = Some("a retry is coming".into());
+    import.updated_at = now + Duration::seconds(5);
+    assert!(f.imports.update(&import).await.unwrap());
+    assert_eq!(
+        f.imports.find(f.alice, import.id).await.unwrap(),
+        Some(import.clone())
+    );
+    let stolen = DeckImport {
+        user_id: f.bob,
+        status: ImportStatus::Failed,
+        ..import.clone()
+    };
+    assert!(!f.imports.update(&stolen).await.unwrap());
+    assert_eq!(f.imports.delete_chat(f.bob, f.chat).await.unwrap(), 0);
+    assert_eq!(f.imports.delete_chat(f.alice, f.chat).await.unwrap(), 1);
+    assert_eq!(f.imports.find(f.alice, import.id).await.unwrap(), None);
+    assert!(!f.imports.update(&import).await.unwrap(), "gone");
+    assert_eq!(f.imports.delete_user(f.alice).await.unwrap(), 0);
+}
+
 /// Imported cards come with their review log in one write: all stored, or (over the quota)
 /// neither the cards nor their reviews; a review of a card not among them is refused.
 async fn cards_are_stored_with_their_history_or_not_at_all(backend: Backend) {
@@ -514,6 +600,7 @@ async fn cards_are_stored_with_their_history_or_not_at_all(backend: Backend) {
 }
 
 on_every_backend!(
+    imports_queue_their_job_round_trip_and_are_scoped,
     cards_are_stored_with_their_history_or_not_at_all,
     the_card_quota_is_exact_under_simultaneous_writes,
     a_card_comes_with_its_owners_settings,

@@ -929,6 +929,23 @@ mod blobs {
             store.get("users/u2/chats/c3/d3").await.unwrap().is_some(),
             "other prefixes stay"
         );
+        // A file already in memory, stored as it is; stored again, replaced.
+        store
+            .put("imports/u3/i1.apkg", bytes::Bytes::from(body.clone()))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.get("imports/u3/i1.apkg").await.unwrap().unwrap(),
+            body
+        );
+        store
+            .put("imports/u3/i1.apkg", bytes::Bytes::from_static(b"again"))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.get("imports/u3/i1.apkg").await.unwrap().unwrap(),
+            &b"again"[..]
+        );
     }
 
     #[tokio::test]

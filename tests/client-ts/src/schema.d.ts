@@ -403,8 +403,9 @@ export interface paths {
          *       other note types as basic cards from their first two fields, reported in `converted` — and
          *       every card's suspension, schedule and review log, from which its FSRS memory state is
          *       computed with the caller's parameters. Media files are not imported: they are listed in
-         *       `media_skipped`. At most 5,000 notes, 10,000 cards and 500,000 reviews per package; all the
-         *       package's cards are stored or none.
+         *       `media_skipped`. At most 5,000 notes, 10,000 cards and 500,000 reviews per package. Up to
+         *       500 notes import at once, all the package's cards or none; a larger package answers `202`
+         *       with an import to poll (`Location`), which stores its notes 250 at a time.
          */
         post: operations["import_cards"];
         delete?: never;
@@ -540,6 +541,23 @@ export interface paths {
         };
         /** A background generation: its status, progress and, once completed, its cards. */
         get: operations["get_generation"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/flashcards/imports/{import_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A background import of an Anki package: its status, progress and what it did so far. */
+        get: operations["get_import"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1130,6 +1148,26 @@ export interface components {
             /** Format: int64 */
             reviews: number;
         };
+        /** @description An Anki package importing in the background. */
+        DeckImportBody: {
+            /** Format: uuid */
+            chat_id: string;
+            /** Format: date-time */
+            created_at: string;
+            /** @description Why the last attempt failed (a retry is coming while `queued`), or why it failed for good. */
+            error?: string | null;
+            /** Format: uuid */
+            id: string;
+            progress: components["schemas"]["ImportProgress"];
+            /**
+             * @description What it did so far: the cards, notes and reviews stored, the notes left out and why,
+             *     converted note types and skipped media.
+             */
+            report: components["schemas"]["ImportBody"];
+            status: components["schemas"]["GenerationStatus"];
+            /** Format: date-time */
+            updated_at: string;
+        };
         DeleteAccountRequest: {
             /**
              * Format: password
@@ -1201,6 +1239,11 @@ export interface components {
         };
         DraftBody: {
             answer: string;
+            /**
+             * @description `basic`, or `cloze`: the question is a sentence with one gap, `{{c1::term}}`, and the
+             *     answer is optional extra text.
+             */
+            kind: components["schemas"]["CardKind"];
             question: string;
             source?: components["schemas"]["SourceBody"] | null;
         };
@@ -1310,6 +1353,8 @@ export interface components {
              * @description The saved card, when the generation saves.
              */
             card_id?: string | null;
+            /** @description `basic` or `cloze` (one gap, `{{c1::term}}`). */
+            kind: components["schemas"]["CardKind"];
             question: string;
             source?: components["schemas"]["SourceBody"] | null;
         };
@@ -1375,6 +1420,16 @@ export interface components {
              *     the package's order).
              */
             row: number;
+        };
+        /** @description How far a background import is. */
+        ImportProgress: {
+            /**
+             * Format: int32
+             * @description Notes looked at (stored or reported).
+             */
+            done: number;
+            /** Format: int32 */
+            total: number;
         };
         /**
          * @description What happens to a leech: suspended (and tagged `leech`), or only tagged.
@@ -1634,6 +1689,7 @@ export interface components {
              *     | `document_not_found` | 404 | The document does not exist for the caller. |
              *     | `flashcard_not_found` | 404 | The flashcard does not exist for the caller. |
              *     | `generation_not_found` | 404 | The flashcard generation does not exist for the caller. |
+             *     | `import_not_found` | 404 | The deck import does not exist for the caller. |
              *     | `username_taken` | 409 | Another account has this username. |
              *     | `not_last_answer` | 409 | Only the last answer of a chat can be regenerated. |
              *     | `answer_abandoned` | 409 | The answer was stopped because nobody was reading it. |
@@ -4315,6 +4371,18 @@ export interface operations {
                     "application/json": components["schemas"]["ImportBody"];
                 };
             };
+            /** @description A package of more than 500 notes: queued; `Location` names the import to poll */
+            202: {
+                headers: {
+                    /** @description The import's URL */
+                    Location?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeckImportBody"];
+                };
+            };
             401: components["responses"]["NotAuthenticated"];
             403: components["responses"]["QuotaExceeded"];
             404: components["responses"]["NoSuchChat"];
@@ -5043,6 +5111,63 @@ export interface operations {
             };
             401: components["responses"]["NotAuthenticated"];
             /** @description No such generation of the caller */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A rate limit was reached; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (the database, the vector index, storage) is unavailable; try again */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_import: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The import's id */
+                import_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The import */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeckImportBody"];
+                };
+            };
+            401: components["responses"]["NotAuthenticated"];
+            /** @description No such import of the caller */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];

@@ -79,6 +79,7 @@ codes! {
     DocumentNotFound = "document_not_found", NotFound, "The document does not exist for the caller.";
     FlashcardNotFound = "flashcard_not_found", NotFound, "The flashcard does not exist for the caller.";
     GenerationNotFound = "generation_not_found", NotFound, "The flashcard generation does not exist for the caller.";
+    ImportNotFound = "import_not_found", NotFound, "The deck import does not exist for the caller.";
     UsernameTaken = "username_taken", Conflict, "Another account has this username.";
     NotLastAnswer = "not_last_answer", Conflict, "Only the last answer of a chat can be regenerated.";
     AnswerAbandoned = "answer_abandoned", Conflict, "The answer was stopped because nobody was reading it.";

@@ -1,7 +1,7 @@
 //! The vocabulary every service error speaks, so that one table in the HTTP crate can map any
 //! domain failure to a status code without this crate knowing what a status code is.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 mod codes;
 mod quota;
@@ -56,7 +56,7 @@ pub fn chain(error: &dyn std::error::Error) -> String {
 }
 
 /// One problem with one input field.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldError {
     /// The field's name as the client sent it (`username`, `cursor`, `body`).
     pub field: String,

@@ -4,12 +4,16 @@
 
 use std::collections::HashSet;
 
+use super::notes::{CardKind, cloze_numbers};
 use crate::assistant::{Passage, PromptPassage};
 use crate::knowledge::{Chunk, ChunkId};
 
 /// A generated card before it is saved.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Draft {
+    /// Basic (question → answer) or cloze: the question is a sentence with one gap,
+    /// `{{c1::term}}`, and the answer is optional extra text.
+    pub kind: CardKind,
     pub question: String,
     pub answer: String,
     /// The chunk it came from (`None` for cards from pasted text).
@@ -54,8 +58,9 @@ pub fn schema() -> serde_json::Value {
                 "items": {
                     "type": "object",
                     "additionalProperties": false,
-                    "required": ["question", "answer", "source_chunk_id"],
+                    "required": ["kind", "question", "answer", "source_chunk_id"],
                     "properties": {
+                        "kind": {"type": "string", "enum": ["basic", "cloze"]},
                         "question": {"type": "string"},
                         "answer": {"type": "string"},
                         "source_chunk_id": {"type": ["string", "null"]}
@@ -66,7 +71,7 @@ pub fn schema() -> serde_json::Value {
     })
 }
 
-pub const INSTRUCTIONS: &str = "You write flashcards for spaced-repetition study from the numbered passages of the student's material. Each card tests one fact or idea: a precise question and a short, complete answer taken from the passage, never from general knowledge. Give each card the chunk id shown with its passage as source_chunk_id. Answer only with JSON matching the schema.";
+pub const INSTRUCTIONS: &str = "You write flashcards for spaced-repetition study from the numbered passages of the student's material. Each card tests one fact or idea: a precise question and a short, complete answer taken from the passage, never from general knowledge. For a definition or a key term, a cloze card may serve better: kind \"cloze\", the question is the passage's sentence with the term written as {{c1::term}} (one gap, always c1) and the answer is empty or a short hint; otherwise kind \"basic\". Give each card the chunk id shown with its passage as source_chunk_id. Answer only with JSON matching the schema.";
 
 /// The passages of a prompt for `chunks` (each with its document's file name), each with its
 /// chunk id in the text.
@@ -97,6 +102,14 @@ pub fn parse_answer(value: &serde_json::Value, chunks: &[(Chunk, String)]) -> Ve
         .flatten()
         .filter_map(|card| {
             let question = card["question"].as_str()?.trim().to_string();
+            let kind = match card["kind"].as_str() {
+                Some("cloze") => CardKind::Cloze,
+                _ => CardKind::Basic,
+            };
+            // A cloze card must be one gap, c1: what the generated card is saved as.
+            if kind == CardKind::Cloze && cloze_numbers("question", &question).ok()? != [1] {
+                return None;
+            }
             let answer = card["answer"].as_str()?.trim().to_string();
             let chunk = card["source_chunk_id"]
                 .as_str()
@@ -104,6 +117,7 @@ pub fn parse_answer(value: &serde_json::Value, chunks: &[(Chunk, String)]) -> Ve
                 .and_then(|id| uuid::Uuid::parse_str(id).ok())
                 .map(ChunkId::from_uuid);
             Some(Draft {
+                kind,
                 question,
                 answer,
                 chunk,
@@ -121,8 +135,13 @@ fn sentences(text: &str) -> impl Iterator<Item = &str> {
 
 const COPULAS: &[&str] = &[" is ", " are ", " was ", " were ", " means ", " refers to "];
 
-/// Cards from the material's own sentences: "X is Y." becomes "What is X?" / "Y"; otherwise
-/// the sentence's longest uncommon word is blanked out (a cloze card).
+/// A definition longer than this (in words) becomes a cloze card asking for the term.
+pub const LONG_DEFINITION_WORDS: usize = 12;
+
+/// Cards from the material's own sentences: "X is Y." becomes "What is X?" / "Y", or, when the
+/// definition is long (more than [`LONG_DEFINITION_WORDS`] words: too much to recall as an
+/// answer), a cloze card that asks for the term, "{{c1::X}} is Y."; another sentence becomes a
+/// cloze card with its longest uncommon word as the gap.
 pub fn offline(material: &[(Option<ChunkId>, String)], count: usize) -> Vec<Draft> {
     let mut drafts = Vec::new();
     for (chunk, text) in material {
@@ -135,14 +154,20 @@ pub fn offline(material: &[(Option<ChunkId>, String)], count: usize) -> Vec<Draf
                 let (subject, rest) = body.split_once(copula)?;
                 let words = subject.split_whitespace().count();
                 (1..=6).contains(&words).then(|| {
-                    (
-                        format!(
-                            "What {}{}?",
-                            copula.trim(),
-                            format_args!(" {}", subject.trim())
-                        ),
-                        rest.trim().to_string(),
-                    )
+                    let (subject, rest) = (subject.trim(), rest.trim());
+                    if rest.split_whitespace().count() > LONG_DEFINITION_WORDS {
+                        (
+                            CardKind::Cloze,
+                            format!("{{{{c1::{subject}}}}}{copula}{rest}."),
+                            String::new(),
+                        )
+                    } else {
+                        (
+                            CardKind::Basic,
+                            format!("What {} {subject}?", copula.trim()),
+                            rest.to_string(),
+                        )
+                    }
                 })
             });
             let card = definition.or_else(|| {
@@ -152,14 +177,19 @@ pub fn offline(material: &[(Option<ChunkId>, String)], count: usize) -> Vec<Draf
                     .filter(|w| crate::knowledge::sparse::terms(w).next().is_some())
                     .max_by_key(|w| w.chars().count())?;
                 Some((
-                    format!("Fill in the blank: {}", body.replacen(word, "_____", 1)),
-                    word.to_string(),
+                    CardKind::Cloze,
+                    format!(
+                        "{}.",
+                        body.replacen(word, &format!("{{{{c1::{word}}}}}"), 1)
+                    ),
+                    String::new(),
                 ))
             });
-            if let Some((question, answer)) = card
-                && !answer.is_empty()
+            if let Some((kind, question, answer)) = card
+                && (kind == CardKind::Cloze || !answer.is_empty())
             {
                 drafts.push(Draft {
+                    kind,
                     question,
                     answer,
                     chunk: *chunk,
@@ -221,10 +251,30 @@ mod tests {
             cards[0].answer,
             "the organelles that produce ATP for the cell"
         );
-        assert!(cards[1].question.starts_with("Fill in the blank: "));
-        assert!(cards[1].question.contains("_____"));
-        assert!(material[0].1.contains(&cards[1].answer));
+        assert_eq!(cards[0].kind, CardKind::Basic);
+        // Not a definition: a cloze card, its gap the longest uncommon word.
+        assert_eq!(cards[1].kind, CardKind::Cloze);
+        assert_eq!(
+            cards[1].question.replace("{{c1::", "").replace("}}", ""),
+            "Ribosomes translate messenger RNA into chains of amino acids."
+        );
+        assert_eq!(cloze_numbers("question", &cards[1].question).unwrap(), [1]);
+        assert_eq!(cards[1].answer, "");
         assert_eq!(offline(&material, 1).len(), 1);
+        // A long definition asks for the term.
+        let long = vec![(
+            None,
+            "Osmosis is the movement of water molecules through a membrane that lets water but not the dissolved salts pass.".to_string(),
+        )];
+        let cards = offline(&long, 10);
+        assert_eq!(cards[0].kind, CardKind::Cloze);
+        assert!(
+            cards[0]
+                .question
+                .starts_with("{{c1::Osmosis}} is the movement"),
+            "{}",
+            cards[0].question
+        );
     }
 
     #[test]
@@ -236,18 +286,21 @@ mod tests {
         assert!(!similar("What are mitochondria?", "What are ribosomes?"));
         let drafts = vec![
             Draft {
+                kind: CardKind::Basic,
                 question: "What are mitochondria?".into(),
                 answer: "a".into(),
                 chunk: None,
                 quote: None,
             },
             Draft {
+                kind: CardKind::Basic,
                 question: "What are ribosomes?".into(),
                 answer: "b".into(),
                 chunk: None,
                 quote: None,
             },
             Draft {
+                kind: CardKind::Basic,
                 question: "What are ribosomes".into(),
                 answer: "c".into(),
                 chunk: None,

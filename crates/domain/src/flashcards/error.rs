@@ -12,6 +12,8 @@ pub enum FlashcardError {
     NotFound,
     #[error("generation not found")]
     GenerationNotFound,
+    #[error("import not found")]
+    ImportNotFound,
     #[error(transparent)]
     Invalid(#[from] ValidationErrors),
     #[error(
@@ -55,6 +57,7 @@ impl DomainError for FlashcardError {
             Self::ChatNotFound => Code::ChatNotFound,
             Self::NotFound => Code::FlashcardNotFound,
             Self::GenerationNotFound => Code::GenerationNotFound,
+            Self::ImportNotFound => Code::ImportNotFound,
             Self::Invalid(e) => e.code(),
             Self::Conflict => Code::ReviewConflict,
             Self::NothingToUndo => Code::NothingToUndo,

@@ -14,6 +14,7 @@ use super::models::{
     GenerationRequest, GenerationStatus, MAX_ANSWER_CHARS, MAX_QUESTION_CHARS, MAX_QUOTE_CHARS,
     Tag,
 };
+use super::notes::CardKind;
 use super::scheduling::Schedule;
 use super::service::{
     Flashcards, GenerateInput, GeneratedCards, MAX_GENERATE, MAX_GENERATE_TEXT_CHARS,
@@ -491,8 +492,11 @@ impl Flashcards {
             making::dedup_by(drafts, &existing, |(d, _)| &d.question)
                 .into_iter()
                 .filter(|(d, _)| {
+                    // A cloze card's extra text may be empty.
+                    let empty_extra = d.kind == CardKind::Cloze && d.answer.trim().is_empty();
                     CardText::parse("question", &d.question, MAX_QUESTION_CHARS).is_ok()
-                        && CardText::parse("answer", &d.answer, MAX_ANSWER_CHARS).is_ok()
+                        && (empty_extra
+                            || CardText::parse("answer", &d.answer, MAX_ANSWER_CHARS).is_ok())
                 })
                 .take(count as usize)
                 .collect();
@@ -505,6 +509,7 @@ impl Flashcards {
             .iter()
             .map(|(d, source)| NewCard {
                 id: FlashcardId::new(),
+                kind: d.kind,
                 question: &d.question,
                 answer: &d.answer,
                 source: source.as_ref(),
@@ -582,6 +587,7 @@ impl Flashcards {
         generation.cards = kept
             .into_iter()
             .map(|(draft, source)| GeneratedCard {
+                kind: draft.kind,
                 question: draft.question,
                 answer: draft.answer,
                 source,
@@ -630,6 +636,7 @@ impl Flashcards {
                 .filter_map(|c| {
                     Some(NewCard {
                         id: c.card_id?,
+                        kind: c.kind,
                         question: &c.question,
                         answer: &c.answer,
                         source: c.source.as_ref(),
@@ -684,6 +691,8 @@ fn generated_tag(generator: &str) -> Result<Tag, InfraError> {
 /// A generated card about to be saved.
 struct NewCard<'a> {
     id: FlashcardId,
+    /// Basic, or cloze with the one gap c1.
+    kind: CardKind,
     question: &'a str,
     answer: &'a str,
     source: Option<&'a CardSource>,
@@ -700,7 +709,14 @@ impl NewCard<'_> {
             tags: vec![tag.clone()],
             suspended: false,
             source: self.source.cloned(),
-            note: super::notes::NoteRef::basic(),
+            note: match self.kind {
+                CardKind::Cloze => super::notes::NoteRef {
+                    id: super::notes::NoteId::new(),
+                    kind: CardKind::Cloze,
+                    ordinal: 1,
+                },
+                _ => super::notes::NoteRef::basic(),
+            },
             schedule: Schedule::new_card(now),
             created_at: now,
             updated_at: now,
@@ -733,6 +749,9 @@ impl JobHandler for Flashcards {
                 user_id,
                 generation_id,
             } => self.run_generation(*user_id, *generation_id).await,
+            JobPayload::ImportDeck { user_id, import_id } => {
+                self.run_import(*user_id, *import_id).await
+            }
             other => Err(Failure::Permanent(format!(
                 "the flashcard service does not run {} jobs",
                 other.kind()
@@ -741,11 +760,21 @@ impl JobHandler for Flashcards {
     }
 
     async fn retrying(&self, job: &Job, note: &str) -> Result<(), InfraError> {
+        if let JobPayload::ImportDeck { user_id, import_id } = &job.payload {
+            return self
+                .mark_import(*user_id, *import_id, GenerationStatus::Queued, note)
+                .await;
+        }
         self.mark_generation(job, GenerationStatus::Queued, note)
             .await
     }
 
     async fn gave_up(&self, job: &Job, reason: &str) -> Result<(), InfraError> {
+        if let JobPayload::ImportDeck { user_id, import_id } = &job.payload {
+            return self
+                .mark_import(*user_id, *import_id, GenerationStatus::Failed, reason)
+                .await;
+        }
         self.mark_generation(job, GenerationStatus::Failed, reason)
             .await
     }

@@ -4,6 +4,7 @@ pub mod drafting;
 mod error;
 mod explain;
 mod generation;
+mod imports;
 mod interchange;
 mod models;
 mod notes;
@@ -14,12 +15,17 @@ mod scheduling;
 mod service;
 mod session;
 mod simulate;
+mod sources;
 mod stats;
 mod study;
 
 pub use error::FlashcardError;
 pub use explain::Explanation;
 pub use generation::{GENERATE_BATCH_CHUNKS, Generated, MAX_INLINE_GENERATE};
+pub use imports::{
+    DeckImport, IMPORT_BATCH_NOTES, INLINE_IMPORT_NOTES, ImportId, ImportRepository, ImportStatus,
+    PackageOutcome,
+};
 pub use interchange::Imported;
 pub use models::{
     CardCursor, CardFilter, CardSnapshot, CardSource, CardText, DeckFormat, Flashcard, FlashcardId,
@@ -28,7 +34,8 @@ pub use models::{
     Tag,
 };
 pub use notes::{
-    CardKind, MAX_CLOZE_NUMBER, MAX_CLOZES, NoteId, NoteRef, cloze_numbers, render_cloze,
+    CardKind, MAX_CLOZE_NUMBER, MAX_CLOZES, NoteId, NoteRef, cloze_answer, cloze_numbers,
+    render_cloze,
 };
 pub use options::{
     EXAM_RAMP_DAYS, EXAM_RETENTION, LEARN_AHEAD, LeechAction, MAX_DAILY_LIMIT, MAX_INTERVAL_DAYS,

@@ -313,6 +313,9 @@ pub struct GenerationRequest {
 /// A card a generation made: a draft, and its saved card when the generation saves.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GeneratedCard {
+    /// Basic or cloze (stored before cloze drafts existed: basic).
+    #[serde(default)]
+    pub kind: super::notes::CardKind,
     pub question: String,
     pub answer: String,
     pub source: Option<CardSource>,

@@ -166,9 +166,28 @@ pub fn render_cloze(text: &str, number: u32, reveal: bool) -> String {
     out
 }
 
+/// What the gaps of cloze `number` hide, joined by `, `: a cloze card's answer in a
+/// question-and-answer shape.
+pub fn cloze_answer(text: &str, number: u32) -> String {
+    clozes(text)
+        .iter()
+        .filter(|c| c.number == number)
+        .map(|c| c.text)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cloze_answer_is_what_its_gaps_hide() {
+        let text = "{{c1::Mitochondria}} make {{c2::ATP::a molecule}} by {{c1::respiration}}.";
+        assert_eq!(cloze_answer(text, 1), "Mitochondria, respiration");
+        assert_eq!(cloze_answer(text, 2), "ATP");
+        assert_eq!(cloze_answer(text, 3), "");
+    }
 
     #[test]
     fn each_cloze_number_makes_a_card_showing_only_its_gap() {

@@ -4,9 +4,11 @@
 //! from Anki keeps their schedule.
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use super::error::FlashcardError;
-use super::models::{Flashcard, Review, ReviewId, StudySettings};
+use super::imports::{INLINE_IMPORT_NOTES, ImportId, PackageOutcome};
+use super::models::{Flashcard, FlashcardId, Review, ReviewId, StudySettings};
 use super::notes::CardKind;
 use super::ports::{CardsStored, DeckFileError};
 use super::scheduling::{CardState, Rating, Schedule};
@@ -99,14 +101,14 @@ pub struct PackageReview {
 }
 
 /// How many notes of a note type the API does not store were imported as basic cards.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConvertedNotes {
     pub note_type: String,
     pub notes: usize,
 }
 
 /// What a package import did.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PackageImport {
     pub notes: usize,
     pub cards: usize,
@@ -120,32 +122,70 @@ pub struct PackageImport {
 
 impl Flashcards {
     /// Creates the notes and cards of an Anki package in the chat, with their tags, suspension,
-    /// schedules and review logs; invalid notes are reported by their place in the package. All
-    /// cards are stored or none (a quota decides for the whole package).
+    /// schedules and review logs; invalid notes are reported by their place in the package. A
+    /// package of up to [`INLINE_IMPORT_NOTES`] notes is imported at once, all cards or none (a
+    /// quota decides for the whole package); a larger one is queued as a background import.
     pub async fn import_package(
         &self,
         who: Principal,
         chat: ChatId,
         file: bytes::Bytes,
-    ) -> Result<PackageImport, FlashcardError> {
+    ) -> Result<PackageOutcome, FlashcardError> {
         // Another user's chat answers 404 before the file is looked at.
         self.own_chat(who, chat).await?;
-        let deck = match self.deck_files.read_package(file, PACKAGE_LIMITS).await {
+        let deck = match self
+            .deck_files
+            .read_package(file.clone(), PACKAGE_LIMITS)
+            .await
+        {
             Ok(deck) => deck,
             Err(DeckFileError::Unreadable(why)) => {
                 return Err(ValidationErrors::single("file", why).into());
             }
             Err(DeckFileError::Infra(e)) => return Err(e.into()),
         };
+        if deck.notes.len() > INLINE_IMPORT_NOTES {
+            let import = self.queue_import(who, chat, file, deck.notes.len()).await?;
+            return Ok(PackageOutcome::Queued(Box::new(import)));
+        }
         let study = self.study_settings(who.user_id).await?;
         let now = self.clock.now();
         let mut report = PackageImport {
             media_skipped: deck.media,
             ..PackageImport::default()
         };
+        let (cards, reviews) = self.convert_notes(
+            who.user_id,
+            chat,
+            deck.notes.into_iter().enumerate(),
+            &study,
+            now,
+            &mut report,
+            None,
+        )?;
+        if !cards.is_empty() {
+            self.store_history(who.user_id, cards, reviews).await?;
+        }
+        Ok(PackageOutcome::Imported(report))
+    }
+
+    /// Package notes (with their 0-based places) as validated cards and their review logs,
+    /// counted into `report`; notes that do not validate are reported instead. With `import`,
+    /// card ids derive from it, the note's place and the card's ordinal (see [`super::imports`]).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn convert_notes(
+        &self,
+        owner: UserId,
+        chat: ChatId,
+        notes: impl Iterator<Item = (usize, PackageNote)>,
+        study: &StudySettings,
+        now: DateTime<Utc>,
+        report: &mut PackageImport,
+        import: Option<ImportId>,
+    ) -> Result<(Vec<Flashcard>, Vec<Review>), FlashcardError> {
         let mut cards: Vec<Flashcard> = Vec::new();
         let mut reviews: Vec<Review> = Vec::new();
-        for (i, note) in deck.notes.into_iter().enumerate() {
+        for (i, note) in notes {
             let input = CardInput {
                 kind: note.kind,
                 question: note.question,
@@ -155,7 +195,7 @@ impl Flashcards {
                 source: None,
             };
             let mut errors = ValidationErrors::new();
-            let built = match self.build(who, chat, input, "", &mut errors, now) {
+            let built = match self.build(owner, chat, input, "", &mut errors, now) {
                 Some(built) if errors.is_empty() => built,
                 _ => {
                     report
@@ -175,20 +215,24 @@ impl Flashcards {
             }
             report.notes += 1;
             for mut card in built {
+                if let Some(import) = import {
+                    let name = format!("{i}:{}", card.note.ordinal);
+                    card.id = FlashcardId::from_uuid(uuid::Uuid::new_v5(
+                        &import.as_uuid(),
+                        name.as_bytes(),
+                    ));
+                }
                 if let Some(kept) = note.cards.iter().find(|c| c.ordinal == card.note.ordinal) {
                     card.suspended = kept.suspended;
-                    let log = self.replay(&mut card, kept, &study, now)?;
+                    let log = self.replay(&mut card, kept, study, now)?;
                     reviews.extend(log);
                 }
                 cards.push(card);
             }
         }
-        report.cards = cards.len();
-        report.reviews = reviews.len();
-        if !cards.is_empty() {
-            self.store_history(who.user_id, cards, reviews).await?;
-        }
-        Ok(report)
+        report.cards += cards.len();
+        report.reviews += reviews.len();
+        Ok((cards, reviews))
     }
 
     /// Gives `card` the schedule `kept` had, its memory state computed from its history with

@@ -181,6 +181,9 @@ pub struct Flashcards {
     pub(super) quotas: Arc<Quotas>,
     pub(super) deck_files: Arc<dyn DeckFiles>,
     pub(super) limits: Arc<crate::limits::RateLimits>,
+    pub(super) imports: Arc<dyn super::imports::ImportRepository>,
+    /// Keeps a large package until its background import has run.
+    pub(super) blobs: Arc<dyn crate::knowledge::BlobStore>,
 }
 
 /// The knobs of the flashcard service.
@@ -212,6 +215,10 @@ pub struct FlashcardPorts {
     pub deck_files: Arc<dyn DeckFiles>,
     /// Keeps expensive work to one at a time per user.
     pub limits: Arc<crate::limits::RateLimits>,
+    /// Background deck imports.
+    pub imports: Arc<dyn super::imports::ImportRepository>,
+    /// Keeps a large package until its background import has run.
+    pub blobs: Arc<dyn crate::knowledge::BlobStore>,
 }
 
 impl Flashcards {
@@ -231,6 +238,8 @@ impl Flashcards {
             quotas: ports.quotas,
             deck_files: ports.deck_files,
             limits: ports.limits,
+            imports: ports.imports,
+            blobs: ports.blobs,
         }
     }
 
@@ -288,23 +297,6 @@ impl Flashcards {
 
     pub(super) async fn study_settings(&self, owner: UserId) -> Result<StudySettings, InfraError> {
         Ok(self.cards.settings(owner).await?.unwrap_or_default())
-    }
-
-    /// The chats (by document) of `owner`'s documents among `ids`; absent ones are left out.
-    async fn document_chats(
-        &self,
-        owner: UserId,
-        ids: impl Iterator<Item = DocumentId>,
-    ) -> Result<std::collections::HashMap<DocumentId, ChatId>, InfraError> {
-        // `find_many` answers each document once, however often it is named.
-        let wanted: Vec<DocumentId> = ids.collect();
-        Ok(self
-            .documents
-            .find_many(owner, &wanted)
-            .await?
-            .into_iter()
-            .map(|doc| (doc.id, doc.chat_id))
-            .collect())
     }
 
     /// Each card with its next intervals and its source's status.
@@ -395,32 +387,6 @@ impl Flashcards {
         all.pop().ok_or(FlashcardError::NotFound)
     }
 
-    /// A new source must name one of the caller's documents in the card's chat.
-    async fn check_sources(
-        &self,
-        owner: UserId,
-        chat: ChatId,
-        sources: &[(String, DocumentId)],
-    ) -> Result<(), FlashcardError> {
-        let present = self
-            .document_chats(owner, sources.iter().map(|(_, id)| *id))
-            .await?;
-        let mut errors = ValidationErrors::new();
-        for (field, id) in sources {
-            if present.get(id) != Some(&chat) {
-                errors.push(FieldError::new(
-                    field.clone(),
-                    "names no document of this chat",
-                ));
-            }
-        }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors.into())
-        }
-    }
-
     /// `Ok` when `chat` is the caller's: handlers check it before reading a request body.
     pub async fn check_chat(&self, who: Principal, chat: ChatId) -> Result<(), FlashcardError> {
         self.own_chat(who, chat).await
@@ -439,7 +405,7 @@ impl Flashcards {
 
     pub(super) fn build(
         &self,
-        who: Principal,
+        owner: UserId,
         chat: ChatId,
         input: CardInput,
         prefix: &str,
@@ -469,7 +435,7 @@ impl Flashcards {
                 .into_iter()
                 .map(|ordinal| Flashcard {
                     id: FlashcardId::new(),
-                    user_id: who.user_id,
+                    user_id: owner,
                     chat_id: chat,
                     question: question.clone(),
                     answer: answer.clone(),
@@ -528,17 +494,19 @@ impl Flashcards {
         let now = self.clock.now();
         let mut errors = ValidationErrors::new();
         let mut cards = Vec::with_capacity(inputs.len());
-        let mut sources: Vec<(String, DocumentId)> = Vec::new();
+        let mut sources: Vec<(String, DocumentId, Option<ChunkId>)> = Vec::new();
         for (i, input) in inputs.into_iter().enumerate() {
             let prefix = if bulk {
                 format!("cards[{i}].")
             } else {
                 String::new()
             };
-            if let Some(note) = self.build(who, chat, input, &prefix, &mut errors, now) {
+            if let Some(note) = self.build(who.user_id, chat, input, &prefix, &mut errors, now) {
                 sources.extend(note.iter().filter_map(|c| {
-                    let field = format!("{prefix}source.document_id");
-                    c.source.as_ref().map(|s| (field, s.document_id))
+                    let field = format!("{prefix}source");
+                    c.source
+                        .as_ref()
+                        .map(|s| (field, s.document_id, s.chunk_id))
                 }));
                 cards.extend(note);
             }
@@ -585,7 +553,7 @@ impl Flashcards {
                 source: None,
                 ..row
             };
-            match self.build(who, chat, row, "", &mut errors, now) {
+            match self.build(who.user_id, chat, row, "", &mut errors, now) {
                 Some(note) if errors.is_empty() => cards.extend(note),
                 _ => problems.extend(errors.fields().iter().map(|e| (i + 1, e.clone()))),
             }
@@ -713,16 +681,16 @@ impl Flashcards {
         let mut new_document = None;
         if let Some(new_source) = patch.source {
             card.source = new_source.and_then(|s| source("", s, &mut errors));
-            new_document = card.source.as_ref().map(|s| s.document_id);
+            new_document = card.source.as_ref().map(|s| (s.document_id, s.chunk_id));
         }
         if !errors.is_empty() {
             return Err(errors.into());
         }
-        if let Some(document) = new_document {
+        if let Some((document, chunk)) = new_document {
             self.check_sources(
                 who.user_id,
                 card.chat_id,
-                &[("source.document_id".to_string(), document)],
+                &[("source".to_string(), document, chunk)],
             )
             .await?;
         }
@@ -761,6 +729,7 @@ impl Flashcards {
 impl ChatContents for Flashcards {
     async fn delete_chat_contents(&self, owner: UserId, chat: ChatId) -> Result<(), InfraError> {
         self.generations.delete_chat(owner, chat).await?;
+        self.imports.delete_chat(owner, chat).await?;
         self.cards.delete_chat(owner, chat).await.map(|_| ())
     }
 }
@@ -772,6 +741,10 @@ impl UserData for Flashcards {
     }
     async fn delete_user_data(&self, owner: UserId) -> Result<u64, InfraError> {
         self.generations.delete_user(owner).await?;
+        self.imports.delete_user(owner).await?;
+        self.blobs
+            .delete_prefix(&format!("imports/{owner}/"))
+            .await?;
         self.cards.delete_user(owner).await
     }
 }

@@ -217,6 +217,8 @@ pub type BlobStream = BoxStream<'static, Result<Bytes, InfraError>>;
 pub trait BlobStore: Send + Sync {
     /// Stores the file at `path` under `key`, streaming it.
     async fn put_file(&self, key: &str, path: &Path) -> Result<(), InfraError>;
+    /// Stores `bytes` under `key` (a file already in memory).
+    async fn put(&self, key: &str, bytes: Bytes) -> Result<(), InfraError>;
     /// The whole blob.
     async fn get(&self, key: &str) -> Result<Option<Bytes>, InfraError>;
     /// The blob as a stream, for downloads.

@@ -8,6 +8,7 @@ use actix_web::{HttpResponse, post, web};
 use chrono::{DateTime, Utc};
 use flashforge_domain::Services;
 use flashforge_domain::error::ValidationErrors;
+use flashforge_domain::flashcards::{CardKind, cloze_answer, render_cloze};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -54,14 +55,14 @@ pub struct LegacyReplyMessage {
 }
 
 #[derive(Serialize)]
-struct Flashcards<'a> {
-    flashcards: Vec<Card<'a>>,
+struct Flashcards {
+    flashcards: Vec<Card>,
 }
 
 #[derive(Serialize)]
-struct Card<'a> {
-    question: &'a str,
-    answer: &'a str,
+struct Card {
+    question: String,
+    answer: String,
 }
 
 /// The prototype's flashcard maker. Use `POST /api/v1/chats/{chat_id}/flashcards/generate`.
@@ -113,9 +114,17 @@ pub async fn send_message(
     let content = serde_json::to_string(&Flashcards {
         flashcards: drafts
             .iter()
-            .map(|d| Card {
-                question: &d.question,
-                answer: &d.answer,
+            // The prototype knows questions and answers: a cloze card shows its gap as the
+            // question and what the gap hides as the answer.
+            .map(|d| match d.kind {
+                CardKind::Cloze => Card {
+                    question: render_cloze(&d.question, 1, false),
+                    answer: cloze_answer(&d.question, 1),
+                },
+                _ => Card {
+                    question: d.question.clone(),
+                    answer: d.answer.clone(),
+                },
             })
             .collect(),
     })

@@ -88,6 +88,7 @@ where
                 .service(flashcards::session::exam_forecast)
                 .service(flashcards::interchange::export_cards)
                 .service(flashcards::interchange::import_cards)
+                .service(flashcards::interchange::get_import)
                 .service(flashcards::generation::generate_cards)
                 .service(flashcards::generation::get_generation),
         )

@@ -132,6 +132,7 @@ pub async fn compose_with(
             knowledge,
             flashcards: storage.flashcards,
             generations: storage.generations,
+            imports: storage.imports,
             deck_files: Arc::new(flashforge_anki::DeckFileFormats),
             memory_model: Arc::new(
                 flashforge_fsrs::FsrsModel::new().map_err(StartupError::Knowledge)?,
@@ -212,6 +213,7 @@ struct Storage {
     jobs: Arc<dyn JobQueue>,
     flashcards: Arc<dyn flashforge_domain::flashcards::FlashcardRepository>,
     generations: Arc<dyn flashforge_domain::flashcards::GenerationRepository>,
+    imports: Arc<dyn flashforge_domain::flashcards::ImportRepository>,
     database: Option<DatabaseConnection>,
 }
 
@@ -244,6 +246,9 @@ impl Storage {
         Self {
             flashcards: Arc::new(InMemoryFlashcardRepository::new()),
             generations: Arc::new(InMemoryGenerationRepository::new(jobs.clone())),
+            imports: Arc::new(flashforge_memory::InMemoryImportRepository::new(
+                jobs.clone(),
+            )),
             users: Arc::new(InMemoryUserRepository::new()),
             sessions: Arc::new(InMemorySessionRepository::new()),
             chats: Arc::new(InMemoryChatRepository::with_messages(messages.clone())),
@@ -259,6 +264,7 @@ impl Storage {
         Self {
             flashcards: Arc::new(SqlFlashcardRepository::new(db.clone())),
             generations: Arc::new(SqlGenerationRepository::new(db.clone())),
+            imports: Arc::new(flashforge_sql::SqlImportRepository::new(db.clone())),
             users: Arc::new(SqlUserRepository::new(db.clone())),
             sessions: Arc::new(SqlSessionRepository::new(db.clone())),
             chats: Arc::new(SqlChatRepository::new(db.clone())),

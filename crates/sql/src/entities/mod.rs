@@ -2,6 +2,7 @@
 
 pub mod chats;
 pub mod chunks;
+pub mod deck_imports;
 pub mod documents;
 pub mod flashcard_generations;
 pub mod flashcards;

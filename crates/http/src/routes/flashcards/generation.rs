@@ -27,6 +27,10 @@ pub struct GenerateRequest {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DraftBody {
+    /// `basic`, or `cloze`: the question is a sentence with one gap, `{{c1::term}}`, and the
+    /// answer is optional extra text.
+    #[schema(value_type = crate::schemas::CardKind)]
+    pub kind: String,
     pub question: String,
     pub answer: String,
     pub source: Option<SourceBody>,
@@ -52,6 +56,9 @@ pub struct GenerationProgress {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct GeneratedCardBody {
+    /// `basic` or `cloze` (one gap, `{{c1::term}}`).
+    #[schema(value_type = crate::schemas::CardKind)]
+    pub kind: String,
     pub question: String,
     pub answer: String,
     pub source: Option<SourceBody>,
@@ -105,6 +112,7 @@ impl From<Generation> for GenerationBody {
                 .cards
                 .into_iter()
                 .map(|c| GeneratedCardBody {
+                    kind: c.kind.as_str().to_string(),
                     question: c.question,
                     answer: c.answer,
                     source: c.source.map(source_body),
@@ -182,6 +190,7 @@ pub async fn generate_cards(
             .drafts
             .into_iter()
             .map(|(draft, source)| DraftBody {
+                kind: draft.kind.as_str().to_string(),
                 question: draft.question,
                 answer: draft.answer,
                 source: source.map(source_body),

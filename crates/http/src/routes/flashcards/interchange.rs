@@ -1,6 +1,9 @@
 //! Decks in and out: CSV export and import, the Anki package (.apkg).
 
-use flashforge_domain::flashcards::{DeckFormat, MAX_CSV_BYTES, MAX_PACKAGE_BYTES};
+use flashforge_domain::flashcards::{
+    DeckFormat, DeckImport, ImportId, MAX_CSV_BYTES, MAX_PACKAGE_BYTES, PackageImport,
+    PackageOutcome,
+};
 
 use crate::responses::{NoSuchChat, NotAuthenticated, QuotaExceeded};
 
@@ -90,6 +93,95 @@ pub struct ImportBody {
     pub media_skipped: Option<Vec<String>>,
 }
 
+impl From<PackageImport> for ImportBody {
+    fn from(report: PackageImport) -> Self {
+        Self {
+            imported: report.cards,
+            errors: error_bodies(report.errors),
+            notes: Some(report.notes),
+            reviews: Some(report.reviews),
+            converted: Some(
+                report
+                    .converted
+                    .into_iter()
+                    .map(|c| ConvertedBody {
+                        note_type: c.note_type,
+                        notes: c.notes,
+                    })
+                    .collect(),
+            ),
+            media_skipped: Some(report.media_skipped),
+        }
+    }
+}
+
+/// How far a background import is.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportProgress {
+    /// Notes looked at (stored or reported).
+    pub done: u32,
+    pub total: u32,
+}
+
+/// An Anki package importing in the background.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeckImportBody {
+    pub id: Uuid,
+    pub chat_id: Uuid,
+    #[schema(value_type = crate::schemas::GenerationStatus)]
+    pub status: String,
+    pub progress: ImportProgress,
+    /// What it did so far: the cards, notes and reviews stored, the notes left out and why,
+    /// converted note types and skipped media.
+    pub report: ImportBody,
+    /// Why the last attempt failed (a retry is coming while `queued`), or why it failed for good.
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<DeckImport> for DeckImportBody {
+    fn from(import: DeckImport) -> Self {
+        Self {
+            id: import.id.as_uuid(),
+            chat_id: import.chat_id.as_uuid(),
+            status: import.status.as_str().to_string(),
+            progress: ImportProgress {
+                done: import.notes_done,
+                total: import.notes_total,
+            },
+            report: ImportBody::from(import.report),
+            error: import.error,
+            created_at: import.created_at,
+            updated_at: import.updated_at,
+        }
+    }
+}
+
+/// A background import of an Anki package: its status, progress and what it did so far.
+#[utoipa::path(
+    tag = "flashcards",
+    security(("bearer" = [])),
+    params(("import_id" = Uuid, Path, description = "The import's id")),
+    responses(
+        (status = 200, description = "The import", body = DeckImportBody),
+        (status = 401, response = NotAuthenticated),
+        (status = 404, description = "No such import of the caller", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[get("/flashcards/imports/{import_id}")]
+pub async fn get_import(
+    services: web::Data<Services>,
+    who: Authenticated,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let import = services
+        .flashcards
+        .get_import(who.0, ImportId::from_uuid(id.into_inner()))
+        .await?;
+    Ok(HttpResponse::Ok().json(DeckImportBody::from(import)))
+}
+
 fn error_bodies(errors: Vec<(usize, FieldError)>) -> Vec<ImportErrorBody> {
     errors
         .into_iter()
@@ -168,8 +260,9 @@ async fn read_body(
 ///   other note types as basic cards from their first two fields, reported in `converted` — and
 ///   every card's suspension, schedule and review log, from which its FSRS memory state is
 ///   computed with the caller's parameters. Media files are not imported: they are listed in
-///   `media_skipped`. At most 5,000 notes, 10,000 cards and 500,000 reviews per package; all the
-///   package's cards are stored or none.
+///   `media_skipped`. At most 5,000 notes, 10,000 cards and 500,000 reviews per package. Up to
+///   500 notes import at once, all the package's cards or none; a larger package answers `202`
+///   with an import to poll (`Location`), which stores its notes 250 at a time.
 #[utoipa::path(
     tag = "flashcards",
     security(("bearer" = [])),
@@ -180,6 +273,7 @@ async fn read_body(
     )),
     responses(
         (status = 200, description = "How many cards were imported, and the rows (notes) that were not", body = ImportBody),
+        (status = 202, description = "A package of more than 500 notes: queued; `Location` names the import to poll", body = DeckImportBody, headers(("Location" = String, description = "The import's URL"))),
         (status = 401, response = NotAuthenticated),
         (status = 403, response = QuotaExceeded),
         (status = 404, response = NoSuchChat),
@@ -210,27 +304,23 @@ pub async fn import_cards(
         return Err(too_large(MAX_CSV_BYTES));
     }
     if package {
-        let report = services
-            .flashcards
-            .import_package(who.0, chat, body)
-            .await?;
-        return Ok(HttpResponse::Ok().json(ImportBody {
-            imported: report.cards,
-            errors: error_bodies(report.errors),
-            notes: Some(report.notes),
-            reviews: Some(report.reviews),
-            converted: Some(
-                report
-                    .converted
-                    .into_iter()
-                    .map(|c| ConvertedBody {
-                        note_type: c.note_type,
-                        notes: c.notes,
-                    })
-                    .collect(),
-            ),
-            media_skipped: Some(report.media_skipped),
-        }));
+        return Ok(
+            match services
+                .flashcards
+                .import_package(who.0, chat, body)
+                .await?
+            {
+                PackageOutcome::Imported(report) => {
+                    HttpResponse::Ok().json(ImportBody::from(report))
+                }
+                PackageOutcome::Queued(import) => HttpResponse::Accepted()
+                    .insert_header((
+                        "Location",
+                        format!("/api/v1/flashcards/imports/{}", import.id),
+                    ))
+                    .json(DeckImportBody::from(*import)),
+            },
+        );
     }
     let (imported, errors) = services.flashcards.import_csv(who.0, chat, body).await?;
     Ok(HttpResponse::Ok().json(ImportBody {
