@@ -327,6 +327,8 @@ pub(crate) fn deck_configs() -> Value {
 /// mixes UTC for `crt` with the machine's zone for now, which is worse.)
 pub(crate) fn config(deck_id: i64, next_pos: i64) -> Value {
     json!({
+        // Anki's second scheduler and later: learning steps have four buttons, as in the log.
+        "schedVer": 2,
         "rollover": 0,
         "activeDecks": [deck_id],
         "curDeck": deck_id,

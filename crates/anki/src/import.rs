@@ -38,7 +38,8 @@ pub(crate) fn deck(collection: Collection, limits: &PackageLimits) -> PackageDec
         .map(|row| {
             let note_type = collection.note_types.get(&row.mid).unwrap_or(&unknown);
             let note_cards = cards.get(&row.id).map(Vec::as_slice).unwrap_or_default();
-            note(row, note_type, note_cards, &reviews, collection.crt, limits)
+            let log = (collection.crt, collection.v1_answers);
+            note(row, note_type, note_cards, &reviews, log, limits)
         })
         .collect();
     PackageDeck {
@@ -52,7 +53,7 @@ fn note(
     note_type: &NoteType,
     cards: &[&CardRow],
     reviews: &HashMap<i64, Vec<&RevlogRow>>,
-    crt: i64,
+    (crt, v1_answers): (i64, bool),
     limits: &PackageLimits,
 ) -> PackageNote {
     let fields: Vec<&str> = row.flds.split('\x1f').collect();
@@ -84,7 +85,7 @@ fn note(
                 _ => return None,
             };
             let log = reviews.get(&card.id).map(Vec::as_slice).unwrap_or_default();
-            Some(package_card(card, ordinal, log, crt))
+            Some(package_card(card, ordinal, log, crt, v1_answers))
         })
         .collect();
     PackageNote {
@@ -118,7 +119,13 @@ fn own_markdown(row: &NoteRow, fields: &[&str], note_type: &NoteType) -> Option<
         .then_some((question, answer))
 }
 
-fn package_card(card: &CardRow, ordinal: u32, log: &[&RevlogRow], crt: i64) -> PackageCard {
+fn package_card(
+    card: &CardRow,
+    ordinal: u32,
+    log: &[&RevlogRow],
+    crt: i64,
+    v1_answers: bool,
+) -> PackageCard {
     // A card in a filtered deck keeps its home deck's due date in `odue`.
     let due_number = if card.odid != 0 && card.odue != 0 {
         card.odue
@@ -148,7 +155,7 @@ fn package_card(card: &CardRow, ordinal: u32, log: &[&RevlogRow], crt: i64) -> P
         due,
         reps: clamp_u32(card.reps),
         lapses: clamp_u32(card.lapses),
-        reviews: history(log),
+        reviews: history(log, v1_answers),
         interval_days: clamp_u32(card.ivl),
         ease_factor: clamp_u32(card.factor),
     }
@@ -156,11 +163,16 @@ fn package_card(card: &CardRow, ordinal: u32, log: &[&RevlogRow], crt: i64) -> P
 
 /// The reviews of a card's log, oldest first: answers only (ease 1–4 of a learning, review,
 /// relearning or filtered-deck review); manual reschedules and rows that do not parse are left
-/// out.
-fn history(log: &[&RevlogRow]) -> Vec<PackageReview> {
+/// out. In a log of Anki's first scheduler (`v1_answers`) a learning or relearning step had
+/// three buttons, so its ease 2 is good and 3 easy, as Anki reads it when it upgrades.
+fn history(log: &[&RevlogRow], v1_answers: bool) -> Vec<PackageReview> {
     let mut out: Vec<PackageReview> = Vec::with_capacity(log.len());
     for row in log {
-        let rating = match row.ease {
+        let ease = match (v1_answers, row.kind, row.ease) {
+            (true, 0 | 2, 2 | 3) => row.ease + 1,
+            _ => row.ease,
+        };
+        let rating = match ease {
             1 => Rating::Again,
             2 => Rating::Hard,
             3 => Rating::Good,

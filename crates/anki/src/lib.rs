@@ -28,6 +28,7 @@ mod fields;
 mod import;
 mod markdown;
 mod models;
+mod modern;
 mod package;
 mod read;
 

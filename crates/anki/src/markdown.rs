@@ -152,7 +152,8 @@ pub(crate) fn strip_html(html: &str) -> String {
 /// A field's HTML (as Anki's editor writes it) as Markdown text: line breaks and blocks become
 /// new lines, bold, italics and code their Markdown marks, list items `- ` lines; an image (its
 /// file is not imported) leaves `[image: name]`; scripts and styles are dropped, other tags
-/// leave their text. Characters Markdown would read as marks are escaped, cloze markers
+/// leave their text. Characters Markdown would read as marks are escaped (raw HTML in a card is
+/// shown as text, so `<` needs no escape), cloze markers
 /// (`{{c1::…}}`) kept as they are.
 pub(crate) fn from_html(html: &str) -> String {
     let mut out = String::with_capacity(html.len());
@@ -220,7 +221,7 @@ fn start_line(out: &mut String) {
 fn push_text(out: &mut String, raw: &str) {
     for ch in decode_entities(raw).chars() {
         match ch {
-            '\\' | '*' | '_' | '`' | '[' | ']' | '#' | '<' => {
+            '\\' | '*' | '_' | '`' | '[' | ']' | '#' => {
                 out.push('\\');
                 out.push(ch);
             }
@@ -372,7 +373,7 @@ mod tests {
     fn anki_html_becomes_markdown_text() {
         assert_eq!(
             from_html("<b>Mitochondria</b> make <i>ATP</i><br>2 &lt; 3 &amp; 4*5"),
-            "**Mitochondria** make *ATP*\n2 \\< 3 & 4\\*5"
+            "**Mitochondria** make *ATP*\n2 < 3 & 4\\*5"
         );
         assert_eq!(
             from_html("<div>one</div><div>two</div><ul><li>a</li><li>b</li></ul>"),
@@ -383,7 +384,8 @@ mod tests {
             "{{c1::Mitochondria}} see [image: cell.png]"
         );
         assert_eq!(from_html("x<script>alert(1)</script>y&nbsp;z"), "xy z");
-        assert_eq!(from_html("a <unclosed"), "a \\<unclosed");
+        // Raw HTML in a card's Markdown is shown as text: `<` needs no escape.
+        assert_eq!(from_html("a <unclosed"), "a <unclosed");
         // What it makes renders back to the same text.
         assert_eq!(
             strip_html(&to_html(&from_html("<b>a_b</b> [c]"))),

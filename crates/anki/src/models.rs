@@ -35,7 +35,17 @@ impl NoteType {
     }
 }
 
-/// The note types of the `models` JSON, by id.
+/// A note type as both collection schemas describe it: its name, whether it is a cloze type,
+/// its fields in order and its templates' question and answer formats.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Shape {
+    pub(crate) name: String,
+    pub(crate) cloze: bool,
+    pub(crate) fields: Vec<String>,
+    pub(crate) templates: Vec<(String, String)>,
+}
+
+/// The note types of the `models` JSON (schema 11), by id.
 pub(crate) fn note_types(models: &str) -> Result<HashMap<i64, NoteType>, String> {
     let parsed: Value = serde_json::from_str(models)
         .map_err(|_| "the collection's note types (col.models) are not valid JSON".to_string())?;
@@ -45,32 +55,45 @@ pub(crate) fn note_types(models: &str) -> Result<HashMap<i64, NoteType>, String>
     let mut out = HashMap::with_capacity(models.len());
     for (id, model) in models {
         let Ok(id) = id.parse::<i64>() else { continue };
-        out.insert(id, classify(&model));
+        out.insert(id, classify(&shape_of(&model)));
     }
     Ok(out)
 }
 
-fn classify(model: &Value) -> NoteType {
-    let name = model["name"].as_str().unwrap_or("(unnamed)").to_owned();
-    let fields: Vec<String> = model["flds"]
-        .as_array()
-        .map(|f| {
-            f.iter()
-                .map(|f| f["name"].as_str().unwrap_or_default().to_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    let templates: Vec<(String, String)> = model["tmpls"]
-        .as_array()
-        .map(|t| {
-            t.iter()
-                .map(|t| {
-                    let side = |key: &str| t[key].as_str().unwrap_or_default().to_owned();
-                    (side("qfmt"), side("afmt"))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+fn shape_of(model: &Value) -> Shape {
+    Shape {
+        name: model["name"].as_str().unwrap_or("(unnamed)").to_owned(),
+        cloze: model["type"].as_i64() == Some(1),
+        fields: model["flds"]
+            .as_array()
+            .map(|f| {
+                f.iter()
+                    .map(|f| f["name"].as_str().unwrap_or_default().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default(),
+        templates: model["tmpls"]
+            .as_array()
+            .map(|t| {
+                t.iter()
+                    .map(|t| {
+                        let side = |key: &str| t[key].as_str().unwrap_or_default().to_owned();
+                        (side("qfmt"), side("afmt"))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
+}
+
+pub(crate) fn classify(shape: &Shape) -> NoteType {
+    let Shape {
+        name,
+        cloze,
+        fields,
+        templates,
+    } = shape;
+    let name = name.clone();
     let converted = NoteType {
         name: name.clone(),
         kind: CardKind::Basic,
@@ -84,7 +107,7 @@ fn classify(model: &Value) -> NoteType {
             .collect();
         used
     };
-    if model["type"].as_i64() == Some(1) {
+    if *cloze {
         // Cloze: the text is the field of `{{cloze:…}}`; the extra text the first other one.
         let Some((qfmt, _)) = templates.first() else {
             return converted;
@@ -160,6 +183,10 @@ mod tests {
             "flds": fields.iter().map(|f| json!({"name": f})).collect::<Vec<_>>(),
             "tmpls": templates.iter().map(|(q, a)| json!({"qfmt": q, "afmt": a})).collect::<Vec<_>>(),
         })
+    }
+
+    fn classify(model: &Value) -> NoteType {
+        super::classify(&shape_of(model))
     }
 
     #[test]

@@ -26,6 +26,9 @@ pub(crate) struct Collection {
     pub(crate) cards: Vec<CardRow>,
     pub(crate) revlog: Vec<RevlogRow>,
     pub(crate) media: Vec<String>,
+    /// The review log was written by Anki's first scheduler (`schedVer` 1, or none: genanki's
+    /// collections), whose learning steps had three buttons: there ease 2 is good and 3 easy.
+    pub(crate) v1_answers: bool,
 }
 
 pub(crate) struct NoteRow {
@@ -72,13 +75,18 @@ impl<E: Into<AnkiError>> From<E> for ReadError {
     }
 }
 
-fn unreadable(why: impl Into<String>) -> ReadError {
+pub(crate) fn unreadable(why: impl Into<String>) -> ReadError {
     ReadError::Unreadable(why.into())
 }
 
-/// The collection entries a package may hold, the one read first first. `collection.anki21b`
-/// (Anki 2.1.50+ without "support older Anki versions") is a different, compressed schema.
-const COLLECTIONS: [&str; 2] = ["collection.anki21", "collection.anki2"];
+/// The collection entries a package may hold, the one read first first:
+/// `collection.anki21b` (Anki 2.1.50 and later, zstd-compressed; such a package also holds a
+/// stub `collection.anki2` that only tells old versions to update), then the legacy ones.
+const COLLECTIONS: [&str; 3] = [
+    "collection.anki21b",
+    "collection.anki21",
+    "collection.anki2",
+];
 
 /// The collection's bytes and the media names, out of the zip.
 pub(crate) fn unzip(
@@ -99,17 +107,25 @@ pub(crate) fn unzip(
         .find(|name| archive.index_for_name(name).is_some())
     else {
         return Err(unreadable(
-            if archive.index_for_name("collection.anki21b").is_some() {
-                "this package uses the format of Anki 2.1.50 and later: export it again with \
-                 \"Support older Anki versions\" checked"
-            } else {
-                "not an Anki package: it holds no collection.anki2"
-            },
+            "not an Anki package: it holds no collection.anki2",
         ));
     };
-    let collection = read_entry(&mut archive, name, limits.max_collection_bytes)?;
+    let collection = if *name == "collection.anki21b" {
+        // Compressed: read as stored (bounded by the limit too), then decompressed within it.
+        let compressed = read_entry(&mut archive, name, limits.max_collection_bytes)?;
+        crate::modern::decompress(&compressed, limits.max_collection_bytes, name)?
+    } else {
+        read_entry(&mut archive, name, limits.max_collection_bytes)?
+    };
     let media = match archive.index_for_name("media") {
-        Some(_) => media_names(&read_entry(&mut archive, "media", 8 * 1024 * 1024)?),
+        Some(_) => {
+            let map = read_entry(&mut archive, "media", 8 * 1024 * 1024)?;
+            if map.starts_with(&crate::modern::ZSTD_MAGIC) {
+                crate::modern::media_names(&map)
+            } else {
+                media_names(&map)
+            }
+        }
         None => Vec::new(),
     };
     Ok((collection, media))
@@ -188,13 +204,26 @@ async fn read_rows(
             "not an Anki collection: it lacks the col, notes, cards or revlog table",
         ));
     }
-    let col = query(db, "SELECT crt, models FROM col LIMIT 1").await?;
+    let col = query(db, "SELECT crt, models, conf FROM col LIMIT 1").await?;
     let col = col
         .first()
         .ok_or_else(|| unreadable("not an Anki collection: its col table is empty"))?;
     let crt: i64 = get(col, "crt")?;
     let models: String = get(col, "models")?;
-    let note_types = note_types(&models).map_err(unreadable)?;
+    let conf: String = get::<Option<String>>(col, "conf")?.unwrap_or_default();
+    // Schema 18 keeps its note types in tables and leaves `models` empty.
+    let modern = models.trim().is_empty();
+    let note_types = if modern {
+        crate::modern::note_types(db).await?
+    } else {
+        note_types(&models).map_err(unreadable)?
+    };
+    // Schema 18 postdates the first scheduler: its logs are always of four buttons.
+    let v1_answers = !modern
+        && serde_json::from_str::<serde_json::Value>(&conf)
+            .ok()
+            .and_then(|c| c["schedVer"].as_i64())
+            .is_none_or(|version| version < 2);
 
     let notes = bounded(
         db,
@@ -265,17 +294,21 @@ async fn read_rows(
         cards,
         revlog,
         media: Vec::new(),
+        v1_answers,
     })
 }
 
-async fn query(db: &DatabaseConnection, sql: &str) -> Result<Vec<QueryResult>, ReadError> {
+pub(crate) async fn query(
+    db: &DatabaseConnection,
+    sql: &str,
+) -> Result<Vec<QueryResult>, ReadError> {
     db.query_all_raw(Statement::from_string(DbBackend::Sqlite, sql))
         .await
         .map_err(|e| unreadable(format!("the collection cannot be read: {e}")))
 }
 
 /// The rows of `sql`, refused when there are more than `limit` (one more is read to know).
-async fn bounded(
+pub(crate) async fn bounded(
     db: &DatabaseConnection,
     sql: &str,
     limit: usize,
@@ -290,7 +323,7 @@ async fn bounded(
     Ok(rows)
 }
 
-fn get<T: sea_orm::TryGetable>(row: &QueryResult, column: &str) -> Result<T, ReadError> {
+pub(crate) fn get<T: sea_orm::TryGetable>(row: &QueryResult, column: &str) -> Result<T, ReadError> {
     row.try_get_by::<T, _>(column).map_err(|_| {
         unreadable(format!(
             "the collection's {column} column holds a bad value"

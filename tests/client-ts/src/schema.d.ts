@@ -397,7 +397,7 @@ export interface paths {
          * Imports flashcards from a CSV file or an Anki package.
          * @description - CSV (`text/csv`): header `question,answer[,tags][,type]`, tags space-separated, type
          *       `basic`, `reversed` or `cloze`. Valid rows are created; invalid ones are reported by row.
-         *     - An Anki package (`.apkg`, or a `.colpkg` from before Anki 2.1.50; `application/vnd.anki`,
+         *     - An Anki package (`.apkg` or `.colpkg`, Anki's current format or the legacy one; `application/vnd.anki`,
          *       `application/zip`, or any body that is a zip): its notes with their tags — Basic-like note
          *       types as basic cards, Basic-and-reversed-like as reversed notes, cloze types as cloze notes;
          *       other note types as basic cards from their first two fields, reported in `converted` — and
