@@ -14,8 +14,9 @@ use crate::helpers::{Backend, TestDatabase, postgres_or_skip, spawn_app_configur
 use flashforge_domain::accounts::{Principal, SessionId, UserId};
 use flashforge_domain::chats::ChatId;
 use flashforge_domain::flashcards::{
-    FlashcardId, GenerateInput, Generated, Generation, GenerationId, GenerationRepository,
-    GenerationStatus,
+    CardInput, DeckFormat, DeckImport, FlashcardId, GenerateInput, Generated, Generation,
+    GenerationId, GenerationRepository, GenerationStatus, IMPORT_BATCH_NOTES, INLINE_IMPORT_NOTES,
+    ImportId, ImportRepository, ImportStatus, PackageOutcome,
 };
 use flashforge_domain::knowledge::NewJob;
 use flashforge_domain::pagination::{Limit, PageRequest};
@@ -405,6 +406,134 @@ async fn a_generation_retried_after_its_cards_were_saved_completes_with_every_ca
     stored.sort();
     assert_eq!(recorded, stored, "every card once, under the recorded ids");
     assert_eq!(model.prompts().len(), 1, "the model was asked once");
+    assert!(
+        !services.jobs.work_once("test").await.unwrap(),
+        "nothing left to run"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// A background import that fails after storing a batch
+
+/// An import store that fails to record the first progress it is given, as a database going
+/// away between a batch's insert and the import's update would.
+struct LosesFirstProgress {
+    inner: Arc<dyn ImportRepository>,
+    failed: AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl ImportRepository for LosesFirstProgress {
+    async fn create(&self, import: &DeckImport, job: NewJob) -> Result<(), InfraError> {
+        self.inner.create(import, job).await
+    }
+    async fn find(&self, owner: UserId, id: ImportId) -> Result<Option<DeckImport>, InfraError> {
+        self.inner.find(owner, id).await
+    }
+    async fn update(&self, import: &DeckImport) -> Result<bool, InfraError> {
+        if import.notes_done > 0 && !self.failed.swap(true, Ordering::SeqCst) {
+            return Err(InfraError::unavailable("the database went away"));
+        }
+        self.inner.update(import).await
+    }
+    async fn delete_chat(&self, owner: UserId, chat: ChatId) -> Result<u64, InfraError> {
+        self.inner.delete_chat(owner, chat).await
+    }
+    async fn delete_user(&self, owner: UserId) -> Result<u64, InfraError> {
+        self.inner.delete_user(owner).await
+    }
+}
+
+/// The retry of a background import whose first batch was stored but whose progress was not
+/// recorded finds that batch stored (its cards' ids derive from the import) and completes with
+/// every note once.
+#[tokio::test]
+async fn an_import_retried_after_a_stored_batch_stores_every_note_once() {
+    let settings = crate::helpers::test_settings(
+        "memory://",
+        &[("FLASHFORGE__KNOWLEDGE__RETRY_BACKOFF_SECS", "0")],
+    );
+    let mut backend = flashforge::startup::compose(&settings).await.unwrap();
+    backend.ports.imports = Arc::new(LosesFirstProgress {
+        inner: backend.ports.imports.clone(),
+        failed: AtomicBool::new(false),
+    });
+    let services = Services::new(
+        backend.ports,
+        flashforge::startup::service_settings(&settings),
+    );
+    let who = Principal {
+        user_id: UserId::new(),
+        session_id: SessionId::new(),
+    };
+    let notes = INLINE_IMPORT_NOTES + 40;
+    let source = services.chats.create(who, "Source").await.unwrap().id;
+    for start in (0..notes).step_by(500) {
+        let inputs = (start..notes.min(start + 500))
+            .map(|i| CardInput {
+                question: format!("Question {i}"),
+                answer: format!("Answer {i}"),
+                ..CardInput::default()
+            })
+            .collect();
+        services
+            .flashcards
+            .create(who, source, inputs, true)
+            .await
+            .unwrap();
+    }
+    let package = services
+        .flashcards
+        .export_deck(who, source, DeckFormat::Apkg)
+        .await
+        .unwrap();
+    let chat = services.chats.create(who, "Imported").await.unwrap().id;
+    let PackageOutcome::Queued(queued) = services
+        .flashcards
+        .import_package(who, chat, package.into())
+        .await
+        .unwrap()
+    else {
+        panic!("{notes} notes import in the background");
+    };
+    let stored = || async {
+        let cards = services.flashcards.export(who, chat).await.unwrap();
+        cards
+            .iter()
+            .map(|c| c.question.as_str().to_string())
+            .collect::<Vec<_>>()
+    };
+
+    // The first attempt stores a batch, then cannot record it: it is retried.
+    assert!(services.jobs.work_once("test").await.unwrap());
+    let between = services
+        .flashcards
+        .get_import(who, queued.id)
+        .await
+        .unwrap();
+    assert_eq!(between.status, ImportStatus::Queued, "{between:?}");
+    assert_eq!(between.notes_done, 0);
+    assert_eq!(
+        stored().await.len(),
+        IMPORT_BATCH_NOTES,
+        "the first batch is stored"
+    );
+
+    // The retry skips that batch and stores the rest.
+    assert!(services.jobs.work_once("test").await.unwrap());
+    let done = services
+        .flashcards
+        .get_import(who, queued.id)
+        .await
+        .unwrap();
+    assert_eq!(done.status, ImportStatus::Completed, "{done:?}");
+    assert_eq!(done.notes_done as usize, notes);
+    assert_eq!(done.report.cards, notes);
+    let mut questions = stored().await;
+    assert_eq!(questions.len(), notes, "every note once");
+    questions.sort();
+    questions.dedup();
+    assert_eq!(questions.len(), notes);
     assert!(
         !services.jobs.work_once("test").await.unwrap(),
         "nothing left to run"
