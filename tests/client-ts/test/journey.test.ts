@@ -326,7 +326,13 @@ test("the main user journey through the generated client", { timeout: 10 * 60_00
     });
     if (data === undefined) assert.fail(`POST …/flashcards/generate: ${describeFailure(response, error)}`);
 
-    let cards: { card_id?: string | null; question: string; answer: string; source?: Schemas["SourceBody"] | null }[];
+    let cards: {
+      card_id?: string | null;
+      kind: string;
+      question: string;
+      answer: string;
+      source?: Schemas["SourceBody"] | null;
+    }[];
     if (response.status === 202) {
       // A long document or many cards: a background generation to poll (`Location` names it).
       const queued = data as Schemas["GenerationBody"];
@@ -352,11 +358,16 @@ test("the main user journey through the generated client", { timeout: 10 * 60_00
       assert.equal(generated.generator, "offline", "no language model is configured: the offline generator");
       const saved = need(generated.cards ?? undefined, "the saved cards (save: true)");
       assert.equal(saved.length, generated.drafts.length, "every draft saved");
-      cards = saved.map((c) => ({ card_id: c.id, question: c.question, answer: c.answer, source: c.source ?? null }));
+      cards = saved.map((c) => ({ card_id: c.id, kind: c.kind, question: c.question, answer: c.answer, source: c.source ?? null }));
     }
     assert.ok(cards.length > 0 && cards.length <= 5, `1–5 cards, got ${cards.length}`);
     for (const card of cards) {
-      assert.ok(card.question.trim() && card.answer.trim(), "a card has a question and an answer");
+      if (card.kind === "cloze") {
+        // A cloze card is its sentence with one gap; its answer is optional extra text.
+        assert.ok(card.question.includes("{{c1::"), `a cloze card has a gap: ${card.question}`);
+      } else {
+        assert.ok(card.question.trim() && card.answer.trim(), "a card has a question and an answer");
+      }
       assert.equal(card.source?.document_id, document.id, "a card links to the document it came from");
     }
     journey.cards = cards.map((c) => need(c.card_id ?? undefined, "a saved card's id"));
@@ -399,7 +410,7 @@ test("the main user journey through the generated client", { timeout: 10 * 60_00
     assert.match(response.headers.get("content-type") ?? "", /^text\/csv/);
     assert.match(response.headers.get("content-disposition") ?? "", /^attachment; filename="[^"]+\.csv"$/);
     const [header, ...rows] = parseCsv(data);
-    assert.deepEqual(header, ["question", "answer", "tags"]);
+    assert.deepEqual(header, ["question", "answer", "tags", "type"]);
     const listed = ok(
       "GET …/flashcards",
       await client.GET("/api/v1/chats/{chat_id}/flashcards", { params: { path: { chat_id: chat.id } } }),
@@ -409,7 +420,7 @@ test("the main user journey through the generated client", { timeout: 10 * 60_00
     assert.deepEqual(
       rows.map(([question, answer]) => [question, answer]).sort(),
       listed.items.map((c) => [c.question, c.answer]).sort(),
-      "one row per card, with its question and answer",
+      "one row per note (each generated card is a note of its own), with its question and answer",
     );
   });
 
