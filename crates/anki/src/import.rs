@@ -12,7 +12,7 @@ use flashforge_domain::flashcards::{
 use crate::content::SECS_PER_DAY;
 use crate::markdown;
 use crate::models::NoteType;
-use crate::read::{CardRow, Collection, NoteRow, RevlogRow, millis};
+use crate::read::{CardRow, Collection, NoteRow, RevlogRow};
 
 /// Where our own export keeps a note's Markdown (its fields hold the rendered HTML): the note's
 /// `data` column, `{"flashforge": {"question": …, "answer": …}}`.
@@ -186,7 +186,9 @@ fn history(log: &[&RevlogRow], v1_answers: bool) -> Vec<PackageReview> {
             (2, _) => CardState::Relearning,
             _ => continue,
         };
-        let Some(at) = millis(row.id) else { continue };
+        let Some(at) = DateTime::from_timestamp_millis(row.id) else {
+            continue;
+        };
         out.push(PackageReview {
             at,
             rating,

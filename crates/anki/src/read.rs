@@ -8,7 +8,6 @@
 use std::collections::HashMap;
 use std::io::{Cursor, Read};
 
-use chrono::{DateTime, Utc};
 use flashforge_domain::flashcards::PackageLimits;
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, QueryResult,
@@ -338,9 +337,4 @@ fn readonly_url(path: &std::path::Path) -> String {
         Some(base) => format!("{base}?mode=ro"),
         None => url,
     }
-}
-
-/// A millisecond timestamp as an instant, `None` when out of range.
-pub(crate) fn millis(ms: i64) -> Option<DateTime<Utc>> {
-    DateTime::from_timestamp_millis(ms)
 }

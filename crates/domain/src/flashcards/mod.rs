@@ -44,7 +44,7 @@ pub use options::{
 };
 pub use packages::{
     ConvertedNotes, MAX_CSV_BYTES, MAX_PACKAGE_BYTES, PACKAGE_LIMITS, PackageCard, PackageDeck,
-    PackageImport, PackageLimits, PackageNote, PackageReview, elapsed_history,
+    PackageImport, PackageLimits, PackageNote, PackageReview,
 };
 pub use ports::{
     CardsStored, DeckFileError, DeckFiles, DeckRow, FlashcardRepository, GenerationRepository,

@@ -10,13 +10,12 @@ use super::error::FlashcardError;
 use super::imports::{INLINE_IMPORT_NOTES, ImportId, PackageOutcome};
 use super::models::{Flashcard, FlashcardId, Review, ReviewId, StudySettings};
 use super::notes::CardKind;
-use super::ports::{CardsStored, DeckFileError};
+use super::ports::DeckFileError;
 use super::scheduling::{CardState, Rating, Schedule};
 use super::service::{CardInput, Flashcards, MAX_IMPORT_ROWS};
 use crate::accounts::{Principal, UserId};
 use crate::chats::ChatId;
 use crate::error::{FieldError, ValidationErrors};
-use crate::quotas::{QuotaExceeded, QuotaName};
 
 /// The largest package accepted, compressed (the request body).
 pub const MAX_PACKAGE_BYTES: usize = 100 * 1024 * 1024;
@@ -305,36 +304,11 @@ impl Flashcards {
             })
             .collect())
     }
-
-    /// Stores cards with their history, all or none, within the card quota.
-    async fn store_history(
-        &self,
-        owner: UserId,
-        cards: Vec<Flashcard>,
-        reviews: Vec<Review>,
-    ) -> Result<(), FlashcardError> {
-        let adding = cards.len() as u64;
-        let limit = self.quotas.policy().cards;
-        match self
-            .cards
-            .create_with_history(owner, cards, reviews, limit)
-            .await?
-        {
-            CardsStored::Stored => Ok(()),
-            CardsStored::OverQuota { cards } => Err(QuotaExceeded {
-                quota: QuotaName::Cards,
-                limit,
-                used: cards,
-                adding,
-            }
-            .into()),
-        }
-    }
 }
 
 /// Each review's rating and the whole days since the one before (0 for the first), counted as
 /// the scheduler counts them: 24-hour periods.
-pub fn elapsed_history(reviews: &[PackageReview]) -> Vec<(Rating, u32)> {
+pub(super) fn elapsed_history(reviews: &[PackageReview]) -> Vec<(Rating, u32)> {
     let mut previous: Option<DateTime<Utc>> = None;
     reviews
         .iter()

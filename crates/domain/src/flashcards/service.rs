@@ -461,9 +461,24 @@ impl Flashcards {
         owner: UserId,
         cards: Vec<Flashcard>,
     ) -> Result<(), FlashcardError> {
+        self.store_history(owner, cards, Vec::new()).await
+    }
+
+    /// Stores cards with their past reviews (an imported log), all or none, within the card
+    /// quota.
+    pub(super) async fn store_history(
+        &self,
+        owner: UserId,
+        cards: Vec<Flashcard>,
+        reviews: Vec<super::models::Review>,
+    ) -> Result<(), FlashcardError> {
         let adding = cards.len() as u64;
         let limit = self.quotas.policy().cards;
-        match self.cards.create_many(owner, cards, limit).await? {
+        match self
+            .cards
+            .create_with_history(owner, cards, reviews, limit)
+            .await?
+        {
             CardsStored::Stored => Ok(()),
             CardsStored::OverQuota { cards } => Err(QuotaExceeded {
                 quota: QuotaName::Cards,

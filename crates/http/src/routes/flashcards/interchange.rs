@@ -5,6 +5,7 @@ use flashforge_domain::flashcards::{
     PackageOutcome,
 };
 
+use crate::extract::too_large;
 use crate::responses::{NoSuchChat, NotAuthenticated, QuotaExceeded};
 
 use super::*;
@@ -210,21 +211,12 @@ fn is_package(req: &HttpRequest, body: &[u8]) -> bool {
     ) || body.starts_with(b"PK\x03\x04")
 }
 
-fn too_large(limit: usize) -> ApiError {
-    ApiError::new(
-        actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
-        format!("The body is larger than the {limit}-byte limit of this endpoint."),
-    )
-}
-
 /// The body, refused with 413 past `limit` bytes (by its declared length before reading).
 async fn read_body(
     req: &HttpRequest,
-    mut payload: web::Payload,
+    payload: web::Payload,
     limit: usize,
 ) -> Result<web::Bytes, ApiError> {
-    use futures_util::StreamExt as _;
     let declared = req
         .headers()
         .get(actix_web::http::header::CONTENT_LENGTH)
@@ -233,21 +225,17 @@ async fn read_body(
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large(limit));
     }
-    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0).min(limit));
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| {
+    payload
+        .to_bytes_limited(limit)
+        .await
+        .map_err(|_| too_large(limit))?
+        .map_err(|_| {
             ApiError::new(
                 actix_web::http::StatusCode::BAD_REQUEST,
                 "unreadable_body",
                 "The request body could not be read.",
             )
-        })?;
-        if body.len() + chunk.len() > limit {
-            return Err(too_large(limit));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.freeze())
+        })
 }
 
 /// Imports flashcards from a CSV file or an Anki package.
