@@ -1,9 +1,10 @@
 //! sentence-transformers/all-MiniLM-L6-v2 on candle, on the CPU.
 //!
 //! The pipeline is sentence-transformers' own for this model: WordPiece tokens truncated at 256
-//! (special tokens included), the 6-layer BERT encoder, mean pooling over the attention mask,
-//! then L2 normalization. Texts are embedded in batches, each padded to its longest member;
-//! sorting the texts by length first keeps that padding small.
+//! (special tokens included), the 6-layer BERT encoder, mean pooling over each text's tokens,
+//! then L2 normalization. The encoder is FlashForge's own ([`crate::encoder`]): it packs a
+//! batch's texts without padding; candle's `BertModel`, which it replaced, stays as
+//! [`ReferenceEmbedder`] to check it against.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -15,9 +16,11 @@ use candle_transformers::models::bert::{BertModel, Config};
 use flashforge_domain::error::InfraError;
 use flashforge_domain::knowledge::{ApproximateTokens, Embedder, EmbeddingModel, TokenCounter};
 use tokenizers::{
-    PaddingParams, PaddingStrategy, Tokenizer, TruncationDirection, TruncationParams,
+    Encoding, PaddingParams, PaddingStrategy, Tokenizer, TruncationDirection, TruncationParams,
     TruncationStrategy,
 };
+
+use crate::encoder::Encoder;
 
 /// The model's name, as sentence-transformers and the Hugging Face hub know it.
 const MODEL_NAME: &str = "sentence-transformers/all-MiniLM-L6-v2";
@@ -25,7 +28,7 @@ const MODEL_NAME: &str = "sentence-transformers/all-MiniLM-L6-v2";
 const DIMENSION: usize = 384;
 /// sentence-transformers' `max_seq_length` for this model (special tokens included).
 const MAX_TOKENS: usize = 256;
-/// Texts per forward pass.
+/// Texts per forward pass of the reference embedder (and, × 200 tokens, the encoder's pass).
 const BATCH_SIZE: usize = 32;
 /// The files [`MiniLmEmbedder::load`] reads.
 const FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
@@ -42,19 +45,28 @@ pub struct MiniLmEmbedder {
 
 /// The weights and the tokenizer set up for inference, moved into blocking tasks.
 struct Runner {
-    bert: BertModel,
-    /// Truncates at [`MAX_TOKENS`] and pads each batch to its longest text.
+    encoder: Encoder,
+    /// Truncates at [`MAX_TOKENS`]; pads nothing (the encoder packs the texts).
     tokenizer: Tokenizer,
-    device: Device,
+    /// Where batches (ingestion) run, one thread per core. A few texts (a search's query) run
+    /// on rayon's global pool instead, so that a query never waits in line behind a batch's
+    /// parallel work: the two share the cores through the OS scheduler.
+    batches: rayon::ThreadPool,
 }
 
-impl MiniLmEmbedder {
-    /// Loads the model from `dir`, which holds `config.json`, `tokenizer.json` and
-    /// `model.safetensors` (as `scripts/fetch-model.sh` lays them out).
-    ///
-    /// Reads about 90 MB and blocks while it does: call it at startup, or from
-    /// `tokio::task::spawn_blocking`.
-    pub fn load(dir: &Path) -> Result<Self, String> {
+/// Calls with at most this many texts are a query's, run on the global pool.
+const QUERY_TEXTS: usize = 4;
+
+/// What [`MiniLmEmbedder::load`] and [`ReferenceEmbedder::load`] read from the model's folder.
+struct Files {
+    config: Config,
+    /// The tokenizer as shipped.
+    tokenizer: Tokenizer,
+    vars: VarBuilder<'static>,
+}
+
+impl Files {
+    fn read(dir: &Path) -> Result<Self, String> {
         for file in FILES {
             let path = dir.join(file);
             if !path.is_file() {
@@ -79,28 +91,57 @@ impl MiniLmEmbedder {
         }
 
         let tokenizer_path = dir.join("tokenizer.json");
-        let raw = Tokenizer::from_file(&tokenizer_path)
+        let tokenizer = Tokenizer::from_file(&tokenizer_path)
             .map_err(|e| format!("cannot load {}: {e}", tokenizer_path.display()))?;
-        let counter = WordPieceCounter::new(raw.clone())
-            .map_err(|e| format!("cannot set up {}: {e}", tokenizer_path.display()))?;
-        let tokenizer = for_inference(raw)
-            .map_err(|e| format!("cannot set up {}: {e}", tokenizer_path.display()))?;
 
         // The workspace forbids `unsafe`, so no memory map: the weights are read into memory.
         let weights_path = dir.join("model.safetensors");
         let weights = std::fs::read(&weights_path)
             .map_err(|e| format!("cannot read {}: {e}", weights_path.display()))?;
-        let device = Device::Cpu;
-        let vars = VarBuilder::from_buffered_safetensors(weights, DType::F32, &device)
+        let vars = VarBuilder::from_buffered_safetensors(weights, DType::F32, &Device::Cpu)
             .map_err(|e| format!("cannot read {}: {e}", weights_path.display()))?;
-        let bert = BertModel::load(vars, &config)
-            .map_err(|e| format!("cannot load the weights in {}: {e}", weights_path.display()))?;
+        Ok(Self {
+            config,
+            tokenizer,
+            vars,
+        })
+    }
+}
 
+impl MiniLmEmbedder {
+    /// Loads the model from `dir`, which holds `config.json`, `tokenizer.json` and
+    /// `model.safetensors` (as `scripts/fetch-model.sh` lays them out).
+    ///
+    /// Reads about 90 MB and blocks while it does: call it at startup, or from
+    /// `tokio::task::spawn_blocking`.
+    pub fn load(dir: &Path) -> Result<Self, String> {
+        let Files {
+            config,
+            tokenizer,
+            vars,
+        } = Files::read(dir)?;
+        let tokenizer_path = dir.join("tokenizer.json");
+        let counter = WordPieceCounter::new(tokenizer.clone())
+            .map_err(|e| format!("cannot set up {}: {e}", tokenizer_path.display()))?;
+        let tokenizer = truncating(tokenizer, None)
+            .map_err(|e| format!("cannot set up {}: {e}", tokenizer_path.display()))?;
+        let encoder = Encoder::load(vars, &config).map_err(|e| {
+            format!(
+                "cannot load the weights in {}: {e}",
+                dir.join("model.safetensors").display()
+            )
+        })?;
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let batches = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("embed-batch-{i}"))
+            .build()
+            .map_err(|e| format!("cannot start the embedding threads: {e}"))?;
         Ok(Self {
             runner: Arc::new(Runner {
-                bert,
+                encoder,
                 tokenizer,
-                device,
+                batches,
             }),
             model: EmbeddingModel {
                 name: MODEL_NAME.to_string(),
@@ -109,13 +150,43 @@ impl MiniLmEmbedder {
             counter: Arc::new(counter),
         })
     }
+
+    /// Embeds `texts` on the calling thread (blocking); [`Embedder::embed`] runs this on
+    /// tokio's blocking pool.
+    pub fn embed_blocking(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, String> {
+        self.runner.embed(texts)
+    }
+
+    /// The floating-point operations that embedding `texts` takes: the encoder's products and
+    /// attention for each text's token count (special tokens included, truncated at 256, no
+    /// padding), as [`MiniLmEmbedder::embed_blocking`] runs them.
+    pub fn flops(&self, texts: &[String]) -> Result<f64, String> {
+        let lengths = self.runner.token_counts(texts)?;
+        Ok(self.runner.encoder.flops(lengths))
+    }
 }
 
 /// The tokenizer as sentence-transformers runs it: tokenizer.json ships with truncation at 128
-/// and padding to a fixed 128, but the model's `max_seq_length` is 256 and batches are padded
-/// to their longest text.
-fn for_inference(mut tokenizer: Tokenizer) -> tokenizers::Result<Tokenizer> {
-    let padding = match tokenizer.get_padding() {
+/// and padding to a fixed 128, but the model's `max_seq_length` is 256. With `padding`, batches
+/// are padded to their longest text; without, nothing is padded.
+fn truncating(
+    mut tokenizer: Tokenizer,
+    padding: Option<PaddingParams>,
+) -> tokenizers::Result<Tokenizer> {
+    tokenizer
+        .with_truncation(Some(TruncationParams {
+            direction: TruncationDirection::Right,
+            max_length: MAX_TOKENS,
+            strategy: TruncationStrategy::LongestFirst,
+            stride: 0,
+        }))?
+        .with_padding(padding);
+    Ok(tokenizer)
+}
+
+/// Padding each batch to its longest text, with the tokenizer's own pad token.
+fn batch_longest(tokenizer: &Tokenizer) -> PaddingParams {
+    match tokenizer.get_padding() {
         Some(params) => PaddingParams {
             strategy: PaddingStrategy::BatchLongest,
             pad_to_multiple_of: None,
@@ -125,21 +196,129 @@ fn for_inference(mut tokenizer: Tokenizer) -> tokenizers::Result<Tokenizer> {
             strategy: PaddingStrategy::BatchLongest,
             ..PaddingParams::default()
         },
-    };
-    tokenizer
-        .with_truncation(Some(TruncationParams {
-            direction: TruncationDirection::Right,
-            max_length: MAX_TOKENS,
-            strategy: TruncationStrategy::LongestFirst,
-            stride: 0,
-        }))?
-        .with_padding(Some(padding));
-    Ok(tokenizer)
+    }
 }
 
+/// Tokens per forward pass: texts are packed until the next would pass this many tokens, so a
+/// pass of short texts holds as many tokens as a pass of long ones.
+const BATCH_TOKENS: usize = BATCH_SIZE * 200;
+
 impl Runner {
-    /// Embeds `texts`, [`BATCH_SIZE`] at a time, longest first; answers in the order given.
+    fn token_counts(&self, texts: &[String]) -> Result<Vec<usize>, String> {
+        let inputs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        Ok(self
+            .tokenizer
+            .encode_batch(inputs, true)
+            .map_err(|e| format!("cannot tokenize: {e}"))?
+            .iter()
+            .map(|e| e.get_ids().len())
+            .collect())
+    }
+
+    /// Embeds `texts` in passes of about [`BATCH_TOKENS`] tokens; answers in the order given.
+    /// Batches run on their own threads, queries on the global pool.
     fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, String> {
+        if texts.len() <= QUERY_TEXTS {
+            self.embed_here(texts)
+        } else {
+            self.batches.install(|| self.embed_here(texts))
+        }
+    }
+
+    fn embed_here(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, String> {
+        let inputs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let encodings = self
+            .tokenizer
+            .encode_batch(inputs, true)
+            .map_err(|e| format!("cannot tokenize: {e}"))?;
+        let mut vectors: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
+        let mut pass: Vec<usize> = Vec::new();
+        let mut tokens = 0;
+        for (i, encoding) in encodings.iter().enumerate() {
+            let length = encoding.get_ids().len();
+            if !pass.is_empty() && tokens + length > BATCH_TOKENS {
+                self.embed_pass(&pass, &encodings, &mut vectors)?;
+                pass.clear();
+                tokens = 0;
+            }
+            pass.push(i);
+            tokens += length;
+        }
+        if !pass.is_empty() {
+            self.embed_pass(&pass, &encodings, &mut vectors)?;
+        }
+        Ok(vectors)
+    }
+
+    /// One forward pass over the texts numbered `pass`, then mean pooling over each text's tokens
+    /// and L2 normalization, as sentence-transformers' `Pooling` and `Normalize` modules do.
+    fn embed_pass(
+        &self,
+        pass: &[usize],
+        encodings: &[Encoding],
+        vectors: &mut [Vec<f32>],
+    ) -> Result<(), String> {
+        let ids: Vec<&[u32]> = pass.iter().map(|&i| encodings[i].get_ids()).collect();
+        let hidden = self
+            .encoder
+            .forward(&ids)
+            .and_then(|h| h.flatten_all()?.to_vec1::<f32>())
+            .map_err(|e| format!("the model failed: {e}"))?;
+        let mut rows = hidden.chunks_exact(DIMENSION);
+        for (&i, tokens) in pass.iter().zip(&ids) {
+            let mut mean = vec![0f32; DIMENSION];
+            for row in rows.by_ref().take(tokens.len()) {
+                for (m, &x) in mean.iter_mut().zip(row) {
+                    *m += x;
+                }
+            }
+            let count = tokens.len().max(1) as f32;
+            let mut norm = 0f32;
+            for m in &mut mean {
+                *m /= count;
+                norm += *m * *m;
+            }
+            let norm = norm.sqrt().max(1e-12);
+            for m in &mut mean {
+                *m /= norm;
+            }
+            vectors[i] = mean;
+        }
+        Ok(())
+    }
+}
+
+/// all-MiniLM-L6-v2 through `candle_transformers`' `BertModel`, batches padded to their longest
+/// text under an attention mask: the embedder FlashForge ran before its own encoder, kept as the
+/// reference the encoder is checked against (tests, `make bench-knowledge`).
+pub struct ReferenceEmbedder {
+    bert: BertModel,
+    tokenizer: Tokenizer,
+    device: Device,
+}
+
+impl ReferenceEmbedder {
+    /// Loads the model from `dir`, as [`MiniLmEmbedder::load`] does.
+    pub fn load(dir: &Path) -> Result<Self, String> {
+        let Files {
+            config,
+            tokenizer,
+            vars,
+        } = Files::read(dir)?;
+        let padding = batch_longest(&tokenizer);
+        let tokenizer = truncating(tokenizer, Some(padding))
+            .map_err(|e| format!("cannot set up the tokenizer: {e}"))?;
+        let bert = BertModel::load(vars, &config)
+            .map_err(|e| format!("cannot load the weights in {}: {e}", dir.display()))?;
+        Ok(Self {
+            bert,
+            tokenizer,
+            device: Device::Cpu,
+        })
+    }
+
+    /// Embeds `texts`, [`BATCH_SIZE`] at a time, longest first; answers in the order given.
+    pub fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, String> {
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(texts[i].len()));
         let mut vectors: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
@@ -173,8 +352,7 @@ impl Runner {
             .map_err(|e| format!("the model failed: {e}"))
     }
 
-    /// Runs the encoder, then mean-pools over the attention mask and L2-normalizes, as
-    /// sentence-transformers' `Pooling` and `Normalize` modules do.
+    /// Runs the encoder, then mean-pools over the attention mask and L2-normalizes.
     fn forward(
         &self,
         ids: Vec<u32>,
@@ -336,6 +514,40 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The encoder against candle's `BertModel` (what FlashForge ran before it): texts of every
+    /// length in one call, so that they pack together, including one truncated at 256 tokens
+    /// and an empty one.
+    #[tokio::test]
+    async fn the_encoder_matches_candles_bert_model() {
+        let Some(embedder) = embedder() else { return };
+        let reference = ReferenceEmbedder::load(&model_dir()).unwrap();
+        let mut many: Vec<String> = (0..45)
+            .map(|i| {
+                format!(
+                    "Passage {i}: {}",
+                    "Enzymes lower the activation energy of reactions in the cell. ".repeat(i % 9)
+                )
+            })
+            .collect();
+        many.push("The mitochondrion is the powerhouse of the cell. ".repeat(60));
+        many.push(String::new());
+        let ours = embedder.embed(&many).await.unwrap();
+        let theirs = reference.embed(&many).unwrap();
+        assert_eq!(ours.len(), theirs.len());
+        for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
+            let cosine = dot(a, b);
+            assert!(cosine > 0.99999, "text {i}: cosine {cosine}");
+            for (x, y) in a.iter().zip(b) {
+                assert!((x - y).abs() < 1e-4, "text {i}: {x} vs {y}");
+            }
+        }
+        let flops = embedder.flops(&many[..1]).unwrap();
+        // "[CLS] passage 0 : [SEP]": 5 tokens, 6 layers of 4·384² + 2·384·1536 multiply-adds.
+        let per_token = 2.0 * (4.0 * 384.0 * 384.0 + 2.0 * 384.0 * 1536.0);
+        let expected = 6.0 * (5.0 * per_token + 4.0 * 25.0 * 384.0);
+        assert_eq!(flops, expected);
     }
 
     #[tokio::test]

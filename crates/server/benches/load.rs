@@ -435,6 +435,30 @@ async fn extract_and_embed(
     started.elapsed()
 }
 
+/// p50 and p99 of `count` `GET /me`, one at a time, one every 10 ms: a light user's view.
+async fn probe_me(api: &Api, token: &str, count: usize) -> (Duration, Duration) {
+    let mut times = Vec::with_capacity(count);
+    for _ in 0..count {
+        let started = Instant::now();
+        let response = api
+            .client
+            .get(api.url("/me"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.bytes().await.unwrap();
+        times.push(started.elapsed());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    times.sort();
+    (
+        times[count / 2],
+        times[((count as f64 - 1.0) * 0.99).round() as usize],
+    )
+}
+
 /// Ingestion of the 100-page PDF through the service, from the upload to `completed`.
 async fn ingest(api: &Api, token: &str, chat: &str, pdf: Vec<u8>) -> Duration {
     let started = Instant::now();
@@ -583,6 +607,8 @@ struct Measured {
     raw_semantic: Vec<Duration>,
     raw_hybrid: Vec<Duration>,
     extract_embed: Duration,
+    /// `GET /me` (p50, p99), one request at a time: idle, and while the PDF is ingested.
+    me: ((Duration, Duration), (Duration, Duration)),
     /// Resident memory in MiB: idle, the peak under load, after load.
     rss: (f64, f64, f64),
 }
@@ -658,6 +684,15 @@ fn report(m: &Measured) {
         extract_embed.as_secs_f64(),
         ingestion.as_secs_f64() / extract_embed.as_secs_f64()
     );
+    let ((idle_50, idle_99), (busy_50, busy_99)) = m.me;
+    println!(
+        "  GET /me one at a time: idle p50 {:.2} ms p99 {:.2} ms; during the ingestion p50 {:.2} ms p99 {:.2} ms; p99 ratio {:.2} (target <= 2.0)",
+        ms(idle_50),
+        ms(idle_99),
+        ms(busy_50),
+        ms(busy_99),
+        ms(busy_99) / ms(idle_99)
+    );
     println!(
         "resident memory: idle {idle_rss:.0} MiB (after start-up, index of {CHUNKS} chunks open), peak under load {peak_rss:.0} MiB, after load {busy_rss:.0} MiB"
     );
@@ -705,7 +740,12 @@ async fn main() {
     let idle_rss = server.rss_mib();
     let api = Api::at(client, &server.url(""));
     let token = api.login("student").await;
-    let ingestion = ingest(&api, &token, &chats.pdf, pdf).await;
+    let me_idle = probe_me(&api, &token, 300).await;
+    // The same probe while the PDF is ingested (it starts once the upload is in).
+    let (ingestion, me_ingesting) = tokio::join!(ingest(&api, &token, &chats.pdf, pdf), async {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        probe_me(&api, &token, 300).await
+    });
     let http_semantic =
         median(http_search(&api, &token, &chats.material, &queries, "semantic").await);
     let http_hybrid = median(http_search(&api, &token, &chats.material, &queries, "hybrid").await);
@@ -746,6 +786,7 @@ async fn main() {
         raw_semantic,
         raw_hybrid,
         extract_embed,
+        me: (me_idle, me_ingesting),
         rss: (idle_rss, peak_rss, busy_rss),
     });
 }
