@@ -210,6 +210,8 @@ fn server_vars(
         ("FLASHFORGE__AUTH__ARGON2_ITERATIONS", "2".into()),
         ("FLASHFORGE__AUTH__ARGON2_MAX_CONCURRENT", "0".into()),
         ("FLASHFORGE__RATE_LIMIT__ENABLED", "false".into()),
+        // The seeded deck fills the default card quota; the scenarios add cards to it.
+        ("FLASHFORGE__QUOTAS__CARDS", "0".into()),
         ("FLASHFORGE__LOG__LEVEL", "error".into()),
         ("FLASHFORGE__SERVER__WORKERS", cores.to_string()),
     ];
@@ -759,7 +761,10 @@ async fn main() {
                 .json(&json!({"question": "What is measured?", "answer": "Latency"})),
         )
         .await;
-    let card_id = card["id"].as_str().unwrap().to_string();
+    let card_id = card["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("creating a card answered {card}"))
+        .to_string();
     let scenarios = scenarios(&server, &token, &chats, &card_id, deep_after);
     let (results, peak_rss) = run_scenarios(&server, scripts.path(), &scenarios);
     let busy_rss = server.rss_mib();
