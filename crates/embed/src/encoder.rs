@@ -449,8 +449,8 @@ impl CustomOp1 for Attend<'_> {
             })
             .collect();
         let mut out = vec![0f32; rows * hidden];
-        for (&(start, length, head), context) in tasks.iter().zip(&contexts) {
-            for (token, values) in context.chunks_exact(HEAD).enumerate().take(length) {
+        for (&(start, _, head), context) in tasks.iter().zip(&contexts) {
+            for (token, values) in context.chunks_exact(HEAD).enumerate() {
                 let at = (start + token) * hidden + head * HEAD;
                 out[at..at + HEAD].copy_from_slice(values);
             }

@@ -204,12 +204,17 @@ fn batch_longest(tokenizer: &Tokenizer) -> PaddingParams {
 const BATCH_TOKENS: usize = BATCH_SIZE * 200;
 
 impl Runner {
-    fn token_counts(&self, texts: &[String]) -> Result<Vec<usize>, String> {
+    /// `texts` as token ids, special tokens included, truncated at [`MAX_TOKENS`].
+    fn encode(&self, texts: &[String]) -> Result<Vec<Encoding>, String> {
         let inputs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        Ok(self
-            .tokenizer
+        self.tokenizer
             .encode_batch(inputs, true)
-            .map_err(|e| format!("cannot tokenize: {e}"))?
+            .map_err(|e| format!("cannot tokenize: {e}"))
+    }
+
+    fn token_counts(&self, texts: &[String]) -> Result<Vec<usize>, String> {
+        Ok(self
+            .encode(texts)?
             .iter()
             .map(|e| e.get_ids().len())
             .collect())
@@ -226,11 +231,7 @@ impl Runner {
     }
 
     fn embed_here(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, String> {
-        let inputs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let encodings = self
-            .tokenizer
-            .encode_batch(inputs, true)
-            .map_err(|e| format!("cannot tokenize: {e}"))?;
+        let encodings = self.encode(texts)?;
         let mut vectors: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
         let mut pass: Vec<usize> = Vec::new();
         let mut tokens = 0;

@@ -441,17 +441,7 @@ async fn extract_and_embed(
 async fn probe_me(api: &Api, token: &str, count: usize) -> (Duration, Duration) {
     let mut times = Vec::with_capacity(count);
     for _ in 0..count {
-        let started = Instant::now();
-        let response = api
-            .client
-            .get(api.url("/me"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        response.bytes().await.unwrap();
-        times.push(started.elapsed());
+        times.push(common::timed_ok(api.client.get(api.url("/me")).bearer_auth(token)).await);
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     times.sort();
@@ -485,18 +475,12 @@ async fn http_search(
     let base = api.url(&format!("/chats/{chat}/search"));
     let mut times = Vec::new();
     for q in queries.iter().map(|q| format!("{q} {mode}")) {
-        let started = Instant::now();
-        let response = api
+        let request = api
             .client
             .get(&base)
             .query(&[("q", q.as_str()), ("mode", mode)])
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        response.bytes().await.unwrap();
-        times.push(started.elapsed());
+            .bearer_auth(token);
+        times.push(common::timed_ok(request).await);
     }
     times
 }

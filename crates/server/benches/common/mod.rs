@@ -5,7 +5,7 @@
 // Each benchmark uses its own part of this module.
 #![allow(dead_code)]
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use flashforge::startup::Hooks;
 use flashforge_tests::settings::{load, owned};
@@ -33,6 +33,15 @@ pub async fn start(overrides: &[(&str, &str)]) -> Running {
     ]);
     vars.extend(owned(overrides));
     Running::start(load(vars), Hooks::default()).await
+}
+
+/// How long `request` takes to answer 200 with its whole body.
+pub async fn timed_ok(request: reqwest::RequestBuilder) -> Duration {
+    let started = Instant::now();
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    response.bytes().await.unwrap();
+    started.elapsed()
 }
 
 pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
