@@ -5,7 +5,7 @@ SHELL := /bin/bash
 # `make test` just built (its features differ from a plain build's, so this spares a rebuild).
 FLASHFORGE_BIN ?=
 
-.PHONY: help run models release test lint fmt clippy migrate docs docs-check openapi-lint bench-auth bench-assistant bench-knowledge bench-flashcards bench-fairness bench-load bench bench-all schemathesis client-ts check-deploy deny clean
+.PHONY: help run models release test lint fmt clippy migrate docs docs-check openapi-lint bench-auth bench-assistant bench-knowledge bench-flashcards bench-fairness bench-load bench-crud bench bench-all schemathesis client-ts check-deploy deny clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -63,6 +63,9 @@ bench-fairness: models ## Fairness benchmark: one user's upload behind another's
 
 bench-load: models ## The load benchmark: the release server on Postgres under wrk, scenario by scenario, with the ratios (pgbench, deep page, raw search, raw ingestion) and memory
 	$(CARGO) bench -p flashforge --bench load
+
+bench-crud: models ## The load benchmark's CRUD part alone (the cards seeded, no search or ingestion): GET, list, create against pgbench; with PEER_URL, against the FastAPI template
+	LOAD_CRUD_ONLY=1 $(CARGO) bench -p flashforge --bench load
 
 bench: bench-load bench-fairness ## The load and fairness benchmarks (docs/BENCHMARKS.md)
 

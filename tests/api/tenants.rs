@@ -407,6 +407,55 @@ async fn quotas_refuse_whole_writes_and_name_the_quota(backend: Backend) {
     assert_eq!(response.status(), 201);
 }
 
+/// Simultaneous creates of one user, singles and bulks, share the card quota exactly: each is
+/// stored whole (201) or refused whole (403 `quota_exceeded`), the quota is filled and never
+/// passed, and what was stored is what is listed and counted.
+async fn simultaneous_creates_share_the_card_quota_exactly(backend: Backend) {
+    let app = spawn_app_configured(
+        backend,
+        Default::default(),
+        &[("FLASHFORGE__QUOTAS__CARDS", "10")],
+    )
+    .await;
+    let token = app.signed_up("quota.racer").await.access;
+    let chat = app.create_chat(&token, "Race").await;
+    let cards = format!("/api/v1/chats/{chat}/flashcards");
+    let bulk = format!("{cards}/bulk");
+    let card = |i: usize| json!({"question": format!("Card {i}?"), "answer": "yes"});
+    let writes = (0..16).map(|i| {
+        let (app, token) = (&app, &token);
+        let (path, body, size) = if i % 4 == 0 {
+            (
+                &bulk,
+                json!({"cards": [card(i), card(i + 100), card(i + 200)]}),
+                3,
+            )
+        } else {
+            (&cards, card(i), 1)
+        };
+        async move { (post(app, token, path, body).await, size) }
+    });
+    let mut stored = 0;
+    for (response, size) in futures_util::future::join_all(writes).await {
+        match response.status().as_u16() {
+            201 => stored += size,
+            403 => {
+                let body: Value = response.json().await.unwrap();
+                assert_eq!(body["code"], "quota_exceeded", "{body}");
+            }
+            other => panic!("a create answered {other}"),
+        }
+    }
+    // Twelve singles ask for more than the room: one of them refused means the quota was full.
+    assert_eq!(stored, 10, "the quota is filled exactly");
+    let listed = crate::helpers::every_page(&app, &token, &cards, 50).await;
+    assert_eq!(listed.len(), stored);
+    assert_eq!(
+        quota_use(&app, &token, "cards").await,
+        json!({"name": "cards", "used": stored, "limit": 10})
+    );
+}
+
 /// Jobs waiting or running, and the passages of a user's documents, have quotas too: an upload
 /// while the quota of jobs is used is refused; a document whose passages would pass the quota
 /// fails with the quota as its reason and keeps none.
@@ -689,6 +738,7 @@ on_every_backend!(
     reviews_dated_before_their_card_existed_are_refused,
     a_neighbours_writes_stay_fast_during_a_large_ingestion,
     quotas_refuse_whole_writes_and_name_the_quota,
+    simultaneous_creates_share_the_card_quota_exactly,
     queued_jobs_and_passages_have_quotas_too,
     a_job_past_its_time_limit_fails_and_frees_the_worker,
     a_page_per_form_feed_fails_at_once_naming_the_limit,

@@ -8,14 +8,22 @@
 //! is its own.
 //!
 //! Printed: requests/s, p50, p99 and errors for each scenario; `GET card` against pgbench's
-//! single-row select at the same connection count; the page 90 % deep against the first page;
+//! single-row select and `create card` against pgbench's single-row insert at the same
+//! connection count; a list page of 50 against a GET; the page 90 % deep against the first page;
 //! search through HTTP against the query embedding plus the raw index queries; ingestion of the
 //! 100-page PDF against extraction plus embedding alone; resident memory idle and under load.
+//!
+//! `LOAD_CRUD_ONLY=1` (`make bench-crud`) seeds the cards alone and runs the CRUD scenarios.
+//! `PEER_URL` (the FastAPI full-stack template's API, e.g. `http://127.0.0.1:8900/api/v1`, run
+//! by hand beside this) adds the peer's analogues — GET one item, GET /users/me, a list of 50
+//! items, create an item — measured the same way, and the ratios between the two.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+mod crud;
 mod deck;
+mod report;
 mod synthetic;
 mod tools;
 
@@ -23,6 +31,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use crud::{CRUD, peer_runs, round_trips};
 use flashforge_domain::accounts::UserId;
 use flashforge_domain::chats::ChatId;
 use flashforge_domain::flashcards::FlashcardId;
@@ -40,9 +49,10 @@ use flashforge_tests::database::TestDatabase;
 use flashforge_tests::process::{Process, command, free_port, kill, wait_until_live_within};
 use flashforge_tests::settings::{PASSWORD, model_dir};
 use flashforge_vector::EdgeVectorIndex;
+use report::{Measured, Rest, report};
 use serde_json::json;
 use synthetic::{Rng, normalized};
-use tools::{CONNECTIONS, Run, SECONDS, driver_qps, ensure_tools, lua, pgbench, rss_kib, wrk};
+use tools::{Run, driver_qps, ensure_tools, lua, pgbench, rss_kib, wrk};
 
 const BIN: &str = env!("CARGO_BIN_EXE_flashforge");
 const CHUNKS: usize = 100_000;
@@ -565,6 +575,11 @@ fn run_scenarios(
 ) -> (Vec<(&'static str, Run)>, f64) {
     let mut results = Vec::new();
     let mut peak_rss: f64 = 0.0;
+    // Warm-up, not counted: the pool opens its connections (each a TLS handshake and a login
+    // to Postgres) under the first load, which would land in the first scenario's p99.
+    if let Some((_, script, url)) = scenarios.iter().find(|(name, _, _)| *name == "GET /me") {
+        wrk(server.process.id(), scripts, "warm_up", script, url);
+    }
     for (name, script, url) in scenarios {
         let (run, peak) = wrk(
             server.process.id(),
@@ -579,118 +594,42 @@ fn run_scenarios(
     (results, peak_rss)
 }
 
-/// Everything the table reports.
-struct Measured {
-    cores: usize,
-    seeded: Duration,
-    results: Vec<(&'static str, Run)>,
-    ingestion: Duration,
-    /// pgbench's transactions per second and the driver's queries per second, same select.
-    tps: f64,
-    driver: f64,
-    http_semantic: Duration,
-    http_hybrid: Duration,
-    raw_semantic: Vec<Duration>,
-    raw_hybrid: Vec<Duration>,
-    extract_embed: Duration,
-    /// `GET /me` (p50, p99), one request at a time: idle, and while the PDF is ingested.
-    me: ((Duration, Duration), (Duration, Duration)),
-    /// Resident memory in MiB: idle, the peak under load, after load.
-    rss: (f64, f64, f64),
-}
-
-/// The table.
-fn report(m: &Measured) {
-    let (cores, tps, driver) = (m.cores, m.tps, m.driver);
-    let (http_semantic, http_hybrid) = (m.http_semantic, m.http_hybrid);
-    let (ingestion, extract_embed) = (m.ingestion, m.extract_embed);
-    let (idle_rss, peak_rss, busy_rss) = m.rss;
-    println!(
-        "Load: release `flashforge serve` on Postgres 15, {cores} cores shared with wrk (2 threads, {CONNECTIONS} connections, {SECONDS} s per scenario)"
-    );
-    println!(
-        "seeded {CHUNKS} chunks and {CARDS} cards in {:.0} s",
-        m.seeded.as_secs_f64()
-    );
-    println!(
-        "{:<28} {:>10} {:>10} {:>10} {:>8}",
-        "scenario", "req/s", "p50 ms", "p99 ms", "errors"
-    );
-    for (name, run) in &m.results {
-        println!(
-            "{:<28} {:>10.0} {:>10.2} {:>10.2} {:>8}",
-            name, run.rps, run.p50_ms, run.p99_ms, run.errors
-        );
+/// The knowledge-base part before the load scenarios: search one query at a time through HTTP
+/// and the PDF's ingestion with the `GET /me` probe beside it.
+async fn knowledge_part(
+    api: &Api,
+    token: &str,
+    chats: &Chats,
+    queries: &[String],
+    raw: (Vec<Duration>, Vec<Duration>, Duration),
+) -> Rest {
+    let pdf = std::fs::read(PDF).unwrap();
+    let me_idle = probe_me(api, token, 300).await;
+    // The same probe while the PDF is ingested (it starts once the upload is in).
+    let (ingestion, me_ingesting) = tokio::join!(ingest(api, token, &chats.pdf, pdf), async {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        probe_me(api, token, 300).await
+    });
+    let http_semantic = median(http_search(api, token, &chats.material, queries, "semantic").await);
+    let http_hybrid = median(http_search(api, token, &chats.material, queries, "hybrid").await);
+    let (raw_semantic, raw_hybrid, extract_embed) = raw;
+    Rest {
+        ingestion,
+        http_semantic,
+        http_hybrid,
+        raw_semantic,
+        raw_hybrid,
+        extract_embed,
+        me: (me_idle, me_ingesting),
     }
-    println!(
-        "{:<28} {:>10} {:>10.0} s",
-        "upload + ingest 100-page PDF",
-        "",
-        ingestion.as_secs_f64()
-    );
-    let get = |n: &str| {
-        m.results
-            .iter()
-            .find(|(name, _)| *name == n)
-            .unwrap()
-            .1
-            .clone()
-    };
-    println!("ratios (same run):");
-    println!(
-        "  GET card {:.0} req/s / pgbench select by id {:.0} tps = {:.2} (target >= 0.5)",
-        get("get card").rps,
-        tps,
-        get("get card").rps / tps
-    );
-    println!(
-        "    where it goes: the same select through sea-orm/sqlx alone (no HTTP) {driver:.0} q/s = {:.2} of pgbench; an authenticated answer without the database (GET /models) {:.0} req/s",
-        driver / tps,
-        get("GET /models (no database)").rps
-    );
-    println!(
-        "  list 90% deep p50 / first page p50 = {:.2} (target <= 1.2)",
-        get("list cards, 90% deep").p50_ms / get("list cards, first page").p50_ms
-    );
-    println!(
-        "  search semantic through HTTP p50 {:.2} ms / embedding + index query {:.2} ms = {:.2} (target <= 2.0)",
-        ms(http_semantic),
-        ms(median(m.raw_semantic.clone())),
-        ms(http_semantic) / ms(median(m.raw_semantic.clone()))
-    );
-    println!(
-        "  search hybrid through HTTP p50 {:.2} ms / embedding + dense + BM25 queries {:.2} ms = {:.2} (target <= 2.0)",
-        ms(http_hybrid),
-        ms(median(m.raw_hybrid.clone())),
-        ms(http_hybrid) / ms(median(m.raw_hybrid.clone()))
-    );
-    println!(
-        "  ingestion {:.1} s / extraction + embedding alone {:.1} s = {:.2} (target <= 1.2)",
-        ingestion.as_secs_f64(),
-        extract_embed.as_secs_f64(),
-        ingestion.as_secs_f64() / extract_embed.as_secs_f64()
-    );
-    let ((idle_50, idle_99), (busy_50, busy_99)) = m.me;
-    println!(
-        "  GET /me one at a time: idle p50 {:.2} ms p99 {:.2} ms; during the ingestion p50 {:.2} ms p99 {:.2} ms; p99 ratio {:.2} (target <= 2.0)",
-        ms(idle_50),
-        ms(idle_99),
-        ms(busy_50),
-        ms(busy_99),
-        ms(busy_99) / ms(idle_99)
-    );
-    println!(
-        "resident memory: idle {idle_rss:.0} MiB (after start-up, index of {CHUNKS} chunks open), peak under load {peak_rss:.0} MiB, after load {busy_rss:.0} MiB"
-    );
-    println!(
-        "(wrk repeats one search query, so its embedding comes from the cache; the search ratios use 60 new queries, one at a time)"
-    );
 }
 
 #[tokio::main]
 async fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     ensure_tools();
+    let crud_only = std::env::var_os("LOAD_CRUD_ONLY").is_some_and(|v| !v.is_empty() && v != "0");
+    let peer_url = std::env::var("PEER_URL").ok().filter(|u| !u.is_empty());
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let scripts = tempfile::tempdir().unwrap();
     let data = tempfile::tempdir().unwrap();
@@ -703,22 +642,29 @@ async fn main() {
     let material = ChatId::from_uuid(chats.material.parse().unwrap());
     let cards_chat = ChatId::from_uuid(chats.cards.parse().unwrap());
 
-    let embedder = MiniLmEmbedder::load(&model_dir()).expect("run `make models` first");
     let db = flashforge_sql::connect(&url, &Default::default())
         .await
         .unwrap();
-    let index = EdgeVectorIndex::open(&data.path().join("index"), embedder.model()).unwrap();
     let mut corpus = Corpus::new();
-    let started = Instant::now();
-    let deep_after = seed(&db, &index, user, (material, cards_chat), &mut corpus).await;
-    let seeded = started.elapsed();
     let queries = corpus.queries();
-    let scope = Scope::chat(user, material);
-    let (raw_semantic, raw_hybrid) = raw_search(&embedder, &index, scope, &queries).await;
-    drop(index);
-    let pdf = std::fs::read(PDF).unwrap();
-    let extract_embed = extract_and_embed(&embedder, &pdf, (user, material)).await;
-    drop(embedder);
+    let started = Instant::now();
+    let (deep_after, raw) = if crud_only {
+        let repository = SqlFlashcardRepository::new(db.clone());
+        let deep_after = deck::seed(&repository, user, cards_chat, chrono::Utc::now(), CARDS).await;
+        db.execute_unprepared("ANALYZE").await.unwrap();
+        (deep_after, None)
+    } else {
+        let embedder = MiniLmEmbedder::load(&model_dir()).expect("run `make models` first");
+        let index = EdgeVectorIndex::open(&data.path().join("index"), embedder.model()).unwrap();
+        let deep_after = seed(&db, &index, user, (material, cards_chat), &mut corpus).await;
+        let scope = Scope::chat(user, material);
+        let (raw_semantic, raw_hybrid) = raw_search(&embedder, &index, scope, &queries).await;
+        drop(index);
+        let pdf = std::fs::read(PDF).unwrap();
+        let extract_embed = extract_and_embed(&embedder, &pdf, (user, material)).await;
+        (deep_after, Some((raw_semantic, raw_hybrid, extract_embed)))
+    };
+    let seeded = started.elapsed();
 
     // Second start: the measured server.
     let server = Server::start(&vars);
@@ -726,15 +672,10 @@ async fn main() {
     let idle_rss = server.rss_mib();
     let api = Api::at(client, &server.url(""));
     let token = api.login("student").await;
-    let me_idle = probe_me(&api, &token, 300).await;
-    // The same probe while the PDF is ingested (it starts once the upload is in).
-    let (ingestion, me_ingesting) = tokio::join!(ingest(&api, &token, &chats.pdf, pdf), async {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        probe_me(&api, &token, 300).await
-    });
-    let http_semantic =
-        median(http_search(&api, &token, &chats.material, &queries, "semantic").await);
-    let http_hybrid = median(http_search(&api, &token, &chats.material, &queries, "hybrid").await);
+    let rest = match raw {
+        Some(raw) => Some(knowledge_part(&api, &token, &chats, &queries, raw).await),
+        None => None,
+    };
 
     // The load scenarios.
     let card = api
@@ -749,17 +690,31 @@ async fn main() {
         .as_str()
         .unwrap_or_else(|| panic!("creating a card answered {card}"))
         .to_string();
-    let scenarios = scenarios(&server, &token, &chats, &card_id, deep_after);
+    let mut scenarios = scenarios(&server, &token, &chats, &card_id, deep_after);
+    if crud_only {
+        scenarios.retain(|(name, _, _)| CRUD.contains(name));
+    }
     let (results, peak_rss) = run_scenarios(&server, scripts.path(), &scenarios);
     let busy_rss = server.rss_mib();
+    server.stop();
+    let trips = round_trips(&vars, &url, &chats).await;
 
-    // pgbench: the equivalent of GET card by id (the same row, the same columns).
+    // pgbench: the equivalent of GET card by id (the same row, the same columns), and of the
+    // insert a create makes (a new card of the same user and chat).
     let user_uuid = user.as_uuid();
     let select =
         format!("SELECT * FROM flashcards WHERE id = '{card_id}' AND user_id = '{user_uuid}'");
     let tps = pgbench(&url, &format!("{select};\n"), scripts.path());
     let driver = driver_qps(&url, &select).await;
-    server.stop();
+    let insert = format!(
+        "INSERT INTO flashcards (id, user_id, chat_id, question, answer, tags, suspended, state, due, reps, lapses, step, created_at, updated_at, shuffle, note_id, kind, ordinal) VALUES (gen_random_uuid(), '{user_uuid}', '{}', 'Load?', 'Yes', '[]', false, 'new', now(), 0, 0, 0, now(), now(), 0, gen_random_uuid(), 'basic', 0);\n",
+        chats.talk
+    );
+    let insert_tps = pgbench(&url, &insert, scripts.path());
+    let peer = match &peer_url {
+        Some(base) => peer_runs(base, scripts.path()).await,
+        None => Vec::new(),
+    };
     drop(db);
     drop(database);
 
@@ -767,15 +722,12 @@ async fn main() {
         cores,
         seeded,
         results,
-        ingestion,
         tps,
         driver,
-        http_semantic,
-        http_hybrid,
-        raw_semantic,
-        raw_hybrid,
-        extract_embed,
-        me: (me_idle, me_ingesting),
+        insert_tps,
+        peer,
+        trips,
         rss: (idle_rss, peak_rss, busy_rss),
+        rest,
     });
 }

@@ -10,26 +10,34 @@ use flashforge_domain::chats::ChatId;
 use flashforge_domain::flashcards::{
     CardCursor, CardFilter, CardKind, CardSource, CardState, CardText, CardsStored, Flashcard,
     FlashcardId, FlashcardRepository, MemoryState, NoteId, NoteRef, Rating, Recorded, Review,
-    ReviewId, Schedule, StudyDay, StudySettings, Tag,
+    ReviewId, Schedule, StudyContext, StudyDay, StudySettings, Tag,
 };
 use flashforge_domain::knowledge::{ChunkId, DocumentId};
 use flashforge_domain::pagination::{Page, PageRequest};
-use sea_orm::sea_query::{Expr, Func};
+use sea_orm::sea_query::{Expr, Func, Query, SelectStatement};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, JoinType,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationDef, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    FromQueryResult, IdenStatic, Iterable, PaginatorTrait, QueryFilter, QueryOrder, QueryResult,
+    QuerySelect, QueryTrait, Select, TransactionTrait,
 };
 
-use crate::entities::{flashcards, reviews, study_settings, users};
+use std::sync::Arc;
+
+use crate::card_writes::{CardWrites, NewCards, card_count};
+use crate::entities::{flashcards, reviews, study_options, study_settings, users};
 use crate::errors::{corrupt, infra, is_unique_violation};
 
 pub struct SqlFlashcardRepository {
     pub(crate) db: DatabaseConnection,
+    writes: Arc<CardWrites>,
 }
 
 impl SqlFlashcardRepository {
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        Self {
+            writes: Arc::new(CardWrites::new(db.clone())),
+            db,
+        }
     }
 
     /// Deletes `owner`'s cards matching `which` and takes them off the owner's count, in one
@@ -260,6 +268,123 @@ fn like_pattern(text: &str) -> String {
     format!("%{escaped}%")
 }
 
+/// `owner`'s cards of `chat` matching `filter`, newest first: one page (and one more to tell
+/// whether another follows).
+fn list_query(
+    owner: UserId,
+    chat: ChatId,
+    filter: &CardFilter,
+    page: &PageRequest<CardCursor>,
+) -> Select<flashcards::Entity> {
+    let mut query = flashcards::Entity::find()
+        .filter(flashcards::Column::ChatId.eq(chat.as_uuid()))
+        .filter(flashcards::Column::UserId.eq(owner.as_uuid()));
+    if let Some(tag) = &filter.tag {
+        // Tags are stored as a JSON array of quoted, validated strings (no `"` inside).
+        query = query.filter(flashcards::Column::Tags.contains(format!("\"{}\"", tag.as_str())));
+    }
+    if let Some(state) = filter.state {
+        query = query.filter(flashcards::Column::State.eq(state.as_str()));
+    }
+    if let Some(note) = filter.note {
+        query = query.filter(flashcards::Column::NoteId.eq(note.as_uuid()));
+    }
+    if let Some(due) = filter.due_before {
+        query = query.filter(flashcards::Column::Due.lte(due));
+    }
+    if let Some(text) = &filter.text {
+        use sea_orm::sea_query::ExprTrait as _;
+        let pattern = like_pattern(text);
+        let lower = |column: flashcards::Column| Func::lower(Expr::col(column));
+        query = query.filter(
+            Condition::any()
+                .add(
+                    Expr::expr(lower(flashcards::Column::Question))
+                        .like(sea_orm::sea_query::LikeExpr::new(pattern.clone()).escape('\\')),
+                )
+                .add(
+                    Expr::expr(lower(flashcards::Column::Answer))
+                        .like(sea_orm::sea_query::LikeExpr::new(pattern).escape('\\')),
+                ),
+        );
+    }
+    if let Some(after) = page.after {
+        query = query.filter(flashcards::Column::Id.lt(after));
+    }
+    query
+        .order_by_desc(flashcards::Column::Id)
+        .limit(page.limit.fetch_count())
+}
+
+/// Joins to `query` the settings of the user `owner` names and the options of the chat `chat`
+/// names (the chat's only if it is that user's), as columns prefixed `s_` and `o_`.
+fn join_context(query: &mut SelectStatement, owner: Expr, chat: Expr) {
+    use sea_orm::sea_query::ExprTrait as _;
+    for column in study_settings::Column::iter() {
+        query.expr_as(
+            Expr::col((study_settings::Entity, column)),
+            format!("{SETTINGS}{}", column.as_str()),
+        );
+    }
+    for column in study_options::Column::iter() {
+        query.expr_as(
+            Expr::col((study_options::Entity, column)),
+            format!("{OPTIONS}{}", column.as_str()),
+        );
+    }
+    query
+        .left_join(
+            study_settings::Entity,
+            Expr::col((study_settings::Entity, study_settings::Column::UserId)).eq(owner.clone()),
+        )
+        .left_join(
+            study_options::Entity,
+            Condition::all()
+                .add(Expr::col((study_options::Entity, study_options::Column::ChatId)).eq(chat))
+                .add(Expr::col((study_options::Entity, study_options::Column::UserId)).eq(owner)),
+        );
+}
+
+/// The column prefixes [`join_context`] gives the settings and the options.
+const SETTINGS: &str = "s_";
+const OPTIONS: &str = "o_";
+
+/// The settings and options [`join_context`] joined to `row`.
+fn context_of(row: &QueryResult) -> Result<StudyContext, InfraError> {
+    let settings =
+        study_settings::Model::from_query_result_optional(row, SETTINGS).map_err(infra)?;
+    let options = study_options::Model::from_query_result_optional(row, OPTIONS).map_err(infra)?;
+    Ok(StudyContext {
+        settings: settings.map(to_settings).transpose()?,
+        options: options.map(crate::study::to_options).transpose()?,
+    })
+}
+
+impl SqlFlashcardRepository {
+    /// Runs `cards` with each card's owner's settings and chat's options joined: the cards, and
+    /// the context (read from the first row: the cards of one chat share it).
+    async fn cards_in_context(
+        &self,
+        cards: Select<flashcards::Entity>,
+    ) -> Result<(Vec<Flashcard>, StudyContext), InfraError> {
+        let mut query = cards.into_query();
+        join_context(
+            &mut query,
+            Expr::col((flashcards::Entity, flashcards::Column::UserId)),
+            Expr::col((flashcards::Entity, flashcards::Column::ChatId)),
+        );
+        let rows = self.db.query_all(&query).await.map_err(infra)?;
+        let context = rows
+            .first()
+            .map_or(Ok(StudyContext::default()), context_of)?;
+        let cards = rows
+            .iter()
+            .map(|row| to_card(flashcards::Model::from_query_result(row, "").map_err(infra)?))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((cards, context))
+    }
+}
+
 #[async_trait]
 impl FlashcardRepository for SqlFlashcardRepository {
     async fn create_with_history(
@@ -269,7 +394,6 @@ impl FlashcardRepository for SqlFlashcardRepository {
         reviews: Vec<Review>,
         max_cards: u64,
     ) -> Result<CardsStored, InfraError> {
-        use sea_orm::sea_query::ExprTrait;
         if cards.iter().any(|c| c.user_id != owner) {
             return Err(InfraError::internal("create_many got another user's card"));
         }
@@ -287,58 +411,20 @@ impl FlashcardRepository for SqlFlashcardRepository {
             .iter()
             .map(review_row)
             .collect::<Result<Vec<_>, _>>()?;
-        let adding = rows.len() as i64;
-        let txn = self.db.begin().await.map_err(infra)?;
-        // The owner's row first: it holds the count, and locking it (on Postgres) makes
-        // concurrent writes of one user's cards take turns, so the quota is exact.
-        let mut count = users::Entity::update_many()
-            .filter(users::Column::Id.eq(owner.as_uuid()))
-            .col_expr(
-                users::Column::CardCount,
-                Expr::col(users::Column::CardCount).add(adding),
-            );
-        if max_cards > 0 {
-            count = count.filter(
-                Expr::col(users::Column::CardCount)
-                    .add(adding)
-                    .lte(i64::try_from(max_cards).unwrap_or(i64::MAX)),
-            );
-        }
-        if count.exec(&txn).await.map_err(infra)?.rows_affected == 0 {
-            let _ = txn.rollback().await;
-            return Ok(CardsStored::OverQuota {
-                cards: self.card_count(owner).await?,
-            });
-        }
-        let mut rows = rows.into_iter().peekable();
-        while rows.peek().is_some() {
-            let batch: Vec<_> = rows.by_ref().take(200).collect();
-            flashcards::Entity::insert_many(batch)
-                .exec(&txn)
-                .await
-                .map_err(infra)?;
-        }
-        let mut review_rows = review_rows.into_iter().peekable();
-        while review_rows.peek().is_some() {
-            let batch: Vec<_> = review_rows.by_ref().take(500).collect();
-            reviews::Entity::insert_many(batch)
-                .exec(&txn)
-                .await
-                .map_err(infra)?;
-        }
-        txn.commit().await.map_err(infra)?;
-        Ok(CardsStored::Stored)
+        self.writes
+            .store(
+                owner,
+                NewCards {
+                    cards: rows,
+                    reviews: review_rows,
+                    max_cards,
+                },
+            )
+            .await
     }
 
     async fn card_count(&self, owner: UserId) -> Result<u64, InfraError> {
-        let count = users::Entity::find_by_id(owner.as_uuid())
-            .select_only()
-            .column(users::Column::CardCount)
-            .into_tuple::<i64>()
-            .one(&self.db)
-            .await
-            .map_err(infra)?;
-        Ok(count.unwrap_or(0).max(0) as u64)
+        card_count(&self.db, owner).await
     }
 
     async fn find(&self, owner: UserId, id: FlashcardId) -> Result<Option<Flashcard>, InfraError> {
@@ -351,30 +437,33 @@ impl FlashcardRepository for SqlFlashcardRepository {
             .transpose()
     }
 
-    /// One statement: the card, and its owner's settings row joined to it.
-    async fn find_with_settings(
+    /// One statement: the card, with its owner's settings and its chat's options joined.
+    async fn find_in_context(
         &self,
         owner: UserId,
         id: FlashcardId,
-    ) -> Result<Option<(Flashcard, Option<StudySettings>)>, InfraError> {
-        let owners_settings: RelationDef = flashcards::Entity::belongs_to(study_settings::Entity)
-            .from(flashcards::Column::UserId)
-            .to(study_settings::Column::UserId)
-            .into();
-        let Some((card, settings)) = flashcards::Entity::find_by_id(id.as_uuid())
-            .filter(flashcards::Column::UserId.eq(owner.as_uuid()))
-            .select_also(study_settings::Entity)
-            .join(JoinType::LeftJoin, owners_settings)
-            .one(&self.db)
-            .await
-            .map_err(infra)?
-        else {
-            return Ok(None);
-        };
-        Ok(Some((
-            to_card(card)?,
-            settings.map(to_settings).transpose()?,
-        )))
+    ) -> Result<Option<(Flashcard, StudyContext)>, InfraError> {
+        let query = flashcards::Entity::find_by_id(id.as_uuid())
+            .filter(flashcards::Column::UserId.eq(owner.as_uuid()));
+        let (mut cards, context) = self.cards_in_context(query).await?;
+        Ok(cards.pop().map(|card| (card, context)))
+    }
+
+    /// One statement: the owner's row, with their settings and the chat's options joined.
+    async fn study_context(&self, owner: UserId, chat: ChatId) -> Result<StudyContext, InfraError> {
+        use sea_orm::sea_query::ExprTrait as _;
+        let mut query = Query::select();
+        query
+            .expr_as(Expr::val(1), "one")
+            .from(users::Entity)
+            .and_where(Expr::col((users::Entity, users::Column::Id)).eq(owner.as_uuid()));
+        join_context(
+            &mut query,
+            Expr::col((users::Entity, users::Column::Id)),
+            Expr::val(chat.as_uuid()),
+        );
+        let row = self.db.query_one(&query).await.map_err(infra)?;
+        row.map_or(Ok(StudyContext::default()), |row| context_of(&row))
     }
 
     async fn list(
@@ -384,53 +473,31 @@ impl FlashcardRepository for SqlFlashcardRepository {
         filter: &CardFilter,
         page: PageRequest<CardCursor>,
     ) -> Result<Page<Flashcard>, InfraError> {
-        let mut query = flashcards::Entity::find()
-            .filter(flashcards::Column::ChatId.eq(chat.as_uuid()))
-            .filter(flashcards::Column::UserId.eq(owner.as_uuid()));
-        if let Some(tag) = &filter.tag {
-            // Tags are stored as a JSON array of quoted, validated strings (no `"` inside).
-            query =
-                query.filter(flashcards::Column::Tags.contains(format!("\"{}\"", tag.as_str())));
-        }
-        if let Some(state) = filter.state {
-            query = query.filter(flashcards::Column::State.eq(state.as_str()));
-        }
-        if let Some(note) = filter.note {
-            query = query.filter(flashcards::Column::NoteId.eq(note.as_uuid()));
-        }
-        if let Some(due) = filter.due_before {
-            query = query.filter(flashcards::Column::Due.lte(due));
-        }
-        if let Some(text) = &filter.text {
-            use sea_orm::sea_query::ExprTrait as _;
-            let pattern = like_pattern(text);
-            let lower = |column: flashcards::Column| Func::lower(Expr::col(column));
-            query = query.filter(
-                Condition::any()
-                    .add(
-                        Expr::expr(lower(flashcards::Column::Question))
-                            .like(sea_orm::sea_query::LikeExpr::new(pattern.clone()).escape('\\')),
-                    )
-                    .add(
-                        Expr::expr(lower(flashcards::Column::Answer))
-                            .like(sea_orm::sea_query::LikeExpr::new(pattern).escape('\\')),
-                    ),
-            );
-        }
-        if let Some(after) = page.after {
-            query = query.filter(flashcards::Column::Id.lt(after));
-        }
-        let rows = query
-            .order_by_desc(flashcards::Column::Id)
-            .limit(page.limit.fetch_count())
+        let items = list_query(owner, chat, filter, &page)
             .all(&self.db)
             .await
-            .map_err(infra)?;
-        let items = rows
+            .map_err(infra)?
             .into_iter()
             .map(to_card)
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_overfetch(items, page.limit, |c| c.id.as_uuid()))
+    }
+
+    /// One statement: the page, each row with the settings and options joined.
+    async fn list_in_context(
+        &self,
+        owner: UserId,
+        chat: ChatId,
+        filter: &CardFilter,
+        page: PageRequest<CardCursor>,
+    ) -> Result<(Page<Flashcard>, StudyContext), InfraError> {
+        let (items, context) = self
+            .cards_in_context(list_query(owner, chat, filter, &page))
+            .await?;
+        Ok((
+            Page::from_overfetch(items, page.limit, |c| c.id.as_uuid()),
+            context,
+        ))
     }
 
     async fn update(&self, card: &Flashcard) -> Result<bool, InfraError> {

@@ -1,6 +1,7 @@
 //! sea-orm adapters of FlashForge's repositories. The same code serves Postgres (production) and
 //! SQLite (the embedded default); the URL's scheme picks the driver.
 
+mod card_writes;
 mod chats;
 mod connection;
 mod documents;

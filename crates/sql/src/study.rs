@@ -39,7 +39,7 @@ fn count(n: i32) -> u32 {
     u32::try_from(n).unwrap_or(0)
 }
 
-fn to_options(row: study_options::Model) -> Result<StudyOptions, InfraError> {
+pub(crate) fn to_options(row: study_options::Model) -> Result<StudyOptions, InfraError> {
     Ok(StudyOptions {
         new_per_day: count(row.new_per_day),
         reviews_per_day: count(row.reviews_per_day),

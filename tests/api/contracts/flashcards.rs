@@ -6,6 +6,7 @@ use std::sync::Arc;
 use chrono::{Duration, SubsecRound, Utc};
 use flashforge_domain::accounts::{UserId, UserRepository};
 use flashforge_domain::chats::{ChatId, ChatName, ChatRepository, NewChat};
+use flashforge_domain::flashcards::CardFilter;
 use flashforge_domain::flashcards::{
     CardSource, ConvertedNotes, DeckImport, GeneratedCard, Generation, GenerationId,
     GenerationRepository, GenerationRequest, GenerationStatus, ImportId, ImportRepository,
@@ -13,10 +14,12 @@ use flashforge_domain::flashcards::{
 };
 use flashforge_domain::flashcards::{
     CardState, CardText, CardsStored, Flashcard, FlashcardId, FlashcardRepository, MemoryState,
-    Rating, Recorded, Review, ReviewId, Schedule, StudyDay, StudySettings,
+    Rating, Recorded, Review, ReviewId, Schedule, StudyContext, StudyDay, StudyOptions,
+    StudySettings,
 };
 use flashforge_domain::knowledge::Fairness;
 use flashforge_domain::knowledge::{DocumentId, JobId, JobPayload, JobQueue, NewJob};
+use flashforge_domain::pagination::{Limit, PageRequest};
 use flashforge_memory::{
     InMemoryChatRepository, InMemoryFlashcardRepository, InMemoryGenerationRepository,
     InMemoryImportRepository, InMemoryJobQueue, InMemoryUserRepository,
@@ -358,19 +361,27 @@ async fn generations_queue_their_job_round_trip_and_are_scoped(backend: Backend)
     assert!(!f.generations.update(&generation).await.unwrap(), "gone");
 }
 
-/// A card comes with its owner's settings (none until saved, then the saved ones), and another
-/// user neither gets the card nor sees whose settings would go with it.
-async fn a_card_comes_with_its_owners_settings(backend: Backend) {
-    let (_s, cards, alice, bob, chat) = fixture(backend).await;
+/// A card comes with its study context: its owner's settings and its chat's options (none
+/// until saved, then the saved ones), by id, in a page and for a chat. Another user neither
+/// gets the card nor sees whose settings or options would go with it, and one chat's options
+/// never attach to another chat's cards.
+async fn a_card_comes_with_its_study_context(backend: Backend) {
+    let f = full_fixture(backend).await;
+    let (cards, alice, bob, chat) = (f.cards.clone(), f.alice, f.bob, f.chat);
+    let other = another_chat(&f, alice).await;
+    let bobs_chat = another_chat(&f, bob).await;
     let mine = card(alice, chat, 0);
+    let elsewhere = card(alice, other, 0);
     cards
-        .create_many(alice, vec![mine.clone()], 0)
+        .create_many(alice, vec![mine.clone(), elsewhere.clone()], 0)
         .await
         .unwrap();
+    let none = StudyContext::default();
     assert_eq!(
-        cards.find_with_settings(alice, mine.id).await.unwrap(),
-        Some((mine.clone(), None))
+        cards.find_in_context(alice, mine.id).await.unwrap(),
+        Some((mine.clone(), none.clone()))
     );
+    assert_eq!(cards.study_context(alice, chat).await.unwrap(), none);
     let saved = StudySettings {
         desired_retention: 0.85,
         parameters: vec![0.5; 21],
@@ -381,24 +392,102 @@ async fn a_card_comes_with_its_owners_settings(backend: Backend) {
         updated_at: Some(Utc::now().trunc_subsecs(6)),
     };
     cards.save_settings(alice, &saved).await.unwrap();
-    // Bob's settings must not attach themselves to Alice's card.
+    let options = StudyOptions {
+        new_per_day: 7,
+        desired_retention: Some(0.8),
+        updated_at: Some(Utc::now().trunc_subsecs(6)),
+        ..StudyOptions::default()
+    };
+    cards.save_options(alice, chat, &options).await.unwrap();
+    let options = cards.options(alice, chat).await.unwrap();
+    assert!(options.is_some());
+    // Bob's settings and options must not attach themselves to Alice's cards.
     let bobs = StudySettings {
         desired_retention: 0.75,
         ..saved.clone()
     };
     cards.save_settings(bob, &bobs).await.unwrap();
+    cards
+        .save_options(bob, bobs_chat, &StudyOptions::default())
+        .await
+        .unwrap();
+    let alices = StudyContext {
+        settings: Some(saved.clone()),
+        options,
+    };
     assert_eq!(
-        cards.find_with_settings(alice, mine.id).await.unwrap(),
-        Some((mine.clone(), Some(saved)))
+        cards.find_in_context(alice, mine.id).await.unwrap(),
+        Some((mine.clone(), alices.clone()))
     );
-    assert_eq!(cards.find_with_settings(bob, mine.id).await.unwrap(), None);
+    assert_eq!(cards.study_context(alice, chat).await.unwrap(), alices);
+    let page = PageRequest {
+        limit: Limit::parse(Some(10)).unwrap(),
+        after: None,
+    };
+    let filter = CardFilter::default();
+    let (listed, context) = cards
+        .list_in_context(alice, chat, &filter, page.clone())
+        .await
+        .unwrap();
+    assert_eq!(listed.items, vec![mine.clone()]);
+    assert_eq!(context, alices);
+    // The other chat has no options: its cards get the settings alone.
+    let settings_only = StudyContext {
+        settings: Some(saved.clone()),
+        options: None,
+    };
+    assert_eq!(
+        cards.find_in_context(alice, elsewhere.id).await.unwrap(),
+        Some((elsewhere.clone(), settings_only.clone()))
+    );
+    let (listed, context) = cards
+        .list_in_context(alice, other, &filter, page.clone())
+        .await
+        .unwrap();
+    assert_eq!(listed.items, vec![elsewhere]);
+    assert_eq!(context, settings_only);
+    assert_eq!(
+        cards.study_context(alice, other).await.unwrap(),
+        settings_only
+    );
+    // Bob gets none of Alice's cards, and never her chat's options.
+    assert_eq!(cards.find_in_context(bob, mine.id).await.unwrap(), None);
+    let (listed, _) = cards
+        .list_in_context(bob, chat, &filter, page)
+        .await
+        .unwrap();
+    assert!(listed.items.is_empty());
+    assert_eq!(
+        cards.study_context(bob, chat).await.unwrap(),
+        StudyContext {
+            settings: Some(bobs),
+            options: None,
+        }
+    );
+    assert_eq!(
+        cards.study_context(alice, bobs_chat).await.unwrap(),
+        settings_only
+    );
     assert_eq!(
         cards
-            .find_with_settings(alice, FlashcardId::new())
+            .find_in_context(alice, FlashcardId::new())
             .await
             .unwrap(),
         None
     );
+}
+
+async fn another_chat(f: &Fixture, owner: UserId) -> ChatId {
+    f.chats
+        .create(NewChat {
+            id: ChatId::new(),
+            user_id: owner,
+            name: ChatName::parse("more cards").unwrap(),
+            created_at: Utc::now().trunc_subsecs(6),
+        })
+        .await
+        .unwrap()
+        .id
 }
 
 /// The card count a quota checks is exact: simultaneous writes of one user never pass the
@@ -603,7 +692,7 @@ on_every_backend!(
     imports_queue_their_job_round_trip_and_are_scoped,
     cards_are_stored_with_their_history_or_not_at_all,
     the_card_quota_is_exact_under_simultaneous_writes,
-    a_card_comes_with_its_owners_settings,
+    a_card_comes_with_its_study_context,
     racing_reviews_apply_once_and_keys_replay,
     cards_are_scoped_and_the_due_queue_is_ordered,
     generations_queue_their_job_round_trip_and_are_scoped,

@@ -14,6 +14,7 @@ mod ports;
 mod scheduling;
 mod service;
 mod session;
+mod showing;
 mod simulate;
 mod sources;
 mod stats;
@@ -48,7 +49,7 @@ pub use packages::{
 };
 pub use ports::{
     CardsStored, DeckFileError, DeckFiles, DeckRow, FlashcardRepository, GenerationRepository,
-    QueueCounts, QueueKind, Recorded, Studied, StudyRepository,
+    QueueCounts, QueueKind, Recorded, Studied, StudyContext, StudyRepository,
 };
 pub use scheduling::{
     CardState, MemoryModel, MemoryState, NextState, Rating, Schedule, Scheduler, SchedulerSettings,

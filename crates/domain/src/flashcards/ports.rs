@@ -26,6 +26,14 @@ pub enum Recorded {
     Stale,
 }
 
+/// What showing a chat's cards needs besides the cards: the owner's study settings and the
+/// chat's options, each `None` until set.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StudyContext {
+    pub settings: Option<StudySettings>,
+    pub options: Option<StudyOptions>,
+}
+
 /// What storing cards did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CardsStored {
@@ -204,17 +212,46 @@ pub trait FlashcardRepository: StudyRepository + Send + Sync {
 
     async fn find(&self, owner: UserId, id: FlashcardId) -> Result<Option<Flashcard>, InfraError>;
 
-    /// The card with its owner's study settings (`None` until they change one): what showing or
-    /// reviewing a card needs. A store that can should answer it in one look-up.
-    async fn find_with_settings(
+    /// The card with its [`StudyContext`]: what showing or reviewing it needs. A store that can
+    /// answers it in one look-up.
+    async fn find_in_context(
         &self,
         owner: UserId,
         id: FlashcardId,
-    ) -> Result<Option<(Flashcard, Option<StudySettings>)>, InfraError> {
+    ) -> Result<Option<(Flashcard, StudyContext)>, InfraError> {
         let Some(card) = self.find(owner, id).await? else {
             return Ok(None);
         };
-        Ok(Some((card, self.settings(owner).await?)))
+        let context = self.study_context(owner, card.chat_id).await?;
+        Ok(Some((card, context)))
+    }
+
+    /// `owner`'s study settings and the options of `owner`'s `chat` (each `None` until set),
+    /// in one look-up where the store can.
+    async fn study_context(&self, owner: UserId, chat: ChatId) -> Result<StudyContext, InfraError> {
+        Ok(StudyContext {
+            settings: self.settings(owner).await?,
+            options: self.options(owner, chat).await?,
+        })
+    }
+
+    /// A page of [`Self::list`] with the [`StudyContext`] of its cards, in one look-up where
+    /// the store can. The context is only meaningful for a page with cards: a store may leave it
+    /// empty when the page is.
+    async fn list_in_context(
+        &self,
+        owner: UserId,
+        chat: ChatId,
+        filter: &CardFilter,
+        page: PageRequest<CardCursor>,
+    ) -> Result<(Page<Flashcard>, StudyContext), InfraError> {
+        let page = self.list(owner, chat, filter, page).await?;
+        let context = if page.items.is_empty() {
+            StudyContext::default()
+        } else {
+            self.study_context(owner, chat).await?
+        };
+        Ok((page, context))
     }
 
     /// `owner`'s cards of `chat`, newest first.

@@ -1,6 +1,5 @@
 //! Creating, editing and studying flashcards.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -9,12 +8,11 @@ use chrono::{DateTime, Duration, Utc};
 use super::error::FlashcardError;
 use super::models::{
     CardCursor, CardFilter, CardSource, CardText, Flashcard, FlashcardId, MAX_ANSWER_CHARS,
-    MAX_BULK_CARDS, MAX_QUESTION_CHARS, MAX_QUOTE_CHARS, StudySettings, Tag,
+    MAX_BULK_CARDS, MAX_QUESTION_CHARS, MAX_QUOTE_CHARS, Tag,
 };
 use super::notes::{CardKind, NoteId, NoteRef, cloze_numbers};
-use super::options::StudyOptions;
 use super::ports::{CardsStored, DeckFiles, FlashcardRepository, GenerationRepository};
-use super::scheduling::{MemoryModel, Schedule, Scheduler, SchedulerSettings};
+use super::scheduling::{MemoryModel, Schedule};
 use crate::accounts::{Principal, UserData, UserId};
 use crate::chats::{ChatContents, ChatId, ChatRepository};
 use crate::clock::Clock;
@@ -243,150 +241,6 @@ impl Flashcards {
         }
     }
 
-    /// The scheduler for a chat's cards at `now`: its options' steps and limits (and exam), its
-    /// retention (the account's unless the chat sets one, raised as an exam approaches) and the
-    /// user's parameters.
-    pub(super) fn scheduler<'a>(
-        &'a self,
-        study: &'a StudySettings,
-        options: &StudyOptions,
-        settings: &'a SchedulerSettings,
-        now: DateTime<Utc>,
-    ) -> Scheduler<'a> {
-        Scheduler {
-            model: self.model.as_ref(),
-            settings,
-            desired_retention: options.desired_retention_at(
-                study.desired_retention,
-                &study.day,
-                now,
-            ),
-            parameters: &study.parameters,
-        }
-    }
-
-    /// The options of the chats of `cards` (the defaults for those that never set one).
-    pub(super) async fn chat_options(
-        &self,
-        owner: UserId,
-        cards: &[Flashcard],
-        day: &super::options::StudyDay,
-    ) -> Result<HashMap<ChatId, (StudyOptions, SchedulerSettings)>, InfraError> {
-        let mut out: HashMap<ChatId, (StudyOptions, SchedulerSettings)> = HashMap::new();
-        let mut chats: Vec<ChatId> = cards.iter().map(|c| c.chat_id).collect();
-        chats.sort();
-        chats.dedup();
-        let stored: HashMap<ChatId, StudyOptions> = match chats.as_slice() {
-            [] => HashMap::new(),
-            [one] => self
-                .cards
-                .options(owner, *one)
-                .await?
-                .map(|o| (*one, o))
-                .into_iter()
-                .collect(),
-            _ => self.cards.all_options(owner).await?.into_iter().collect(),
-        };
-        for chat in chats {
-            let options = stored.get(&chat).cloned().unwrap_or_default();
-            let settings = options.scheduler_settings(day);
-            out.insert(chat, (options, settings));
-        }
-        Ok(out)
-    }
-
-    pub(super) async fn study_settings(&self, owner: UserId) -> Result<StudySettings, InfraError> {
-        Ok(self.cards.settings(owner).await?.unwrap_or_default())
-    }
-
-    /// Each card with its next intervals and its source's status.
-    pub(super) async fn study_all(
-        &self,
-        owner: UserId,
-        cards: Vec<Flashcard>,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<StudyCard>, FlashcardError> {
-        let study = self.study_settings(owner).await?;
-        self.study_with(owner, cards, now, &study).await
-    }
-
-    /// [`Self::study_all`] with the owner's settings already at hand.
-    async fn study_with(
-        &self,
-        owner: UserId,
-        cards: Vec<Flashcard>,
-        now: DateTime<Utc>,
-        study: &StudySettings,
-    ) -> Result<Vec<StudyCard>, FlashcardError> {
-        let present = self
-            .document_chats(
-                owner,
-                cards
-                    .iter()
-                    .filter_map(|c| c.source.as_ref().map(|s| s.document_id)),
-            )
-            .await?;
-        // The passages the cards came from, as they are now (a re-read document has new ones).
-        let wanted: Vec<ChunkId> = cards
-            .iter()
-            .filter_map(|c| c.source.as_ref())
-            .filter(|s| present.contains_key(&s.document_id))
-            .filter_map(|s| s.chunk_id)
-            .collect();
-        let passages: std::collections::HashSet<ChunkId> = if wanted.is_empty() {
-            std::collections::HashSet::new()
-        } else {
-            self.documents
-                .chunks_by_ids(owner, &wanted)
-                .await?
-                .into_iter()
-                .map(|(chunk, _)| chunk.id)
-                .collect()
-        };
-        let options = self.chat_options(owner, &cards, &study.day).await?;
-        let defaults = (StudyOptions::default(), SchedulerSettings::default());
-        cards
-            .into_iter()
-            .map(|card| {
-                let (options, settings) = options.get(&card.chat_id).unwrap_or(&defaults);
-                let next_intervals = self
-                    .scheduler(study, options, settings, now)
-                    .preview(&card.schedule, now.max(card.schedule.due))
-                    .map_err(FlashcardError::Scheduling)?;
-                let source_status = card.source.as_ref().map(|s| {
-                    if !present.contains_key(&s.document_id) {
-                        return SourceStatus::Missing;
-                    }
-                    // The document was read again: the card's passage is gone.
-                    let changed = s.chunk_id.is_some_and(|chunk| !passages.contains(&chunk));
-                    if changed {
-                        SourceStatus::Changed
-                    } else {
-                        SourceStatus::Available
-                    }
-                });
-                Ok(StudyCard {
-                    card,
-                    next_intervals,
-                    source_status,
-                    leech: false,
-                })
-            })
-            .collect()
-    }
-
-    /// One card with its next intervals and its source's status, under `study`.
-    pub(super) async fn study(
-        &self,
-        card: Flashcard,
-        now: DateTime<Utc>,
-        study: &StudySettings,
-    ) -> Result<StudyCard, FlashcardError> {
-        let owner = card.user_id;
-        let mut all = self.study_with(owner, vec![card], now, study).await?;
-        all.pop().ok_or(FlashcardError::NotFound)
-    }
-
     /// `Ok` when `chat` is the caller's: handlers check it before reading a request body.
     pub async fn check_chat(&self, who: Principal, chat: ChatId) -> Result<(), FlashcardError> {
         self.own_chat(who, chat).await
@@ -531,8 +385,9 @@ impl Flashcards {
         }
         sources.dedup();
         self.check_sources(who.user_id, chat, &sources).await?;
+        let context = self.cards.study_context(who.user_id, chat).await?;
         self.store(who.user_id, cards.clone()).await?;
-        self.study_all(who.user_id, cards, now).await
+        self.study_in(who.user_id, chat, cards, now, &context).await
     }
 
     /// Creates the valid rows of an import (at most 5000 notes) and reports the invalid ones by
@@ -618,13 +473,12 @@ impl Flashcards {
     }
 
     pub async fn get(&self, who: Principal, id: FlashcardId) -> Result<StudyCard, FlashcardError> {
-        let (card, study) = self
+        let (card, context) = self
             .cards
-            .find_with_settings(who.user_id, id)
+            .find_in_context(who.user_id, id)
             .await?
             .ok_or(FlashcardError::NotFound)?;
-        self.study(card, self.clock.now(), &study.unwrap_or_default())
-            .await
+        self.study_card(card, self.clock.now(), &context).await
     }
 
     pub async fn list(
@@ -634,10 +488,17 @@ impl Flashcards {
         filter: CardFilter,
         page: PageRequest<CardCursor>,
     ) -> Result<Page<StudyCard>, FlashcardError> {
-        self.own_chat(who, chat).await?;
-        let page = self.cards.list(who.user_id, chat, &filter, page).await?;
+        let (page, context) = self
+            .cards
+            .list_in_context(who.user_id, chat, &filter, page)
+            .await?;
+        if page.items.is_empty() {
+            // A card of `chat` that is the caller's makes the chat the caller's: only an empty
+            // page needs to look.
+            self.own_chat(who, chat).await?;
+        }
         let items = self
-            .study_all(who.user_id, page.items, self.clock.now())
+            .study_in(who.user_id, chat, page.items, self.clock.now(), &context)
             .await?;
         Ok(Page {
             items,
@@ -651,9 +512,9 @@ impl Flashcards {
         id: FlashcardId,
         patch: CardPatch,
     ) -> Result<StudyCard, FlashcardError> {
-        let (mut card, study) = self
+        let (mut card, context) = self
             .cards
-            .find_with_settings(who.user_id, id)
+            .find_in_context(who.user_id, id)
             .await?
             .ok_or(FlashcardError::NotFound)?;
         let mut errors = ValidationErrors::new();
@@ -727,8 +588,7 @@ impl Flashcards {
                 self.cards.update(&sibling).await?;
             }
         }
-        self.study(card, self.clock.now(), &study.unwrap_or_default())
-            .await
+        self.study_card(card, self.clock.now(), &context).await
     }
 
     pub async fn delete(&self, who: Principal, id: FlashcardId) -> Result<(), FlashcardError> {

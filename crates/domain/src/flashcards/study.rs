@@ -126,12 +126,12 @@ impl Flashcards {
         if let Some(key) = &input.idempotency_key {
             crate::idempotency::check_key(key)?;
         }
-        let (mut card, study) = self
+        let (mut card, context) = self
             .cards
-            .find_with_settings(who.user_id, id)
+            .find_in_context(who.user_id, id)
             .await?
             .ok_or(FlashcardError::NotFound)?;
-        let study = study.unwrap_or_default();
+        let study = context.settings.clone().unwrap_or_default();
         // Read after the card: a review that another request applied meanwhile is in the past.
         // Without a time from the client, never before the last review (another instance's
         // clock may be ahead).
@@ -167,11 +167,7 @@ impl Flashcards {
         if !errors.is_empty() {
             return Err(errors.into());
         }
-        let options = self
-            .cards
-            .options(who.user_id, card.chat_id)
-            .await?
-            .unwrap_or_default();
+        let options = context.options.clone().unwrap_or_default();
         let settings = options.scheduler_settings(&study.day);
         let snapshot = CardSnapshot::of(&card);
         let before = card.schedule;
@@ -214,7 +210,7 @@ impl Flashcards {
         }
         match self.cards.record_review(&card, before.reps, review).await? {
             Recorded::Applied => {
-                let mut shown = self.study(card, now, &study).await?;
+                let mut shown = self.study_card(card, now, &context).await?;
                 shown.leech = leech;
                 Ok(shown)
             }
