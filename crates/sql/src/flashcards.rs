@@ -454,7 +454,6 @@ impl FlashcardRepository for SqlFlashcardRepository {
         use sea_orm::sea_query::ExprTrait as _;
         let mut query = Query::select();
         query
-            .expr_as(Expr::val(1), "one")
             .from(users::Entity)
             .and_where(Expr::col((users::Entity, users::Column::Id)).eq(owner.as_uuid()));
         join_context(
