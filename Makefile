@@ -5,7 +5,7 @@ SHELL := /bin/bash
 # `make test` just built (its features differ from a plain build's, so this spares a rebuild).
 FLASHFORGE_BIN ?=
 
-.PHONY: help run models release test lint fmt clippy migrate docs docs-check openapi-lint bench-auth bench-assistant bench-knowledge bench-flashcards bench-fairness bench-load bench-crud bench bench-all schemathesis client-ts check-deploy deny clean
+.PHONY: help run models release test lint fmt clippy migrate docs docs-check openapi-lint bench-auth bench-assistant bench-knowledge bench-flashcards bench-fairness bench-load bench-crud bench-backup bench bench-all schemathesis client-ts check-deploy deny clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -67,9 +67,12 @@ bench-load: models ## The load benchmark: the release server on Postgres under w
 bench-crud: models ## The load benchmark's CRUD part alone (the cards seeded, no search or ingestion): GET, list, create against pgbench; with PEER_URL, against the FastAPI template
 	LOAD_CRUD_ONLY=1 $(CARGO) bench -p flashforge --bench load
 
+bench-backup: models ## Backup benchmark: a backup's size against the data's du (fixture deployment), backup and restore time of 100 documents
+	$(CARGO) bench -p flashforge --bench backup
+
 bench: bench-load bench-fairness ## The load and fairness benchmarks (docs/BENCHMARKS.md)
 
-bench-all: bench-load bench-fairness bench-auth bench-assistant bench-knowledge bench-flashcards ## Every benchmark
+bench-all: bench-load bench-fairness bench-backup bench-auth bench-assistant bench-knowledge bench-flashcards ## Every benchmark
 
 schemathesis: ## Schema-driven API testing against the debug binary (EXAMPLES=200 for the long pass)
 	scripts/schemathesis.sh $${EXAMPLES:-5}

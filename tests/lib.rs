@@ -11,6 +11,8 @@ pub mod database;
 pub mod process;
 #[path = "kit/provider.rs"]
 pub mod provider;
+#[path = "kit/s3.rs"]
+pub mod s3;
 #[path = "kit/server.rs"]
 pub mod server;
 #[path = "kit/settings.rs"]

@@ -1,12 +1,15 @@
 //! Liveness, readiness and the prototype's health answer.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use flashforge::Hooks;
-use flashforge_domain::health::HealthCheck;
+use flashforge_domain::health::{HealthCheck, READINESS_FRESH_FOR};
 
-use crate::helpers::{Backend, array_of, spawn_app, spawn_app_with, text_of};
+use crate::helpers::{
+    Backend, TestApp, array_of, spawn_app, spawn_app_configured, spawn_app_with, text_of,
+};
 
 async fn live_answers_alive(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -27,12 +30,28 @@ async fn ready_reports_each_dependency_with_its_latency(backend: Backend) {
     if backend == Backend::Memory {
         assert_eq!(
             names,
-            ["ocr", "vector_index"],
+            ["ocr", "vector_index", "language_model"],
             "the in-memory index is the only required dependency"
         );
     } else {
-        assert_eq!(names, ["database", "ocr", "vector_index"]);
+        assert_eq!(
+            names,
+            [
+                "database",
+                "blob_store",
+                "ocr",
+                "vector_index",
+                "language_model"
+            ]
+        );
     }
+    // The offline assistant runs in this process: up, and optional like any model provider.
+    let model = checks
+        .iter()
+        .find(|c| c["name"] == "language_model")
+        .unwrap();
+    assert_eq!(model["status"], "up", "{model}");
+    assert_eq!(model["required"], false);
     // OCR is optional: up where Tesseract is installed (CI), down elsewhere, ready either way.
     let ocr = checks.iter().find(|c| c["name"] == "ocr").unwrap();
     assert_eq!(ocr["required"], false);
@@ -43,7 +62,10 @@ async fn ready_reports_each_dependency_with_its_latency(backend: Backend) {
         if installed { "up" } else { "down" },
         "{ocr}"
     );
-    for check in checks.iter().filter(|c| c["name"] != "ocr") {
+    for check in checks
+        .iter()
+        .filter(|c| c["name"] != "ocr" && c["name"] != "language_model")
+    {
         assert_eq!(check["status"], "up");
         assert_eq!(check["required"], true);
         assert!(check["latency_ms"].as_f64().unwrap() >= 0.0);
@@ -86,6 +108,73 @@ async fn ready_answers_503_when_a_required_dependency_is_down(backend: Backend) 
     assert_eq!(app.get("/health/live").await.status(), 200);
 }
 
+/// The check named `name` in a readiness answer, and the answer's status code.
+async fn readiness(app: &TestApp, name: &str) -> (u16, serde_json::Value) {
+    let response = app.get("/health/ready").await;
+    let status = response.status().as_u16();
+    let body: serde_json::Value = response.json().await.unwrap();
+    let check = array_of(&body, "checks")
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {body}"))
+        .clone();
+    (status, check)
+}
+
+/// Waits out the time a readiness answer is reused for.
+async fn next_readiness_check() {
+    tokio::time::sleep(READINESS_FRESH_FOR + Duration::from_millis(100)).await;
+}
+
+async fn a_blob_folder_that_takes_no_files_makes_the_app_unready(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let Some(dir) = app.storage().files_dir().map(|d| d.join("blobs")) else {
+        return; // Memory keeps its blobs in memory: nothing to check.
+    };
+    let (status, check) = readiness(&app, "blob_store").await;
+    assert_eq!((status, &check["status"]), (200, &"up".into()), "{check}");
+    assert_eq!(check["required"], true);
+    // No probe is left behind.
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+
+    // The folder gone, a file in its place: no upload could be stored.
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::write(&dir, b"not a folder").unwrap();
+    next_readiness_check().await;
+    let (status, check) = readiness(&app, "blob_store").await;
+    assert_eq!((status, &check["status"]), (503, &"down".into()), "{check}");
+
+    std::fs::remove_file(&dir).unwrap();
+    std::fs::create_dir(&dir).unwrap();
+    next_readiness_check().await;
+    let (status, check) = readiness(&app, "blob_store").await;
+    assert_eq!((status, &check["status"]), (200, &"up".into()), "{check}");
+}
+
+async fn a_model_provider_that_does_not_answer_leaves_the_app_ready(backend: Backend) {
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}/v1");
+    let app = spawn_app_configured(
+        backend,
+        Hooks::default(),
+        &[
+            ("FLASHFORGE__LLM__PROVIDER", "openai"),
+            ("FLASHFORGE__LLM__BASE_URL", &base),
+            ("FLASHFORGE__LLM__MAX_RETRIES", "0"),
+        ],
+    )
+    .await;
+    let (status, check) = readiness(&app, "language_model").await;
+    assert_eq!(status, 200, "the model is optional: {check}");
+    assert_eq!(check["status"], "down", "{check}");
+    assert_eq!(check["required"], false);
+}
+
 async fn the_prototype_health_route_keeps_its_shape(backend: Backend) {
     let app = spawn_app(backend).await;
     let response = app.get("/health").await;
@@ -100,5 +189,31 @@ on_every_backend!(
     live_answers_alive,
     ready_reports_each_dependency_with_its_latency,
     ready_answers_503_when_a_required_dependency_is_down,
+    a_blob_folder_that_takes_no_files_makes_the_app_unready,
+    a_model_provider_that_does_not_answer_leaves_the_app_ready,
     the_prototype_health_route_keeps_its_shape,
 );
+
+/// With blobs in S3, readiness asks the bucket: one that does not exist makes the app unready
+/// (uploads would fail), the same app on a bucket that exists is ready.
+#[tokio::test]
+async fn a_missing_bucket_turns_readiness_to_503() {
+    let Some(missing) = flashforge_tests::s3::missing_bucket_or_skip().await else {
+        return;
+    };
+    let settings: Vec<(&str, String)> = missing.settings();
+    let overrides: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let app = spawn_app_configured(Backend::Sqlite, Hooks::default(), &overrides).await;
+    let (status, check) = readiness(&app, "blob_store").await;
+    assert_eq!((status, &check["status"]), (503, &"down".into()), "{check}");
+    assert_eq!(check["required"], true);
+
+    let Some(bucket) = flashforge_tests::s3::new_bucket_or_skip().await else {
+        return;
+    };
+    let settings: Vec<(&str, String)> = bucket.settings();
+    let overrides: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let app = spawn_app_configured(Backend::Sqlite, Hooks::default(), &overrides).await;
+    let (status, check) = readiness(&app, "blob_store").await;
+    assert_eq!((status, &check["status"]), (200, &"up".into()), "{check}");
+}

@@ -69,6 +69,33 @@ macro_rules! on_every_backend {
     };
 }
 
+/// [`on_every_backend!`], plus `s3::name`: the test once more on SQLite with the uploaded files
+/// in a new bucket of the tests' S3 server (skipped without one, unless `FLASHFORGE_REQUIRE_S3=1`).
+#[macro_export]
+macro_rules! on_every_backend_and_s3 {
+    ($($name:ident),+ $(,)?) => {
+        on_every_backend!($($name),+);
+        mod s3 {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    if let Some(bucket) = flashforge_tests::s3::new_bucket_or_skip().await {
+                        $crate::helpers::BLOBS_IN_S3
+                            .scope(bucket, super::$name($crate::helpers::Backend::Sqlite))
+                            .await;
+                    }
+                }
+            )+
+        }
+    };
+}
+
+tokio::task_local! {
+    /// Set by [`on_every_backend_and_s3!`]: the apps this test starts keep their blobs in this
+    /// bucket.
+    pub static BLOBS_IN_S3: flashforge_tests::s3::S3Bucket;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Logs
 
@@ -259,6 +286,9 @@ pub async fn spawn_app_configured(
     // The real backends run on the real adapters: the embedded Qdrant engine and blobs in a
     // folder. Memory keeps the in-memory index and blobs of config/test.toml.
     let mut all: Vec<(&str, String)> = storage.files_dir().map(local_files).unwrap_or_default();
+    if let Ok(bucket) = BLOBS_IN_S3.try_with(|bucket| bucket.settings()) {
+        all.extend(bucket);
+    }
     all.extend(overrides.iter().map(|(k, v)| (*k, v.to_string())));
     let all: Vec<(&str, &str)> = all.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let server = Running::start(test_settings(&url, &all), hooks).await;

@@ -642,6 +642,11 @@ async fn a_deleted_document_is_never_found_again(backend: Backend) {
     .await;
     let gone = ingested(&app, &token, &chat, "gone.md", NOTES.as_bytes().to_vec()).await;
     let id = id_of(&gone);
+    // With blobs in S3, the originals are objects of the bucket, and deleting takes them.
+    let bucket = crate::helpers::BLOBS_IN_S3.try_with(Clone::clone).ok();
+    if let Some(bucket) = &bucket {
+        assert_eq!(bucket.keys().await.len(), 2, "{:?}", bucket.keys().await);
+    }
     let before = search(
         &app,
         &token,
@@ -682,6 +687,11 @@ async fn a_deleted_document_is_never_found_again(backend: Backend) {
         .await;
         problem(response, 404).await;
     }
+    if let Some(bucket) = &bucket {
+        let keys = bucket.keys().await;
+        assert_eq!(keys.len(), 1, "{keys:?}");
+        assert!(keys[0].contains(text_of(&keep, "id")), "{keys:?}");
+    }
     // Deleting the chat takes the rest with it.
     let response = send(
         &app,
@@ -698,6 +708,17 @@ async fn a_deleted_document_is_never_found_again(backend: Backend) {
     )
     .await;
     assert_eq!(array_of(&all, "hits").len(), 0, "{all}");
+    if let Some(bucket) = &bucket {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !bucket.keys().await.is_empty() {
+            assert!(
+                Instant::now() < deadline,
+                "the chat's objects stay: {:?}",
+                bucket.keys().await
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
 }
 
 async fn search_spans_the_callers_chats_and_nobody_elses(backend: Backend) {
@@ -1011,7 +1032,7 @@ async fn transient_failures_are_retried_with_back_off_then_given_up(backend: Bac
     );
 }
 
-on_every_backend!(
+on_every_backend_and_s3!(
     a_text_upload_is_ingested_and_found_on_its_page,
     a_document_reads_processing_while_it_is_ingested,
     downloads_carry_the_uploaded_name_safely,

@@ -166,6 +166,15 @@ impl LanguageModel for OpenAiModel {
         &self.settings.model
     }
 
+    /// `GET /models`, uncached: the provider answers with this key.
+    async fn check(&self) -> Result<(), LlmError> {
+        self.client
+            .get_json::<Value>("/models")
+            .await
+            .map(|_| ())
+            .map_err(|e| self.error(&e))
+    }
+
     async fn models(&self) -> Result<Vec<String>, LlmError> {
         if !self.settings.models.is_empty() {
             return Ok(self.settings.models.clone());

@@ -396,6 +396,10 @@ impl LanguageModel for CachedModels {
         self.inner.default_model()
     }
 
+    async fn check(&self) -> Result<(), LlmError> {
+        self.inner.check().await
+    }
+
     async fn models(&self) -> Result<Vec<String>, LlmError> {
         let key = format!("models:{}", self.inner.default_model());
         if let Some(models) = self.cache.get::<Vec<String>>("models", &key).await {

@@ -93,6 +93,18 @@ impl ObjectStoreBlobs {
     }
 }
 
+impl ObjectStoreBlobs {
+    /// Whether the store answers: a listing of one prefix. On S3 the bucket must exist and the
+    /// credentials be allowed to list it.
+    pub async fn check(&self) -> Result<(), String> {
+        self.store
+            .list_with_delimiter(Some(&ObjectPath::from("readiness")))
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
 #[async_trait]
 impl BlobStore for ObjectStoreBlobs {
     async fn put_file(&self, key: &str, path: &Path) -> Result<(), InfraError> {

@@ -17,11 +17,12 @@ use flashforge_domain::knowledge::{
 use flashforge_embed::{MiniLmEmbedder, OpenAiEmbedder, OpenAiEmbedderSettings};
 use flashforge_files::{
     BlobSettings, ChildLimits, Extractors, IsolatedExtractor, Isolation, ObjectStoreBlobs, Ocr,
-    OcrSettings, OcrStatus,
+    OcrSettings,
 };
 use flashforge_memory::{ExactVectorIndex, HashEmbedder, InMemoryBlobStore};
 use flashforge_vector::{EdgeVectorIndex, QdrantVectorIndex};
 
+use crate::readiness::{BlobStoreHealth, OcrHealth, VectorIndexHealth};
 use crate::settings::{BlobBackend, EmbeddingProvider, PdfIsolation, Settings, VectorProvider};
 
 /// The service settings of the `knowledge` section.
@@ -97,25 +98,36 @@ pub async fn vector_index(
     })
 }
 
-/// The configured blob store.
-pub fn blob_store(settings: &Settings) -> Result<Arc<dyn BlobStore>, String> {
+/// A blob store and its readiness check (none for memory).
+pub type BlobsWithCheck = (Arc<dyn BlobStore>, Option<Arc<dyn HealthCheck>>);
+
+/// The configured blob store, and its readiness check.
+pub fn blob_store(settings: &Settings) -> Result<BlobsWithCheck, String> {
     let s = &settings.storage;
     Ok(match s.blobs {
-        BlobBackend::Memory => Arc::new(InMemoryBlobStore::new()),
-        BlobBackend::Local => Arc::new(ObjectStoreBlobs::open_store(&BlobSettings::Local {
-            root: s.blob_dir.clone(),
-        })?),
-        BlobBackend::S3 => Arc::new(ObjectStoreBlobs::open_store(&BlobSettings::S3 {
-            bucket: s.s3_bucket.clone(),
-            region: s.s3_region.clone(),
-            endpoint: s.s3_endpoint.clone(),
-            access_key_id: s.s3_access_key_id.clone(),
-            secret_access_key: s
-                .s3_secret_access_key
-                .as_ref()
-                .map(|k| k.expose().to_string()),
-            allow_http: s.s3_allow_http,
-        })?),
+        BlobBackend::Memory => (Arc::new(InMemoryBlobStore::new()), None),
+        BlobBackend::Local => {
+            let store = ObjectStoreBlobs::open_store(&BlobSettings::Local {
+                root: s.blob_dir.clone(),
+            })?;
+            let health = BlobStoreHealth::Local(s.blob_dir.clone());
+            (Arc::new(store), Some(Arc::new(health)))
+        }
+        BlobBackend::S3 => {
+            let store = ObjectStoreBlobs::open_store(&BlobSettings::S3 {
+                bucket: s.s3_bucket.clone(),
+                region: s.s3_region.clone(),
+                endpoint: s.s3_endpoint.clone(),
+                access_key_id: s.s3_access_key_id.clone(),
+                secret_access_key: s
+                    .s3_secret_access_key
+                    .as_ref()
+                    .map(|k| k.expose().to_string()),
+                allow_http: s.s3_allow_http,
+            })?;
+            let health = BlobStoreHealth::Bucket(store.clone());
+            (Arc::new(store), Some(Arc::new(health)))
+        }
     })
 }
 
@@ -160,35 +172,14 @@ pub async fn ocr(settings: &Settings) -> Ocr {
     .await
 }
 
-/// OCR in `/health/ready`: optional; down when it is switched off or cannot run.
-pub struct OcrHealth(pub Arc<Ocr>);
-
-#[async_trait::async_trait]
-impl HealthCheck for OcrHealth {
-    fn name(&self) -> &str {
-        "ocr"
-    }
-
-    fn required(&self) -> bool {
-        false
-    }
-
-    async fn check(&self) -> Result<(), String> {
-        match self.0.status() {
-            OcrStatus::Ready { .. } => Ok(()),
-            OcrStatus::Disabled => Err("OCR is switched off (knowledge.ocr_enabled)".into()),
-            OcrStatus::Unavailable { reason } => Err(reason.clone()),
-        }
-    }
-}
-
-/// Everything but the database stores, which come from the chosen database.
+/// Everything but the database stores, which come from the chosen database, and the readiness
+/// checks of what it chose: the blob store, OCR and the vector index.
 pub async fn knowledge_ports(
     settings: &Settings,
     documents: Arc<dyn DocumentRepository>,
     jobs: Arc<dyn JobQueue>,
     embedder_override: Option<Arc<dyn Embedder>>,
-) -> Result<(KnowledgePorts, Arc<Ocr>), String> {
+) -> Result<(KnowledgePorts, Vec<Arc<dyn HealthCheck>>), String> {
     let embedder = match embedder_override {
         Some(embedder) => embedder,
         None => embedder(settings)?,
@@ -196,15 +187,19 @@ pub async fn knowledge_ports(
     let index = vector_index(settings, embedder.as_ref()).await?;
     let ocr = Arc::new(ocr(settings).await);
     let extractor = Extractors::new(Arc::new(file_parsers(settings)?), ocr.clone());
+    let (blobs, blob_health) = blob_store(settings)?;
+    let mut checks: Vec<Arc<dyn HealthCheck>> = blob_health.into_iter().collect();
+    checks.push(Arc::new(OcrHealth(ocr)));
+    checks.push(Arc::new(VectorIndexHealth(index.clone())));
     let ports = KnowledgePorts {
         documents,
         jobs,
-        blobs: blob_store(settings)?,
+        blobs,
         embedder,
         index,
         extractor: Arc::new(extractor),
     };
-    Ok((ports, ocr))
+    Ok((ports, checks))
 }
 
 /// Takes the embedded index's folder for this process: the engine is not safe to share
@@ -270,24 +265,10 @@ impl VectorIndex for LockedIndex {
     ) -> Result<Vec<IndexedChunk>, InfraError> {
         self.index.scan(after, limit).await
     }
-}
-
-/// Readiness of the vector index: a scoped count that every adapter answers cheaply.
-pub struct VectorIndexHealth(pub Arc<dyn VectorIndex>);
-
-#[async_trait::async_trait]
-impl flashforge_domain::health::HealthCheck for VectorIndexHealth {
-    fn name(&self) -> &str {
-        "vector_index"
-    }
-
-    async fn check(&self) -> Result<(), String> {
-        // A fresh id owns nothing: the count is 0, and the call proves the index answers.
-        let nobody = UserId::new();
-        self.0
-            .count(Scope::user(nobody))
-            .await
-            .map(|_| ())
-            .map_err(|e| flashforge_domain::error::chain(&e))
+    async fn at_rest(
+        &self,
+        work: flashforge_domain::knowledge::AtRestWork,
+    ) -> Result<(), InfraError> {
+        self.index.at_rest(work).await
     }
 }

@@ -6,6 +6,7 @@ pub mod database;
 pub mod healthcheck;
 pub mod knowledge;
 pub mod metrics;
+pub mod readiness;
 pub mod settings;
 pub mod shutdown;
 pub mod startup;

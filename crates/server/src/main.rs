@@ -55,17 +55,18 @@ enum Command {
         #[command(subcommand)]
         action: KbAction,
     },
-    /// Write a backup: the database, the embedded vector index, local blobs, and a manifest with
-    /// a checksum for every file.
+    /// Write a backup: one compressed archive of the database, the embedded vector index, local
+    /// blobs, and a manifest with a checksum for every file.
     Backup {
-        /// The folder to create (it must not exist, or be empty); default: backup.dir/<UTC time>.
-        #[arg(long, value_name = "DIR")]
+        /// The archive to create (it must not exist), or a folder to write `<UTC time>.tar.zst`
+        /// into; default: backup.dir.
+        #[arg(long, value_name = "PATH")]
         out: Option<PathBuf>,
     },
     /// Restore a backup made by `flashforge backup` into the configured deployment. Stop the
     /// server and workers first.
     Restore {
-        /// The backup's folder.
+        /// The backup: its `.tar.zst` archive (or the folder of a format-1 backup).
         dir: PathBuf,
         /// Replace a deployment that already holds data.
         #[arg(long)]

@@ -260,6 +260,10 @@ impl LanguageModel for MeteredModel {
         self.0.default_model()
     }
 
+    async fn check(&self) -> Result<(), LlmError> {
+        self.0.check().await
+    }
+
     async fn models(&self) -> Result<Vec<String>, LlmError> {
         self.0.models().await
     }

@@ -25,8 +25,8 @@ use async_trait::async_trait;
 use flashforge_domain::InfraError;
 use flashforge_domain::accounts::UserId;
 use flashforge_domain::knowledge::{
-    ChunkId, EmbeddingModel, IndexedChunk, Scope, ScoredChunk, SparseVector, VectorIndex,
-    VectorPoint, VectorQuery,
+    AtRestWork, ChunkId, EmbeddingModel, IndexedChunk, Scope, ScoredChunk, SparseVector,
+    VectorIndex, VectorPoint, VectorQuery,
 };
 use qdrant_edge::{
     Condition, CountRequest, CreateIndex, Distance, EdgeConfig, EdgeOptimizersConfig, EdgeShard,
@@ -621,6 +621,16 @@ impl EdgeVectorIndex {
 impl VectorIndex for EdgeVectorIndex {
     fn model(&self) -> &EmbeddingModel {
         &self.model
+    }
+
+    async fn at_rest(&self, work: AtRestWork) -> Result<(), InfraError> {
+        self.blocking(move |inner| {
+            let _writes = inner.lock();
+            inner.shard.flush();
+            work();
+            Ok(())
+        })
+        .await
     }
 
     async fn upsert(&self, points: Vec<VectorPoint>) -> Result<(), InfraError> {

@@ -229,6 +229,12 @@ pub trait LanguageModel: Send + Sync {
     /// The models a client may ask for.
     async fn models(&self) -> Result<Vec<String>, LlmError>;
 
+    /// Whether the provider answers now (for readiness, where it is optional). A model that
+    /// runs in this process always does.
+    async fn check(&self) -> Result<(), LlmError> {
+        Ok(())
+    }
+
     /// The whole answer at once.
     async fn complete(&self, prompt: &Prompt) -> Result<Completion, LlmError>;
 

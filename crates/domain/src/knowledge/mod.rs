@@ -26,7 +26,7 @@ pub use models::{
     SearchMode, blob_key, chat_blob_prefix, user_blob_prefix,
 };
 pub use ports::{
-    ApproximateTokens, BlobStore, BlobStream, CHUNK_WRITE_BATCH, Completion, Created,
+    ApproximateTokens, AtRestWork, BlobStore, BlobStream, CHUNK_WRITE_BATCH, Completion, Created,
     DocumentRepository, Embedder, EmbeddingModel, ExtractError, IndexedChunk, NewDocument,
     ScoredChunk, SparseVector, TextExtractor, TokenCounter, VectorIndex, VectorPoint, VectorQuery,
 };

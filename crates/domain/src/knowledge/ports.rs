@@ -342,6 +342,9 @@ pub struct IndexedChunk {
     pub user_id: UserId,
 }
 
+/// Work for [`VectorIndex::at_rest`]; it runs on a thread that may block.
+pub type AtRestWork = Box<dyn FnOnce() + Send + 'static>;
+
 /// The vector index. Every search and delete is scoped by the owner.
 #[async_trait]
 pub trait VectorIndex: Send + Sync {
@@ -369,4 +372,12 @@ pub trait VectorIndex: Send + Sync {
         after: Option<ChunkId>,
         limit: usize,
     ) -> Result<Vec<IndexedChunk>, InfraError>;
+    /// Runs `work` while everything written is on disk and no write can land: a consistent
+    /// point to copy an index kept in local files from (a backup). An index that keeps nothing
+    /// on this machine's disk just runs it.
+    async fn at_rest(&self, work: AtRestWork) -> Result<(), InfraError> {
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| InfraError::internal(format!("work at rest on the index failed: {e}")))
+    }
 }

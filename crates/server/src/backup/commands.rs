@@ -5,15 +5,17 @@ use super::*;
 // ---------------------------------------------------------------------------------------------
 // The command line
 
-/// `flashforge backup [--out DIR]`: DIR defaults to `backup.dir/<UTC time>`.
+/// `flashforge backup [--out PATH]`: PATH (a new file, or a folder to write
+/// `<UTC time>.tar.zst` into) defaults to `backup.dir`.
 pub async fn backup_command(settings: &Settings, out: Option<PathBuf>) -> Result<(), BackupError> {
-    let out = out.unwrap_or_else(|| {
-        settings
-            .backup
-            .dir
-            .join(Utc::now().format(STAMP_FORMAT).to_string())
-    });
-    let manifest = backup(settings, &out).await?;
+    let out = match out {
+        Some(out) => out,
+        None => {
+            create_dir(&settings.backup.dir)?;
+            settings.backup.dir.clone()
+        }
+    };
+    let (out, manifest) = backup(settings, &out, None).await?;
     let rows: u64 = manifest.database.counts.values().sum();
     let bytes: u64 = manifest.files.values().map(|f| f.size).sum();
     println!("backup written to {}", out.display());
@@ -30,8 +32,10 @@ pub async fn backup_command(settings: &Settings, out: Option<PathBuf>) -> Result
     );
     print_part("index", &manifest.index);
     print_part("blobs", &manifest.blobs);
+    let archive = std::fs::metadata(&out).map(|m| m.len()).unwrap_or_default();
     println!(
-        "  {} files, {bytes} bytes, each with its sha256 in {MANIFEST_FILE}",
+        "  {} files, {bytes} bytes, each with its sha256 in {MANIFEST_FILE}; {archive} bytes \
+         compressed",
         manifest.files.len()
     );
     Ok(())
@@ -84,6 +88,13 @@ pub async fn restore_command(
             "  blobs: {} files into {}",
             m.blobs.files,
             settings.storage.blob_dir.display()
+        );
+    }
+    if let Some(r) = &report.reconciled {
+        println!(
+            "  index reconciled with the chunks: {} points and {} chunks checked, {} orphan \
+             points removed, {} documents queued to be embedded again",
+            r.vectors_checked, r.chunks_checked, r.orphan_vectors_removed, r.documents_requeued
         );
     }
     for note in &report.notes {

@@ -24,37 +24,6 @@ pub(super) fn private_dir_builder() -> std::fs::DirBuilder {
     builder
 }
 
-/// Makes every folder under `dir` (and `dir`) 0700 and every file 0600: a backup is readable by
-/// the account that wrote it only, whatever the umask or the tools that wrote its parts.
-pub(super) fn restrict(dir: &Path) -> Result<(), BackupError> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let set = |path: &Path, mode: u32| {
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-                .map_err(|e| BackupError::io(format!("cannot restrict {}", path.display()), e))
-        };
-        let mut pending = vec![dir.to_path_buf()];
-        while let Some(folder) = pending.pop() {
-            set(&folder, 0o700)?;
-            for entry in read_dir(&folder)? {
-                let path = entry.path();
-                let file_type = entry
-                    .file_type()
-                    .map_err(|e| BackupError::io(format!("cannot read {}", path.display()), e))?;
-                if file_type.is_dir() {
-                    pending.push(path);
-                } else if file_type.is_file() {
-                    set(&path, 0o600)?;
-                }
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
-}
-
 pub(super) fn create_dir(dir: &Path) -> Result<(), BackupError> {
     std::fs::create_dir_all(dir)
         .map_err(|e| BackupError::io(format!("cannot create {}", dir.display()), e))
@@ -96,9 +65,9 @@ pub(super) fn clear_dir(dir: &Path, keep: &dyn Fn(&str) -> bool) -> Result<(), B
     Ok(())
 }
 
-/// Copies the files and folders under `from` into `to` (created as needed), leaving out those
-/// whose path relative to `from` `skip` names; symbolic links are not followed. Returns the
-/// files and bytes copied.
+/// Copies the files and folders under `from` into `to` (created as needed), holes kept, leaving
+/// out those whose path relative to `from` `skip` names; symbolic links are not followed.
+/// Returns the files and bytes copied.
 pub(super) fn copy_tree(
     from: &Path,
     to: &Path,
@@ -120,17 +89,7 @@ pub(super) fn copy_tree(
             if file_type.is_dir() {
                 pending.push(path);
             } else if file_type.is_file() {
-                let target = to.join(&path);
-                bytes += std::fs::copy(entry.path(), &target).map_err(|e| {
-                    BackupError::io(
-                        format!(
-                            "cannot copy {} to {}",
-                            entry.path().display(),
-                            target.display()
-                        ),
-                        e,
-                    )
-                })?;
+                bytes += copy_sparse(&entry.path(), &to.join(&path))?;
                 files += 1;
             } else {
                 tracing::warn!(path = %entry.path().display(), "not a file or folder: not copied");
@@ -141,12 +100,8 @@ pub(super) fn copy_tree(
 }
 
 /// The size and sha256 of every file under `dir` but the manifest, by `/`-separated relative
-/// path. With `sync`, each file is also flushed to disk (the backup is about to be declared
-/// complete).
-pub(super) fn checksums(
-    dir: &Path,
-    sync: bool,
-) -> Result<BTreeMap<String, FileEntry>, BackupError> {
+/// path.
+pub(super) fn checksums(dir: &Path) -> Result<BTreeMap<String, FileEntry>, BackupError> {
     let mut out = BTreeMap::new();
     let mut pending = vec![PathBuf::new()];
     while let Some(relative) = pending.pop() {
@@ -162,18 +117,13 @@ pub(super) fn checksums(
             if path == Path::new(MANIFEST_FILE) {
                 continue;
             }
-            let name = path
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy())
-                .collect::<Vec<_>>()
-                .join("/");
-            out.insert(name, hash_file(&entry.path(), sync)?);
+            out.insert(slash_path(&path), hash_file(&entry.path())?);
         }
     }
     Ok(out)
 }
 
-pub(super) fn hash_file(path: &Path, sync: bool) -> Result<FileEntry, BackupError> {
+pub(super) fn hash_file(path: &Path) -> Result<FileEntry, BackupError> {
     let fail = |e| BackupError::io(format!("cannot read {}", path.display()), e);
     let mut file = File::open(path).map_err(fail)?;
     let mut hasher = Sha256::new();
@@ -186,9 +136,6 @@ pub(super) fn hash_file(path: &Path, sync: bool) -> Result<FileEntry, BackupErro
         }
         hasher.update(&buffer[..n]);
         size += n as u64;
-    }
-    if sync {
-        file.sync_all().map_err(fail)?;
     }
     let sha256 = flashforge_domain::knowledge::hex(&hasher.finalize());
     Ok(FileEntry { size, sha256 })

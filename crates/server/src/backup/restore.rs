@@ -1,5 +1,7 @@
 //! Restoring a backup: verify, check the target, restore each part, compare the counts.
 
+use flashforge_domain::knowledge::ReconcileReport;
+
 use super::*;
 
 // ---------------------------------------------------------------------------------------------
@@ -11,16 +13,134 @@ pub struct RestoreReport {
     pub manifest: Manifest,
     /// Rows per table after the restore.
     pub counts: BTreeMap<String, u64>,
+    /// The vector index checked against the restored chunks (`None` for an in-memory index).
+    pub reconciled: Option<ReconcileReport>,
     /// What the operator should know or do next.
     pub notes: Vec<String>,
 }
 
-/// Restores the backup in `dir` into the configured deployment. Refuses a corrupt backup and,
-/// without `force`, a deployment that already holds data. The server must not be running.
+/// Restores the backup at `path` (an archive, or a folder of format 1) into the configured
+/// deployment, then reconciles the vector index with the restored chunks. Refuses a corrupt
+/// backup and, without `force`, a deployment that already holds data. The server must not be
+/// running.
 pub async fn restore(
     settings: &Settings,
-    dir: &Path,
+    path: &Path,
     force: bool,
+) -> Result<RestoreReport, BackupError> {
+    let kind = dump_kind(settings)?;
+    if !path.exists() {
+        return Err(BackupError::Refused(format!(
+            "{} does not exist: name a backup archive (or a backup folder)",
+            path.display()
+        )));
+    }
+    refuse_overlaps(settings, path, "the backup")?;
+    // Held until the data is in place: no server or worker may open the index meanwhile, and a
+    // running one is found here.
+    let lock = if settings.vector.provider == VectorProvider::Embedded {
+        Some(
+            crate::knowledge::lock_index_dir(&settings.vector.dir).map_err(|e| {
+                BackupError::Refused(format!(
+                    "{e}. Stop the server and workers of this deployment before a restore"
+                ))
+            })?,
+        )
+    } else {
+        None
+    };
+    let target = occupancy(settings, kind).await?;
+    if !target.holds_data.is_empty() && !force {
+        return Err(BackupError::Refused(format!(
+            "the deployment is not empty ({}); nothing was changed. To replace it with the \
+             backup, stop the server and run `flashforge restore {} --force`",
+            target.holds_data.join("; "),
+            path.display()
+        )));
+    }
+    let (mut report, staging) = if path.is_dir() {
+        (
+            restore_folder(settings, path, kind, &target, force, false).await?,
+            None,
+        )
+    } else {
+        let staging = staging_dir(settings, path)?;
+        {
+            let (archive, into) = (path.to_path_buf(), staging.path().to_path_buf());
+            blocking(move || unpack(&archive, &into)).await?;
+        }
+        let report = restore_folder(settings, staging.path(), kind, &target, force, true).await?;
+        (report, Some(staging))
+    };
+    drop(staging);
+    drop(lock);
+    if settings.vector.provider != VectorProvider::Memory {
+        let reconciled = crate::startup::reconcile(settings.clone())
+            .await
+            .map_err(|e| {
+                BackupError::Unexpected(format!(
+                    "the backup was restored, but the vector index could not be checked against \
+                     the restored chunks: {e}. Run `flashforge kb reconcile` before starting the \
+                     server"
+                ))
+            })?;
+        report.reconciled = Some(reconciled);
+    }
+    Ok(report)
+}
+
+/// A private folder to expand the archive `archive` into: beside the deployment's data (so that
+/// its files can be moved into place), else beside the archive, else in the temp folder; the
+/// first of them that takes one.
+fn staging_dir(settings: &Settings, archive: &Path) -> Result<tempfile::TempDir, BackupError> {
+    let beside_data = if settings.vector.provider == VectorProvider::Embedded {
+        Some(settings.vector.dir.clone())
+    } else if let Some(file) = sqlite_file(settings.database.url.expose()) {
+        Some(file)
+    } else if settings.storage.blobs == BlobBackend::Local {
+        Some(settings.storage.blob_dir.clone())
+    } else {
+        None
+    };
+    let parent = |path: PathBuf| absolute(&path).parent().map(Path::to_path_buf);
+    let candidates = [
+        beside_data.and_then(parent),
+        parent(archive.to_path_buf()),
+        Some(std::env::temp_dir()),
+    ];
+    let mut last = None;
+    for root in candidates.into_iter().flatten() {
+        let made = std::fs::create_dir_all(&root).and_then(|()| {
+            tempfile::Builder::new()
+                .prefix(".flashforge-restore-")
+                .tempdir_in(&root)
+        });
+        match made {
+            Ok(dir) => return Ok(dir),
+            Err(e) => last = Some((root, e)),
+        }
+    }
+    let (root, e) = last.unwrap_or_else(|| {
+        (
+            std::env::temp_dir(),
+            std::io::Error::other("no folder to stage in"),
+        )
+    });
+    Err(BackupError::io(
+        format!("cannot stage the restore in {}", root.display()),
+        e,
+    ))
+}
+
+/// Restores the backup's files in `dir` (checked against its manifest first). `staged`: `dir`
+/// is this restore's own copy, whose files may be moved instead of copied.
+async fn restore_folder(
+    settings: &Settings,
+    dir: &Path,
+    kind: DumpKind,
+    target: &Occupancy,
+    force: bool,
+    staged: bool,
 ) -> Result<RestoreReport, BackupError> {
     let manifest = read_manifest(dir)?;
     {
@@ -28,7 +148,6 @@ pub async fn restore(
         let manifest = manifest.clone();
         blocking(move || verify(&dir, &manifest)).await?;
     }
-    let kind = dump_kind(settings)?;
     if kind != manifest.database.kind {
         return Err(BackupError::Refused(format!(
             "this backup holds a {} database, but database.url names a {} one",
@@ -43,31 +162,6 @@ pub async fn restore(
              deployment with storage.blobs = \"local\" (and copy the folder to the bucket \
              afterwards if you move to S3)",
             manifest.blobs.files, s.blobs
-        )));
-    }
-    refuse_overlaps(settings, dir, "the backup")?;
-
-    // Held until the end: no server or worker may open the index meanwhile, and a running one
-    // is found here.
-    let _lock = if settings.vector.provider == VectorProvider::Embedded {
-        Some(
-            crate::knowledge::lock_index_dir(&settings.vector.dir).map_err(|e| {
-                BackupError::Refused(format!(
-                    "{e}. Stop the server and workers of this deployment before a restore"
-                ))
-            })?,
-        )
-    } else {
-        None
-    };
-
-    let target = occupancy(settings, kind).await?;
-    if !target.holds_data.is_empty() && !force {
-        return Err(BackupError::Refused(format!(
-            "the deployment is not empty ({}); nothing was changed. To replace it with the \
-             backup, stop the server and run `flashforge restore {} --force`",
-            target.holds_data.join("; "),
-            dir.display()
         )));
     }
 
@@ -99,7 +193,9 @@ pub async fn restore(
         let settings = settings.clone();
         let dir = dir.to_path_buf();
         let manifest = manifest.clone();
-        notes.extend(blocking(move || restore_files(&settings, &dir, &manifest, force)).await?);
+        notes.extend(
+            blocking(move || restore_files(&settings, &dir, &manifest, force, staged)).await?,
+        );
     }
 
     let db = connect(settings).await?;
@@ -127,6 +223,7 @@ pub async fn restore(
     Ok(RestoreReport {
         manifest,
         counts,
+        reconciled: None,
         notes,
     })
 }
@@ -148,9 +245,13 @@ pub(super) fn read_manifest(dir: &Path) -> Result<Manifest, BackupError> {
             context: format!("{} is not valid JSON", path.display()),
             source,
         })?;
-    if version["format_version"] != FORMAT_VERSION {
+    let readable = version["format_version"].as_u64().is_some_and(|v| {
+        (u64::from(OLDEST_FORMAT_VERSION)..=u64::from(FORMAT_VERSION)).contains(&v)
+    });
+    if !readable {
         return Err(BackupError::Invalid(format!(
-            "{} has format_version {}; this flashforge reads version {FORMAT_VERSION}",
+            "{} has format_version {}; this flashforge reads versions {OLDEST_FORMAT_VERSION} to \
+             {FORMAT_VERSION}",
             path.display(),
             version["format_version"]
         )));
@@ -179,7 +280,7 @@ pub(super) fn verify(dir: &Path, manifest: &Manifest) -> Result<(), BackupError>
             manifest.database.file
         )));
     }
-    let found = checksums(dir, false)?;
+    let found = checksums(dir)?;
     for (name, expected) in &manifest.files {
         match found.get(name) {
             None => {
@@ -309,7 +410,15 @@ pub(super) fn restore_files(
     dir: &Path,
     manifest: &Manifest,
     force: bool,
+    staged: bool,
 ) -> Result<Vec<String>, BackupError> {
+    let place = |from: &Path, to: &Path| {
+        if staged {
+            move_tree(from, to)
+        } else {
+            copy_tree(from, to, &|_| false).map(|_| ())
+        }
+    };
     let mut notes = Vec::new();
     let v = &settings.vector;
     match v.provider {
@@ -318,26 +427,18 @@ pub(super) fn restore_files(
                 clear_dir(&v.dir, &|name| name == INDEX_LOCK_FILE)?;
             }
             if manifest.index.copied {
-                create_dir(&v.dir)?;
-                copy_tree(&dir.join(INDEX_DIR), &v.dir, &|_| false)?;
-                if manifest.index.note.is_some() {
-                    notes.push(
-                        "the index was copied while a server was running: run `flashforge kb \
-                         reconcile` to check it against the chunks"
-                            .to_string(),
-                    );
-                }
+                place(&dir.join(INDEX_DIR), &v.dir)?;
             } else {
                 notes.push(format!(
-                    "the backup has no copy of the vector index (it was {:?}): rebuild it from the \
-                     restored chunks with `flashforge kb reindex` before starting the server",
+                    "the backup has no copy of the vector index (it was {:?}): the documents \
+                     whose points are missing are queued to be embedded again",
                     manifest.index.kind
                 ));
             }
         }
         VectorProvider::Qdrant => notes.push(
-            "vector.provider is qdrant: the index is not part of the backup; rebuild it from \
-             the restored chunks with `flashforge kb reindex`"
+            "vector.provider is qdrant: the collection is not part of the backup; the documents \
+             whose points are missing from it are queued to be embedded again"
                 .to_string(),
         ),
         VectorProvider::Memory => {
@@ -350,9 +451,8 @@ pub(super) fn restore_files(
             if force {
                 clear_dir(&s.blob_dir, &|_| false)?;
             }
-            if copied {
-                create_dir(&s.blob_dir)?;
-                copy_tree(&dir.join(BLOBS_DIR), &s.blob_dir, &|_| false)?;
+            if copied && dir.join(BLOBS_DIR).is_dir() {
+                place(&dir.join(BLOBS_DIR), &s.blob_dir)?;
             } else if manifest.blobs.kind == BlobBackend::S3 {
                 notes.push(
                     "the backup's uploaded files were in an S3 bucket and are not in it: copy \

@@ -5,19 +5,24 @@ use super::*;
 // ---------------------------------------------------------------------------------------------
 // Scheduled backups
 
-/// Every `backup.interval_hours`: a backup into `backup.dir/<UTC time>`, then the oldest beyond
-/// `backup.keep` are deleted. Due-ness is read from the newest folder, so a restart does not
-/// take an extra backup, and a lock file in `backup.dir` keeps two workers from taking the same
-/// one.
+/// Every `backup.interval_hours`: a backup into `backup.dir/<UTC time>.tar.zst`, then the
+/// oldest beyond `backup.keep` are deleted. Due-ness is read from the newest backup, so a restart
+/// does not take an extra one, and a lock file in `backup.dir` keeps two workers from taking the
+/// same one. `index` is the process's open vector index: its files are copied at rest.
 pub struct ScheduledBackup {
     settings: Settings,
     every: Duration,
+    index: Option<Arc<dyn VectorIndex>>,
 }
 
 impl ScheduledBackup {
-    pub fn new(settings: Settings) -> Self {
+    pub fn new(settings: Settings, index: Option<Arc<dyn VectorIndex>>) -> Self {
         let every = Duration::from_secs(settings.backup.interval_hours.saturating_mul(3600));
-        Self { settings, every }
+        Self {
+            settings,
+            every,
+            index,
+        }
     }
 
     /// One round: a backup if one is due and no other process is taking it, then the pruning.
@@ -50,10 +55,10 @@ impl ScheduledBackup {
         {
             return Ok(());
         }
-        let out = dir.join(now.format(STAMP_FORMAT).to_string());
-        let manifest = backup(&self.settings, &out).await?;
+        let out = dir.join(format!("{}{ARCHIVE_SUFFIX}", now.format(STAMP_FORMAT)));
+        let (out, manifest) = backup(&self.settings, &out, self.index.clone()).await?;
         tracing::info!(
-            dir = %out.display(),
+            archive = %out.display(),
             files = manifest.files.len(),
             "scheduled backup written"
         );
@@ -85,18 +90,21 @@ impl Task for ScheduledBackup {
     }
 }
 
-/// The folders of scheduled backups in `dir`, oldest first.
+/// The scheduled backups in `dir`, oldest first: archives `<UTC time>.tar.zst`, and folders
+/// `<UTC time>` of format 1.
 pub(super) fn stamped_backups(dir: &Path) -> Result<Vec<(DateTime<Utc>, PathBuf)>, BackupError> {
     let mut out = Vec::new();
     for entry in read_dir(dir)? {
         let path = entry.path();
-        let stamp = entry
-            .file_name()
-            .to_str()
-            .and_then(|name| NaiveDateTime::parse_from_str(name, STAMP_FORMAT).ok());
-        if let Some(stamp) = stamp
-            && path.is_dir()
-        {
+        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+            continue;
+        };
+        let stamp = |text: &str| NaiveDateTime::parse_from_str(text, STAMP_FORMAT).ok();
+        let found = match name.strip_suffix(ARCHIVE_SUFFIX) {
+            Some(stem) => stamp(stem).filter(|_| path.is_file()),
+            None => stamp(&name).filter(|_| path.is_dir()),
+        };
+        if let Some(stamp) = found {
             out.push((stamp.and_utc(), path));
         }
     }
@@ -105,29 +113,31 @@ pub(super) fn stamped_backups(dir: &Path) -> Result<Vec<(DateTime<Utc>, PathBuf)
 }
 
 /// Deletes the scheduled backups beyond the newest `keep`, and what interrupted ones left more
-/// than a day ago. Other folders in `dir` are left alone. Returns how many backups went.
+/// than a day ago. Other files and folders in `dir` are left alone. Returns how many backups
+/// went.
 pub(super) fn prune(dir: &Path, keep: usize, now: DateTime<Utc>) -> Result<usize, BackupError> {
     let stamped = stamped_backups(dir)?;
     let excess = stamped.len().saturating_sub(keep);
     for (_, path) in &stamped[..excess] {
-        std::fs::remove_dir_all(path).map_err(|e| {
-            BackupError::io(
-                format!("cannot delete the old backup {}", path.display()),
-                e,
-            )
+        remove_any(path).map_err(|_| {
+            BackupError::Refused(format!("cannot delete the old backup {}", path.display()))
         })?;
     }
     for entry in read_dir(dir)? {
         let name = entry.file_name();
         let stale = name
             .to_str()
-            .and_then(|n| n.strip_suffix(".partial"))
+            .and_then(|n| {
+                n.strip_suffix(".partial")
+                    .or_else(|| n.strip_suffix(".partial.d"))
+            })
+            .map(|n| n.strip_suffix(ARCHIVE_SUFFIX).unwrap_or(n))
             .and_then(|n| NaiveDateTime::parse_from_str(n, STAMP_FORMAT).ok())
             .is_some_and(|stamp| {
                 now.signed_duration_since(stamp.and_utc()) > chrono::Duration::days(1)
             });
         if stale {
-            let _ = std::fs::remove_dir_all(entry.path());
+            let _ = remove_any(&entry.path());
         }
     }
     Ok(excess)

@@ -5,56 +5,65 @@ use super::*;
 // ---------------------------------------------------------------------------------------------
 // Backup
 
-/// Writes a backup of the configured deployment into `out`, which must not exist or be empty.
-/// Shared by `flashforge backup` and the scheduled task.
-pub async fn backup(settings: &Settings, out: &Path) -> Result<Manifest, BackupError> {
+/// Writes a backup of the configured deployment as the archive `out` (into a new
+/// `<UTC time>.tar.zst` when `out` is a folder). `index` is this process's open vector index, if
+/// it holds one: its files are then copied at rest, no write landing during the copy. Shared by
+/// `flashforge backup` and the scheduled task. Returns the archive's path and its manifest.
+pub async fn backup(
+    settings: &Settings,
+    out: &Path,
+    index: Option<Arc<dyn VectorIndex>>,
+) -> Result<(PathBuf, Manifest), BackupError> {
     let kind = dump_kind(settings)?;
+    let out = if out.is_dir() {
+        out.join(format!(
+            "{}{ARCHIVE_SUFFIX}",
+            Utc::now().format(STAMP_FORMAT)
+        ))
+    } else {
+        out.to_path_buf()
+    };
     let name = out.file_name().ok_or_else(|| {
         BackupError::Refused(format!(
-            "{}: name a new folder for the backup",
+            "{}: name a new file (or a folder) for the backup",
             out.display()
         ))
     })?;
     if out.exists() {
-        if !out.is_dir() {
-            return Err(BackupError::Refused(format!(
-                "{} exists and is not a folder",
-                out.display()
-            )));
-        }
-        if has_entries(out, |_| true)? {
-            return Err(BackupError::Refused(format!(
-                "{} is not empty: a backup goes into a new or empty folder",
-                out.display()
-            )));
-        }
+        return Err(BackupError::Refused(format!(
+            "{} exists: a backup goes into a new file",
+            out.display()
+        )));
     }
-    let mut partial_name = name.to_os_string();
-    partial_name.push(".partial");
-    let partial = out.with_file_name(partial_name);
-    if let Some(parent) = partial.parent().filter(|p| !p.as_os_str().is_empty()) {
+    let with_suffix = |suffix: &str| {
+        let mut name = name.to_os_string();
+        name.push(suffix);
+        out.with_file_name(name)
+    };
+    let (partial, staging) = (with_suffix(".partial"), with_suffix(".partial.d"));
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         create_dir(parent)?;
     }
-    refuse_overlaps(settings, out, "the backup folder")?;
+    refuse_overlaps(settings, &out, "the backup")?;
     // What an interrupted backup of the same name left.
-    if partial.exists() {
-        std::fs::remove_dir_all(&partial).map_err(|e| {
-            BackupError::io(format!("cannot remove the stale {}", partial.display()), e)
-        })?;
+    for stale in [&partial, &staging] {
+        remove_any(stale)?;
     }
-    // Only the owner may enter it (the backup holds every user's data, hashes included).
+    // Only the owner may enter it (the dump holds every user's data, hashes included).
     private_dir_builder()
-        .create(&partial)
-        .map_err(|e| BackupError::io(format!("cannot create {}", partial.display()), e))?;
-    let partial = partial
-        .canonicalize()
-        .map_err(|e| BackupError::io(format!("cannot resolve {}", partial.display()), e))?;
-    match write_backup(settings, kind, &partial)
-        .await
-        .and_then(|manifest| restrict(&partial).map(|()| manifest))
-    {
+        .create(&staging)
+        .map_err(|e| BackupError::io(format!("cannot create {}", staging.display()), e))?;
+    let written = async {
+        let staging = staging
+            .canonicalize()
+            .map_err(|e| BackupError::io(format!("cannot resolve {}", staging.display()), e))?;
+        write_backup(settings, kind, &staging, &partial, index).await
+    }
+    .await;
+    let _ = std::fs::remove_dir_all(&staging);
+    match written {
         Ok(manifest) => {
-            std::fs::rename(&partial, out).map_err(|e| {
+            std::fs::rename(&partial, &out).map_err(|e| {
                 BackupError::io(
                     format!(
                         "the backup is complete in {} but cannot be renamed to {}",
@@ -64,42 +73,43 @@ pub async fn backup(settings: &Settings, out: &Path) -> Result<Manifest, BackupE
                     e,
                 )
             })?;
-            Ok(manifest)
+            Ok((out, manifest))
         }
         Err(e) => {
-            let _ = std::fs::remove_dir_all(&partial);
+            let _ = std::fs::remove_file(&partial);
             Err(e)
         }
     }
 }
 
+/// Removes the file or folder at `path`, if there is one.
+pub(super) fn remove_any(path: &Path) -> Result<(), BackupError> {
+    let removed = match std::fs::symlink_metadata(path) {
+        Err(_) => return Ok(()),
+        Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(path),
+        Ok(_) => std::fs::remove_file(path),
+    };
+    removed.map_err(|e| BackupError::io(format!("cannot remove the stale {}", path.display()), e))
+}
+
+/// The dump and the index's copy into `staging`, then the archive `archive` from them and the
+/// blobs.
 pub(super) async fn write_backup(
     settings: &Settings,
     kind: DumpKind,
-    dir: &Path,
+    staging: &Path,
+    archive: &Path,
+    index: Option<Arc<dyn VectorIndex>>,
 ) -> Result<Manifest, BackupError> {
     let created_at = Utc::now();
-    let target = dir.join(kind.file());
+    let dump = staging.join(kind.file());
     let facts = match kind {
-        DumpKind::Postgres => dump_postgres(settings, &target).await?,
-        DumpKind::Sqlite => dump_sqlite(settings, &target).await?,
+        DumpKind::Postgres => dump_postgres(settings, &dump).await?,
+        DumpKind::Sqlite => dump_sqlite(settings, &dump).await?,
     };
-    let index = {
-        let settings = settings.clone();
-        let dir = dir.to_path_buf();
-        blocking(move || backup_index(&settings, &dir)).await?
-    };
-    let blobs = {
-        let settings = settings.clone();
-        let dir = dir.to_path_buf();
-        blocking(move || backup_blobs(&settings, &dir)).await?
-    };
-    let files = {
-        let dir = dir.to_path_buf();
-        blocking(move || checksums(&dir, true)).await?
-    };
+    let index_part = backup_index(settings, staging, index).await?;
     let e = &settings.embedding;
-    let manifest = Manifest {
+    let mut manifest = Manifest {
         format_version: FORMAT_VERSION,
         flashforge_version: env!("CARGO_PKG_VERSION").to_string(),
         created_at,
@@ -118,20 +128,36 @@ pub(super) async fn write_backup(
             },
             dimension: e.dimension(),
         },
-        index,
-        blobs,
-        files,
+        index: index_part,
+        blobs: blobs_part(settings),
+        files: BTreeMap::new(),
     };
-    let text = serde_json::to_vec_pretty(&manifest).map_err(BackupError::EncodeManifest)?;
-    let path = dir.join(MANIFEST_FILE);
-    let write = || -> std::io::Result<()> {
-        let mut file = File::create(&path)?;
-        file.write_all(&text)?;
-        file.write_all(b"\n")?;
-        file.sync_all()
-    };
-    write().map_err(|e| BackupError::io(format!("cannot write {}", path.display()), e))?;
-    Ok(manifest)
+    let settings = settings.clone();
+    let (staging, archive) = (staging.to_path_buf(), archive.to_path_buf());
+    blocking(move || {
+        let mut writer = ArchiveWriter::create(&archive)?;
+        let files = &mut manifest.files;
+        let entry = writer
+            .add_file(&staging.join(kind.file()), kind.file())?
+            .ok_or_else(|| BackupError::Unexpected("the database dump went away".into()))?;
+        files.insert(kind.file().to_string(), entry);
+        if manifest.index.copied {
+            writer.add_tree(&staging.join(INDEX_DIR), INDEX_DIR, &|_| false, files)?;
+        }
+        if manifest.blobs.copied {
+            let (count, bytes) = writer.add_tree(
+                &settings.storage.blob_dir,
+                BLOBS_DIR,
+                &is_staging_file,
+                files,
+            )?;
+            manifest.blobs.files = count;
+            manifest.blobs.bytes = bytes;
+        }
+        writer.finish(&manifest)?;
+        Ok(manifest)
+    })
+    .await
 }
 
 /// `pg_dump` in the snapshot of a read-only transaction, in which the counts are read too, so
@@ -203,34 +229,69 @@ pub(super) async fn dump_sqlite(
     facts
 }
 
-pub(super) fn backup_index(
+/// Copies the embedded index's live files (`index.json` and the generation it names; a
+/// generation a reindex is still building is left out) into `staging/index`, holes kept. With
+/// `index` (this process holds it) the copy is taken at rest; when another process holds it,
+/// the manifest says so and a restore reconciles the index with the chunks anyway.
+pub(super) async fn backup_index(
     settings: &Settings,
-    dir: &Path,
+    staging: &Path,
+    index: Option<Arc<dyn VectorIndex>>,
 ) -> Result<CopiedPart<VectorProvider>, BackupError> {
     let v = &settings.vector;
     Ok(match v.provider {
         VectorProvider::Embedded => {
-            let to = dir.join(INDEX_DIR);
+            let (from, to) = (v.dir.clone(), staging.join(INDEX_DIR));
             create_dir(&to)?;
-            let in_use = index_in_use(&v.dir);
-            let (files, bytes) = if v.dir.is_dir() {
-                copy_tree(&v.dir, &to, &|relative: &Path| {
-                    relative == Path::new(INDEX_LOCK_FILE)
-                })?
-            } else {
-                (0, 0)
+            let copy = move || -> Result<(u64, u64), BackupError> {
+                let mut totals = (0, 0);
+                for entry in live_index_entries(&from)? {
+                    let (source, target) = (from.join(&entry), to.join(&entry));
+                    if source.is_dir() {
+                        let (files, bytes) = copy_tree(&source, &target, &|_| false)?;
+                        totals = (totals.0 + files, totals.1 + bytes);
+                    } else if source.is_file() {
+                        totals = (totals.0 + 1, totals.1 + copy_sparse(&source, &target)?);
+                    }
+                }
+                Ok(totals)
             };
+            let (copied, note) = match index {
+                Some(index) => {
+                    let (sender, receiver) = std::sync::mpsc::channel();
+                    index
+                        .at_rest(Box::new(move || {
+                            let _ = sender.send(copy());
+                        }))
+                        .await
+                        .map_err(|e| {
+                            BackupError::Unexpected(format!(
+                                "cannot copy the vector index at rest: {}",
+                                flashforge_domain::error::chain(&e)
+                            ))
+                        })?;
+                    let copied = receiver.recv().map_err(|_| {
+                        BackupError::Unexpected("the copy of the vector index did not end".into())
+                    })?;
+                    (copied, None)
+                }
+                None => {
+                    let note = index_in_use(&v.dir).then(|| {
+                        "copied while another process held the index: each of its writes is \
+                         flushed, so the copy is whole unless a write landed during it; a restore \
+                         reconciles the index with the chunks, which repairs any difference"
+                            .to_string()
+                    });
+                    (blocking(copy).await, note)
+                }
+            };
+            let (files, bytes) = copied?;
             CopiedPart {
                 kind: VectorProvider::Embedded,
                 copied: true,
                 files,
                 bytes,
-                note: in_use.then(|| {
-                    "copied while a server held the index: each of its writes is flushed, so the \
-                     copy is whole unless a write landed during it; after a restore, \
-                     `flashforge kb reconcile` finds and repairs any difference with the chunks"
-                        .to_string()
-                }),
+                note,
             }
         }
         VectorProvider::Qdrant => CopiedPart {
@@ -240,7 +301,8 @@ pub(super) fn backup_index(
             bytes: 0,
             note: Some(
                 "the Qdrant server's collection is not copied: it is derived from the chunks in \
-                 the database; after a restore, rebuild it with `flashforge kb reindex`"
+                 the database; a restore reconciles it with them (documents whose points are \
+                 missing are embedded again)"
                     .to_string(),
             ),
         },
@@ -254,28 +316,42 @@ pub(super) fn backup_index(
     })
 }
 
-pub(super) fn backup_blobs(
-    settings: &Settings,
-    dir: &Path,
-) -> Result<CopiedPart<BlobBackend>, BackupError> {
+/// The entries of the index folder a copy needs: `index.json` and the generation it names; all
+/// but the lock file when `index.json` cannot be read.
+fn live_index_entries(dir: &Path) -> Result<Vec<PathBuf>, BackupError> {
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let generation = std::fs::read(dir.join(INDEX_FILE))
+        .ok()
+        .and_then(|text| serde_json::from_slice::<serde_json::Value>(&text).ok())
+        .and_then(|json| json["generation"].as_str().map(str::to_string))
+        .filter(|name| {
+            Path::new(name)
+                .components()
+                .all(|c| matches!(c, Component::Normal(_)))
+        });
+    Ok(match generation {
+        Some(generation) => vec![PathBuf::from(INDEX_FILE), PathBuf::from(generation)],
+        None => read_dir(dir)?
+            .into_iter()
+            .map(|entry| PathBuf::from(entry.file_name()))
+            .filter(|name| name != Path::new(INDEX_LOCK_FILE))
+            .collect(),
+    })
+}
+
+/// What the backup holds of the blobs: the local folder's files (added by the archive writer).
+pub(super) fn blobs_part(settings: &Settings) -> CopiedPart<BlobBackend> {
     let s = &settings.storage;
-    Ok(match s.blobs {
-        BlobBackend::Local => {
-            let to = dir.join(BLOBS_DIR);
-            create_dir(&to)?;
-            let (files, bytes) = if s.blob_dir.is_dir() {
-                copy_tree(&s.blob_dir, &to, &is_staging_file)?
-            } else {
-                (0, 0)
-            };
-            CopiedPart {
-                kind: BlobBackend::Local,
-                copied: true,
-                files,
-                bytes,
-                note: None,
-            }
-        }
+    match s.blobs {
+        BlobBackend::Local => CopiedPart {
+            kind: BlobBackend::Local,
+            copied: true,
+            files: 0,
+            bytes: 0,
+            note: None,
+        },
         BlobBackend::S3 => CopiedPart {
             kind: BlobBackend::S3,
             copied: false,
@@ -294,7 +370,7 @@ pub(super) fn backup_blobs(
             bytes: 0,
             note: Some("in-memory blobs: nothing to copy".to_string()),
         },
-    })
+    }
 }
 
 /// An upload `object_store` is still writing (`<key>#<n>`): not a blob yet.

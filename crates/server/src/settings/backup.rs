@@ -11,7 +11,7 @@ use super::problems::Problems;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BackupSettings {
-    /// Where scheduled backups go, one folder each named by its UTC time (`20261126T031500Z`).
+    /// Where backups go, one archive each named by its UTC time (`20261126T031500Z.tar.zst`).
     pub dir: PathBuf,
     /// Hours between the worker's backups; 0: none.
     pub interval_hours: u64,

@@ -119,10 +119,9 @@ impl Application {
             Some(services.clone()),
             Duration::from_millis(settings.server.shutdown_delay_ms),
         );
-        let worker = settings
-            .worker
-            .enabled
-            .then(|| background_worker(&services, &settings).start());
+        let worker = settings.worker.enabled.then(|| {
+            background_worker(&services, backend.ports.knowledge.index.clone(), &settings).start()
+        });
         let tls = if settings.server.tls_enabled() {
             Some(tls::server_config(&settings.server)?)
         } else {

@@ -20,7 +20,7 @@ pub async fn run_worker(settings: Settings) -> Result<(), StartupError> {
         backend.ports.clone(),
         service_settings(&settings),
     ));
-    let worker = background_worker(&services, &settings);
+    let worker = background_worker(&services, backend.ports.knowledge.index.clone(), &settings);
     tracing::info!(tasks = worker.task_count(), "worker started");
     let running = worker.start();
     let heartbeat = crate::healthcheck::heartbeat_file(&settings)

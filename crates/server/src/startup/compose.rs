@@ -95,10 +95,11 @@ pub async fn compose_with(
     let storage = Storage::open(settings, &mut health_checks).await?;
     let cache = cache_layer(settings).map_err(StartupError::Cache)?;
     let ttl = |secs: u64| Duration::from_secs(secs);
-    let (mut knowledge, ocr) = knowledge_ports(settings, storage.documents, storage.jobs, embedder)
-        .await
-        .map_err(StartupError::Knowledge)?;
-    health_checks.push(Arc::new(crate::knowledge::OcrHealth(ocr)));
+    let (mut knowledge, knowledge_checks) =
+        knowledge_ports(settings, storage.documents, storage.jobs, embedder)
+            .await
+            .map_err(StartupError::Knowledge)?;
+    health_checks.extend(knowledge_checks);
     knowledge.embedder = Arc::new(CachedEmbedder::new(
         Arc::new(MeteredEmbedder(knowledge.embedder)),
         cache.clone(),
@@ -119,8 +120,8 @@ pub async fn compose_with(
         &cache,
         settings,
     );
-    health_checks.push(Arc::new(crate::knowledge::VectorIndexHealth(
-        knowledge.index.clone(),
+    health_checks.push(Arc::new(crate::readiness::LanguageModelHealth(
+        language_model.clone(),
     )));
     Ok(Backend {
         cache: cache.clone(),

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use flashforge_domain::accounts::{AccountSettings, PasswordPolicy};
 use flashforge_domain::assistant::AssistantSettings;
+use flashforge_domain::knowledge::VectorIndex;
 use flashforge_domain::spend::SpendSettings;
 use flashforge_domain::{ServiceSettings, Services};
 
@@ -66,9 +67,13 @@ fn rotation_key(settings: &Settings) -> flashforge_domain::accounts::RotationKey
     flashforge_domain::accounts::RotationKey::new(hasher.finalize().into())
 }
 
-/// The background tasks of this process: the sweep of ended sessions and `worker.concurrency`
-/// job loops.
-pub fn background_worker(services: &Arc<Services>, settings: &Settings) -> Worker {
+/// The background tasks of this process: the sweep of ended sessions, `worker.concurrency` job
+/// loops and, when scheduled, backups (which copy `index`, this process's vector index, at rest).
+pub fn background_worker(
+    services: &Arc<Services>,
+    index: Arc<dyn VectorIndex>,
+    settings: &Settings,
+) -> Worker {
     let mut worker = Worker::new().with_task(Arc::new(SessionSweep::new(services.clone())));
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into());
     for n in 0..settings.worker.concurrency {
@@ -81,6 +86,7 @@ pub fn background_worker(services: &Arc<Services>, settings: &Settings) -> Worke
     if settings.backup.interval_hours > 0 {
         worker = worker.with_task(Arc::new(crate::backup::ScheduledBackup::new(
             settings.clone(),
+            Some(index),
         )));
     }
     worker
