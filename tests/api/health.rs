@@ -194,6 +194,13 @@ on_every_backend!(
     the_prototype_health_route_keeps_its_shape,
 );
 
+/// The app on SQLite with its blobs in `bucket`.
+async fn app_on(bucket: &flashforge_tests::s3::S3Bucket) -> TestApp {
+    let settings = bucket.settings();
+    let overrides: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    spawn_app_configured(Backend::Sqlite, Hooks::default(), &overrides).await
+}
+
 /// With blobs in S3, readiness asks the bucket: one that does not exist makes the app unready
 /// (uploads would fail), the same app on a bucket that exists is ready.
 #[tokio::test]
@@ -201,9 +208,7 @@ async fn a_missing_bucket_turns_readiness_to_503() {
     let Some(missing) = flashforge_tests::s3::missing_bucket_or_skip().await else {
         return;
     };
-    let settings: Vec<(&str, String)> = missing.settings();
-    let overrides: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let app = spawn_app_configured(Backend::Sqlite, Hooks::default(), &overrides).await;
+    let app = app_on(&missing).await;
     let (status, check) = readiness(&app, "blob_store").await;
     assert_eq!((status, &check["status"]), (503, &"down".into()), "{check}");
     assert_eq!(check["required"], true);
@@ -211,9 +216,7 @@ async fn a_missing_bucket_turns_readiness_to_503() {
     let Some(bucket) = flashforge_tests::s3::new_bucket_or_skip().await else {
         return;
     };
-    let settings: Vec<(&str, String)> = bucket.settings();
-    let overrides: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let app = spawn_app_configured(Backend::Sqlite, Hooks::default(), &overrides).await;
+    let app = app_on(&bucket).await;
     let (status, check) = readiness(&app, "blob_store").await;
     assert_eq!((status, &check["status"]), (200, &"up".into()), "{check}");
 }

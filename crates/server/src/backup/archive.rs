@@ -10,8 +10,10 @@ use super::*;
 pub const ARCHIVE_SUFFIX: &str = ".tar.zst";
 /// zstd's default level: about 400 MB/s on one core here, and runs of zeros cost nothing.
 const ZSTD_LEVEL: i32 = 3;
-/// The unit in which copies look for zeros to leave as holes.
+/// What copies read at a time.
 const BLOCK: usize = 64 * 1024;
+/// The unit in which copies look for zeros to leave as holes: a file system block.
+const PAGE: usize = 4096;
 
 type Compressed = zstd::Encoder<'static, std::io::BufWriter<File>>;
 
@@ -67,8 +69,9 @@ impl ArchiveWriter {
         Ok(Some(entry))
     }
 
-    /// Adds every file under `root` as `prefix/<relative path>` but those `skip` names (by
-    /// their path relative to `root`), into `files`. Returns the files and bytes added.
+    /// Adds every folder and file under `root` as `prefix/<relative path>` but those `skip`
+    /// names (by their path relative to `root`), the files into `files`. Returns the files and
+    /// bytes added.
     pub(super) fn add_tree(
         &mut self,
         root: &Path,
@@ -80,8 +83,15 @@ impl ArchiveWriter {
         if !root.is_dir() {
             return Ok((count, bytes));
         }
-        for relative in regular_files(root, skip)? {
+        for (relative, is_dir) in walk(root, skip)? {
             let name = format!("{prefix}/{}", slash_path(&relative));
+            if is_dir {
+                // Kept, empty or not: the index may expect its folders.
+                self.builder
+                    .append_dir(&name, root.join(&relative))
+                    .map_err(|e| self.write_error(e))?;
+                continue;
+            }
             match self.add_file(&root.join(&relative), &name)? {
                 Some(entry) => {
                     count += 1;
@@ -132,9 +142,10 @@ pub(super) fn unpack(archive: &Path, into: &Path) -> Result<(), BackupError> {
         .map_err(|e| BackupError::io(format!("cannot read {}", archive.display()), e))?;
     let unreadable = |e: std::io::Error| {
         BackupError::Invalid(format!(
-            "{} cannot be expanded: {e} (is it a damaged or truncated backup, or is {} full?)",
+            "{} cannot be expanded: {e} (is it a damaged or truncated backup, or is there no room \
+             left in {}?)",
             archive.display(),
-            into.display()
+            into.parent().unwrap_or(into).display()
         ))
     };
     let decoder = zstd::Decoder::new(file).map_err(unreadable)?;
@@ -189,18 +200,31 @@ pub(super) fn copy_sparse(from: &Path, to: &Path) -> Result<u64, BackupError> {
         if n == 0 {
             break;
         }
-        let block = &buffer[..n];
-        if block.iter().all(|b| *b == 0) {
-            target
-                .seek(SeekFrom::Current(n as i64))
-                .map_err(write_error)?;
-        } else {
-            target.write_all(block).map_err(write_error)?;
+        // Runs of zero pages become one seek, runs of data one write.
+        let mut start = 0;
+        while start < n {
+            let zero = is_zero(&buffer[start..(start + PAGE).min(n)]);
+            let mut end = (start + PAGE).min(n);
+            while end < n && is_zero(&buffer[end..(end + PAGE).min(n)]) == zero {
+                end = (end + PAGE).min(n);
+            }
+            if zero {
+                target
+                    .seek(SeekFrom::Current((end - start) as i64))
+                    .map_err(write_error)?;
+            } else {
+                target.write_all(&buffer[start..end]).map_err(write_error)?;
+            }
+            start = end;
         }
         size += n as u64;
     }
     target.set_len(size).map_err(write_error)?;
     Ok(size)
+}
+
+fn is_zero(bytes: &[u8]) -> bool {
+    bytes.iter().all(|b| *b == 0)
 }
 
 /// Moves every entry of `from` into `to` (created when missing): renamed where both lie on one
@@ -218,36 +242,6 @@ pub(super) fn move_tree(from: &Path, to: &Path) -> Result<(), BackupError> {
         }
     }
     Ok(())
-}
-
-/// The regular files under `root` (paths relative to it), sorted, but those `skip` names;
-/// symbolic links and other special files are left out with a warning.
-pub(super) fn regular_files(
-    root: &Path,
-    skip: &dyn Fn(&Path) -> bool,
-) -> Result<Vec<PathBuf>, BackupError> {
-    let mut out = Vec::new();
-    let mut pending = vec![PathBuf::new()];
-    while let Some(relative) = pending.pop() {
-        for entry in read_dir(&root.join(&relative))? {
-            let path = relative.join(entry.file_name());
-            if skip(&path) {
-                continue;
-            }
-            let file_type = entry.file_type().map_err(|e| {
-                BackupError::io(format!("cannot read {}", entry.path().display()), e)
-            })?;
-            if file_type.is_dir() {
-                pending.push(path);
-            } else if file_type.is_file() {
-                out.push(path);
-            } else {
-                tracing::warn!(path = %entry.path().display(), "not a file or folder: not copied");
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
 }
 
 /// A relative path with `/` between its parts, as the manifest names files.

@@ -73,12 +73,30 @@ pub(super) fn copy_tree(
     to: &Path,
     skip: &dyn Fn(&Path) -> bool,
 ) -> Result<(u64, u64), BackupError> {
-    let mut files = 0;
-    let mut bytes = 0;
+    let (mut files, mut bytes) = (0, 0);
+    create_dir(to)?;
+    for (relative, is_dir) in walk(from, skip)? {
+        if is_dir {
+            create_dir(&to.join(&relative))?;
+        } else {
+            bytes += copy_sparse(&from.join(&relative), &to.join(&relative))?;
+            files += 1;
+        }
+    }
+    Ok((files, bytes))
+}
+
+/// The folders and regular files under `root` (paths relative to it, a folder before what it
+/// holds), but those `skip` names; `true` marks a folder. Symbolic links and other special
+/// files are left out with a warning.
+pub(super) fn walk(
+    root: &Path,
+    skip: &dyn Fn(&Path) -> bool,
+) -> Result<Vec<(PathBuf, bool)>, BackupError> {
+    let mut out = Vec::new();
     let mut pending = vec![PathBuf::new()];
     while let Some(relative) = pending.pop() {
-        create_dir(&to.join(&relative))?;
-        for entry in read_dir(&from.join(&relative))? {
+        for entry in read_dir(&root.join(&relative))? {
             let path = relative.join(entry.file_name());
             if skip(&path) {
                 continue;
@@ -87,16 +105,17 @@ pub(super) fn copy_tree(
                 BackupError::io(format!("cannot read {}", entry.path().display()), e)
             })?;
             if file_type.is_dir() {
-                pending.push(path);
+                pending.push(path.clone());
+                out.push((path, true));
             } else if file_type.is_file() {
-                bytes += copy_sparse(&entry.path(), &to.join(&path))?;
-                files += 1;
+                out.push((path, false));
             } else {
                 tracing::warn!(path = %entry.path().display(), "not a file or folder: not copied");
             }
         }
     }
-    Ok((files, bytes))
+    out.sort();
+    Ok(out)
 }
 
 /// The size and sha256 of every file under `dir` but the manifest, by `/`-separated relative

@@ -210,12 +210,32 @@ async fn make_material(api: &Api) -> Vec<Material> {
     out
 }
 
+/// Serves `source` while [`make_material`] fills it, records what each user sees after a fresh
+/// login, and stops the server. Returns the material, the tokens and the answers.
+fn fill(
+    runtime: &tokio::runtime::Runtime,
+    source: &Deployment,
+) -> (Vec<Material>, Vec<String>, Answers) {
+    let server = source.serve();
+    let api = Api::new(source.port);
+    let filled = runtime.block_on(async {
+        let material = make_material(&api).await;
+        let mut tokens = Vec::new();
+        for m in &material {
+            tokens.push(api.login(m.username).await);
+        }
+        let before = record(&api, &material, &tokens).await;
+        (material, tokens, before)
+    });
+    stop(server);
+    filled
+}
+
+/// What each user saw, by `user GET path`.
+type Answers = std::collections::BTreeMap<String, serde_json::Value>;
+
 /// The answers a user sees, by `user GET path`.
-async fn record(
-    api: &Api,
-    material: &[Material],
-    tokens: &[String],
-) -> std::collections::BTreeMap<String, serde_json::Value> {
+async fn record(api: &Api, material: &[Material], tokens: &[String]) -> Answers {
     let mut answers = std::collections::BTreeMap::new();
     for (m, token) in material.iter().zip(tokens) {
         let (chat, document) = (&m.chat, &m.document);
@@ -313,17 +333,7 @@ fn backup_and_restore_round_trip(
     dump_file: &str,
 ) {
     // The source: material made through the API, then recorded with fresh logins.
-    let server = source.serve();
-    let api = Api::new(source.port);
-    let (material, tokens, before) = runtime.block_on(async {
-        let material = make_material(&api).await;
-        let mut tokens = Vec::new();
-        for m in &material {
-            tokens.push(api.login(m.username).await);
-        }
-        let before = record(&api, &material, &tokens).await;
-        (material, tokens, before)
-    });
+    let (material, tokens, before) = fill(runtime, source);
     for m in &material {
         let search = &before[&format!(
             "{} GET /chats/{}/search?q={}&mode=semantic",
@@ -336,7 +346,6 @@ fn backup_and_restore_round_trip(
             "nothing to compare: {search}"
         );
     }
-    stop(server);
 
     // The backup: one archive, a fraction of the data's room on disk.
     let backups = tempfile::tempdir().unwrap();
@@ -585,18 +594,7 @@ fn backup_and_restore_with_blobs_in_s3() {
         return;
     };
     let source = Deployment::sqlite_with_blobs_in(&bucket);
-    let server = source.serve();
-    let api = Api::new(source.port);
-    let (material, tokens, before) = runtime.block_on(async {
-        let material = make_material(&api).await;
-        let mut tokens = Vec::new();
-        for m in &material {
-            tokens.push(api.login(m.username).await);
-        }
-        let before = record(&api, &material, &tokens).await;
-        (material, tokens, before)
-    });
-    stop(server);
+    let (material, tokens, before) = fill(&runtime, &source);
     assert_eq!(runtime.block_on(bucket.keys()).len(), 2);
     assert!(files_under(&source.blob_dir()).is_empty());
 
