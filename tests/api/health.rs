@@ -151,24 +151,52 @@ async fn a_blob_folder_that_takes_no_files_makes_the_app_unready(backend: Backen
     assert_eq!((status, &check["status"]), (200, &"up".into()), "{check}");
 }
 
-async fn a_model_provider_that_does_not_answer_leaves_the_app_ready(backend: Backend) {
-    // A port nothing listens on.
+/// The app with the OpenAI-compatible provider at `base`.
+async fn app_with_provider(backend: Backend, base: &str) -> TestApp {
+    spawn_app_configured(
+        backend,
+        Hooks::default(),
+        &[
+            ("FLASHFORGE__LLM__PROVIDER", "openai"),
+            ("FLASHFORGE__LLM__BASE_URL", base),
+            ("FLASHFORGE__LLM__MAX_RETRIES", "0"),
+        ],
+    )
+    .await
+}
+
+async fn the_model_provider_is_reported_and_never_required(backend: Backend) {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    // A provider that answers its model list: up.
+    let provider = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/models"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "object": "list",
+            "data": [{"id": "gpt-4o-mini", "object": "model"}]
+        })))
+        .mount(&provider)
+        .await;
+    let app = app_with_provider(backend, &format!("{}/v1", provider.uri())).await;
+    let (status, check) = readiness(&app, "language_model").await;
+    assert_eq!((status, &check["status"]), (200, &"up".into()), "{check}");
+    assert_eq!(check["required"], false);
+    // Each check asks again: the answer is not cached like the model list.
+    let asked = provider.received_requests().await.unwrap().len();
+    next_readiness_check().await;
+    readiness(&app, "language_model").await;
+    let asked_again = provider.received_requests().await.unwrap().len();
+    assert_eq!(asked_again, asked + 1);
+
+    // One nobody listens for: down, and the app stays ready.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let base = format!("http://127.0.0.1:{port}/v1");
-    let app = spawn_app_configured(
-        backend,
-        Hooks::default(),
-        &[
-            ("FLASHFORGE__LLM__PROVIDER", "openai"),
-            ("FLASHFORGE__LLM__BASE_URL", &base),
-            ("FLASHFORGE__LLM__MAX_RETRIES", "0"),
-        ],
-    )
-    .await;
+    let app = app_with_provider(backend, &format!("http://127.0.0.1:{port}/v1")).await;
     let (status, check) = readiness(&app, "language_model").await;
     assert_eq!(status, 200, "the model is optional: {check}");
     assert_eq!(check["status"], "down", "{check}");
@@ -190,7 +218,7 @@ on_every_backend!(
     ready_reports_each_dependency_with_its_latency,
     ready_answers_503_when_a_required_dependency_is_down,
     a_blob_folder_that_takes_no_files_makes_the_app_unready,
-    a_model_provider_that_does_not_answer_leaves_the_app_ready,
+    the_model_provider_is_reported_and_never_required,
     the_prototype_health_route_keeps_its_shape,
 );
 
