@@ -81,6 +81,18 @@ impl Deployment {
         self.command(&[]).args(args).output().unwrap()
     }
 
+    /// `flashforge ARGS`, which must succeed; its standard output.
+    fn run_ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "flashforge {args:?}: {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    }
+
     fn serve(&self) -> Process {
         let mut server = Process(
             self.command(&[])
@@ -351,12 +363,10 @@ fn backup_and_restore_round_trip(
     let backups = tempfile::tempdir().unwrap();
     let backup = backups.path().join("backup.tar.zst");
     let backup_text = backup.display().to_string();
-    let out = source.run(&["backup", "--out", &backup_text]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = source.run_ok(&["backup", "--out", &backup_text]);
     assert!(
-        text(&out.stdout).contains(&format!("backup written to {backup_text}")),
-        "{}",
-        text(&out.stdout)
+        stdout.contains(&format!("backup written to {backup_text}")),
+        "{stdout}"
     );
     assert!(!backups.path().join("backup.tar.zst.partial").exists());
     assert!(!backups.path().join("backup.tar.zst.partial.d").exists());
@@ -454,9 +464,7 @@ fn backup_and_restore_round_trip(
     assert!(target.is_untouched(runtime), "a refused restore wrote");
 
     // The restore into the new, empty deployment.
-    let out = target.run(&["restore", &backup_text]);
-    let stdout = text(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    let stdout = target.run_ok(&["restore", &backup_text]);
     assert!(
         stdout.contains(&format!("restored {backup_text}")),
         "{stdout}"
@@ -526,13 +534,7 @@ fn backup_and_restore_round_trip(
     );
 
     // With --force it is replaced by the backup, index and blobs included.
-    let out = target.run(&["restore", &backup_text, "--force"]);
-    assert!(
-        out.status.success(),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    target.run_ok(&["restore", &backup_text, "--force"]);
     assert_eq!(sessions(), backed_up_sessions);
     let blobs = files.keys().filter(|f| f.starts_with("blobs/")).count();
     assert_eq!(files_under(&target.blob_dir()).len(), blobs);
@@ -553,13 +555,7 @@ fn backup_and_restore_round_trip(
         serde_json::to_vec(&legacy).unwrap(),
     )
     .unwrap();
-    let out = target.run(&["restore", &expanded.display().to_string(), "--force"]);
-    assert!(
-        out.status.success(),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    target.run_ok(&["restore", &expanded.display().to_string(), "--force"]);
     assert_eq!(sessions(), backed_up_sessions);
     assert!(expanded.join(dump_file).is_file());
     assert!(expanded.join(&blob).is_file());
@@ -599,8 +595,7 @@ fn backup_and_restore_with_blobs_in_s3() {
     assert!(files_under(&source.blob_dir()).is_empty());
 
     let backups = tempfile::tempdir().unwrap();
-    let out = source.run(&["backup", "--out", &backups.path().display().to_string()]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    source.run_ok(&["backup", "--out", &backups.path().display().to_string()]);
     let archive = std::fs::read_dir(backups.path())
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -620,9 +615,7 @@ fn backup_and_restore_with_blobs_in_s3() {
     assert!(!files.keys().any(|f| f.starts_with("blobs/")), "{files:?}");
 
     let target = Deployment::sqlite_with_blobs_in(&bucket);
-    let out = target.run(&["restore", &archive.display().to_string()]);
-    let stdout = text(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    let stdout = target.run_ok(&["restore", &archive.display().to_string()]);
     assert!(stdout.contains("storage.blobs is s3"), "{stdout}");
     let server = target.serve();
     let api = Api::new(target.port);
@@ -746,16 +739,10 @@ fn the_worker_takes_scheduled_backups_and_keeps_the_newest() {
 
     // What it wrote restores.
     let target = Deployment::sqlite();
-    let out = target.run(&[
+    target.run_ok(&[
         "restore",
         &backups.path().join(&names[1]).display().to_string(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
     assert_eq!(
         count(
             &runtime,
