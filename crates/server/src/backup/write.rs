@@ -229,10 +229,13 @@ pub(super) async fn dump_sqlite(
     facts
 }
 
+/// How many more copies of an index another process holds are taken to find two identical ones.
+const STILL_ATTEMPTS: usize = 3;
+
 /// Copies the embedded index's live files (`index.json` and the generation it names; a
 /// generation a reindex is still building is left out) into `staging/index`, holes kept. With
-/// `index` (this process holds it) the copy is taken at rest; when another process holds it,
-/// the manifest says so and a restore reconciles the index with the chunks anyway.
+/// `index` (this process holds it) the copy is taken at rest; when another process holds it, it
+/// is copied until two successive copies agree, and the manifest says so.
 pub(super) async fn backup_index(
     settings: &Settings,
     staging: &Path,
@@ -243,25 +246,12 @@ pub(super) async fn backup_index(
         VectorProvider::Embedded => {
             let (from, to) = (v.dir.clone(), staging.join(INDEX_DIR));
             create_dir(&to)?;
-            let copy = move || -> Result<(u64, u64), BackupError> {
-                let mut totals = (0, 0);
-                for entry in live_index_entries(&from)? {
-                    let (source, target) = (from.join(&entry), to.join(&entry));
-                    if source.is_dir() {
-                        let (files, bytes) = copy_tree(&source, &target, &|_| false)?;
-                        totals = (totals.0 + files, totals.1 + bytes);
-                    } else if source.is_file() {
-                        totals = (totals.0 + 1, totals.1 + copy_sparse(&source, &target)?);
-                    }
-                }
-                Ok(totals)
-            };
             let (copied, note) = match index {
                 Some(index) => {
                     let (sender, receiver) = std::sync::mpsc::channel();
                     index
                         .at_rest(Box::new(move || {
-                            let _ = sender.send(copy());
+                            let _ = sender.send(copy_index(&from, &to));
                         }))
                         .await
                         .map_err(|e| {
@@ -275,15 +265,14 @@ pub(super) async fn backup_index(
                     })?;
                     (copied, None)
                 }
-                None => {
-                    let note = index_in_use(&v.dir).then(|| {
-                        "copied while another process held the index: each of its writes is \
-                         flushed, so the copy is whole unless a write landed during it; a restore \
-                         reconciles the index with the chunks, which repairs any difference"
-                            .to_string()
-                    });
-                    (blocking(copy).await, note)
+                None if index_in_use(&v.dir) => {
+                    let check = staging.join(format!("{INDEX_DIR}.check"));
+                    match blocking(move || copy_until_still(&from, &to, &check)).await {
+                        Ok((totals, note)) => (Ok(totals), Some(note)),
+                        Err(e) => (Err(e), None),
+                    }
                 }
+                None => (blocking(move || copy_index(&from, &to)).await, None),
             };
             let (files, bytes) = copied?;
             CopiedPart {
@@ -314,6 +303,59 @@ pub(super) async fn backup_index(
             note: Some("an in-memory index: nothing to copy".to_string()),
         },
     })
+}
+
+/// Copies the index's live files from `from` into `to`; the files and bytes copied.
+fn copy_index(from: &Path, to: &Path) -> Result<(u64, u64), BackupError> {
+    let mut totals = (0, 0);
+    for entry in live_index_entries(from)? {
+        let (source, target) = (from.join(&entry), to.join(&entry));
+        if source.is_dir() {
+            let (files, bytes) = copy_tree(&source, &target, &|_| false)?;
+            totals = (totals.0 + files, totals.1 + bytes);
+        } else if source.is_file() {
+            totals = (totals.0 + 1, totals.1 + copy_sparse(&source, &target)?);
+        }
+    }
+    Ok(totals)
+}
+
+/// Copies the index another process holds into `to` until two successive copies are identical
+/// (a write that lands during a copy makes them differ), at most [`STILL_ATTEMPTS`] times;
+/// `check` is where the second copy goes. Returns what the last copy holds and the manifest's
+/// note.
+fn copy_until_still(
+    from: &Path,
+    to: &Path,
+    check: &Path,
+) -> Result<((u64, u64), String), BackupError> {
+    let mut totals = copy_index(from, to)?;
+    for _ in 0..STILL_ATTEMPTS {
+        remove_any(check)?;
+        create_dir(check)?;
+        let again = copy_index(from, check)?;
+        if checksums(to)? == checksums(check)? {
+            remove_any(check)?;
+            return Ok((
+                totals,
+                "copied while another process held the index; two successive copies were \
+                 identical, so no write landed during it (a restore reconciles it with the \
+                 chunks all the same)"
+                    .to_string(),
+            ));
+        }
+        remove_any(to)?;
+        std::fs::rename(check, to)
+            .map_err(|e| BackupError::io(format!("cannot move {}", check.display()), e))?;
+        totals = again;
+    }
+    Ok((
+        totals,
+        "copied while another process kept writing to the index (successive copies differed): a \
+         write may have landed during the copy; a restore reconciles the index with the chunks, \
+         and `flashforge kb reindex` rebuilds it should it not load"
+            .to_string(),
+    ))
 }
 
 /// The entries of the index folder a copy needs: `index.json` and the generation it names; all

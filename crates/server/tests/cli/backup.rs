@@ -229,18 +229,20 @@ fn fill(
     source: &Deployment,
 ) -> (Vec<Material>, Vec<String>, Answers) {
     let server = source.serve();
-    let api = Api::new(source.port);
-    let filled = runtime.block_on(async {
-        let material = make_material(&api).await;
-        let mut tokens = Vec::new();
-        for m in &material {
-            tokens.push(api.login(m.username).await);
-        }
-        let before = record(&api, &material, &tokens).await;
-        (material, tokens, before)
-    });
+    let filled = runtime.block_on(make_and_record(&Api::new(source.port)));
     stop(server);
     filled
+}
+
+/// [`make_material`] through `api`, then what each user sees after a fresh login.
+async fn make_and_record(api: &Api) -> (Vec<Material>, Vec<String>, Answers) {
+    let material = make_material(api).await;
+    let mut tokens = Vec::new();
+    for m in &material {
+        tokens.push(api.login(m.username).await);
+    }
+    let before = record(api, &material, &tokens).await;
+    (material, tokens, before)
 }
 
 /// What each user saw, by `user GET path`.
@@ -617,6 +619,36 @@ fn backup_and_restore_with_blobs_in_s3() {
     let target = Deployment::sqlite_with_blobs_in(&bucket);
     let stdout = target.run_ok(&["restore", &archive.display().to_string()]);
     assert!(stdout.contains("storage.blobs is s3"), "{stdout}");
+    let server = target.serve();
+    let api = Api::new(target.port);
+    let after = runtime.block_on(record(&api, &material, &tokens));
+    assert_same_answers(&before, &after);
+    stop(server);
+}
+
+/// `flashforge backup` while a server holds the index: the copy is taken until two successive
+/// copies agree, the manifest says so, and the backup restores to the same answers.
+#[test]
+fn a_backup_taken_while_the_server_runs_restores() {
+    let runtime = current_thread_runtime();
+    let source = Deployment::sqlite();
+    let server = source.serve();
+    let (material, tokens, before) = runtime.block_on(make_and_record(&Api::new(source.port)));
+    let backups = tempfile::tempdir().unwrap();
+    let archive = backups.path().join("live.tar.zst");
+    source.run_ok(&["backup", "--out", &archive.display().to_string()]);
+    stop(server);
+    let note = manifest(&archive)["index"]["note"].clone();
+    assert!(
+        note.as_str()
+            .unwrap_or_default()
+            .contains("two successive copies were identical"),
+        "{note}"
+    );
+
+    let target = Deployment::sqlite();
+    let stdout = target.run_ok(&["restore", &archive.display().to_string()]);
+    assert!(stdout.contains("0 documents queued"), "{stdout}");
     let server = target.serve();
     let api = Api::new(target.port);
     let after = runtime.block_on(record(&api, &material, &tokens));
