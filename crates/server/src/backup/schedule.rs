@@ -119,9 +119,7 @@ pub(super) fn prune(dir: &Path, keep: usize, now: DateTime<Utc>) -> Result<usize
     let stamped = stamped_backups(dir)?;
     let excess = stamped.len().saturating_sub(keep);
     for (_, path) in &stamped[..excess] {
-        remove_any(path).map_err(|_| {
-            BackupError::Refused(format!("cannot delete the old backup {}", path.display()))
-        })?;
+        remove_any(path)?;
     }
     for entry in read_dir(dir)? {
         let name = entry.file_name();

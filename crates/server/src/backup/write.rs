@@ -89,7 +89,7 @@ pub(super) fn remove_any(path: &Path) -> Result<(), BackupError> {
         Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(path),
         Ok(_) => std::fs::remove_file(path),
     };
-    removed.map_err(|e| BackupError::io(format!("cannot remove the stale {}", path.display()), e))
+    removed.map_err(|e| BackupError::io(format!("cannot remove {}", path.display()), e))
 }
 
 /// The dump and the index's copy into `staging`, then the archive `archive` from them and the

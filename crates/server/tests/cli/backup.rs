@@ -278,10 +278,21 @@ async fn record(api: &Api, material: &[Material], tokens: &[String]) -> Answers 
     answers
 }
 
-fn assert_same_answers(
-    before: &std::collections::BTreeMap<String, serde_json::Value>,
-    after: &std::collections::BTreeMap<String, serde_json::Value>,
+/// Serves `target` and checks that every user sees `before` again, with the same tokens.
+fn assert_serves_as_before(
+    runtime: &tokio::runtime::Runtime,
+    target: &Deployment,
+    material: &[Material],
+    tokens: &[String],
+    before: &Answers,
 ) {
+    let server = target.serve();
+    let after = runtime.block_on(record(&Api::new(target.port), material, tokens));
+    assert_same_answers(before, &after);
+    stop(server);
+}
+
+fn assert_same_answers(before: &Answers, after: &Answers) {
     assert_eq!(
         before.keys().collect::<Vec<_>>(),
         after.keys().collect::<Vec<_>>()
@@ -619,11 +630,7 @@ fn backup_and_restore_with_blobs_in_s3() {
     let target = Deployment::sqlite_with_blobs_in(&bucket);
     let stdout = target.run_ok(&["restore", &archive.display().to_string()]);
     assert!(stdout.contains("storage.blobs is s3"), "{stdout}");
-    let server = target.serve();
-    let api = Api::new(target.port);
-    let after = runtime.block_on(record(&api, &material, &tokens));
-    assert_same_answers(&before, &after);
-    stop(server);
+    assert_serves_as_before(&runtime, &target, &material, &tokens, &before);
 }
 
 /// `flashforge backup` while a server holds the index: the copy is taken until two successive
@@ -649,11 +656,7 @@ fn a_backup_taken_while_the_server_runs_restores() {
     let target = Deployment::sqlite();
     let stdout = target.run_ok(&["restore", &archive.display().to_string()]);
     assert!(stdout.contains("0 documents queued"), "{stdout}");
-    let server = target.serve();
-    let api = Api::new(target.port);
-    let after = runtime.block_on(record(&api, &material, &tokens));
-    assert_same_answers(&before, &after);
-    stop(server);
+    assert_serves_as_before(&runtime, &target, &material, &tokens, &before);
 }
 
 #[test]
