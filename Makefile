@@ -5,7 +5,7 @@ SHELL := /bin/bash
 # `make test` just built (its features differ from a plain build's, so this spares a rebuild).
 FLASHFORGE_BIN ?=
 
-.PHONY: help run models release test lint fmt clippy migrate docs docs-check openapi-lint bench-auth bench-assistant bench-knowledge bench-flashcards bench-fairness bench-load bench-crud bench-backup bench bench-all schemathesis client-ts check-deploy deny clean
+.PHONY: help run models release test lint fmt clippy migrate docs docs-check openapi-lint bench-auth bench-assistant bench-knowledge bench-flashcards bench-fairness bench-load bench-crud bench-backup bench bench-all schemathesis client-ts web web-dev web-check web-test check-deploy deny clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -82,6 +82,29 @@ client-ts: ## The generated TypeScript client: types match docs/openapi.json, ts
 	npm ci --prefix tests/client-ts --no-audit --no-fund
 	npm --prefix tests/client-ts run check
 	FLASHFORGE_BIN="$(abspath $(or $(FLASHFORGE_BIN),target/debug/flashforge))" npm --prefix tests/client-ts test
+
+web: ## Rebuild the study web app into crates/web/dist (committed; the binary embeds it) and print its size
+	npm ci --prefix crates/web --no-audit --no-fund
+	npm --prefix crates/web run build
+
+web-dev: ## The web app's dev server on http://127.0.0.1:5173 with hot reload, proxying the API to FLASHFORGE_API (default: `make run`'s http://127.0.0.1:8080)
+	npm ci --prefix crates/web --no-audit --no-fund
+	npm --prefix crates/web run dev
+
+web-check: ## Fail when crates/web/dist differs from what its sources build (like docs-check), and print the bundle size
+	npm ci --prefix crates/web --no-audit --no-fund
+	npm --prefix crates/web run check
+	rm -rf target/web-dist
+	FLASHFORGE_WEB_OUT="$(abspath target/web-dist)" npm --prefix crates/web run bundle
+	@diff -r crates/web/dist target/web-dist \
+	  && echo "crates/web/dist is up to date" \
+	  || (echo "crates/web/dist is stale: run 'make web' and commit it"; exit 1)
+	npm --prefix crates/web run --silent size
+
+web-test: ## The study app in a real browser (Debian's chromium, playwright-core) against the debug binary: the whole journey, CORS from another origin; screenshots in crates/web/test-results
+	$(if $(FLASHFORGE_BIN),@echo "using $(FLASHFORGE_BIN)",$(CARGO) build --bin flashforge)
+	npm ci --prefix crates/web --no-audit --no-fund
+	FLASHFORGE_BIN="$(abspath $(or $(FLASHFORGE_BIN),target/debug/flashforge))" npm --prefix crates/web test
 
 deny: ## Supply chain: advisories (when GitHub answers), licenses, banned/duplicate crates, sources (cargo-deny, scripts/deny.toml)
 	@scripts/deny.sh

@@ -37,3 +37,4 @@ mod study;
 mod tenants;
 mod tokens;
 mod transport;
+mod web;

@@ -115,6 +115,9 @@ pub fn create_app(
         .service(openapi::docs_service())
         .route("/metrics", web::get().to(metrics::metrics))
         .configure(extra)
+        // The study app: `/`, its client-side routes and `/assets/…`; an asset that is not
+        // embedded matches nothing here and gets the fallback's 404 problem.
+        .configure(flashforge_web::routes)
         .default_service(web::to(routes::fallback))
         .wrap(from_fn(middleware::catch_panics))
         .wrap(from_fn(middleware::body_timeout))

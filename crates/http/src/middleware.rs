@@ -2,8 +2,8 @@
 //! 1. [`request_context`]: a request id (the client's `X-Request-Id` when it is sane, else a new
 //!    UUIDv7), the client's address, a tracing span carrying the id (a child of the caller's
 //!    W3C `traceparent` when trace export is on), the id echoed back, and one access-log line.
-//! 2. [`security_headers`]: nosniff, no framing, no referrer, a CSP, HSTS when configured, and
-//!    `Cache-Control: no-store` on the API.
+//! 2. [`security_headers`]: nosniff, no framing, no referrer, a CSP (the API's, the docs' or the
+//!    study app's, by path), HSTS when configured, and `Cache-Control: no-store` on the API.
 //! 3. [`problem_responses`]: every failure leaves as a problem+json body naming the request.
 //! 4. CORS (actix-cors), from configuration.
 //! 5. [`rate_limit`]: the per-IP request budget of the route's class (reads, writes).
@@ -219,12 +219,37 @@ const API_CSP: &str =
     "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 /// The docs page's CSP: its own scripts and styles (Swagger UI sets inline styles), nothing else.
 const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; font-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+/// The study app's CSP (crates/web): its own bundled scripts, styles and fonts, no inline script
+/// or style (markdown it renders cannot run anything) and no other origin; API calls to this
+/// origin only; images may also be `data:` (index.html's empty icon) or object URLs the app
+/// makes itself (`blob:`); forms post here only; nothing may frame it.
+const APP_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; font-src 'self'; manifest-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+/// The first segment of a path: `api` for `/api/v1/me`, `` for `/`.
+fn first_segment(path: &str) -> &str {
+    path.trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or_default()
+}
+
+/// The CSP for an answer to `path`: the docs', the study app's (its pages and assets), or else
+/// the API's strictest one (the API, health, metrics, and any unknown path's 404).
+fn csp_for(path: &str) -> &'static str {
+    if first_segment(path) == "docs" {
+        DOCS_CSP
+    } else if flashforge_web::is_app_path(path) {
+        APP_CSP
+    } else {
+        API_CSP
+    }
+}
 
 pub async fn security_headers(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let is_docs = req.path() == "/docs" || req.path().starts_with("/docs/");
+    let csp = csp_for(req.path());
     let is_api = req.path().starts_with("/api/");
     let hsts = req
         .app_data::<web::Data<HttpSecurity>>()
@@ -243,11 +268,7 @@ pub async fn security_headers(
     set(headers, "x-frame-options", "DENY");
     set(headers, "referrer-policy", "no-referrer");
     set(headers, "cross-origin-opener-policy", "same-origin");
-    set(
-        headers,
-        "content-security-policy",
-        if is_docs { DOCS_CSP } else { API_CSP },
-    );
+    set(headers, "content-security-policy", csp);
     if hsts {
         set(
             headers,
@@ -261,12 +282,14 @@ pub async fn security_headers(
     Ok(res)
 }
 
-/// Paths outside every budget: probes and the docs.
+/// Paths outside every budget: probes, the docs and the study app's pages and files (loading
+/// the app must not spend the API budget its user is about to need).
 fn unmetered(path: &str) -> bool {
     path.starts_with("/health")
         || path.starts_with("/docs")
         || path == SPEC_PATH
         || path == "/metrics"
+        || flashforge_web::is_app_path(path)
 }
 
 /// The per-address budget of the route's class — for requests that are not authenticated.
@@ -450,6 +473,37 @@ mod tests {
         );
         assert_eq!(span.span_id().to_string(), "00f067aa0ba902b7");
         assert!(span.is_remote());
+    }
+
+    #[test]
+    fn the_csp_and_the_budget_follow_the_path() {
+        for (path, csp) in [
+            ("/api/v1/me", API_CSP),
+            ("/api/register", API_CSP),
+            ("/health/live", API_CSP),
+            ("/metrics", API_CSP),
+            ("/docs", DOCS_CSP),
+            ("/docs/swagger-ui.css", DOCS_CSP),
+            ("/", APP_CSP),
+            ("/chats/3f2b/documents", APP_CSP),
+            ("/assets/index-Cw-Dn1Tc.js", APP_CSP),
+            ("/nowhere", API_CSP),
+        ] {
+            assert_eq!(csp_for(path), csp, "{path}");
+        }
+        for free in [
+            "/",
+            "/study",
+            "/chats/x/cards",
+            "/assets/index.js",
+            "/docs/",
+            "/health",
+        ] {
+            assert!(unmetered(free), "{free}");
+        }
+        for metered in ["/api/v1/me", "/api/v1/chats", "/nowhere", "/chatsroom"] {
+            assert!(!unmetered(metered), "{metered}");
+        }
     }
 
     #[test]

@@ -1,0 +1,77 @@
+// The study app: routes, the signed-in frame, and start-up (restoring a stored session).
+import "./style.css";
+import { render } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import { LocationProvider, Route, Router, useLocation } from "preact-iso";
+import { auth } from "./api";
+import { Spinner } from "./ui";
+import { AuthPage } from "./pages/Auth";
+import { Shell } from "./pages/Shell";
+import { ChatsHome, ChatPage } from "./pages/Chat";
+import { StudyPage } from "./pages/Study";
+import { StatsPage } from "./pages/Stats";
+import { SearchPage } from "./pages/Search";
+import { AccountPage } from "./pages/Account";
+
+function useAuth(): typeof auth {
+  const [, setTick] = useState(0);
+  useEffect(() => auth.subscribe(() => setTick((t) => t + 1)), []);
+  return auth;
+}
+
+function Signed() {
+  const { path, route } = useLocation();
+  const state = useAuth();
+  const open = path === "/signin" || path === "/signup";
+  useEffect(() => {
+    if (!state.ready) return;
+    if (!state.user && !open) route(`/signin${path !== "/" ? `?next=${encodeURIComponent(path)}` : ""}`, true);
+    if (state.user && open) route("/chats", true);
+  }, [state.ready, state.user, open, path]);
+  if (!state.ready) return <Spinner label="Starting…" />;
+  if (!state.user) {
+    return (
+      <Router>
+        <Route path="/signup" component={() => <AuthPage mode="signup" />} />
+        <Route default component={() => <AuthPage mode="signin" />} />
+      </Router>
+    );
+  }
+  return (
+    <Shell user={state.user}>
+      <Router>
+        <Route path="/" component={ChatsHome} />
+        <Route path="/chats" component={ChatsHome} />
+        <Route path="/chats/:id/:tab?" component={ChatPage} />
+        <Route path="/study" component={StudyPage} />
+        <Route path="/stats" component={StatsPage} />
+        <Route path="/search" component={SearchPage} />
+        <Route path="/account" component={AccountPage} />
+        <Route default component={NotFound} />
+      </Router>
+    </Shell>
+  );
+}
+
+function NotFound() {
+  return (
+    <section>
+      <h1>Not found</h1>
+      <p>
+        There is nothing at this address. <a href="/chats">Go to your chats</a>.
+      </p>
+    </section>
+  );
+}
+
+function App() {
+  return (
+    <LocationProvider>
+      <Signed />
+    </LocationProvider>
+  );
+}
+
+void auth.restore();
+const root = document.getElementById("app");
+if (root) render(<App />, root);
