@@ -233,6 +233,35 @@ test("a new student's whole journey in a real browser", { timeout: 15 * 60_000 }
     await shoot(page, "cards", true);
   });
 
+  await step("cards from one cited passage, and from text selected in an answer", async (page) => {
+    await page.goto(`${base}/chats/${chatId}/ask`);
+    await page.locator(".message.assistant .chip").first().click();
+    await page.getByRole("link", { name: "Make cards from this passage" }).click();
+    await page.waitForURL(/\/cards\?chunk=/);
+    assert.equal(await page.getByLabel("a passage").isChecked(), true, "the passage is the source");
+    await page.getByRole("button", { name: "Preview cards" }).click();
+    await page.locator('ul[aria-label="Generated cards"] > li').first().waitFor({ timeout: 60_000 });
+    await page.keyboard.press("Escape");
+
+    await page.goto(`${base}/chats/${chatId}/ask`);
+    const quote = page.locator(".message.assistant .md blockquote").first();
+    await quote.waitFor();
+    await quote.evaluate((node) => {
+      const range = document.createRange();
+      range.selectNodeContents(node);
+      getSelection()?.removeAllRanges();
+      getSelection()?.addRange(range);
+    });
+    await quote.dispatchEvent("mouseup");
+    await page.getByRole("link", { name: "Make cards from the selected text" }).click();
+    await page.waitForURL(/\/cards\?text=/);
+    assert.equal(await page.getByLabel("pasted text").isChecked(), true, "the selection is the source");
+    assert.ok(((await page.getByLabel("Text", { exact: true }).last().inputValue()) ?? "").length > 20, "the selected text, filled in");
+    await page.getByRole("button", { name: "Preview cards" }).click();
+    await page.locator('ul[aria-label="Generated cards"] > li').first().waitFor({ timeout: 60_000 });
+    await page.keyboard.press("Escape");
+  });
+
   await step("study: space reveals, keys rate with no wait for the network, u undoes, then done", async (page) => {
     await page.goto(`${base}/study?chat=${chatId}`);
     const card = page.locator("article.flashcard");
@@ -286,12 +315,27 @@ test("a new student's whole journey in a real browser", { timeout: 15 * 60_000 }
     const [apkg] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export Anki" }).click()]);
     assert.match(apkg.suggestedFilename(), /\.apkg$/);
     assert.equal(readFileSync((await apkg.path()) ?? "").subarray(0, 2).toString(), "PK", "a zip");
+    const apkgBytes = readFileSync((await apkg.path()) ?? "");
     await page.getByLabel("Import a deck").setInputFiles({
       name: "deck.csv",
       mimeType: "text/csv",
       buffer: Buffer.from("question,answer,tags\nWhat makes ATP?,Mitochondria,cells\n,no question,\n"),
     });
     await page.getByText(/Imported 1 card; 1 left out \(row 2/).waitFor();
+
+    // The Anki package, imported into a chat of its own, gives back every card.
+    await page.goto(`${base}/chats`);
+    await page.getByLabel("New chat name").fill("From Anki");
+    await page.getByRole("button", { name: "Create chat" }).click();
+    await page.waitForURL(/\/material$/);
+    await page.goto(page.url().replace(/material$/, "cards"));
+    await page.getByText("No cards here yet").waitFor();
+    await page.getByLabel("Import a deck").setInputFiles({ name: "deck.apkg", mimeType: "application/octet-stream", buffer: apkgBytes });
+    const imported = page.getByText(/^Imported \d+ cards?/);
+    await imported.waitFor({ timeout: 60_000 });
+    const count = Number(/Imported (\d+)/.exec((await imported.textContent()) ?? "")?.[1]);
+    assert.ok(count >= 1, "cards imported from the package");
+    await waitFor(async () => (await page.locator('ul[aria-label="Cards"] > li').count()) === count, "the imported cards listed");
   });
 
   await step("sessions: silent refresh, a reload keeps you in, sign out everywhere", async (page) => {

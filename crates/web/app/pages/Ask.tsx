@@ -65,6 +65,8 @@ export function AskTab({ chatId }: { chatId: string }) {
   const [cited, setCited] = useState<Citation | undefined>();
   const abort = useRef<AbortController | undefined>(undefined);
   const end = useRef<HTMLDivElement>(null);
+  const [selected, setSelected] = useState("");
+  const noteSelection = () => setSelected((getSelection()?.toString() ?? "").trim());
 
   useEffect(() => () => abort.current?.abort(), []);
   useEffect(() => end.current?.scrollIntoView({ block: "end" }), [pending?.answer, history.data?.length]);
@@ -101,7 +103,7 @@ export function AskTab({ chatId }: { chatId: string }) {
       {history.data && messages.length === 0 && !pending && (
         <p class="empty">Ask anything about this chat's material. Answers quote it and cite the page they come from.</p>
       )}
-      <ol class="messages" aria-label="Conversation" aria-live="polite">
+      <ol class="messages" aria-label="Conversation" aria-live="polite" onMouseUp={noteSelection} onKeyUp={noteSelection}>
         {messages.map((m) => (
           <MessageView
             key={m.id}
@@ -124,6 +126,13 @@ export function AskTab({ chatId }: { chatId: string }) {
         )}
       </ol>
       <div ref={end} />
+      {selected.length >= 10 && (
+        <p class="row">
+          <a class="button secondary" href={`/chats/${chatId}/cards?text=${encodeURIComponent(selected.slice(0, 4000))}`}>
+            Make cards from the selected text
+          </a>
+        </p>
+      )}
       <ProblemNote problem={problem} onClose={() => setProblem(undefined)} />
       <form class="composer" onSubmit={ask}>
         <label class="sr-only" for="question">
@@ -253,6 +262,9 @@ function CitationDialog({ chatId, citation, onClose }: { chatId: string; citatio
           <blockquote class="quote">{citation.quote}</blockquote>
           <ProblemNote problem={problem} />
           <div class="row end">
+            <a class="button secondary" href={`/chats/${chatId}/cards?chunk=${citation.chunk_id}`}>
+              Make cards from this passage
+            </a>
             <button
               type="button"
               class="secondary"

@@ -25,8 +25,14 @@ export function CardsTab({ chatId }: { chatId: string }) {
   const [cursor, setCursor] = useState<string | undefined>();
   const [problem, setProblem] = useState<Problem | undefined>();
   const [editing, setEditing] = useState<Card | "new" | undefined>();
-  const [generating, setGenerating] = useState<{ document_id?: string; chunk_ids?: string[] } | undefined>(
-    query["generate"] ? { document_id: query["generate"] } : query["chunk"] ? { chunk_ids: [query["chunk"]] } : undefined,
+  const [generating, setGenerating] = useState<{ document_id?: string; chunk_ids?: string[]; text?: string } | undefined>(
+    query["generate"]
+      ? { document_id: query["generate"] }
+      : query["chunk"]
+        ? { chunk_ids: [query["chunk"]] }
+        : query["text"]
+          ? { text: query["text"].slice(0, 20_000) }
+          : undefined,
   );
   const [tick, setTick] = useState(0);
   const reload = () => setTick((t) => t + 1);

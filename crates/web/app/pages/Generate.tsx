@@ -7,7 +7,7 @@ import { renderMarkdown } from "../markdown";
 import { Dialog, Field, ProblemNote, problemOf, Spinner } from "../ui";
 
 type Draft = Schemas["DraftBody"];
-type Preset = { document_id?: string; chunk_ids?: string[] } | undefined;
+type Preset = { document_id?: string; chunk_ids?: string[]; text?: string } | undefined;
 type From = "document" | "topic" | "text" | "passage";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -53,8 +53,9 @@ export function GenerateDialog({ chatId, preset, onClose, onSaved }: { chatId: s
     setDrafts(undefined);
     setProblem(undefined);
     setSaved(undefined);
-    setFrom(preset.chunk_ids ? "passage" : "document");
+    setFrom(preset.chunk_ids ? "passage" : preset.text ? "text" : "document");
     if (preset.document_id) setDocumentId(preset.document_id);
+    if (preset.text) setText(preset.text);
     void call(api.GET("/api/v1/chats/{chat_id}/documents", { params: { path: { chat_id: chatId }, query: { limit: 200 } } })).then((page) => {
       const ready = page.items.filter((d) => d.status === "completed");
       setDocs(ready);
