@@ -156,6 +156,24 @@ class Auth {
   };
 }
 
+/**
+ * Every item of a cursor-paginated list, page by page (`limit` items each), up to `cap` items:
+ * `page(cursor)` fetches one page.
+ */
+export async function allPages<T>(
+  page: (cursor: { cursor?: string }) => Promise<{ data?: { items: T[]; next_cursor?: string | null }; error?: unknown; response: Response }>,
+  cap: number,
+): Promise<T[]> {
+  const items: T[] = [];
+  let cursor: string | undefined;
+  do {
+    const body = await call(page(cursor ? { cursor } : {}));
+    items.push(...body.items);
+    cursor = body.next_cursor ?? undefined;
+  } while (cursor && items.length < cap);
+  return items;
+}
+
 /** Calls without a token: sign-up, sign-in, refresh. */
 export const anonymous = createClient<paths>({ baseUrl: API_BASE });
 export const auth = new Auth();

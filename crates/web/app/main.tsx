@@ -15,7 +15,12 @@ import { AccountPage } from "./pages/Account";
 
 function useAuth(): typeof auth {
   const [, setTick] = useState(0);
-  useEffect(() => auth.subscribe(() => setTick((t) => t + 1)), []);
+  useEffect(() => {
+    const unsubscribe = auth.subscribe(() => setTick((t) => t + 1));
+    // A change between the first render and this subscription is not lost.
+    setTick((t) => t + 1);
+    return unsubscribe;
+  }, []);
   return auth;
 }
 

@@ -150,4 +150,11 @@ export function place(p: { page?: number | null; page_label?: string | null }): 
   return p.page ? `page ${p.page}` : "";
 }
 
+/** The tab's title while a page shows: "Study · FlashForge". */
+export function useTitle(title: string | undefined): void {
+  useEffect(() => {
+    document.title = title ? `${title} · FlashForge` : "FlashForge";
+  }, [title]);
+}
+
 export type Submit = TargetedSubmitEvent<HTMLFormElement>;

@@ -8,7 +8,7 @@ import { after, before, test, type TestContext } from "node:test";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import type { RunningServer } from "../../../tests/client-ts/src/server.js";
 import { launch, ROOT, serveEmbedded, shoot, watchedPage } from "./browser.js";
-import { signIn, studyKeyLatency, unlabelledControls, waitFor } from "./steps.js";
+import { accessibilityProblems, signIn, studyKeyLatency, unlabelledControls, waitFor } from "./steps.js";
 
 const PASSWORD = "correct horse battery staple";
 const PDF = path.join(ROOT, "tests/fixtures/pdf/single-column.pdf"); // 3 pages, markers pagetagsc001…003
@@ -58,6 +58,7 @@ test("a new student's whole journey in a real browser", { timeout: 15 * 60_000 }
     await page.waitForURL(/\/signin/);
     await page.getByLabel("Username").waitFor();
     await shoot(page, "signin", true);
+    assert.equal(await accessibilityProblems(page), "", "axe: no serious accessibility problem on signin");
     await page.getByRole("link", { name: "Create an account" }).click();
     await page.getByLabel("Username").fill(username);
     await page.getByLabel("Password").fill("short");
@@ -98,6 +99,7 @@ test("a new student's whole journey in a real browser", { timeout: 15 * 60_000 }
     await page.getByRole("button", { name: "Active", exact: true }).click();
     await page.getByRole("link", { name: "Memory and review" }).waitFor();
     await shoot(page, "chats", true);
+    assert.equal(await accessibilityProblems(page), "", "axe: no serious accessibility problem on chats");
   });
 
   await step("material: upload by file chooser and by drag and drop, see progress, spot a duplicate", async (page) => {
@@ -120,6 +122,7 @@ test("a new student's whole journey in a real browser", { timeout: 15 * 60_000 }
     await page.getByLabel("Upload files").setInputFiles(PDF);
     await page.getByText("already uploaded").waitFor();
     await shoot(page, "material", true);
+    assert.equal(await accessibilityProblems(page), "", "axe: no serious accessibility problem on material");
   });
 
   await step("ask: the answer streams in, renders Markdown safely, and cites its sources", async (page) => {
@@ -158,6 +161,7 @@ test("a new student's whole journey in a real browser", { timeout: 15 * 60_000 }
       60_000,
     );
     await shoot(page, "ask", true);
+    assert.equal(await accessibilityProblems(page), "", "axe: no serious accessibility problem on ask");
   });
 
   await step("search: in the chat by words and by meaning, and across chats", async (page) => {
@@ -180,6 +184,7 @@ test("a new student's whole journey in a real browser", { timeout: 15 * 60_000 }
     assert.match((await hits.first().textContent()) ?? "", /cell-notes\.md/);
     assert.equal(await hits.first().getByRole("link", { name: "open chat" }).getAttribute("href"), `/chats/${chatId}/ask`);
     await shoot(page, "search", true);
+    assert.equal(await accessibilityProblems(page), "", "axe: no serious accessibility problem on search");
   });
 
   await step("cards: generate with a preview, keep some, create, edit, filter, see a source, delete", async (page) => {
@@ -231,6 +236,7 @@ test("a new student's whole journey in a real browser", { timeout: 15 * 60_000 }
     await mine.getByRole("button", { name: "Delete" }).click();
     await waitFor(async () => (await cards.count()) === made - 1, "the card deleted");
     await shoot(page, "cards", true);
+    assert.equal(await accessibilityProblems(page), "", "axe: no serious accessibility problem on cards");
   });
 
   await step("cards from one cited passage, and from text selected in an answer", async (page) => {
@@ -266,6 +272,7 @@ test("a new student's whole journey in a real browser", { timeout: 15 * 60_000 }
     await page.goto(`${base}/study?chat=${chatId}`);
     const card = page.locator("article.flashcard");
     await card.waitFor();
+    assert.equal(await page.title(), "Study · FlashForge", "each page names itself in the tab");
     assert.match((await page.getByLabel("Left today").textContent()) ?? "", /\d+ new/);
     const first = await card.getAttribute("data-card");
     await page.keyboard.press(" ");
@@ -273,6 +280,7 @@ test("a new student's whole journey in a real browser", { timeout: 15 * 60_000 }
     const good = (await page.getByRole("button", { name: /Good/ }).textContent()) ?? "";
     assert.match(good, /\d+ (s|min|h|d|mo|y)/, `the next interval on the button: ${good}`);
     await shoot(page, "study", true);
+    assert.equal(await accessibilityProblems(page), "", "axe: no serious accessibility problem on study");
 
     // Every review answers only after two seconds: the next card must still show at once.
     await page.route("**/api/v1/flashcards/*/reviews", async (route) => {
@@ -304,6 +312,7 @@ test("a new student's whole journey in a real browser", { timeout: 15 * 60_000 }
     assert.ok(Number(await reviewed.textContent()) > 0, "reviews counted");
     await page.locator("figcaption", { hasText: "Due in the days ahead" }).waitFor();
     await shoot(page, "stats", true);
+    assert.equal(await accessibilityProblems(page), "", "axe: no serious accessibility problem on stats");
   });
 
   await step("decks: export CSV and Anki, import CSV", async (page) => {
@@ -356,6 +365,7 @@ test("a new student's whole journey in a real browser", { timeout: 15 * 60_000 }
     await waitFor(async () => (await sessions.count()) === 2, "two sessions listed");
     assert.equal(await unlabelledControls(page), "", "every control has a label");
     await shoot(page, "account", true);
+    assert.equal(await accessibilityProblems(page), "", "axe: no serious accessibility problem on account");
     await page.getByRole("button", { name: "Sign out everywhere" }).click();
     await page.waitForURL(/\/signin/);
     await phone.page.reload();

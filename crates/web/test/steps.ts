@@ -1,4 +1,6 @@
 // Steps the browser tests share.
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import type { Page } from "playwright-core";
 
 /** Polls `probe` until true, failing with `what` after `timeoutMs`. */
@@ -54,4 +56,23 @@ export async function unlabelledControls(page: Page): Promise<string> {
       .map((el) => el.outerHTML.slice(0, 80))
       .join("\n"),
   );
+}
+
+/**
+ * The accessibility problems axe-core finds on the page as it is (WCAG 2.2 A and AA rules:
+ * names, labels, contrast, landmarks…), described; "" when none is serious or critical.
+ * axe runs through the DevTools protocol, so the page's CSP does not have to allow it.
+ */
+export async function accessibilityProblems(page: Page): Promise<string> {
+  const source = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+  await page.evaluate(source);
+  const violations = await page.evaluate(async () => {
+    const axe = (window as unknown as { axe: { run: (context: Document, options: object) => Promise<{ violations: { id: string; impact: string | null; help: string; nodes: { target: unknown[] }[] }[] }> } }).axe;
+    const result = await axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"] } });
+    return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.slice(0, 3).map((n) => JSON.stringify(n.target)) }));
+  });
+  return violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.targets.join(", ")}`)
+    .join("\n");
 }

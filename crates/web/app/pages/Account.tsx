@@ -1,9 +1,10 @@
 // Account: who you are, your sessions (sign one out, or all), your usage, your password.
 import { useState } from "preact/hooks";
 import { api, ApiFailure, auth, call, type Problem, type User } from "../api";
-import { ago, Field, ProblemNote, problemOf, Spinner, type Submit, useLoad } from "../ui";
+import { ago, Field, ProblemNote, problemOf, Spinner, type Submit, useLoad, useTitle } from "../ui";
 
 export function AccountPage() {
+  useTitle("Account");
   const sessions = useLoad(() => call(api.GET("/api/v1/auth/sessions", { params: { query: { limit: 100 } } })), []);
   const usage = useLoad(() => call(api.GET("/api/v1/me/usage")), []);
   const [problem, setProblem] = useState<Problem | undefined>();

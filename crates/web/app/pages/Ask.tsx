@@ -3,25 +3,15 @@
 // chips that open the quoted passage.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { readAnswerEvents } from "../../../../tests/client-ts/src/sse";
-import { api, authorizedFetch, call, saveDownload, type Problem, type Schemas, toProblem } from "../api";
+import { allPages, api, authorizedFetch, call, saveDownload, type Problem, type Schemas, toProblem } from "../api";
 import { renderMarkdown } from "../markdown";
 import { Dialog, place, ProblemNote, problemOf, Spinner, useLoad } from "../ui";
 
 type Message = Schemas["MessageBody"];
 type Citation = Schemas["CitationBody"];
 
-async function allMessages(chatId: string): Promise<Message[]> {
-  const messages: Message[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await call(
-      api.GET("/api/v1/chats/{chat_id}/messages", { params: { path: { chat_id: chatId }, query: { limit: 200, ...(cursor ? { cursor } : {}) } } }),
-    );
-    messages.push(...page.items);
-    cursor = page.next_cursor ?? undefined;
-  } while (cursor && messages.length < 2000);
-  return messages;
-}
+const allMessages = (chatId: string): Promise<Message[]> =>
+  allPages((cursor) => api.GET("/api/v1/chats/{chat_id}/messages", { params: { path: { chat_id: chatId }, query: { limit: 200, ...cursor } } }), 2000);
 
 /** Sends a streaming request and feeds its events to the callbacks; resolves at `done`/`error`. */
 async function streamAnswer(

@@ -2,7 +2,7 @@
 import { useState } from "preact/hooks";
 import { useLocation } from "preact-iso";
 import { anonymous, ApiFailure, auth, call, type Problem } from "../api";
-import { Field, ProblemNote, problemOf, type Submit } from "../ui";
+import { Field, ProblemNote, problemOf, type Submit, useTitle } from "../ui";
 
 export function AuthPage({ mode }: { mode: "signin" | "signup" }) {
   const { query, route } = useLocation();
@@ -14,6 +14,7 @@ export function AuthPage({ mode }: { mode: "signin" | "signup" }) {
   const [failure, setFailure] = useState<ApiFailure | undefined>();
   const [busy, setBusy] = useState(false);
   const signup = mode === "signup";
+  useTitle(signup ? "Create an account" : "Sign in");
 
   const submit = async (event: Submit) => {
     event.preventDefault();

@@ -1,8 +1,8 @@
 // Chats: the list (newest activity first), and one chat's page with its tabs.
 import { useState } from "preact/hooks";
 import { useLocation, useRoute } from "preact-iso";
-import { api, call, type Problem, type Schemas } from "../api";
-import { ago, Dialog, Field, ProblemNote, problemOf, Spinner, type Submit, useLoad } from "../ui";
+import { allPages, api, call, type Problem, type Schemas } from "../api";
+import { ago, Dialog, Field, ProblemNote, problemOf, Spinner, type Submit, useLoad, useTitle } from "../ui";
 import { AskTab } from "./Ask";
 import { MaterialTab } from "./Material";
 import { CardsTab } from "./Cards";
@@ -10,18 +10,11 @@ import { SearchPanel } from "./Search";
 
 type Chat = Schemas["ChatBody"];
 
-async function allChats(archived: boolean): Promise<Chat[]> {
-  const chats: Chat[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await call(api.GET("/api/v1/chats", { params: { query: { limit: 100, archived, ...(cursor ? { cursor } : {}) } } }));
-    chats.push(...page.items);
-    cursor = page.next_cursor ?? undefined;
-  } while (cursor && chats.length < 1000);
-  return chats;
-}
+const allChats = (archived: boolean): Promise<Chat[]> =>
+  allPages((cursor) => api.GET("/api/v1/chats", { params: { query: { limit: 100, archived, ...cursor } } }), 1000);
 
 export function ChatsHome() {
+  useTitle("Chats");
   const { route } = useLocation();
   const [archived, setArchived] = useState(false);
   const chats = useLoad(() => allChats(archived), [archived]);
@@ -164,6 +157,7 @@ export function ChatPage() {
   const id = params["id"] ?? "";
   const tab = params["tab"] ?? "ask";
   const chat = useLoad(() => call(api.GET("/api/v1/chats/{chat_id}", { params: { path: { chat_id: id } } })), [id]);
+  useTitle(chat.data?.name);
   if (chat.problem) return <ProblemNote problem={chat.problem} />;
   if (!chat.data) return <Spinner />;
   return (

@@ -1,7 +1,7 @@
 // A chat's material: drag-and-drop upload with progress, then the document's status until it is
 // completed or failed; the list with download and delete.
 import { useEffect, useRef, useState } from "preact/hooks";
-import { api, call, saveDownload, type Problem, type Schemas, toProblem, uploadWithProgress } from "../api";
+import { allPages, api, call, saveDownload, type Problem, type Schemas, toProblem, uploadWithProgress } from "../api";
 import { ago, Dialog, formatBytes, ProblemNote, problemOf, Spinner, useLoad } from "../ui";
 
 type Doc = Schemas["DocumentBody"];
@@ -17,18 +17,8 @@ interface Upload {
   problem?: Problem;
 }
 
-async function allDocuments(chatId: string): Promise<Doc[]> {
-  const docs: Doc[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await call(
-      api.GET("/api/v1/chats/{chat_id}/documents", { params: { path: { chat_id: chatId }, query: { limit: 100, ...(cursor ? { cursor } : {}) } } }),
-    );
-    docs.push(...page.items);
-    cursor = page.next_cursor ?? undefined;
-  } while (cursor && docs.length < 2000);
-  return docs;
-}
+const allDocuments = (chatId: string): Promise<Doc[]> =>
+  allPages((cursor) => api.GET("/api/v1/chats/{chat_id}/documents", { params: { path: { chat_id: chatId }, query: { limit: 100, ...cursor } } }), 2000);
 
 const busy = (d: Doc) => d.status === "pending" || d.status === "processing";
 

@@ -3,7 +3,7 @@ import type { JSX } from "preact";
 import { useState } from "preact/hooks";
 import { useLocation } from "preact-iso";
 import { api, call, type Problem, type Schemas } from "../api";
-import { place, ProblemNote, problemOf, Spinner } from "../ui";
+import { place, ProblemNote, problemOf, Spinner, useTitle } from "../ui";
 
 type Mode = Schemas["SearchMode"];
 const MODES: [Mode, string][] = [
@@ -107,6 +107,7 @@ export function SearchPanel({ chatId }: { chatId?: string }) {
 }
 
 export function SearchPage() {
+  useTitle("Search");
   return (
     <section>
       <h1>Search</h1>

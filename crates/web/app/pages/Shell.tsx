@@ -1,5 +1,6 @@
 // The signed-in frame: the navigation and the current page.
 import type { ComponentChildren } from "preact";
+import { useEffect, useRef } from "preact/hooks";
 import { useLocation } from "preact-iso";
 import { api, auth, type User } from "../api";
 
@@ -13,6 +14,16 @@ const LINKS: [string, string][] = [
 
 export function Shell({ user, children }: { user: User; children: ComponentChildren }) {
   const { path } = useLocation();
+  const main = useRef<HTMLElement>(null);
+  const first = useRef(true);
+  // After a navigation, focus moves to the page (screen readers announce it; Tab starts there).
+  useEffect(() => {
+    if (first.current) {
+      first.current = false;
+      return;
+    }
+    main.current?.focus({ preventScroll: true });
+  }, [path]);
   const signOut = async () => {
     try {
       await api.POST("/api/v1/auth/logout");
@@ -43,7 +54,7 @@ export function Shell({ user, children }: { user: User; children: ComponentChild
           Sign out
         </button>
       </header>
-      <main id="main" tabIndex={-1}>
+      <main id="main" tabIndex={-1} ref={main}>
         {children}
       </main>
     </>

@@ -1,6 +1,6 @@
 // Stats: what is due (the forecast), reviews per day, retention — drawn as plain bar charts.
 import { api, call, type Schemas } from "../api";
-import { formatInterval, ProblemNote, Spinner, useLoad } from "../ui";
+import { formatInterval, ProblemNote, Spinner, useLoad, useTitle } from "../ui";
 
 function Bars({ label, rows }: { label: string; rows: { key: string; label: string; value: number; title: string }[] }) {
   const max = Math.max(1, ...rows.map((r) => r.value));
@@ -37,6 +37,7 @@ const day = (iso: string) => new Date(`${iso}T12:00:00`).toLocaleDateString(unde
 const percent = (x: number | null | undefined) => (x === null || x === undefined ? "–" : `${(x * 100).toFixed(1)}%`);
 
 export function StatsPage() {
+  useTitle("Stats");
   const stats = useLoad(() => call(api.GET("/api/v1/study/stats")), []);
   const s: Schemas["StudyStatsBody"] | undefined = stats.data;
   return (

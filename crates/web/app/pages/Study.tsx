@@ -7,7 +7,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { useLocation } from "preact-iso";
 import { api, call, type Problem, type Schemas } from "../api";
 import { renderMarkdown } from "../markdown";
-import { Dialog, formatInterval, ProblemNote, problemOf, Spinner } from "../ui";
+import { Dialog, formatInterval, ProblemNote, problemOf, Spinner, useTitle } from "../ui";
 import { SourceView } from "./Cards";
 
 type Card = Schemas["CardBody"];
@@ -70,6 +70,7 @@ const decrement = (counts: Counts | undefined, card: Card): Counts | undefined =
 };
 
 export function StudyPage() {
+  useTitle("Study");
   const { query } = useLocation();
   const chatId = query["chat"] || undefined;
   const session = useRef(new Session(chatId));
