@@ -1,7 +1,31 @@
 // Account: who you are, your sessions (sign one out, or all), your usage, your password.
 import { useState } from "preact/hooks";
 import { api, ApiFailure, auth, call, type Problem, type User } from "../api";
-import { ago, Field, ProblemNote, problemOf, Spinner, type Submit, useLoad, useTitle } from "../ui";
+import { ago, Field, formatBytes, ProblemNote, problemOf, Spinner, type Submit, useLoad, useTitle } from "../ui";
+
+/** "Chrome on Linux" from a user agent; the whole string is the title. */
+function device(agent: string | null | undefined): string {
+  if (!agent) return "Unknown device";
+  const browsers: [RegExp, string][] = [
+    [/Edg\//, "Edge"],
+    [/Firefox\//, "Firefox"],
+    [/Chrome\//, "Chrome"],
+    [/Safari\//, "Safari"],
+  ];
+  const systems: [RegExp, string][] = [
+    [/Android/, "Android"],
+    [/iPhone|iPad/, "iOS"],
+    [/Windows/, "Windows"],
+    [/Mac OS X/, "macOS"],
+    [/Linux/, "Linux"],
+  ];
+  const browser = browsers.find(([pattern]) => pattern.test(agent))?.[1];
+  const system = systems.find(([pattern]) => pattern.test(agent))?.[1];
+  if (!browser && !system) return agent.slice(0, 60);
+  return [browser ?? "A browser", system].filter(Boolean).join(" on ");
+}
+
+const amount = (name: string, n: number) => (name.endsWith("bytes") ? formatBytes(n) : n.toLocaleString());
 
 export function AccountPage() {
   useTitle("Account");
@@ -45,7 +69,9 @@ export function AccountPage() {
           {sessions.data.items.map((s) => (
             <li key={s.id} class="item">
               <div class="grow">
-                <span class="title">{s.user_agent ?? "Unknown device"}</span>
+                <span class="title" title={s.user_agent ?? undefined}>
+                  {device(s.user_agent)}
+                </span>
                 {s.current && <span class="badge completed"> this device</span>}
                 <small class="muted">
                   {" "}
@@ -70,8 +96,8 @@ export function AccountPage() {
               <tr key={q.name}>
                 <th scope="row">{q.name.replace(/_/g, " ")}</th>
                 <td class="num">
-                  {q.used}
-                  {q.limit !== null && q.limit !== undefined && ` of ${q.limit}`}
+                  {amount(q.name, q.used)}
+                  {q.limit !== null && q.limit !== undefined && ` of ${amount(q.name, q.limit)}`}
                 </td>
               </tr>
             ))}

@@ -136,7 +136,7 @@ export function AskTab({ chatId }: { chatId: string }) {
           value={draft}
           onInput={(e) => setDraft(e.currentTarget.value)}
           onKeyDown={(e) => {
-            if (e.key === "Enter" && !e.shiftKey) ask(e);
+            if (e.key === "Enter" && !e.shiftKey && !e.isComposing) ask(e);
           }}
         />
         {many && (

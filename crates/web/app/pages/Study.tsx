@@ -181,7 +181,9 @@ export function StudyPage() {
       if (target && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName))) return;
       if (document.querySelector("dialog[open]")) return;
       const v = viewRef.current;
-      if ((event.key === " " || event.key === "Enter") && v.card && !v.revealed) {
+      // Space and Enter on a focused link or button keep their own meaning.
+      const onControl = target !== null && ["A", "BUTTON"].includes(target.tagName);
+      if ((event.key === " " || event.key === "Enter") && !onControl && v.card && !v.revealed) {
         event.preventDefault();
         setView({ ...v, revealed: true });
       } else if (v.revealed && ["1", "2", "3", "4"].includes(event.key)) {
