@@ -126,7 +126,11 @@ test("a new student's whole journey in a real browser", { timeout: 15 * 60_000 }
   });
 
   await step("ask: the answer streams in, renders Markdown safely, and cites its sources", async (page) => {
+    const listed = page.waitForResponse((r) => r.url().endsWith("/api/v1/models"));
     await page.goto(`${base}/chats/${chatId}/ask`);
+    await (await listed).finished();
+    await page.getByLabel("Your question").waitFor();
+    assert.equal(await page.getByLabel("Model", { exact: true }).count(), 0, "one model (the offline one): nothing to pick");
     await page.getByLabel("Your question").fill("Why does repetition make memories durable?");
     await page.keyboard.press("Enter");
     await page.locator(".message.assistant.streaming").waitFor();
