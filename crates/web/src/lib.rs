@@ -23,8 +23,6 @@ mod assets;
 use actix_web::http::header::{self, AcceptEncoding, Encoding, EntityTag, Header, IfNoneMatch};
 use actix_web::{HttpRequest, HttpResponse, web};
 
-pub use assets::{Bundle, BundledFile, bundle};
-
 use assets::Asset;
 
 /// The first path segments of the app's client-side routes: `/chats`, `/chats/{id}/documents`…

@@ -154,21 +154,6 @@ fn pages_are_the_app_routes_and_nothing_else() {
     assert!(!is_app_path("/api/v1/me"));
 }
 
-#[test]
-fn the_bundle_lists_every_embedded_file_with_its_sizes() {
-    let bundle = bundle();
-    assert_eq!(bundle.files.len(), assets::all().len());
-    let index = bundle.file("index.html").expect("index.html");
-    assert_eq!(index.raw_bytes, index_html().len());
-    assert_eq!(index.content_type, "text/html; charset=utf-8");
-    for file in &bundle.files {
-        assert!(file.served_bytes() <= file.raw_bytes, "{}", file.path);
-    }
-    assert!(bundle.served_bytes() < bundle.raw_bytes());
-    let report = bundle.to_string();
-    assert!(report.contains("index.html"), "{report}");
-}
-
 // ---------------------------------------------------------------------------------------------
 // Through actix (no middleware: the HTTP crate's tests cover the assembled app)
 

@@ -3,7 +3,6 @@
 // recorded, and screenshots written to crates/web/test-results (committed copies: docs/img).
 import { copyFileSync, mkdirSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { repoRoot, startServer, type RunningServer } from "../../../tests/client-ts/src/server.js";
 
@@ -64,5 +63,3 @@ export async function shoot(page: Page, name: string, docs = false): Promise<voi
   await page.screenshot({ path: file, fullPage: false });
   if (docs && UPDATE_DOCS) copyFileSync(file, path.join(ROOT, "docs/img", `${name}.png`));
 }
-
-export const here = path.dirname(fileURLToPath(import.meta.url));

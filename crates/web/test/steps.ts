@@ -36,8 +36,7 @@ export async function studyKeyLatency(page: Page, key: string): Promise<{ change
       await new Promise((r) => requestAnimationFrame(r));
       frames += 1;
     }
-    // A frame ran before the check above when the card changed in a microtask: count the change
-    // as in the key's frame only if it happened before the first frame.
+    // frames = 1: the card changed before the first frame after the key was painted.
     return { changed: card() !== before, frames, ms: performance.now() - start };
   }, key);
 }

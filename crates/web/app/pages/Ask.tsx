@@ -3,7 +3,7 @@
 // chips that open the quoted passage.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { readAnswerEvents } from "../../../../tests/client-ts/src/sse";
-import { allPages, api, authorizedFetch, call, saveDownload, type Problem, type Schemas, toProblem } from "../api";
+import { allPages, api, ApiFailure, authorizedFetch, call, saveDownload, type Problem, type Schemas, toProblem } from "../api";
 import { renderMarkdown } from "../markdown";
 import { Dialog, place, ProblemNote, problemOf, Spinner, useLoad } from "../ui";
 
@@ -34,15 +34,15 @@ async function streamAnswer(
     } catch {
       problem = undefined;
     }
-    throw toProblem(problem, response);
+    throw new ApiFailure(toProblem(problem, response));
   }
   for await (const event of readAnswerEvents(response.body)) {
     if (event.event === "question") on.question?.(event.data.question);
     else if (event.event === "delta") on.delta(event.data.text);
     else if (event.event === "done") return event.data.answer;
-    else throw event.data;
+    else throw new ApiFailure(event.data);
   }
-  throw toProblem(undefined);
+  throw new ApiFailure(toProblem(undefined));
 }
 
 export function AskTab({ chatId }: { chatId: string }) {
@@ -69,7 +69,7 @@ export function AskTab({ chatId }: { chatId: string }) {
     try {
       await streamAnswer(path, method, model ? { ...body, model } : body, { delta: (t) => setPending({ question, answer: (text += t) }) }, abort.current.signal);
     } catch (error) {
-      setProblem(isProblem(error) ? error : problemOf(error));
+      setProblem(problemOf(error));
     } finally {
       setPending(undefined);
       history.reload();
@@ -164,10 +164,6 @@ export function AskTab({ chatId }: { chatId: string }) {
       <CitationDialog chatId={chatId} citation={cited} onClose={() => setCited(undefined)} />
     </div>
   );
-}
-
-function isProblem(value: unknown): value is Problem {
-  return typeof value === "object" && value !== null && "detail" in value && "status" in value;
 }
 
 function MessageView(props: {

@@ -2,7 +2,7 @@
 // preview the drafts, keep or drop each, then save the kept ones. And the deck as a file:
 // CSV or Anki package out, CSV or Anki package in.
 import { useEffect, useRef, useState } from "preact/hooks";
-import { api, authorizedFetch, call, saveDownload, type Problem, type Schemas, toProblem } from "../api";
+import { api, ApiFailure, authorizedFetch, call, saveDownload, type Problem, type Schemas, toProblem } from "../api";
 import { renderMarkdown } from "../markdown";
 import { Dialog, Field, ProblemNote, problemOf, Spinner } from "../ui";
 
@@ -14,14 +14,14 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function generate(chatId: string, body: Schemas["GenerateRequest"], onProgress: (text: string) => void): Promise<{ drafts: Draft[]; generator: string }> {
   const { data, error, response } = await api.POST("/api/v1/chats/{chat_id}/flashcards/generate", { params: { path: { chat_id: chatId } }, body });
-  if (data === undefined) throw toProblem(error, response);
+  if (data === undefined) throw new ApiFailure(toProblem(error, response));
   if (response.status !== 202) {
     const done = data as Schemas["GeneratedBody"];
     return { drafts: done.drafts, generator: done.generator };
   }
   let job = data as Schemas["GenerationBody"];
   for (let wait = 300; job.status !== "completed"; wait = Math.min(wait * 1.5, 2000)) {
-    if (job.status === "failed") throw toProblem({ ...problemShape, detail: job.error ?? "The generation failed." });
+    if (job.status === "failed") throw new ApiFailure(toProblem({ ...problemShape, detail: job.error ?? "The generation failed." }));
     onProgress(`batch ${job.progress.batches_done} of ${job.progress.batches_total}`);
     await sleep(wait);
     job = await call(api.GET("/api/v1/flashcards/generations/{generation_id}", { params: { path: { generation_id: job.id } } }));
@@ -78,7 +78,7 @@ export function GenerateDialog({ chatId, preset, onClose, onSaved }: { chatId: s
       const result = await generate(chatId, body, setProgress);
       setDrafts(result.drafts.map((draft) => ({ draft, keep: true })));
     } catch (error) {
-      setProblem(error instanceof Error ? problemOf(error) : (error as Problem));
+      setProblem(problemOf(error));
     } finally {
       setProgress(undefined);
     }
@@ -198,7 +198,7 @@ export function DeckFiles({ chatId, onImported }: { chatId: string; onImported: 
         body: file,
       });
       const body: unknown = await response.json().catch(() => undefined);
-      if (!response.ok) throw toProblem(body, response);
+      if (!response.ok) throw new ApiFailure(toProblem(body, response));
       let result: Schemas["ImportBody"];
       if (response.status === 202) {
         let job = body as Schemas["DeckImportBody"];
@@ -206,7 +206,7 @@ export function DeckFiles({ chatId, onImported }: { chatId: string; onImported: 
           await sleep(500);
           job = await call(api.GET("/api/v1/flashcards/imports/{import_id}", { params: { path: { import_id: job.id } } }));
         }
-        if (job.status === "failed") throw toProblem({ ...problemShape, title: "Import failed", detail: job.error ?? "The import failed." });
+        if (job.status === "failed") throw new ApiFailure(toProblem({ ...problemShape, title: "Import failed", detail: job.error ?? "The import failed." }));
         result = job.report;
       } else {
         result = body as Schemas["ImportBody"];
@@ -216,7 +216,7 @@ export function DeckFiles({ chatId, onImported }: { chatId: string; onImported: 
       onImported();
     } catch (error) {
       setReport(undefined);
-      setProblem(error instanceof Error ? problemOf(error) : (error as Problem));
+      setProblem(problemOf(error));
     }
   };
 

@@ -197,7 +197,8 @@ export function StudyPage() {
     };
     addEventListener("keydown", onKey);
     return () => removeEventListener("keydown", onKey);
-  }, []);
+    // Again per chat: `rate` and `undo` ask for that chat's next card.
+  }, [chatId]);
 
   const { card, revealed, counts } = view;
   return (
