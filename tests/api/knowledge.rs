@@ -1266,11 +1266,16 @@ async fn reconcile_removes_orphan_points_and_requeues_unindexed_documents() {
 #[tokio::test]
 async fn mutated_pdfs_each_end_completed_or_failed() {
     // The parser is under test here: mutants whose pages lost their text would go to OCR (and
-    // queue up behind its seconds per page); tests/api/formats.rs covers OCR.
+    // queue up behind its seconds per page); tests/api/formats.rs covers OCR. All 120 are
+    // uploaded before the worker has read most of them, so the queue may hold more than the
+    // default 100 jobs a user may have waiting (that quota has its own tests).
     let app = spawn_app_configured(
         Backend::Memory,
         Default::default(),
-        &[("FLASHFORGE__KNOWLEDGE__OCR_ENABLED", "false")],
+        &[
+            ("FLASHFORGE__KNOWLEDGE__OCR_ENABLED", "false"),
+            ("FLASHFORGE__QUOTAS__QUEUED_JOBS", "200"),
+        ],
     )
     .await;
     let token = app.signed_up("fuzzer").await.access;
@@ -1318,8 +1323,13 @@ async fn mutated_pdfs_each_end_completed_or_failed() {
         ids.push(id_of(&doc).to_string());
     }
     let (mut completed, mut failed) = (0, 0);
+    let mut slowest = (Duration::ZERO, String::new());
     for id in &ids {
+        let waited = Instant::now();
         let doc = settled(&app, &token, &chat, id).await;
+        if waited.elapsed() > slowest.0 {
+            slowest = (waited.elapsed(), text_of(&doc, "file_name").to_string());
+        }
         match text_of(&doc, "status") {
             "completed" => completed += 1,
             _ => {
@@ -1334,7 +1344,10 @@ async fn mutated_pdfs_each_end_completed_or_failed() {
     assert_eq!(completed + failed, ids.len());
     // Still serving.
     assert_eq!(app.get("/health/live").await.status(), 200);
-    println!("mutants: {completed} completed, {failed} failed with a reason");
+    println!(
+        "mutants: {completed} completed, {failed} failed with a reason; slowest {} ({:?})",
+        slowest.1, slowest.0
+    );
 }
 
 /// A completion of `pages` pages and `chunks` chunks, without a title or a language.

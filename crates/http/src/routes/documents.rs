@@ -292,10 +292,11 @@ async fn receive(
 
 /// Uploads a file into a chat's knowledge base.
 ///
-/// PDF, plain text and Markdown are accepted, decided from the bytes. The answer is 202 with
-/// the document `pending`; poll it until `completed` or `failed`. The same bytes again answer
-/// 200 with the existing document (unless `on_duplicate=replace`); an `Idempotency-Key`
-/// header makes a retried upload safe.
+/// PDF, DOCX, PPTX, ODT, ODP, RTF, EPUB, HTML, text and Markdown (any common encoding), and
+/// PNG, JPEG and TIFF scans (read by OCR) are accepted, decided from the bytes. The answer is
+/// 202 with the document `pending`; poll it until `completed` or `failed`. The same bytes
+/// again answer 200 with the existing document (unless `on_duplicate=replace`); an
+/// `Idempotency-Key` header makes a retried upload safe.
 #[utoipa::path(
     tag = "documents",
     security(("bearer" = [])),
