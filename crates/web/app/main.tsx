@@ -4,7 +4,7 @@ import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { LocationProvider, Route, Router, useLocation } from "preact-iso";
 import { auth } from "./api";
-import { Spinner } from "./ui";
+import { NotFound, Spinner } from "./ui";
 import { AuthPage } from "./pages/Auth";
 import { Shell } from "./pages/Shell";
 import { ChatsHome, ChatPage } from "./pages/Chat";
@@ -55,17 +55,6 @@ function Signed() {
         <Route default component={NotFound} />
       </Router>
     </Shell>
-  );
-}
-
-function NotFound() {
-  return (
-    <section>
-      <h1>Not found</h1>
-      <p>
-        There is nothing at this address. <a href="/chats">Go to your chats</a>.
-      </p>
-    </section>
   );
 }
 

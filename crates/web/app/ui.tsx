@@ -115,6 +115,19 @@ export function Spinner({ label = "Loading…" }: { label?: string }) {
   );
 }
 
+/** The page for an address the app does not know. */
+export function NotFound() {
+  useTitle("Not found");
+  return (
+    <section>
+      <h1>Not found</h1>
+      <p>
+        There is nothing at this address. <a href="/chats">Go to your chats</a>.
+      </p>
+    </section>
+  );
+}
+
 /** "42 s", "10 min", "3 h", "4 d", "2.5 mo", "1.2 y" */
 export function formatInterval(seconds: number): string {
   const s = Math.max(0, seconds);

@@ -100,6 +100,9 @@ test("a new student's whole journey in a real browser", { timeout: 15 * 60_000 }
     await page.getByRole("link", { name: "Memory and review" }).waitFor();
     await shoot(page, "chats", true);
     assert.equal(await accessibilityProblems(page), "", "axe: no serious accessibility problem on chats");
+    await page.goto(`${base}/chats/${chatId}/nope`);
+    await page.getByRole("heading", { name: "Not found" }).waitFor();
+    assert.equal(await page.title(), "Not found · FlashForge", "an unknown tab says so, in the tab's title too");
   });
 
   await step("material: upload by file chooser and by drag and drop, see progress, spot a duplicate", async (page) => {

@@ -2,7 +2,7 @@
 import { useState } from "preact/hooks";
 import { useLocation, useRoute } from "preact-iso";
 import { allPages, api, call, type Problem, type Schemas } from "../api";
-import { ago, Dialog, Field, ProblemNote, problemOf, Spinner, type Submit, useLoad, useTitle } from "../ui";
+import { ago, Dialog, Field, NotFound, ProblemNote, problemOf, Spinner, type Submit, useLoad, useTitle } from "../ui";
 import { AskTab } from "./Ask";
 import { MaterialTab } from "./Material";
 import { CardsTab } from "./Cards";
@@ -157,7 +157,9 @@ export function ChatPage() {
   const id = params["id"] ?? "";
   const tab = params["tab"] ?? "ask";
   const chat = useLoad(() => call(api.GET("/api/v1/chats/{chat_id}", { params: { path: { chat_id: id } } })), [id]);
-  useTitle(chat.data?.name);
+  const known = TABS.some(([key]) => key === tab);
+  useTitle(known ? chat.data?.name : "Not found");
+  if (!known) return <NotFound />;
   if (chat.problem) return <ProblemNote problem={chat.problem} />;
   if (!chat.data) return <Spinner />;
   return (
