@@ -1,6 +1,6 @@
 //! The study web app the binary serves (crates/web): its pages, its hashed assets, caching,
-//! compression and its own CSP, beside the API's and the docs'. Nothing here needs a
-//! database: each test runs on the in-memory backend only.
+//! compression and its own CSP, beside the API's and the docs'. Each test runs on every
+//! backend: the app is served the same whatever stores the data.
 
 use std::io::Read;
 
@@ -58,9 +58,8 @@ async fn get_with(app: &TestApp, path: &str, headers: &[(&str, &str)]) -> reqwes
     request.send().await.unwrap()
 }
 
-#[tokio::test]
-async fn the_root_serves_the_app_page_with_the_apps_csp() {
-    let app = spawn_app(Backend::Memory).await;
+async fn the_root_serves_the_app_page_with_the_apps_csp(backend: Backend) {
+    let app = spawn_app(backend).await;
     let response = app.get("/").await;
     assert_eq!(response.status(), 200);
     let headers = response.headers();
@@ -79,9 +78,8 @@ async fn the_root_serves_the_app_page_with_the_apps_csp() {
     );
 }
 
-#[tokio::test]
-async fn the_script_index_html_loads_is_immutable_and_revalidates_with_its_etag() {
-    let app = spawn_app(Backend::Memory).await;
+async fn the_script_index_html_loads_is_immutable_and_revalidates_with_its_etag(backend: Backend) {
+    let app = spawn_app(backend).await;
     let (html, script) = index_and_script(&app).await;
     let response = app.get(&script).await;
     assert_eq!(response.status(), 200, "{script}");
@@ -124,9 +122,8 @@ async fn the_script_index_html_loads_is_immutable_and_revalidates_with_its_etag(
     }
 }
 
-#[tokio::test]
-async fn a_client_that_accepts_gzip_gets_the_same_bytes_compressed() {
-    let app = spawn_app(Backend::Memory).await;
+async fn a_client_that_accepts_gzip_gets_the_same_bytes_compressed(backend: Backend) {
+    let app = spawn_app(backend).await;
     let (_, script) = index_and_script(&app).await;
     for path in ["/", script.as_str()] {
         let plain = app.get(path).await;
@@ -150,9 +147,8 @@ async fn a_client_that_accepts_gzip_gets_the_same_bytes_compressed() {
     assert!(!refused.headers().contains_key("content-encoding"));
 }
 
-#[tokio::test]
-async fn deep_links_into_the_app_serve_its_page() {
-    let app = spawn_app(Backend::Memory).await;
+async fn deep_links_into_the_app_serve_its_page(backend: Backend) {
+    let app = spawn_app(backend).await;
     let index = app.get("/").await.text().await.unwrap();
     for path in [
         "/chats/some-id/documents",
@@ -168,18 +164,16 @@ async fn deep_links_into_the_app_serve_its_page() {
     }
 }
 
-#[tokio::test]
-async fn unknown_assets_and_paths_answer_404_problems() {
-    let app = spawn_app(Backend::Memory).await;
+async fn unknown_assets_and_paths_answer_404_problems(backend: Backend) {
+    let app = spawn_app(backend).await;
     for path in ["/assets/nope.js", "/nope", "/chatsroom", "/index.html"] {
         let body = problem(app.get(path).await, 404).await;
         assert_eq!(body["instance"], path, "{body}");
     }
 }
 
-#[tokio::test]
-async fn the_api_and_the_docs_keep_their_own_csps() {
-    let app = spawn_app(Backend::Memory).await;
+async fn the_api_and_the_docs_keep_their_own_csps(backend: Backend) {
+    let app = spawn_app(backend).await;
     for path in ["/api/v1/me", "/api/v1/openapi.json", "/health/live"] {
         let response = app.get(path).await;
         let csp = text(response.headers(), "content-security-policy");
@@ -198,9 +192,8 @@ async fn the_api_and_the_docs_keep_their_own_csps() {
     assert_ne!(csp, APP_CSP);
 }
 
-#[tokio::test]
-async fn head_on_the_root_answers_like_get_without_a_body() {
-    let app = spawn_app(Backend::Memory).await;
+async fn head_on_the_root_answers_like_get_without_a_body(backend: Backend) {
+    let app = spawn_app(backend).await;
     let get = app.get("/").await;
     let length = text(get.headers(), "content-length").to_string();
     let response = app.client.head(app.url("/")).send().await.unwrap();
@@ -214,9 +207,8 @@ async fn head_on_the_root_answers_like_get_without_a_body() {
     assert!(response.bytes().await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn post_on_the_root_is_a_problem_not_the_page() {
-    let app = spawn_app(Backend::Memory).await;
+async fn post_on_the_root_is_a_problem_not_the_page(backend: Backend) {
+    let app = spawn_app(backend).await;
     let response = app
         .client
         .post(app.url("/"))
@@ -233,10 +225,9 @@ async fn post_on_the_root_is_a_problem_not_the_page() {
 
 /// Loading the app (its page, its files, deep links, a missing asset) spends nothing of the
 /// address's request budget: the API calls that follow get all of it.
-#[tokio::test]
-async fn loading_the_app_spends_no_request_budget() {
+async fn loading_the_app_spends_no_request_budget(backend: Backend) {
     let app = spawn_app_configured(
-        Backend::Memory,
+        backend,
         Hooks::default(),
         &[("FLASHFORGE__RATE_LIMIT__READS_PER_MINUTE", "3")],
     )
@@ -253,3 +244,15 @@ async fn loading_the_app_spends_no_request_budget() {
     }
     problem(app.get("/api/v1/me").await, 429).await;
 }
+
+on_every_backend!(
+    the_root_serves_the_app_page_with_the_apps_csp,
+    the_script_index_html_loads_is_immutable_and_revalidates_with_its_etag,
+    a_client_that_accepts_gzip_gets_the_same_bytes_compressed,
+    deep_links_into_the_app_serve_its_page,
+    unknown_assets_and_paths_answer_404_problems,
+    the_api_and_the_docs_keep_their_own_csps,
+    head_on_the_root_answers_like_get_without_a_body,
+    post_on_the_root_is_a_problem_not_the_page,
+    loading_the_app_spends_no_request_budget,
+);
