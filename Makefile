@@ -101,7 +101,7 @@ web-check: ## Fail when crates/web/dist differs from what its sources build (lik
 	  || (echo "crates/web/dist is stale: run 'make web' and commit it"; exit 1)
 	npm --prefix crates/web run --silent size
 
-web-test: ## The study app in a real browser (Debian's chromium, playwright-core) against the debug binary: the whole journey, CORS from another origin; screenshots in crates/web/test-results
+web-test: ## The study app in a real browser (Debian's chromium, playwright-core) against the debug binary: the whole journey (SQLite, then Postgres), CORS from another origin; screenshots in crates/web/test-results
 	$(if $(FLASHFORGE_BIN),@echo "using $(FLASHFORGE_BIN)",$(CARGO) build --bin flashforge)
 	npm ci --prefix crates/web --no-audit --no-fund
 	FLASHFORGE_BIN="$(abspath $(or $(FLASHFORGE_BIN),target/debug/flashforge))" npm --prefix crates/web test

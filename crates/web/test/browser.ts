@@ -1,6 +1,8 @@
 // The browser side of the web app's tests: Debian's Chromium driven by playwright-core (no
 // browser download), one page per test with every console error, page error and CSP violation
 // recorded, and screenshots written to crates/web/test-results (committed copies: docs/img).
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { copyFileSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
@@ -33,6 +35,47 @@ export function serveEmbedded(env: Record<string, string> = {}): Promise<Running
       ...env,
     },
   });
+}
+
+/** The Postgres server's admin database, as the Rust tests take it (FLASHFORGE_TEST_POSTGRES_URL). */
+const POSTGRES_ADMIN = process.env["FLASHFORGE_TEST_POSTGRES_URL"] ?? "postgres://postgres@127.0.0.1:5432/postgres";
+
+/** Runs one statement (or query) with psql on `url`; its output. */
+function psql(url: string, sql: string): string {
+  return execFileSync("psql", [url, "-v", "ON_ERROR_STOP=1", "-Atqc", sql], {
+    encoding: "utf8",
+    env: { ...process.env, PGCONNECT_TIMEOUT: "5" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+}
+
+/**
+ * Why the Postgres runs are skipped (Postgres does not answer, or there is no psql), or false
+ * when they run. Like the Rust tests, FLASHFORGE_REQUIRE_POSTGRES=1 turns a skip into a failure.
+ */
+export function postgresSkipped(): string | false {
+  try {
+    psql(POSTGRES_ADMIN, "SELECT 1");
+    return false;
+  } catch (error) {
+    const why = `Postgres does not answer at ${POSTGRES_ADMIN} through psql (${String(error).split("\n")[0]})`;
+    if (process.env["FLASHFORGE_REQUIRE_POSTGRES"] === "1") throw new Error(`${why}, and FLASHFORGE_REQUIRE_POSTGRES=1`);
+    return why;
+  }
+}
+
+/** A new database (`ff_test_web_…`, which CI clears if a killed run leaves it) and its URL. */
+export function createPostgresDatabase(): { url: string; drop: () => void } {
+  const name = `ff_test_web_${randomBytes(8).toString("hex")}`;
+  psql(POSTGRES_ADMIN, `CREATE DATABASE ${name}`);
+  const url = new URL(POSTGRES_ADMIN);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: () => {
+      psql(POSTGRES_ADMIN, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    },
+  };
 }
 
 /** What went wrong in the page: console errors, uncaught errors, CSP violations. */

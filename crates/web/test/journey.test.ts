@@ -1,13 +1,14 @@
 // A new student's whole journey through the study app, in Debian's Chromium, against
-// `flashforge serve` on the embedded defaults with the offline assistant. Every step works
-// through the page (clicks, keys, files), never through the API directly.
+// `flashforge serve` on the embedded defaults with the offline assistant — once on SQLite, once
+// on Postgres (FLASHFORGE_TEST_POSTGRES_URL). Every step works through the page (clicks, keys,
+// files), never through the API directly.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, test, type TestContext } from "node:test";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import type { RunningServer } from "../../../tests/client-ts/src/server.js";
-import { launch, ROOT, serveEmbedded, shoot, watchedPage } from "./browser.js";
+import { createPostgresDatabase, launch, postgresSkipped, ROOT, serveEmbedded, shoot, watchedPage } from "./browser.js";
 import { accessibilityProblems, signIn, studyKeyLatency, unlabelledControls, waitFor } from "./steps.js";
 
 const PASSWORD = "correct horse battery staple";
@@ -19,22 +20,45 @@ const UNSAFE_NOTES = [
   "",
 ].join("\n");
 
-let server: RunningServer | undefined;
 let browser: Browser | undefined;
 
 before(async () => {
-  // Short-lived access tokens: the journey lives through several silent refreshes.
-  server = await serveEmbedded({ FLASHFORGE__AUTH__ACCESS_TOKEN_TTL_SECS: "20" });
   browser = await launch();
 });
 
 after(async () => {
   await browser?.close();
-  await server?.stop();
 });
 
-test("a new student's whole journey in a real browser", { timeout: 15 * 60_000 }, async (t) => {
-  const base = server?.baseUrl ?? assert.fail("no server");
+// Short-lived access tokens: the journey lives through several silent refreshes.
+const SHORT_TOKENS = { FLASHFORGE__AUTH__ACCESS_TOKEN_TTL_SECS: "20" };
+
+test("a new student's whole journey in a real browser, on SQLite", { timeout: 15 * 60_000 }, async (t) => {
+  const server = await serveEmbedded(SHORT_TOKENS);
+  try {
+    await journey(t, server);
+  } finally {
+    await server.stop();
+  }
+});
+
+test("the same journey on Postgres", { timeout: 15 * 60_000, skip: postgresSkipped() }, async (t) => {
+  const database = createPostgresDatabase();
+  try {
+    const server = await serveEmbedded({ ...SHORT_TOKENS, FLASHFORGE__DATABASE__URL: database.url });
+    try {
+      await journey(t, server);
+    } finally {
+      await server.stop();
+    }
+  } finally {
+    database.drop();
+  }
+});
+
+/** Every step of a new student's first day, through the page, on `server`. */
+async function journey(t: TestContext, server: RunningServer): Promise<void> {
+  const base = server.baseUrl;
   const context: BrowserContext = await (browser ?? assert.fail("no browser")).newContext({ viewport: { width: 1280, height: 860 } });
   const { page, problems } = await watchedPage(context);
   const username = `student_${Date.now().toString(36)}`;
@@ -47,7 +71,7 @@ test("a new student's whole journey in a real browser", { timeout: 15 * 60_000 }
       } catch (error) {
         failed = name;
         await shoot(page, `failed-${name.split(":")[0]?.replace(/\W+/g, "-")}`).catch(() => undefined);
-        console.error(`\n--- "${name}" failed at ${page.url()}; the server's log ---\n${server?.log()}\n---`);
+        console.error(`\n--- "${name}" failed at ${page.url()}; the server's log ---\n${server.log()}\n---`);
         throw error;
       }
     });
@@ -394,7 +418,7 @@ test("a new student's whole journey in a real browser", { timeout: 15 * 60_000 }
 
   assert.deepEqual(problems.filter(real), [], "no page errors, console errors or CSP violations");
   await context.close();
-});
+}
 
 /** The browser logs every 4xx answer as a console error; those are expected here. */
 function real(problem: string): boolean {
