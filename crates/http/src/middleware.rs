@@ -225,18 +225,10 @@ const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 
 /// makes itself (`blob:`); forms post here only; nothing may frame it.
 const APP_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; font-src 'self'; manifest-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
-/// The first segment of a path: `api` for `/api/v1/me`, `` for `/`.
-fn first_segment(path: &str) -> &str {
-    path.trim_start_matches('/')
-        .split('/')
-        .next()
-        .unwrap_or_default()
-}
-
 /// The CSP for an answer to `path`: the docs', the study app's (its pages and assets), or else
 /// the API's strictest one (the API, health, metrics, and any unknown path's 404).
 fn csp_for(path: &str) -> &'static str {
-    if first_segment(path) == "docs" {
+    if path == "/docs" || path.starts_with("/docs/") {
         DOCS_CSP
     } else if flashforge_web::is_app_path(path) {
         APP_CSP

@@ -11,6 +11,7 @@
 // Tabs share the stored token: a refresh runs under a Web Lock and starts from the stored token,
 // so two tabs never spend the same one.
 import createClient from "openapi-fetch";
+import { bearerFetch } from "../../../tests/client-ts/src/client";
 import type { components, paths } from "../../../tests/client-ts/src/schema";
 
 export type Schemas = components["schemas"];
@@ -136,24 +137,11 @@ class Auth {
     this.emit();
   }
 
-  private authorize(request: Request): Request {
-    if (this.access === undefined) return request;
-    const headers = new Headers(request.headers);
-    headers.set("Authorization", `Bearer ${this.access}`);
-    return new Request(request, { headers });
-  }
-
   /** `fetch` with the access token; a 401 refreshes once and sends the call again. */
-  readonly fetch = async (input: Request): Promise<Response> => {
-    const retry = input.clone();
-    const sent = this.access;
-    const first = await fetch(this.authorize(input));
-    if (first.status !== 401 || sent === undefined) return first;
-    const fresh = this.access !== sent || (await this.refresh());
-    if (!fresh) return first;
-    await first.body?.cancel();
-    return fetch(this.authorize(retry));
-  };
+  readonly fetch = bearerFetch(
+    () => this.access,
+    () => this.refresh(),
+  );
 }
 
 /**
@@ -217,6 +205,12 @@ export async function call<D>(promise: Promise<{ data?: D; error?: unknown; resp
   return result.data as D;
 }
 
+/** The `ApiFailure` of a failed answer to a plain `fetch`, from its problem+json body if it has one. */
+export async function failureOf(response: Response): Promise<ApiFailure> {
+  const body: unknown = await response.json().catch(() => undefined);
+  return new ApiFailure(toProblem(body, response));
+}
+
 export class ApiFailure extends Error {
   constructor(readonly problem: Problem) {
     super(problem.detail);
@@ -266,15 +260,7 @@ export function uploadWithProgress(
 /** Saves a response body as a file (an API download needs the token, so no plain link). */
 export async function saveDownload(path: string, fallbackName: string): Promise<void> {
   const response = await authorizedFetch(path);
-  if (!response.ok) {
-    let body: unknown;
-    try {
-      body = await response.json();
-    } catch {
-      body = undefined;
-    }
-    throw new ApiFailure(toProblem(body, response));
-  }
+  if (!response.ok) throw await failureOf(response);
   const disposition = response.headers.get("content-disposition") ?? "";
   const named = /filename\*=UTF-8''([^;]+)/i.exec(disposition)?.[1];
   const plain = /filename="?([^";]+)"?/i.exec(disposition)?.[1];

@@ -65,25 +65,36 @@ export class Session {
    * `fetch` with `Authorization: Bearer …`, refreshing once on a 401. The typed client sends
    * every call through it; streams and downloads may use it directly.
    */
-  readonly fetch = async (input: Request): Promise<Response> => {
+  readonly fetch = bearerFetch(
+    () => this.accessToken,
+    () => this.refresh(),
+  );
+}
+
+/**
+ * `fetch` with `Authorization: Bearer <token()>`: a 401 calls `refresh` once (unless another call
+ * changed the token meanwhile) and sends the call again with the new token; when the refresh
+ * fails, the 401 stands. Without a token the request goes as it is.
+ */
+export function bearerFetch(token: () => string | undefined, refresh: () => Promise<boolean>): (input: Request) => Promise<Response> {
+  const authorize = (request: Request): Request => {
+    const current = token();
+    if (current === undefined) return request;
+    const headers = new Headers(request.headers);
+    headers.set("Authorization", `Bearer ${current}`);
+    return new Request(request, { headers });
+  };
+  return async (input) => {
     const retry = input.clone();
-    const sent = this.accessToken;
-    const first = await fetch(this.authorize(input));
+    const sent = token();
+    const first = await fetch(authorize(input));
     if (first.status !== 401 || sent === undefined) return first;
     // Another call may have refreshed already while this one was under way.
-    const fresh = this.accessToken !== sent || (await this.refresh());
+    const fresh = token() !== sent || (await refresh());
     if (!fresh) return first;
     await first.body?.cancel();
-    return fetch(this.authorize(retry));
+    return fetch(authorize(retry));
   };
-
-  private authorize(request: Request): Request {
-    const token = this.accessToken;
-    if (token === undefined) return request;
-    const headers = new Headers(request.headers);
-    headers.set("Authorization", `Bearer ${token}`);
-    return new Request(request, { headers });
-  }
 }
 
 export interface Api {

@@ -3,7 +3,7 @@
 // chips that open the quoted passage.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { readAnswerEvents } from "../../../../tests/client-ts/src/sse";
-import { allPages, api, ApiFailure, authorizedFetch, call, saveDownload, type Problem, type Schemas, toProblem } from "../api";
+import { allPages, api, ApiFailure, authorizedFetch, call, failureOf, saveDownload, type Problem, type Schemas, toProblem } from "../api";
 import { renderMarkdown } from "../markdown";
 import { Dialog, place, ProblemNote, problemOf, Spinner, useLoad } from "../ui";
 
@@ -27,15 +27,7 @@ async function streamAnswer(
     body: JSON.stringify(body),
     signal,
   });
-  if (!response.ok || !response.body) {
-    let problem: unknown;
-    try {
-      problem = await response.json();
-    } catch {
-      problem = undefined;
-    }
-    throw new ApiFailure(toProblem(problem, response));
-  }
+  if (!response.ok || !response.body) throw await failureOf(response);
   for await (const event of readAnswerEvents(response.body)) {
     if (event.event === "question") on.question?.(event.data.question);
     else if (event.event === "delta") on.delta(event.data.text);
