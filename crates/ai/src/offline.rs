@@ -38,7 +38,7 @@ impl OfflineModel {
                 .split_whitespace()
                 .collect::<Vec<_>>()
                 .join(" ");
-            let quote: String = text.chars().take(QUOTE_CHARS).collect();
+            let quote = plain_start(&text.chars().take(QUOTE_CHARS).collect::<String>());
             let ellipsis = if text.chars().count() > QUOTE_CHARS {
                 "…"
             } else {
@@ -46,15 +46,28 @@ impl OfflineModel {
             };
             let page = p
                 .passage
-                .page
-                .map(|n| format!(", page {n}"))
+                .place()
+                .map(|place| format!(", {place}"))
                 .unwrap_or_default();
             answer.push_str(&format!(
-                "\n\n> {quote}{ellipsis} [{}]\n— {}{page}",
+                "\n\n> {quote}{ellipsis} [{}]\n\n— {}{page}",
                 p.number, p.passage.file_name
             ));
         }
         answer
+    }
+}
+
+/// `line` as the text of a paragraph: a heading, list, quote, fence or table marker at its start
+/// (a slide's passage begins `# Title`) is escaped, so the quote shows as the words it is.
+fn plain_start(line: &str) -> String {
+    let digits = line.bytes().take_while(u8::is_ascii_digit).count();
+    match line.as_bytes().get(digits) {
+        // "1. " or "1) " would start an ordered list.
+        Some(b'.' | b')') if digits > 0 => format!("{}\\{}", &line[..digits], &line[digits..]),
+        // CommonMark lets a backslash escape any ASCII punctuation.
+        Some(b) if digits == 0 && b.is_ascii_punctuation() => format!("\\{line}"),
+        _ => line.to_string(),
     }
 }
 
@@ -153,5 +166,41 @@ mod tests {
             streamed.last(),
             Some(Ok(StreamEvent::Done { .. }))
         ));
+    }
+
+    #[tokio::test]
+    async fn a_slide_is_quoted_as_plain_text_and_named_by_its_label() {
+        let slide = PromptPassage {
+            number: 1,
+            passage: Passage {
+                chunk_id: uuid::Uuid::now_v7(),
+                document_id: uuid::Uuid::now_v7(),
+                file_name: "lecture.pptx".into(),
+                page: Some(3),
+                page_label: Some("slide 3".into()),
+                text: "# Railways\n- Rocket won the Rainhill trials in 1829.".into(),
+            },
+        };
+        let answer = OfflineModel.complete(&prompt(vec![slide])).await.unwrap();
+        assert!(
+            answer
+                .text
+                .contains("> \\# Railways - Rocket won the Rainhill trials in 1829. [1]\n\n— lecture.pptx, slide 3"),
+            "{}",
+            answer.text
+        );
+    }
+
+    #[test]
+    fn only_a_block_marker_at_the_start_is_escaped() {
+        assert_eq!(plain_start("# Title - point"), "\\# Title - point");
+        assert_eq!(plain_start("- point"), "\\- point");
+        assert_eq!(plain_start("> quoted"), "\\> quoted");
+        assert_eq!(plain_start("12. Twelfth"), "12\\. Twelfth");
+        assert_eq!(plain_start("1829 was the year"), "1829 was the year");
+        assert_eq!(
+            plain_start("Mitochondria # not a heading"),
+            "Mitochondria # not a heading"
+        );
     }
 }

@@ -72,6 +72,15 @@ pub struct Passage {
     pub text: String,
 }
 
+impl Passage {
+    /// Where the passage is, as a person reads it: its page label ("slide 12"), else "page 4".
+    pub fn place(&self) -> Option<String> {
+        self.page_label
+            .clone()
+            .or_else(|| self.page.map(|n| format!("page {n}")))
+    }
+}
+
 /// Finds the passages of a chat's material most relevant to a question (the knowledge base).
 #[async_trait]
 pub trait PassageSearch: Send + Sync {
@@ -137,11 +146,11 @@ impl Prompt {
         text.push_str(MATERIAL_RULES);
         text.push_str("\n\n<material>\n");
         for p in &self.passages {
-            let page = match (&p.passage.page_label, p.passage.page) {
-                (Some(label), _) => format!(", {}", attribute(label)),
-                (None, Some(n)) => format!(", page {n}"),
-                (None, None) => String::new(),
-            };
+            let page = p
+                .passage
+                .place()
+                .map(|place| format!(", {}", attribute(&place)))
+                .unwrap_or_default();
             text.push_str(&format!(
                 "<passage number=\"{}\" source=\"{}{page}\">\n{}\n</passage>\n",
                 p.number,
